@@ -1,0 +1,55 @@
+// Command dlpguard is the outbound mail and file-transfer guard: one binary
+// with the relay (serve), the offline scanner (scan), policy tools and the
+// administrative commands.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run dispatches a subcommand and returns the exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(rest, stdout, stderr)
+	case "scan":
+		return runScan(rest, stdin, stdout, stderr)
+	case "policy":
+		return runPolicy(rest, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "dlpguard", version)
+		return 0
+	case "help", "--help", "-h":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "dlpguard: unknown command %q\n", cmd)
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: dlpguard COMMAND [ARGS]
+
+commands:
+  serve [--config FILE] [--demo]         run the relay
+  scan [--policy FILE] [--json] PATH...  inspect .eml files as the relay would
+  policy check FILE                      validate a policy file
+  policy diff OLD NEW PATH...            show verdicts that a policy change alters
+  version                                print the version
+`)
+}

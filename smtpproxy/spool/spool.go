@@ -1,0 +1,54 @@
+// Package spool keeps accepted messages durably on disk: one immutable
+// message file per message plus its envelope, written and fsynced (file and
+// folder) before the SMTP 250 is given, and the per-recipient delivery state
+// that the queue updates. The envelope file is the commit record: a message
+// file without one is an incomplete write and is removed at start.
+package spool
+
+import (
+	"errors"
+	"time"
+)
+
+// RecipientStatus is the delivery state of one recipient.
+type RecipientStatus string
+
+const (
+	Pending   RecipientStatus = "pending"   // not yet delivered; retried until it expires
+	Delivered RecipientStatus = "delivered" // the upstream accepted it
+	Failed    RecipientStatus = "failed"    // permanently failed (a DSN is due or sent)
+)
+
+// Recipient is one envelope recipient and its delivery state.
+type Recipient struct {
+	Address   string          `json:"address"`
+	Status    RecipientStatus `json:"status"`
+	Attempts  int             `json:"attempts"`
+	LastError string          `json:"last_error,omitempty"`
+	// LastCode is the SMTP reply code of the last attempt (0 if none).
+	LastCode int `json:"last_code,omitempty"`
+}
+
+// Envelope is everything about a message except its content.
+type Envelope struct {
+	ID         string      `json:"id"`
+	From       string      `json:"from"` // reverse-path; "" for the null sender
+	Recipients []Recipient `json:"recipients"`
+	ClientIP   string      `json:"client_ip,omitempty"`
+	HELO       string      `json:"helo,omitempty"`
+	AuthUser   string      `json:"auth_user,omitempty"`
+	Received   time.Time   `json:"received"`
+	Size       int64       `json:"size"`
+	UTF8       bool        `json:"smtputf8,omitempty"` // SMTPUTF8 was requested
+	EightBit   bool        `json:"8bitmime,omitempty"` // BODY=8BITMIME (or BINARYMIME)
+	// NextAttempt is when the queue tries again; zero means now.
+	NextAttempt time.Time `json:"next_attempt"`
+	// Expires is when pending recipients are given up and bounced.
+	Expires time.Time `json:"expires"`
+	// DSN marks a message the relay itself generated (a bounce or a
+	// notice): it never triggers another bounce.
+	DSN bool `json:"dsn,omitempty"`
+}
+
+// ErrNotFound is returned for an unknown message ID.
+var ErrNotFound = errors.New("spool: message not found")
