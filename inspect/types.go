@@ -103,6 +103,13 @@ type Part struct {
 	Encrypted    bool   // encrypted: needs a key or password to read
 	Inspected    bool   // its content was read completely
 	Reason       string // why it was not (fully) inspected, or what was odd; "" when fine
+	// Media is true for images, audio and video: they have no text layer to
+	// read (no OCR is done), so Inspected is false, but they do not make the
+	// message Incomplete; a policy may still act on them.
+	Media bool
+	// Signature is true for a detached signature (PGP/MIME, S/MIME signed):
+	// signatures are not encryption and hide no content.
+	Signature bool
 	Depth        int    // 0 for the top-level message
 }
 
