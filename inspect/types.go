@@ -110,7 +110,7 @@ type Part struct {
 	// Signature is true for a detached signature (PGP/MIME, S/MIME signed):
 	// signatures are not encryption and hide no content.
 	Signature bool
-	Depth        int    // 0 for the top-level message
+	Depth     int // 0 for the top-level message
 }
 
 // Address is a decoded mailbox from a header.
