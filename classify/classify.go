@@ -1,6 +1,12 @@
 package classify
 
-import "dlpguard/inspect"
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"dlpguard/inspect"
+)
 
 // Config tunes the detectors. It is read from the `detectors:` and
 // `organisation:` sections of the policy file; the zero value means the
@@ -16,14 +22,21 @@ type Config struct {
 	// Exclude lists known false positives.
 	Exclude Exclusions `yaml:"exclude"`
 	// MarkingHeaders maps mail header names to how their values map to
-	// levels (e.g. a Microsoft sensitivity-label header).
+	// levels (e.g. a Microsoft sensitivity-label header). When none are
+	// configured, `Sensitivity: Company-Confidential` maps to II.
 	MarkingHeaders []MarkingHeader `yaml:"marking_headers"`
+	// Markings overrides the level of canonical marking tokens (see
+	// DefaultMarkings), e.g. {"重要性2": "I"}.
+	Markings map[string]Level `yaml:"markings"`
 }
 
 // Organisation describes the organisation's own data.
 type Organisation struct {
-	Domains   []string `yaml:"domains"`   // internal mail domains
-	Phones    []string `yaml:"phones"`    // its own phone and fax numbers
+	Domains []string `yaml:"domains"` // internal mail domains (subdomains included)
+	// Phones are its own phone and fax numbers. An entry with fewer than 10
+	// digits (e.g. "042-555") is a prefix: every number starting with it is
+	// the organisation's.
+	Phones    []string `yaml:"phones"`
 	Addresses []string `yaml:"addresses"` // its own postal addresses
 	Signature []string `yaml:"signature"` // signature or disclaimer text that never counts
 }
@@ -48,7 +61,7 @@ type CustomDetector struct {
 	Window           int      `yaml:"window"`
 	RequireKeyword   bool     `yaml:"require_keyword"`
 	MinCount         int      `yaml:"min_count"`
-	Level            Level    `yaml:"level"`
+	Level            Level    `yaml:"level"` // "" means I
 }
 
 // Exclusions are known false positives.
@@ -71,32 +84,298 @@ type MarkingHeader struct {
 	Values map[string]Level `yaml:"values"` // substring of the value → level
 }
 
+// detSettings is the compiled tuning of one built-in detector.
+type detSettings struct {
+	disabled bool
+	window   int
+	minCount int
+}
+
 // Classifier holds the compiled detectors. It is safe for concurrent use;
 // build it once per policy load.
 type Classifier struct {
-	cfg Config
+	cfg      Config
+	set      [nDet]detSettings
+	ac       *acMatcher
+	trig     [1024]uint64 // bitset of 3-byte runes that start work in the hot loop
+	negWin   int
+	maxWin   int
+	margin   int // bytes kept after the scan position (forward context)
+	back     int // bytes kept before it (backward context)
+	org      orgData
+	excl     [][]byte
+	ranges   [nDet][]NumberRange
+	hashes   map[string]bool
+	custom   []*customDet
+	markHdrs []MarkingHeader
+	markings map[string]Level
+	eras     [5]era
+	prefs    [47]string
 }
+
+type orgData struct {
+	phones   map[string]bool
+	prefixes []string
+	domains  []string
+	addrs    []string
+}
+
+func detIndex(name string) int {
+	for i, n := range detNames {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func validLevel(l Level) bool { return l == LevelI || l == LevelII || l == LevelIII }
 
 // New compiles cfg. An error names the detector and setting at fault.
 func New(cfg Config) (*Classifier, error) {
-	return &Classifier{cfg: cfg}, nil
+	c := &Classifier{cfg: cfg, negWin: 30, hashes: map[string]bool{}, eras: eras(), prefs: prefectures()}
+	var kws []kwInfo
+	index := map[string]int{}
+	add := func(word string, pos, neg, label uint32) {
+		w := strings.ToLower(strings.TrimSpace(word))
+		if w == "" {
+			return
+		}
+		i, ok := index[w]
+		if !ok {
+			i = len(kws)
+			index[w] = i
+			kws = append(kws, kwInfo{text: w, runes: len([]rune(w))})
+		}
+		kws[i].pos |= pos
+		kws[i].neg |= neg
+		kws[i].label |= label
+	}
+	for name := range cfg.Builtin {
+		if detIndex(name) < 0 {
+			return nil, fmt.Errorf("detectors.builtin: unknown detector %q", name)
+		}
+	}
+	for d := 0; d < nDet; d++ {
+		def := defaultSettings(d)
+		s, ok := cfg.Builtin[detNames[d]]
+		if !ok {
+			s = DetectorSettings{}
+		}
+		if s.Window < 0 || s.MinCount < 0 {
+			return nil, fmt.Errorf("detectors.builtin.%s: window and min_count must not be negative", detNames[d])
+		}
+		kw := def.Keywords
+		if len(s.Keywords) > 0 {
+			kw = s.Keywords
+		}
+		kw = append(append([]string(nil), kw...), s.ExtraKeywords...)
+		neg := def.NegativeKeywords
+		if len(s.NegativeKeywords) > 0 {
+			neg = s.NegativeKeywords
+		}
+		ds := detSettings{disabled: s.Disabled, window: def.Window, minCount: def.MinCount}
+		if s.Window > 0 {
+			ds.window = s.Window
+		}
+		if s.MinCount > 0 {
+			ds.minCount = s.MinCount
+		}
+		if ds.minCount == 0 {
+			ds.minCount = 1
+		}
+		c.set[d] = ds
+		for _, w := range kw {
+			var lab uint32
+			if d == dMyNumber && w == "番号" {
+				lab = labGenericNumber
+			}
+			add(w, 1<<d, 0, lab)
+		}
+		for _, w := range neg {
+			add(w, 0, 1<<d, 0)
+		}
+		if ds.window > c.maxWin {
+			c.maxWin = ds.window
+		}
+	}
+	for lab, words := range labelWords() {
+		for _, w := range words {
+			add(w, 0, 0, lab)
+		}
+	}
+	if total := keywordBytes(kws); total >= 1<<15-1 {
+		return nil, fmt.Errorf("detectors: keywords too long in total (%d bytes, at most 32766)", total)
+	}
+	if len(kws) > 60000 {
+		return nil, fmt.Errorf("detectors: too many keywords (%d)", len(kws))
+	}
+	c.ac = buildAC(kws)
+	if c.ac.maxLen > 256 {
+		return nil, fmt.Errorf("detectors: keyword longer than 256 bytes")
+	}
+
+	// organisation
+	c.org.phones = map[string]bool{}
+	for _, p := range cfg.Organisation.Phones {
+		d := digitsOnly(p)
+		switch {
+		case len(d) >= 10:
+			c.org.phones[d] = true
+		case len(d) >= 2:
+			c.org.prefixes = append(c.org.prefixes, d)
+		default:
+			return nil, fmt.Errorf("organisation.phones: %q has too few digits", p)
+		}
+	}
+	for _, d := range cfg.Organisation.Domains {
+		d = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(d, "@")))
+		if d != "" {
+			c.org.domains = append(c.org.domains, d)
+		}
+	}
+	for _, a := range cfg.Organisation.Addresses {
+		if f := compactAddr(a); f != "" {
+			c.org.addrs = append(c.org.addrs, f)
+		}
+	}
+	for _, t := range append(append([]string(nil), cfg.Organisation.Signature...), cfg.Exclude.Text...) {
+		if t = strings.TrimSpace(t); t != "" {
+			c.excl = append(c.excl, []byte(t))
+		}
+	}
+	for i, r := range cfg.Exclude.Ranges {
+		d := detIndex(r.Detector)
+		if d < 0 {
+			found := false
+			for _, cd := range cfg.Custom {
+				found = found || cd.Name == r.Detector
+			}
+			if !found {
+				return nil, fmt.Errorf("detectors.exclude.ranges[%d]: unknown detector %q", i, r.Detector)
+			}
+		}
+		if len(r.From) != len(r.To) || !allDigits(r.From) || !allDigits(r.To) || r.From == "" || r.From > r.To {
+			return nil, fmt.Errorf("detectors.exclude.ranges[%d] (%s): from and to must be digit strings of equal length, from ≤ to", i, r.Detector)
+		}
+		if d >= 0 {
+			c.ranges[d] = append(c.ranges[d], r)
+		}
+	}
+	for i, h := range cfg.Exclude.Hashes {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+			return nil, fmt.Errorf("detectors.exclude.hashes[%d]: not a hex SHA-256", i)
+		}
+		c.hashes[h] = true
+	}
+	names := map[string]bool{}
+	for i, cd := range cfg.Custom {
+		if cd.Name == "" {
+			return nil, fmt.Errorf("detectors.custom[%d]: name is empty", i)
+		}
+		if detIndex(cd.Name) >= 0 || names[cd.Name] {
+			return nil, fmt.Errorf("detectors.custom[%d] %q: name already used", i, cd.Name)
+		}
+		names[cd.Name] = true
+		re, err := regexp.Compile(cd.Pattern)
+		if err != nil {
+			return nil, fmt.Errorf("detectors.custom %q: pattern: %w", cd.Name, err)
+		}
+		if cd.Pattern == "" || re.MatchString("") {
+			return nil, fmt.Errorf("detectors.custom %q: pattern matches the empty string", cd.Name)
+		}
+		v, ok := validatorFor(cd.Validator)
+		if !ok {
+			return nil, fmt.Errorf("detectors.custom %q: unknown validator %q (want my_number, corporate_number or luhn)", cd.Name, cd.Validator)
+		}
+		lvl := cd.Level
+		if lvl == "" {
+			lvl = LevelI
+		}
+		if !validLevel(lvl) {
+			return nil, fmt.Errorf("detectors.custom %q: bad level %q (want I, II or III)", cd.Name, cd.Level)
+		}
+		if cd.Window < 0 || cd.MinCount < 0 {
+			return nil, fmt.Errorf("detectors.custom %q: window and min_count must not be negative", cd.Name)
+		}
+		if cd.RequireKeyword && len(cd.Keywords) == 0 {
+			return nil, fmt.Errorf("detectors.custom %q: require_keyword without keywords", cd.Name)
+		}
+		w := cd.Window
+		if w == 0 {
+			w = 100
+		}
+		mc := cd.MinCount
+		if mc == 0 {
+			mc = 1
+		}
+		c.custom = append(c.custom, &customDet{name: cd.Name, re: re, valid: v, kw: lowerAll(cd.Keywords),
+			neg: lowerAll(cd.NegativeKeywords), window: w, require: cd.RequireKeyword, minCount: mc, level: lvl})
+	}
+	c.markings = DefaultMarkings()
+	for tok, l := range cfg.Markings {
+		if _, ok := c.markings[tok]; !ok {
+			return nil, fmt.Errorf("detectors.markings: unknown marking %q", tok)
+		}
+		if !validLevel(l) {
+			return nil, fmt.Errorf("detectors.markings %s: bad level %q (want I, II or III)", tok, l)
+		}
+		c.markings[tok] = l
+	}
+	c.markHdrs = cfg.MarkingHeaders
+	for i, mh := range c.markHdrs {
+		if strings.TrimSpace(mh.Header) == "" || len(mh.Values) == 0 {
+			return nil, fmt.Errorf("detectors.marking_headers[%d]: header and values are required", i)
+		}
+		for k, l := range mh.Values {
+			if !validLevel(l) || k == "" {
+				return nil, fmt.Errorf("detectors.marking_headers %s: bad value %q → %q", mh.Header, k, l)
+			}
+		}
+	}
+	if len(c.markHdrs) == 0 {
+		c.markHdrs = []MarkingHeader{{Header: "Sensitivity", Values: map[string]Level{"company-confidential": LevelII}}}
+	}
+	if c.maxWin > 5000 {
+		return nil, fmt.Errorf("detectors: window %d too large (at most 5000 runes)", c.maxWin)
+	}
+	c.margin = 4*c.maxWin + 512
+	c.back = 4*c.maxWin + 1024
+	for _, r := range triggerRunes() {
+		c.trig[r>>6] |= 1 << (r & 63)
+	}
+	return c, nil
+}
+
+func keywordBytes(kws []kwInfo) int {
+	n := 0
+	for _, k := range kws {
+		n += len(k.text)
+	}
+	return n
+}
+
+func lowerAll(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		if s = strings.ToLower(strings.TrimSpace(s)); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // NewScanner starts the classification of one message.
 func (c *Classifier) NewScanner() *Scanner {
-	return &Scanner{c: c}
+	s := &Scanner{c: c}
+	s.values = make([]map[string]Confidence, nDet)
+	return s
 }
 
-// Scanner classifies one message; it is an inspect.Sink. Not safe for
-// concurrent use.
-type Scanner struct {
-	c *Classifier
-}
-
-// Chunk takes the next piece of text.
-func (s *Scanner) Chunk(ch inspect.Chunk) {}
-
-// Report returns the findings so far and the level they imply.
-func (s *Scanner) Report() Report {
-	return Report{Level: LevelIII}
+// ScanText classifies one plain text (tests, callers without a message).
+func (c *Classifier) ScanText(loc string, kind inspect.Kind, text string) Report {
+	s := c.NewScanner()
+	s.Chunk(inspect.Chunk{Location: loc, Kind: kind, Text: text})
+	return s.Report()
 }

@@ -88,8 +88,9 @@ type Report struct {
 	Level Level `json:"level"`
 }
 
-// Find returns the finding of the named detector, or nil.
-func (r *Report) Find(detector string) *Finding {
+// Find returns the finding of the named detector, or nil. (A value
+// receiver, so that it can be called on a returned Report.)
+func (r Report) Find(detector string) *Finding {
 	for i := range r.Findings {
 		if r.Findings[i].Detector == detector {
 			return &r.Findings[i]

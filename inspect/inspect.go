@@ -1,24 +1,594 @@
 package inspect
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net/mail"
+	"strings"
 )
 
-// ErrNotImplemented is returned until the MIME walk lands.
+// ErrNotImplemented is kept for callers written against the first contract;
+// Message and File no longer return it.
 var ErrNotImplemented = errors.New("inspect: not implemented")
+
+// errStop ends the walk early: a limit that makes going on unsafe, or the
+// deadline.
+var errStop = errors.New("inspect: stopped")
+
+// walker holds the state of one inspection. It is not shared between
+// messages.
+type walker struct {
+	ctx    context.Context
+	parent context.Context
+	lim    Limits
+	sink   Sink
+	res    *Result
+	log    *slog.Logger
+
+	parts    int
+	decoded  int64
+	textFull bool
+	stopped  bool // timeout or MaxParts: nothing more is read
+	lastLoc  string
+	readErr  error
+	probSeen map[string]bool
+
+	chunkBuf []byte // reused between emitters
+	memBufs  [][]byte
+}
+
+// errReader remembers a read error of the message source, so that it is
+// returned as the error of Message rather than taken for truncated MIME.
+type errReader struct {
+	r   io.Reader
+	err *error
+}
+
+func (e errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && *e.err == nil {
+		*e.err = err
+	}
+	return n, err
+}
+
+// ctxReader ends reading when the inspection's deadline passes.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func newWalker(ctx context.Context, lim Limits, sink Sink) (*walker, context.CancelFunc) {
+	def := DefaultLimits()
+	if lim.MaxDecodedBytes <= 0 {
+		lim.MaxDecodedBytes = def.MaxDecodedBytes
+	}
+	if lim.MaxPartBytes <= 0 {
+		lim.MaxPartBytes = def.MaxPartBytes
+	}
+	if lim.MaxParts <= 0 {
+		lim.MaxParts = def.MaxParts
+	}
+	if lim.MaxDepth <= 0 {
+		lim.MaxDepth = def.MaxDepth
+	}
+	if lim.MaxArchiveEntries <= 0 {
+		lim.MaxArchiveEntries = def.MaxArchiveEntries
+	}
+	if lim.MaxCompressionRatio <= 0 {
+		lim.MaxCompressionRatio = def.MaxCompressionRatio
+	}
+	if lim.MaxTextBytes <= 0 {
+		lim.MaxTextBytes = def.MaxTextBytes
+	}
+	if lim.MaxHeaderBytes <= 0 {
+		lim.MaxHeaderBytes = def.MaxHeaderBytes
+	}
+	if sink == nil {
+		sink = discardSink{}
+	}
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if lim.Timeout > 0 {
+		wctx, cancel = context.WithTimeout(ctx, lim.Timeout)
+	}
+	return &walker{
+		ctx:      wctx,
+		parent:   ctx,
+		lim:      lim,
+		sink:     sink,
+		res:      &Result{Header: Header{Raw: map[string][]string{}}},
+		log:      slog.Default(),
+		probSeen: map[string]bool{},
+	}, cancel
+}
+
+type discardSink struct{}
+
+func (discardSink) Chunk(Chunk) {}
 
 // Message inspects one RFC 5322 message read from r, sending its text to sink
 // and returning the list of parts and problems. Malformed content never makes
 // it fail: it is reported in the Result (Problems, Incomplete, Part.Reason).
 // The error is only for failures to read r or a cancelled ctx.
 func Message(ctx context.Context, r io.Reader, lim Limits, sink Sink) (*Result, error) {
-	return nil, ErrNotImplemented
+	w, cancel := newWalker(ctx, lim, sink)
+	defer cancel()
+	src := ctxReader{ctx: w.ctx, r: errReader{r: r, err: &w.readErr}}
+	br := bufio.NewReaderSize(src, 64<<10)
+
+	h, hr, err := readHeader(br, w.lim.MaxHeaderBytes)
+	if err != nil && w.readErr == nil && w.ctx.Err() == nil {
+		w.readErr = err
+	}
+	w.topHeader(h)
+	w.log = w.log.With("msgid", w.res.Header.MessageID)
+	if hr.truncated {
+		w.problem("header larger than MaxHeaderBytes (%d): the rest of it was skipped", w.lim.MaxHeaderBytes)
+	}
+	if hr.problem != "" {
+		w.problem("message header: %s", hr.problem)
+	}
+	var body io.Reader = br
+	if len(hr.leftover) > 0 {
+		body = io.MultiReader(strings.NewReader(string(hr.leftover)), br)
+	}
+	w.entity(h, body, 0, scope{bodyLoc: "body", bodyKind: KindBody})
+	return w.finish()
 }
 
 // File inspects one file (an upload, or an attachment handled on its own) as
 // if it were an attachment named name.
 func File(ctx context.Context, name string, r io.Reader, lim Limits, sink Sink) (*Result, error) {
-	return nil, ErrNotImplemented
+	w, cancel := newWalker(ctx, lim, sink)
+	defer cancel()
+	w.log = w.log.With("file", name)
+	if name == "" {
+		name = "upload"
+	}
+	src := ctxReader{ctx: w.ctx, r: errReader{r: r, err: &w.readErr}}
+	w.attachment(name, "", nil, src, 0, scope{bodyLoc: "body", bodyKind: KindBody})
+	return w.finish()
+}
+
+// finish computes Incomplete and the error to return.
+func (w *walker) finish() (*Result, error) {
+	if w.ctx.Err() != nil && w.parent.Err() == nil {
+		w.problem("inspection timed out after %s: the rest of the message was not read", w.lim.Timeout)
+	}
+	for _, p := range w.res.Parts {
+		if p.Media || p.Signature {
+			continue
+		}
+		if !p.Inspected || p.Encrypted {
+			w.res.Incomplete = true
+		}
+	}
+	if err := w.parent.Err(); err != nil {
+		w.res.Incomplete = true
+		return w.res, fmt.Errorf("inspect: %w", err)
+	}
+	if w.readErr != nil {
+		w.res.Incomplete = true
+		return w.res, fmt.Errorf("inspect: reading message: %w", w.readErr)
+	}
+	return w.res, nil
+}
+
+// problem records a message-level problem; every problem may hide content,
+// so the result is Incomplete.
+func (w *walker) problem(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	w.res.Incomplete = true
+	if w.probSeen[msg] {
+		return
+	}
+	w.probSeen[msg] = true
+	w.res.Problems = append(w.res.Problems, msg)
+	w.log.Info("inspect problem", "problem", msg)
+}
+
+// topHeader fills Result.Header and sends the header text that people read:
+// the subject and the display names (3.3.5: a marking or a personal name
+// there leaves with the message). Message-ID, References, Received and the
+// like are never sent: their long digit strings are not content.
+func (w *walker) topHeader(h header) {
+	rh := &w.res.Header
+	for _, f := range h {
+		rh.Raw[f.Key] = append(rh.Raw[f.Key], decodeHeader(f.Value))
+	}
+	rh.Subject = strings.TrimSpace(decodeHeader(h.get("Subject")))
+	rh.From = parseAddressList(h.values("From"))
+	rh.To = parseAddressList(h.values("To"))
+	rh.Cc = parseAddressList(h.values("Cc"))
+	rh.MessageID = strings.TrimSpace(h.get("Message-Id"))
+	if d := h.get("Date"); d != "" {
+		if t, err := mail.ParseDate(strings.TrimSpace(d)); err == nil {
+			rh.Date = t
+		}
+	}
+	w.emitString("subject", KindSubject, rh.Subject)
+	for _, hd := range []struct {
+		name  string
+		addrs []Address
+	}{{"From", rh.From}, {"To", rh.To}, {"Cc", rh.Cc}} {
+		var names []string
+		for _, a := range hd.addrs {
+			if a.Name != "" {
+				names = append(names, a.Name)
+			}
+		}
+		w.emitString("header:"+hd.name, KindHeader, strings.Join(names, "\n"))
+	}
+}
+
+// parseAddressList reads mailboxes tolerantly: what can be read is kept, a
+// bad address does not lose the others.
+func parseAddressList(values []string) []Address {
+	var out []Address
+	for _, v := range values {
+		for _, item := range splitAddresses(v) {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			// Group syntax "name: a, b;" (RFC 5322 §3.4).
+			if c := strings.IndexByte(item, ':'); c >= 0 && !strings.ContainsAny(item[:c], "<\"@") {
+				item = strings.TrimSpace(item[c+1:])
+			}
+			item = strings.TrimSuffix(item, ";")
+			if item == "" {
+				continue
+			}
+			var a Address
+			lt := strings.LastIndexByte(item, '<')
+			gt := -1
+			if lt >= 0 {
+				gt = strings.IndexByte(item[lt:], '>')
+			}
+			if gt >= 0 {
+				a.Address = strings.TrimSpace(item[lt+1 : lt+gt])
+				a.Name = cleanDisplayName(item[:lt])
+			} else {
+				addr := item
+				if op := strings.IndexByte(addr, '('); op >= 0 {
+					// "addr (Name)": the comment is the name (RFC 5322 §3.2.2).
+					cp := strings.LastIndexByte(addr, ')')
+					if cp > op {
+						a.Name = cleanDisplayName(addr[op+1 : cp])
+					}
+					addr = addr[:op]
+				}
+				a.Address = strings.TrimSpace(addr)
+			}
+			if a.Address == "" && a.Name == "" {
+				continue
+			}
+			a.Address = decodeUnknownIfNeeded(a.Address)
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func decodeUnknownIfNeeded(s string) string {
+	if isASCII(s) {
+		return s
+	}
+	return decodeUnknown([]byte(s))
+}
+
+func cleanDisplayName(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s, _ = unquote(s[1:])
+	}
+	return strings.TrimSpace(decodeHeader(s))
+}
+
+// splitAddresses splits on commas outside quotes, angle brackets and
+// comments.
+func splitAddresses(v string) []string {
+	var out []string
+	depth, inQ, inA := 0, false, false
+	start := 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '\\' && inQ:
+			i++
+		case c == '"' && depth == 0:
+			inQ = !inQ
+		case inQ:
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case c == '<' && depth == 0:
+			// Only a bracket closed before the next comma opens an
+			// address: "broken<<@@, b@x" must not swallow b@x.
+			rest := v[i+1 : min(len(v), i+1+1024)] // bounded: stays linear
+			gt, comma := strings.IndexByte(rest, '>'), strings.IndexByte(rest, ',')
+			inA = gt >= 0 && (comma < 0 || gt < comma)
+		case c == '>' && depth == 0:
+			inA = false
+		case c == ',' && depth == 0 && !inA:
+			out = append(out, v[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, v[start:])
+}
+
+// scope says where the text of an entity goes: the top message's body, or
+// the body of an attached message that is reported under its file name.
+type scope struct {
+	bodyLoc    string // Location of body text
+	bodyKind   Kind
+	namePrefix string // prefix of attachment names ("fwd.eml/")
+	digest     bool   // parent is multipart/digest
+}
+
+// checkCtx stops the walk at the deadline.
+func (w *walker) checkCtx() bool {
+	if w.stopped {
+		return false
+	}
+	if w.ctx.Err() != nil {
+		w.stopped = true
+		return false
+	}
+	return true
+}
+
+// newPart counts a part against MaxParts.
+func (w *walker) countPart() bool {
+	w.parts++
+	if w.parts > w.lim.MaxParts {
+		w.problem("more than %d parts (MaxParts): the rest of the message was not read", w.lim.MaxParts)
+		w.stopped = true
+		return false
+	}
+	return true
+}
+
+// entity inspects one MIME entity: a multipart container, an embedded
+// message or a leaf.
+func (w *walker) entity(h header, body io.Reader, depth int, sc scope) {
+	if !w.checkCtx() || !w.countPart() {
+		return
+	}
+	mt, params, bad := contentType(h, sc.digest)
+	if depth > w.lim.MaxDepth {
+		w.problem("MIME nesting deeper than %d (MaxDepth): deeper parts were not read", w.lim.MaxDepth)
+		w.res.Parts = append(w.res.Parts, Part{Name: sc.namePrefix + "nested-part", Attachment: true,
+			DeclaredType: mt, Reason: "nested too deep (MaxDepth)", Depth: depth})
+		return
+	}
+	if bad {
+		w.problem("unreadable Content-Type %q: read as %s", truncate(h.get("Content-Type"), 80), mt)
+	}
+	switch {
+	case strings.HasPrefix(mt, "multipart/"):
+		boundary := params["boundary"]
+		if boundary == "" {
+			w.problem("%s without a boundary: body read as text", mt)
+			w.leaf(h, "text/plain", params, body, depth, sc)
+			return
+		}
+		w.multipart(mt, params, boundary, body, depth, sc)
+	case mt == "message/partial":
+		// RFC 2046 §5.2.2: one fragment of a message split over several
+		// mails; the whole cannot be read from this one (fail closed).
+		n, _ := io.Copy(io.Discard, body)
+		w.res.Parts = append(w.res.Parts, Part{Name: sc.namePrefix + w.genName("partial"), Attachment: true,
+			DeclaredType: mt, Type: mt, Size: n, Depth: depth,
+			Reason: "message/partial fragment: the whole message cannot be read from one part"})
+	case mt == "message/rfc822" || mt == "message/global":
+		name, disp := filename(h)
+		if disp == "attachment" || name != "" {
+			if name == "" {
+				name = w.genName("message.eml")
+			}
+			w.attachment(sc.namePrefix+name, mt, h, w.cteReader(h, body, nil), depth, sc)
+			return
+		}
+		// An inline forwarded message: its text is read as part of the body.
+		w.embedded(h, w.cteReader(h, body, nil), "", depth, sc)
+	default:
+		w.leaf(h, mt, params, body, depth, sc)
+	}
+}
+
+// multipart walks the parts of a multipart entity (RFC 2046 §5.1).
+func (w *walker) multipart(mt string, params map[string]string, boundary string, body io.Reader, depth int, sc scope) {
+	mr := newMPReader(body, boundary)
+	// The preamble is not content, but if no delimiter ever appears it is
+	// the whole body: keep its start to read it then.
+	pre := make([]byte, 0, 512)
+	preBuf := make([]byte, 4096)
+	preOver := false
+	for {
+		n, err := mr.preamble().Read(preBuf)
+		if len(pre)+n <= 1<<20 {
+			pre = append(pre, preBuf[:n]...)
+		} else {
+			preOver = true
+		}
+		if err != nil {
+			break
+		}
+	}
+	sub := strings.TrimPrefix(mt, "multipart/")
+	childScope := sc
+	childScope.digest = sub == "digest"
+	protocol := strings.ToLower(params["protocol"])
+	encryptedPart := false
+	i := 0
+	for {
+		if !w.checkCtx() {
+			return
+		}
+		p, err := mr.nextPart()
+		if err != nil {
+			break
+		}
+		i++
+		pbr := bufio.NewReaderSize(p, 16<<10)
+		ph, phr, err := readHeader(pbr, w.lim.MaxHeaderBytes)
+		if err != nil {
+			w.problem("%s part %d: %v", mt, i, err)
+		}
+		if phr.truncated {
+			w.problem("%s part %d: header larger than MaxHeaderBytes", mt, i)
+		}
+		var pbody io.Reader = pbr
+		if len(phr.leftover) > 0 {
+			pbody = io.MultiReader(strings.NewReader(string(phr.leftover)), pbr)
+		}
+		switch {
+		case sub == "encrypted":
+			// RFC 1847 §2.2, RFC 3156 §4: the second part is the ciphertext.
+			if i == 2 {
+				n, _ := io.Copy(io.Discard, pbody)
+				name := "encrypted.asc"
+				reason := "PGP/MIME encrypted message: needs the recipient's key"
+				if strings.Contains(protocol, "pkcs7") {
+					name, reason = "smime.p7m", "S/MIME encrypted message: needs the recipient's key"
+				}
+				if !w.countPart() {
+					return
+				}
+				w.res.Parts = append(w.res.Parts, Part{Name: sc.namePrefix + name, Attachment: true,
+					DeclaredType: "multipart/encrypted", Type: orDefault(protocol, "application/pgp-encrypted"),
+					Size: n, Encrypted: true, Reason: reason, Depth: depth + 1})
+				encryptedPart = true
+			}
+		case sub == "signed" && i > 1 && isSignatureType(ph):
+			// RFC 1847 §2.1: the last part is the signature.
+			n, _ := io.Copy(io.Discard, pbody)
+			pmt, _, _ := contentType(ph, false)
+			name, _ := filename(ph)
+			if name == "" {
+				name = "signature.asc"
+				if strings.Contains(pmt, "pkcs7") {
+					name = "smime.p7s"
+				}
+			}
+			if !w.countPart() {
+				return
+			}
+			w.res.Parts = append(w.res.Parts, Part{Name: sc.namePrefix + name, Attachment: true,
+				DeclaredType: pmt, Type: pmt, Size: n, Signature: true, Inspected: true,
+				Reason: "signature: not encryption", Depth: depth + 1})
+		default:
+			w.entity(ph, pbody, depth+1, childScope)
+		}
+	}
+	if sub == "encrypted" && !encryptedPart && !w.stopped {
+		// A broken multipart/encrypted still says "encrypted": fail closed.
+		w.res.Parts = append(w.res.Parts, Part{Name: sc.namePrefix + "encrypted.asc", Attachment: true,
+			DeclaredType: mt, Type: orDefault(protocol, "application/pgp-encrypted"), Encrypted: true,
+			Reason: "malformed encrypted message: treated as encrypted", Depth: depth + 1})
+		return
+	}
+	if mr.parts == 0 && !w.stopped {
+		w.problem("%s: boundary %q never found: body read as text", mt, truncate(boundary, 70))
+		if preOver {
+			w.problem("%s: body without parts larger than 1 MiB: only its start was read", mt)
+		}
+		w.leaf(nil, "text/plain", nil, strings.NewReader(string(pre)), depth, sc)
+		return
+	}
+	if !mr.final && !w.stopped {
+		w.problem("%s: missing final boundary: the message may be truncated", mt)
+	}
+}
+
+func isSignatureType(h header) bool {
+	mt, _, _ := contentType(h, false)
+	switch mt {
+	case "application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature":
+		return true
+	}
+	return false
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xc0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// embedded reads a message/rfc822 entity: its subject and its body are read
+// as the recipient would read them.
+func (w *walker) embedded(_ header, body io.Reader, name string, depth int, sc scope) {
+	br := bufio.NewReaderSize(body, 16<<10)
+	h, hr, err := readHeader(br, w.lim.MaxHeaderBytes)
+	if err != nil {
+		w.problem("embedded message %s: %v", name, err)
+	}
+	if hr.truncated {
+		w.problem("embedded message %s: header larger than MaxHeaderBytes", name)
+	}
+	inner := sc
+	subjLoc := "subject"
+	if name != "" {
+		inner = scope{bodyLoc: "attachment:" + name, bodyKind: KindAttachment, namePrefix: name + "/"}
+		subjLoc = inner.bodyLoc
+	}
+	w.emitString(subjLoc, KindSubject, strings.TrimSpace(decodeHeader(h.get("Subject"))))
+	var b io.Reader = br
+	if len(hr.leftover) > 0 {
+		b = io.MultiReader(strings.NewReader(string(hr.leftover)), br)
+	}
+	w.entity(h, b, depth+1, inner)
+}
+
+// filename returns the decoded file name of an entity and its disposition.
+// Content-Disposition's filename (RFC 2183) wins over Content-Type's name.
+func filename(h header) (string, string) {
+	disp, dp := parseParams(h.get("Content-Disposition"))
+	name := dp["filename"]
+	if name == "" {
+		_, cp := parseParams(h.get("Content-Type"))
+		name = cp["name"]
+	}
+	return cleanName(name), disp
+}
+
+// cleanName keeps a file name printable and on one line; a path in it is
+// kept (archive-style) but control characters go.
+func cleanName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	return strings.TrimSpace(s)
+}
+
+func (w *walker) genName(ext string) string {
+	return fmt.Sprintf("part%d-%s", w.parts, ext)
 }

@@ -22,6 +22,9 @@ type Limits struct {
 	MaxTextBytes        int64         // UTF-8 text handed to the sink in total
 	MaxHeaderBytes      int64         // bytes of one header block
 	Timeout             time.Duration // wall time for the whole message
+	// TempDir is where parts larger than a few MiB are buffered while they
+	// are read ("" = os.TempDir()). The files are unlinked at creation.
+	TempDir string
 }
 
 // DefaultLimits are the limits used when the configuration sets none.

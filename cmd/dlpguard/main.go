@@ -30,6 +30,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runScan(rest, stdin, stdout, stderr)
 	case "policy":
 		return runPolicy(rest, stdout, stderr)
+	case "hash-password":
+		return runHashPassword(rest, stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "dlpguard", version)
 		return 0
@@ -50,6 +52,7 @@ commands:
   scan [--policy FILE] [--json] PATH...  inspect .eml files as the relay would
   policy check FILE                      validate a policy file
   policy diff OLD NEW PATH...            show verdicts that a policy change alters
+  hash-password                          read a password on stdin, print a hash for smtp.accounts
   version                                print the version
 `)
 }

@@ -1,16 +1,250 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"dlpguard/policy"
 )
 
-func runScan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "dlpguard scan: not implemented yet")
-	return 1
+// scanLine is one line of `dlpguard scan --json` (DESIGN.md's contract).
+type scanLine = policy.Summary
+
+func toScanLine(source string, v *policy.Verdict) scanLine { return v.Summary(source) }
+
+// scanOpts are the flags shared by scan and policy diff.
+type scanOpts struct {
+	policy string
+	json   bool
+	paths  []string
 }
 
-func runPolicy(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "dlpguard policy: not implemented yet")
-	return 1
+// parseScanArgs accepts flags before, between or after paths; "--" ends
+// flags and "-" is standard input.
+func parseScanArgs(args []string, allowJSON bool) (scanOpts, error) {
+	var o scanOpts
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			o.paths = append(o.paths, args[i+1:]...)
+			return o, nil
+		case allowJSON && (a == "--json" || a == "-json"):
+			o.json = true
+		case a == "--policy" || a == "-policy":
+			if i+1 >= len(args) {
+				return o, errors.New("--policy needs a file")
+			}
+			i++
+			o.policy = args[i]
+		case strings.HasPrefix(a, "--policy=") || strings.HasPrefix(a, "-policy="):
+			o.policy = a[strings.IndexByte(a, '=')+1:]
+		case a == "-h" || a == "--help":
+			return o, errHelp
+		case len(a) > 1 && a[0] == '-':
+			return o, fmt.Errorf("unknown flag %s", a)
+		default:
+			o.paths = append(o.paths, a)
+		}
+	}
+	return o, nil
+}
+
+var errHelp = errors.New("help")
+
+// loadEngine loads --policy FILE or the embedded default.
+func loadEngine(path string) (*policy.Engine, error) {
+	if path == "" {
+		return policy.Default()
+	}
+	return policy.Load(path)
+}
+
+// source is one message to scan: a file, or standard input ("-").
+type source struct {
+	name string
+	path string // "" for stdin
+}
+
+// expandSources turns the PATH arguments into messages: a folder means every
+// .eml below it, sorted. Errors name the path that could not be read.
+func expandSources(paths []string) ([]source, []error) {
+	var out []source
+	var errs []error
+	for _, p := range paths {
+		if p == "-" {
+			out = append(out, source{name: "-"})
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !fi.IsDir() {
+			out = append(out, source{name: p, path: p})
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				errs = append(errs, err)
+				return nil
+			}
+			if !d.IsDir() && strings.EqualFold(filepath.Ext(path), ".eml") {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, err)
+		}
+		sort.Strings(found)
+		for _, f := range found {
+			out = append(out, source{name: f, path: f})
+		}
+	}
+	return out, errs
+}
+
+// openSource opens a message for streaming (the relay streams from its
+// spool too; memory stays bounded by the inspection limits, not by the
+// message size). size is 0 when unknown (stdin): Evaluate counts it.
+func openSource(s source, stdin io.Reader) (io.ReadCloser, int64, error) {
+	if s.path == "" {
+		return io.NopCloser(stdin), 0, nil
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
+}
+
+// evaluateSource opens and evaluates one message.
+func evaluateSource(ctx context.Context, eng *policy.Engine, s source, stdin io.Reader, now time.Time) (*policy.Verdict, error) {
+	r, size, err := openSource(s, stdin)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return eng.Evaluate(ctx, r, policy.Input{Size: size, Now: now})
+}
+
+func runScan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	o, err := parseScanArgs(args, true)
+	if errors.Is(err, errHelp) {
+		fmt.Fprintln(stdout, "usage: dlpguard scan [--policy FILE] [--json] PATH...   (PATH: .eml file, folder, or - for stdin)")
+		return 0
+	}
+	if err != nil || len(o.paths) == 0 {
+		if err == nil {
+			err = errors.New("no PATH given")
+		}
+		fmt.Fprintf(stderr, "dlpguard scan: %v\nusage: dlpguard scan [--policy FILE] [--json] PATH...\n", err)
+		return 2
+	}
+	eng, err := loadEngine(o.policy)
+	if err != nil {
+		fmt.Fprintf(stderr, "dlpguard scan: %v\n", err)
+		return 2
+	}
+	srcs, errs := expandSources(o.paths)
+	status := 0
+	for _, e := range errs {
+		fmt.Fprintf(stderr, "dlpguard scan: %v\n", e)
+		status = 1
+	}
+	ctx := context.Background()
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	now := time.Now()
+	for _, s := range srcs {
+		v, err := evaluateSource(ctx, eng, s, stdin, now)
+		if err != nil {
+			fmt.Fprintf(stderr, "dlpguard scan: %s: %v\n", s.name, err)
+			status = 1
+			continue
+		}
+		line := toScanLine(s.name, v)
+		if o.json {
+			if err := enc.Encode(line); err != nil {
+				fmt.Fprintf(stderr, "dlpguard scan: %v\n", err)
+				return 1
+			}
+			continue
+		}
+		printSummary(stdout, line)
+	}
+	return status
+}
+
+var actionJA = map[string]string{
+	"pass": "通過", "bcc": "Bcc変換", "delay": "送信保留（時間）", "hold": "保留", "reject": "拒否",
+}
+
+// printSummary writes a readable verdict: Japanese labels with English.
+func printSummary(w io.Writer, l scanLine) {
+	fmt.Fprintf(w, "%s\n", l.Source)
+	fmt.Fprintf(w, "  判定 verdict: %s %s   分類 level: %s\n", actionJA[string(l.Verdict)], l.Verdict, l.Level)
+	if l.RequireEncryption {
+		fmt.Fprintf(w, "  解除には全添付の暗号化が必要 release requires encryption\n")
+	}
+	if l.DelayMinutes > 0 {
+		fmt.Fprintf(w, "  遅延 delay: %d 分 minutes\n", l.DelayMinutes)
+	}
+	for _, r := range l.Rules {
+		extra := ""
+		if r.Exception != "" {
+			extra += " 例外 exception " + r.Exception
+		}
+		if r.Permit != "" {
+			extra += " 許可 permit " + r.Permit
+		}
+		fmt.Fprintf(w, "  規則 rule: %s → %s (条項 clause %s)%s\n    %s\n", r.ID, r.Action, r.Clause, extra, r.Reason)
+		if r.ReasonEN != "" {
+			fmt.Fprintf(w, "    %s\n", r.ReasonEN)
+		}
+	}
+	for _, f := range l.Findings {
+		lv := ""
+		if f.Level != "" {
+			lv = " level " + string(f.Level)
+		}
+		fmt.Fprintf(w, "  検出 finding: %s ×%d (%s%s) %s %s\n", f.Detector, f.Count, f.Confidence, lv,
+			strings.Join(f.Locations, ", "), strings.Join(f.Samples, " "))
+	}
+	for _, a := range l.Attachments {
+		state := "検査済 inspected"
+		switch {
+		case a.Encrypted:
+			state = "暗号化 encrypted"
+		case !a.Inspected:
+			state = "未検査 not inspected"
+		}
+		if a.Error != "" {
+			state += ": " + a.Error
+		}
+		fmt.Fprintf(w, "  添付 attachment: %s (%s) %s\n", a.Name, a.Type, state)
+	}
+	for _, p := range l.Problems {
+		fmt.Fprintf(w, "  問題 problem: %s\n", p)
+	}
+	if len(l.Rules) == 0 {
+		fmt.Fprintf(w, "  該当する規則なし no rule fired\n")
+	}
 }

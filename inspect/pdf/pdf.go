@@ -3,11 +3,24 @@
 // them, and tells whether a PDF needs a user password to open. A PDF that is
 // encrypted with an empty user password opens without one, so it is
 // decrypted and read.
+//
+// The reader is written for a guard, not a viewer: it reads classic and
+// stream cross-references, object streams and incremental updates, rebuilds
+// a damaged cross-reference by scanning, and bounds every offset, nesting,
+// loop and decompressed size. What it cannot read is reported in
+// Result.Notes rather than silently skipped.
 package pdf
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Result is what Extract found.
@@ -20,14 +33,507 @@ type Result struct {
 	NeedsPassword bool
 	Truncated     bool // maxText reached
 	Pages         int
+	// Notes lists what could not be read or looked wrong (damaged
+	// cross-reference, a stream with an unknown filter, glyphs without a
+	// Unicode mapping…), in English, for the part's reason. Empty when the
+	// file was read cleanly.
+	Notes []string
+	// Incomplete is true when some content may not be in Text: a stream
+	// was skipped, a limit was hit, or glyphs could not be mapped to
+	// Unicode. A guard should not treat the text as all there is.
+	Incomplete bool
+	// Embedded holds the files attached to the PDF (the /EmbeddedFiles
+	// name tree and file attachment annotations, §7.11.4): they leave with
+	// the PDF, so the caller inspects each like an archive member.
+	Embedded []EmbeddedFile
 }
+
+// EmbeddedFile is a file attached inside a PDF.
+type EmbeddedFile struct {
+	Name string // file name as the PDF gives it (/UF, else /F), decoded
+	Data []byte // decoded content; nil when Err is set
+	Err  error  // why the content could not be decoded
+}
+
+// maxEmbedded bounds the embedded files returned.
+const maxEmbedded = 1000
 
 // ErrNotPDF means the input does not start like a PDF.
 var ErrNotPDF = errors.New("pdf: not a PDF file")
 
-// Extract reads the PDF in r and returns its text, at most maxText bytes.
-// maxStreamBytes bounds the decompressed size of any one stream. An error
+// errInternal is a recovered panic: a bug, reported as an unreadable file.
+var errInternal = errors.New("pdf: internal error on malformed file")
+
+// Default bounds when the caller passes zero or less.
+const (
+	defaultMaxText   = 64 << 20
+	defaultMaxStream = 64 << 20
+	// The total decompressed over a whole file is bounded to this many
+	// times maxStreamBytes (and at least minTotalBudget), so that one
+	// bomb referenced from every page cannot be decoded again and again.
+	totalBudgetFactor = 8
+	minTotalBudget    = 256 << 20
+	// maxFileBytes bounds the file read into memory.
+	maxFileBytes = 1 << 30
+	maxPages     = 100000
+	maxNotes     = 20
+)
+
+// Extract reads the PDF in r and returns its text, at most maxText bytes
+// (negative: a default of 64 MiB; zero: no room, so any text sets
+// Truncated). maxStreamBytes bounds the decompressed size of any one stream
+// (zero or less: 64 MiB). An error
 // means the file is damaged beyond reading; partial text may still be set.
 func Extract(r io.ReaderAt, size int64, maxText, maxStreamBytes int64) (*Result, error) {
-	return nil, ErrNotPDF
+	return ExtractContext(context.Background(), r, size, maxText, maxStreamBytes)
+}
+
+// ExtractContext is Extract that stops when ctx is done (the per-message time
+// limit), returning the text read so far and ctx's error.
+func ExtractContext(ctx context.Context, r io.ReaderAt, size int64, maxText, maxStreamBytes int64) (res *Result, err error) {
+	res = &Result{}
+	if maxText < 0 {
+		maxText = defaultMaxText
+	}
+	if maxStreamBytes <= 0 {
+		maxStreamBytes = defaultMaxStream
+	}
+	if size < 0 || size > maxFileBytes {
+		return res, fmt.Errorf("pdf: file size %d out of range", size)
+	}
+	buf := make([]byte, size)
+	n, rerr := r.ReadAt(buf, 0)
+	if rerr != nil && rerr != io.EOF {
+		return res, fmt.Errorf("pdf: read: %w", rerr)
+	}
+	buf = buf[:n]
+	if !bytes.Contains(buf[:min(len(buf), 1024)], []byte("%PDF-")) {
+		return res, ErrNotPDF
+	}
+	nt := &notes{}
+	out := &textOut{max: maxText}
+	defer func() {
+		// A last resort: a bug on a strange file must not take the relay
+		// down. The file is reported as unreadable.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", errInternal, p)
+			res.Incomplete = true
+		}
+		res.Text = out.b.String()
+		res.Truncated = out.truncated
+		res.Notes = nt.list
+		if nt.incomplete {
+			res.Incomplete = true
+		}
+	}()
+	total := max(maxStreamBytes*totalBudgetFactor, minTotalBudget)
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	d := newDocument(ctx, buf, &budget{maxStream: maxStreamBytes, total: total}, nt)
+	if err := d.load(); err != nil {
+		return res, err
+	}
+	if _, ok := d.trailer["Encrypt"]; ok {
+		res.Encrypted = true
+		if err := d.setupCrypt(); err != nil {
+			if errors.Is(err, errNeedsPassword) {
+				res.NeedsPassword = true
+				return res, nil
+			}
+			res.NeedsPassword = true
+			nt.add("encryption: %v", err)
+			return res, nil
+		}
+	}
+	x := &extractor{d: d, out: out, fonts: map[objRef]*font{}, forms: map[objRef]bool{}}
+	root, _ := d.resolve(d.trailer["Root"]).(dict)
+	pages := d.pages(root)
+	if len(pages) == 0 {
+		pages = d.orphanPages()
+		if len(pages) > 0 {
+			nt.add("page tree damaged: %d pages found by scanning", len(pages))
+		}
+	}
+	res.Pages = len(pages)
+	for _, p := range pages {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if err := x.page(p); err != nil {
+			if errors.Is(err, errTruncated) {
+				return res, nil
+			}
+			if errors.Is(err, errTooMuch) {
+				nt.add("%v", err)
+				return res, nil
+			}
+			return res, err
+		}
+	}
+	if err := x.extras(root); err != nil && !errors.Is(err, errTruncated) {
+		return res, err
+	}
+	res.Embedded = d.embedded(root, pages)
+	switch {
+	case x.unknown >= minUnknownGlyphs:
+		nt.add("%d glyphs without a Unicode mapping", x.unknown)
+	case x.unknown > 0:
+		// A few unmapped symbols cannot hide an identifier; say so
+		// without calling the text incomplete.
+		nt.info("%d glyphs without a Unicode mapping", x.unknown)
+	}
+	return res, nil
+}
+
+// notes collects what went wrong, bounded. incomplete is set by add: what
+// it reports may have hidden text.
+type notes struct {
+	list       []string
+	incomplete bool
+}
+
+func (n *notes) add(format string, args ...any) {
+	n.incomplete = true
+	n.info(format, args...)
+}
+
+func (n *notes) info(format string, args ...any) {
+	if len(n.list) < maxNotes {
+		n.list = append(n.list, fmt.Sprintf(format, args...))
+	}
+}
+
+// minUnknownGlyphs unmapped glyphs make the text incomplete: as many as a
+// My Number has digits.
+const minUnknownGlyphs = 12
+
+// page is a page dictionary with its inherited resources (§7.7.3.4).
+type page struct {
+	d   dict
+	res dict
+}
+
+// pages walks the page tree (§7.7.3), bounded and cycle-safe.
+func (d *document) pages(root dict) []page {
+	var out []page
+	seen := map[objRef]bool{}
+	var walk func(v any, res dict, depth int)
+	walk = func(v any, res dict, depth int) {
+		if depth > 64 || len(out) >= maxPages {
+			return
+		}
+		if r, ok := v.(objRef); ok {
+			if seen[r] {
+				return
+			}
+			seen[r] = true
+		}
+		node, ok := d.resolve(v).(dict)
+		if !ok {
+			return
+		}
+		if r := d.getDict(node, "Resources"); r != nil {
+			res = r
+		}
+		kids, hasKids := d.get(node, "Kids").(array)
+		if t, _ := node["Type"].(name); t == "Page" || (!hasKids && t != "Pages") {
+			out = append(out, page{node, res})
+			return
+		}
+		for _, k := range kids {
+			walk(k, res, depth+1)
+		}
+	}
+	if root != nil {
+		walk(root["Pages"], nil, 0)
+	}
+	return out
+}
+
+// orphanPages finds page objects when the tree is unusable, in object
+// number order.
+func (d *document) orphanPages() []page {
+	d.scan()
+	var nums []int
+	for n := range d.xref {
+		nums = append(nums, n)
+	}
+	for n := range d.scanned {
+		if _, ok := d.xref[n]; !ok {
+			nums = append(nums, n)
+		}
+	}
+	slices.Sort(nums)
+	var out []page
+	for _, n := range nums {
+		if len(out) >= maxPages {
+			break
+		}
+		if pd, ok := d.resolve(objRef{n, 0}).(dict); ok && pd["Type"] == name("Page") {
+			res := d.getDict(pd, "Resources")
+			if res == nil {
+				// Inherit from the parent as far as it is readable.
+				if parent := d.getDict(pd, "Parent"); parent != nil {
+					res = d.getDict(parent, "Resources")
+				}
+			}
+			out = append(out, page{pd, res})
+		}
+	}
+	return out
+}
+
+// page extracts the text of one page.
+func (x *extractor) page(p page) error {
+	var data []byte
+	switch c := x.d.resolve(p.d["Contents"]).(type) {
+	case *stream:
+		b, err := x.d.decodeStream(c)
+		if err != nil {
+			x.d.notes.add("page content skipped: %v", err)
+		}
+		data = b
+	case array:
+		for _, e := range c {
+			s, ok := x.d.resolve(e).(*stream)
+			if !ok {
+				continue
+			}
+			b, err := x.d.decodeStream(s)
+			if err != nil {
+				x.d.notes.add("page content stream skipped: %v", err)
+				continue
+			}
+			// Streams of one page are one content stream split anywhere
+			// between tokens (§7.8.2).
+			data = append(data, b...)
+			data = append(data, '\n')
+		}
+	}
+	g := &gstate{ctm: identity, th: 1}
+	if err := x.runContent(data, p.res, g, 0); err != nil {
+		x.out.flush()
+		return err
+	}
+	if err := x.out.flush(); err != nil {
+		return err
+	}
+	return x.annots(p.d)
+}
+
+// annots adds the text of annotations a reader sees (§12.5): /Contents of
+// comments and the appearance of form fields and stamps.
+func (x *extractor) annots(pd dict) error {
+	for i, a := range x.d.getArray(pd, "Annots") {
+		if i >= 10000 {
+			break
+		}
+		ad, ok := x.d.resolve(a).(dict)
+		if !ok {
+			continue
+		}
+		if s := textString(x.d.get(ad, "Contents")); s != "" {
+			if err := x.out.text(s); err != nil {
+				return err
+			}
+		}
+		// The normal appearance shows what a filled-in field or a stamp
+		// displays.
+		ap := x.d.getDict(ad, "AP")
+		var s *stream
+		switch n := x.d.get(ap, "N").(type) {
+		case *stream:
+			s = n
+		case dict:
+			if as, ok := x.d.get(ad, "AS").(name); ok {
+				s, _ = x.d.get(n, as).(*stream)
+			}
+		}
+		if s == nil {
+			continue
+		}
+		data, err := x.d.decodeStream(s)
+		if err != nil {
+			continue
+		}
+		g := &gstate{ctm: identity, th: 1}
+		res := x.d.getDict(s.dict, "Resources")
+		if err := x.runContent(data, res, g, 1); err != nil {
+			x.out.flush()
+			return err
+		}
+		if err := x.out.flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// extras adds text outside the pages that a recipient can read: form field
+// values and the document information (title, author, subject, keywords).
+func (x *extractor) extras(root dict) error {
+	var parts []string
+	info, _ := x.d.resolve(x.d.trailer["Info"]).(dict)
+	for _, k := range []name{"Title", "Author", "Subject", "Keywords"} {
+		if s := textString(x.d.get(info, k)); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	seen := map[objRef]bool{}
+	var walk func(v any, depth int)
+	walk = func(v any, depth int) {
+		if depth > 32 || len(parts) > 100000 {
+			return
+		}
+		if r, ok := v.(objRef); ok {
+			if seen[r] {
+				return
+			}
+			seen[r] = true
+		}
+		fd, ok := x.d.resolve(v).(dict)
+		if !ok {
+			return
+		}
+		if s := textString(x.d.get(fd, "V")); s != "" {
+			parts = append(parts, s)
+		}
+		for _, k := range x.d.getArray(fd, "Kids") {
+			walk(k, depth+1)
+		}
+	}
+	if af := x.d.getDict(root, "AcroForm"); af != nil {
+		for _, f := range x.d.getArray(af, "Fields") {
+			walk(f, 0)
+		}
+	}
+	for _, p := range parts {
+		if err := x.out.text(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// textString decodes a text string (§7.9.2.2): UTF-16BE or UTF-8 with a
+// byte order mark, else PDFDocEncoding.
+func textString(v any) string {
+	s, ok := v.(pdfString)
+	if !ok || len(s) == 0 {
+		return ""
+	}
+	b := []byte(s)
+	switch {
+	case len(b) >= 2 && b[0] == 0xfe && b[1] == 0xff:
+		b = b[2:]
+		u := make([]uint16, 0, len(b)/2)
+		for i := 0; i+1 < len(b); i += 2 {
+			u = append(u, uint16(b[i])<<8|uint16(b[i+1]))
+		}
+		return string(utf16.Decode(u))
+	case len(b) >= 3 && b[0] == 0xef && b[1] == 0xbb && b[2] == 0xbf:
+		return strings.ToValidUTF8(string(b[3:]), "\uFFFD")
+	case utf8.Valid(b):
+		// Not allowed by the standard but written by some Japanese
+		// software; UTF-8 with multibyte sequences is unlikely to be
+		// PDFDocEncoding by chance.
+		return string(b)
+	}
+	var sb strings.Builder
+	for _, c := range b {
+		if r, ok := pdfDocHigh[c]; ok {
+			sb.WriteRune(r)
+		} else {
+			sb.WriteRune(rune(c))
+		}
+	}
+	return sb.String()
+}
+
+// pdfDocHigh holds where PDFDocEncoding differs from Latin-1 (Annex D.2).
+var pdfDocHigh = map[byte]rune{
+	0x80: '•', 0x81: '†', 0x82: '‡', 0x83: '…', 0x84: '—', 0x85: '–', 0x86: 'ƒ', 0x87: '⁄',
+	0x88: '‹', 0x89: '›', 0x8a: '−', 0x8b: '‰', 0x8c: '„', 0x8d: '“', 0x8e: '”', 0x8f: '‘',
+	0x90: '’', 0x91: '‚', 0x92: '™', 0x93: 'ﬁ', 0x94: 'ﬂ', 0x95: 'Ł', 0x96: 'Œ', 0x97: 'Š',
+	0x98: 'Ÿ', 0x99: 'Ž', 0x9a: 'ı', 0x9b: 'ł', 0x9c: 'œ', 0x9d: 'š', 0x9e: 'ž', 0xa0: '€',
+}
+
+// embedded collects the files attached to the document and to its pages.
+func (d *document) embedded(root dict, pages []page) []EmbeddedFile {
+	var out []EmbeddedFile
+	seen := map[objRef]bool{}
+	add := func(v any) {
+		if len(out) >= maxEmbedded {
+			return
+		}
+		if r, ok := v.(objRef); ok {
+			if seen[r] {
+				return
+			}
+			seen[r] = true
+		}
+		fs, ok := d.resolve(v).(dict)
+		if !ok {
+			return
+		}
+		ef := d.getDict(fs, "EF")
+		if ef == nil {
+			return
+		}
+		nm := textString(d.get(fs, "UF"))
+		if nm == "" {
+			nm = textString(d.get(fs, "F"))
+		}
+		s, ok := d.get(ef, "UF").(*stream)
+		if !ok {
+			s, ok = d.get(ef, "F").(*stream)
+		}
+		if !ok {
+			out = append(out, EmbeddedFile{Name: nm, Err: errors.New("pdf: embedded file without a stream")})
+			return
+		}
+		data, err := d.decodeStream(s)
+		if err != nil {
+			out = append(out, EmbeddedFile{Name: nm, Err: err})
+			return
+		}
+		out = append(out, EmbeddedFile{Name: nm, Data: data})
+	}
+	// The /EmbeddedFiles name tree (§7.9.6).
+	visited := map[objRef]bool{}
+	var walk func(v any, depth int)
+	walk = func(v any, depth int) {
+		if depth > 32 {
+			return
+		}
+		if r, ok := v.(objRef); ok {
+			if visited[r] {
+				return
+			}
+			visited[r] = true
+		}
+		node, ok := d.resolve(v).(dict)
+		if !ok {
+			return
+		}
+		names := d.getArray(node, "Names")
+		for i := 1; i < len(names); i += 2 {
+			add(names[i])
+		}
+		for _, k := range d.getArray(node, "Kids") {
+			walk(k, depth+1)
+		}
+	}
+	if nd := d.getDict(root, "Names"); nd != nil {
+		walk(nd["EmbeddedFiles"], 0)
+	}
+	for _, p := range pages {
+		for _, a := range d.getArray(p.d, "Annots") {
+			if ad, ok := d.resolve(a).(dict); ok && ad["Subtype"] == name("FileAttachment") {
+				add(ad["FS"])
+			}
+		}
+	}
+	return out
 }

@@ -1,0 +1,468 @@
+package classify
+
+// Numeric identifiers: one parse of a digit run (half or full width, with
+// space, dash and dot look-alikes between groups), then each detector
+// judges the groups.
+
+const maxRunDigits = 40
+
+type numRun struct {
+	start, end int // bytes in buf
+	n          int // digits
+	digits     [maxRunDigits]byte
+	groups     []int // digits per group
+	gs, ge     []int // byte bounds per group
+	seps       []byte
+	long       bool
+	// backing arrays, so that a run needs no allocation
+	grA, gsA, geA [8]int
+	sepA          [8]byte
+}
+
+// sepAt returns the separator kind (' ', '-', '.') at buf[i] and its size.
+func sepAt(buf []byte, i int) (byte, int) {
+	if i < len(buf) && buf[i] < 0x80 {
+		switch buf[i] {
+		case ' ':
+			return ' ', 1
+		case '-':
+			return '-', 1
+		case '.':
+			return '.', 1
+		}
+		return 0, 0
+	}
+	r, n := runeAt(buf, i)
+	switch {
+	case n == 0:
+		return 0, 0
+	case isSpace(r):
+		return ' ', n
+	case isDash(r):
+		return '-', n
+	case r == '.' || r == '．':
+		return '.', n
+	}
+	return 0, 0
+}
+
+// onDigits handles the digit run at buf[i]; it returns where scanning goes
+// on, or -1 when the run may continue past the buffer end.
+func (s *Scanner) onDigits(i int, final bool) int {
+	buf := s.buf
+	run := &s.run
+	run.gs, run.ge, run.groups, run.seps = run.gsA[:0], run.geA[:0], run.grA[:0], run.sepA[:0]
+	run.start, run.n, run.long = i, 0, false
+	j := i
+	for {
+		gstart := j
+		cnt := 0
+		for j < len(buf) {
+			if d, n := digitAt(buf, j); n > 0 {
+				if run.n < maxRunDigits {
+					run.digits[run.n] = d
+				}
+				run.n++
+				cnt++
+				j += n
+				continue
+			}
+			// zero-width characters inside a digit run are an evasion
+			if j >= len(buf) || (buf[j] != 0xE2 && buf[j] != 0xEF) {
+				break
+			}
+			if r, n := runeAt(buf, j); n > 0 && isZeroWidth(r) {
+				if _, m := digitAt(buf, j+n); m > 0 {
+					j += n
+					continue
+				}
+			}
+			break
+		}
+		if len(run.groups) < len(run.grA) {
+			run.groups = append(run.groups, cnt)
+			run.gs = append(run.gs, gstart)
+			run.ge = append(run.ge, j)
+		} else {
+			run.long = true
+		}
+		if j >= len(buf) && !final {
+			if j-i > 1024 {
+				s.skip = true
+				return j
+			}
+			return -1
+		}
+		k, n := sepAt(buf, j)
+		if n == 0 {
+			break
+		}
+		nx := j + n
+		// a separator may be followed by a line break (wrapped table cells)
+		if k != ' ' && nx < len(buf) && (buf[nx] == '\n' || buf[nx] == '\r') {
+			for nx < len(buf) && (buf[nx] == '\n' || buf[nx] == '\r' || buf[nx] == ' ') && nx-j < 8 {
+				nx++
+			}
+		}
+		if nx >= len(buf) && !final {
+			return -1
+		}
+		if _, m := digitAt(buf, nx); m == 0 {
+			break
+		}
+		if len(run.seps) < len(run.sepA) {
+			run.seps = append(run.seps, k)
+		} else {
+			run.long = true
+		}
+		j = nx
+	}
+	run.end = j
+	if run.n > maxRunDigits || run.long {
+		return j
+	}
+	s.judgeRun(run)
+	return j
+}
+
+// sub is one candidate number: some consecutive groups of a run.
+type sub struct {
+	start, end int
+	val        string
+	groups     []int
+	sep        byte // uniform separator, 0 when none; 'x' when mixed
+}
+
+func (s *Scanner) judgeRun(run *numRun) {
+	// dates and addresses look at the run with their own rules.
+	s.judgeDate(run.start)
+	s.judgeAddress(run)
+	if run.n < 7 {
+		return // no identifier is this short
+	}
+	// whole run, when its separators are uniform and its grouping is a
+	// known format.
+	var sep byte
+	mixed := false
+	for _, k := range run.seps {
+		if sep == 0 {
+			sep = k
+		} else if k != sep {
+			mixed = true
+		}
+	}
+	whole := sub{start: run.start, end: run.end, val: string(run.digits[:run.n]), groups: run.groups, sep: sep}
+	if mixed {
+		whole.sep = 'x'
+	}
+	if !mixed && (sep != ' ' || knownGrouping(run.groups)) {
+		s.judge(&whole, run)
+	} else {
+		// split at spaces: each part is its own number
+		g0, off := 0, 0
+		for g := 0; g <= len(run.seps); g++ {
+			if g == len(run.seps) || run.seps[g] == ' ' {
+				var ps byte
+				pm := false
+				for k := g0; k < g; k++ {
+					if ps == 0 {
+						ps = run.seps[k]
+					} else if run.seps[k] != ps {
+						pm = true
+					}
+				}
+				if pm {
+					ps = 'x'
+				}
+				n := 0
+				for k := g0; k <= g; k++ {
+					n += run.groups[k]
+				}
+				p := sub{start: run.gs[g0], end: run.ge[g], val: string(run.digits[off : off+n]), groups: run.groups[g0 : g+1], sep: ps}
+				s.judge(&p, run)
+				off += n
+				g0 = g + 1
+			}
+		}
+	}
+}
+
+func eqGroups(g []int, want ...int) bool {
+	if len(g) != len(want) {
+		return false
+	}
+	for i := range g {
+		if g[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func knownGrouping(g []int) bool {
+	return eqGroups(g, 4, 4, 4) || eqGroups(g, 4, 4, 4, 4) || eqGroups(g, 4, 6, 5) ||
+		eqGroups(g, 4, 6, 4) || eqGroups(g, 1, 4, 4, 4) || eqGroups(g, 4, 4, 4, 4, 3)
+}
+
+// glued reports whether buf[a:b] is part of a longer alphanumeric token:
+// a URL, base64, a Message-ID, a product code. letterLeft reports a letter
+// right before a (for the T of invoice numbers and passports).
+func (s *Scanner) glued(a, b int) (glued bool, letterLeft int) {
+	buf := s.buf
+	// left
+	i := a
+	for steps := 0; steps < 64; steps++ {
+		r, n := runeBefore(buf, i)
+		if n == 0 {
+			break
+		}
+		if isLetter(r) || (r >= '0' && r <= '9') || (r >= '０' && r <= '９') {
+			if i == a && isLetter(r) {
+				// count letters directly before
+				k, c := i, 0
+				for {
+					r2, n2 := runeBefore(buf, k)
+					if n2 == 0 || !isLetter(r2) {
+						if n2 > 0 && isAlnum(r2) || n2 > 0 && isGlue(r2) {
+							c = 99
+						}
+						break
+					}
+					c++
+					k -= n2
+				}
+				letterLeft = c
+			}
+			glued = true
+			break
+		}
+		if !isGlue(r) {
+			break
+		}
+		i -= n
+	}
+	// right
+	i = b
+	for steps := 0; steps < 64; steps++ {
+		r, n := runeAt(buf, i)
+		if n == 0 {
+			break
+		}
+		if isAlnum(r) {
+			glued = true
+			break
+		}
+		if !isGlue(r) {
+			break
+		}
+		// a sentence-ending dot or dash followed by a non-alnum is fine
+		i += n
+	}
+	return glued, letterLeft
+}
+
+func (s *Scanner) judge(p *sub, run *numRun) {
+	n := len(p.val)
+	if n < 7 || n == 8 || n == 9 || n > 19 {
+		return // no built-in identifier has this length
+	}
+	c := s.c
+	g, letters := s.glued(p.start, p.end)
+	plain := p.sep != 'x'
+	switch {
+	case n == 12 && plain && (eqGroups(p.groups, 12) || eqGroups(p.groups, 4, 4, 4)):
+		if g {
+			return
+		}
+		s.judge12(p)
+	case n == 11 && plain && eqGroups(p.groups, 11):
+		if g {
+			return
+		}
+		if s.table && s.column(p.start).det&(1<<dMyNumber) != 0 && ValidMyNumber("0"+p.val) {
+			// spreadsheet number cells lose the leading zero
+			q := *p
+			q.val = "0" + p.val
+			s.judge12(&q)
+			return
+		}
+		if !c.set[dResident].disabled && s.hasKW(dResident, p.start, p.end) {
+			if isMobile(p.val) && s.hasKW(dPhone, p.start, p.end) {
+				break
+			}
+			s.record(dResident, p.val, High, p.start, p.end)
+			return
+		}
+	case n == 13 && plain && (eqGroups(p.groups, 13) || eqGroups(p.groups, 1, 4, 4, 4)):
+		if (g && letters != 1) || c.set[dCorporate].disabled || !ValidCorporateNumber(p.val) {
+			break
+		}
+		conf := Medium
+		if s.hasKW(dCorporate, p.start, p.end) || letters == 1 {
+			conf = High
+		}
+		s.record(dCorporate, p.val, conf, p.start, p.end)
+		return
+	case n == 7 && eqGroups(p.groups, 7) && letters == 2:
+		if !c.set[dPassport].disabled && s.hasKW(dPassport, p.start, p.end) {
+			// include the two letters in the value
+			a := p.start
+			for k := 0; k < 2; k++ {
+				_, m := runeBefore(s.buf, a)
+				a -= m
+			}
+			v := upperFold(string(s.buf[a:p.start])) + p.val
+			s.record(dPassport, v, High, a, p.end)
+		}
+		return
+	}
+	if g {
+		// phone numbers may follow a letter label such as TEL
+		if letters == 0 {
+			return
+		}
+	}
+	if n == 10 && plain && (eqGroups(p.groups, 4, 6) || eqGroups(p.groups, 10)) && p.sep != '.' {
+		if !c.set[dPension].disabled && s.hasKW(dPension, p.start, p.end) {
+			s.record(dPension, p.val, High, p.start, p.end)
+			return
+		}
+	}
+	if n >= 13 && n <= 19 && plain && (len(p.groups) == 1 || knownGrouping(p.groups)) && !c.set[dCard].disabled &&
+		ValidLuhn(p.val) && cardBrandOK(p.val) && s.hasKW(dCard, p.start, p.end) {
+		s.record(dCard, p.val, High, p.start, p.end)
+		return
+	}
+	if n == 7 && eqGroups(p.groups, 7) && !c.set[dBank].disabled {
+		if _, ok := s.near(1<<dBank, 0, 0, p.start, p.end, c.set[dBank].window, true, false); ok {
+			s.record(dBank, p.val, High, p.start, p.end)
+			return
+		}
+	}
+	if s.judgePostal(p) {
+		return
+	}
+	s.judgePhone(p)
+}
+
+// judge12 decides between a My Number and a driver's licence number.
+func (s *Scanner) judge12(p *sub) {
+	c := s.c
+	valid := ValidMyNumber(p.val)
+	dlDist, dl := 0, false
+	if !c.set[dDL].disabled {
+		dlDist, dl = s.near(1<<dDL, 0, 0, p.start, p.end, c.set[dDL].window, true, true)
+	}
+	mnDist, mn := s.near(1<<dMyNumber, 0, 0, p.start, p.end, c.set[dMyNumber].window, true, true)
+	col := s.table && s.column(p.start).det&(1<<dMyNumber) != 0
+	if dl && (!valid || !(mn || col) || dlDist < mnDist) {
+		conf := Medium
+		if validDriversLicense(p.val) {
+			conf = High
+		}
+		s.record(dDL, p.val, conf, p.start, p.end)
+		return
+	}
+	if !valid || c.set[dMyNumber].disabled {
+		return
+	}
+	conf := Medium
+	if mn || eqGroups(p.groups, 4, 4, 4) {
+		conf = High
+	}
+	// negative keywords (注文番号 …) close by lower it, unless nearer
+	// than any positive one.
+	if negDist, neg := s.near(0, 1<<dMyNumber, 0, p.start, p.end, c.negWin, true, true); neg && (!mn || negDist < mnDist) {
+		if conf == High {
+			conf = Medium
+		} else {
+			conf = Low
+		}
+	}
+	if col {
+		conf = High // 3.3.5: a column labelled 個人番号 is context enough
+	}
+	s.record(dMyNumber, p.val, conf, p.start, p.end)
+}
+
+func isMobile(v string) bool {
+	return len(v) == 11 && v[0] == '0' && v[1] >= '5' && v[1] <= '9' && v[2] == '0'
+}
+
+// judgePhone: Japanese numbers (detectors.md §8.1).
+func (s *Scanner) judgePhone(p *sub) {
+	v := p.val
+	if s.c.set[dPhone].disabled || len(v) < 10 || len(v) > 11 || v[0] != '0' || (p.sep != '-' && p.sep != 0) {
+		return
+	}
+	g := p.groups
+	ok := false
+	switch {
+	case len(v) == 11 && isMobile(v):
+		ok = eqGroups(g, 3, 4, 4) || eqGroups(g, 11)
+	case len(v) == 11 && v[:4] == "0800":
+		ok = eqGroups(g, 4, 3, 4) || eqGroups(g, 11)
+	case len(v) == 10 && (v[:4] == "0120" || v[:4] == "0570"):
+		ok = eqGroups(g, 4, 3, 3) || eqGroups(g, 10)
+	case len(v) == 10 && v[1] != '0':
+		if len(g) == 3 && g[2] == 4 && g[0] >= 2 && g[0] <= 5 {
+			ok = true
+		} else if len(g) == 1 {
+			_, ok = s.near(1<<dPhone, 0, 0, p.start, p.end, s.c.set[dPhone].window, true, false)
+		}
+	}
+	if !ok {
+		return
+	}
+	if s.c.org.phones[v] {
+		return
+	}
+	for _, pre := range s.c.org.prefixes {
+		if len(v) >= len(pre) && v[:len(pre)] == pre {
+			return
+		}
+	}
+	s.record(dPhone, v, High, p.start, p.end)
+	s.noteField(p.start)
+}
+
+// judgePostal: 〒NNN-NNNN or 郵便番号 NNNNNNN (detectors.md §8.2).
+func (s *Scanner) judgePostal(p *sub) bool {
+	if s.c.set[dPostal].disabled || len(p.val) != 7 {
+		return false
+	}
+	if !(eqGroups(p.groups, 3, 4) && p.sep == '-') && !eqGroups(p.groups, 7) {
+		return false
+	}
+	if _, ok := s.near(1<<dPostal, 0, 0, p.start, p.end, s.c.set[dPostal].window, true, false); !ok {
+		if !(eqGroups(p.groups, 3, 4) && s.prefectureAt(skipSpaces(s.buf, p.end)) > 0) {
+			return false
+		}
+	}
+	s.record(dPostal, p.val[:3]+"-"+p.val[3:], High, p.start, p.end)
+	return true
+}
+
+func skipSpaces(buf []byte, i int) int {
+	for {
+		r, n := runeAt(buf, i)
+		if n == 0 || !isSpace(r) {
+			return i
+		}
+		i += n
+	}
+}
+
+func upperFold(s string) string {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		r = fold(r)
+		if r >= 'a' && r <= 'z' {
+			r -= 32
+		}
+		if r < 128 {
+			b = append(b, byte(r))
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"dlpguard/config"
+	"dlpguard/ops"
+	"dlpguard/smtpproxy"
+	"dlpguard/smtpproxy/queue"
+	"dlpguard/smtpproxy/spool"
+)
+
+// relay is a running dlpguard: spool, delivery queue, SMTP listeners and
+// the operations endpoint.
+type relay struct {
+	cfg        *config.Config
+	log        *slog.Logger
+	store      *spool.Store
+	smtp       *smtpproxy.Server
+	queue      *queue.Queue
+	ops        *ops.Server
+	smtpAddrs  []string
+	mailboxDir string
+
+	draining    atomic.Bool
+	queueCancel context.CancelFunc
+	queueDone   chan error
+	serveWG     sync.WaitGroup
+	failed      chan error // a listener or the queue stopped unexpectedly
+}
+
+// startRelay opens the spool (recovering it), starts delivery, binds the
+// listeners and starts serving.
+func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
+	r = &relay{cfg: cfg, log: log, failed: make(chan error, 8), queueDone: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			r.shutdown(time.Second)
+		}
+	}()
+	spoolDir := filepath.Join(cfg.DataDir, "spool")
+	r.store, err = spool.Open(spoolDir)
+	if err != nil {
+		return r, err
+	}
+	queued, _ := r.store.List(spool.AreaQueue)
+	held, _ := r.store.List(spool.AreaHold)
+	log.Info("spool open", "dir", spoolDir, "queued", len(queued), "held", len(held))
+
+	reg, metrics := ops.NewRegistry()
+
+	r.mailboxDir = filepath.Join(cfg.DataDir, "mailbox")
+	r.queue, err = queue.New(queueConfig(cfg, r.mailboxDir), r.store, log.With("component", "queue"), &queue.PromMetrics{
+		DeliveredTotal: metrics.Delivered,
+		DeferredTotal:  metrics.Deferred,
+		BouncedTotal:   metrics.Bounced,
+		Length:         metrics.QueueLength,
+		Latency:        metrics.DeliveryLatency,
+	})
+	if err != nil {
+		return r, err
+	}
+
+	scfg, err := smtpConfig(cfg)
+	if err != nil {
+		return r, err
+	}
+	r.smtp = smtpproxy.New(scfg, r.store, smtpproxy.Options{
+		Logger:  log.With("component", "smtp"),
+		Metrics: metrics,
+		Queue:   r.queue,
+		// Inspector: wired to the policy engine by the lead; nil passes.
+	})
+
+	// Bind everything before serving anything, so a bad address fails the
+	// start instead of leaving half a relay.
+	var plain, implicit []net.Listener
+	for _, a := range cfg.SMTP.Listen {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			closeAll(plain, implicit)
+			return r, fmt.Errorf("smtp listen %s: %w", a, err)
+		}
+		plain = append(plain, ln)
+		r.smtpAddrs = append(r.smtpAddrs, ln.Addr().String())
+	}
+	for _, a := range cfg.SMTP.TLSListen {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			closeAll(plain, implicit)
+			return r, fmt.Errorf("smtp tls listen %s: %w", a, err)
+		}
+		implicit = append(implicit, ln)
+		r.smtpAddrs = append(r.smtpAddrs, ln.Addr().String())
+	}
+	if cfg.HTTP.Listen != "" {
+		r.ops, err = ops.Listen(cfg.HTTP.Listen, ops.Handler(reg, r.ready), log.With("component", "http"))
+		if err != nil {
+			closeAll(plain, implicit)
+			return r, fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
+		}
+	}
+
+	qctx, cancel := context.WithCancel(context.Background())
+	r.queueCancel = cancel
+	go func() {
+		err := r.queue.Run(qctx)
+		r.queueDone <- err
+		if err != nil && qctx.Err() == nil {
+			r.fail(fmt.Errorf("queue: %w", err))
+		}
+	}()
+	serve := func(ln net.Listener, fn func(net.Listener) error) {
+		r.serveWG.Add(1)
+		go func() {
+			defer r.serveWG.Done()
+			if err := fn(ln); err != nil && !r.draining.Load() {
+				r.fail(fmt.Errorf("smtp %s: %w", ln.Addr(), err))
+			}
+		}()
+	}
+	for _, ln := range plain {
+		serve(ln, r.smtp.Serve)
+	}
+	for _, ln := range implicit {
+		serve(ln, r.smtp.ServeTLS)
+	}
+	httpAddr := "off"
+	if r.ops != nil {
+		httpAddr = r.ops.Addr().String()
+	}
+	log.Info("dlpguard started", "smtp", r.smtpAddrs, "http", httpAddr, "hostname", cfg.Hostname,
+		"upstream", cmp(cfg.Upstream.Address, "local mailbox "+r.mailboxDir))
+	return r, nil
+}
+
+func cmp(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+func closeAll(lists ...[]net.Listener) {
+	for _, l := range lists {
+		for _, ln := range l {
+			ln.Close()
+		}
+	}
+}
+
+func (r *relay) fail(err error) {
+	select {
+	case r.failed <- err:
+	default: // one failure is enough to stop
+	}
+}
+
+func (r *relay) ready() error {
+	if r.draining.Load() {
+		return errors.New("draining")
+	}
+	return nil
+}
+
+// shutdown drains: stop accepting, let open sessions finish (bounded by
+// d), then stop delivery, leaving the queue on disk.
+func (r *relay) shutdown(d time.Duration) error {
+	r.draining.Store(true)
+	var errs []error
+	if r.smtp != nil {
+		ctx, cancel := shutdownContext(d)
+		if err := r.smtp.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("smtp: %w", err))
+		}
+		cancel()
+		r.serveWG.Wait()
+	}
+	if r.queueCancel != nil {
+		r.queueCancel()
+		if err := <-r.queueDone; err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, fmt.Errorf("queue: %w", err))
+		}
+	}
+	if r.ops != nil {
+		ctx, cancel := shutdownContext(5 * time.Second)
+		r.ops.Shutdown(ctx)
+		cancel()
+	}
+	return errors.Join(errs...)
+}
+
+// reload applies what can change at run time and logs what cannot.
+func (r *relay) reload(cfg *config.Config) {
+	old := r.cfg
+	var restart []string
+	if !slices.Equal(old.SMTP.Listen, cfg.SMTP.Listen) || !slices.Equal(old.SMTP.TLSListen, cfg.SMTP.TLSListen) {
+		restart = append(restart, "smtp.listen")
+	}
+	if old.DataDir != cfg.DataDir {
+		restart = append(restart, "data_dir")
+	}
+	if old.HTTP.Listen != cfg.HTTP.Listen {
+		restart = append(restart, "http.listen")
+	}
+	if old.Hostname != cfg.Hostname {
+		restart = append(restart, "hostname")
+	}
+	if old.Upstream.Address != cfg.Upstream.Address || old.Upstream.StartTLS != cfg.Upstream.StartTLS ||
+		old.Upstream.Username != cfg.Upstream.Username || old.Upstream.Password != cfg.Upstream.Password ||
+		old.Upstream.Workers != cfg.Upstream.Workers || !slices.Equal(old.Upstream.Retry, cfg.Upstream.Retry) ||
+		old.Upstream.MaxAge != cfg.Upstream.MaxAge || old.Upstream.TLSSkipVerify != cfg.Upstream.TLSSkipVerify {
+		// The queue takes its configuration at start.
+		restart = append(restart, "upstream")
+	}
+	scfg, err := smtpConfig(cfg)
+	if err != nil {
+		r.log.Error("reload: smtp settings not applied", "err", err)
+	} else {
+		restart = append(restart, r.smtp.Reload(scfg)...)
+	}
+	if len(restart) > 0 {
+		r.log.Warn("reload: these settings changed but need a restart", "settings", restart)
+	}
+	if old.Policy.File != cfg.Policy.File {
+		r.log.Info("reload: policy file changed", "file", cfg.Policy.File)
+	}
+	r.log.Info("configuration reloaded")
+	// Keep the settings that need a restart as they run, so the next
+	// reload compares against what is really in effect.
+	merged := *cfg
+	merged.SMTP.Listen, merged.SMTP.TLSListen = old.SMTP.Listen, old.SMTP.TLSListen
+	merged.DataDir, merged.HTTP.Listen, merged.Hostname, merged.Upstream = old.DataDir, old.HTTP.Listen, old.Hostname, old.Upstream
+	r.cfg = &merged
+}
+
+// smtpConfig maps the configuration onto the SMTP front end's.
+func smtpConfig(cfg *config.Config) (smtpproxy.Config, error) {
+	l := cfg.SMTP.Limits
+	sc := smtpproxy.Config{
+		Hostname:            cfg.Hostname,
+		Networks:            cfg.Networks(),
+		Accounts:            map[string]string{},
+		MaxMessageSize:      int64(l.MaxMessageSize),
+		MaxRecipients:       l.MaxRecipients,
+		MaxLineLength:       l.MaxLineLength,
+		MaxHeaderSize:       int64(l.MaxHeaderSize),
+		CommandTimeout:      l.CommandTimeout,
+		DataTimeout:         l.DataTimeout,
+		MaxConnections:      l.MaxConnections,
+		MaxConnectionsPerIP: l.MaxConnectionsPer,
+		InspectTimeout:      l.InspectTimeout,
+	}
+	for _, a := range cfg.SMTP.Accounts {
+		sc.Accounts[a.Username] = a.PasswordHash
+	}
+	switch {
+	case cfg.SMTP.TLS.CertFile != "":
+		cert, err := tls.LoadX509KeyPair(cfg.SMTP.TLS.CertFile, cfg.SMTP.TLS.KeyFile)
+		if err != nil {
+			return sc, fmt.Errorf("smtp.tls: %w", err)
+		}
+		sc.Certificate = &cert
+	case cfg.SMTP.TLS.SelfSigned:
+		cert, err := smtpproxy.SelfSignedCertificate(filepath.Join(cfg.DataDir, "tls"), cfg.Hostname)
+		if err != nil {
+			return sc, fmt.Errorf("smtp.tls self-signed: %w", err)
+		}
+		sc.Certificate = &cert
+	}
+	return sc, nil
+}
+
+// queueConfig maps the configuration onto engineer B's delivery queue.
+func queueConfig(cfg *config.Config, mailboxDir string) queue.Config {
+	u := cfg.Upstream
+	return queue.Config{
+		Upstream:       u.Address,
+		TLS:            queue.TLSMode(u.StartTLS),
+		TLSSkipVerify:  u.TLSSkipVerify,
+		AuthUser:       u.Username,
+		AuthPassword:   u.Password,
+		Workers:        u.Workers,
+		Retry:          u.Retry,
+		MaxAge:         u.MaxAge,
+		Hostname:       cfg.Hostname,
+		DialTimeout:    u.ConnectTimeout,
+		CommandTimeout: u.CommandTimeout,
+		MailboxDir:     mailboxDir,
+	}
+}

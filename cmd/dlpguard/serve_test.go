@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"dlpguard/config"
+)
+
+// TestRelayDemoMailbox runs the demo configuration in-process (on free
+// ports): a message sent over SMTP arrives in the local Maildir, the
+// operations endpoints answer, and a drain leaves the relay not ready.
+func TestRelayDemoMailbox(t *testing.T) {
+	cfg := config.Demo()
+	cfg.DataDir = t.TempDir()
+	cfg.SMTP.Listen = []string{"127.0.0.1:0"}
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	var logBuf syncBuffer
+	r, err := startRelay(cfg, slog.New(slog.NewTextHandler(&logBuf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.shutdown(time.Second)
+
+	c, err := smtp.Dial(r.smtpAddrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Hello("client.test"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := c.Extension("STARTTLS"); !ok {
+		t.Error("demo does not offer STARTTLS")
+	}
+	id, err := sendOne(c, "From: a@city.example.lg.jp\r\nTo: b@example.jp\r\nSubject: demo\r\n\r\nこんにちは\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+
+	newDir := filepath.Join(cfg.DataDir, "mailbox", "b@example.jp", "new")
+	var files []os.DirEntry
+	for range 200 {
+		files, _ = os.ReadDir(newDir)
+		if len(files) > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(files) != 1 {
+		t.Fatalf("mailbox %s has %d messages; log:\n%s", newDir, len(files), logBuf.String())
+	}
+	b, _ := os.ReadFile(filepath.Join(newDir, files[0].Name()))
+	if !strings.Contains(string(b), "こんにちは") || !strings.Contains(string(b), "id "+id) {
+		t.Fatalf("delivered message:\n%s", b)
+	}
+	if !strings.Contains(logBuf.String(), "id="+id) {
+		t.Error("message ID missing from the log")
+	}
+
+	base := "http://" + r.ops.Addr().String()
+	for path, want := range map[string]string{
+		"/healthz": "ok",
+		"/readyz":  "ready",
+		"/metrics": "dlpguard_messages_queued_total 1",
+	} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("%s: %d %q, want %q", path, resp.StatusCode, body, want)
+		}
+	}
+	if err := r.shutdown(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if r.ready() == nil {
+		t.Error("ready after shutdown")
+	}
+}
+
+// TestServeReloadAndDrain runs the binary: SIGHUP applies a new client
+// network list, a broken file keeps the running configuration, SIGTERM
+// exits 0.
+func TestServeReloadAndDrain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	smtpAddr := freePort(t)
+	cfgPath := filepath.Join(dir, "dlpguard.yaml")
+	write := func(networks string) {
+		cfg := "hostname: relay.test\ndata_dir: data\nsmtp:\n  listen: [\"" + smtpAddr + "\"]\n  networks: " + networks + "\nhttp:\n  listen: \"\"\n"
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("[127.0.0.0/8]")
+	logf, _ := os.Create(filepath.Join(dir, "log"))
+	defer logf.Close()
+	cmd := startBinary(t, bin, cfgPath, smtpAddr, logf)
+
+	rcpt := func() error {
+		c, err := smtp.Dial(smtpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Mail("a@x.jp", nil); err != nil {
+			t.Fatal(err)
+		}
+		return c.Rcpt("b@y.jp", nil)
+	}
+	if err := rcpt(); err != nil {
+		t.Fatalf("before reload: %v", err)
+	}
+	write("[192.0.2.0/24]")
+	cmd.Process.Signal(syscall.SIGHUP)
+	var err error
+	for range 100 {
+		if err = rcpt(); err != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if se, ok := err.(*smtp.SMTPError); !ok || se.Code != 550 {
+		t.Fatalf("after reload to another network: %v", err)
+	}
+	// A broken file is reported and the running configuration stays.
+	os.WriteFile(cfgPath, []byte("smtp:\n  networks: [nonsense/99]\n"), 0o600)
+	cmd.Process.Signal(syscall.SIGHUP)
+	for range 100 {
+		b, _ := os.ReadFile(logf.Name())
+		if strings.Contains(string(b), "reload failed") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := rcpt(); err == nil {
+		t.Fatal("broken reload opened the relay")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	b, _ := os.ReadFile(logf.Name())
+	for _, want := range []string{"configuration reloaded", "reload failed", "line 2", "draining", "stopped"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("log lacks %q:\n%s", want, b)
+		}
+	}
+}
+
+func TestServeUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"serve", "--config", "x.yaml", "--demo"}, nil, &out, &errb); code != 1 {
+		t.Errorf("--config with --demo: exit %d", code)
+	}
+	if code := run([]string{"serve", "--bogus"}, nil, &out, &errb); code != 2 {
+		t.Errorf("unknown flag: exit %d", code)
+	}
+	if code := run([]string{"serve", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, nil, &out, &errb); code != 1 {
+		t.Errorf("missing file: exit %d", code)
+	}
+	out.Reset()
+	if code := run([]string{"hash-password"}, strings.NewReader("pw\n"), &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "$2a$") {
+		t.Errorf("hash-password: %d %q", code, out.String())
+	}
+}
+
+// buildBinary builds dlpguard into dir.
+func buildBinary(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "dlpguard")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// syncBuffer is a bytes.Buffer safe for the relay's concurrent logging.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

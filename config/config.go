@@ -1,0 +1,502 @@
+// Package config reads dlpguard's one YAML configuration file. Every
+// setting has an embedded default (Default), so an empty file is a valid
+// configuration; an unknown or invalid setting is an error that names the
+// line and the setting.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// Hostname is the relay's name in the SMTP greeting, EHLO to the
+	// upstream, Received headers and DSNs.
+	Hostname string `yaml:"hostname"`
+	// DataDir holds the spool, the demo mailbox and generated certificates.
+	DataDir string `yaml:"data_dir"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string    `yaml:"log_level"`
+	SMTP     SMTP      `yaml:"smtp"`
+	Upstream Upstream  `yaml:"upstream"`
+	HTTP     HTTP      `yaml:"http"`
+	Policy   PolicyRef `yaml:"policy"`
+}
+
+// SMTP is the receiving side.
+type SMTP struct {
+	// Listen are addresses for submission (plain, STARTTLS offered when a
+	// certificate is configured).
+	Listen []string `yaml:"listen"`
+	// TLSListen are addresses for implicit TLS (RFC 8314); needs TLS.
+	TLSListen []string `yaml:"tls_listen"`
+	// Networks are the client networks allowed to relay without AUTH.
+	Networks []string `yaml:"networks"`
+	// Accounts may relay from anywhere after AUTH (only over TLS).
+	Accounts []Account `yaml:"accounts"`
+	TLS      TLS       `yaml:"tls"`
+	Limits   Limits    `yaml:"limits"`
+}
+
+// Account is one SMTP AUTH identity.
+type Account struct {
+	Username string `yaml:"username"`
+	// PasswordHash is a bcrypt ($2a$/$2b$/$2y$) or argon2id
+	// ($argon2id$v=19$m=…,t=…,p=…$salt$hash) hash; never a clear password.
+	PasswordHash string `yaml:"password_hash"`
+}
+
+// TLS is the server certificate.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// SelfSigned generates a self-signed certificate into DataDir/tls when
+	// no certificate files are named (demo and tests).
+	SelfSigned bool `yaml:"self_signed"`
+}
+
+// Limits bound what one client can make the relay do.
+type Limits struct {
+	MaxMessageSize    Size          `yaml:"max_message_size"`
+	MaxRecipients     int           `yaml:"max_recipients"`
+	MaxLineLength     int           `yaml:"max_line_length"`
+	MaxHeaderSize     Size          `yaml:"max_header_size"`
+	CommandTimeout    time.Duration `yaml:"command_timeout"`
+	DataTimeout       time.Duration `yaml:"data_timeout"`
+	MaxConnections    int           `yaml:"max_connections"`
+	MaxConnectionsPer int           `yaml:"max_connections_per_ip"`
+	// InspectTimeout bounds the inspection of one message; when it runs
+	// out, the message is held (fail closed).
+	InspectTimeout time.Duration `yaml:"inspect_timeout"`
+}
+
+// Upstream is where accepted mail goes (engineer B's queue.Config takes
+// these).
+type Upstream struct {
+	// Address is host:port of the smarthost; empty delivers to the local
+	// demo mailbox (DataDir/mailbox).
+	Address string `yaml:"address"`
+	// StartTLS is none, opportunistic or required.
+	StartTLS string `yaml:"starttls"`
+	// TLSSkipVerify disables certificate verification (test upstreams only).
+	TLSSkipVerify bool   `yaml:"tls_skip_verify"`
+	Username      string `yaml:"username"`
+	Password      string `yaml:"password"`
+	// PasswordFile is read for the password when Password is empty.
+	PasswordFile string `yaml:"password_file"`
+	Workers      int    `yaml:"workers"`
+	// Retry lists the delays between attempts; the last repeats.
+	Retry []time.Duration `yaml:"retry"`
+	// MaxAge gives up on a recipient (and bounces) after this long.
+	MaxAge         time.Duration `yaml:"max_age"`
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	CommandTimeout time.Duration `yaml:"command_timeout"`
+}
+
+// HTTP is the operations listener (health, readiness, metrics).
+type HTTP struct {
+	Listen string `yaml:"listen"` // empty: off
+}
+
+// PolicyRef names the policy file (read by package policy).
+type PolicyRef struct {
+	File string `yaml:"file"` // empty: the built-in default policy
+}
+
+// Size is a byte count; YAML accepts 26214400, "25MB", "25MiB", "512KB".
+type Size int64
+
+// UnmarshalYAML parses a byte count with an optional unit.
+func (s *Size) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: expected a size such as 25MB", n.Line)
+	}
+	v, err := ParseSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*s = v
+	return nil
+}
+
+// ParseSize parses "1024", "25MB" (10^6), "25MiB" (2^20), "25M" (2^20).
+func ParseSize(v string) (Size, error) {
+	v = strings.TrimSpace(v)
+	i := 0
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	num, unit := v[:i], strings.ToUpper(strings.TrimSpace(v[i:]))
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q", v)
+	}
+	mul := map[string]int64{"": 1, "B": 1, "K": 1 << 10, "KB": 1000, "KIB": 1 << 10,
+		"M": 1 << 20, "MB": 1000 * 1000, "MIB": 1 << 20, "G": 1 << 30, "GB": 1000 * 1000 * 1000, "GIB": 1 << 30}[unit]
+	if mul == 0 {
+		return 0, fmt.Errorf("invalid size unit in %q", v)
+	}
+	if n > (1<<62)/mul {
+		return 0, fmt.Errorf("size %q too large", v)
+	}
+	return Size(n * mul), nil
+}
+
+// Default returns the embedded defaults.
+func Default() *Config {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "localhost"
+	}
+	return &Config{
+		Hostname: host,
+		DataDir:  "/var/lib/dlpguard",
+		LogLevel: "info",
+		SMTP: SMTP{
+			Listen:   []string{"127.0.0.1:2525"},
+			Networks: []string{"127.0.0.0/8", "::1/128"},
+			Limits: Limits{
+				MaxMessageSize:    25 << 20,
+				MaxRecipients:     100,
+				MaxLineLength:     4096,
+				MaxHeaderSize:     1 << 20,
+				CommandTimeout:    5 * time.Minute,
+				DataTimeout:       10 * time.Minute,
+				MaxConnections:    500,
+				MaxConnectionsPer: 50,
+				InspectTimeout:    2 * time.Minute,
+			},
+		},
+		Upstream: Upstream{
+			StartTLS:       "opportunistic",
+			Workers:        8,
+			Retry:          []time.Duration{5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 40 * time.Minute, time.Hour},
+			MaxAge:         5 * 24 * time.Hour,
+			ConnectTimeout: 30 * time.Second,
+			CommandTimeout: 5 * time.Minute,
+		},
+		HTTP: HTTP{Listen: "127.0.0.1:8025"},
+	}
+}
+
+// Demo returns the configuration of `serve --demo`: loopback listeners,
+// data in ./demo-data, a self-signed certificate, 127.0.0.0/8 trusted, and
+// no upstream (the local mailbox).
+func Demo() *Config {
+	c := Default()
+	c.Hostname = "localhost"
+	c.DataDir = "demo-data"
+	c.SMTP.Listen = []string{"127.0.0.1:2525"}
+	c.SMTP.Networks = []string{"127.0.0.0/8", "::1/128"}
+	c.SMTP.TLS.SelfSigned = true
+	c.HTTP.Listen = "127.0.0.1:8025"
+	return c
+}
+
+// Load reads the file at path over the defaults.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(b, Default())
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	// Relative paths in the file are relative to the file's folder.
+	base := filepath.Dir(path)
+	for _, p := range []*string{&c.DataDir, &c.SMTP.TLS.CertFile, &c.SMTP.TLS.KeyFile, &c.Policy.File, &c.Upstream.PasswordFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	if c.Upstream.Password == "" && c.Upstream.PasswordFile != "" {
+		pw, err := os.ReadFile(c.Upstream.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: upstream.password_file: %w", path, err)
+		}
+		c.Upstream.Password = strings.TrimRight(string(pw), "\r\n")
+	}
+	return c, nil
+}
+
+// Parse decodes YAML over base (normally Default()) and validates the
+// result. Errors name the line and the setting.
+func Parse(b []byte, base *Config) (*Config, error) {
+	c := *base
+	// Slices in the defaults are replaced, not merged, by the file.
+	c.SMTP.Listen, c.SMTP.Networks, c.Upstream.Retry = nil, nil, nil
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(b)) > 0 {
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil {
+			return nil, cleanYAMLError(err)
+		}
+	}
+	if !present(&root, "smtp", "listen") {
+		c.SMTP.Listen = base.SMTP.Listen
+	}
+	if !present(&root, "smtp", "networks") {
+		c.SMTP.Networks = base.SMTP.Networks
+	}
+	if !present(&root, "upstream", "retry") {
+		c.Upstream.Retry = base.Upstream.Retry
+	}
+	if err := c.validate(); err != nil {
+		var ve *validationError
+		if errors.As(err, &ve) {
+			if line := lineOf(&root, ve.path); line > 0 {
+				return nil, fmt.Errorf("line %d: %s: %s", line, ve.path, ve.msg)
+			}
+			return nil, fmt.Errorf("%s: %s", ve.path, ve.msg)
+		}
+		return nil, err
+	}
+	return &c, nil
+}
+
+// cleanYAMLError drops yaml's "unmarshal errors:" preamble.
+func cleanYAMLError(err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return errors.New(strings.Join(te.Errors, "; "))
+	}
+	return err
+}
+
+type validationError struct{ path, msg string }
+
+func (e *validationError) Error() string { return e.path + ": " + e.msg }
+
+func verr(path, format string, args ...any) error {
+	return &validationError{path: path, msg: fmt.Sprintf(format, args...)}
+}
+
+func (c *Config) validate() error {
+	if c.Hostname == "" || strings.ContainsAny(c.Hostname, " \t\r\n") {
+		return verr("hostname", "must be a host name")
+	}
+	if c.DataDir == "" {
+		return verr("data_dir", "must not be empty")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return verr("log_level", "must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	if len(c.SMTP.Listen) == 0 && len(c.SMTP.TLSListen) == 0 {
+		return verr("smtp.listen", "at least one SMTP listener is needed")
+	}
+	for i, a := range c.SMTP.Listen {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return verr(fmt.Sprintf("smtp.listen[%d]", i), "%q is not host:port", a)
+		}
+	}
+	for i, a := range c.SMTP.TLSListen {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return verr(fmt.Sprintf("smtp.tls_listen[%d]", i), "%q is not host:port", a)
+		}
+	}
+	if len(c.SMTP.TLSListen) > 0 && !c.HasTLS() {
+		return verr("smtp.tls_listen", "needs smtp.tls.cert_file and key_file, or self_signed")
+	}
+	if len(c.SMTP.Accounts) > 0 && !c.HasTLS() {
+		// AUTH is offered only over TLS (RFC 4954 4): accounts without a
+		// certificate could never log in.
+		return verr("smtp.accounts", "need smtp.tls (cert_file and key_file, or self_signed)")
+	}
+	if (c.SMTP.TLS.CertFile == "") != (c.SMTP.TLS.KeyFile == "") {
+		return verr("smtp.tls", "cert_file and key_file go together")
+	}
+	for i, n := range c.SMTP.Networks {
+		if _, err := ParseNetwork(n); err != nil {
+			return verr(fmt.Sprintf("smtp.networks[%d]", i), "%v", err)
+		}
+	}
+	seen := map[string]bool{}
+	for i, a := range c.SMTP.Accounts {
+		p := fmt.Sprintf("smtp.accounts[%d]", i)
+		if a.Username == "" {
+			return verr(p+".username", "must not be empty")
+		}
+		if seen[a.Username] {
+			return verr(p+".username", "duplicate account %q", a.Username)
+		}
+		seen[a.Username] = true
+		if !strings.HasPrefix(a.PasswordHash, "$2a$") && !strings.HasPrefix(a.PasswordHash, "$2b$") &&
+			!strings.HasPrefix(a.PasswordHash, "$2y$") && !strings.HasPrefix(a.PasswordHash, "$argon2id$") {
+			return verr(p+".password_hash", "must be a bcrypt or argon2id hash (see `dlpguard hash-password`)")
+		}
+	}
+	l := c.SMTP.Limits
+	switch {
+	case l.MaxMessageSize < 1024:
+		return verr("smtp.limits.max_message_size", "must be at least 1KiB")
+	case l.MaxRecipients < 1:
+		return verr("smtp.limits.max_recipients", "must be at least 1")
+	case l.MaxLineLength < 1000:
+		// RFC 5321 4.5.3.1.6: a text line may be 1000 octets with CRLF.
+		return verr("smtp.limits.max_line_length", "must be at least 1000 (RFC 5321 4.5.3.1.6)")
+	case l.MaxHeaderSize < 1024 || l.MaxHeaderSize > l.MaxMessageSize:
+		return verr("smtp.limits.max_header_size", "must be between 1KiB and max_message_size")
+	case l.CommandTimeout < time.Second:
+		return verr("smtp.limits.command_timeout", "must be at least 1s")
+	case l.DataTimeout < time.Second:
+		return verr("smtp.limits.data_timeout", "must be at least 1s")
+	case l.MaxConnections < 1:
+		return verr("smtp.limits.max_connections", "must be at least 1")
+	case l.MaxConnectionsPer < 1:
+		return verr("smtp.limits.max_connections_per_ip", "must be at least 1")
+	case l.InspectTimeout < time.Second:
+		return verr("smtp.limits.inspect_timeout", "must be at least 1s")
+	}
+	u := c.Upstream
+	if u.Address != "" {
+		if _, _, err := net.SplitHostPort(u.Address); err != nil {
+			return verr("upstream.address", "%q is not host:port", u.Address)
+		}
+	}
+	switch u.StartTLS {
+	case "none", "opportunistic", "required":
+	default:
+		return verr("upstream.starttls", "must be none, opportunistic or required, not %q", u.StartTLS)
+	}
+	if u.Username != "" && u.StartTLS != "required" {
+		// The password must never cross the network in clear.
+		return verr("upstream.username", "AUTH to the upstream needs starttls: required")
+	}
+	if u.Workers < 1 || u.Workers > 1000 {
+		return verr("upstream.workers", "must be between 1 and 1000")
+	}
+	if len(u.Retry) == 0 {
+		return verr("upstream.retry", "needs at least one delay")
+	}
+	for i, d := range u.Retry {
+		if d <= 0 {
+			return verr(fmt.Sprintf("upstream.retry[%d]", i), "must be positive")
+		}
+	}
+	if u.MaxAge < time.Minute {
+		return verr("upstream.max_age", "must be at least 1m")
+	}
+	if u.ConnectTimeout < time.Second || u.CommandTimeout < time.Second {
+		return verr("upstream.connect_timeout", "timeouts must be at least 1s")
+	}
+	if c.HTTP.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+			return verr("http.listen", "%q is not host:port", c.HTTP.Listen)
+		}
+	}
+	return nil
+}
+
+// HasTLS reports whether a server certificate is configured or generated.
+func (c *Config) HasTLS() bool {
+	return c.SMTP.TLS.CertFile != "" || c.SMTP.TLS.SelfSigned
+}
+
+// ParseNetwork parses a CIDR ("10.0.0.0/8") or a single address.
+func ParseNetwork(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a network (CIDR) or address", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// Networks returns the parsed client networks (validated by Parse).
+func (c *Config) Networks() []netip.Prefix {
+	var ps []netip.Prefix
+	for _, n := range c.SMTP.Networks {
+		if p, err := ParseNetwork(n); err == nil {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// present reports whether the mapping path exists in the document.
+func present(root *yaml.Node, keys ...string) bool {
+	return find(root, keys) != nil
+}
+
+func find(root *yaml.Node, keys []string) *yaml.Node {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, k := range keys {
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	return n
+}
+
+// lineOf finds the line of a setting path such as "smtp.networks[1]" or
+// "smtp.accounts[0].password_hash"; 0 when it is not in the file (a
+// default).
+func lineOf(root *yaml.Node, path string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, part := range strings.Split(path, ".") {
+		name, idx := part, -1
+		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
+			name = part[:i]
+			idx, _ = strconv.Atoi(part[i+1 : len(part)-1])
+		}
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == name {
+				next = n.Content[i+1]
+				line = n.Content[i].Line
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+		}
+	}
+	return line
+}

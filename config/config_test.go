@@ -1,0 +1,150 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleParses(t *testing.T) {
+	b, err := os.ReadFile("example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(b, Default())
+	if err != nil {
+		t.Fatalf("example.yaml: %v", err)
+	}
+	if c.Hostname != "relay.city.example.lg.jp" || c.SMTP.Limits.MaxMessageSize != 25<<20 ||
+		c.SMTP.Limits.MaxHeaderSize != 1<<20 || c.Upstream.MaxAge != 120*time.Hour ||
+		len(c.SMTP.Networks) != 2 || len(c.SMTP.Accounts) != 1 || c.Upstream.StartTLS != "required" ||
+		len(c.Upstream.Retry) != 5 || c.Upstream.Retry[4] != time.Hour {
+		t.Fatalf("example decoded wrongly: %+v", c)
+	}
+	if ps := c.Networks(); len(ps) != 2 || ps[1].String() != "127.0.0.1/32" {
+		t.Fatalf("networks = %v", ps)
+	}
+}
+
+func TestDefaultsValid(t *testing.T) {
+	for name, c := range map[string]*Config{"default": Default(), "demo": Demo()} {
+		if err := c.validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	c, err := Parse(nil, Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTP.Limits.MaxMessageSize != 25<<20 || c.Upstream.MaxAge != 5*24*time.Hour || len(c.SMTP.Listen) != 1 {
+		t.Fatalf("empty file lost defaults: %+v", c)
+	}
+}
+
+func TestPartialKeepsDefaults(t *testing.T) {
+	c, err := Parse([]byte("smtp:\n  limits:\n    max_recipients: 7\n"), Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTP.Limits.MaxRecipients != 7 || c.SMTP.Limits.MaxMessageSize != 25<<20 ||
+		len(c.SMTP.Networks) != 2 || c.Upstream.Workers != 8 {
+		t.Fatalf("got %+v", c.SMTP)
+	}
+	// A list in the file replaces the default list.
+	c, err = Parse([]byte("smtp:\n  networks: [192.0.2.0/24]\n"), Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SMTP.Networks) != 1 {
+		t.Fatalf("networks = %v", c.SMTP.Networks)
+	}
+}
+
+// TestErrors: every invalid setting names its line and the setting.
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown top", "hostname: a\nbogus: 1\n", []string{"line 2", "bogus"}},
+		{"unknown nested", "smtp:\n  limits:\n    max_recipents: 5\n", []string{"line 3", "max_recipents"}},
+		{"bad type", "smtp:\n  limits:\n    max_recipients: many\n", []string{"line 3", "many"}},
+		{"bad duration", "smtp:\n  limits:\n    data_timeout: 10 minutes\n", []string{"line 3"}},
+		{"bad size", "smtp:\n  limits:\n    max_message_size: 25 furlongs\n", []string{"line 3", "25 furlongs"}},
+		{"bad cidr", "smtp:\n  networks:\n    - 10.0.0.0/8\n    - 10.0.0.0/99\n", []string{"line 4", "smtp.networks[1]"}},
+		{"accounts without tls", "smtp:\n  accounts:\n    - username: a\n      password_hash: $2a$x\n", []string{"line 2", "smtp.accounts"}},
+		{"bad hash", "smtp:\n  tls:\n    self_signed: true\n  accounts:\n    - username: a\n      password_hash: secret\n", []string{"line 6", "smtp.accounts[0].password_hash"}},
+		{"dup account", "smtp:\n  tls: {self_signed: true}\n  accounts:\n    - username: a\n      password_hash: $2a$x\n    - username: a\n      password_hash: $2a$x\n", []string{"line 6", "duplicate"}},
+		{"bad starttls", "upstream:\n  starttls: maybe\n", []string{"line 2", "upstream.starttls"}},
+		{"auth without tls", "upstream:\n  address: a:25\n  username: u\n  starttls: opportunistic\n", []string{"line 3", "upstream.username"}},
+		{"bad listen", "smtp:\n  listen: [\"2525\"]\n", []string{"line 2", "smtp.listen[0]"}},
+		{"tls listen without cert", "smtp:\n  tls_listen: [\"127.0.0.1:465\"]\n", []string{"line 2", "smtp.tls_listen"}},
+		{"log level", "log_level: loud\n", []string{"line 1", "log_level"}},
+		{"workers", "upstream:\n  workers: 0\n", []string{"line 2", "upstream.workers"}},
+		{"line length", "smtp:\n  limits:\n    max_line_length: 80\n", []string{"line 3", "RFC 5321"}},
+		{"not yaml", "smtp: [\n", []string{"line"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml), Default())
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Size
+		ok   bool
+	}{
+		{"1024", 1024, true}, {"25MB", 25_000_000, true}, {"25MiB", 25 << 20, true}, {"25M", 25 << 20, true},
+		{"512 KiB", 512 << 10, true}, {"1GB", 1_000_000_000, true}, {"", 0, false}, {"-1", 0, false},
+		{"5XB", 0, false}, {"99999999999999999999", 0, false}, {"9999999999G", 0, false},
+	}
+	for _, tc := range tests {
+		got, err := ParseSize(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestLoadRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "pw"), []byte("s3cret\n"), 0o600)
+	p := filepath.Join(dir, "dlpguard.yaml")
+	os.WriteFile(p, []byte("data_dir: data\nupstream:\n  address: up:25\n  starttls: required\n  username: u\n  password_file: pw\n"), 0o600)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != filepath.Join(dir, "data") || c.Upstream.Password != "s3cret" {
+		t.Fatalf("data_dir %q password %q", c.DataDir, c.Upstream.Password)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Fatal("missing file accepted")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	b, _ := os.ReadFile("example.yaml")
+	f.Add(b)
+	f.Add([]byte("smtp:\n  networks: [1.2.3.4/33]\n"))
+	f.Add([]byte("smtp:\n  limits:\n    max_message_size: 1KB\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c, err := Parse(in, Default())
+		if err == nil && c.validate() != nil {
+			t.Fatal("Parse returned an invalid configuration")
+		}
+	})
+}

@@ -1,0 +1,730 @@
+package hold
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+)
+
+// Options configure OpenSQLite. Only Dir is required.
+type Options struct {
+	// Dir is the data folder: hold.db, content/ and tmp/ live in it
+	// (created 0700).
+	Dir string
+	// Key is the 32-byte master key. When nil, LoadKey(Dir/hold.key) is
+	// used ($DLPGUARD_HOLD_KEY, or the key file, created on first run).
+	Key []byte
+	// HoldFor is how long a message stays held before it expires
+	// (default 7 days).
+	HoldFor time.Duration
+	// Retention is how long the content of a decided message is kept
+	// (default 30 days).
+	Retention time.Duration
+	Logger    *slog.Logger
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+// SQLite is the Store that keeps records in an SQLite database (pure Go,
+// modernc.org/sqlite) and content as encrypted files in Dir/content.
+//
+// Content is a file, not a blob, so that a 25 MB message is streamed in
+// 64 KiB segments both ways (SQLite blobs are written whole) and the
+// database stays small; the record, committed after the file is durable,
+// is the commit marker.
+type SQLite struct {
+	db        *sql.DB
+	dir       string
+	key       []byte
+	holdFor   time.Duration
+	retention time.Duration
+	log       *slog.Logger
+	now       func() time.Time
+	mu        sync.Mutex // serialises this process's transitions
+}
+
+var _ Store = (*SQLite)(nil)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS holds (
+	id         TEXT PRIMARY KEY,
+	status     TEXT NOT NULL,
+	department TEXT NOT NULL DEFAULT '',
+	level      TEXT NOT NULL DEFAULT '',
+	created    INTEGER NOT NULL,
+	expires    INTEGER NOT NULL,
+	acted_at   INTEGER NOT NULL DEFAULT 0,
+	purged_at  INTEGER NOT NULL DEFAULT 0,
+	data       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS holds_status_created ON holds(status, created);
+CREATE INDEX IF NOT EXISTS holds_created ON holds(created);
+CREATE INDEX IF NOT EXISTS holds_department ON holds(department);
+CREATE TABLE IF NOT EXISTS hold_rules (
+	hold_id TEXT NOT NULL REFERENCES holds(id),
+	rule_id TEXT NOT NULL,
+	PRIMARY KEY (hold_id, rule_id)
+);
+CREATE INDEX IF NOT EXISTS hold_rules_rule ON hold_rules(rule_id);
+`
+
+// OpenSQLite opens (creating if needed) the hold store in opts.Dir. Files
+// left by an interrupted Put (temp files, content without a record) older
+// than ten minutes are removed.
+func OpenSQLite(ctx context.Context, opts Options) (*SQLite, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("hold: no data folder")
+	}
+	for _, d := range []string{opts.Dir, filepath.Join(opts.Dir, "content"), filepath.Join(opts.Dir, "tmp")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("hold: %w", err)
+		}
+	}
+	key := opts.Key
+	if key == nil {
+		var err error
+		if key, err = LoadKey(filepath.Join(opts.Dir, "hold.key")); err != nil {
+			return nil, err
+		}
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("hold: key is %d bytes, want 32", len(key))
+	}
+	s := &SQLite{
+		dir: opts.Dir, key: key,
+		holdFor: opts.HoldFor, retention: opts.Retention,
+		log: opts.Logger, now: opts.Now,
+	}
+	if s.holdFor <= 0 {
+		s.holdFor = DefaultHoldFor
+	}
+	if s.retention <= 0 {
+		s.retention = DefaultRetention
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	dbPath := filepath.Join(opts.Dir, "hold.db")
+	// _txlock=immediate: every transaction takes the write lock at BEGIN,
+	// so a read-check-write transition is atomic across processes too.
+	dsn := "file:" + dbPath + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("hold: open %s: %w", dbPath, err)
+	}
+	db.SetMaxOpenConns(1)
+	s.db = db
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("hold: schema %s: %w", dbPath, err)
+	}
+	for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			db.Close()
+			return nil, fmt.Errorf("hold: %w", err)
+		}
+	}
+	if err := s.cleanup(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *SQLite) Close() error { return s.db.Close() }
+
+func (s *SQLite) contentPath(id string) string {
+	return filepath.Join(s.dir, "content", id+".msg")
+}
+
+// validID keeps IDs usable as file names.
+func validID(id string) error {
+	if id == "" || len(id) > 128 || id[0] == '.' {
+		return fmt.Errorf("hold: invalid ID %q", id)
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fmt.Errorf("hold: invalid ID %q", id)
+		}
+	}
+	return nil
+}
+
+func (s *SQLite) cleanup(ctx context.Context) error {
+	cutoff := s.now().Add(-10 * time.Minute)
+	tmp := filepath.Join(s.dir, "tmp")
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		return fmt.Errorf("hold: %w", err)
+	}
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
+			os.Remove(filepath.Join(tmp, e.Name()))
+		}
+	}
+	cdir := filepath.Join(s.dir, "content")
+	ents, err = os.ReadDir(cdir)
+	if err != nil {
+		return fmt.Errorf("hold: %w", err)
+	}
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".msg")
+		if !ok {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM holds WHERE id = ?`, id).Scan(&n); err != nil {
+			return fmt.Errorf("hold: cleanup: %w", err)
+		}
+		if n == 0 {
+			s.log.Warn("hold: removing content without a record", "id", id)
+			os.Remove(filepath.Join(cdir, e.Name()))
+		}
+	}
+	return nil
+}
+
+// Put implements Store.
+func (s *SQLite) Put(ctx context.Context, rec Record, content io.Reader) (Record, error) {
+	if err := validID(rec.ID); err != nil {
+		return Record{}, err
+	}
+	now := s.now().UTC()
+	rec.Status = Held
+	rec.Created, rec.Updated = now, now
+	if rec.ExpiresAt.IsZero() {
+		rec.ExpiresAt = now.Add(s.holdFor)
+	}
+	if rec.RequiredApprovals < 1 {
+		rec.RequiredApprovals = 1
+	}
+	rec.Actor, rec.Reason, rec.ActedAt, rec.PurgedAt = "", "", time.Time{}, time.Time{}
+	rec.Approvals, rec.FalsePositives = nil, nil
+
+	size, sum, err := s.writeContent(ctx, rec.ID, content)
+	if err != nil {
+		return Record{}, fmt.Errorf("hold %s: %w", rec.ID, err)
+	}
+	rec.Size, rec.ContentSHA256 = size, sum
+
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM holds WHERE id = ?`, rec.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrExists
+		}
+		data, err := s.encodeRecord(rec)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO holds (id, status, department, level, created, expires, data) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			rec.ID, rec.Status, rec.Department, string(rec.Level), rec.Created.UnixNano(), rec.ExpiresAt.UnixNano(), data); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, r := range rec.Verdict.Rules {
+			if r.ID == "" || seen[r.ID] {
+				continue
+			}
+			seen[r.ID] = true
+			if _, err := tx.ExecContext(ctx, `INSERT INTO hold_rules (hold_id, rule_id) VALUES (?, ?)`, rec.ID, r.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, ErrExists) {
+			// The content file is ours only if the record did not exist.
+			os.Remove(s.contentPath(rec.ID))
+		}
+		return Record{}, fmt.Errorf("hold %s: %w", rec.ID, err)
+	}
+	s.log.Info("hold: stored", "id", rec.ID, "size", rec.Size, "level", rec.Level, "department", rec.Department)
+	return rec, nil
+}
+
+// writeContent encrypts content into Dir/content/ID.msg: temp file, fsync,
+// rename, fsync the folder.
+func (s *SQLite) writeContent(ctx context.Context, id string, content io.Reader) (int64, string, error) {
+	final := s.contentPath(id)
+	if _, err := os.Stat(final); err == nil {
+		return 0, "", ErrExists
+	}
+	f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), id+".*.tmp")
+	if err != nil {
+		return 0, "", err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	sw, err := newSealWriter(f, s.key, id)
+	if err != nil {
+		return 0, "", err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(sw, h), ctxReader{ctx, content})
+	if err != nil {
+		return 0, "", fmt.Errorf("write content: %w", err)
+	}
+	if err := sw.Close(); err != nil {
+		return 0, "", err
+	}
+	if err := f.Sync(); err != nil {
+		return 0, "", err
+	}
+	if err := f.Close(); err != nil {
+		return 0, "", err
+	}
+	// Link, not rename: it fails if the name exists, so a second Put of
+	// the same ID can never replace the first one's content.
+	if err := os.Link(tmp, final); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return 0, "", ErrExists
+		}
+		return 0, "", err
+	}
+	ok = true
+	os.Remove(tmp)
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		return 0, "", err
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *SQLite) getRecord(ctx context.Context, q querier, id string) (Record, error) {
+	var data string
+	err := q.QueryRowContext(ctx, `SELECT data FROM holds WHERE id = ?`, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Record{}, ErrNotFound
+	}
+	if err != nil {
+		return Record{}, err
+	}
+	return s.decodeRecord(id, data)
+}
+
+// Records are sealed too (subjects, recipients and findings can be
+// personal data): the columns used for filtering stay in the clear, the
+// rest is AES-256-GCM with the hold ID as additional data.
+func (s *SQLite) decodeRecord(id, data string) (Record, error) {
+	plain, err := openRecord(s.key, id, data)
+	if err != nil {
+		return Record{}, err
+	}
+	var rec Record
+	if err := json.Unmarshal(plain, &rec); err != nil {
+		return Record{}, fmt.Errorf("decode record: %w", err)
+	}
+	if rec.ID != id {
+		return Record{}, fmt.Errorf("%w: record of %s stored under %s", ErrTampered, rec.ID, id)
+	}
+	return rec, nil
+}
+
+func (s *SQLite) encodeRecord(rec Record) (string, error) {
+	plain, err := json.Marshal(rec)
+	if err != nil {
+		return "", err
+	}
+	return sealRecord(s.key, rec.ID, plain)
+}
+
+func (s *SQLite) saveRecord(ctx context.Context, tx *sql.Tx, rec Record) error {
+	data, err := s.encodeRecord(rec)
+	if err != nil {
+		return err
+	}
+	var acted, purged int64
+	if !rec.ActedAt.IsZero() {
+		acted = rec.ActedAt.UnixNano()
+	}
+	if !rec.PurgedAt.IsZero() {
+		purged = rec.PurgedAt.UnixNano()
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE holds SET status = ?, acted_at = ?, purged_at = ?, data = ? WHERE id = ?`,
+		rec.Status, acted, purged, data, rec.ID)
+	return err
+}
+
+// Get implements Store.
+func (s *SQLite) Get(ctx context.Context, id string) (Record, error) {
+	rec, err := s.getRecord(ctx, s.db, id)
+	if err != nil {
+		return Record{}, fmt.Errorf("hold %s: %w", id, err)
+	}
+	return rec, nil
+}
+
+// List implements Store.
+func (s *SQLite) List(ctx context.Context, f Filter) (Page, error) {
+	var where []string
+	var args []any
+	in := func(col string, vals []string) {
+		if len(vals) == 0 {
+			return
+		}
+		where = append(where, col+" IN ("+strings.TrimSuffix(strings.Repeat("?,", len(vals)), ",")+")")
+		for _, v := range vals {
+			args = append(args, v)
+		}
+	}
+	st := make([]string, len(f.Status))
+	for i, v := range f.Status {
+		st[i] = string(v)
+	}
+	in("status", st)
+	in("department", f.Departments)
+	if f.Rule != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM hold_rules r WHERE r.hold_id = holds.id AND r.rule_id = ?)")
+		args = append(args, f.Rule)
+	}
+	if f.Level != "" {
+		where = append(where, "level = ?")
+		args = append(args, string(f.Level))
+	}
+	if !f.CreatedBefore.IsZero() {
+		where = append(where, "created < ?")
+		args = append(args, f.CreatedBefore.UnixNano())
+	}
+	if !f.CreatedAfter.IsZero() {
+		where = append(where, "created > ?")
+		args = append(args, f.CreatedAfter.UnixNano())
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 1000)
+	offset := max(f.Offset, 0)
+	page := Page{Offset: offset, Limit: limit, Records: []Record{}}
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM holds"+cond, args...).Scan(&page.Total); err != nil {
+		return Page{}, fmt.Errorf("hold: list: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT id, data FROM holds"+cond+" ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+		append(args, limit, offset)...)
+	if err != nil {
+		return Page{}, fmt.Errorf("hold: list: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, data string
+		if err := rows.Scan(&id, &data); err != nil {
+			return Page{}, fmt.Errorf("hold: list: %w", err)
+		}
+		rec, err := s.decodeRecord(id, data)
+		if err != nil {
+			return Page{}, fmt.Errorf("hold %s: list: %w", id, err)
+		}
+		page.Records = append(page.Records, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("hold: list: %w", err)
+	}
+	return page, nil
+}
+
+// Content implements Store.
+func (s *SQLite) Content(ctx context.Context, id string) (io.ReadCloser, error) {
+	rec, err := s.getRecord(ctx, s.db, id)
+	if err != nil {
+		return nil, fmt.Errorf("hold %s: %w", id, err)
+	}
+	if !rec.PurgedAt.IsZero() {
+		return nil, fmt.Errorf("hold %s: %w", id, ErrPurged)
+	}
+	f, err := os.Open(s.contentPath(id))
+	if err != nil {
+		return nil, fmt.Errorf("hold %s: %w", id, err)
+	}
+	or, err := newOpenReader(f, s.key, id)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("hold %s: %w", id, err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{or, f}, nil
+}
+
+// transition runs fn on the current record inside one write transaction
+// and saves the result.
+func (s *SQLite) transition(ctx context.Context, id string, fn func(*Record) error) (Record, error) {
+	var out Record
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rec, err := s.getRecord(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(&rec); err != nil {
+			return err
+		}
+		rec.Updated = s.now().UTC()
+		out = rec
+		return s.saveRecord(ctx, tx, rec)
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("hold %s: %w", id, err)
+	}
+	return out, nil
+}
+
+func sameActor(a, b string) bool {
+	return a != "" && b != "" && strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
+}
+
+// Approve implements Store.
+func (s *SQLite) Approve(ctx context.Context, id, actor, note string) (Record, error) {
+	if strings.TrimSpace(actor) == "" {
+		return Record{}, fmt.Errorf("hold %s: approve: no actor", id)
+	}
+	rec, err := s.transition(ctx, id, func(r *Record) error {
+		if r.Status != Held {
+			return fmt.Errorf("%w: approve a %s message", ErrInvalidTransition, r.Status)
+		}
+		// Four-eyes (3.3.5: permission of the manager): the sender is
+		// never one of the approvers, and each approver counts once.
+		if sameActor(actor, r.Envelope.AuthUser) || sameActor(actor, r.Envelope.From) {
+			return ErrSelfApproval
+		}
+		for _, a := range r.Approvals {
+			if sameActor(a.Actor, actor) {
+				return ErrDuplicateApproval
+			}
+		}
+		r.Approvals = append(r.Approvals, Approval{Actor: actor, At: s.now().UTC(), Note: note})
+		return nil
+	})
+	if err == nil {
+		s.log.Info("hold: approved", "id", id, "actor", actor, "approvals", len(rec.Approvals), "required", rec.RequiredApprovals)
+	}
+	return rec, err
+}
+
+func (s *SQLite) decide(ctx context.Context, id, actor, reason string, to Status) (Record, error) {
+	if strings.TrimSpace(actor) == "" {
+		return Record{}, fmt.Errorf("hold %s: %s: no actor", id, to)
+	}
+	rec, err := s.transition(ctx, id, func(r *Record) error {
+		if r.Status != Held {
+			return fmt.Errorf("%w: %s → %s", ErrInvalidTransition, r.Status, to)
+		}
+		if to == Released && !r.Ready() {
+			return fmt.Errorf("%w: %d of %d", ErrNeedsApprovals, len(r.Approvals), r.RequiredApprovals)
+		}
+		r.Status, r.Actor, r.Reason, r.ActedAt = to, actor, reason, s.now().UTC()
+		return nil
+	})
+	if err == nil {
+		s.log.Info("hold: decided", "id", id, "status", to, "actor", actor)
+	}
+	return rec, err
+}
+
+// Release implements Store.
+func (s *SQLite) Release(ctx context.Context, id, actor, reason string) (Record, error) {
+	return s.decide(ctx, id, actor, reason, Released)
+}
+
+// Reject implements Store.
+func (s *SQLite) Reject(ctx context.Context, id, actor, reason string) (Record, error) {
+	return s.decide(ctx, id, actor, reason, Rejected)
+}
+
+// MarkFalsePositive implements Store. Marking the same detector and
+// location again by the same actor replaces the earlier mark.
+func (s *SQLite) MarkFalsePositive(ctx context.Context, id string, fp FalsePositive) (Record, error) {
+	if fp.Detector == "" || strings.TrimSpace(fp.Actor) == "" {
+		return Record{}, fmt.Errorf("hold %s: false positive needs a detector and an actor", id)
+	}
+	return s.transition(ctx, id, func(r *Record) error {
+		found := false
+		for _, f := range r.Verdict.Findings {
+			if f.Detector == fp.Detector {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return fmt.Errorf("hold: no %s finding to mark", fp.Detector)
+		}
+		if fp.At.IsZero() {
+			fp.At = s.now().UTC()
+		}
+		for i, old := range r.FalsePositives {
+			if old.Detector == fp.Detector && old.Location == fp.Location && sameActor(old.Actor, fp.Actor) {
+				r.FalsePositives[i] = fp
+				return nil
+			}
+		}
+		r.FalsePositives = append(r.FalsePositives, fp)
+		return nil
+	})
+}
+
+// ExpireDue implements Store.
+func (s *SQLite) ExpireDue(ctx context.Context, now time.Time) ([]Record, error) {
+	var out []Record
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		ids, err := queryIDs(ctx, tx, `SELECT id FROM holds WHERE status = ? AND expires <= ? ORDER BY created`, Held, now.UnixNano())
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			rec, err := s.getRecord(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			rec.Status, rec.Actor, rec.Reason = Expired, "system", "hold period ended"
+			rec.ActedAt, rec.Updated = now.UTC(), now.UTC()
+			if err := s.saveRecord(ctx, tx, rec); err != nil {
+				return err
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hold: expire: %w", err)
+	}
+	for _, r := range out {
+		s.log.Info("hold: expired", "id", r.ID)
+	}
+	return out, nil
+}
+
+func queryIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// PurgeDue implements Store.
+func (s *SQLite) PurgeDue(ctx context.Context, now time.Time) ([]Record, error) {
+	var out []Record
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		ids, err := queryIDs(ctx, tx,
+			`SELECT id FROM holds WHERE status IN (?, ?, ?) AND purged_at = 0 AND acted_at <= ? ORDER BY acted_at`,
+			Released, Rejected, Expired, now.Add(-s.retention).UnixNano())
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			// The file goes first: if the update below is lost, the next
+			// run marks it again; the reverse order could leave content
+			// on disk that the records say is gone.
+			if err := os.Remove(s.contentPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			rec, err := s.getRecord(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			rec.PurgedAt, rec.Updated = now.UTC(), now.UTC()
+			if err := s.saveRecord(ctx, tx, rec); err != nil {
+				return err
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hold: purge: %w", err)
+	}
+	if len(out) > 0 {
+		if err := syncDir(filepath.Join(s.dir, "content")); err != nil {
+			return out, fmt.Errorf("hold: purge: %w", err)
+		}
+	}
+	for _, r := range out {
+		s.log.Info("hold: content purged", "id", r.ID)
+	}
+	return out, nil
+}
+
+func dirOf(path string) string { return filepath.Dir(path) }
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

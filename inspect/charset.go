@@ -1,0 +1,390 @@
+package inspect
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	gmcharset "github.com/emersion/go-message/charset"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+)
+
+// Canonical names reported in Part.Charset.
+const (
+	csASCII    = "us-ascii"
+	csUTF8     = "utf-8"
+	csUTF16LE  = "utf-16le"
+	csUTF16BE  = "utf-16be"
+	csCP932    = "cp932"
+	csEUCJP    = "euc-jp"
+	csISO2022  = "iso-2022-jp"
+	csLatin1   = "iso-8859-1"
+	csWindows1 = "windows-1252"
+)
+
+// japaneseAliases maps the labels Japanese mailers write (many of which
+// ianaindex does not know) to the decoder we use. x/text's ShiftJIS decoder
+// is the WHATWG "shift_jis", i.e. Windows-31J/CP932 with the NEC row 13
+// (①, Ⅰ, ㈱) and the IBM extensions; its EUC-JP and ISO-2022-JP decoders use
+// the same JIS X 0208 index, so CP51932 and CP50220/ISO-2022-JP-MS text
+// decodes too (checked by TestJapaneseExtensions).
+var japaneseAliases = map[string]struct {
+	name string
+	enc  encoding.Encoding
+}{
+	"shift_jis":           {csCP932, japanese.ShiftJIS},
+	"shift-jis":           {csCP932, japanese.ShiftJIS},
+	"shiftjis":            {csCP932, japanese.ShiftJIS},
+	"sjis":                {csCP932, japanese.ShiftJIS},
+	"x-sjis":              {csCP932, japanese.ShiftJIS},
+	"s-jis":               {csCP932, japanese.ShiftJIS},
+	"cssjis":              {csCP932, japanese.ShiftJIS},
+	"csshiftjis":          {csCP932, japanese.ShiftJIS},
+	"ms_kanji":            {csCP932, japanese.ShiftJIS},
+	"cp932":               {csCP932, japanese.ShiftJIS},
+	"ms932":               {csCP932, japanese.ShiftJIS},
+	"windows-31j":         {csCP932, japanese.ShiftJIS},
+	"cswindows31j":        {csCP932, japanese.ShiftJIS},
+	"x-ms-cp932":          {csCP932, japanese.ShiftJIS},
+	"ibm-943":             {csCP932, japanese.ShiftJIS},
+	"euc-jp":              {csEUCJP, japanese.EUCJP},
+	"eucjp":               {csEUCJP, japanese.EUCJP},
+	"x-euc-jp":            {csEUCJP, japanese.EUCJP},
+	"x-eucjp":             {csEUCJP, japanese.EUCJP},
+	"euc_jp":              {csEUCJP, japanese.EUCJP},
+	"cp51932":             {csEUCJP, japanese.EUCJP},
+	"eucjp-ms":            {csEUCJP, japanese.EUCJP},
+	"eucjp-win":           {csEUCJP, japanese.EUCJP},
+	"cseucpkdfmtjapanese": {csEUCJP, japanese.EUCJP},
+	"iso-2022-jp":         {csISO2022, japanese.ISO2022JP},
+	"iso2022jp":           {csISO2022, japanese.ISO2022JP},
+	"csiso2022jp":         {csISO2022, japanese.ISO2022JP},
+	"iso-2022-jp-1":       {csISO2022, japanese.ISO2022JP},
+	"iso-2022-jp-2":       {csISO2022, japanese.ISO2022JP},
+	"iso-2022-jp-3":       {csISO2022, japanese.ISO2022JP},
+	"iso-2022-jp-ms":      {csISO2022, japanese.ISO2022JP},
+	"cp50220":             {csISO2022, japanese.ISO2022JP},
+	"cp50221":             {csISO2022, japanese.ISO2022JP},
+	"cp50222":             {csISO2022, japanese.ISO2022JP},
+	"utf-8":               {csUTF8, unicode.UTF8BOM},
+	"utf8":                {csUTF8, unicode.UTF8BOM},
+	"x-utf-8":             {csUTF8, unicode.UTF8BOM},
+	"us-ascii":            {csASCII, unicode.UTF8BOM},
+	"ascii":               {csASCII, unicode.UTF8BOM},
+	"ansi_x3.4-1968":      {csASCII, unicode.UTF8BOM},
+	"utf-16":              {"utf-16", unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM)},
+	"utf-16le":            {csUTF16LE, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM)},
+	"utf-16be":            {csUTF16BE, unicode.UTF16(unicode.BigEndian, unicode.UseBOM)},
+}
+
+func init() {
+	// go-message's own charset reader (used by anyone in the program who
+	// reads mail through go-message) learns the labels ianaindex lacks.
+	// Registered once at start-up; the map is not written afterwards.
+	for label, a := range japaneseAliases {
+		gmcharset.RegisterEncoding(label, a.enc)
+	}
+}
+
+// lookupCharset returns the decoder for a MIME charset label and its
+// canonical name, or ok=false when the label is unknown.
+func lookupCharset(label string) (enc encoding.Encoding, name string, ok bool) {
+	l := strings.ToLower(strings.TrimSpace(strings.Trim(label, `"'`)))
+	if l == "" {
+		return nil, "", false
+	}
+	if a, found := japaneseAliases[l]; found {
+		return a.enc, a.name, true
+	}
+	if e, err := ianaindex.MIME.Encoding(l); err == nil && e != nil {
+		n, _ := ianaindex.MIME.Name(e)
+		return e, strings.ToLower(n), true
+	}
+	if e, err := htmlindex.Get(l); err == nil && e != nil {
+		n, _ := htmlindex.Name(e)
+		return e, n, true
+	}
+	return nil, "", false
+}
+
+// encodingFor returns the decoder for a canonical name from sniffCharset.
+func encodingFor(name string) encoding.Encoding {
+	switch name {
+	case csASCII, csUTF8:
+		return unicode.UTF8BOM
+	case csUTF16LE:
+		return unicode.UTF16(unicode.LittleEndian, unicode.UseBOM)
+	case csUTF16BE:
+		return unicode.UTF16(unicode.BigEndian, unicode.UseBOM)
+	case csCP932:
+		return japanese.ShiftJIS
+	case csEUCJP:
+		return japanese.EUCJP
+	case csISO2022:
+		return japanese.ISO2022JP
+	case csWindows1:
+		return charmap.Windows1252
+	}
+	if e, _, ok := lookupCharset(name); ok {
+		return e
+	}
+	return unicode.UTF8BOM
+}
+
+// sniffer guesses the charset of unlabelled (or mislabelled) text. It is fed
+// the whole text in pieces, so a file that is UTF-8 for its first megabyte and
+// Shift_JIS later is still noticed. The order of preference follows the
+// brief: BOM, ISO-2022-JP escapes, UTF-8 validity, strict CP932, EUC-JP, then
+// best effort.
+type sniffer struct {
+	n       int64
+	first   [3]byte
+	nfirst  int
+	high    int64 // bytes >= 0x80
+	esc     bool  // an ISO-2022-JP designation (ESC $ B, ESC $ @, ESC ( J, ESC ( I, ESC $ ( D …)
+	escPend []byte
+
+	utf8Bad   int64
+	utf8Carry []byte
+
+	sjisBad    int64
+	sjisLead   byte
+	sjisHalf   int64 // single-byte half-width katakana in the CP932 reading
+	sjisDouble int64
+
+	eucBad  int64
+	eucNeed int // trail bytes still expected
+	eucSS3  bool
+	eucDbl  int64
+}
+
+func (s *sniffer) Write(p []byte) (int, error) {
+	for i := 0; i < len(p) && s.nfirst < 3; i++ {
+		s.first[s.nfirst] = p[i]
+		s.nfirst++
+	}
+	s.n += int64(len(p))
+
+	// UTF-8: validate across piece boundaries by carrying an unfinished
+	// rune into the next piece (exactly as if the text came whole).
+	q := p
+	if len(s.utf8Carry) > 0 {
+		q = append(append([]byte(nil), s.utf8Carry...), p...)
+		s.utf8Carry = s.utf8Carry[:0]
+	}
+	for len(q) > 0 {
+		// Fast path over ASCII.
+		i := 0
+		for i < len(q) && q[i] < 0x80 {
+			i++
+		}
+		q = q[i:]
+		if len(q) == 0 {
+			break
+		}
+		r, size := utf8.DecodeRune(q)
+		if r == utf8.RuneError && size <= 1 {
+			if !utf8.FullRune(q) {
+				s.utf8Carry = append(s.utf8Carry[:0], q...)
+				break
+			}
+			s.utf8Bad++
+			size = 1
+		}
+		q = q[size:]
+	}
+
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c < 0x80 && c != 0x1b && s.sjisLead == 0 && s.eucNeed == 0 && len(s.escPend) == 0 {
+			// ASCII outside any multi-byte sequence: nothing to track.
+			continue
+		}
+		if c >= 0x80 {
+			s.high++
+		}
+		// ISO-2022-JP designations.
+		if c == 0x1b || len(s.escPend) > 0 {
+			s.escPend = append(s.escPend, c)
+			if len(s.escPend) >= 3 {
+				e := s.escPend
+				switch {
+				case e[1] == '$' && (e[2] == 'B' || e[2] == '@'),
+					e[1] == '(' && (e[2] == 'J' || e[2] == 'I' || e[2] == 'B'),
+					e[1] == '$' && e[2] == '(':
+					s.esc = true
+				}
+				s.escPend = s.escPend[:0]
+			}
+		}
+		// Strict CP932: lead 81–9F, E0–EF (FA–FC IBM extensions); user-defined
+		// F0–F9 and the undefined 85–86, EB–EF, F0–F9 are treated as bad so
+		// that EUC-JP text is not mistaken for CP932.
+		if s.sjisLead != 0 {
+			if (c >= 0x40 && c <= 0x7e) || (c >= 0x80 && c <= 0xfc) {
+				s.sjisDouble++
+			} else {
+				s.sjisBad++
+			}
+			s.sjisLead = 0
+		} else {
+			switch {
+			case c < 0x80:
+			case c >= 0xa1 && c <= 0xdf:
+				s.sjisHalf++
+			case (c >= 0x81 && c <= 0x84) || (c >= 0x87 && c <= 0x9f) || (c >= 0xe0 && c <= 0xea) || (c >= 0xed && c <= 0xee) || (c >= 0xfa && c <= 0xfc):
+				s.sjisLead = c
+			default:
+				s.sjisBad++
+			}
+		}
+		// EUC-JP: A1–FE pairs, 8E + A1–DF (half-width kana), 8F + two (JIS X 0212).
+		if s.eucNeed > 0 {
+			if c >= 0xa1 && c <= 0xfe {
+				s.eucNeed--
+				if s.eucNeed == 0 {
+					s.eucDbl++
+				}
+			} else {
+				s.eucBad++
+				s.eucNeed = 0
+			}
+		} else {
+			switch {
+			case c < 0x80:
+			case c == 0x8e:
+				s.eucNeed = 1
+			case c == 0x8f:
+				s.eucNeed = 2
+			case c >= 0xa1 && c <= 0xfe:
+				s.eucNeed = 1
+			default:
+				s.eucBad++
+			}
+		}
+	}
+	return len(p), nil
+}
+
+// result returns the canonical charset name and whether the guess is sure
+// (the text is valid in it).
+func (s *sniffer) result() (name string, sure bool) {
+	if s.nfirst >= 3 && s.first[0] == 0xef && s.first[1] == 0xbb && s.first[2] == 0xbf {
+		return csUTF8, true
+	}
+	if s.nfirst >= 2 && s.first[0] == 0xff && s.first[1] == 0xfe {
+		return csUTF16LE, true
+	}
+	if s.nfirst >= 2 && s.first[0] == 0xfe && s.first[1] == 0xff {
+		return csUTF16BE, true
+	}
+	utf8Bad := s.utf8Bad
+	if len(s.utf8Carry) > 0 {
+		utf8Bad++
+	}
+	sjisBad := s.sjisBad
+	if s.sjisLead != 0 {
+		sjisBad++
+	}
+	eucBad := s.eucBad
+	if s.eucNeed > 0 {
+		eucBad++
+	}
+	if s.high == 0 {
+		if s.esc {
+			return csISO2022, true
+		}
+		return csASCII, true
+	}
+	if utf8Bad == 0 {
+		return csUTF8, true
+	}
+	sjisOK, eucOK := sjisBad == 0, eucBad == 0
+	switch {
+	case sjisOK && eucOK:
+		// EUC-JP read as CP932 is mostly half-width katakana; real CP932
+		// text is mostly double-byte characters.
+		if s.sjisHalf > s.sjisDouble {
+			return csEUCJP, true
+		}
+		return csCP932, true
+	case sjisOK:
+		return csCP932, true
+	case eucOK:
+		return csEUCJP, true
+	}
+	// Best effort: the reading with the fewest errors.
+	best, bad := csUTF8, utf8Bad
+	if sjisBad < bad {
+		best, bad = csCP932, sjisBad
+	}
+	if eucBad < bad {
+		best = csEUCJP
+	}
+	return best, false
+}
+
+// sniffCharset sniffs a whole text held in memory.
+func sniffCharset(b []byte) (name string, sure bool) {
+	var s sniffer
+	s.Write(b)
+	return s.result()
+}
+
+// verifyDeclared reports whether text labelled name can really be in that
+// charset. Mislabelled mail is common in Japan: "ISO-2022-JP" that is
+// Shift_JIS, "us-ascii" or "utf-8" with CP932 bytes.
+func verifyDeclared(name string, s *sniffer) bool {
+	switch name {
+	case csASCII, csISO2022:
+		return s.high == 0
+	case csUTF8:
+		sn, _ := s.result()
+		return sn == csUTF8 || sn == csASCII || sn == csISO2022
+	case csCP932:
+		return s.sjisBad == 0 && s.sjisLead == 0
+	case csEUCJP:
+		return s.eucBad == 0 && s.eucNeed == 0
+	}
+	return true
+}
+
+// decodeBytes decodes b from the named charset to valid UTF-8.
+func decodeBytes(b []byte, enc encoding.Encoding) string {
+	if enc == nil {
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	out, _, err := transform.Bytes(enc.NewDecoder(), b)
+	if err != nil {
+		// A decoder error mid-way: fall back to what UTF-8 reading gives.
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	return strings.ToValidUTF8(string(out), "\uFFFD")
+}
+
+// decodeUnknown decodes header bytes with no (usable) label: valid UTF-8 is
+// kept, anything else is sniffed (raw Shift_JIS in filenames and subjects is
+// what Japanese clients send).
+func decodeUnknown(b []byte) string {
+	if utf8.Valid(b) {
+		if bytes.IndexByte(b, 0x1b) >= 0 {
+			return decodeBytes(b, japanese.ISO2022JP)
+		}
+		return string(b)
+	}
+	name, _ := sniffCharset(b)
+	return decodeBytes(b, encodingFor(name))
+}
+
+// decodingReader wraps r in the decoder for enc; the output is valid UTF-8
+// (x/text decoders write U+FFFD for invalid input).
+func decodingReader(r io.Reader, enc encoding.Encoding) io.Reader {
+	return transform.NewReader(r, enc.NewDecoder())
+}

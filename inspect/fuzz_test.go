@@ -1,0 +1,138 @@
+package inspect
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// fuzzLimits are small so that one input stays cheap.
+func fuzzLimits() Limits {
+	return Limits{
+		MaxDecodedBytes:     4 << 20,
+		MaxPartBytes:        1 << 20,
+		MaxParts:            50,
+		MaxDepth:            8,
+		MaxArchiveEntries:   50,
+		MaxCompressionRatio: 100,
+		MaxTextBytes:        1 << 20,
+		MaxHeaderBytes:      64 << 10,
+		Timeout:             20 * time.Second,
+	}
+}
+
+// addSeeds adds the hand-made messages and the samples as seeds, besides
+// the corpus in testdata/fuzz/FuzzMessage.
+func addSeeds(f *testing.F) {
+	for _, pat := range []string{"testdata/mime/*.eml", "../testdata/samples/*.eml"} {
+		files, _ := filepath.Glob(pat)
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err == nil && len(b) < 64<<10 {
+				f.Add(b)
+			}
+		}
+	}
+}
+
+// FuzzMessage: on any input the MIME walk returns, without error (the
+// input is in memory), within its limits, sending only valid UTF-8.
+func FuzzMessage(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lim := fuzzLimits()
+		var c countSink
+		res, err := Message(context.Background(), bytes.NewReader(data), lim, &c)
+		if err != nil {
+			t.Fatalf("error on in-memory input: %v", err)
+		}
+		if res == nil {
+			t.Fatal("nil result")
+		}
+		if len(res.Parts) > lim.MaxParts {
+			t.Errorf("%d parts over MaxParts %d", len(res.Parts), lim.MaxParts)
+		}
+		if res.TextBytes > lim.MaxTextBytes || c.bytes != res.TextBytes {
+			t.Errorf("text %d (sink %d) over %d", res.TextBytes, c.bytes, lim.MaxTextBytes)
+		}
+		if c.invalid {
+			t.Error("invalid UTF-8 sent")
+		}
+		for _, p := range res.Parts {
+			if p.Size > lim.MaxPartBytes {
+				t.Errorf("part %q size %d over MaxPartBytes", p.Name, p.Size)
+			}
+			if !utf8.ValidString(p.Name) {
+				t.Errorf("part name not UTF-8: %q", p.Name)
+			}
+		}
+	})
+}
+
+type countSink struct {
+	bytes   int64
+	invalid bool
+}
+
+func (c *countSink) Chunk(ch Chunk) {
+	c.bytes += int64(len(ch.Text))
+	if !utf8.ValidString(ch.Text) || !utf8.ValidString(ch.Location) {
+		c.invalid = true
+	}
+}
+
+// FuzzCharsetSniff: the sniffer gives the same answer fed whole or in
+// pieces, and decoding with its answer (or any label) gives valid UTF-8.
+func FuzzCharsetSniff(f *testing.F) {
+	for _, s := range [][]byte{
+		[]byte("plain"), []byte("\x1b$B8D?M\x1b(B"), {0x8c, 0xc2, 0x90, 0x6c}, {0xb8, 0xc4, 0xbf, 0xcd},
+		{0xef, 0xbb, 0xbf, 'a'}, {0xff, 0xfe, 'a', 0}, {0xe6, 0x9c}, {0x8f, 0xb0}, {0x1b, '$'},
+	} {
+		f.Add(s, uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, step uint8) {
+		whole, _ := sniffCharset(data)
+		var s sniffer
+		n := int(step%16) + 1
+		for i := 0; i < len(data); i += n {
+			s.Write(data[i:min(i+n, len(data))])
+		}
+		if pieces, _ := s.result(); pieces != whole {
+			t.Fatalf("whole %s, in pieces of %d %s", whole, n, pieces)
+		}
+		for _, name := range []string{whole, csCP932, csEUCJP, csISO2022, csUTF8, csUTF16LE} {
+			if out := decodeBytes(data, encodingFor(name)); !utf8.ValidString(out) {
+				t.Fatalf("%s decode not valid UTF-8", name)
+			}
+		}
+		if out := decodeHeader(string(data)); !utf8.ValidString(out) {
+			t.Fatal("decodeHeader not valid UTF-8")
+		}
+		_, params := parseParams(string(data))
+		for k, v := range params {
+			if !utf8.ValidString(v) {
+				t.Fatalf("param %q not valid UTF-8", k)
+			}
+		}
+	})
+}
+
+// FuzzRTF: the RTF reader ends on any input with valid UTF-8 output.
+func FuzzRTF(f *testing.F) {
+	f.Add([]byte(`{\rtf1\ansi\ansicpg932{\fonttbl{\f0\fcharset128 x;}}\f0\'82\'a0\u23665?\par}`))
+	f.Add([]byte(`{\*\x{\bin3 }}}}{{\u-1\uc0\'`))
+	if b, err := os.ReadFile("testdata/mime/libreoffice.rtf"); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var b bytes.Buffer
+		rtfToText(bytes.NewReader(data), &b)
+		if !utf8.Valid(b.Bytes()) {
+			t.Fatal("invalid UTF-8")
+		}
+	})
+}

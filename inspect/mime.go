@@ -1,0 +1,356 @@
+package inspect
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io"
+	"strings"
+
+	"golang.org/x/text/transform"
+)
+
+// --- Content-Transfer-Encoding (RFC 2045 §6), decoded leniently ---
+
+var b64val = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := 0; i < len(alphabet); i++ {
+		t[alphabet[i]] = byte(i)
+	}
+	// URL-safe letters some broken encoders use.
+	t['-'] = 62
+	t['_'] = 63
+	return t
+}()
+
+// b64std marks the standard alphabet (no padding, no URL-safe letters).
+var b64std = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
+		t[c] = true
+	}
+	return t
+}()
+
+// b64Decoder decodes base64 best-effort (RFC 2045 §6.8: characters outside
+// the alphabet are ignored); it counts what it had to skip so that the part
+// can report it. Padding in the middle (concatenated encodings) restarts
+// decoding rather than ending it.
+type b64Decoder struct {
+	acc     uint32
+	n       int
+	invalid int64
+	partial bool // a quantum was left incomplete
+}
+
+func (d *b64Decoder) Reset() { *d = b64Decoder{} }
+
+func (d *b64Decoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
+	for nSrc < len(src) {
+		if d.n == 0 {
+			// Fast path: a run of whole quanta in the standard alphabet
+			// (a line of a well-formed body) goes to the stdlib decoder.
+			k := nSrc
+			for k < len(src) && b64std[src[k]] {
+				k++
+			}
+			k = nSrc + (k-nSrc)/4*4
+			if room := (len(dst) - nDst) / 3 * 4; k-nSrc > room {
+				k = nSrc + room
+			}
+			if k-nSrc >= 16 {
+				n, derr := base64.StdEncoding.Decode(dst[nDst:], src[nSrc:k])
+				if derr == nil {
+					nDst += n
+					nSrc = k
+					continue
+				}
+			}
+		}
+		c := src[nSrc]
+		v := b64val[c]
+		if v == 0xff {
+			switch c {
+			case '=':
+				if len(dst)-nDst < 2 {
+					return nDst, nSrc, transform.ErrShortDst
+				}
+				switch d.n {
+				case 2:
+					dst[nDst] = byte(d.acc >> 4)
+					nDst++
+				case 3:
+					dst[nDst] = byte(d.acc >> 10)
+					dst[nDst+1] = byte(d.acc >> 2)
+					nDst += 2
+				case 1:
+					d.partial = true
+				}
+				d.acc, d.n = 0, 0
+			case ' ', '\t', '\r', '\n':
+			default:
+				d.invalid++
+			}
+			nSrc++
+			continue
+		}
+		if d.n == 3 && len(dst)-nDst < 3 {
+			return nDst, nSrc, transform.ErrShortDst
+		}
+		d.acc = d.acc<<6 | uint32(v)
+		d.n++
+		nSrc++
+		if d.n == 4 {
+			dst[nDst] = byte(d.acc >> 16)
+			dst[nDst+1] = byte(d.acc >> 8)
+			dst[nDst+2] = byte(d.acc)
+			nDst += 3
+			d.acc, d.n = 0, 0
+		}
+	}
+	if atEOF && d.n > 0 {
+		if len(dst)-nDst < 2 {
+			return nDst, nSrc, transform.ErrShortDst
+		}
+		switch d.n {
+		case 1:
+			d.partial = true
+		case 2:
+			dst[nDst] = byte(d.acc >> 4)
+			nDst++
+		case 3:
+			dst[nDst] = byte(d.acc >> 10)
+			dst[nDst+1] = byte(d.acc >> 2)
+			nDst += 2
+		}
+		d.acc, d.n = 0, 0
+	}
+	return nDst, nSrc, nil
+}
+
+func decodeBase64Lenient(b []byte) ([]byte, int64) {
+	var d b64Decoder
+	out, _, _ := transform.Bytes(&d, b)
+	return out, d.invalid
+}
+
+// qpDecoder decodes quoted-printable best-effort (RFC 2045 §6.7): a "=" not
+// followed by two hex digits or a line end is kept as it is and counted.
+type qpDecoder struct {
+	invalid int64
+}
+
+func (d *qpDecoder) Reset() { *d = qpDecoder{} }
+
+func (d *qpDecoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
+	for nSrc < len(src) {
+		if nDst >= len(dst) {
+			return nDst, nSrc, transform.ErrShortDst
+		}
+		c := src[nSrc]
+		if c != '=' {
+			dst[nDst] = c
+			nDst++
+			nSrc++
+			continue
+		}
+		rest := src[nSrc+1:]
+		// Soft line break: "=" then optional white space then a line end.
+		j := 0
+		for j < len(rest) && (rest[j] == ' ' || rest[j] == '\t') {
+			j++
+		}
+		k := j
+		for k < len(rest) && rest[k] == '\r' {
+			k++
+		}
+		if k < len(rest) && rest[k] == '\n' {
+			nSrc += 1 + k + 1
+			continue
+		}
+		if k == len(rest) && !atEOF && len(rest) < 64 {
+			return nDst, nSrc, transform.ErrShortSrc
+		}
+		if len(rest) >= 2 && isHex(rest[0]) && isHex(rest[1]) {
+			dst[nDst] = unhex(rest[0])<<4 | unhex(rest[1])
+			nDst++
+			nSrc += 3
+			continue
+		}
+		if len(rest) < 2 && !atEOF {
+			return nDst, nSrc, transform.ErrShortSrc
+		}
+		if k == len(rest) && atEOF {
+			// "=" at the very end: a soft break with no line after it.
+			nSrc += 1 + len(rest)
+			continue
+		}
+		d.invalid++
+		dst[nDst] = c
+		nDst++
+		nSrc++
+	}
+	return nDst, nSrc, nil
+}
+
+// --- multipart (RFC 2046 §5.1), split leniently ---
+
+// mpReader splits a multipart body into parts. It differs from
+// mime/multipart (and go-message's copy of it) where real mail differs from
+// the RFC: a part without a header, a header without a blank line, a missing
+// final boundary and \r\r\n line ends do not lose the text of the part; and
+// the preamble is handed back so that a body whose boundary never appears is
+// still read.
+type mpReader struct {
+	br    *bufio.Reader
+	dash  []byte // "--" + boundary
+	cur   *mpPart
+	done  bool // input ended or final delimiter seen
+	final bool // the final delimiter was seen
+	parts int
+}
+
+func newMPReader(r io.Reader, boundary string) *mpReader {
+	mr := &mpReader{br: bufio.NewReaderSize(r, 32<<10), dash: []byte("--" + boundary)}
+	mr.cur = &mpPart{mr: mr, atLineStart: true}
+	return mr
+}
+
+// preamble returns the reader of the text before the first delimiter; it
+// must be consumed (or is drained) before the first nextPart.
+func (mr *mpReader) preamble() io.Reader { return mr.cur }
+
+// nextPart returns the raw content of the next part (header and body) or
+// io.EOF.
+func (mr *mpReader) nextPart() (*mpPart, error) {
+	if mr.cur != nil {
+		if _, err := io.Copy(io.Discard, mr.cur); err != nil {
+			return nil, err
+		}
+		mr.cur = nil
+	}
+	if mr.done {
+		return nil, io.EOF
+	}
+	mr.parts++
+	mr.cur = &mpPart{mr: mr, atLineStart: true}
+	return mr.cur, nil
+}
+
+// delimiter classifies a line: 0 no, 1 delimiter, 2 final delimiter.
+func (mr *mpReader) delimiter(line []byte) int {
+	if !bytes.HasPrefix(line, mr.dash) {
+		return 0
+	}
+	rest := line[len(mr.dash):]
+	final := false
+	if bytes.HasPrefix(rest, []byte("--")) {
+		final = true
+		rest = rest[2:]
+	}
+	for _, c := range rest {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return 0
+		}
+	}
+	if final {
+		return 2
+	}
+	return 1
+}
+
+// mpPart reads one part up to the next delimiter line. The line end before
+// a delimiter belongs to the delimiter (RFC 2046 §5.1.1), so each line end
+// is held back until the next line is known.
+type mpPart struct {
+	mr          *mpReader
+	held        []byte // line end held back
+	pending     []byte
+	buf         []byte
+	atLineStart bool
+	eof         bool
+	err         error
+}
+
+func (p *mpPart) Read(b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		if len(p.pending) > 0 {
+			c := copy(b[n:], p.pending)
+			p.pending = p.pending[c:]
+			n += c
+			continue
+		}
+		if p.eof {
+			if n > 0 {
+				return n, nil
+			}
+			if p.err != nil {
+				return 0, p.err
+			}
+			return 0, io.EOF
+		}
+		p.fill()
+	}
+	return n, nil
+}
+
+func (p *mpPart) fill() {
+	mr := p.mr
+	line, err := mr.br.ReadSlice('\n')
+	if p.atLineStart && len(line) > 0 {
+		if d := mr.delimiter(line); d > 0 {
+			if d == 2 {
+				mr.final = true
+				mr.done = true
+				// The epilogue is not content (RFC 2046 §5.1.1); drained.
+				io.Copy(io.Discard, mr.br)
+			}
+			p.eof = true
+			p.held = nil
+			return
+		}
+	}
+	p.buf = append(p.buf[:0], p.held...)
+	p.held = p.held[:0]
+	switch {
+	case err == nil:
+		content := line
+		end := len(content) - 1 // '\n'
+		for end > 0 && content[end-1] == '\r' {
+			end--
+		}
+		p.buf = append(p.buf, content[:end]...)
+		p.held = append(p.held, content[end:]...)
+		p.atLineStart = true
+	case errors.Is(err, bufio.ErrBufferFull):
+		p.buf = append(p.buf, line...)
+		p.atLineStart = false
+	default:
+		p.buf = append(p.buf, line...)
+		p.eof = true
+		mr.done = true
+		if !errors.Is(err, io.EOF) {
+			p.err = err
+		}
+	}
+	p.pending = p.buf
+}
+
+// contentType returns the media type and parameters of an entity, with the
+// default of RFC 2045 §5.2 (or message/rfc822 inside multipart/digest,
+// RFC 2046 §5.1.5).
+func contentType(h header, parentDigest bool) (string, map[string]string, bool) {
+	v := h.get("Content-Type")
+	mt, params := parseParams(v)
+	if mt == "" || !strings.Contains(mt, "/") {
+		if parentDigest {
+			return "message/rfc822", params, v != ""
+		}
+		return "text/plain", params, v != ""
+	}
+	return mt, params, false
+}

@@ -1,0 +1,456 @@
+package office
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// Content types of OOXML parts (ECMA-376 Part 1, 11-13; [MS-OE376]).
+const (
+	ctWordHeader    = "wordprocessingml.header+xml"
+	ctWordFooter    = "wordprocessingml.footer+xml"
+	ctWordFootnotes = "wordprocessingml.footnotes+xml"
+	ctWordEndnotes  = "wordprocessingml.endnotes+xml"
+	ctWordComments  = "wordprocessingml.comments+xml"
+	ctSheet         = "spreadsheetml.worksheet+xml"
+	ctSharedStrings = "spreadsheetml.sharedstrings+xml"
+	ctStyles        = "spreadsheetml.styles+xml"
+	ctXLComments    = "spreadsheetml.comments+xml"
+	ctXLThreaded    = "ms-excel.threadedcomments+xml"
+	ctDrawing       = "drawing+xml"
+	ctSlide         = "presentationml.slide+xml"
+	ctNotes         = "presentationml.notesslide+xml"
+	ctPPTComments   = "presentationml.comments+xml"
+	ctPPTComments2  = "ms-powerpoint.comments+xml"
+	ctCore          = "package.core-properties+xml"
+)
+
+// ooxmlFormat reads [Content_Types].xml (ECMA-376 Part 2, 10.1.2) and finds
+// the main document part, which tells the format.
+func (x *extractor) ooxmlFormat() (format, main string, err error) {
+	rc, err := x.open("[Content_Types].xml")
+	if err != nil {
+		return "", "", err
+	}
+	defer rc.Close()
+	x.overrides = map[string]string{}
+	x.defaults = map[string]string{}
+	d := newDecoder(rc)
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", "", fmt.Errorf("office: [Content_Types].xml: %w", err)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		ct := strings.ToLower(attr(se, "ContentType"))
+		switch se.Name.Local {
+		case "Override":
+			name := strings.ToLower(strings.TrimPrefix(attr(se, "PartName"), "/"))
+			x.overrides[name] = ct
+			if f := mainFormat(ct); f != "" && main == "" {
+				format, main = f, name
+			}
+		case "Default":
+			x.defaults[strings.ToLower(attr(se, "Extension"))] = ct
+		}
+	}
+	if format == "xlsb" {
+		return "", "", fmt.Errorf("%w: xlsb", ErrUnsupported)
+	}
+	if main != "" && x.files[main] == nil {
+		return "", "", fmt.Errorf("office: main part %s: %w", main, errMissing)
+	}
+	return format, main, nil
+}
+
+func mainFormat(ct string) string {
+	if !strings.HasSuffix(ct, ".main+xml") && !strings.HasSuffix(ct, ".main") {
+		return ""
+	}
+	switch {
+	case strings.Contains(ct, "ms-excel.sheet.binary"):
+		return "xlsb"
+	case strings.Contains(ct, "wordprocessingml.") || strings.Contains(ct, "ms-word."):
+		return "docx"
+	case strings.Contains(ct, "spreadsheetml.") || strings.Contains(ct, "ms-excel."):
+		return "xlsx"
+	case strings.Contains(ct, "presentationml.") || strings.Contains(ct, "ms-powerpoint."):
+		return "pptx"
+	}
+	return ""
+}
+
+func (x *extractor) contentType(part string) string {
+	if ct, ok := x.overrides[part]; ok {
+		return ct
+	}
+	return x.defaults[strings.TrimPrefix(path.Ext(part), ".")]
+}
+
+// partsOf lists the parts whose content type ends with one of suffixes,
+// in natural order.
+func (x *extractor) partsOf(suffixes ...string) []string {
+	var out []string
+	for name := range x.files {
+		ct := x.contentType(name)
+		for _, s := range suffixes {
+			if strings.HasSuffix(ct, s) {
+				out = append(out, name)
+				break
+			}
+		}
+	}
+	sortParts(out)
+	return out
+}
+
+type rel struct {
+	typ    string // last path element of the relationship type URI
+	target string // resolved part name, lower-cased
+}
+
+// rels reads the relationships of part (ECMA-376 Part 2, 9.3).
+func (x *extractor) rels(part string) (map[string]rel, error) {
+	name := path.Join(path.Dir(part), "_rels", path.Base(part)+".rels")
+	out := map[string]rel{}
+	rc, err := x.open(name)
+	if errors.Is(err, errMissing) {
+		return out, nil
+	}
+	if err != nil {
+		return out, err
+	}
+	defer rc.Close()
+	d := newDecoder(rc)
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, fmt.Errorf("office: %s: %w", name, err)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok || se.Name.Local != "Relationship" || attr(se, "TargetMode") == "External" {
+			continue
+		}
+		out[attr(se, "Id")] = rel{
+			typ:    path.Base(attr(se, "Type")),
+			target: strings.ToLower(resolve(part, attr(se, "Target"))),
+		}
+	}
+}
+
+// ooxmlText extracts the text of a WordprocessingML or DrawingML part
+// (document body, header, footer, notes, comments, slide): runs of t,
+// paragraphs as lines, tabs and breaks. With tables set, each top-level
+// table becomes a Table section; otherwise cells are separated by tabs and
+// rows by new lines inside the running text.
+func (x *extractor) ooxmlText(part, section string, tables bool) error {
+	rc, err := x.open(part)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	t := x.t
+	t.begin(section, false)
+	d := newDecoder(rc)
+
+	type tbl struct {
+		rows, cells int
+		extra       int // grid columns the last cell spans beyond its own
+	}
+	var (
+		stack   []tbl // open tables
+		inText  int   // inside t, delText
+		cellSep bool  // a paragraph ended inside a cell: space before more text
+	)
+	inCell := func() bool { return len(stack) > 0 }
+	w := func(s string) error {
+		if inCell() {
+			if cellSep {
+				cellSep = false
+				if err := t.write(" "); err != nil {
+					return err
+				}
+			}
+			s = cellText(s)
+		}
+		return t.write(s)
+	}
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("office: %s: %w", part, err)
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			switch tok.Name.Local {
+			case "Fallback", "instrText", "pPr", "rPr", "rPh", "tblPr", "trPr", "endParaRPr":
+				// mc:Fallback repeats mc:Choice (ECMA-376 Part 3); the
+				// others hold formatting, field codes or phonetic guides.
+				if err := skip(d); err != nil {
+					return fmt.Errorf("office: %s: %w", part, err)
+				}
+			case "footnote", "endnote":
+				// Separator notes hold only the separator line.
+				if ty := attr(tok, "type"); ty == "separator" || ty == "continuationSeparator" || ty == "continuationNotice" {
+					if err := skip(d); err != nil {
+						return fmt.Errorf("office: %s: %w", part, err)
+					}
+				}
+			case "fld":
+				if attr(tok, "type") == "slidenum" {
+					if err := skip(d); err != nil {
+						return fmt.Errorf("office: %s: %w", part, err)
+					}
+				}
+			case "t", "delText", "text":
+				if tok.Name.Local != "text" || tok.Name.Space == "p" || tok.Name.Space == "" {
+					inText++
+				}
+			case "tab":
+				err = w("\t")
+			case "br", "cr":
+				err = w("\n")
+			case "noBreakHyphen":
+				err = w("-")
+			case "tbl":
+				if len(stack) == 0 && tables {
+					t.begin(section, true)
+				}
+				stack = append(stack, tbl{})
+			case "tr":
+				if len(stack) > 0 {
+					top := &stack[len(stack)-1]
+					top.extra = 0
+					if top.rows > 0 {
+						if len(stack) == 1 {
+							err = t.write("\n")
+						} else {
+							cellSep = true
+						}
+					}
+					top.rows++
+					top.cells = 0
+				}
+			case "tc":
+				if len(stack) > 0 {
+					top := &stack[len(stack)-1]
+					if top.cells > 0 {
+						if len(stack) == 1 {
+							err = t.write(strings.Repeat("\t", 1+top.extra))
+						} else {
+							cellSep = true
+						}
+					}
+					top.extra = 0
+					top.cells++
+					cellSep = false
+				}
+			case "gridSpan":
+				// A merged cell covers more grid columns: keep the columns
+				// of the next cells aligned.
+				if n, e := strconv.Atoi(attr(tok, "val")); e == nil && n > 1 && len(stack) > 0 {
+					stack[len(stack)-1].extra = min(n, 64) - 1
+				}
+			}
+		case xml.EndElement:
+			switch tok.Name.Local {
+			case "t", "delText", "text":
+				if inText > 0 && (tok.Name.Local != "text" || tok.Name.Space == "p" || tok.Name.Space == "") {
+					inText--
+				}
+			case "p":
+				if inCell() {
+					cellSep = true
+				} else {
+					err = t.write("\n")
+				}
+			case "comment", "cm", "threadedComment", "footnote", "endnote":
+				if !inCell() {
+					err = t.write("\n")
+				}
+			case "tbl":
+				if len(stack) > 0 {
+					stack = stack[:len(stack)-1]
+				}
+				if len(stack) == 0 && tables {
+					t.begin(section, false)
+				}
+				cellSep = len(stack) > 0
+			}
+		case xml.CharData:
+			if inText > 0 {
+				err = w(string(tok))
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return t.write("\n")
+}
+
+// textParts runs ooxmlText over parts, each in section name.
+func (x *extractor) textParts(parts []string, section string) error {
+	for _, p := range parts {
+		if err := x.ooxmlText(p, section, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *extractor) docx(main string) error {
+	if err := x.ooxmlText(main, "body", true); err != nil {
+		return err
+	}
+	for _, s := range []struct{ ct, name string }{
+		{ctWordHeader, "header"},
+		{ctWordFooter, "footer"},
+		{ctWordFootnotes, "footnotes"},
+		{ctWordEndnotes, "endnotes"},
+		{ctWordComments, "comments"},
+	} {
+		if err := x.textParts(x.partsOf(s.ct), s.name); err != nil {
+			return err
+		}
+	}
+	return x.coreProps()
+}
+
+func (x *extractor) pptx(main string) error {
+	slides, err := x.slideOrder(main)
+	if err != nil {
+		return err
+	}
+	for i, s := range slides {
+		n := strconv.Itoa(i + 1)
+		if err := x.ooxmlText(s, "slide:"+n, false); err != nil {
+			return err
+		}
+		rs, err := x.rels(s)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if r.typ == "notesSlide" && x.files[r.target] != nil {
+				if err := x.ooxmlText(r.target, "notes:"+n, false); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := x.textParts(x.partsOf(ctPPTComments, ctPPTComments2), "comments"); err != nil {
+		return err
+	}
+	return x.coreProps()
+}
+
+// slideOrder lists the slides in presentation order (p:sldIdLst), falling
+// back to every slide part in natural order.
+func (x *extractor) slideOrder(main string) ([]string, error) {
+	rs, err := x.rels(main)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := x.open(main)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var slides []string
+	seen := map[string]bool{}
+	d := newDecoder(rc)
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("office: %s: %w", main, err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "sldId" {
+			if r, ok := rs[attrNS(se, "r", "id")]; ok && x.files[r.target] != nil && !seen[r.target] {
+				seen[r.target] = true
+				slides = append(slides, r.target)
+			}
+		}
+	}
+	// Slides not in the list (hidden from the order but still in the file)
+	// still leave with the file.
+	for _, p := range x.partsOf(ctSlide) {
+		if !seen[p] {
+			slides = append(slides, p)
+		}
+	}
+	return slides, nil
+}
+
+// coreProps adds title, subject, keywords and description from
+// docProps/core.xml (ECMA-376 Part 2, 11).
+func (x *extractor) coreProps() error {
+	parts := x.partsOf(ctCore)
+	if len(parts) == 0 {
+		return nil
+	}
+	return x.props(parts[0], map[string]bool{"title": true, "subject": true, "keywords": true, "description": true, "keyword": true})
+}
+
+// props collects the text of the named elements of a metadata part, one
+// per line, as section "properties".
+func (x *extractor) props(part string, want map[string]bool) error {
+	rc, err := x.open(part)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	d := newDecoder(rc)
+	var lines []string
+	var cur strings.Builder
+	in := false
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("office: %s: %w", part, err)
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			in = want[tok.Name.Local]
+			cur.Reset()
+		case xml.EndElement:
+			if in {
+				if s := strings.TrimSpace(cur.String()); s != "" {
+					lines = append(lines, s)
+				}
+			}
+			in = false
+		case xml.CharData:
+			if in && cur.Len() < 1<<16 {
+				cur.Write(tok)
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return x.t.section("properties", false, strings.Join(lines, "\n"))
+}

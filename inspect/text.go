@@ -1,0 +1,295 @@
+package inspect
+
+import (
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+// chunkSize is the size of the text chunks handed to the sink: big enough
+// that detectors run over long stretches, small enough that no message is
+// held whole.
+const chunkSize = 64 << 10
+
+// emitter cuts one continuous text into chunks on rune boundaries and hands
+// them to the sink, within the message's MaxTextBytes.
+type emitter struct {
+	w         *walker
+	loc       string
+	kind      Kind
+	table     bool
+	buf       []byte
+	started   bool
+	truncated bool // MaxTextBytes reached
+}
+
+func (w *walker) newEmitter(loc string, kind Kind, table bool) *emitter {
+	e := &emitter{w: w, loc: loc, kind: kind, table: table}
+	if cap(w.chunkBuf) > 0 {
+		e.buf = w.chunkBuf[:0]
+		w.chunkBuf = nil
+	}
+	return e
+}
+
+func (e *emitter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		room := chunkSize - len(e.buf)
+		if room <= 0 {
+			e.flush(false)
+			continue
+		}
+		if room > len(p) {
+			room = len(p)
+		}
+		e.buf = append(e.buf, p[:room]...)
+		p = p[room:]
+	}
+	return n, nil
+}
+
+func (e *emitter) WriteString(s string) (int, error) {
+	n := len(s)
+	for len(s) > 0 {
+		room := chunkSize - len(e.buf)
+		if room <= 0 {
+			e.flush(false)
+			continue
+		}
+		if room > len(s) {
+			room = len(s)
+		}
+		e.buf = append(e.buf, s[:room]...)
+		s = s[room:]
+	}
+	return n, nil
+}
+
+// flush hands the buffered text to the sink; unless final, an incomplete
+// rune at the end is kept for the next chunk.
+func (e *emitter) flush(final bool) {
+	cut := len(e.buf)
+	if !final {
+		// Back up to a rune start (at most 3 bytes).
+		for i := len(e.buf) - 1; i >= 0 && i >= len(e.buf)-utf8.UTFMax; i-- {
+			if utf8.RuneStart(e.buf[i]) {
+				if !utf8.FullRune(e.buf[i:]) {
+					cut = i
+				}
+				break
+			}
+		}
+	}
+	if cut > 0 {
+		e.send(e.buf[:cut])
+	}
+	rest := copy(e.buf, e.buf[cut:])
+	e.buf = e.buf[:rest]
+}
+
+func (e *emitter) send(b []byte) {
+	w := e.w
+	if e.truncated || w.textFull {
+		e.truncated = true
+		return
+	}
+	if max := w.lim.MaxTextBytes; max > 0 && w.res.TextBytes+int64(len(b)) > max {
+		room := int(max - w.res.TextBytes)
+		if room < 0 {
+			room = 0
+		}
+		for room > 0 && !utf8.RuneStart(b[room]) {
+			room--
+		}
+		b = b[:room]
+		e.truncated = true
+		w.textFull = true
+		w.problem("text limit reached (MaxTextBytes %d): the rest of the message was not scanned", max)
+		if len(b) == 0 {
+			return
+		}
+	}
+	text := string(b)
+	if !utf8.ValidString(text) {
+		text = strings.ToValidUTF8(text, "\uFFFD")
+	}
+	if !e.started {
+		e.started = true
+		// Consecutive texts in the same location would read as one text to
+		// the detectors: keep them apart.
+		if w.lastLoc == e.loc {
+			text = "\n\n" + text
+		}
+	}
+	w.lastLoc = e.loc
+	w.res.TextBytes += int64(len(text))
+	w.sink.Chunk(Chunk{Location: e.loc, Kind: e.kind, Table: e.table, Text: text})
+}
+
+// close flushes the rest and gives the buffer back for reuse.
+func (e *emitter) close() {
+	e.flush(true)
+	if cap(e.buf) >= chunkSize {
+		e.w.chunkBuf = e.buf[:0]
+	}
+	e.buf = nil
+}
+
+// emitString sends one short text (a subject, a file name).
+func (w *walker) emitString(loc string, kind Kind, s string) {
+	if strings.TrimSpace(s) == "" {
+		return
+	}
+	e := w.newEmitter(loc, kind, false)
+	e.WriteString(s)
+	e.close()
+}
+
+// --- HTML ---
+
+// blockAtoms end a line when they open or close.
+var blockAtoms = map[atom.Atom]bool{
+	atom.P: true, atom.Div: true, atom.Br: true, atom.Li: true, atom.Ul: true, atom.Ol: true,
+	atom.H1: true, atom.H2: true, atom.H3: true, atom.H4: true, atom.H5: true, atom.H6: true,
+	atom.Tr: true, atom.Table: true, atom.Blockquote: true, atom.Pre: true, atom.Hr: true,
+	atom.Dl: true, atom.Dt: true, atom.Dd: true, atom.Section: true, atom.Article: true,
+	atom.Header: true, atom.Footer: true, atom.Address: true, atom.Caption: true,
+	atom.Thead: true, atom.Tbody: true, atom.Tfoot: true, atom.Title: true, atom.Option: true,
+	atom.Form: true, atom.Fieldset: true, atom.Legend: true, atom.Figcaption: true, atom.Center: true,
+}
+
+// htmlToText streams the text of an HTML document to out: everything a
+// recipient could read, including text hidden by CSS (it leaves with the
+// message) and alt/title attributes; <style> content and comments are left
+// out. Table rows end with '\n' and cells with '\t'.
+func htmlToText(r io.Reader, out io.StringWriter) error {
+	z := html.NewTokenizer(r)
+	// One token (a tagless run of text) is held whole by the tokenizer:
+	// bound it, so memory follows the limits. A longer token ends the
+	// part as not inspected.
+	z.SetMaxBuf(16 << 20)
+	skip := 0 // inside <style>
+	pre := 0
+	lastSpace := true
+	write := func(s string) {
+		if s == "" {
+			return
+		}
+		out.WriteString(s)
+		c := s[len(s)-1]
+		lastSpace = c == ' ' || c == '\n' || c == '\t'
+	}
+	newline := func() {
+		out.WriteString("\n")
+		lastSpace = true
+	}
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			if z.Err() == io.EOF {
+				return nil
+			}
+			return z.Err()
+		case html.TextToken:
+			if skip > 0 {
+				continue
+			}
+			t := z.Text()
+			if pre > 0 {
+				write(string(t))
+				continue
+			}
+			s := collapseSpace(t, lastSpace)
+			write(s)
+		case html.StartTagToken, html.SelfClosingTagToken, html.EndTagToken:
+			name, hasAttr := z.TagName()
+			a := atom.Lookup(name)
+			if tt == html.EndTagToken {
+				switch a {
+				case atom.Style:
+					if skip > 0 {
+						skip--
+					}
+				case atom.Pre:
+					if pre > 0 {
+						pre--
+					}
+				case atom.Td, atom.Th:
+					write("\t")
+					continue
+				}
+				if blockAtoms[a] {
+					newline()
+				}
+				continue
+			}
+			switch a {
+			case atom.Style:
+				if tt == html.StartTagToken {
+					skip++
+				}
+			case atom.Pre:
+				if tt == html.StartTagToken {
+					pre++
+				}
+			}
+			if blockAtoms[a] {
+				newline()
+			}
+			for hasAttr {
+				var k, v []byte
+				k, v, hasAttr = z.TagAttr()
+				switch string(k) {
+				case "alt", "title", "placeholder", "summary", "aria-label":
+				case "value":
+					if a != atom.Input && a != atom.Option && a != atom.Button {
+						continue
+					}
+				default:
+					continue
+				}
+				if s := strings.TrimSpace(string(v)); s != "" {
+					if !lastSpace {
+						write(" ")
+					}
+					write(s)
+					write(" ")
+				}
+			}
+		}
+	}
+}
+
+// collapseSpace folds runs of HTML white space to one space, as a browser
+// shows them.
+func collapseSpace(t []byte, lastSpace bool) string {
+	if len(t) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.Grow(len(t))
+	space := lastSpace
+	for _, c := range t {
+		switch c {
+		case ' ', '\t', '\n', '\r', '\f':
+			if !space {
+				b.WriteByte(' ')
+				space = true
+			}
+		default:
+			b.WriteByte(c)
+			space = false
+		}
+	}
+	return b.String()
+}
+
+// hasTable reports whether an HTML text contains a table.
+func hasTable(r io.ReaderAt, size int64) bool {
+	return size > 0 && containsAt(r, []byte("<table"), true)
+}

@@ -1,0 +1,140 @@
+package inspect
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"path"
+)
+
+// Some mailers and scripts still paste files into the text as uuencode
+// ("begin 644 name" … "end"). Read as text they are noise that hides what
+// they carry, so each block is decoded and inspected as an attachment.
+
+// uuBegin parses a "begin MODE NAME" line.
+func uuBegin(line []byte) (string, bool) {
+	rest, ok := bytes.CutPrefix(line, []byte("begin "))
+	if !ok {
+		return "", false
+	}
+	i := 0
+	for i < len(rest) && rest[i] >= '0' && rest[i] <= '7' {
+		i++
+	}
+	if i < 3 || i > 4 || i >= len(rest) || rest[i] != ' ' {
+		return "", false
+	}
+	name := cleanName(decodeUnknown(bytes.TrimSpace(rest[i+1:])))
+	return name, name != ""
+}
+
+// uuencoded finds the uuencoded blocks of a text part and inspects each.
+func (w *walker) uuencoded(p *Part, sp *spill, depth int) {
+	if !containsAt(sp, []byte("begin "), false) {
+		return
+	}
+	if depth+1 > w.lim.MaxDepth {
+		w.problem("uuencoded data nested deeper than %d (MaxDepth)", w.lim.MaxDepth)
+		return
+	}
+	br := bufio.NewReaderSize(sp.reader(), 16<<10)
+	var line []byte
+	for {
+		var err error
+		line, err = readLine(br, line[:0], 64<<10)
+		if name, ok := uuBegin(trimEOL(line)); ok {
+			if !w.countPart() {
+				return
+			}
+			full := name
+			if p.Name != "" {
+				full = p.Name + "/" + name
+			}
+			w.attachmentCTE(full, path.Base(name), "", nil, &uuReader{br: br}, nil, depth+1, scope{})
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// uuReader decodes uuencoded lines up to "end".
+type uuReader struct {
+	br      *bufio.Reader
+	line    []byte
+	pending []byte
+	out     []byte
+	done    bool
+}
+
+func (u *uuReader) Read(p []byte) (int, error) {
+	for len(u.pending) == 0 {
+		if u.done {
+			return 0, io.EOF
+		}
+		var err error
+		u.line, err = readLine(u.br, u.line[:0], 64<<10)
+		l := trimEOL(u.line)
+		if bytes.Equal(bytes.TrimSpace(l), []byte("end")) || (err != nil && len(l) == 0) {
+			u.done = true
+			if err != nil && !errors.Is(err, io.EOF) {
+				return 0, err
+			}
+			continue
+		}
+		u.pending = u.decode(l)
+		if err != nil {
+			u.done = true
+		}
+	}
+	n := copy(p, u.pending)
+	u.pending = u.pending[n:]
+	return n, nil
+}
+
+// decode one line: a length character, then groups of four characters
+// for three bytes each (a space or '`' is zero).
+func (u *uuReader) decode(l []byte) []byte {
+	if len(l) == 0 {
+		return nil
+	}
+	n := int((l[0] - ' ') & 63)
+	u.out = u.out[:0]
+	for i := 1; i < len(l) && len(u.out) < n; i += 4 {
+		var c [4]byte
+		for j := 0; j < 4; j++ {
+			if i+j < len(l) {
+				c[j] = (l[i+j] - ' ') & 63
+			}
+		}
+		u.out = append(u.out, c[0]<<2|c[1]>>4, c[1]<<4|c[2]>>2, c[2]<<6|c[3])
+	}
+	if len(u.out) > n {
+		u.out = u.out[:n]
+	}
+	return u.out
+}
+
+// containsAt reports whether a buffered part contains needle (ASCII,
+// case-folded when fold), looking in overlapping windows.
+func containsAt(r io.ReaderAt, needle []byte, fold bool) bool {
+	const win = 64 << 10
+	buf := make([]byte, win+len(needle))
+	for off := int64(0); ; off += win {
+		n, _ := r.ReadAt(buf, off)
+		if n <= 0 {
+			return false
+		}
+		hay := buf[:n]
+		if fold {
+			hay = bytes.ToLower(hay)
+		}
+		if bytes.Contains(hay, needle) {
+			return true
+		}
+		if n < len(buf) {
+			return false
+		}
+	}
+}

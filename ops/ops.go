@@ -1,0 +1,133 @@
+// Package ops serves the operations endpoints on the HTTP listener:
+// /healthz (the process is alive), /readyz (it accepts mail) and /metrics
+// (Prometheus text format from the relay's own registry; no globals).
+package ops
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the relay's counters. The SMTP side counts received, queued,
+// held and rejected messages and sessions; the delivery queue counts
+// delivered, deferred and bounced recipients, the queue length and the
+// delivery latency. Every field is set by NewMetrics.
+type Metrics struct {
+	Received prometheus.Counter // messages whose DATA completed
+	Queued   prometheus.Counter // messages committed to the delivery queue
+	Held     prometheus.Counter // messages committed to the hold store (3.3.5)
+	Rejected prometheus.Counter // messages refused after inspection (550)
+
+	Delivered prometheus.Counter // recipients the upstream accepted
+	Deferred  prometheus.Counter // recipient attempts that failed temporarily
+	Bounced   prometheus.Counter // recipients failed permanently or expired (DSN due)
+
+	QueueLength     prometheus.Gauge     // messages in the delivery queue
+	DeliveryLatency prometheus.Histogram // seconds from receipt to the upstream's 250, per message
+
+	Sessions      prometheus.Gauge   // SMTP sessions open now
+	SessionsTotal prometheus.Counter // SMTP connections accepted
+	Refused       prometheus.Counter // connections refused at connect (421: limits)
+}
+
+// NewMetrics creates the metrics and registers them with reg (nil: not
+// registered, e.g. in tests).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "dlpguard", Name: name, Help: help})
+	}
+	m := &Metrics{
+		Received:  c("messages_received_total", "Messages whose DATA was received completely."),
+		Queued:    c("messages_queued_total", "Messages committed to the delivery queue."),
+		Held:      c("messages_held_total", "Messages committed to the hold store."),
+		Rejected:  c("messages_rejected_total", "Messages rejected after inspection."),
+		Delivered: c("recipients_delivered_total", "Recipients accepted by the upstream."),
+		Deferred:  c("recipients_deferred_total", "Recipient delivery attempts that failed temporarily."),
+		Bounced:   c("recipients_bounced_total", "Recipients failed permanently or expired."),
+		QueueLength: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dlpguard", Name: "queue_length",
+			Help: "Messages in the delivery queue."}),
+		DeliveryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "dlpguard",
+			Name: "delivery_latency_seconds", Help: "Time from receipt to the upstream's acceptance.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 4, 12)}),
+		Sessions: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dlpguard", Name: "smtp_sessions",
+			Help: "SMTP sessions open now."}),
+		SessionsTotal: c("smtp_connections_total", "SMTP connections accepted."),
+		Refused:       c("smtp_connections_refused_total", "SMTP connections refused at connect by a limit."),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Received, m.Queued, m.Held, m.Rejected, m.Delivered, m.Deferred, m.Bounced,
+			m.QueueLength, m.DeliveryLatency, m.Sessions, m.SessionsTotal, m.Refused)
+	}
+	return m
+}
+
+// NewRegistry returns a registry with the Go runtime and process
+// collectors and the relay's metrics.
+func NewRegistry() (*prometheus.Registry, *Metrics) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg, NewMetrics(reg)
+}
+
+// Handler serves /healthz, /readyz and /metrics. ready reports why the
+// relay is not ready (nil: ready); it may be nil.
+func Handler(reg *prometheus.Registry, ready func() error) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if ready != nil {
+			if err := ready(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte("not ready: " + err.Error() + "\n"))
+				return
+			}
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return mux
+}
+
+// Server is the HTTP listener for the endpoints.
+type Server struct {
+	srv *http.Server
+	ln  net.Listener
+	log *slog.Logger
+}
+
+// Listen binds addr and starts serving h in the background.
+func Listen(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
+		ln:  ln,
+		log: log,
+	}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("ops http server", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// Addr is the bound address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Shutdown stops the listener, waiting for requests in progress.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }

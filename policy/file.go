@@ -1,0 +1,375 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"dlpguard/classify"
+)
+
+// file is the policy file as written by administrators. Every field is
+// documented in policy/README.md and example.yaml.
+type file struct {
+	Version      int              `yaml:"version"`
+	Name         string           `yaml:"name"`
+	Organisation orgFile          `yaml:"organisation"`
+	Departments  []departmentFile `yaml:"departments"`
+	Detectors    detectorsFile    `yaml:"detectors"`
+	Rules        []ruleFile       `yaml:"rules"`
+	Exceptions   []exceptionFile  `yaml:"exceptions"`
+	Permits      []permitFile     `yaml:"permits"`
+	Limits       limitsFile       `yaml:"limits"`
+}
+
+type orgFile struct {
+	Name      string   `yaml:"name"`
+	Domains   strList  `yaml:"domains"`
+	Phones    []string `yaml:"phones"`
+	Addresses []string `yaml:"addresses"`
+	Signature []string `yaml:"signature"`
+}
+
+type departmentFile struct {
+	Name     string  `yaml:"name"`
+	Senders  strList `yaml:"senders"`  // address patterns of its staff
+	Manager  string  `yaml:"manager"`  // 情報セキュリティ管理責任者
+	Deputies strList `yaml:"deputies"` // who may approve in the manager's absence
+}
+
+type detectorsFile struct {
+	Builtin        map[string]classify.DetectorSettings `yaml:"builtin"`
+	Custom         []classify.CustomDetector            `yaml:"custom"`
+	Exclude        classify.Exclusions                  `yaml:"exclude"`
+	MarkingHeaders []classify.MarkingHeader             `yaml:"marking_headers"`
+}
+
+type ruleFile struct {
+	ID                string   `yaml:"id"`
+	Description       string   `yaml:"description"`
+	When              whenFile `yaml:"when"`
+	Action            string   `yaml:"action"`
+	Clause            strList  `yaml:"clause"`
+	RequireEncryption *bool    `yaml:"require_encryption"`
+	DelayMinutes      int      `yaml:"delay_minutes"`
+	Message           textFile `yaml:"message"`
+	Disabled          bool     `yaml:"disabled"`
+}
+
+type textFile struct {
+	JA string `yaml:"ja"`
+	EN string `yaml:"en"`
+}
+
+// whenFile holds a rule's conditions; every condition given must hold.
+type whenFile struct {
+	Detector      strList `yaml:"detector"` // any of these detectors
+	MinCount      int     `yaml:"min_count"`
+	MinConfidence string  `yaml:"min_confidence"`
+	MaxConfidence string  `yaml:"max_confidence"` // e.g. medium: only findings without context
+	Level         strList `yaml:"level"`          // the message's level is one of these
+	Marking       strList `yaml:"marking"`        // the strongest marking is one of these
+
+	AttachmentEncrypted     *bool `yaml:"attachment_encrypted"`
+	AttachmentUninspectable *bool `yaml:"attachment_uninspectable"`
+	AttachmentMedia         *bool `yaml:"attachment_media"`
+
+	ExternalRecipients int `yaml:"external_recipients"` // at least this many in To/Cc
+	ExternalDomains    int `yaml:"external_domains"`    // at least this many distinct external domains in To/Cc
+
+	Sender          strList `yaml:"sender"`            // the sender matches one
+	Recipient       strList `yaml:"recipient"`         // some recipient matches one
+	RecipientDomain strList `yaml:"recipient_domain"`  // some recipient's domain matches one
+	AllRecipientsIn strList `yaml:"all_recipients_in"` // every recipient matches one
+	MinSize         size    `yaml:"min_size"`
+	MaxSize         size    `yaml:"max_size"`
+	ExternalOnly    bool    `yaml:"external_only"` // only when some recipient is external
+	Incomplete      *bool   `yaml:"incomplete"`    // some content could not be read (Result.Incomplete)
+}
+
+type exceptionFile struct {
+	ID         string  `yaml:"id"`
+	ApprovedBy string  `yaml:"approved_by"`
+	Reason     string  `yaml:"reason"`
+	Senders    strList `yaml:"senders"`
+	Recipients strList `yaml:"recipients"`
+	Rules      strList `yaml:"rules"`
+	Action     string  `yaml:"action"` // what the rules are relaxed to
+	Expires    string  `yaml:"expires"`
+}
+
+type permitFile struct {
+	ID               string  `yaml:"id"`
+	GrantedBy        string  `yaml:"granted_by"`
+	Department       string  `yaml:"department"`
+	Senders          strList `yaml:"senders"`
+	RecipientDomains strList `yaml:"recipient_domains"`
+	Levels           strList `yaml:"levels"`
+	Detectors        strList `yaml:"detectors"`
+	Rules            strList `yaml:"rules"`
+	LegalBasis       string  `yaml:"legal_basis"`
+	Action           string  `yaml:"action"` // pass (default) or delay
+	DelayMinutes     int     `yaml:"delay_minutes"`
+	Expires          string  `yaml:"expires"`
+}
+
+type limitsFile struct {
+	MaxDecodedBytes     size   `yaml:"max_decoded_bytes"`
+	MaxPartBytes        size   `yaml:"max_part_bytes"`
+	MaxParts            int    `yaml:"max_parts"`
+	MaxDepth            int    `yaml:"max_depth"`
+	MaxArchiveEntries   int    `yaml:"max_archive_entries"`
+	MaxCompressionRatio int64  `yaml:"max_compression_ratio"`
+	MaxTextBytes        size   `yaml:"max_text_bytes"`
+	MaxHeaderBytes      size   `yaml:"max_header_bytes"`
+	Timeout             string `yaml:"timeout"`
+}
+
+// strList is a list of strings that may also be written as one scalar.
+type strList []string
+
+func (s *strList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if n.Tag == "!!null" {
+			*s = nil
+			return nil
+		}
+		*s = strList{n.Value}
+		return nil
+	}
+	var l []string
+	if err := n.Decode(&l); err != nil {
+		return err
+	}
+	*s = l
+	return nil
+}
+
+// size is a byte count written as a number or with a unit (10MB, 25MiB, 512k).
+type size int64
+
+func (s *size) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*s = size(v)
+	return nil
+}
+
+func parseSize(v string) (int64, error) {
+	t := strings.TrimSpace(v)
+	mult := int64(1)
+	lower := strings.ToLower(t)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{
+		{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
+		{"kb", 1000}, {"mb", 1000 * 1000}, {"gb", 1000 * 1000 * 1000},
+		{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1},
+	} {
+		if strings.HasSuffix(lower, u.suffix) {
+			mult = u.m
+			t = strings.TrimSpace(t[:len(t)-len(u.suffix)])
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("bad size %q (want a number of bytes, optionally with KB, MB, KiB, MiB …)", v)
+	}
+	return n * mult, nil
+}
+
+// Problem is one finding of validation, named by file, line and field.
+type Problem struct {
+	File    string
+	Line    int
+	Field   string // e.g. rules[2].when.detector
+	Msg     string
+	Warning bool // a warning does not stop the policy from loading
+}
+
+func (p Problem) String() string {
+	kind := "error"
+	if p.Warning {
+		kind = "warning"
+	}
+	loc := p.File
+	if p.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	if p.Field != "" {
+		return fmt.Sprintf("%s: %s: %s: %s", loc, kind, p.Field, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", loc, kind, p.Msg)
+}
+
+// ValidationError lists every error found in a policy file.
+type ValidationError struct {
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	n := 0
+	for _, p := range e.Problems {
+		if p.Warning {
+			continue
+		}
+		if n > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.String())
+		n++
+	}
+	return b.String()
+}
+
+var typeErrLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// decodeFile decodes data strictly (unknown fields are errors) and returns
+// the decoded file, the node tree for line lookups, and the problems.
+func decodeFile(data []byte, filename string) (*file, *yaml.Node, []Problem) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, nil, []Problem{yamlProblem(filename, err)}
+	}
+	var f file
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(&f)
+	if errors.Is(err, io.EOF) {
+		err = nil // an empty file is an empty policy
+	}
+	var probs []Problem
+	var te *yaml.TypeError
+	switch {
+	case errors.As(err, &te):
+		for _, m := range te.Errors {
+			p := Problem{File: filename, Msg: m}
+			if sm := typeErrLine.FindStringSubmatch(m); sm != nil {
+				p.Line, _ = strconv.Atoi(sm[1])
+				p.Msg = sm[2]
+				p.Field = fieldAtLine(&root, p.Line)
+			}
+			probs = append(probs, p)
+		}
+	case err != nil:
+		return nil, nil, []Problem{yamlProblem(filename, err)}
+	}
+	return &f, &root, probs
+}
+
+func yamlProblem(filename string, err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	p := Problem{File: filename, Msg: msg}
+	if sm := typeErrLine.FindStringSubmatch(msg); sm != nil {
+		p.Line, _ = strconv.Atoi(sm[1])
+		p.Msg = sm[2]
+	}
+	return p
+}
+
+// fieldAtLine names the field (as a path) whose key or value starts on line.
+func fieldAtLine(root *yaml.Node, line int) string {
+	var best string
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		if best != "" || n == nil {
+			return
+		}
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				if k.Line == line && (v.Kind == yaml.ScalarNode || v.Line != line) {
+					best = p
+					return
+				}
+				walk(v, p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				if c.Kind == yaml.ScalarNode && c.Line == line {
+					best = p
+					return
+				}
+				walk(c, p)
+			}
+		}
+	}
+	walk(root, "")
+	return best
+}
+
+// lineOf returns the line of the node at path (keys and sequence indexes);
+// the deepest node found when the path does not exist all the way.
+func lineOf(root *yaml.Node, path ...any) int {
+	n := root
+	if n == nil {
+		return 0
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, p := range path {
+		var next *yaml.Node
+		switch k := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == k {
+						line = n.Content[i].Line
+						next = n.Content[i+1]
+						break
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+				next = n.Content[k]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
+}
+
+// jst is the zone in which expiry dates are read: the city's own.
+var jst = time.FixedZone("JST", 9*60*60)
+
+// parseExpiry reads a date (2027-03-31: valid through the end of that day,
+// Japan time) or an RFC 3339 time.
+func parseExpiry(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.ParseInLocation("2006-01-02", s, jst); err == nil {
+		return t.AddDate(0, 0, 1), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("bad date %q (want YYYY-MM-DD or RFC 3339)", s)
+}

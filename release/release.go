@@ -1,0 +1,799 @@
+// Package release rewrites a held message for release so that nothing
+// leaves unencrypted (clause 3.3.5: information sent by e-mail must be
+// encrypted or password-protected): every attachment that is not already
+// encrypted is replaced by an OpenPGP-encrypted file "name.pgp", and when
+// the body itself has findings it moves into an encrypted attachment
+// ("本文.txt.pgp") behind a short Japanese cover note.
+//
+// Attachments are encrypted for all the recipients' public keys. When a
+// recipient has no usable key, Mode decides: refuse (MissingKeyError names
+// them) or encrypt everything with a generated passphrase, returned once in
+// the Result for the sender to pass on by another channel.
+//
+// The .pgp files are binary OpenPGP, not ASCII-armored .asc: the part is
+// base64 in the mail anyway, armor would add another third to the size,
+// and Gpg4win/Kleopatra (what Windows recipients use) open .pgp files by
+// double-click.
+//
+// The rewrite streams: parts are copied, decoded, encrypted and encoded
+// piece by piece, so a 25 MB attachment is never held whole in memory.
+package release
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/quotedprintable"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/ProtonMail/go-crypto/openpgp/s2k"
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
+)
+
+// Mode is what to do when a recipient has no usable public key.
+type Mode int
+
+const (
+	// RefuseWithoutKey fails with *MissingKeyError naming the recipients.
+	RefuseWithoutKey Mode = iota
+	// PassphraseWithoutKey encrypts every part with one generated
+	// passphrase (OpenPGP SKESK, AES-256, iterated and salted S2K) for all
+	// recipients, those with keys included, so that there is one way to
+	// open the message.
+	PassphraseWithoutKey
+)
+
+// Preset selects the OpenPGP packet formats.
+type Preset int
+
+const (
+	// Compatible: AES-256, SEIPDv1 (MDC), iterated+salted S2K with the
+	// highest count. GnuPG 2.2/2.4 and every common tool read it.
+	Compatible Preset = iota
+	// RFC9580: as Compatible, plus AEAD (OCB, SEIPDv2) when every
+	// recipient key advertises it, and Argon2 for passphrases. Only for
+	// recipients known to have RFC 9580 tools; GnuPG does not read SEIPDv2.
+	RFC9580
+)
+
+// KeyLookup finds usable public keys; *keyring.Keyring implements it.
+type KeyLookup interface {
+	ForRecipients(recipients []string) (keys openpgp.EntityList, missing []string, err error)
+}
+
+// Options for Rewrite.
+type Options struct {
+	// Recipients are the envelope recipients the message goes to.
+	Recipients []string
+	Keys       KeyLookup
+	Mode       Mode
+	Preset     Preset
+	// BodyHasFindings moves the text body (text/plain and text/html parts
+	// that are not attachments) into encrypted attachments.
+	BodyHasFindings bool
+	// Inspected is the attachment list from inspection (the scan JSON's
+	// attachments[]: name and encrypted flag). An attachment passes
+	// unchanged when its name occurs exactly once in this list and is
+	// flagged encrypted (PGP, S/MIME, encrypted ZIP, PDF or Office); a
+	// name listed twice is encrypted again, so a plaintext twin cannot
+	// ride on the encrypted one's flag. Parts of type multipart/encrypted,
+	// application/pgp-encrypted and S/MIME enveloped data always pass.
+	Inspected []Inspected
+	// MessageID is used in log lines.
+	MessageID string
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Inspected is one attachment as inspection saw it.
+type Inspected struct {
+	Name      string `json:"name"`
+	Encrypted bool   `json:"encrypted"`
+}
+
+// Part is the proof for one part of the released message.
+type Part struct {
+	Kind     string `json:"kind"`      // "attachment" or "body"
+	Name     string `json:"name"`      // the original file name ("" for a body part)
+	SentName string `json:"sent_name"` // the name as sent ("x.pdf.pgp", or unchanged)
+	Action   string `json:"action"`    // "encrypted" or "unchanged"
+	// OriginalSHA256 is over the decoded part as it was (and inspected);
+	// SentSHA256 over the decoded part as sent (the .pgp file).
+	OriginalSHA256 string `json:"original_sha256"`
+	SentSHA256     string `json:"sent_sha256"`
+	OriginalSize   int64  `json:"original_size"`
+	SentSize       int64  `json:"sent_size"`
+}
+
+// Result of Rewrite.
+type Result struct {
+	// Method is "public-key", "passphrase" or "none" (nothing needed
+	// encrypting).
+	Method string `json:"method"`
+	// Fingerprints of the keys encrypted to.
+	Fingerprints []string `json:"fingerprints,omitempty"`
+	// Passphrase is set in passphrase mode only. Give it to the sender
+	// once, by another channel; it is in no log and not in the message.
+	Passphrase string `json:"-"`
+	Parts      []Part `json:"parts"`
+}
+
+// MissingKeyError is returned in RefuseWithoutKey mode.
+type MissingKeyError struct{ Recipients []string }
+
+func (e *MissingKeyError) Error() string {
+	return "release: no usable OpenPGP key for " + strings.Join(e.Recipients, ", ")
+}
+
+// Limits against MIME bombs; the message was inspected already, so a real
+// message is far inside them.
+const (
+	maxDepth = 20
+	maxParts = 2000
+)
+
+// Rewrite reads the raw message from r and writes the message to send to
+// w. On error, what was written to w must be discarded.
+func Rewrite(ctx context.Context, w io.Writer, r io.Reader, opts Options) (*Result, error) {
+	rw := &rewriter{ctx: ctx, opts: opts, res: &Result{Method: "none"}, log: opts.Logger, now: opts.Now}
+	if rw.log == nil {
+		rw.log = slog.Default()
+	}
+	if rw.now == nil {
+		rw.now = time.Now
+	}
+	rw.encrypted, rw.passed = map[string]bool{}, map[string]bool{}
+	count := map[string]int{}
+	for _, a := range opts.Inspected {
+		count[a.Name]++
+	}
+	for _, a := range opts.Inspected {
+		if a.Encrypted && count[a.Name] == 1 {
+			rw.encrypted[a.Name] = true
+		}
+	}
+	if opts.Keys == nil {
+		return nil, errors.New("release: no keyring")
+	}
+	keys, missing, err := opts.Keys.ForRecipients(opts.Recipients)
+	if err != nil {
+		return nil, fmt.Errorf("release %s: keys: %w", opts.MessageID, err)
+	}
+	switch {
+	case len(opts.Recipients) == 0:
+		return nil, errors.New("release: no recipients")
+	case len(missing) == 0:
+		rw.keys = keys
+		for _, k := range keys {
+			rw.fprs = append(rw.fprs, strings.ToUpper(hex.EncodeToString(k.PrimaryKey.Fingerprint)))
+		}
+	case opts.Mode == PassphraseWithoutKey:
+		if rw.passphrase, err = NewPassphrase(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, &MissingKeyError{Recipients: missing}
+	}
+
+	br := bufio.NewReaderSize(r, 64<<10)
+	h, err := textproto.ReadHeader(br)
+	if err != nil {
+		return nil, fmt.Errorf("release %s: header: %w", opts.MessageID, err)
+	}
+	// A multipart body needs its own header written first; in every other
+	// case the top-level header changes with the part it describes.
+	top := func(nh textproto.Header) (io.Writer, error) {
+		if !nh.Has("Mime-Version") {
+			nh.Set("MIME-Version", "1.0")
+		}
+		return w, textproto.WriteHeader(w, nh)
+	}
+	if err := rw.entity(top, h, br, 0, false); err != nil {
+		return nil, fmt.Errorf("release %s: %w", opts.MessageID, err)
+	}
+	res := rw.res
+	if res.Method != "none" {
+		res.Fingerprints = rw.fprs
+		res.Passphrase = rw.passphrase
+	}
+	rw.log.Info("release: rewritten", "id", opts.MessageID, "method", res.Method,
+		"parts", len(res.Parts), "keys", len(rw.fprs))
+	return res, nil
+}
+
+type createFunc func(textproto.Header) (io.Writer, error)
+
+type rewriter struct {
+	ctx        context.Context
+	opts       Options
+	res        *Result
+	log        *slog.Logger
+	now        func() time.Time
+	keys       openpgp.EntityList
+	fprs       []string
+	passphrase string
+	encrypted  map[string]bool
+	passed     map[string]bool // encrypted attachments passed unchanged
+	parts      int
+	coverDone  bool
+	bodyNames  map[string]int
+}
+
+func mediaType(h textproto.Header) (string, map[string]string) {
+	v := h.Get("Content-Type")
+	if v == "" {
+		return "text/plain", map[string]string{}
+	}
+	t, p, err := mime.ParseMediaType(v)
+	if err != nil {
+		// An unparseable type is treated as an opaque attachment, which
+		// gets encrypted: never as a body that could pass in the clear.
+		return "application/octet-stream", map[string]string{}
+	}
+	return strings.ToLower(t), p
+}
+
+const peekSize = 16 << 10
+
+// looksEncrypted checks the start of a part whose type says it is
+// encrypted: PGP/MIME carries an armored PGP message (RFC 3156 §4), an
+// application/pgp-encrypted leaf is the "Version: 1" control part or
+// OpenPGP packets, S/MIME is DER with the envelopedData OID (RFC 8551).
+func looksEncrypted(t, cte string, rawPrefix []byte) bool {
+	switch t {
+	case "multipart/encrypted":
+		return bytes.Contains(rawPrefix, []byte("-----BEGIN PGP MESSAGE-----"))
+	}
+	p := decodePrefix(cte, rawPrefix)
+	switch t {
+	case "application/pgp-encrypted":
+		if bytes.HasPrefix(bytes.TrimSpace(p), []byte("-----BEGIN PGP MESSAGE-----")) {
+			return true
+		}
+		if len(bytes.TrimSpace(p)) <= 64 && bytes.HasPrefix(bytes.TrimSpace(p), []byte("Version: 1")) {
+			return true
+		}
+		// Binary: the first packet is a session key packet, PKESK (1)
+		// or SKESK (3), in the old or the new packet format.
+		if len(p) > 0 {
+			b := p[0]
+			tag := -1
+			if b&0xc0 == 0xc0 {
+				tag = int(b & 0x3f)
+			} else if b&0xc0 == 0x80 {
+				tag = int(b>>2) & 0x0f
+			}
+			return tag == 1 || tag == 3
+		}
+		return false
+	default: // S/MIME enveloped data
+		oid := []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03}
+		oidAuth := []byte{0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x17}
+		head := p[:min(len(p), 64)]
+		return len(p) > 0 && p[0] == 0x30 && (bytes.Contains(head, oid) || bytes.Contains(head, oidAuth))
+	}
+}
+
+// decodePrefix decodes as much of an encoded prefix as is whole.
+func decodePrefix(cte string, raw []byte) []byte {
+	switch strings.ToLower(strings.TrimSpace(cte)) {
+	case "base64":
+		clean := make([]byte, 0, len(raw))
+		for _, c := range raw {
+			if c != '\r' && c != '\n' && c != ' ' && c != '\t' {
+				clean = append(clean, c)
+			}
+		}
+		clean = clean[:len(clean)/4*4]
+		out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
+		n, _ := base64.StdEncoding.Decode(out, clean)
+		return out[:n]
+	case "quoted-printable":
+		out, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(raw)))
+		return out
+	}
+	return raw
+}
+
+// passthroughType reports parts that are encrypted by their type.
+func passthroughType(t string, p map[string]string) bool {
+	switch t {
+	case "multipart/encrypted", "application/pgp-encrypted":
+		return true
+	case "application/pkcs7-mime", "application/x-pkcs7-mime":
+		st := strings.ToLower(p["smime-type"])
+		return st == "enveloped-data" || st == "authenveloped-data"
+	}
+	return false
+}
+
+func (rw *rewriter) entity(create createFunc, h textproto.Header, body io.Reader, depth int, inAlt bool) error {
+	if err := rw.ctx.Err(); err != nil {
+		return err
+	}
+	if depth > maxDepth {
+		return errors.New("MIME nesting too deep")
+	}
+	if rw.parts++; rw.parts > maxParts {
+		return errors.New("too many MIME parts")
+	}
+	t, params := mediaType(h)
+	if passthroughType(t, params) {
+		// Trust the type only when the content agrees: a plaintext file
+		// labelled application/pgp-encrypted must not pass in the clear.
+		br := bufio.NewReaderSize(body, peekSize)
+		prefix, _ := br.Peek(peekSize)
+		if looksEncrypted(t, h.Get("Content-Transfer-Encoding"), prefix) {
+			return rw.unchanged(create, h, br, "attachment", filename(h))
+		}
+		body = br
+		if strings.HasPrefix(t, "multipart/") {
+			// Its parts are rewritten one by one (each encrypted), and it
+			// is no longer PGP/MIME.
+			t = "multipart/mixed"
+			delete(params, "protocol")
+			h = h.Copy()
+			h.Set("Content-Type", mime.FormatMediaType(t, params))
+		}
+	}
+	if strings.HasPrefix(t, "multipart/") && params["boundary"] != "" {
+		if rw.opts.BodyHasFindings && t == "multipart/alternative" && !inAlt {
+			return rw.alternative(create, h, body, params["boundary"], depth)
+		}
+		return rw.multipart(create, h, body, t, params, depth, inAlt)
+	}
+	name := filename(h)
+	disp, _, _ := mime.ParseMediaType(h.Get("Content-Disposition"))
+	isBody := name == "" && !strings.EqualFold(disp, "attachment") && (t == "text/plain" || t == "text/html")
+	if isBody {
+		if !rw.opts.BodyHasFindings {
+			return rw.unchanged(create, h, body, "body", "")
+		}
+		return rw.moveBody(create, h, body, t, inAlt)
+	}
+	if name == "" {
+		name = defaultName(t)
+	}
+	if rw.encrypted[name] {
+		if rw.passed[name] {
+			// The inspection list said the name was unique: it was not
+			// the list of this message.
+			return fmt.Errorf("attachment %q occurs twice but was listed once", name)
+		}
+		rw.passed[name] = true
+		return rw.unchanged(create, h, body, "attachment", name)
+	}
+	return rw.encryptPart(create, h, body, name, name+".pgp", "attachment")
+}
+
+func defaultName(t string) string {
+	switch {
+	case t == "message/rfc822":
+		return "転送メッセージ.eml"
+	case strings.HasPrefix(t, "text/"):
+		return "添付ファイル.txt"
+	}
+	if exts, _ := mime.ExtensionsByType(t); len(exts) > 0 {
+		return "添付ファイル" + exts[0]
+	}
+	return "添付ファイル.bin"
+}
+
+func (rw *rewriter) multipart(create createFunc, h textproto.Header, body io.Reader, t string, params map[string]string, depth int, inAlt bool) error {
+	nh := h.Copy()
+	mw := textproto.NewMultipartWriter(nil)
+	if mw.SetBoundary(params["boundary"]) != nil {
+		params["boundary"] = mw.Boundary()
+		nh.Set("Content-Type", mime.FormatMediaType(t, params))
+	}
+	nh.Del("Content-Transfer-Encoding") // multipart is 7bit/8bit/binary only (RFC 2045 §6.4)
+	out, err := create(nh)
+	if err != nil {
+		return err
+	}
+	mw = textproto.NewMultipartWriter(out)
+	mw.SetBoundary(params["boundary"])
+	mr := textproto.NewMultipartReader(body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("multipart: %w", err)
+		}
+		if err := rw.entity(mw.CreatePart, p.Header, p, depth+1, inAlt || t == "multipart/alternative"); err != nil {
+			return err
+		}
+	}
+	return mw.Close()
+}
+
+// alternative replaces a multipart/alternative body that has findings by a
+// multipart/mixed: the cover note, then every alternative encrypted.
+func (rw *rewriter) alternative(create createFunc, h textproto.Header, body io.Reader, boundary string, depth int) error {
+	mw, err := rw.mixed(create, h)
+	if err != nil {
+		return err
+	}
+	if err := rw.cover(mw); err != nil {
+		return err
+	}
+	mr := textproto.NewMultipartReader(body, boundary)
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("multipart: %w", err)
+		}
+		if err := rw.entity(mw.CreatePart, p.Header, p, depth+1, true); err != nil {
+			return err
+		}
+	}
+	return mw.Close()
+}
+
+// mixed writes h as a multipart/mixed header (other fields kept) and
+// returns the writer for its parts.
+func (rw *rewriter) mixed(create createFunc, h textproto.Header) (*textproto.MultipartWriter, error) {
+	nh := h.Copy()
+	for _, k := range []string{"Content-Type", "Content-Transfer-Encoding", "Content-Disposition"} {
+		nh.Del(k)
+	}
+	mw := textproto.NewMultipartWriter(nil)
+	nh.Set("Content-Type", mime.FormatMediaType("multipart/mixed", map[string]string{"boundary": mw.Boundary()}))
+	out, err := create(nh)
+	if err != nil {
+		return nil, err
+	}
+	real := textproto.NewMultipartWriter(out)
+	if err := real.SetBoundary(mw.Boundary()); err != nil {
+		return nil, err
+	}
+	return real, nil
+}
+
+// moveBody replaces a text body with findings by its encrypted copy; the
+// first one moved also gets the cover note (inside an alternative the
+// cover was written by alternative).
+func (rw *rewriter) moveBody(create createFunc, h textproto.Header, body io.Reader, t string, inAlt bool) error {
+	ext := ".txt"
+	if t == "text/html" {
+		ext = ".html"
+	}
+	if rw.bodyNames == nil {
+		rw.bodyNames = map[string]int{}
+	}
+	rw.bodyNames[ext]++
+	name := "本文" + ext
+	if n := rw.bodyNames[ext]; n > 1 {
+		name = fmt.Sprintf("本文-%d%s", n, ext)
+	}
+	if inAlt || rw.coverDone {
+		return rw.encryptPart(create, h, body, name, name+".pgp", "body")
+	}
+	mw, err := rw.mixed(create, h)
+	if err != nil {
+		return err
+	}
+	if err := rw.cover(mw); err != nil {
+		return err
+	}
+	if err := rw.encryptPart(mw.CreatePart, h, body, name, name+".pgp", "body"); err != nil {
+		return err
+	}
+	return mw.Close()
+}
+
+// cover writes the note that replaces a body with findings. Staff-facing
+// text: Japanese first, English below.
+func (rw *rewriter) cover(mw *textproto.MultipartWriter) error {
+	rw.coverDone = true
+	var ch textproto.Header
+	ch.Set("Content-Type", "text/plain; charset=utf-8")
+	ch.Set("Content-Transfer-Encoding", "base64")
+	out, err := mw.CreatePart(ch)
+	if err != nil {
+		return err
+	}
+	how, howEn := "受信者の方の公開鍵で暗号化しています。OpenPGP 対応のソフトウェア（GnuPG、Gpg4win など）で復号してください。",
+		"It is encrypted to your OpenPGP public key; open it with OpenPGP software (GnuPG, Gpg4win, ...)."
+	if rw.passphrase != "" {
+		how = "パスワードで暗号化しています。パスワードは送信者から別の手段（電話など）でお知らせします。OpenPGP 対応のソフトウェア（GnuPG、Gpg4win など）で復号してください。"
+		howEn = "It is encrypted with a password, which the sender will give you by other means (e.g. by telephone). Open it with OpenPGP software (GnuPG, Gpg4win, ...)."
+	}
+	text := "このメールの本文には個人情報等が含まれるため、情報セキュリティ対策基準 3.3.5 に基づき、" +
+		"本文を暗号化して添付ファイル（本文.txt.pgp など）に移しました。\r\n" + how + "\r\n" +
+		"添付ファイルもすべて暗号化しています（ファイル名の末尾が .pgp）。\r\n\r\n" +
+		"The body of this message contains personal information. Under clause 3.3.5 of the information " +
+		"security standard it has been encrypted and moved into an attachment (本文.txt.pgp or similar).\r\n" +
+		howEn + "\r\nEvery attachment is encrypted as well (file names ending in .pgp).\r\n"
+	bw := newBase64Writer(out)
+	if _, err := io.WriteString(bw, text); err != nil {
+		return err
+	}
+	return bw.Close()
+}
+
+// unchanged copies a part byte for byte (header and encoded body) and
+// records the hash of its decoded content.
+func (rw *rewriter) unchanged(create createFunc, h textproto.Header, body io.Reader, kind, name string) error {
+	out, err := create(h)
+	if err != nil {
+		return err
+	}
+	dh := newDecodedHash(h.Get("Content-Transfer-Encoding"))
+	_, err = io.Copy(out, io.TeeReader(ctxReader{rw.ctx, body}, dh))
+	sum, n, derr := dh.finish()
+	if err != nil {
+		return err
+	}
+	if derr != nil {
+		return fmt.Errorf("part %q: %w", name, derr)
+	}
+	rw.res.Parts = append(rw.res.Parts, Part{Kind: kind, Name: name, SentName: name, Action: "unchanged",
+		OriginalSHA256: sum, SentSHA256: sum, OriginalSize: n, SentSize: n})
+	return nil
+}
+
+// encryptPart writes the decoded part, encrypted, as attachment sentName.
+func (rw *rewriter) encryptPart(create createFunc, h textproto.Header, body io.Reader, name, sentName, kind string) error {
+	// The part's other fields stay (and, at the top level, From, To,
+	// Subject…); only those describing the content change.
+	ah := mail.AttachmentHeader{Header: message.Header{Header: h.Copy()}}
+	for _, k := range []string{"Content-Type", "Content-Disposition", "Content-Transfer-Encoding", "Content-Md5"} {
+		ah.Del(k)
+	}
+	ah.SetContentType("application/octet-stream", map[string]string{"name": sentName})
+	ah.SetFilename(sentName) // RFC 2047 in the parameter: what Japanese Outlook reads
+	ah.Set("Content-Transfer-Encoding", "base64")
+	out, err := create(ah.Header.Header)
+	if err != nil {
+		return err
+	}
+	b64 := newBase64Writer(out)
+	sentHash := sha256.New()
+	sent := &countWriter{w: io.MultiWriter(b64, sentHash)}
+	hints := &openpgp.FileHints{IsBinary: true, FileName: truncateName(name, 255), ModTime: rw.now()}
+	var pw io.WriteCloser
+	if rw.passphrase != "" {
+		pw, err = openpgp.SymmetricallyEncrypt(sent, []byte(rw.passphrase), hints, rw.config())
+	} else {
+		pw, err = openpgp.Encrypt(sent, rw.keys, nil, hints, rw.config())
+	}
+	if err != nil {
+		return fmt.Errorf("encrypt %q: %w", name, err)
+	}
+	origHash := sha256.New()
+	n, err := io.Copy(io.MultiWriter(pw, origHash), ctxReader{rw.ctx, decode(h.Get("Content-Transfer-Encoding"), body)})
+	if err != nil {
+		return fmt.Errorf("part %q: %w", name, err)
+	}
+	if err := pw.Close(); err != nil {
+		return fmt.Errorf("encrypt %q: %w", name, err)
+	}
+	if err := b64.Close(); err != nil {
+		return err
+	}
+	if rw.passphrase != "" {
+		rw.res.Method = "passphrase"
+	} else {
+		rw.res.Method = "public-key"
+	}
+	rw.res.Parts = append(rw.res.Parts, Part{Kind: kind, Name: name, SentName: sentName, Action: "encrypted",
+		OriginalSHA256: hex.EncodeToString(origHash.Sum(nil)), SentSHA256: hex.EncodeToString(sentHash.Sum(nil)),
+		OriginalSize: n, SentSize: sent.n})
+	return nil
+}
+
+func (rw *rewriter) config() *packet.Config {
+	cfg := &packet.Config{
+		DefaultCipher:          packet.CipherAES256,
+		DefaultHash:            crypto.SHA256,
+		DefaultCompressionAlgo: packet.CompressionNone, // attachments are mostly compressed already
+		Time:                   rw.now,
+		// 65011712 is the largest iterated S2K count: the "compatible"
+		// preset that GnuPG reads (go-mail-notes §2.4).
+		S2KConfig: &s2k.Config{S2KMode: s2k.IteratedSaltedS2K, S2KCount: 65011712, Hash: crypto.SHA256},
+	}
+	if rw.opts.Preset == RFC9580 {
+		cfg.AEADConfig = &packet.AEADConfig{DefaultMode: packet.AEADModeOCB}
+		if rw.passphrase != "" {
+			cfg.S2KConfig = &s2k.Config{S2KMode: s2k.Argon2S2K, Argon2Config: &s2k.Argon2Config{
+				NumberOfPasses: 3, DegreeOfParallelism: 4, Memory: 64 * 1024}}
+		}
+	}
+	return cfg
+}
+
+// truncateName cuts a UTF-8 name to at most n bytes on a rune boundary
+// (go-crypto cuts at 255 bytes, which could split a Japanese character).
+func truncateName(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// NewPassphrase returns 25 characters from crypto/rand in 5 groups
+// ("k7m2q-…"), about 124 bits, without look-alikes (0/o, 1/l/i).
+func NewPassphrase() (string, error) {
+	const alphabet = "23456789abcdefghjkmnpqrstuvwxyz" // 31 symbols
+	var b strings.Builder
+	buf := make([]byte, 1)
+	for i := 0; i < 25; {
+		if _, err := rand.Read(buf); err != nil {
+			return "", err
+		}
+		if buf[0] >= 31*8 { // reject to keep the choice uniform
+			continue
+		}
+		if i > 0 && i%5 == 0 {
+			b.WriteByte('-')
+		}
+		b.WriteByte(alphabet[buf[0]%31])
+		i++
+	}
+	return b.String(), nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// decode undoes a Content-Transfer-Encoding (RFC 2045 §6). Unknown
+// encodings give the raw bytes, which then get encrypted as they are.
+func decode(cte string, r io.Reader) io.Reader {
+	switch strings.ToLower(strings.TrimSpace(cte)) {
+	case "base64":
+		return base64.NewDecoder(base64.StdEncoding, &noSpace{r: r})
+	case "quoted-printable":
+		return quotedprintable.NewReader(r)
+	}
+	return r
+}
+
+// noSpace drops whitespace, which base64 bodies carry between lines.
+type noSpace struct{ r io.Reader }
+
+func (n *noSpace) Read(p []byte) (int, error) {
+	for range 1000 {
+		c, err := n.r.Read(p)
+		j := 0
+		for _, b := range p[:c] {
+			if b != '\r' && b != '\n' && b != ' ' && b != '\t' {
+				p[j] = b
+				j++
+			}
+		}
+		if j > 0 || err != nil {
+			return j, err
+		}
+	}
+	return 0, io.ErrNoProgress
+}
+
+// decodedHash hashes the decoded form of what is written to it.
+type decodedHash struct {
+	pw   *io.PipeWriter
+	done chan struct{}
+	sum  string
+	n    int64
+	err  error
+}
+
+func newDecodedHash(cte string) *decodedHash {
+	pr, pw := io.Pipe()
+	d := &decodedHash{pw: pw, done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		h := sha256.New()
+		d.n, d.err = io.Copy(h, decode(cte, pr))
+		d.sum = hex.EncodeToString(h.Sum(nil))
+		pr.CloseWithError(d.err) // unblock the writer if decoding stopped early
+		io.Copy(io.Discard, pr)
+	}()
+	return d
+}
+
+func (d *decodedHash) Write(p []byte) (int, error) {
+	// A decoding error must not stop the copy of the part itself.
+	d.pw.Write(p)
+	return len(p), nil
+}
+
+func (d *decodedHash) finish() (string, int64, error) {
+	d.pw.Close()
+	<-d.done
+	return d.sum, d.n, d.err
+}
+
+// base64Writer encodes to base64 in lines of 76 characters (RFC 2045 §6.8).
+type base64Writer struct {
+	enc  io.WriteCloser
+	line *lineWriter
+}
+
+func newBase64Writer(w io.Writer) *base64Writer {
+	lw := &lineWriter{w: w}
+	return &base64Writer{enc: base64.NewEncoder(base64.StdEncoding, lw), line: lw}
+}
+
+func (b *base64Writer) Write(p []byte) (int, error) { return b.enc.Write(p) }
+
+func (b *base64Writer) Close() error {
+	if err := b.enc.Close(); err != nil {
+		return err
+	}
+	if b.line.col > 0 {
+		b.line.col = 0
+		_, err := b.line.w.Write(append(b.line.buf[:0], '\r', '\n'))
+		return err
+	}
+	return nil
+}
+
+type lineWriter struct {
+	w   io.Writer
+	col int
+	buf []byte // reused: one Write to w per call, no allocation per line
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	l.buf = l.buf[:0]
+	for len(p) > 0 {
+		c := min(76-l.col, len(p))
+		l.buf = append(l.buf, p[:c]...)
+		l.col += c
+		p = p[c:]
+		if l.col == 76 {
+			l.buf = append(l.buf, '\r', '\n')
+			l.col = 0
+		}
+	}
+	if _, err := l.w.Write(l.buf); err != nil {
+		return 0, err
+	}
+	return n, nil
+}

@@ -1,0 +1,108 @@
+package queue
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const smtpSink = "/usr/sbin/smtp-sink"
+
+// startSmtpSink runs Postfix's smtp-sink on a loopback port; with dump, it
+// writes every transaction into a file of the returned folder.
+func startSmtpSink(t testing.TB, dump bool) (addr, dumpDir string) {
+	t.Helper()
+	if _, err := os.Stat(smtpSink); err != nil {
+		t.Skipf("%s not installed (Debian package postfix): %v", smtpSink, err)
+	}
+	// The sink drops privileges to nobody, which must be able to write the
+	// dump folder (and reach it: t.TempDir's parents are 0700).
+	dumpDir, err := os.MkdirTemp("", "dlpguard-sink-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dumpDir) })
+	if err := os.Chmod(dumpDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = ln.Addr().String()
+	ln.Close()
+	args := []string{addr, "64"}
+	if dump {
+		args = append([]string{"-d", filepath.Join(dumpDir, "%H%M%S.")}, args...)
+	}
+	if os.Geteuid() == 0 {
+		args = append([]string{"-u", "nobody"}, args...)
+	}
+	cmd := exec.Command(smtpSink, args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start smtp-sink: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	waitFor(t, "smtp-sink listening", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+	return addr, dumpDir
+}
+
+// TestSmtpSink delivers through a real MTA implementation as the upstream.
+func TestSmtpSink(t *testing.T) {
+	addr, dump := startSmtpSink(t, true)
+	cfg := testConfig(addr)
+	cfg.Workers = 4
+	cfg.TLS = TLSOpportunistic // smtp-sink offers no STARTTLS: plain text
+	e := newEnv(t, cfg, "")
+	e.start()
+	const n = 20
+	for i := range n {
+		e.commit("yamada@city.example.lg.jp", []string{"a@example.com", "b@example.com"},
+			msgText(fmt.Sprintf("sink-%02d", i), strings.Repeat("20KB of text ", 1500)), true)
+	}
+	e.waitEmpty()
+	if got := e.m.delivered.Load(); got != 2*n {
+		t.Fatalf("delivered %d recipients, want %d", got, 2*n)
+	}
+	var files []os.DirEntry
+	waitFor(t, "dump files", func() bool {
+		files, _ = os.ReadDir(dump)
+		return len(files) >= n
+	})
+	seen := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(dump, f.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		if !strings.Contains(s, "X-Mail-Args: <yamada@city.example.lg.jp>") ||
+			!strings.Contains(s, "X-Rcpt-Args: <a@example.com>") || !strings.Contains(s, "X-Rcpt-Args: <b@example.com>") ||
+			!strings.Contains(s, "X-Helo-Args: relay.test") {
+			t.Errorf("%s: envelope not as sent:\n%.400s", f.Name(), s)
+		}
+		i := strings.Index(s, "Subject: sink-")
+		if i < 0 {
+			t.Fatalf("%s: no subject", f.Name())
+		}
+		seen[s[i:i+16]] = true
+	}
+	if len(seen) != n || len(files) != n {
+		t.Errorf("%d distinct messages in %d files, want %d", len(seen), len(files), n)
+	}
+}

@@ -1,0 +1,378 @@
+// Package smtpproxy is the relay's SMTP front end: it accepts submissions
+// from the city's clients and MTAs (allowed networks, or AUTH over TLS),
+// enforces the limits, streams DATA into the spool, asks the inspection
+// hook for a decision before replying, and commits the message to the
+// delivery queue or the hold store. A 250 is given only after the message
+// is durably on disk.
+package smtpproxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"dlpguard/ops"
+	"dlpguard/smtpproxy/spool"
+)
+
+// Decision is the inspection hook's verdict on one message.
+type Decision struct {
+	Action string   // "pass", "hold", "reject" (later also "delay", "bcc")
+	Reply  string   // ASCII text for the SMTP reply (reject: after "550 5.7.1 "; hold: after "250 2.0.0 ")
+	Rules  []string // rule IDs for the log
+}
+
+// Actions the relay understands. Anything else is treated as hold (fail
+// closed, 3.3.5).
+const (
+	ActionPass   = "pass"
+	ActionHold   = "hold"
+	ActionReject = "reject"
+)
+
+// Inspector decides what happens to a received message. content is the
+// spooled message (Received header included); read it with ReadAt or
+// io.NewSectionReader, do not close it.
+type Inspector interface {
+	Inspect(ctx context.Context, env *spool.Envelope, content *os.File) (Decision, error)
+}
+
+// InspectorFunc adapts a function to Inspector.
+type InspectorFunc func(ctx context.Context, env *spool.Envelope, content *os.File) (Decision, error)
+
+// Inspect calls f.
+func (f InspectorFunc) Inspect(ctx context.Context, env *spool.Envelope, content *os.File) (Decision, error) {
+	return f(ctx, env, content)
+}
+
+// Notifier is told about every message committed to the delivery queue
+// (engineer B's *queue.Queue).
+type Notifier interface {
+	Notify(id string)
+}
+
+// Config is what the front end needs; cmd/dlpguard maps config.Config
+// onto it.
+type Config struct {
+	Hostname string
+	// Networks may relay without AUTH.
+	Networks []netip.Prefix
+	// Accounts maps a user name to its bcrypt or argon2id hash.
+	Accounts map[string]string
+	// Certificate enables STARTTLS and the implicit-TLS listener.
+	Certificate *tls.Certificate
+
+	MaxMessageSize      int64
+	MaxRecipients       int
+	MaxLineLength       int
+	MaxHeaderSize       int64
+	CommandTimeout      time.Duration
+	DataTimeout         time.Duration
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	InspectTimeout      time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Hostname == "" {
+		c.Hostname = "localhost"
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = 25 << 20
+	}
+	if c.MaxRecipients == 0 {
+		c.MaxRecipients = 100
+	}
+	if c.MaxLineLength == 0 {
+		c.MaxLineLength = 4096
+	}
+	if c.MaxHeaderSize == 0 {
+		c.MaxHeaderSize = 1 << 20
+	}
+	if c.CommandTimeout == 0 {
+		c.CommandTimeout = 5 * time.Minute
+	}
+	if c.DataTimeout == 0 {
+		c.DataTimeout = 10 * time.Minute
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = 500
+	}
+	if c.MaxConnectionsPerIP == 0 {
+		c.MaxConnectionsPerIP = 50
+	}
+	if c.InspectTimeout == 0 {
+		c.InspectTimeout = 2 * time.Minute
+	}
+}
+
+// Options are the front end's collaborators; all are optional.
+type Options struct {
+	Logger    *slog.Logger
+	Metrics   *ops.Metrics
+	Inspector Inspector // nil: every message passes
+	Queue     Notifier  // nil: nobody is told
+}
+
+// Server is the SMTP front end. One Server may serve several listeners.
+type Server struct {
+	store   *spool.Store
+	log     *slog.Logger
+	metrics *ops.Metrics
+	queue   Notifier
+
+	cfg       atomic.Pointer[Config] // reloadable settings
+	inspector atomic.Pointer[inspectorBox]
+	startCfg  Config // settings fixed at start (go-smtp server fields)
+
+	conns connLimiter
+
+	mu      sync.Mutex
+	servers []*smtp.Server
+}
+
+type inspectorBox struct{ Inspector }
+
+// New creates a front end over store.
+func New(cfg Config, store *spool.Store, opts Options) *Server {
+	cfg.setDefaults()
+	s := &Server{
+		store:    store,
+		log:      opts.Logger,
+		metrics:  opts.Metrics,
+		queue:    opts.Queue,
+		startCfg: cfg,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.metrics == nil {
+		s.metrics = ops.NewMetrics(nil)
+	}
+	s.cfg.Store(&cfg)
+	s.SetInspector(opts.Inspector)
+	s.conns.counts = map[netip.Addr]int{}
+	return s
+}
+
+// SetInspector replaces the inspection hook (nil: pass everything), e.g.
+// after a policy reload.
+func (s *Server) SetInspector(in Inspector) {
+	s.inspector.Store(&inspectorBox{in})
+}
+
+// Reload applies new settings to new sessions. Listener addresses and the
+// settings go-smtp fixes per server (message size as advertised, line
+// length, command timeout) need a restart; the names of those that
+// changed are returned for the log.
+func (s *Server) Reload(cfg Config) (needRestart []string) {
+	cfg.setDefaults()
+	old := s.startCfg
+	if cfg.MaxMessageSize != old.MaxMessageSize {
+		needRestart = append(needRestart, "max_message_size")
+		cfg.MaxMessageSize = old.MaxMessageSize
+	}
+	if cfg.MaxLineLength != old.MaxLineLength {
+		needRestart = append(needRestart, "max_line_length")
+		cfg.MaxLineLength = old.MaxLineLength
+	}
+	if cfg.CommandTimeout != old.CommandTimeout {
+		needRestart = append(needRestart, "command_timeout")
+		cfg.CommandTimeout = old.CommandTimeout
+	}
+	if (cfg.Certificate == nil) != (old.Certificate == nil) {
+		// STARTTLS is advertised by go-smtp only if it had a TLS config
+		// at start; a changed certificate is picked up, adding or
+		// removing TLS is not.
+		needRestart = append(needRestart, "tls")
+		cfg.Certificate = old.Certificate
+	}
+	s.cfg.Store(&cfg)
+	return needRestart
+}
+
+func (s *Server) config() *Config { return s.cfg.Load() }
+
+// newSMTPServer builds a go-smtp server for one listener.
+func (s *Server) newSMTPServer() *smtp.Server {
+	c := s.startCfg
+	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
+	srv.Domain = c.Hostname
+	srv.MaxMessageBytes = c.MaxMessageSize
+	srv.MaxLineLength = c.MaxLineLength
+	// Recipients are limited in Session.Rcpt (reloadable).
+	srv.MaxRecipients = 0
+	srv.ReadTimeout = c.CommandTimeout
+	srv.WriteTimeout = c.CommandTimeout
+	srv.EnableSMTPUTF8 = true // RFC 6531
+	srv.AllowInsecureAuth = false
+	srv.ErrorLog = slogErrorLog{s.log}
+	if c.Certificate != nil {
+		srv.TLSConfig = &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			// The certificate is read per handshake so that a reload
+			// can replace it.
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				if cert := s.config().Certificate; cert != nil {
+					return cert, nil
+				}
+				return nil, errors.New("no certificate")
+			},
+		}
+	}
+	s.mu.Lock()
+	s.servers = append(s.servers, srv)
+	s.mu.Unlock()
+	return srv
+}
+
+// Serve accepts submissions on ln (plain, STARTTLS offered when a
+// certificate is configured) until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	srv := s.newSMTPServer()
+	err := srv.Serve(&limitListener{Listener: ln, s: s})
+	if errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// ServeTLS accepts implicit-TLS submissions (RFC 8314) on ln.
+func (s *Server) ServeTLS(ln net.Listener) error {
+	srv := s.newSMTPServer()
+	if srv.TLSConfig == nil {
+		return errors.New("smtpproxy: implicit TLS needs a certificate")
+	}
+	err := srv.Serve(tls.NewListener(&limitListener{Listener: ln, s: s}, srv.TLSConfig))
+	if errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits for the sessions in
+// progress to end (each ends at QUIT or at its timeout) or ctx to expire,
+// then closes what is left. Nothing acknowledged is lost either way: a
+// session cut off before its 250 was never acknowledged.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	servers := s.servers
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	errs := make([]error, len(servers))
+	for i, srv := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+				srv.Close()
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// slogErrorLog routes go-smtp's internal errors to slog.
+type slogErrorLog struct{ log *slog.Logger }
+
+func (l slogErrorLog) Printf(format string, v ...any) {
+	l.log.Warn("smtp", "detail", fmt.Sprintf(format, v...))
+}
+
+func (l slogErrorLog) Println(v ...any) { l.log.Warn("smtp", "detail", fmt.Sprint(v...)) }
+
+// connLimiter counts open connections per client address and in total.
+type connLimiter struct {
+	mu     sync.Mutex
+	total  int
+	counts map[netip.Addr]int
+}
+
+func (l *connLimiter) acquire(ip netip.Addr, max, maxPer int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.total >= max || l.counts[ip] >= maxPer {
+		return false
+	}
+	l.total++
+	l.counts[ip]++
+	return true
+}
+
+func (l *connLimiter) release(ip netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	if l.counts[ip]--; l.counts[ip] <= 0 {
+		delete(l.counts, ip)
+	}
+}
+
+// limitListener refuses connections over the limits with 421 at connect
+// (RFC 5321 3.8: a server may refuse with 421 instead of the greeting).
+type limitListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := remoteIP(c.RemoteAddr())
+		cfg := l.s.config()
+		if !l.s.conns.acquire(ip, cfg.MaxConnections, cfg.MaxConnectionsPerIP) {
+			l.s.metrics.Refused.Inc()
+			l.s.log.Warn("connection refused: too many connections", "client", ip.String())
+			go func() {
+				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				fmt.Fprintf(c, "421 4.7.0 %s Too many connections, try again later\r\n", cfg.Hostname)
+				c.Close()
+			}()
+			continue
+		}
+		l.s.metrics.Sessions.Inc()
+		l.s.metrics.SessionsTotal.Inc()
+		return &countedConn{Conn: c, release: func() {
+			l.s.conns.release(ip)
+			l.s.metrics.Sessions.Dec()
+		}}, nil
+	}
+}
+
+type countedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}
+
+func remoteIP(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
+			return ip.Unmap()
+		}
+	}
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}

@@ -1,0 +1,376 @@
+package smtpproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"dlpguard/smtpproxy/spool"
+)
+
+// session is one SMTP conversation (renewed after STARTTLS). Under BDAT,
+// go-smtp runs Data in its own goroutine and may call Reset while Data
+// still runs, so the transaction state is guarded by mu; Data holds mu
+// throughout, and Reset waits for it (Data sees ErrDataReset first, because
+// go-smtp closes the chunk pipe before calling Reset).
+type session struct {
+	srv      *Server
+	conn     net.Conn
+	ip       netip.Addr
+	helo     string
+	tls      bool
+	log      *slog.Logger
+	started  time.Time
+	messages int
+
+	mu       sync.Mutex
+	authUser string
+	from     string
+	fromSet  bool
+	utf8     bool
+	eightBit bool
+	rcpts    []string
+}
+
+func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
+	ss := &session{
+		srv:     s,
+		conn:    c.Conn(),
+		ip:      remoteIP(c.Conn().RemoteAddr()),
+		helo:    sanitizeHELO(c.Hostname()),
+		started: time.Now(),
+	}
+	_, ss.tls = c.TLSConnectionState()
+	ss.log = s.log.With("client", ss.ip.String(), "helo", ss.helo, "tls", ss.tls)
+	ss.log.Debug("session start")
+	return ss, nil
+}
+
+// allowedNetwork reports whether the client may relay without AUTH.
+func (ss *session) allowedNetwork() bool {
+	for _, p := range ss.srv.config().Networks {
+		if p.Contains(ss.ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func (ss *session) AuthMechanisms() []string {
+	if len(ss.srv.config().Accounts) == 0 {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	// go-smtp refuses AUTH before TLS (AllowInsecureAuth is false) with
+	// 523 5.7.10 (RFC 4954 4); this is a second guard.
+	if !ss.tls {
+		return nil, &smtp.SMTPError{Code: 523, EnhancedCode: smtp.EnhancedCode{5, 7, 10}, Message: "TLS is required"}
+	}
+	check := func(user, pass string) error {
+		if !ss.srv.checkPassword(user, pass) {
+			ss.log.Warn("authentication failed", "user", asciiOnly(user, 64))
+			// Slow down guessing; the session is this client's alone.
+			time.Sleep(300 * time.Millisecond)
+			return smtp.ErrAuthFailed
+		}
+		ss.mu.Lock()
+		ss.authUser = user
+		ss.mu.Unlock()
+		ss.log.Info("authenticated", "user", user)
+		return nil
+	}
+	switch strings.ToUpper(mech) {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, user, pass string) error {
+			if identity != "" && identity != user {
+				return smtp.ErrAuthFailed // no proxy authorization
+			}
+			return check(user, pass)
+		}), nil
+	case sasl.Login:
+		return &loginServer{check: check}, nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.from, ss.fromSet = from, true
+	ss.rcpts = nil
+	ss.utf8, ss.eightBit = false, false
+	if opts != nil {
+		ss.utf8 = opts.UTF8
+		ss.eightBit = opts.Body == smtp.Body8BitMIME || opts.Body == smtp.BodyBinaryMIME
+		// SIZE= larger than the limit is refused by go-smtp (552 5.3.4).
+	}
+	return nil
+}
+
+var (
+	errRelayDenied = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay access denied"}
+	errTooManyRcpt = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients"}
+)
+
+func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	// Never an open relay: every recipient needs an allowed client
+	// network or an authenticated account.
+	if ss.authUser == "" && !ss.allowedNetwork() {
+		ss.log.Warn("relay denied", "from", ss.from, "rcpt", to)
+		return errRelayDenied
+	}
+	// RFC 5321 4.5.3.1.8: 452 for too many recipients; the client sends
+	// the rest in another transaction.
+	if len(ss.rcpts) >= ss.srv.config().MaxRecipients {
+		return errTooManyRcpt
+	}
+	for _, r := range ss.rcpts {
+		if r == to {
+			return nil // a duplicate is delivered once
+		}
+	}
+	ss.rcpts = append(ss.rcpts, to)
+	return nil
+}
+
+func (ss *session) Reset() {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.from, ss.fromSet, ss.rcpts = "", false, nil
+}
+
+func (ss *session) Logout() error {
+	ss.log.Debug("session end", "messages", ss.messages, "duration", time.Since(ss.started).Round(time.Millisecond))
+	return nil
+}
+
+// Data receives the message into a spool temp file, runs the inspection
+// hook, commits and replies. Read errors are always returned (go-smtp
+// turns ErrDataTooLarge into 552, an abandoned BDAT into no reply), and a
+// partial file is never committed.
+func (ss *session) Data(r io.Reader) error {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	srv := ss.srv
+	cfg := srv.config()
+	if !ss.fromSet || len(ss.rcpts) == 0 {
+		return &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "Need MAIL and RCPT first"}
+	}
+	if ss.conn != nil {
+		ss.conn.SetReadDeadline(time.Now().Add(cfg.DataTimeout))
+	}
+	w, err := srv.store.Create()
+	if err != nil {
+		ss.log.Error("spool create", "err", err)
+		return errTempFailure("")
+	}
+	id := w.ID()
+	log := ss.log.With("id", id)
+	now := time.Now()
+	if _, err := io.WriteString(w, ss.receivedHeader(cfg.Hostname, id, now)); err != nil {
+		w.Abort()
+		log.Error("spool write", "err", err)
+		return errTempFailure(id)
+	}
+	cw := &checkWriter{w: w, maxHeader: cfg.MaxHeaderSize}
+	buf := make([]byte, 32<<10)
+	if _, err := io.CopyBuffer(cw, r, buf); err != nil {
+		w.Abort()
+		var serr *smtp.SMTPError
+		switch {
+		case errors.Is(err, smtp.ErrDataReset):
+			log.Info("transfer abandoned by the client")
+		case errors.As(err, &serr):
+			log.Warn("message refused while receiving", "code", serr.Code, "reason", serr.Message)
+		case errors.Is(err, smtp.ErrTooLongLine):
+			log.Warn("message refused while receiving: line too long")
+			return errLineTooLong
+		default:
+			log.Warn("receiving failed", "err", err)
+		}
+		return err
+	}
+	if err := cw.finish(); err != nil {
+		w.Abort()
+		log.Warn("message refused while receiving", "err", err)
+		return err
+	}
+	srv.metrics.Received.Inc()
+	ss.messages++
+
+	env := &spool.Envelope{
+		ID:       id,
+		From:     ss.from,
+		ClientIP: ss.ip.String(),
+		HELO:     ss.helo,
+		AuthUser: ss.authUser,
+		Received: now,
+		Size:     w.Size(),
+		UTF8:     ss.utf8,
+		EightBit: ss.eightBit,
+	}
+	for _, rc := range ss.rcpts {
+		env.Recipients = append(env.Recipients, spool.Recipient{Address: rc, Status: spool.Pending})
+	}
+	log = log.With("from", env.From, "rcpts", len(env.Recipients), "size", env.Size)
+
+	d := srv.inspect(log, env, w.File(), cfg.InspectTimeout)
+	switch d.Action {
+	case ActionReject:
+		if err := w.Abort(); err != nil {
+			log.Error("spool abort", "err", err)
+		}
+		srv.metrics.Rejected.Inc()
+		text := replyText(d.Reply, "Message refused by policy")
+		log.Info("rejected", "rules", d.Rules, "reply", text)
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: text + " (" + id + ")"}
+	case ActionHold:
+		if err := w.Commit(env, spool.AreaHold); err != nil {
+			log.Error("spool commit", "area", spool.AreaHold, "err", err)
+			return errTempFailure(id)
+		}
+		srv.metrics.Held.Inc()
+		log.Info("held", "rules", d.Rules)
+		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: replyText(d.Reply, "Ok") + ": held as " + id}
+	default: // pass
+		if err := w.Commit(env, spool.AreaQueue); err != nil {
+			log.Error("spool commit", "area", spool.AreaQueue, "err", err)
+			return errTempFailure(id)
+		}
+		srv.metrics.Queued.Inc()
+		log.Info("queued", "rules", d.Rules)
+		if srv.queue != nil {
+			srv.queue.Notify(id)
+		}
+		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + id}
+	}
+}
+
+func errTempFailure(id string) error {
+	msg := "Temporary local failure, try again later"
+	if id != "" {
+		msg += " (" + id + ")"
+	}
+	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: msg}
+}
+
+// inspect runs the hook with a timeout and turns every failure into hold:
+// a message is never passed uninspected (fail closed, 3.3.5).
+func (s *Server) inspect(log *slog.Logger, env *spool.Envelope, f *os.File, timeout time.Duration) Decision {
+	box := s.inspector.Load()
+	if box == nil || box.Inspector == nil {
+		return Decision{Action: ActionPass}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	envCopy := *env
+	envCopy.Recipients = append([]spool.Recipient(nil), env.Recipients...)
+	type result struct {
+		d   Decision
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				ch <- result{err: fmt.Errorf("inspector panic: %v", p)}
+			}
+		}()
+		d, err := box.Inspect(ctx, &envCopy, f)
+		ch <- result{d, err}
+	}()
+	var res result
+	select {
+	case res = <-ch:
+	case <-ctx.Done():
+		res.err = fmt.Errorf("inspection: %w", ctx.Err())
+	}
+	if res.err != nil {
+		log.Error("inspection failed; holding the message", "err", res.err)
+		return Decision{Action: ActionHold, Reply: "Message held for review", Rules: []string{"inspect-error"}}
+	}
+	switch res.d.Action {
+	case ActionPass, ActionHold, ActionReject:
+		return res.d
+	default:
+		// delay, bcc and anything unknown: not implemented here, so the
+		// message waits for staff rather than leaving.
+		log.Warn("unsupported action; holding the message", "action", res.d.Action)
+		return Decision{Action: ActionHold, Reply: res.d.Reply, Rules: res.d.Rules}
+	}
+}
+
+// receivedHeader is the trace header the relay prepends (RFC 5321 4.4;
+// protocol names from RFC 3848 and RFC 6531). The recipient is named only
+// when there is one, so a Bcc recipient is not disclosed to the others.
+func (ss *session) receivedHeader(host, id string, t time.Time) string {
+	proto := "ESMTP"
+	if ss.utf8 {
+		proto = "UTF8SMTP"
+	}
+	if ss.tls {
+		proto += "S"
+	}
+	if ss.authUser != "" {
+		proto += "A"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Received: from %s ([%s])\r\n\tby %s (dlpguard) with %s id %s", ss.helo, ss.ip, host, proto, id)
+	if len(ss.rcpts) == 1 {
+		fmt.Fprintf(&b, "\r\n\tfor <%s>", ss.rcpts[0])
+	}
+	fmt.Fprintf(&b, ";\r\n\t%s\r\n", t.Format(time.RFC1123Z))
+	return b.String()
+}
+
+func sanitizeHELO(h string) string {
+	h = asciiOnly(h, 255)
+	h = strings.Map(func(r rune) rune {
+		if r == ' ' || r == '(' || r == ')' || r == ';' || r == '\\' {
+			return '_'
+		}
+		return r
+	}, h)
+	if h == "" {
+		return "unknown"
+	}
+	return h
+}
+
+// asciiOnly keeps printable ASCII (SMTP replies and trace fields) and cuts
+// to max bytes.
+func asciiOnly(s string, max int) string {
+	b := make([]byte, 0, min(len(s), max))
+	for i := 0; i < len(s) && len(b) < max; i++ {
+		if c := s[i]; c >= 0x20 && c < 0x7f {
+			b = append(b, c)
+		} else {
+			b = append(b, '?')
+		}
+	}
+	return string(b)
+}
+
+func replyText(s, fallback string) string {
+	s = strings.TrimSpace(asciiOnly(s, 400))
+	if s == "" {
+		return fallback
+	}
+	return s
+}
