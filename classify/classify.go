@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	"dlpguard/inspect"
 )
@@ -111,6 +113,10 @@ type Classifier struct {
 	markings map[string]Level
 	eras     [5]era
 	prefs    [47]string
+	// bytes the hot loop passes over: ASCII other than digits and '@'
+	// (and '\n' in tables).
+	skipASCII, skipTable [256]bool
+	pool                 sync.Pool // released Scanners, buffers kept
 }
 
 type orgData struct {
@@ -342,6 +348,11 @@ func New(cfg Config) (*Classifier, error) {
 	}
 	c.margin = 4*c.maxWin + 512
 	c.back = 4*c.maxWin + 1024
+	for b := 0; b < utf8.RuneSelf; b++ {
+		plain := !(b >= '0' && b <= '9') && b != '@'
+		c.skipASCII[b] = plain
+		c.skipTable[b] = plain && b != '\n'
+	}
 	for _, r := range triggerRunes() {
 		c.trig[r>>6] |= 1 << (r & 63)
 	}
@@ -368,9 +379,23 @@ func lowerAll(ss []string) []string {
 
 // NewScanner starts the classification of one message.
 func (c *Classifier) NewScanner() *Scanner {
+	if v, ok := c.pool.Get().(*Scanner); ok {
+		return v
+	}
 	s := &Scanner{c: c}
 	s.values = make([]map[string]Confidence, nDet)
 	return s
+}
+
+// Release returns a Scanner whose Report has been taken, so that the next
+// NewScanner reuses its buffers. The Scanner must not be used afterwards.
+// Calling it is optional.
+func (c *Classifier) Release(s *Scanner) {
+	if s == nil || s.c != c {
+		return
+	}
+	s.Reset()
+	c.pool.Put(s)
 }
 
 // ScanText classifies one plain text (tests, callers without a message).

@@ -472,6 +472,16 @@ func TestTables(t *testing.T) {
 	if f := scan("区分\t値\nA\t"+valid[1]+"\n", true).Find(MyNumber); f == nil || f.Confidence != Medium {
 		t.Errorf("unlabelled: %+v", f)
 	}
+	// a column labelled with a negative keyword lowers the confidence
+	var nb strings.Builder
+	nb.WriteString("受付番号\t件名\n")
+	for i := 0; i < 40; i++ {
+		nb.WriteString("x\t" + strings.Repeat("申請", 20) + "\n")
+	}
+	nb.WriteString(valid[2] + "\t申請\n")
+	if f := scan(nb.String(), true).Find(MyNumber); f == nil || f.Confidence != Low {
+		t.Errorf("negative column: %+v", f)
+	}
 	// spreadsheet number cell lost its leading zero
 	var lead string
 	for _, v := range valid {
@@ -690,5 +700,25 @@ func TestNoPanicOnOddInput(t *testing.T) {
 			s.Chunk(inspect.Chunk{Location: "body", Kind: inspect.KindBody, Table: table, Text: in})
 			s.Report()
 		}
+	}
+}
+
+func TestScannerReset(t *testing.T) {
+	c := mustNew(t, Config{})
+	s := c.NewScanner()
+	s.Chunk(inspect.Chunk{Location: "body", Kind: inspect.KindBody, Text: "個人番号 123456789018\n【秘】"})
+	if r := s.Report(); r.Find(MyNumber) == nil || r.Level != LevelI {
+		t.Fatalf("first message: %+v", r)
+	}
+	s.Reset()
+	s.Chunk(inspect.Chunk{Location: "body", Kind: inspect.KindBody, Text: "会議のご案内です。"})
+	if r := s.Report(); len(r.Findings) != 0 || r.Level != LevelIII {
+		t.Fatalf("after Reset: %+v", r)
+	}
+	c.Release(s)
+	s2 := c.NewScanner()
+	s2.Chunk(inspect.Chunk{Location: "body", Kind: inspect.KindBody, Text: "予定のご連絡です。"})
+	if r := s2.Report(); len(r.Findings) != 0 {
+		t.Fatalf("pooled scanner: %+v", r)
 	}
 }

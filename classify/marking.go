@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -257,11 +258,16 @@ func (s *Scanner) Headers(raw map[string][]string) {
 			if !strings.EqualFold(name, mh.Header) {
 				continue
 			}
+			subs := make([]string, 0, len(mh.Values))
+			for sub := range mh.Values {
+				subs = append(subs, sub)
+			}
+			sort.Strings(subs) // deterministic samples
 			for _, v := range vals {
 				lv := strings.ToLower(v)
-				for sub, lvl := range mh.Values {
+				for _, sub := range subs {
 					if strings.Contains(lv, strings.ToLower(sub)) {
-						s.addMark(mh.Header+": "+sub, lvl, "header:"+name, "")
+						s.addMark(mh.Header+": "+sub, mh.Values[sub], "header:"+name, "")
 					}
 				}
 			}

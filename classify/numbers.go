@@ -354,8 +354,14 @@ func (s *Scanner) judge12(p *sub) {
 		dlDist, dl = s.near(1<<dDL, 0, 0, p.start, p.end, c.set[dDL].window, true, true)
 	}
 	mnDist, mn := s.near(1<<dMyNumber, 0, 0, p.start, p.end, c.set[dMyNumber].window, true, true)
-	col := s.table && s.column(p.start).det&(1<<dMyNumber) != 0
-	if dl && (!valid || !(mn || col) || dlDist < mnDist) {
+	var cl colLabel
+	if s.table {
+		cl = s.column(p.start)
+	}
+	col := cl.det&(1<<dMyNumber) != 0
+	negCol := !col && cl.neg&(1<<dMyNumber) != 0
+	grouped := eqGroups(p.groups, 4, 4, 4)
+	if dl && (!valid || !(mn || col || grouped) || dlDist < mnDist) {
 		conf := Medium
 		if validDriversLicense(p.val) {
 			conf = High
@@ -367,12 +373,12 @@ func (s *Scanner) judge12(p *sub) {
 		return
 	}
 	conf := Medium
-	if mn || eqGroups(p.groups, 4, 4, 4) {
+	if mn || grouped {
 		conf = High
 	}
-	// negative keywords (注文番号 …) close by lower it, unless nearer
-	// than any positive one.
-	if negDist, neg := s.near(0, 1<<dMyNumber, 0, p.start, p.end, c.negWin, true, true); neg && (!mn || negDist < mnDist) {
+	// negative keywords (注文番号 …) close by, or a column labelled with
+	// one, lower it, unless a positive one is nearer.
+	if negDist, neg := s.near(0, 1<<dMyNumber, 0, p.start, p.end, c.negWin, true, true); negCol || neg && (!mn || negDist < mnDist) {
 		if conf == High {
 			conf = Medium
 		} else {

@@ -396,6 +396,7 @@ func (c *Classifier) cellLabels(cell []byte) colLabel {
 		k := c.ac.kw[x.id]
 		out.label |= k.label &^ labGenericNumber
 		out.det |= k.pos
+		out.neg |= k.neg
 	}
 	return out
 }
@@ -456,7 +457,7 @@ func (s *Scanner) onLine(i int) {
 		any := false
 		for _, c := range cells {
 			l := s.c.cellLabels(c)
-			any = any || l.label != 0 || l.det != 0
+			any = any || l.label != 0 || l.det != 0 || l.neg != 0
 			hdr = append(hdr, l)
 		}
 		if any {

@@ -62,12 +62,23 @@ type kwHit struct {
 
 type colLabel struct {
 	label uint32
-	det   uint32
+	det   uint32 // detectors whose keyword labels the column (個人番号)
+	neg   uint32 // detectors whose negative keyword labels it (受付番号)
 }
 
 type locCount struct {
 	loc string
 	n   int
+}
+
+// Reset makes the Scanner ready for the next message, keeping its buffers
+// (callers scanning many messages reuse one Scanner per goroutine).
+func (s *Scanner) Reset() {
+	*s = Scanner{c: s.c, buf: s.buf[:0], hits: s.hits[:0], hdr: s.hdr[:0], norm: s.norm[:0],
+		scratch: s.scratch[:0], values: s.values, personal: s.personal[:0]}
+	for i := range s.values {
+		s.values[i] = nil
+	}
 }
 
 // Chunk takes the next piece of text.
@@ -172,8 +183,21 @@ func (s *Scanner) scan(final bool) {
 	}
 	trig := &s.c.trig
 	table := s.table
+	skip := &s.c.skipASCII
+	if table {
+		skip = &s.c.skipTable
+	}
 	for i < limit {
 		b := buf[i]
+		if skip[b] {
+			// runs of plain ASCII (and continuation bytes) cost one
+			// table lookup a byte
+			i++
+			for i < limit && skip[buf[i]] {
+				i++
+			}
+			continue
+		}
 		if b < utf8.RuneSelf {
 			switch {
 			case b >= '0' && b <= '9':
@@ -260,7 +284,8 @@ func (s *Scanner) keywords(from, to int) {
 		if st == 0 {
 			// no partial match: skip to where a keyword can start
 			for i+2 < to {
-				if b := buf[i]; sb[b] {
+				// an ASCII keyword starts a word (tel, not hotel)
+				if b := buf[i]; sb[b] && (b >= 0x80 || i == 0 || !asciiLetter(buf[i-1])) {
 					x := tri(b, buf[i+1], buf[i+2])
 					if f3[x>>6]&(1<<(x&63)) != 0 || f1[b] {
 						break
@@ -290,6 +315,34 @@ func (s *Scanner) keywords(from, to int) {
 	}
 }
 
+// runesBack returns the offset n runes before buf[i] (or 0).
+func runesBack(buf []byte, i, n int) int {
+	for i > 0 && n > 0 {
+		i--
+		if buf[i]&0xC0 != 0x80 {
+			n--
+		}
+	}
+	return i
+}
+
+// runesFwd returns the offset n runes after buf[i] (or the end).
+func runesFwd(buf []byte, i, n int) int {
+	if i > len(buf) {
+		return len(buf)
+	}
+	for i < len(buf) && n > 0 {
+		i++
+		for i < len(buf) && buf[i]&0xC0 == 0x80 {
+			i++
+		}
+		n--
+	}
+	return i
+}
+
+func asciiLetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }
+
 // runesBetween counts runes in buf[a:b], giving up above limit.
 func runesBetween(buf []byte, a, b, limit int) int {
 	if a < 0 {
@@ -311,8 +364,9 @@ func runesBetween(buf []byte, a, b, limit int) int {
 // within window runes, returning its distance in runes.
 // before/after restrict the side.
 func (s *Scanner) near(pos, neg, label uint32, a, b, window int, before, after bool) (int, bool) {
-	wb := 4*window + 8
-	s.keywords(a-wb, b+wb)
+	lo0, hi0 := runesBack(s.buf, a, window+1), runesFwd(s.buf, b, window+1)
+	wb := max(a-lo0, hi0-b)
+	s.keywords(lo0-s.c.ac.maxLen, hi0+s.c.ac.maxLen)
 	best, found := window+1, false
 	kw := s.c.ac.kw
 	// hits are in order of their end: start at the first that can reach

@@ -4,6 +4,33 @@
 // standard).
 //
 // classify knows nothing of SMTP or of the policy's actions.
+//
+// How it works: New compiles the configuration once (keyword automaton,
+// trigger tables, exclusions, custom patterns). A Scanner takes the
+// chunks of one message; text of one location is kept in a sliding buffer
+// so that numbers and keyword windows cross chunk boundaries, and one pass
+// over the UTF-8 bytes stops only at digits (half or full width), '@' and
+// the anchor runes of the markings. Normalisation (full-width digits and
+// letters, dash and space look-alikes, zero-width characters inside
+// numbers) happens on the fly at those stops; keywords are found by an
+// Aho-Corasick automaton run lazily over the windows around candidates.
+//
+// Decisions worth knowing:
+//   - A 12-digit run inside a longer digit run or glued to letters, '/',
+//     '@', '=' … (URLs, base64, Message-IDs, file names) is not a My
+//     Number; next to Japanese text it is. 4-4-4-4 is one 16-digit number.
+//   - my_number confidence: high with a keyword within the window (the
+//     bare 番号 only within 30 runes and not inside a longer word such as
+//     電話番号), a 4-4-4 grouping, a column labelled 個人番号, or two or more
+//     distinct valid numbers in the message; medium otherwise; a negative
+//     keyword (注文番号 …) nearer than any positive one, or a column
+//     labelled with one, lowers it one step (high→medium→low).
+//   - Markings: see marking.go (秘書課, 秘密保持契約, 重要性の高い and
+//     取扱注意事項 are not markings).
+//   - personal_list counts records (table rows under a header with a name
+//     column and an address, phone or birth-date column; or text lines with
+//     a name-like field and an address, phone or birth date) per location
+//     and reports locations with at least MinCount (default 10).
 package classify
 
 // Detector names, as in the scan JSON contract (DESIGN.md).

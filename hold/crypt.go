@@ -46,11 +46,11 @@ const (
 var ErrTampered = errors.New("hold: content failed authentication (tampered, truncated or wrong key)")
 
 // LoadKey returns the 32-byte master key: from the environment variable
-// KeyEnv when it is set, otherwise from the key file at path, which is
+// KeyEnv when it is set and not empty, otherwise from the key file at path, which is
 // created on first use with 32 random bytes written as 64 lowercase hex
 // digits and a newline, mode 0600. A key file readable by others is refused.
 func LoadKey(path string) ([]byte, error) {
-	if v, ok := os.LookupEnv(KeyEnv); ok {
+	if v := os.Getenv(KeyEnv); v != "" {
 		k, err := parseKey(v)
 		if err != nil {
 			return nil, fmt.Errorf("hold key from $%s: %w", KeyEnv, err)

@@ -37,8 +37,7 @@ func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func openTest(t *testing.T, dir string, c *clock) *SQLite {
 	t.Helper()
-	t.Setenv(KeyEnv, "") // unset below
-	os.Unsetenv(KeyEnv)
+	t.Setenv(KeyEnv, "") // empty counts as unset
 	s, err := OpenSQLite(context.Background(), Options{Dir: dir, Logger: quiet(), Now: c.now})
 	if err != nil {
 		t.Fatal(err)
@@ -574,6 +573,13 @@ func TestExpireAndPurge(t *testing.T) {
 		if err != nil || r.PurgedAt.IsZero() {
 			t.Errorf("%s record after purge: %+v %v", id, r, err)
 		}
+	}
+	// The ID of a purged message cannot be reused, and trying leaves no file.
+	if _, err := s.Put(ctx, sample("old", "", "I", "r"), strings.NewReader("again")); !errors.Is(err, ErrExists) {
+		t.Fatalf("Put over a purged record: %v", err)
+	}
+	if _, err := os.Stat(s.contentPath("old")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("refused Put left its content file")
 	}
 	if got, err := readAll(t, s, "new"); err != nil || string(got) != "body new" {
 		t.Fatalf("held message touched by purge: %q %v", got, err)

@@ -259,10 +259,9 @@ func (s *SQLite) Put(ctx context.Context, rec Record, content io.Reader) (Record
 		return nil
 	})
 	if err != nil {
-		if !errors.Is(err, ErrExists) {
-			// The content file is ours only if the record did not exist.
-			os.Remove(s.contentPath(rec.ID))
-		}
+		// writeContent linked the file, so it is this Put's (a record
+		// without a file is possible: its content was purged).
+		os.Remove(s.contentPath(rec.ID))
 		return Record{}, fmt.Errorf("hold %s: %w", rec.ID, err)
 	}
 	s.log.Info("hold: stored", "id", rec.ID, "size", rec.Size, "level", rec.Level, "department", rec.Department)

@@ -343,11 +343,15 @@ func sniffCharset(b []byte) (name string, sure bool) {
 // Shift_JIS, "us-ascii" or "utf-8" with CP932 bytes.
 func verifyDeclared(name string, s *sniffer) bool {
 	switch name {
-	case csASCII, csISO2022:
+	case csASCII:
+		// ISO-2022-JP text labelled us-ascii is 7-bit too: its escapes
+		// tell it apart.
+		return s.high == 0 && !s.esc
+	case csISO2022:
 		return s.high == 0
 	case csUTF8:
 		sn, _ := s.result()
-		return sn == csUTF8 || sn == csASCII || sn == csISO2022
+		return sn == csUTF8 || sn == csASCII
 	case csCP932:
 		return s.sjisBad == 0 && s.sjisLead == 0
 	case csEUCJP:

@@ -294,3 +294,25 @@ func TestRTFFile(t *testing.T) {
 		}
 	}
 }
+
+func TestFlowed(t *testing.T) {
+	for _, c := range []struct {
+		in    string
+		delsp bool
+		want  string
+	}{
+		{"a \r\nb\r\n", false, "a b\r\n"},
+		{"個人番 \r\n号\r\n", true, "個人番号\r\n"},
+		{">> q1 \r\n>> q2\r\n", false, ">> q1 q2\r\n"},
+		{"> 1234 \r\n> 5678\r\n", true, "> 12345678\r\n"},
+		{"> quoted \r\nnot\r\n", false, "> quoted \nnot\r\n"},
+		{" From stuffed\r\n", false, "From stuffed\r\n"},
+		{"-- \r\nsig\r\n", true, "-- \r\nsig\r\n"},
+		{"no end ", true, "no end "},
+	} {
+		got, err := io.ReadAll(newFlowed(strings.NewReader(c.in), c.delsp))
+		if err != nil || string(got) != c.want {
+			t.Errorf("flowed %q → %q, want %q", c.in, got, c.want)
+		}
+	}
+}

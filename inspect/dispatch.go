@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -48,6 +49,15 @@ func (w *walker) newSpill() *spill {
 
 func (s *spill) Write(p []byte) (int, error) {
 	if s.f == nil && s.size+int64(len(p)) <= memSpill {
+		if need := len(s.mem) + len(p); need > cap(s.mem) {
+			// Small parts grow by doubling; past 256 KiB straight to the
+			// in-memory maximum, so a big part costs one allocation.
+			c := max(need, 2*cap(s.mem), 32<<10)
+			if c > 256<<10 {
+				c = memSpill
+			}
+			s.mem = append(make([]byte, 0, c), s.mem...)
+		}
 		s.mem = append(s.mem, p...)
 		s.size += int64(len(p))
 		return len(p), nil
@@ -212,6 +222,9 @@ func (w *walker) cteReader(h header, body io.Reader, st *cteState) io.Reader {
 	case "quoted-printable":
 		st.qp = &qpDecoder{}
 		return transform.NewReader(body, st.qp)
+	case "x-uuencode", "uuencode", "x-uue":
+		// Not in RFC 2045, but sent by old clients.
+		return uuBody(body)
 	}
 	st.unknown = cte
 	return body
@@ -231,7 +244,16 @@ func (w *walker) leaf(h header, mt string, params map[string]string, body io.Rea
 	isBody := name == "" && disp != "attachment" && isBodyType(mt)
 	if !isBody {
 		if name == "" {
-			name = w.genName(extFor(mt))
+			switch mt {
+			case "application/pkcs7-mime", "application/x-pkcs7-mime":
+				name = "smime.p7m" // the name clients give it (RFC 8551 §3.2)
+			case "application/pkcs7-signature", "application/x-pkcs7-signature":
+				name = "smime.p7s"
+			case "application/pgp-encrypted":
+				name = "encrypted.asc"
+			default:
+				name = w.genName(extFor(mt))
+			}
 		}
 		var st cteState
 		w.attachmentCTE(sc.namePrefix+name, name, mt, params, w.cteReader(h, body, &st), &st, depth, sc)
@@ -259,7 +281,7 @@ func (w *walker) leaf(h header, mt string, params map[string]string, body io.Rea
 			w.problem("body part: %s", note)
 		}
 	}
-	w.text(&p, sp, params["charset"], mt == "text/html", sc.bodyLoc, sc.bodyKind, false)
+	w.text(&p, sp, params, mt == "text/html", sc.bodyLoc, sc.bodyKind, false)
 	w.res.Parts = append(w.res.Parts, p)
 }
 
@@ -280,7 +302,7 @@ func extFor(mt string) string {
 }
 
 // attachment inspects one attachment (or uploaded file) read from r.
-func (w *walker) attachment(name, declared string, h header, r io.Reader, depth int, sc scope) {
+func (w *walker) attachment(name, declared string, r io.Reader, depth int, sc scope) {
 	w.attachmentCTE(name, path.Base(name), declared, nil, r, nil, depth, sc)
 }
 
@@ -303,7 +325,7 @@ func (w *walker) attachmentCTE(name, shown, declared string, params map[string]s
 			p.Type = "message/rfc822"
 			p.Inspected = true
 			w.res.Parts[idx] = p
-			w.embedded(nil, sp.reader(), name, depth, sc)
+			w.embedded(sp.reader(), name, depth, sc)
 			return
 		}
 		w.dispatch(&p, sp, depth, hints{declared: declared, params: params})
@@ -379,7 +401,7 @@ func (w *walker) dispatch(p *Part, sp *spill, depth int, hi hints) {
 			csp := w.newSpill()
 			csp.Write(content)
 			defer csp.close()
-			w.embedded(nil, csp.reader(), p.Name, depth, scope{})
+			w.embedded(csp.reader(), p.Name, depth, scope{})
 			return
 		}
 		p.Reason = "S/MIME signed data that could not be opened"
@@ -418,9 +440,9 @@ func (w *walker) dispatch(p *Part, sp *spill, depth int, hi hints) {
 		w.guard(p, func() { w.pdf(p, sp) })
 	case typ == "application/gzip" || typ == "application/x-gzip" || typ == "application/x-tar":
 		w.guard(p, func() { w.archive(p, sp, depth, typ) })
-	case typ == "message/rfc822":
+	case typ == "message/rfc822" && looksLikeMail(sp):
 		p.Inspected = true
-		w.embedded(nil, sp.reader(), p.Name, depth, scope{})
+		w.embedded(sp.reader(), p.Name, depth, scope{})
 	case strings.HasPrefix(typ, "image/") && typ != "image/svg+xml",
 		strings.HasPrefix(typ, "audio/"), strings.HasPrefix(typ, "video/"):
 		p.Media = true
@@ -438,10 +460,10 @@ func (w *walker) dispatch(p *Part, sp *spill, depth int, hi hints) {
 		default:
 			p.Inspected = true
 		}
-	case hasAncestor(m, "text/plain"):
+	case hasAncestor(m, "text/plain") || typ == "message/rfc822":
 		table := typ == "text/csv" || typ == "text/tab-separated-values" ||
 			strings.HasSuffix(lower, ".csv") || strings.HasSuffix(lower, ".tsv")
-		w.text(p, sp, hi.params["charset"], typ == "text/html", "attachment:"+p.Name, KindAttachment, table)
+		w.text(p, sp, hi.params, typ == "text/html", "attachment:"+p.Name, KindAttachment, table)
 	case unsupportedArchive[typ]:
 		// archive.Open names the format and tells whether even its
 		// listing is encrypted (7z -mhe, RAR -hp).
@@ -495,22 +517,44 @@ func (w *walker) guard(p *Part, fn func()) {
 }
 
 // text decodes a text file or body and sends it.
-func (w *walker) text(p *Part, sp *spill, label string, isHTML bool, loc string, kind Kind, table bool) {
+func (w *walker) text(p *Part, sp *spill, params map[string]string, isHTML bool, loc string, kind Kind, table bool) {
 	var sn sniffer
 	io.Copy(&sn, sp.reader())
-	enc, name, reason := resolveCharset(label, &sn)
+	enc, name, reason := resolveCharset(params["charset"], &sn)
 	p.Charset = name
 	if reason != "" {
 		p.Reason = joinReason(p.Reason, reason)
 	}
 	r := decodingReader(sp.reader(), enc)
+	if strings.EqualFold(params["format"], "flowed") && !isHTML {
+		r = newFlowed(r, strings.EqualFold(params["delsp"], "yes"))
+	}
 	if isHTML {
 		table = table || hasTable(sp, sp.size)
 	}
 	e := w.newEmitter(loc, kind, table)
 	var err error
 	if isHTML {
-		err = htmlToText(r, e)
+		var (
+			uris  []string
+			held  int
+			over  bool
+			limit = min(w.lim.MaxPartBytes, 32<<20)
+		)
+		err = htmlToTextData(r, e, func(uri string) {
+			// Held until the HTML text is done; bounded like a part.
+			if len(uris) >= 100 || int64(held+len(uri)) > limit {
+				over = true
+				return
+			}
+			uris = append(uris, uri)
+			held += len(uri)
+		})
+		if over {
+			p.Reason = joinReason(p.Reason, "too many or too large data: URIs in the HTML")
+			defer func() { p.Inspected = false }()
+		}
+		defer w.dataURIs(p, uris)
 	} else {
 		_, err = io.Copy(e, r)
 	}
@@ -532,7 +576,7 @@ func (w *walker) text(p *Part, sp *spill, label string, isHTML bool, loc string,
 // in it, else what the content says. A wrong or unknown label is reported
 // but does not leave the part unread.
 func resolveCharset(label string, sn *sniffer) (enc encoding.Encoding, name, reason string) {
-	sniffed, _ := sn.result()
+	sniffed, sure := sn.result()
 	if label == "" {
 		return encodingFor(sniffed), sniffed, ""
 	}
@@ -540,7 +584,11 @@ func resolveCharset(label string, sn *sniffer) (enc encoding.Encoding, name, rea
 	if !ok {
 		return encodingFor(sniffed), sniffed, fmt.Sprintf("unknown charset %q, decoded as %s", label, sniffed)
 	}
-	if !verifyDeclared(cname, sn) && sniffed != cname {
+	// A 7-bit label on 8-bit text is wrong for sure; otherwise the label
+	// gives way only to a charset the text is valid in (UTF-8 with one
+	// bad byte stays UTF-8).
+	sevenBit := cname == csASCII || cname == csISO2022
+	if !verifyDeclared(cname, sn) && sniffed != cname && (sure || sevenBit) {
 		return encodingFor(sniffed), sniffed, fmt.Sprintf("declared charset %q does not fit the text, decoded as %s", label, sniffed)
 	}
 	return e, cname, ""
@@ -834,4 +882,68 @@ func cmsKind(head []byte) int {
 		return cmsSigned
 	}
 	return cmsNone
+}
+
+// mailFields are header fields of real mail. mimetype calls any text that
+// starts with "Date:" or "From:" a message; a text file such as
+// "Date: …\nName: …\nMyNumber: …" must still be read as text, since a
+// message's other header fields are not read as content.
+var mailFields = map[string]bool{
+	"Date": true, "From": true, "Sender": true, "Reply-To": true, "To": true, "Cc": true, "Bcc": true,
+	"Message-Id": true, "In-Reply-To": true, "References": true, "Subject": true, "Comments": true,
+	"Keywords": true, "Received": true, "Return-Path": true, "Delivered-To": true, "Mime-Version": true,
+	"Organization": true, "User-Agent": true, "Importance": true, "Priority": true, "Precedence": true,
+	"Received-Spf": true, "Errors-To": true, "Envelope-To": true, "Sensitivity": true,
+}
+
+func looksLikeMail(sp *spill) bool {
+	h, hr, err := readHeader(bufio.NewReader(io.NewSectionReader(sp, 0, min(sp.size, 256<<10))), 256<<10)
+	if err != nil || hr.truncated || len(hr.leftover) > 0 || len(h) < 2 {
+		return false
+	}
+	for _, f := range h {
+		k := f.Key
+		if mailFields[k] {
+			continue
+		}
+		known := false
+		for _, pre := range []string{"X-", "List-", "Content-", "Arc-", "Dkim-", "Authentication-", "Thread-",
+			"Resent-", "Disposition-", "Auto-", "Accept-", "Original-", "Return-", "Mail-"} {
+			if strings.HasPrefix(k, pre) {
+				known = true
+				break
+			}
+		}
+		if !known {
+			return false
+		}
+	}
+	return true
+}
+
+// dataURIs inspects files carried in HTML as data: URIs (RFC 2397) like
+// attachments: "data:text/csv;base64,…" leaves with the message as much as
+// an attached CSV does. Images among them are media, as attachments are.
+func (w *walker) dataURIs(p *Part, uris []string) {
+	for i, uri := range uris {
+		meta, data, ok := strings.Cut(uri[len("data:"):], ",")
+		if !ok {
+			continue
+		}
+		mt := strings.ToLower(strings.TrimSpace(strings.Split(meta, ";")[0]))
+		var raw []byte
+		if strings.HasSuffix(strings.ToLower(meta), ";base64") {
+			raw, _ = decodeBase64Lenient([]byte(data))
+		} else {
+			raw = percentDecode(data, true)
+		}
+		name := fmt.Sprintf("data-uri-%d.%s", i+1, extFor(orDefault(mt, "text/plain")))
+		if p.Name != "" {
+			name = p.Name + "/" + name
+		}
+		if !w.countPart() {
+			return
+		}
+		w.attachmentCTE(name, path.Base(name), mt, nil, bytes.NewReader(raw), nil, p.Depth+1, scope{})
+	}
 }

@@ -15,10 +15,6 @@ import (
 // Message and File no longer return it.
 var ErrNotImplemented = errors.New("inspect: not implemented")
 
-// errStop ends the walk early: a limit that makes going on unsafe, or the
-// deadline.
-var errStop = errors.New("inspect: stopped")
-
 // walker holds the state of one inspection. It is not shared between
 // messages.
 type walker struct {
@@ -157,7 +153,7 @@ func File(ctx context.Context, name string, r io.Reader, lim Limits, sink Sink) 
 		name = "upload"
 	}
 	src := ctxReader{ctx: w.ctx, r: errReader{r: r, err: &w.readErr}}
-	w.attachment(name, "", nil, src, 0, scope{bodyLoc: "body", bodyKind: KindBody})
+	w.attachment(name, "", src, 0, scope{bodyLoc: "body", bodyKind: KindBody})
 	return w.finish()
 }
 
@@ -399,11 +395,11 @@ func (w *walker) entity(h header, body io.Reader, depth int, sc scope) {
 			if name == "" {
 				name = w.genName("message.eml")
 			}
-			w.attachment(sc.namePrefix+name, mt, h, w.cteReader(h, body, nil), depth, sc)
+			w.attachment(sc.namePrefix+name, mt, w.cteReader(h, body, nil), depth, sc)
 			return
 		}
 		// An inline forwarded message: its text is read as part of the body.
-		w.embedded(h, w.cteReader(h, body, nil), "", depth, sc)
+		w.embedded(w.cteReader(h, body, nil), "", depth, sc)
 	default:
 		w.leaf(h, mt, params, body, depth, sc)
 	}
@@ -542,7 +538,7 @@ func truncate(s string, n int) string {
 
 // embedded reads a message/rfc822 entity: its subject and its body are read
 // as the recipient would read them.
-func (w *walker) embedded(_ header, body io.Reader, name string, depth int, sc scope) {
+func (w *walker) embedded(body io.Reader, name string, depth int, sc scope) {
 	br := bufio.NewReaderSize(body, 16<<10)
 	h, hr, err := readHeader(br, w.lim.MaxHeaderBytes)
 	if err != nil {

@@ -267,6 +267,39 @@ func TestFileEntry(t *testing.T) {
 	if p == nil || !p.Inspected || p.Type != "text/csv" || !tableAt(&c, "attachment:report.bin") {
 		t.Errorf("%s", dumpParts(res))
 	}
+	// A forwarded message sent as a plain file, alone and inside a ZIP.
+	eml := []byte("From: x@example.com\r\nTo: y@example.com\r\nSubject: =?UTF-8?B?56eY?=\r\nMessage-ID: <1@x>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n中の本文 123456789012\r\n")
+	for _, c := range []struct {
+		name string
+		data []byte
+		loc  string
+	}{
+		{"old.bin", eml, "attachment:old.bin"},
+		{"mails.zip", zipOf(t, map[string][]byte{"old.eml": eml}), "attachment:mails.zip/old.eml"},
+	} {
+		var c2 collect
+		res, err := File(context.Background(), c.name, bytes.NewReader(c.data), DefaultLimits(), &c2)
+		if err != nil || res.Incomplete || !strings.Contains(c2.text(c.loc), "中の本文 123456789012") || !strings.Contains(c2.text(c.loc), "秘") {
+			t.Errorf("%s: %v %q %s", c.name, err, c2.text(""), dumpParts(res))
+		}
+	}
+	// A CSV carried in HTML as a data: URI is read; an inline image is media.
+	csv := base64.StdEncoding.EncodeToString([]byte("氏名,個人番号\n山田,123456789012\n"))
+	html := `<p>see <a href="data:text/csv;base64,` + csv + `">list</a><img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="></p>`
+	var c4 collect
+	res, err = File(context.Background(), "page.html", strings.NewReader(html), DefaultLimits(), &c4)
+	if err != nil || !strings.Contains(c4.text("attachment:page.html/data-uri-1.csv"), "山田,123456789012") {
+		t.Errorf("data: URI: %q %s", c4.text(""), dumpParts(res))
+	}
+	if p := findPart(res, "page.html/data-uri-2.png"); p == nil || !p.Media || res.Incomplete {
+		t.Errorf("data: image: %s", dumpParts(res))
+	}
+	// Text that mimetype takes for a message, but whose "header" is data.
+	var c3 collect
+	res, err = File(context.Background(), "note.txt", strings.NewReader("Date: 2026/06/01\nName: 山田太郎\nMyNumber: 123456789012\n\nmemo\n"), DefaultLimits(), &c3)
+	if err != nil || !strings.Contains(c3.text(""), "MyNumber: 123456789012") {
+		t.Errorf("header-like text not read as text: %q %s", c3.text(""), dumpParts(res))
+	}
 	res, err = File(context.Background(), "blob", bytes.NewReader([]byte{0, 1, 2, 3, 0xff, 0xfe, 7, 8, 0, 0, 9}), DefaultLimits(), nil)
 	if err != nil || !res.Incomplete || res.Parts[0].Inspected {
 		t.Errorf("unknown binary: %v %s", err, dumpParts(res))
@@ -323,6 +356,13 @@ func TestFailClosed(t *testing.T) {
 			t.Error("not Incomplete")
 		}
 	})
+	t.Run("x-uuencode transfer encoding", func(t *testing.T) {
+		body := "begin 644 a.txt\r\n" + uuLine([]byte("uu 123456789012")) + "`\r\nend\r\n"
+		res, col := run(t, msg([2]string{"Content-Type: text/plain\r\nContent-Disposition: attachment; filename=a.txt\r\nContent-Transfer-Encoding: x-uuencode\r\n", body}), DefaultLimits())
+		if !strings.Contains(col.text("attachment:a.txt"), "uu 123456789012") || res.Incomplete {
+			t.Errorf("%q %s", col.text(""), dumpParts(res))
+		}
+	})
 	t.Run("message/partial", func(t *testing.T) {
 		res, _ := run(t, msg([2]string{"Content-Type: message/partial; id=\"x\"; number=1; total=2\r\n", "Subject: part\r\n\r\nhalf"}), DefaultLimits())
 		n := 0
@@ -355,4 +395,21 @@ func TestHostileHeaders(t *testing.T) {
 			t.Errorf("%s: %s", name, dumpParts(res))
 		}
 	}
+}
+
+// uuLine encodes up to 45 bytes as one uuencoded line.
+func uuLine(b []byte) string {
+	out := []byte{byte(32 + len(b))}
+	for i := 0; i < len(b); i += 3 {
+		var c [3]byte
+		copy(c[:], b[i:])
+		for _, v := range []byte{c[0] >> 2, (c[0]&3)<<4 | c[1]>>4, (c[1]&15)<<2 | c[2]>>6, c[2] & 63} {
+			if v == 0 {
+				out = append(out, '`')
+			} else {
+				out = append(out, 32+v)
+			}
+		}
+	}
+	return string(out) + "\r\n"
 }

@@ -31,6 +31,7 @@ func TestMIME(t *testing.T) {
 		{file: "cs_eucjp.eml", loc: "body", want: []string{"個人番号 1234 5678 9012 東京都"}, charset: "euc-jp"},
 		{file: "cs_utf8_bom.eml", loc: "body", want: []string{"個人番号 1234"}, notWant: []string{"\uFEFF"}, charset: "utf-8"},
 		{file: "cs_mislabel.eml", loc: "body", want: []string{"個人番号 1234 5678 9012 ①Ⅰ㈱髙"}, charset: "cp932", reason: "does not fit"},
+		{file: "cs_ascii_is_iso2022.eml", loc: "body", want: []string{"個人番号 1234 5678 9012 ①Ⅰ"}, charset: "iso-2022-jp", reason: "does not fit"},
 		{file: "cs_latin1.eml", loc: "body", want: []string{"café 1234"}, charset: "iso-8859-1"},
 		{file: "cs_utf8_invalid.eml", loc: "body", want: []string{"ok \uFFFD\uFFFD bad 1234 5678 9012"}, charset: "utf-8"},
 		{file: "att_utf16.eml", loc: "attachment:u16.txt", want: []string{"個人番号 1234 5678 9012"}, charset: "utf-16le"},
@@ -129,6 +130,8 @@ func TestMIME(t *testing.T) {
 				t.Errorf("detached signature: %s", dumpParts(res))
 			}
 		}},
+		// format=flowed, DelSp=yes: soft breaks joined, the words whole.
+		{file: "flowed_delsp.eml", loc: "body", want: []string{"本人の個人番号は1234 56789012です。\r\n", "-- \r\nsig"}},
 		// a file pasted into the text as uuencode is decoded and read.
 		{file: "uuencode.eml", loc: "attachment:roster.csv", want: []string{"roster.csv", "山田\u3000太郎,123456789012"}, check: func(t *testing.T, res *Result, _ *collect) {
 			if p := findPart(res, "roster.csv"); p == nil || !p.Inspected || p.Charset != "cp932" || p.Size != 80 {

@@ -167,6 +167,12 @@ var blockAtoms = map[atom.Atom]bool{
 // message) and alt/title attributes; <style> content and comments are left
 // out. Table rows end with '\n' and cells with '\t'.
 func htmlToText(r io.Reader, out io.StringWriter) error {
+	return htmlToTextData(r, out, nil)
+}
+
+// htmlToTextData is htmlToText that also hands each data: URI of a src or
+// href attribute (a file carried inside the HTML) to onData.
+func htmlToTextData(r io.Reader, out io.StringWriter, onData func(uri string)) error {
 	z := html.NewTokenizer(r)
 	// One token (a tagless run of text) is held whole by the tokenizer:
 	// bound it, so memory follows the limits. A longer token ends the
@@ -245,6 +251,11 @@ func htmlToText(r io.Reader, out io.StringWriter) error {
 				var k, v []byte
 				k, v, hasAttr = z.TagAttr()
 				switch string(k) {
+				case "src", "href", "data":
+					if onData != nil && len(v) > 5 && strings.EqualFold(string(v[:5]), "data:") {
+						onData(string(v))
+					}
+					continue
 				case "alt", "title", "placeholder", "summary", "aria-label":
 				case "value":
 					if a != atom.Input && a != atom.Option && a != atom.Button {

@@ -377,7 +377,7 @@ func lzfu(b []byte, max int64) ([]byte, error) {
 	}
 	var dict [4096]byte
 	wpos := copy(dict[:], lzfuDict)
-	out := make([]byte, 0, raw)
+	out := make([]byte, 0, min(raw, 1<<20))
 	i := 0
 	for i < len(data) && int64(len(out)) < raw {
 		ctl := data[i]

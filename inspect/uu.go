@@ -138,3 +138,25 @@ func containsAt(r io.ReaderAt, needle []byte, fold bool) bool {
 		}
 	}
 }
+
+// uuBody decodes a body sent with Content-Transfer-Encoding x-uuencode:
+// lines up to "begin …" are skipped, then the block is decoded.
+func uuBody(r io.Reader) io.Reader {
+	br := bufio.NewReaderSize(r, 16<<10)
+	var line []byte
+	for {
+		var err error
+		line, err = readLine(br, line[:0], 64<<10)
+		if bytes.HasPrefix(line, []byte("begin ")) {
+			return &uuReader{br: br}
+		}
+		if err != nil {
+			return errReaderOnly{errors.New("x-uuencode body without a begin line")}
+		}
+	}
+}
+
+// errReaderOnly is a reader that fails: the part is then not inspected.
+type errReaderOnly struct{ err error }
+
+func (e errReaderOnly) Read([]byte) (int, error) { return 0, e.err }

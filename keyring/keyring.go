@@ -76,6 +76,14 @@ func Open(dir string, logger *slog.Logger) (*Keyring, error) {
 		logger = slog.Default()
 	}
 	k := &Keyring{dir: dir, now: time.Now, log: logger}
+	// Temp files of an import that was interrupted.
+	if tmps, err := filepath.Glob(filepath.Join(dir, ".tmp-*")); err == nil {
+		for _, p := range tmps {
+			if fi, err := os.Stat(p); err == nil && time.Since(fi.ModTime()) > 10*time.Minute {
+				os.Remove(p)
+			}
+		}
+	}
 	if err := k.refresh(true); err != nil {
 		return nil, err
 	}

@@ -65,6 +65,9 @@ func (a Action) Rank() int {
 // Valid reports whether a is one of the five actions.
 func (a Action) Valid() bool { return a.Rank() >= 0 }
 
+// defaultDelayMinutes is the delay when none is configured for it.
+const defaultDelayMinutes = 10
+
 // Transfer describes a file transfer (an upload seen by the web proxy over
 // ICAP); nil for mail. Reserved for the file-transfer guard.
 type Transfer struct {
@@ -469,8 +472,12 @@ func (e *Engine) Decide(res *inspect.Result, rep classify.Report, in Input) *Ver
 			}
 		}
 	}
-	if v.Action != Delay {
+	switch {
+	case v.Action != Delay:
 		v.DelayMinutes = 0
+	case v.DelayMinutes <= 0:
+		// A rule relaxed to delay by an exception has no minutes of its own.
+		v.DelayMinutes = defaultDelayMinutes
 	}
 	// 3.3.5: class I/II information sent by mail must be encrypted, so a
 	// held I/II message is released only encrypted unless every holding
@@ -670,12 +677,21 @@ func (p *permit) covers(r *rule) bool {
 	if !r.content {
 		return false
 	}
-	if len(p.detectors) > 0 {
-		for _, d := range r.detectors {
-			if !p.detectors[d] {
-				return false
-			}
+	if len(p.detectors) == 0 {
+		return true // scoped by sender, recipients and level only
+	}
+	// A permit that names detectors covers only rules about those: a
+	// permit for pension numbers does not cover a 秘 marking.
+	for _, d := range r.detectors {
+		if !p.detectors[d] {
+			return false
 		}
+	}
+	if len(r.markings) > 0 && !p.detectors[classify.Marking] {
+		return false
+	}
+	if len(r.detectors) == 0 && len(r.markings) == 0 && len(p.levels) == 0 {
+		return false // a level-only rule needs a permit scoped by level
 	}
 	return true
 }
@@ -697,8 +713,16 @@ func (v *Verdict) SMTPReply() string {
 	if len(parts) == 0 {
 		return "message refused by policy"
 	}
-	return "Message refused by policy: " + strings.Join(parts, "; ")
+	s := "Message refused by policy: " + strings.Join(parts, "; ")
+	// RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its code
+	// and CRLF; leave room for "550 5.7.1 " and the message ID.
+	if len(s) > maxReplyText {
+		s = strings.TrimSpace(s[:maxReplyText-3]) + "..."
+	}
+	return s
 }
+
+const maxReplyText = 400
 
 // asciiOnly keeps printable ASCII, so reply text never carries raw UTF-8 or
 // control characters (RFC 5321 4.2).

@@ -367,6 +367,8 @@ func TestPermits(t *testing.T) {
 		{"recipient domain out of scope", mk("a@hoken.city.example.lg.jp", "x@nenkin.example.go.jp.evil.example"), mn, now, Reject, ""},
 		{"sender out of scope", mk("a@city.example.lg.jp", "x@nenkin.example.go.jp"), mn, now, Reject, ""},
 		{"finding not covered", mk("a@hoken.city.example.lg.jp", "x@nenkin.example.go.jp"), mnPension, now, Reject, ""},
+		{"marking not covered by a detector permit", mk("a@hoken.city.example.lg.jp", "x@nenkin.example.go.jp"),
+			report(classify.LevelI, find(classify.MyNumber, 1, classify.High), marking(classify.LevelII)), now, Hold, "PM-2026-01"},
 		{"encryption rule not covered", withParts(mk("a@hoken.city.example.lg.jp", "x@nenkin.example.go.jp"),
 			inspect.Part{Name: "a.zip", Attachment: true, Encrypted: true}), mn, now, Hold, "PM-2026-01"},
 	}
@@ -431,6 +433,18 @@ rules:
 		t.Errorf("one domain: %s", v.Action)
 	}
 
+	// An exception that relaxes a hold to delay gets the default minutes.
+	e3 := mustParse(t, `
+rules:
+  - {id: h, when: {marking: II}, action: hold, clause: 3.3.5, message: {ja: 秘, en: marked}}
+exceptions:
+  - {id: X, approved_by: CISO, reason: 試行, senders: ["*@city.example.lg.jp"], rules: [h], action: delay, expires: 2099-01-01}
+`)
+	v = e3.Decide(msg("a@example.com"), report(classify.LevelII, marking(classify.LevelII)), in)
+	if v.Action != Delay || v.DelayMinutes != defaultDelayMinutes || v.Exceptions[0] != "X" {
+		t.Errorf("relaxed to delay: %s %d %v", v.Action, v.DelayMinutes, v.Exceptions)
+	}
+
 	// Hold outranks delay and clears the delay.
 	v = e.Decide(withParts(msg("a@example.com"), inspect.Part{Name: "z.zip", Attachment: true, Encrypted: true}), report(classify.LevelIII), in)
 	if v.Action != Hold || v.DelayMinutes != 0 {
@@ -493,6 +507,17 @@ func TestSMTPReply(t *testing.T) {
 		if r < 0x20 || r >= 0x7f {
 			t.Fatalf("reply %q is not printable ASCII", s)
 		}
+	}
+
+	// Many rejecting rules with long texts still make one reply line.
+	var y strings.Builder
+	y.WriteString("rules:\n")
+	for i := 0; i < 8; i++ {
+		fmt.Fprintf(&y, "  - {id: r%d, when: {detector: my_number}, action: reject, clause: 3.3.5, message: {ja: 理由, en: %s}}\n", i, strings.Repeat("long reason ", 10))
+	}
+	v = mustParse(t, y.String()).Decide(msg("a@example.com"), report(classify.LevelI, find(classify.MyNumber, 1, classify.High)), Input{})
+	if s := v.SMTPReply(); len(s) > maxReplyText || !strings.HasPrefix(s, "Message refused by policy: rule r0, clause 3.3.5") {
+		t.Errorf("long reply (%d bytes): %q", len(s), s)
 	}
 }
 

@@ -188,6 +188,8 @@ func Rewrite(ctx context.Context, w io.Writer, r io.Reader, opts Options) (*Resu
 			return nil, err
 		}
 	default:
+		// 3.3.5: sent information is encrypted or password-protected;
+		// with no key and no passphrase allowed, nothing is sent.
 		return nil, &MissingKeyError{Recipients: missing}
 	}
 
@@ -252,14 +254,11 @@ func mediaType(h textproto.Header) (string, map[string]string) {
 const peekSize = 16 << 10
 
 // looksEncrypted checks the start of a part whose type says it is
-// encrypted: PGP/MIME carries an armored PGP message (RFC 3156 §4), an
-// application/pgp-encrypted leaf is the "Version: 1" control part or
-// OpenPGP packets, S/MIME is DER with the envelopedData OID (RFC 8551).
+// encrypted: a PGP/MIME part (RFC 3156 §4) is the "Version: 1" control
+// part or an OpenPGP message (armored or binary packets), S/MIME is DER
+// with the envelopedData OID (RFC 8551). It cannot tell a file that only
+// starts like an encrypted one: that is for inspection to flag.
 func looksEncrypted(t, cte string, rawPrefix []byte) bool {
-	switch t {
-	case "multipart/encrypted":
-		return bytes.Contains(rawPrefix, []byte("-----BEGIN PGP MESSAGE-----"))
-	}
 	p := decodePrefix(cte, rawPrefix)
 	switch t {
 	case "application/pgp-encrypted":
@@ -296,7 +295,7 @@ func decodePrefix(cte string, raw []byte) []byte {
 	case "base64":
 		clean := make([]byte, 0, len(raw))
 		for _, c := range raw {
-			if c != '\r' && c != '\n' && c != ' ' && c != '\t' {
+			if isBase64(c) {
 				clean = append(clean, c)
 			}
 		}
@@ -314,7 +313,7 @@ func decodePrefix(cte string, raw []byte) []byte {
 // passthroughType reports parts that are encrypted by their type.
 func passthroughType(t string, p map[string]string) bool {
 	switch t {
-	case "multipart/encrypted", "application/pgp-encrypted":
+	case "application/pgp-encrypted":
 		return true
 	case "application/pkcs7-mime", "application/x-pkcs7-mime":
 		st := strings.ToLower(p["smime-type"])
@@ -333,7 +332,22 @@ func (rw *rewriter) entity(create createFunc, h textproto.Header, body io.Reader
 	if rw.parts++; rw.parts > maxParts {
 		return errors.New("too many MIME parts")
 	}
+	for _, k := range []string{"Content-Type", "Content-Transfer-Encoding", "Content-Disposition"} {
+		if len(h.Values(k)) > 1 {
+			// Mail readers disagree on which of two such fields counts;
+			// whatever the part is, it leaves encrypted, undecoded.
+			hh := h.Copy()
+			hh.Del("Content-Transfer-Encoding")
+			return rw.encryptPart(create, hh, body, "添付ファイル.bin", "添付ファイル.bin.pgp", "attachment")
+		}
+	}
 	t, params := mediaType(h)
+	if t == "multipart/encrypted" && params["boundary"] != "" {
+		// PGP/MIME (RFC 3156 §4) keeps its structure; each of its parts
+		// is checked in multipart, so a plaintext part added to it does
+		// not pass.
+		return rw.multipart(create, h, body, t, params, depth, inAlt)
+	}
 	if passthroughType(t, params) {
 		// Trust the type only when the content agrees: a plaintext file
 		// labelled application/pgp-encrypted must not pass in the clear.
@@ -343,14 +357,6 @@ func (rw *rewriter) entity(create createFunc, h textproto.Header, body io.Reader
 			return rw.unchanged(create, h, br, "attachment", filename(h))
 		}
 		body = br
-		if strings.HasPrefix(t, "multipart/") {
-			// Its parts are rewritten one by one (each encrypted), and it
-			// is no longer PGP/MIME.
-			t = "multipart/mixed"
-			delete(params, "protocol")
-			h = h.Copy()
-			h.Set("Content-Type", mime.FormatMediaType(t, params))
-		}
 	}
 	if strings.HasPrefix(t, "multipart/") && params["boundary"] != "" {
 		if rw.opts.BodyHasFindings && t == "multipart/alternative" && !inAlt {
@@ -359,9 +365,16 @@ func (rw *rewriter) entity(create createFunc, h textproto.Header, body io.Reader
 		return rw.multipart(create, h, body, t, params, depth, inAlt)
 	}
 	name := filename(h)
-	disp, _, _ := mime.ParseMediaType(h.Get("Content-Disposition"))
-	isBody := name == "" && !strings.EqualFold(disp, "attachment") && (t == "text/plain" || t == "text/html")
+	// A body is text with no disposition or a plain "inline" one. Judged
+	// on the raw field: a malformed "attachment; filename=…" that does not
+	// parse is still an attachment to some mail readers (and to
+	// inspection), so it must not pass as a body.
+	rawDisp := strings.ToLower(strings.TrimSpace(h.Get("Content-Disposition")))
+	isBody := name == "" && (t == "text/plain" || t == "text/html") &&
+		(rawDisp == "" || strings.HasPrefix(rawDisp, "inline") && !strings.Contains(rawDisp, "name"))
 	if isBody {
+		// 3.3.5: personal information is not sent in the clear; a body
+		// without findings stays readable, one with findings is moved.
 		if !rw.opts.BodyHasFindings {
 			return rw.unchanged(create, h, body, "body", "")
 		}
@@ -379,6 +392,8 @@ func (rw *rewriter) entity(create createFunc, h textproto.Header, body io.Reader
 		rw.passed[name] = true
 		return rw.unchanged(create, h, body, "attachment", name)
 	}
+	// 3.3.5: every attachment of a released class I/II message leaves
+	// encrypted.
 	return rw.encryptPart(create, h, body, name, name+".pgp", "attachment")
 }
 
@@ -397,8 +412,11 @@ func defaultName(t string) string {
 
 func (rw *rewriter) multipart(create createFunc, h textproto.Header, body io.Reader, t string, params map[string]string, depth int, inAlt bool) error {
 	nh := h.Copy()
+	in := params["boundary"]
 	mw := textproto.NewMultipartWriter(nil)
-	if mw.SetBoundary(params["boundary"]) != nil {
+	if mw.SetBoundary(in) != nil {
+		// Longer than RFC 2046 §5.1.1 allows, or odd characters: readers
+		// coped, but the writer wants a valid one.
 		params["boundary"] = mw.Boundary()
 		nh.Set("Content-Type", mime.FormatMediaType(t, params))
 	}
@@ -409,7 +427,7 @@ func (rw *rewriter) multipart(create createFunc, h textproto.Header, body io.Rea
 	}
 	mw = textproto.NewMultipartWriter(out)
 	mw.SetBoundary(params["boundary"])
-	mr := textproto.NewMultipartReader(body, params["boundary"])
+	mr := textproto.NewMultipartReader(body, in)
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
@@ -417,6 +435,30 @@ func (rw *rewriter) multipart(create createFunc, h textproto.Header, body io.Rea
 		}
 		if err != nil {
 			return fmt.Errorf("multipart: %w", err)
+		}
+		if t == "multipart/encrypted" {
+			if rw.parts++; rw.parts > maxParts {
+				return errors.New("too many MIME parts")
+			}
+			br := bufio.NewReaderSize(p, peekSize)
+			prefix, _ := br.Peek(peekSize)
+			if looksEncrypted("application/pgp-encrypted", p.Header.Get("Content-Transfer-Encoding"), prefix) {
+				if err := rw.unchanged(mw.CreatePart, p.Header, br, "attachment", filename(p.Header)); err != nil {
+					return err
+				}
+				continue
+			}
+			// Nothing in PGP/MIME is a body: whatever is not encrypted
+			// gets encrypted.
+			pt, _ := mediaType(p.Header)
+			name := filename(p.Header)
+			if name == "" {
+				name = defaultName(pt)
+			}
+			if err := rw.encryptPart(mw.CreatePart, p.Header, br, name, name+".pgp", "attachment"); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := rw.entity(mw.CreatePart, p.Header, p, depth+1, inAlt || t == "multipart/alternative"); err != nil {
 			return err
@@ -693,15 +735,21 @@ func decode(cte string, r io.Reader) io.Reader {
 	return r
 }
 
-// noSpace drops whitespace, which base64 bodies carry between lines.
+// noSpace keeps only the base64 alphabet: line breaks, and the stray
+// characters some mailers leave, are dropped as mail readers do, so a
+// slightly damaged part can still be released (encrypted).
 type noSpace struct{ r io.Reader }
+
+func isBase64(b byte) bool {
+	return b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '+' || b == '/' || b == '='
+}
 
 func (n *noSpace) Read(p []byte) (int, error) {
 	for range 1000 {
 		c, err := n.r.Read(p)
 		j := 0
 		for _, b := range p[:c] {
-			if b != '\r' && b != '\n' && b != ' ' && b != '\t' {
+			if isBase64(b) {
 				p[j] = b
 				j++
 			}

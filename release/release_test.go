@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -409,7 +410,8 @@ func TestPassphraseMode(t *testing.T) {
 	if res.Method != "passphrase" || !passphraseRE.MatchString(res.Passphrase) || len(res.Fingerprints) != 0 {
 		t.Fatalf("method %s passphrase %q", res.Method, res.Passphrase)
 	}
-	for _, where := range [][]byte{out, f.logs.Bytes()} {
+	proof, _ := json.Marshal(res) // what goes into the audit log
+	for _, where := range [][]byte{out, f.logs.Bytes(), proof} {
 		if bytes.Contains(where, []byte(res.Passphrase)) || bytes.Contains(where, []byte(strings.ReplaceAll(res.Passphrase, "-", ""))) {
 			t.Fatal("passphrase written into the message or the log")
 		}
@@ -518,6 +520,8 @@ func TestEncryptedByType(t *testing.T) {
 		"--e\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n" +
 		"--e\r\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\r\n" + armored.String() + "\r\n--e--\r\n"
 	fakePGPMIME := strings.Replace(pgpMIME, armored.String(), "氏名 山田太郎 住所 東京都", 1)
+	extraPart := strings.Replace(pgpMIME, "\r\n--e--\r\n",
+		"\r\n--e\r\nContent-Type: text/plain\r\n\r\n氏名 山田太郎 住所 東京都\r\n--e--\r\n", 1)
 	fakeLeaf := head + "Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n--m\r\nContent-Type: text/plain\r\n\r\nhi\r\n" +
 		"--m\r\nContent-Type: application/pgp-encrypted; name=\"list.csv\"\r\n\r\n氏名,住所\r\n山田太郎,東京都\r\n" +
 		"--m\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\"\r\n" +
@@ -529,12 +533,16 @@ func TestEncryptedByType(t *testing.T) {
 	}{
 		{"real PGP/MIME", pgpMIME, true},
 		{"PGP/MIME with plaintext inside", fakePGPMIME, false},
+		{"PGP/MIME with a plaintext part added", extraPart, false},
 		{"plaintext labelled as encrypted", fakeLeaf, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := f.opts("taro@example.jp")
 			out, _ := rewrite(t, []byte(tc.in), o)
+			if strings.Contains(tc.in, "multipart/encrypted") && !bytes.Contains(out, []byte("multipart/encrypted")) {
+				t.Fatal("PGP/MIME structure lost")
+			}
 			if tc.unchanged {
 				if !bytes.Contains(out, []byte(tc.in[len(head):][strings.Index(tc.in[len(head):], "\r\n\r\n"):])) {
 					t.Fatalf("PGP/MIME body changed:\n%s", out)
@@ -623,6 +631,43 @@ func TestSinglePart(t *testing.T) {
 	}
 	if res.Parts[0].OriginalSHA256 != sum(pdf) {
 		t.Fatal("proof hash")
+	}
+	// A boundary longer than RFC 2046 allows is read, and replaced.
+	long := strings.Repeat("b", 80)
+	lb := head + "Content-Type: multipart/mixed; boundary=\"" + long + "\"\r\n\r\n--" + long +
+		"\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"a.pdf\"\r\n\r\n" +
+		string(pdf) + "\r\n--" + long + "--\r\n"
+	out, _ = rewrite(t, []byte(lb), f.opts("taro@example.jp"))
+	if _, parts = leaves(t, out); len(parts) != 1 || parts[0].name != "a.pdf.pgp" || bytes.Contains(out, []byte(long)) {
+		t.Fatalf("long boundary:\n%s", out)
+	}
+	// Stray characters in base64 (seen from some mailers) are skipped.
+	enc := base64.StdEncoding.EncodeToString(pdf)
+	damaged := strings.Replace(att, enc, enc[:8]+"!\t"+enc[8:16]+" \r\n"+enc[16:], 1)
+	out, _ = rewrite(t, []byte(damaged), f.opts("taro@example.jp"))
+	if _, parts = leaves(t, out); len(parts) != 1 {
+		t.Fatal("damaged base64")
+	}
+	if plain, err := f.taro.decrypt(parts[0].body, ""); err != nil || !bytes.Equal(plain, pdf) {
+		t.Fatalf("damaged base64: %q %v", plain, err)
+	}
+	// A text attachment whose disposition does not parse is still an
+	// attachment: encrypted, not passed as a body.
+	bad := head + "Content-Type: multipart/mixed; boundary=m\r\n\r\n--m\r\nContent-Type: text/plain\r\n\r\nhello\r\n" +
+		"--m\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Disposition: attachment; filename=\"住所録.txt\r\n\r\n" +
+		"山田太郎 東京都\r\n--m\r\nContent-Type: text/plain\r\nContent-Disposition: inline; filename*0=\"x\r\n\r\n" +
+		"鈴木花子 大阪府\r\n--m--\r\n"
+	out, _ = rewrite(t, []byte(bad), f.opts("taro@example.jp"))
+	if bytes.Contains(out, []byte("山田太郎")) || bytes.Contains(out, []byte("鈴木花子")) || !bytes.Contains(out, []byte("hello")) {
+		t.Fatalf("malformed dispositions:\n%s", out)
+	}
+	// Two Content-Type fields: readers disagree on which counts, so the
+	// part leaves encrypted whatever it is.
+	dup := head + "Content-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n--m\r\n" +
+		"Content-Type: text/csv\r\nContent-Disposition: attachment; filename=a.csv\r\n\r\n山田太郎,東京都\r\n--m--\r\n"
+	out, _ = rewrite(t, []byte(dup), f.opts("taro@example.jp"))
+	if bytes.Contains(out, []byte("山田太郎")) {
+		t.Fatalf("duplicate Content-Type:\n%s", out)
 	}
 	body := head + "Content-Type: text/plain; charset=ISO-2022-JP\r\nContent-Transfer-Encoding: 7bit\r\n\r\n\x1b$B$3$s$K$A$O\x1b(B\r\n"
 	out, res = rewrite(t, []byte(body), f.opts("taro@example.jp"))

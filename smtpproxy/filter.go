@@ -18,7 +18,14 @@ var (
 		Message: "Line too long (RFC 5321 4.5.3.1.6)"}
 	errHeaderTooLarge = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
 		Message: "Message header too large"}
+	// RFC 5321 6.3: a message with too many Received headers is in a loop.
+	errTooManyHops = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6},
+		Message: "Too many hops, mail loop detected"}
 )
+
+// maxHops is the largest number of Received headers accepted (with
+// ours added), like Postfix's hopcount_limit.
+const maxHops = 50
 
 // checkWriter passes the message through to w while checking line endings
 // and the header size, without buffering the message.
@@ -31,13 +38,15 @@ type checkWriter struct {
 	started  bool
 	prev     byte // last byte written
 	lineLen  int  // bytes on the current line (0: at a line start)
+	head     [9]byte
+	hops     int // Received headers seen
 }
 
 func (c *checkWriter) Write(p []byte) (int, error) {
 	if !c.started {
 		c.started, c.inHeader = true, true
 	}
-	for i, b := range p {
+	for _, b := range p {
 		switch {
 		case b == '\n' && c.prev != '\r':
 			return 0, errBareCRLF
@@ -52,6 +61,14 @@ func (c *checkWriter) Write(p []byte) (int, error) {
 				}
 				c.lineLen = 0
 			} else {
+				if c.lineLen < len(c.head) {
+					c.head[c.lineLen] = b | 0x20 // ASCII lower case
+					if c.lineLen == len(c.head)-1 && string(c.head[:]) == "received:" {
+						if c.hops++; c.hops >= maxHops {
+							return 0, errTooManyHops
+						}
+					}
+				}
 				c.lineLen++
 			}
 			if c.inHeader && c.header > c.maxHeader {
@@ -59,7 +76,6 @@ func (c *checkWriter) Write(p []byte) (int, error) {
 			}
 		}
 		c.prev = b
-		_ = i
 	}
 	return c.w.Write(p)
 }

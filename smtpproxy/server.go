@@ -135,10 +135,12 @@ type Server struct {
 	inspector atomic.Pointer[inspectorBox]
 	startCfg  Config // settings fixed at start (go-smtp server fields)
 
-	conns connLimiter
+	conns    connLimiter
+	draining atomic.Bool
 
 	mu      sync.Mutex
 	servers []*smtp.Server
+	open    map[string]*countedConn // by remote address, for the drain
 }
 
 type inspectorBox struct{ Inspector }
@@ -162,6 +164,7 @@ func New(cfg Config, store *spool.Store, opts Options) *Server {
 	s.cfg.Store(&cfg)
 	s.SetInspector(opts.Inspector)
 	s.conns.counts = map[netip.Addr]int{}
+	s.open = map[string]*countedConn{}
 	return s
 }
 
@@ -260,11 +263,13 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	return err
 }
 
-// Shutdown stops accepting connections and waits for the sessions in
-// progress to end (each ends at QUIT or at its timeout) or ctx to expire,
-// then closes what is left. Nothing acknowledged is lost either way: a
-// session cut off before its 250 was never acknowledged.
+// Shutdown stops accepting connections and lets the sessions in progress
+// end: a session between transactions is closed, one in a transaction may
+// finish it (a new MAIL gets 421), until ctx expires; then what is left is
+// closed. Nothing acknowledged is lost either way: a session cut off before
+// its 250 was never acknowledged.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
 	s.mu.Lock()
 	servers := s.servers
 	s.mu.Unlock()
@@ -280,8 +285,56 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 		}()
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.closeIdle()
+		select {
+		case <-done:
+			return errors.Join(errs...)
+		case <-tick.C:
+		}
+	}
+}
+
+// closeIdle closes the connections not inside DATA/BDAT.
+func (s *Server) closeIdle() {
+	now := time.Now()
+	s.mu.Lock()
+	var idle []*countedConn
+	for _, c := range s.open {
+		if c.idle(now) {
+			idle = append(idle, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+}
+
+// track registers an open connection; the returned func forgets it.
+func (s *Server) track(c *countedConn) {
+	s.mu.Lock()
+	s.open[c.RemoteAddr().String()] = c
+	s.mu.Unlock()
+}
+
+func (s *Server) untrack(c *countedConn) {
+	s.mu.Lock()
+	if s.open[c.RemoteAddr().String()] == c {
+		delete(s.open, c.RemoteAddr().String())
+	}
+	s.mu.Unlock()
+}
+
+// connFor finds the tracked connection of a session.
+func (s *Server) connFor(remote net.Addr) *countedConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.open[remote.String()]
 }
 
 // slogErrorLog routes go-smtp's internal errors to slog.
@@ -347,10 +400,14 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		l.s.metrics.Sessions.Inc()
 		l.s.metrics.SessionsTotal.Inc()
-		return &countedConn{Conn: c, release: func() {
+		cc := &countedConn{Conn: c}
+		cc.release = func() {
+			l.s.untrack(cc)
 			l.s.conns.release(ip)
 			l.s.metrics.Sessions.Dec()
-		}}, nil
+		}
+		l.s.track(cc)
+		return cc, nil
 	}
 }
 
@@ -358,6 +415,15 @@ type countedConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+	busy    atomic.Bool // a message transfer is in progress
+	// quiet is when the last transfer's reply has surely been written
+	// (unix ns); a drain must not close the connection between Data's
+	// return and go-smtp writing the 250.
+	quiet atomic.Int64
+}
+
+func (c *countedConn) idle(now time.Time) bool {
+	return !c.busy.Load() && now.UnixNano() > c.quiet.Load()
 }
 
 func (c *countedConn) Close() error {

@@ -27,6 +27,7 @@ import (
 type session struct {
 	srv      *Server
 	conn     net.Conn
+	tracked  *countedConn // nil for connections not from our listeners
 	ip       netip.Addr
 	helo     string
 	tls      bool
@@ -52,6 +53,7 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 		started: time.Now(),
 	}
 	_, ss.tls = c.TLSConnectionState()
+	ss.tracked = s.connFor(c.Conn().RemoteAddr())
 	ss.log = s.log.With("client", ss.ip.String(), "helo", ss.helo, "tls", ss.tls)
 	ss.log.Debug("session start")
 	return ss, nil
@@ -107,9 +109,16 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 	return nil, smtp.ErrAuthUnknownMechanism
 }
 
+var errDataTimeout = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Timeout waiting for data"}
+
+var errShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down, try again later"}
+
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	if ss.srv.draining.Load() {
+		return errShuttingDown
+	}
 	ss.from, ss.fromSet = from, true
 	ss.rcpts = nil
 	ss.utf8, ss.eightBit = false, false
@@ -167,6 +176,14 @@ func (ss *session) Logout() error {
 func (ss *session) Data(r io.Reader) error {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	if ss.tracked != nil {
+		// A drain waits for this transfer instead of cutting it.
+		ss.tracked.busy.Store(true)
+		defer func() {
+			ss.tracked.quiet.Store(time.Now().Add(time.Second).UnixNano())
+			ss.tracked.busy.Store(false)
+		}()
+	}
 	srv := ss.srv
 	cfg := srv.config()
 	if !ss.fromSet || len(ss.rcpts) == 0 {
@@ -202,7 +219,14 @@ func (ss *session) Data(r io.Reader) error {
 			log.Warn("message refused while receiving: line too long")
 			return errLineTooLong
 		default:
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				log.Warn("receiving failed: data timeout")
+				return errDataTimeout
+			}
 			log.Warn("receiving failed", "err", err)
+			// No internal detail (addresses, paths) in the reply.
+			return errTempFailure(id)
 		}
 		return err
 	}

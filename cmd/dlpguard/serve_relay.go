@@ -33,6 +33,8 @@ type relay struct {
 	mailboxDir string
 
 	draining    atomic.Bool
+	stopOnce    sync.Once
+	stopErr     error
 	queueCancel context.CancelFunc
 	queueDone   chan error
 	serveWG     sync.WaitGroup
@@ -174,8 +176,14 @@ func (r *relay) ready() error {
 }
 
 // shutdown drains: stop accepting, let open sessions finish (bounded by
-// d), then stop delivery, leaving the queue on disk.
+// d), then stop delivery, leaving the queue on disk. Later calls return the
+// first call's result.
 func (r *relay) shutdown(d time.Duration) error {
+	r.stopOnce.Do(func() { r.stopErr = r.stop(d) })
+	return r.stopErr
+}
+
+func (r *relay) stop(d time.Duration) error {
 	r.draining.Store(true)
 	var errs []error
 	if r.smtp != nil {

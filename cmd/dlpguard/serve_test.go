@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +19,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dlpguard/config"
+	"dlpguard/smtpproxy/spool"
 )
 
 // TestRelayDemoMailbox runs the demo configuration in-process (on free
@@ -210,4 +213,86 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestPostfixToolsEndToEnd relays between two independent
+// implementations: Postfix's smtp-source as the client and smtp-sink as
+// the upstream, through the whole relay (spool, queue, delivery).
+func TestPostfixToolsEndToEnd(t *testing.T) {
+	source, sink := "/usr/sbin/smtp-source", "/usr/sbin/smtp-sink"
+	for _, b := range []string{source, sink} {
+		if _, err := os.Stat(b); err != nil {
+			t.Skipf("%s not installed (Debian package postfix)", b)
+		}
+	}
+	// smtp-sink drops privileges to nobody when run as root, so its dump
+	// folder must be reachable for nobody.
+	dump, err := os.MkdirTemp("", "dlpguard-sink-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dump)
+	os.Chmod(dump, 0o777)
+	sinkAddr := freePort(t)
+	args := []string{"-d", dump + "/%M.", sinkAddr, "64"}
+	if os.Getuid() == 0 {
+		args = append([]string{"-u", "nobody"}, args...)
+	}
+	sinkCmd := exec.Command(sink, args...)
+	if err := sinkCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sinkCmd.Process.Kill(); sinkCmd.Wait() }()
+	for range 100 {
+		if c, err := net.Dial("tcp", sinkAddr); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	cfg := config.Default()
+	cfg.Hostname = "relay.test"
+	cfg.DataDir = t.TempDir()
+	cfg.SMTP.Listen = []string{"127.0.0.1:0"}
+	cfg.HTTP.Listen = ""
+	cfg.Upstream.Address = sinkAddr
+	cfg.Upstream.StartTLS = "none"
+	r, err := startRelay(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.shutdown(time.Second)
+
+	const n = 30
+	out, err := exec.Command(source, "-s", "5", "-m", strconv.Itoa(n), "-l", "3000",
+		"-f", "a@city.example.lg.jp", "-t", "b@example.jp", r.smtpAddrs[0]).CombinedOutput()
+	if err != nil {
+		t.Fatalf("smtp-source: %v\n%s", err, out)
+	}
+	var files []os.DirEntry
+	for range 250 {
+		files, _ = os.ReadDir(dump)
+		if len(files) >= n {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(files) != n {
+		t.Fatalf("smtp-sink received %d messages, want %d", len(files), n)
+	}
+	b, err := os.ReadFile(filepath.Join(dump, files[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "by relay.test (dlpguard) with ESMTP id") || !strings.Contains(string(b), "b@example.jp") {
+		t.Fatalf("relayed message:\n%.2000s", b)
+	}
+	for range 100 {
+		if ids, _ := r.store.List(spool.AreaQueue); len(ids) == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("queue not empty after delivery")
 }

@@ -6,6 +6,9 @@ import (
 	"io"
 	"path"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
 )
 
 // embedded reads the objects embedded in the document: OOXML keeps them as
@@ -104,6 +107,9 @@ func (x *extractor) embeddedFile(name string) error {
 		x.unread(name, "password-protected Office document")
 	case bytes.HasPrefix(b, oleMagic):
 		x.unread(name, "OLE object (legacy binary Office or packaged file)")
+	case looksHTML(b) && utf8.Valid(b):
+		// An HTML altChunk: its text is part of the document.
+		return x.t.section("embedded:"+name, false, htmlText(b))
 	default:
 		x.unread(name, "unknown format")
 	}
@@ -113,5 +119,52 @@ func (x *extractor) embeddedFile(name string) error {
 func (x *extractor) unread(name, why string) {
 	if len(x.t.doc.Unread) < 100 {
 		x.t.doc.Unread = append(x.t.doc.Unread, name+": "+why)
+	}
+}
+
+// looksHTML: an HTML document, by its first tags.
+func looksHTML(b []byte) bool {
+	head := bytes.ToLower(b[:min(len(b), 1024)])
+	return bytes.Contains(head, []byte("<html")) || bytes.Contains(head, []byte("<body")) || bytes.Contains(head, []byte("<!doctype html"))
+}
+
+// htmlText is the text of an HTML document: text nodes outside script and
+// style, block ends as new lines, alt and title attributes kept.
+func htmlText(b []byte) string {
+	var out strings.Builder
+	z := html.NewTokenizer(bytes.NewReader(b))
+	skipDepth := 0
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return out.String()
+		case html.TextToken:
+			if skipDepth == 0 {
+				out.Write(z.Text())
+			}
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, hasAttr := z.TagName()
+			switch string(name) {
+			case "script", "style":
+				skipDepth++
+			case "br", "p", "div", "tr", "li", "h1", "h2", "h3":
+				out.WriteByte('\n')
+			case "td", "th":
+				out.WriteByte('\t')
+			}
+			for hasAttr {
+				var k, v []byte
+				k, v, hasAttr = z.TagAttr()
+				if string(k) == "alt" || string(k) == "title" {
+					out.WriteByte(' ')
+					out.Write(v)
+				}
+			}
+		case html.EndTagToken:
+			name, _ := z.TagName()
+			if (string(name) == "script" || string(name) == "style") && skipDepth > 0 {
+				skipDepth--
+			}
+		}
 	}
 }

@@ -105,15 +105,16 @@ type odfState struct {
 	rowCol      int // column of the next cell
 	rowsWritten int
 	// current cell
-	inCell    bool
-	cell      strings.Builder
-	cellSep   bool
-	cellValue string // office:value etc., overriding the shown text
-	cellRep   int
-	slide     int
-	inMaster  bool // styles.xml: inside office:master-styles
-	hfDepth   int  // inside a header or footer element
-	shapes    strings.Builder
+	inCell     bool
+	cell       strings.Builder
+	cellSep    bool
+	cellValue  string // office:value etc., overriding the shown text
+	cellRep    int
+	slide      int
+	inMaster   bool // styles.xml: inside office:master-styles
+	masterPage int  // styles.xml: inside style:master-page
+	hfDepth    int  // inside a header or footer element
+	shapes     strings.Builder
 }
 
 func (x *extractor) odfPart(part, format string, styles bool) error {
@@ -161,10 +162,11 @@ func (x *extractor) odfPart(part, format string, styles bool) error {
 	return nil
 }
 
-// visible tells whether text at this point is shown to a reader (styles.xml
-// holds text only in the master pages' headers and footers).
+// visible tells whether text at this point is shown to a reader: styles.xml
+// holds text in the master pages' headers and footers, and, in a
+// presentation, in shapes on the master pages (shown on every slide).
 func (s *odfState) visible() bool {
-	return !s.styles || s.hfDepth > 0
+	return !s.styles || s.hfDepth > 0 || (s.format == "odp" && s.masterPage > 0)
 }
 
 // text routes shown text to where it belongs: an annotation, a cell, a
@@ -197,11 +199,18 @@ func (s *odfState) text(str string) error {
 	return s.x.t.write(str)
 }
 
-func (s *odfState) start(d *xml.Decoder, se xml.StartElement) error {
+func (s *odfState) start(d *tokenizer, se xml.StartElement) error {
 	t := s.x.t
 	switch se.Name.Local {
 	case "master-styles":
 		s.inMaster = true
+	case "master-page":
+		if s.styles && s.inMaster {
+			s.masterPage++
+			if s.format == "odp" {
+				t.begin("masters", false)
+			}
+		}
 	case "header", "header-left", "header-first", "footer", "footer-left", "footer-first":
 		if s.styles && s.inMaster && (se.Name.Space == "style" || se.Name.Space == "") {
 			if s.hfDepth == 0 {
@@ -324,6 +333,10 @@ func (s *odfState) end(ee xml.EndElement) error {
 	switch ee.Name.Local {
 	case "master-styles":
 		s.inMaster = false
+	case "master-page":
+		if s.masterPage > 0 {
+			s.masterPage--
+		}
 	case "header", "header-left", "header-first", "footer", "footer-left", "footer-first":
 		if s.hfDepth > 0 && (ee.Name.Space == "style" || ee.Name.Space == "") {
 			s.hfDepth--
@@ -366,8 +379,15 @@ func (s *odfState) end(ee xml.EndElement) error {
 		}
 		s.inCell = false
 		val := s.cellValue
-		if val == "" {
-			val = strings.TrimSpace(s.cell.String())
+		shown := strings.TrimSpace(s.cell.String())
+		switch {
+		case val == "":
+			val = shown
+		case shown != val && strings.Trim(shown, "0123456789") == "" && strings.TrimLeft(shown, "0") == strings.TrimLeft(val, "0"):
+			// A number shown with leading zeros (min-integer-digits):
+			// 012345678901 is what the reader sees, and a 12-digit
+			// My Number.
+			val = shown
 		}
 		if val != "" {
 			if s.rowCol > s.rowTabs {

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,6 +142,25 @@ func TestExtractFiles(t *testing.T) {
 				{section: "notes:1", has: []string{"発表者ノート 327346468695 は読み上げない"}},
 				{section: "slide:2", has: []string{"スライド二 まとめ"}},
 				{section: "comments", has: []string{"スライドのコメント 部外秘"}},
+				// A text box on the slide master shows on every slide;
+				// the master's prompt placeholders are left out.
+				{section: "masters", has: []string{"マスターの文字 社外秘"}},
+			},
+			not: []string{"Click to edit"},
+		},
+		{
+			file: "office/chart.docx", format: "docx",
+			want: []want{
+				{section: "body", has: []string{"グラフ付きの文書です。"}},
+				// The chart's cached data: what it was drawn from.
+				{section: "charts", has: []string{"職員別の番号", "304011980367", "494205552661"}},
+			},
+		},
+		{
+			file: "office/chart.odt", format: "odt",
+			want: []want{
+				{section: "body", has: []string{"グラフ付きの文書です。"}},
+				{section: "embedded:Object 1/sheet:local-table", table: true, has: []string{"グラフの値", "304011980367", "494205552661"}},
 			},
 		},
 		{
@@ -150,6 +170,7 @@ func TestExtractFiles(t *testing.T) {
 				{section: "notes:1", has: []string{"発表者ノート 327346468695 は読み上げない"}},
 				{section: "slide:2", has: []string{"スライド二 まとめ"}},
 				{section: "comments", has: []string{"スライドのコメント 部外秘"}},
+				{section: "masters", has: []string{"マスターの文字 社外秘"}},
 			},
 		},
 	}
@@ -506,5 +527,120 @@ func TestSmallDocs(t *testing.T) {
 		if !found {
 			t.Errorf("seed %d: no section %q = %q in %+v", tt.seed, tt.section, tt.want, d.Sections)
 		}
+	}
+}
+
+// withMembers returns the ZIP in base with members added or replaced.
+func withMembers(t *testing.T, base []byte, add map[string][]byte) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(base), int64(len(base)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range zr.File {
+		if _, ok := add[f.Name]; ok {
+			continue
+		}
+		if err := zw.Copy(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, b := range add {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(b)
+	}
+	zw.Close()
+	return buf.Bytes()
+}
+
+// TestEmbedded: documents inside documents (an xlsx in a docx, as Word
+// keeps it under word/embeddings) are read; other objects are reported.
+func TestEmbedded(t *testing.T) {
+	docx := load(t, "office/document.docx")
+	roster := load(t, "office/roster.xlsx")
+	const xl = "word/embeddings/Microsoft_Excel_Worksheet.xlsx"
+
+	b := withMembers(t, docx, map[string][]byte{xl: roster})
+	d, err := Extract(bytes.NewReader(b), int64(len(b)), 0, 0)
+	if err != nil {
+		t.Fatalf("docx with an embedded xlsx: %v", err)
+	}
+	got, ok := tableSection(d, "embedded:"+xl+"/sheet:職員名簿")
+	if !ok || got != strings.Join(rosterRows, "\n") {
+		t.Errorf("embedded sheet = %q, %v; sections %v", got, ok, names(d))
+	}
+	if s, _, _ := section(d, "body"); !strings.Contains(s, "特定個人情報の提出について") {
+		t.Error("the document's own text is missing")
+	}
+
+	for _, tc := range []struct {
+		member string
+		data   []byte
+		why    string
+	}{
+		{"word/embeddings/oleObject1.bin", load(t, "office/legacy.doc"), "OLE object"},
+		{"word/embeddings/Microsoft_Excel_Worksheet2.xlsx", load(t, "office/roster-encrypted.xlsx"), "password-protected"},
+		{"word/embeddings/package.zip", load(t, "archive/plain.zip"), "not an office document"},
+	} {
+		b := withMembers(t, docx, map[string][]byte{tc.member: tc.data})
+		d, err := Extract(bytes.NewReader(b), int64(len(b)), 0, 0)
+		if !errors.Is(err, ErrUnreadEmbedded) {
+			t.Errorf("%s: error %v, want ErrUnreadEmbedded", tc.member, err)
+			continue
+		}
+		if len(d.Unread) != 1 || !strings.HasPrefix(d.Unread[0], tc.member+": ") || !strings.Contains(d.Unread[0], tc.why) {
+			t.Errorf("%s: Unread = %q", tc.member, d.Unread)
+		}
+		if s, _, _ := section(d, "comments"); !strings.Contains(s, "398259791905") {
+			t.Errorf("%s: the document's own text is missing", tc.member)
+		}
+	}
+
+	// Nesting is bounded: a docx in a docx in … stops at maxEmbedDepth.
+	nested := docx
+	for i := 0; i < maxEmbedDepth+2; i++ {
+		nested = withMembers(t, docx, map[string][]byte{"word/embeddings/doc.docx": nested})
+	}
+	d, err = Extract(bytes.NewReader(nested), int64(len(nested)), 0, 0)
+	if !errors.Is(err, ErrUnreadEmbedded) || len(d.Unread) != 1 || !strings.Contains(d.Unread[0], "too deep") {
+		t.Errorf("deep nesting: %v, Unread %q", err, d.Unread)
+	}
+}
+
+// TestAltChunk: Word shows an altChunk part (here HTML) as document text.
+func TestAltChunk(t *testing.T) {
+	docx := load(t, "office/document.docx")
+	zr, _ := zip.NewReader(bytes.NewReader(docx), int64(len(docx)))
+	var rels []byte
+	for _, f := range zr.File {
+		if f.Name == "word/_rels/document.xml.rels" {
+			rc, _ := f.Open()
+			rels, _ = io.ReadAll(rc)
+			rc.Close()
+		}
+	}
+	if rels == nil {
+		t.Fatal("no document.xml.rels")
+	}
+	rels = bytes.Replace(rels, []byte("</Relationships>"), []byte(`<Relationship Id="rIdAlt" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk" Target="afchunk.htm"/></Relationships>`), 1)
+	page := []byte("<html><head><style>p{}</style></head><body><p>取り込まれたHTML</p><table><tr><td>山田太郎</td><td>176749365367</td></tr></table><img alt=\"極秘\"></body></html>")
+	b := withMembers(t, docx, map[string][]byte{"word/_rels/document.xml.rels": rels, "word/afchunk.htm": page})
+	d, err := Extract(bytes.NewReader(b), int64(len(b)), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok, _ := section(d, "embedded:word/afchunk.htm")
+	for _, want := range []string{"取り込まれたHTML", "山田太郎\t176749365367", "極秘"} {
+		if !ok || !strings.Contains(got, want) {
+			t.Errorf("altChunk text %q lacks %q (sections %v)", got, want, names(d))
+		}
+	}
+	if strings.Contains(got, "p{}") {
+		t.Error("style text read as content")
 	}
 }

@@ -158,6 +158,12 @@ func (x *extractor) rels(part string) (map[string]rel, error) {
 // table becomes a Table section; otherwise cells are separated by tabs and
 // rows by new lines inside the running text.
 func (x *extractor) ooxmlText(part, section string, tables bool) error {
+	return x.ooxmlTextMode(part, section, tables, false)
+}
+
+// ooxmlTextMode is ooxmlText; with masters set (slide masters and layouts)
+// prompt placeholders are left out.
+func (x *extractor) ooxmlTextMode(part, section string, tables, masters bool) error {
 	rc, err := x.open(part)
 	if err != nil {
 		return err
@@ -172,9 +178,11 @@ func (x *extractor) ooxmlText(part, section string, tables bool) error {
 		extra       int // grid columns the last cell spans beyond its own
 	}
 	var (
-		stack   []tbl // open tables
-		inText  int   // inside t, delText
-		cellSep bool  // a paragraph ended inside a cell: space before more text
+		stack   []tbl  // open tables
+		inText  int    // inside t, delText
+		cellSep bool   // a paragraph ended inside a cell: space before more text
+		shapes  []bool // open p:sp shapes: true for a prompt placeholder (masters)
+		prompt  int    // open shapes that are prompt placeholders
 	)
 	inCell := func() bool { return len(stack) > 0 }
 	w := func(s string) error {
@@ -200,9 +208,10 @@ func (x *extractor) ooxmlText(part, section string, tables bool) error {
 		switch tok := tok.(type) {
 		case xml.StartElement:
 			switch tok.Name.Local {
-			case "Fallback", "instrText", "pPr", "rPr", "rPh", "tblPr", "trPr", "endParaRPr":
+			case "Fallback", "instrText", "pPr", "rPr", "rPh", "rt", "tblPr", "trPr", "endParaRPr":
 				// mc:Fallback repeats mc:Choice (ECMA-376 Part 3); the
-				// others hold formatting, field codes or phonetic guides.
+				// others hold formatting, field codes or phonetic guides
+				// (rPh, w:rt: furigana would split the name it reads).
 				if err := skip(d); err != nil {
 					return fmt.Errorf("office: %s: %w", part, err)
 				}
@@ -217,6 +226,23 @@ func (x *extractor) ooxmlText(part, section string, tables bool) error {
 				if attr(tok, "type") == "slidenum" {
 					if err := skip(d); err != nil {
 						return fmt.Errorf("office: %s: %w", part, err)
+					}
+				}
+			case "sp":
+				if masters {
+					shapes = append(shapes, false)
+				}
+			case "ph":
+				// ECMA-376 Part 1, 19.3.1.36: on masters and layouts the
+				// title/body/object placeholders hold only prompt text
+				// ("Click to edit…"); footer, date and header ones hold
+				// what every slide shows.
+				if masters && len(shapes) > 0 && !shapes[len(shapes)-1] {
+					switch attr(tok, "type") {
+					case "ftr", "dt", "hdr":
+					default:
+						shapes[len(shapes)-1] = true
+						prompt++
 					}
 				}
 			case "t", "delText", "text":
@@ -271,6 +297,13 @@ func (x *extractor) ooxmlText(part, section string, tables bool) error {
 			}
 		case xml.EndElement:
 			switch tok.Name.Local {
+			case "sp":
+				if masters && len(shapes) > 0 {
+					if shapes[len(shapes)-1] {
+						prompt--
+					}
+					shapes = shapes[:len(shapes)-1]
+				}
 			case "t", "delText", "text":
 				if inText > 0 && (tok.Name.Local != "text" || tok.Name.Space == "p" || tok.Name.Space == "") {
 					inText--
@@ -295,7 +328,7 @@ func (x *extractor) ooxmlText(part, section string, tables bool) error {
 				cellSep = len(stack) > 0
 			}
 		case xml.CharData:
-			if inText > 0 {
+			if inText > 0 && prompt == 0 {
 				err = w(string(tok))
 			}
 		}
@@ -320,6 +353,20 @@ func (x *extractor) docx(main string) error {
 	if err := x.ooxmlText(main, "body", true); err != nil {
 		return err
 	}
+	// w:altChunk (ECMA-376 Part 1, 17.17.2): content Word imports from
+	// another file (HTML, MHT, RTF, DOCX) kept as a part of its own, shown
+	// as the document's text.
+	rs, err := x.rels(main)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.typ == "aFChunk" && x.files[r.target] != nil {
+			if err := x.embeddedFile(x.files[r.target].Name); err != nil {
+				return err
+			}
+		}
+	}
 	for _, s := range []struct{ ct, name string }{
 		{ctWordHeader, "header"},
 		{ctWordFooter, "footer"},
@@ -330,6 +377,9 @@ func (x *extractor) docx(main string) error {
 		if err := x.textParts(x.partsOf(s.ct), s.name); err != nil {
 			return err
 		}
+	}
+	if err := x.extras(); err != nil {
+		return err
 	}
 	return x.coreProps()
 }
@@ -357,6 +407,16 @@ func (x *extractor) pptx(main string) error {
 		}
 	}
 	if err := x.textParts(x.partsOf(ctPPTComments, ctPPTComments2), "comments"); err != nil {
+		return err
+	}
+	// Text placed on masters and layouts shows on every slide that uses
+	// them (a 社外秘 footer); their placeholder prompts come along.
+	for _, p := range x.partsOf(ctSlideMaster, ctSlideLayout) {
+		if err := x.ooxmlTextMode(p, "masters", false, true); err != nil {
+			return err
+		}
+	}
+	if err := x.extras(); err != nil {
 		return err
 	}
 	return x.coreProps()
@@ -453,4 +513,106 @@ func (x *extractor) props(part string, want map[string]bool) error {
 		return nil
 	}
 	return x.t.section("properties", false, strings.Join(lines, "\n"))
+}
+
+// Content types of parts that carry copies of data (ECMA-376 Part 1, 21.2
+// charts, 21.4 diagrams, 18.10 pivot caches, 18.14 external links).
+const (
+	ctChart         = "drawingml.chart+xml"
+	ctDiagramData   = "drawingml.diagramdata+xml"
+	ctExternalLink  = "spreadsheetml.externallink+xml"
+	ctPivotDef      = "spreadsheetml.pivotcachedefinition+xml"
+	ctPivotRecords  = "spreadsheetml.pivotcacherecords+xml"
+	ctSlideMaster   = "presentationml.slidemaster+xml"
+	ctSlideLayout   = "presentationml.slidelayout+xml"
+	maxValueLineLen = 1 << 16
+)
+
+// extras reads the parts that keep copies of data outside the main text:
+// chart caches (the numbers and labels a chart was drawn from), SmartArt
+// text, pivot caches and cached cells of linked workbooks. They leave with
+// the file even when the sheet they came from was deleted.
+func (x *extractor) extras() error {
+	if err := x.textParts(x.partsOf(ctDiagramData), "diagrams"); err != nil {
+		return err
+	}
+	for _, s := range []struct{ ct, name string }{
+		{ctChart, "charts"},
+		{ctPivotDef, "pivotcache"},
+		{ctPivotRecords, "pivotcache"},
+		{ctExternalLink, "externallinks"},
+	} {
+		for _, p := range x.partsOf(s.ct) {
+			if err := x.valuesText(p, s.name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// valuesText writes the cached values of a chart, pivot cache or external
+// link part, one per line: text of t and v elements, and the v attribute
+// of pivot items (s, n, d, e, b). Numbers as full digits.
+func (x *extractor) valuesText(part, section string) error {
+	rc, err := x.open(part)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	t := x.t
+	t.begin(section, false)
+	d := newDecoder(rc)
+	var cur strings.Builder
+	in := 0
+	line := func(s string, number bool) error {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil
+		}
+		if number {
+			s = formatNumber(s)
+		}
+		if err := t.write(cellText(s)); err != nil {
+			return err
+		}
+		return t.write("\n")
+	}
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("office: %s: %w", part, err)
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			switch tok.Name.Local {
+			case "t", "v":
+				in++
+				cur.Reset()
+			case "s", "n", "d", "e", "b":
+				if v := attr(tok, "v"); v != "" {
+					if err := line(v, tok.Name.Local == "n"); err != nil {
+						return err
+					}
+				}
+			}
+		case xml.EndElement:
+			if (tok.Name.Local == "t" || tok.Name.Local == "v") && in > 0 {
+				in--
+				s := cur.String()
+				_, perr := strconv.ParseFloat(strings.TrimSpace(s), 64)
+				if err := line(s, perr == nil); err != nil {
+					return err
+				}
+				cur.Reset()
+			}
+		case xml.CharData:
+			if in > 0 && cur.Len() < maxValueLineLen {
+				cur.Write(tok)
+			}
+		}
+	}
 }

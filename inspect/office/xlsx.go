@@ -25,18 +25,42 @@ func (x *extractor) xlsx(main string) error {
 	if err != nil {
 		return err
 	}
-	var shared []string
-	var dates []bool
+	var ssPart, stylesPart string
 	for _, r := range rs {
 		switch r.typ {
 		case "sharedStrings":
-			if shared, err = x.sharedStrings(r.target); err != nil {
-				return err
-			}
+			ssPart = r.target
 		case "styles":
-			if dates, err = x.dateStyles(r.target); err != nil {
-				return err
-			}
+			stylesPart = r.target
+		}
+	}
+	// Writers that skip the relationship still name the part's type.
+	if p := x.partsOf(ctSharedStrings); ssPart == "" && len(p) > 0 {
+		ssPart = p[0]
+	}
+	if p := x.partsOf(ctStyles); stylesPart == "" && len(p) > 0 {
+		stylesPart = p[0]
+	}
+	var shared []string
+	var styles []cellStyle
+	if ssPart != "" && x.files[ssPart] != nil {
+		if shared, err = x.sharedStrings(ssPart); err != nil {
+			return err
+		}
+	}
+	if stylesPart != "" && x.files[stylesPart] != nil {
+		if styles, err = x.cellStyles(stylesPart); err != nil {
+			return err
+		}
+	}
+	// Worksheets the workbook does not list still leave with the file.
+	listed := map[string]bool{}
+	for _, s := range sheets {
+		listed[s.part] = true
+	}
+	for _, p := range x.partsOf(ctSheet) {
+		if !listed[p] {
+			sheets = append(sheets, sheetRef{name: p, part: p})
 		}
 	}
 	// Sheet names are seen by every reader of the workbook (tabs).
@@ -47,7 +71,7 @@ func (x *extractor) xlsx(main string) error {
 	if err := x.t.section("sheets", false, strings.Join(names, "\n")); err != nil {
 		return err
 	}
-	c := &cellFmt{shared: shared, dates: dates, date1904: date1904}
+	c := &cellFmt{shared: shared, styles: styles, date1904: date1904}
 	for _, s := range sheets {
 		if err := x.sheet(s, c); err != nil {
 			return err
@@ -58,6 +82,9 @@ func (x *extractor) xlsx(main string) error {
 	}
 	// Text boxes and shapes drawn on sheets.
 	if err := x.textParts(x.partsOf(ctDrawing), "drawings"); err != nil {
+		return err
+	}
+	if err := x.extras(); err != nil {
 		return err
 	}
 	return x.coreProps()
@@ -149,17 +176,25 @@ func (x *extractor) sharedStrings(part string) ([]string, error) {
 	}
 }
 
-// dateStyles tells, per cell style index (cellXfs), whether its number
-// format shows a date or time (ECMA-376 Part 1, 18.8.30 built-in formats;
-// 27-36 and 50-58 are the East Asian date formats).
-func (x *extractor) dateStyles(part string) ([]bool, error) {
+// cellStyle is what matters of a cell style (cellXfs entry) for showing a
+// number: a date format, or a zero-padded integer format ("000000000000":
+// a My Number or phone number kept as a number with its leading zero).
+type cellStyle struct {
+	date bool
+	pad  int // digits to pad integers to; 0 for none
+}
+
+// cellStyles reads, per cell style index (cellXfs), its number format
+// (ECMA-376 Part 1, 18.8.30 built-in formats; 27-36 and 50-58 are the East
+// Asian date formats).
+func (x *extractor) cellStyles(part string) ([]cellStyle, error) {
 	rc, err := x.open(part)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	custom := map[int]bool{}
-	var out []bool
+	custom := map[int]cellStyle{}
+	var out []cellStyle
 	inXfs := false
 	d := newDecoder(rc)
 	for {
@@ -175,19 +210,20 @@ func (x *extractor) dateStyles(part string) ([]bool, error) {
 			switch tok.Name.Local {
 			case "numFmt":
 				id, err := strconv.Atoi(attr(tok, "numFmtId"))
-				if err == nil {
-					custom[id] = isDateFormat(attr(tok, "formatCode"))
+				if err == nil && len(custom) < 1<<16 {
+					code := attr(tok, "formatCode")
+					custom[id] = cellStyle{date: isDateFormat(code), pad: zeroPad(code)}
 				}
 			case "cellXfs":
 				inXfs = true
 			case "xf":
-				if inXfs {
+				if inXfs && len(out) < 1<<20 {
 					id, _ := strconv.Atoi(attr(tok, "numFmtId"))
-					isDate, ok := custom[id]
+					st, ok := custom[id]
 					if !ok {
-						isDate = builtinDate(id)
+						st = cellStyle{date: builtinDate(id)}
 					}
-					out = append(out, isDate)
+					out = append(out, st)
 				}
 			}
 		case xml.EndElement:
@@ -196,6 +232,14 @@ func (x *extractor) dateStyles(part string) ([]bool, error) {
 			}
 		}
 	}
+}
+
+// zeroPad returns n for a format code of n zeros ("000000000000"), else 0.
+func zeroPad(code string) int {
+	if len(code) < 2 || len(code) > 32 || strings.Trim(code, "0") != "" {
+		return 0
+	}
+	return len(code)
 }
 
 func builtinDate(id int) bool {
@@ -233,7 +277,7 @@ func isDateFormat(code string) bool {
 
 type cellFmt struct {
 	shared   []string
-	dates    []bool
+	styles   []cellStyle
 	date1904 bool
 }
 
@@ -262,13 +306,24 @@ func (c *cellFmt) value(typ, style, v, inline string) string {
 	if v == "" {
 		return inline
 	}
+	if style == "" || len(c.styles) == 0 {
+		return formatNumber(v)
+	}
 	si, err := strconv.Atoi(style)
-	if err == nil && si >= 0 && si < len(c.dates) && c.dates[si] {
+	if err != nil || si < 0 || si >= len(c.styles) {
+		return formatNumber(v)
+	}
+	st := c.styles[si]
+	if st.date {
 		if s, ok := excelDate(v, c.date1904); ok {
 			return s
 		}
 	}
-	return formatNumber(v)
+	n := formatNumber(v)
+	if st.pad > len(n) && strings.Trim(n, "0123456789") == "" {
+		n = strings.Repeat("0", st.pad-len(n)) + n
+	}
+	return n
 }
 
 // formatNumber writes a stored number as full digits: a 12-digit My Number

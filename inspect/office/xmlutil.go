@@ -8,28 +8,18 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"golang.org/x/text/encoding/htmlindex"
 )
 
-// newDecoder returns a lenient token decoder: office files from odd writers
-// are read as far as they go rather than refused.
-func newDecoder(r io.Reader) *xml.Decoder {
-	d := xml.NewDecoder(r)
-	d.Strict = false
-	d.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
-		enc, err := htmlindex.Get(label)
-		if err != nil {
-			return nil, err
-		}
-		return enc.NewDecoder().Reader(in), nil
-	}
-	return d
+// newDecoder returns the token source for an XML part: the lenient, fast
+// tokenizer of xmltok.go (office files from odd writers are read as far as
+// they go rather than refused).
+func newDecoder(r io.Reader) *tokenizer {
+	return newTokenizer(r)
 }
 
 // skip consumes the rest of the element whose start was just read. It
 // counts depth itself: RawToken does not match start and end tags.
-func skip(d *xml.Decoder) error {
+func skip(d *tokenizer) error {
 	depth := 1
 	for depth > 0 {
 		tok, err := d.RawToken()

@@ -40,7 +40,7 @@ type gstate struct {
 const (
 	maxGStack   = 256
 	maxFormNest = 12
-	maxOps      = 50_000_000
+	maxOps      = 20_000_000
 )
 
 var (
@@ -57,6 +57,10 @@ type extractor struct {
 	// forms on the current Do chain, to break Form XObject cycles.
 	forms   map[objRef]bool
 	unknown int // glyphs without a known Unicode mapping
+	images  int // image XObjects drawn
+	// used holds the file offsets of the streams run as content, so that
+	// those left over can be found.
+	used map[int]bool
 	// toks holds a tokenizer per Form XObject nesting level, for their
 	// arenas.
 	toks [maxFormNest + 2]*tokenizer
@@ -237,6 +241,7 @@ func (x *extractor) op(op []byte, ops []operand, l *lexer, res dict, g *gstate, 
 			return x.doXObject(res, name(n.b), g, depth)
 		}
 	case "ID":
+		x.images++
 		skipInlineImage(l)
 	}
 	return nil
@@ -291,9 +296,16 @@ func (x *extractor) doXObject(res dict, n name, g *gstate, depth int) error {
 		return nil
 	}
 	s, ok := x.d.resolve(xobjs[n]).(*stream)
-	if !ok || s.dict["Subtype"] != name("Form") {
-		return nil // images have no text layer
+	if !ok {
+		return nil
 	}
+	if s.dict["Subtype"] != name("Form") {
+		if s.dict["Subtype"] == name("Image") {
+			x.images++ // no text layer: counted for ImagesOnly
+		}
+		return nil
+	}
+	x.used[s.off] = true
 	data, err := x.d.decodeStream(s)
 	if err != nil {
 		x.d.notes.add("form XObject /%s skipped: %v", n, err)
@@ -362,20 +374,26 @@ func (x *extractor) show(s []byte, g *gstate, tm *matrix) error {
 			x.unknown++
 		}
 		err = x.out.glyph(m[4], m[5], dx, dy, size, gl.text)
-		adv := gl.width*g.tfs + g.tc
+		// The glyph ends where its width ends; character and word
+		// spacing after it are a gap, as a reader sees it (Ghostscript
+		// writes word spaces as Tc).
+		w := gl.width * g.tfs
+		adv := w + g.tc
 		if gl.space {
 			adv += g.tw
 		}
 		// translate(tx, ty) × M moves the origin by tx·(a, b) + ty·(c, d).
 		if f.vertical {
+			x.out.end(m[4]-w*m[2], m[5]-w*m[3])
 			tm[4], tm[5] = tm[4]-adv*tm[2], tm[5]-adv*tm[3]
 			m[4], m[5] = m[4]-adv*m[2], m[5]-adv*m[3]
 		} else {
+			w *= th
 			adv *= th
+			x.out.end(m[4]+w*m[0], m[5]+w*m[1])
 			tm[4], tm[5] = tm[4]+adv*tm[0], tm[5]+adv*tm[1]
 			m[4], m[5] = m[4]+adv*m[0], m[5]+adv*m[1]
 		}
-		x.out.end(m[4], m[5])
 	})
 	return err
 }
@@ -508,7 +526,9 @@ func (o *textOut) flush() error {
 			}
 			return line[a].seq < line[b].seq
 		})
+		var lb strings.Builder
 		for k, f := range line {
+			t := f.text.String()
 			if k > 0 {
 				prev := line[k-1]
 				gap := f.x - prev.ex
@@ -519,30 +539,111 @@ func (o *textOut) flush() error {
 				if gap > gapSpace*sz {
 					sep = "\t"
 				}
-				if !isSpaceRune(o.last) && !startsWithSpace(f.text.String()) {
-					if err := o.write(sep); err != nil {
-						return err
-					}
+				if !isSpaceRune(prev.lastR) && !startsWithSpace(t) {
+					lb.WriteString(sep)
 				}
 			}
-			if err := o.write(f.text.String()); err != nil {
-				return err
-			}
+			lb.WriteString(t)
 		}
-		if err := o.newline(); err != nil {
+		if err := o.line(lb.String()); err != nil {
 			return err
 		}
 		i = j
 	}
 	for _, f := range other {
-		if err := o.write(f.text.String()); err != nil {
-			return err
-		}
-		if err := o.newline(); err != nil {
+		if err := o.line(f.text.String()); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// line writes one laid-out line.
+func (o *textOut) line(s string) error {
+	if err := o.write(joinBoxDigits(s)); err != nil {
+		return err
+	}
+	return o.newline()
+}
+
+// minBoxDigits single digits in a row, each apart, are joined.
+const minBoxDigits = 10
+
+// joinBoxDigits joins digits written one per box, as forms print a My
+// Number (個人番号) or a phone number: "1 2 3 4 …" with a gap between each
+// becomes "1234…" (dashes between them are kept), so that the number reads
+// as one. Shorter runs stay apart: "1 2 3" is more often a list.
+func joinBoxDigits(s string) string {
+	if !strings.ContainsAny(s, " \t") {
+		return s
+	}
+	// The tokens of s: byte spans between separators.
+	type span struct{ start, end int }
+	var spans []span
+	for pos := 0; pos < len(s); {
+		for pos < len(s) && (s[pos] == ' ' || s[pos] == '\t') {
+			pos++
+		}
+		st := pos
+		for pos < len(s) && s[pos] != ' ' && s[pos] != '\t' {
+			pos++
+		}
+		if pos > st {
+			spans = append(spans, span{st, pos})
+		}
+	}
+	if len(spans) < minBoxDigits {
+		return s
+	}
+	// box says whether a token is one digit, or one dash between digits.
+	box := func(t string) (digit, ok bool) {
+		r, n := utf8.DecodeRuneInString(t)
+		if n != len(t) {
+			return false, false
+		}
+		switch {
+		case r >= '0' && r <= '9', r >= '０' && r <= '９':
+			return true, true
+		case r == '-', r == '－', r == 'ー', r == '―', r == '‐':
+			return false, true
+		}
+		return false, false
+	}
+	inRun := make([]bool, len(spans))
+	found := false
+	for i := 0; i < len(spans); {
+		n, j := 0, i
+		for ; j < len(spans); j++ {
+			d, ok := box(s[spans[j].start:spans[j].end])
+			if !ok {
+				break
+			}
+			if d {
+				n++
+			}
+		}
+		if n >= minBoxDigits {
+			found = true
+			for k := i; k < j; k++ {
+				inRun[k] = true
+			}
+		}
+		i = j + 1
+	}
+	if !found {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for i, sp := range spans {
+		if i == 0 || !inRun[i] || !inRun[i-1] {
+			b.WriteString(s[last:sp.start]) // keep the separator
+		}
+		b.WriteString(s[sp.start:sp.end])
+		last = sp.end
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // text writes text that has no position (annotations, form fields, the

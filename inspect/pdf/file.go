@@ -28,6 +28,7 @@ type document struct {
 	trailer dict
 	objs    map[int]any // resolved objects
 	scanned map[int]int // object number → offset, from the fallback scan
+	allObjs []int       // offsets of every "N G obj" in the file, in order
 	crypt   *decrypter  // nil when not encrypted or not yet set up
 	budget  *budget
 	notes   *notes
@@ -37,10 +38,16 @@ type document struct {
 	stmOffs []int // offsets of its objects, by index
 	stmNums []int
 	zr      io.ReadCloser // reused zlib reader
+	// esFrom, esAt cache the last search for "endstream".
+	esFrom, esAt int
 	// resolving guards against reference cycles during resolution of
 	// objects stored in object streams and of stream lengths.
 	resolving map[int]bool
 }
+
+// maxResolveDepth bounds nested resolution (an object whose /Length is in
+// an object stream whose /Length is in another…).
+const maxResolveDepth = 32
 
 // maxXrefSections bounds the /Prev chain of incremental updates.
 const maxXrefSections = 256
@@ -60,6 +67,7 @@ func newDocument(ctx context.Context, buf []byte, b *budget, n *notes) *document
 		budget:    b,
 		notes:     n,
 		stmNum:    -1,
+		esFrom:    -1,
 		resolving: map[int]bool{},
 	}
 	if i := bytes.Index(buf[:min(len(buf), 1024)], []byte("%PDF-")); i > 0 {
@@ -343,11 +351,11 @@ func (d *document) parseIndirect(l *lexer, want int) (objRef, any, error) {
 		}
 	}
 	if end < 0 {
-		i := bytes.Index(l.buf[start:], []byte("endstream"))
+		i := d.endstream(l.buf, start)
 		if i < 0 {
 			end = len(l.buf)
 		} else {
-			end = start + i
+			end = i
 			// Drop the end-of-line before "endstream".
 			if end > start && l.buf[end-1] == '\n' {
 				end--
@@ -358,7 +366,37 @@ func (d *document) parseIndirect(l *lexer, want int) (objRef, any, error) {
 		}
 	}
 	l.pos = end
-	return ref, &stream{dict: dct, raw: l.buf[start:end:end], ref: ref}, nil
+	return ref, &stream{dict: dct, raw: l.buf[start:end:end], ref: ref, off: start}, nil
+}
+
+// endstream finds the next "endstream" (or "endobj") at or after start in
+// buf, or -1.
+// The last answer for the file buffer is remembered, so that many streams
+// with a wrong /Length cost one pass, not one pass each.
+func (d *document) endstream(buf []byte, start int) int {
+	shared := len(buf) == len(d.buf) && len(buf) > 0 && &buf[0] == &d.buf[0]
+	if shared && d.esFrom >= 0 && start >= d.esFrom && (d.esAt < 0 || start <= d.esAt) {
+		return d.esAt
+	}
+	// A stream without "endstream" ends at "endobj": do not let it run to
+	// the end of the file.
+	i := -1
+	for p := start; p < len(buf); {
+		j := bytes.Index(buf[p:], []byte("end"))
+		if j < 0 {
+			break
+		}
+		p += j
+		if bytes.HasPrefix(buf[p+3:], []byte("stream")) || bytes.HasPrefix(buf[p+3:], []byte("obj")) {
+			i = p
+			break
+		}
+		p += 3
+	}
+	if shared {
+		d.esFrom, d.esAt = start, i
+	}
+	return i
 }
 
 // lengthOf resolves a stream /Length, which may be an indirect reference
@@ -429,6 +467,7 @@ func (d *document) scan() {
 			continue
 		}
 		d.scanned[num] = q + 1
+		d.allObjs = append(d.allObjs, q+1)
 	}
 }
 
@@ -496,7 +535,7 @@ func (d *document) rebuildTrailer() error {
 // indexObjStm adds the objects of an object stream to the xref (used only
 // when the xref was rebuilt).
 func (d *document) indexObjStm(num int, s *stream) {
-	data, err := d.decodeStreamFor(s)
+	data, err := d.decodeStream(s)
 	if err != nil {
 		return
 	}
@@ -534,8 +573,8 @@ func (d *document) object(r objRef) any {
 	if o, ok := d.objs[r.num]; ok {
 		return o
 	}
-	if d.resolving[r.num] {
-		return nil // a cycle
+	if d.resolving[r.num] || len(d.resolving) > maxResolveDepth {
+		return nil // a cycle, or a chain too deep to be honest
 	}
 	d.resolving[r.num] = true
 	defer delete(d.resolving, r.num)
@@ -545,8 +584,8 @@ func (d *document) object(r objRef) any {
 		d.scan()
 		if off, ok := d.scanned[r.num]; ok {
 			l := &lexer{buf: d.buf, pos: off}
-			if _, o2, err2 := d.parseIndirect(l, r.num); err2 == nil {
-				o, err = d.decryptObject(o2, objRef{r.num, r.gen}), nil
+			if ref, o2, err2 := d.parseIndirect(l, r.num); err2 == nil {
+				o, err = d.decryptObject(o2, ref), nil
 			}
 		}
 	}
@@ -591,7 +630,7 @@ func (d *document) fromObjStm(num int, e xrefEntry) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("object %d: object stream %d missing", num, e.stm)
 		}
-		data, err := d.decodeStreamFor(s)
+		data, err := d.decodeStream(s)
 		if err != nil {
 			return nil, fmt.Errorf("object stream %d: %w", e.stm, err)
 		}
@@ -638,11 +677,6 @@ func (d *document) fromObjStm(num int, e xrefEntry) (any, error) {
 		return nil, nil
 	}
 	return o, nil
-}
-
-// decodeStreamFor decrypts (when needed) and decodes a stream.
-func (d *document) decodeStreamFor(s *stream) ([]byte, error) {
-	return d.decodeStream(s)
 }
 
 // get returns d[key], resolved.

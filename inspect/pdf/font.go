@@ -35,6 +35,7 @@ type font struct {
 	cidRanges []cidWidth
 	dw        float64 // default width, text space units
 	vertical  bool
+	japan1    bool // CIDs are Adobe-Japan1
 }
 
 type cidWidth struct {
@@ -100,6 +101,10 @@ func (f *font) loadComposite(d *document, fd dict) {
 		return
 	}
 	cf, _ := d.resolve(desc[0]).(dict)
+	if si := d.getDict(cf, "CIDSystemInfo"); si != nil {
+		ord, _ := d.get(si, "Ordering").(pdfString)
+		f.japan1 = string(ord) == "Japan1"
+	}
 	if w, ok := num(d.get(cf, "DW")); ok && w > 0 {
 		f.dw = w / 1000
 	}
@@ -287,6 +292,12 @@ func (f *font) fallbackText(b []byte, code uint32) (string, bool) {
 	case codesSimple:
 		t := f.simple[code&0xff]
 		return t, t != ""
+	case codesCID:
+		if f.japan1 && f.encCMap == nil {
+			if r := japan1Rune(code); r != 0 {
+				return string(r), true
+			}
+		}
 	case codesUTF16:
 		if len(b) == 2 {
 			return string(utf16.Decode([]uint16{uint16(code)})), true
@@ -322,4 +333,27 @@ func (f *font) width(code uint32) float64 {
 		}
 	}
 	return f.dw
+}
+
+// japan1Rune maps the Adobe-Japan1 CIDs of Latin letters and digits to
+// Unicode (Adobe TN #5078), for Identity-encoded fonts without a ToUnicode
+// map: enough to read numbers and identifiers; 0 for anything else.
+func japan1Rune(cid uint32) rune {
+	switch {
+	case cid >= 1 && cid <= 95: // proportional ASCII
+		return rune(0x20 + cid - 1)
+	case cid >= 231 && cid <= 290: // half-width ASCII up to '['
+		return rune(0x20 + cid - 231)
+	case cid == 291:
+		return '¥'
+	case cid >= 292 && cid <= 325: // half-width ']' to '~'
+		return rune(0x5d + cid - 292)
+	case cid >= 780 && cid <= 789: // full-width digits
+		return rune(0xff10 + cid - 780)
+	case cid >= 790 && cid <= 815: // full-width capitals
+		return rune(0xff21 + cid - 790)
+	case cid >= 816 && cid <= 841: // full-width small letters
+		return rune(0xff41 + cid - 816)
+	}
+	return 0
 }

@@ -25,6 +25,7 @@ type stream struct {
 	dict dict
 	raw  []byte
 	ref  objRef // the object the stream is, for decryption
+	off  int    // offset of its data in the file
 }
 
 // maxNesting bounds array and dictionary nesting (§7.3: no limit is set by the
@@ -77,13 +78,7 @@ func (l *lexer) skipSpace() {
 	}
 }
 
-// eof reports whether only white space remains.
-func (l *lexer) eof() bool {
-	l.skipSpace()
-	return l.pos >= len(l.buf)
-}
-
-// errEOF is a sentinel token meaning the input ended.
+// lexEOF is the token returned when the input ended.
 type lexEOF struct{}
 
 // next returns the next object or keyword. Nested structures are parsed

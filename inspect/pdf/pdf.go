@@ -7,13 +7,18 @@
 // The reader is written for a guard, not a viewer: it reads classic and
 // stream cross-references, object streams and incremental updates, rebuilds
 // a damaged cross-reference by scanning, and bounds every offset, nesting,
-// loop and decompressed size. What it cannot read is reported in
-// Result.Notes rather than silently skipped.
+// loop and decompressed size. Besides the pages it reads what else leaves
+// with the file: annotations, form fields (AcroForm and XFA), bookmarks, the
+// document information, text replaced by later revisions or on no page, and
+// it returns embedded files for the caller to inspect. What it cannot read
+// is reported in Result.Notes (and Result.Incomplete) rather than silently
+// skipped.
 package pdf
 
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +47,10 @@ type Result struct {
 	// was skipped, a limit was hit, or glyphs could not be mapped to
 	// Unicode. A guard should not treat the text as all there is.
 	Incomplete bool
+	// ImagesOnly is true when the pages draw images but have no text at
+	// all: a scanned document without an OCR text layer, which cannot be
+	// read here (no OCR is done).
+	ImagesOnly bool
 	// Embedded holds the files attached to the PDF (the /EmbeddedFiles
 	// name tree and file attachment annotations, §7.11.4): they leave with
 	// the PDF, so the caller inspects each like an archive member.
@@ -146,7 +155,7 @@ func ExtractContext(ctx context.Context, r io.ReaderAt, size int64, maxText, max
 			return res, nil
 		}
 	}
-	x := &extractor{d: d, out: out, fonts: map[objRef]*font{}, forms: map[objRef]bool{}}
+	x := &extractor{d: d, out: out, fonts: map[objRef]*font{}, forms: map[objRef]bool{}, used: map[int]bool{}}
 	root, _ := d.resolve(d.trailer["Root"]).(dict)
 	pages := d.pages(root)
 	if len(pages) == 0 {
@@ -174,7 +183,18 @@ func ExtractContext(ctx context.Context, r io.ReaderAt, size int64, maxText, max
 	if err := x.extras(root); err != nil && !errors.Is(err, errTruncated) {
 		return res, err
 	}
+	if err := x.leftovers(pages); err != nil && !errors.Is(err, errTruncated) {
+		if errors.Is(err, errTooMuch) {
+			nt.add("%v", err)
+			return res, nil
+		}
+		return res, err
+	}
 	res.Embedded = d.embedded(root, pages)
+	if x.images > 0 && strings.TrimSpace(out.b.String()) == "" {
+		res.ImagesOnly = true
+		nt.info("no text layer: %d images drawn (scanned?)", x.images)
+	}
 	switch {
 	case x.unknown >= minUnknownGlyphs:
 		nt.add("%d glyphs without a Unicode mapping", x.unknown)
@@ -289,6 +309,7 @@ func (x *extractor) page(p page) error {
 	var data []byte
 	switch c := x.d.resolve(p.d["Contents"]).(type) {
 	case *stream:
+		x.used[c.off] = true
 		b, err := x.d.decodeStream(c)
 		if err != nil {
 			x.d.notes.add("page content skipped: %v", err)
@@ -300,6 +321,7 @@ func (x *extractor) page(p page) error {
 			if !ok {
 				continue
 			}
+			x.used[s.off] = true
 			b, err := x.d.decodeStream(s)
 			if err != nil {
 				x.d.notes.add("page content stream skipped: %v", err)
@@ -353,6 +375,7 @@ func (x *extractor) annots(pd dict) error {
 		if s == nil {
 			continue
 		}
+		x.used[s.off] = true
 		data, err := x.d.decodeStream(s)
 		if err != nil {
 			continue
@@ -368,6 +391,99 @@ func (x *extractor) annots(pd dict) error {
 		}
 	}
 	return nil
+}
+
+// leftovers reads text that is in the file but on no page: page contents
+// replaced by an incremental update (a "deleted" My Number is still in the
+// bytes that leave), and content or form streams nothing refers to. Any
+// stream with text operators that was not run as content is run with the
+// resources of the page that uses its object number now, or of the first
+// page.
+func (x *extractor) leftovers(pages []page) error {
+	d := x.d
+	d.scan()
+	resOf := map[int]dict{}
+	for _, p := range pages {
+		switch c := p.d["Contents"].(type) {
+		case objRef:
+			resOf[c.num] = p.res
+		case array:
+			for _, e := range c {
+				if r, ok := e.(objRef); ok {
+					resOf[r.num] = p.res
+				}
+			}
+		}
+	}
+	var firstRes dict
+	if len(pages) > 0 {
+		firstRes = pages[0].res
+	}
+	found := 0
+	for _, off := range d.allObjs {
+		if err := d.ctx.Err(); err != nil {
+			return err
+		}
+		l := &lexer{buf: d.buf, pos: off}
+		ref, o, err := d.parseIndirect(l, 0)
+		if err != nil {
+			continue
+		}
+		s, ok := o.(*stream)
+		if !ok || x.used[s.off] || !maybeContent(s.dict) {
+			continue
+		}
+		x.used[s.off] = true
+		s.dict = d.decryptObject(s.dict, ref).(dict)
+		data, err := d.decodeStream(s)
+		if err != nil || !bytes.Contains(data, []byte("BT")) ||
+			!(bytes.Contains(data, []byte("Tj")) || bytes.Contains(data, []byte("TJ")) || bytes.Contains(data, []byte("'"))) {
+			continue
+		}
+		res, ok := resOf[ref.num]
+		if !ok {
+			res = d.getDict(s.dict, "Resources")
+		}
+		if res == nil {
+			res = firstRes
+		}
+		before := x.out.b.Len() + int(x.out.pending)
+		g := &gstate{ctm: identity, th: 1}
+		if err := x.runContent(data, res, g, 1); err != nil {
+			x.out.flush()
+			return err
+		}
+		if err := x.out.flush(); err != nil {
+			return err
+		}
+		if x.out.b.Len() > before {
+			found++
+		}
+	}
+	if found > 0 {
+		d.notes.info("text of %d streams on no page read (earlier revisions or unused content)", found)
+	}
+	return nil
+}
+
+// maybeContent reports whether a stream may be page content or a form:
+// not an image, font, metadata, cross-reference, object stream, embedded
+// file, CMap or ICC profile.
+func maybeContent(sd dict) bool {
+	switch t, _ := sd["Type"].(name); t {
+	case "XRef", "ObjStm", "Metadata", "EmbeddedFile", "CMap":
+		return false
+	}
+	switch st, _ := sd["Subtype"].(name); st {
+	case "Image", "Type1C", "CIDFontType0C", "OpenType", "XML":
+		return false
+	}
+	for _, k := range []name{"Length1", "Length2", "Length3", "N", "FunctionType", "PatternType", "ShadingType"} {
+		if _, ok := sd[k]; ok {
+			return false
+		}
+	}
+	return true
 }
 
 // extras adds text outside the pages that a recipient can read: form field
@@ -407,6 +523,11 @@ func (x *extractor) extras(root dict) error {
 		for _, f := range x.d.getArray(af, "Fields") {
 			walk(f, 0)
 		}
+		parts = append(parts, x.xfa(af)...)
+	}
+	// Bookmark titles (§12.3.3), shown in every viewer's side panel.
+	if ol := x.d.getDict(root, "Outlines"); ol != nil {
+		parts = append(parts, x.outlines(ol)...)
 	}
 	for _, p := range parts {
 		if err := x.out.text(p); err != nil {
@@ -414,6 +535,93 @@ func (x *extractor) extras(root dict) error {
 		}
 	}
 	return nil
+}
+
+// maxOutlines bounds the bookmarks read.
+const maxOutlines = 100000
+
+// outlines returns the titles of the outline tree, depth first.
+func (x *extractor) outlines(root dict) []string {
+	var out []string
+	seen := map[objRef]bool{}
+	var walk func(v any, depth int)
+	walk = func(v any, depth int) {
+		// Siblings are a linked list (/Next): iterate them, recurse into
+		// children (/First) only.
+		for n := 0; v != nil && n < maxOutlines && len(out) < maxOutlines && depth <= 32; n++ {
+			r, isRef := v.(objRef)
+			if isRef {
+				if seen[r] {
+					return
+				}
+				seen[r] = true
+			}
+			item, ok := x.d.resolve(v).(dict)
+			if !ok {
+				return
+			}
+			if t := textString(x.d.get(item, "Title")); t != "" {
+				out = append(out, t)
+			}
+			if first, ok := item["First"]; ok {
+				walk(first, depth+1)
+			}
+			v = item["Next"]
+		}
+	}
+	walk(root["First"], 0)
+	return out
+}
+
+// xfa returns the text of an XFA form (§12.7.8): its XML packets, tags
+// removed. Dynamic forms keep their filled-in data only there.
+func (x *extractor) xfa(af dict) []string {
+	var streams []*stream
+	switch v := x.d.get(af, "XFA").(type) {
+	case *stream:
+		streams = append(streams, v)
+	case array:
+		// [name1 stream1 name2 stream2 …]
+		for i := 1; i < len(v); i += 2 {
+			if st, ok := x.d.resolve(v[i]).(*stream); ok {
+				streams = append(streams, st)
+			}
+		}
+	}
+	var out []string
+	for _, st := range streams {
+		data, err := x.d.decodeStream(st)
+		if err != nil {
+			x.d.notes.add("XFA form packet skipped: %v", err)
+			continue
+		}
+		if t := xmlText(data); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// xmlText returns the character data of an XML fragment, one text per
+// line; markup errors end it with what was read.
+func xmlText(data []byte) string {
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	dec.Strict = false
+	dec.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+	var b strings.Builder
+	for {
+		tok, err := dec.RawToken()
+		if err != nil {
+			break
+		}
+		if cd, ok := tok.(xml.CharData); ok {
+			if t := strings.TrimSpace(string(cd)); t != "" {
+				b.WriteString(t)
+				b.WriteByte('\n')
+			}
+		}
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // textString decodes a text string (§7.9.2.2): UTF-16BE or UTF-8 with a

@@ -47,6 +47,7 @@ func TestRealFiles(t *testing.T) {
 		wantLines     []string // whole lines of the text
 		encrypted     bool
 		needsPassword bool
+		imagesOnly    bool
 		pages         int
 	}{
 		{file: "japanese.pdf", pages: 1, want: []string{
@@ -78,6 +79,17 @@ func TestRealFiles(t *testing.T) {
 		{file: "pw_r2_rc4_40.pdf", encrypted: true, needsPassword: true},
 		{file: "pw_r4_aes128.pdf", encrypted: true, needsPassword: true},
 		{file: "pw_r6_aes256.pdf", encrypted: true, needsPassword: true},
+		// Ghostscript: Type1C fonts with /Differences, word spaces as Tc.
+		{file: "gs_groff.pdf", pages: 1, wantLines: []string{
+			"Staff list",
+			"Personal number: 1234 5678 9018",
+			"Tax office — open from 8:30 to 17:15, fi fl ligatures.",
+		}},
+		{file: "gs_table.pdf", pages: 1, wantLines: []string{
+			"番号\t氏名\t住所\t電話",
+			"1\t山田 太郎\t東京都千代田区霞が関 1-1-10\t03-1000-5000",
+		}},
+		{file: "gs_scan.pdf", pages: 1, imagesOnly: true},
 		// The PDFs of ../../testdata/samples, decoded.
 		{file: "sample_p018_personal_list.pdf", pages: 2, wantLines: []string{
 			"氏名\t住所\t電話番号\t生年月日",
@@ -101,7 +113,13 @@ func TestRealFiles(t *testing.T) {
 			if r.Pages != tt.pages {
 				t.Errorf("Pages = %d, want %d", r.Pages, tt.pages)
 			}
-			if !tt.needsPassword && (r.Incomplete || len(r.Notes) > 0) {
+			if r.ImagesOnly != tt.imagesOnly {
+				t.Errorf("ImagesOnly = %v, want %v", r.ImagesOnly, tt.imagesOnly)
+			}
+			if tt.imagesOnly && (r.Text != "" || len(r.Notes) == 0) {
+				t.Errorf("images-only file: text %q, notes %q", r.Text, r.Notes)
+			}
+			if !tt.needsPassword && !tt.imagesOnly && (r.Incomplete || len(r.Notes) > 0) {
 				t.Errorf("clean file marked incomplete: %q", r.Notes)
 			}
 			for _, w := range tt.want {
@@ -129,7 +147,13 @@ func TestRealFiles(t *testing.T) {
 // TestTableRows checks that every row of the 20-row table is one line with
 // four cells.
 func TestTableRows(t *testing.T) {
-	r, err := extractBytes(t, readFile(t, "table.pdf"), -1, 0)
+	for _, file := range []string{"table.pdf", "gs_table.pdf"} {
+		t.Run(file, func(t *testing.T) { testTableRows(t, file) })
+	}
+}
+
+func testTableRows(t *testing.T, file string) {
+	r, err := extractBytes(t, readFile(t, file), -1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,6 +428,8 @@ endcmap CMapName currentdict /CMap defineresource pop end end`)
 		incomplete bool
 		maxStream  int64
 		embedded   []string // name=content
+		imagesOnly bool
+		note       string // a substring of one of the notes
 	}{
 		{
 			name:      "WinAnsi Tj TJ T* quote",
@@ -434,6 +460,26 @@ endcmap CMapName currentdict /CMap defineresource pop end end`)
 			pdf: simplePDF([]byte("BT /F1 11 Tf 72 700 Td (text) Tj /F2 11 Tf <01020304> Tj ET"), "",
 				"/Font << /F1 5 0 R /F2 6 0 R >>", strings.Replace(type0, "/ToUnicode 8 0 R", "", 1), cidFont),
 			want: []string{"text"},
+		},
+		{
+			name: "vertical writing (Identity-V)",
+			pdf: simplePDF([]byte("BT /F2 11 Tf 1 0 0 1 500 700 Tm <000100020020> Tj 1 0 0 1 480 700 Tm <0021> Tj ET"), "",
+				"/Font << /F1 5 0 R /F2 6 0 R >>", strings.Replace(type0, "Identity-H", "Identity-V", 1), cidFont, streamBody("", toUni)),
+			// Each column of vertical text is a line, in writing order.
+			wantLines: []string{"個人番", "号"},
+		},
+		{
+			name:       "scanned page: images only",
+			pdf:        simplePDF([]byte("q 500 0 0 700 0 0 cm /Im1 Do Q"), "", "/XObject << /Im1 6 0 R >>", streamBody("/Type /XObject /Subtype /Image /Width 1 /Height 1 /BitsPerComponent 8 /ColorSpace /DeviceGray", []byte{0})),
+			imagesOnly: true,
+		},
+		{
+			name: "Adobe-Japan1 CIDs without ToUnicode: digits",
+			// CID 18-27 are 1-9,0 (proportional) and 781-789 full-width 1-9.
+			pdf: simplePDF([]byte("BT /F2 11 Tf 72 700 Td <0012001300140015> Tj 0 -20 Td <030D030E030F> Tj ET"), "",
+				"/Font << /F1 5 0 R /F2 6 0 R >>", strings.Replace(type0, "/ToUnicode 8 0 R", "", 1),
+				strings.Replace(cidFont, "(Identity)", "(Japan1)", 1)),
+			wantLines: []string{"1234", "１２３"},
 		},
 		{
 			name: "Differences and glyph names",
@@ -512,6 +558,24 @@ endcmap CMapName currentdict /CMap defineresource pop end end`)
 			want: []string{"個人番号", "123456789018", "Field test"},
 		},
 		{
+			name: "bookmarks and XFA form data",
+			pdf: func() []byte {
+				b := newBuilder("%PDF-1.7\n")
+				b.obj("<< /Type /Catalog /Pages 2 0 R /Outlines 5 0 R /AcroForm << /Fields [] /XFA [(template) 8 0 R (datasets) 9 0 R] >> >>")
+				b.obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+				b.obj("<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>")
+				b.obj(streamBody("", nil))
+				b.obj("<< /Type /Outlines /First 6 0 R /Last 7 0 R >>")
+				b.obj("<< /Title <FEFF540D7C3F> /Parent 5 0 R /Next 7 0 R /First 10 0 R >>")
+				b.obj("<< /Title (Chapter 2) /Parent 5 0 R /Next 6 0 R >>") // a cycle back
+				b.obj(streamBody("", []byte(`<template><field name="mn"/></template>`)))
+				b.obj(streamBody("/Filter /FlateDecode", deflate([]byte(`<?xml version="1.0" encoding="UTF-8"?><xfa:datasets xmlns:xfa="http://www.xfa.org/schema/xfa-data/1.0/"><xfa:data><form><mn>123456789018</mn><name>山田 太郎</name></form></xfa:data></xfa:datasets>`))))
+				b.obj("<< /Title (Section 1.1) /Parent 6 0 R >>")
+				return b.finish("/Root 1 0 R")
+			}(),
+			wantLines: []string{"123456789018", "山田 太郎", "名簿", "Section 1.1", "Chapter 2"},
+		},
+		{
 			name: "embedded files",
 			pdf: func() []byte {
 				b := newBuilder("%PDF-1.7\n")
@@ -530,6 +594,7 @@ endcmap CMapName currentdict /CMap defineresource pop end end`)
 		},
 		{
 			name: "incremental update replaces the page content",
+			note: "earlier revisions",
 			pdf: func() []byte {
 				base := simplePDF([]byte(`BT /F1 12 Tf 72 700 Td (old text) Tj ET`), "", "")
 				prev := bytes.LastIndex(base, []byte("\nxref")) + 1
@@ -541,7 +606,16 @@ endcmap CMapName currentdict /CMap defineresource pop end end`)
 				fmt.Fprintf(&b.buf, "xref\n4 1\n%010d 00000 n \ntrailer\n<< /Size 6 /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n", off, prev, x)
 				return b.buf.Bytes()
 			}(),
-			wantLines: []string{"new text"},
+			// The replaced text still leaves with the file: it is read too,
+			// after the pages.
+			wantLines: []string{"new text", "old text"},
+		},
+		{
+			name: "content stream on no page",
+			pdf: simplePDF([]byte(`BT /F1 12 Tf 72 700 Td (visible) Tj ET`), "", "",
+				streamBody("", []byte(`BT /F1 12 Tf 72 700 Td (hidden 123456789018) Tj ET`))),
+			wantLines: []string{"visible", "hidden 123456789018"},
+			note:      "on no page",
 		},
 		{
 			name: "page tree cycle",
@@ -603,6 +677,12 @@ endcmap CMapName currentdict /CMap defineresource pop end end`)
 			}
 			if !tt.incomplete && strings.Contains(tt.name, "noted only") && len(r.Notes) == 0 {
 				t.Error("unmapped glyphs not noted")
+			}
+			if r.ImagesOnly != tt.imagesOnly {
+				t.Errorf("ImagesOnly = %v, want %v", r.ImagesOnly, tt.imagesOnly)
+			}
+			if tt.note != "" && !strings.Contains(strings.Join(r.Notes, "|"), tt.note) {
+				t.Errorf("notes %q lack %q", r.Notes, tt.note)
 			}
 			if r.Incomplete != tt.incomplete {
 				t.Errorf("Incomplete = %v, want %v (notes %q)", r.Incomplete, tt.incomplete, r.Notes)
@@ -683,6 +763,104 @@ func BenchmarkExtractEncrypted(b *testing.B) {
 	for b.Loop() {
 		if _, err := extractBytes(b, full, -1, 0); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestPathological feeds files built to make a naive reader loop, recurse
+// or allocate without bound. Each must finish with a result.
+func TestPathological(t *testing.T) {
+	// Many pages whose streams have a wrong /Length and no "endstream".
+	many := func() []byte {
+		b := newBuilder("%PDF-1.4\n")
+		const n = 3000
+		b.obj("<< /Type /Catalog /Pages 2 0 R >>")
+		var kids strings.Builder
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&kids, "%d 0 R ", 3+2*i)
+		}
+		b.obj("<< /Type /Pages /Kids [" + kids.String() + "] /Count 3000 >>")
+		for i := 0; i < n; i++ {
+			b.obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /Contents %d 0 R >>", 4+2*i))
+			b.obj("<< /Length 99999999 >>\nstream\nBT 72 700 Td (page) Tj ET\n")
+		}
+		return b.finish("/Root 1 0 R")
+	}()
+	// Form XObjects that each draw the next twice, deeper than the limit.
+	fanout := func() []byte {
+		var extra []string
+		const levels = 20
+		for i := 0; i < levels; i++ {
+			body := "BT 72 700 Td (f) Tj ET"
+			res := ""
+			if i+1 < levels {
+				body += " /N Do /N Do"
+				res = fmt.Sprintf("/Resources << /XObject << /N %d 0 R >> >>", 7+i)
+			}
+			extra = append(extra, streamBody("/Subtype /Form "+res, []byte(body)))
+		}
+		return simplePDF([]byte("/N Do"), "", "/XObject << /N 6 0 R >>", extra...)
+	}()
+	// A chain of references, each to the next.
+	chain := func() []byte {
+		b := newBuilder("%PDF-1.4\n")
+		b.obj("<< /Type /Catalog /Pages 2 0 R >>")
+		for i := 2; i < 5000; i++ {
+			b.obj(fmt.Sprintf("%d 0 R", i+1))
+		}
+		b.obj("<< /Type /Pages /Kids [] /Count 0 >>")
+		return b.finish("/Root 1 0 R")
+	}()
+	// A flate bomb in the page content.
+	bomb := simplePDF(deflate(bytes.Repeat([]byte("0 0 Td "), 1<<20)), "/Filter /FlateDecode", "")
+	// A ToUnicode with huge ranges, used by a long string.
+	var cm strings.Builder
+	cm.WriteString("1 begincodespacerange <0000> <FFFF> endcodespacerange 1000 beginbfrange ")
+	for i := 0; i < 1000; i++ {
+		cm.WriteString("<0000> <FFFF> <0041> ")
+	}
+	cm.WriteString("endbfrange")
+	bigCMap := simplePDF([]byte("BT /F2 1 Tf <"+strings.Repeat("0001", 10000)+"> Tj ET"), "", "/Font << /F2 6 0 R >>",
+		"<< /Type /Font /Subtype /Type0 /Encoding /Identity-H /DescendantFonts [<< /Subtype /CIDFontType2 /W [0 65535 500] >>] /ToUnicode 7 0 R >>",
+		streamBody("", []byte(cm.String())))
+
+	tests := []struct {
+		name string
+		pdf  []byte
+		want string
+	}{
+		{"streams without endstream", many, "page"},
+		{"Form XObject fan-out", fanout, "f"},
+		{"reference chain", chain, ""},
+		{"flate bomb", bomb, ""},
+		{"big ToUnicode ranges", bigCMap, "BBBB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := extractBytes(t, tt.pdf, 1<<20, 1<<20)
+			if r == nil {
+				t.Fatalf("nil result, err %v", err)
+			}
+			if !strings.Contains(r.Text, tt.want) {
+				t.Errorf("text lacks %q: %.200q (err %v)", tt.want, r.Text, err)
+			}
+		})
+	}
+}
+
+func TestJoinBoxDigits(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"個人番号\t1\t2\t3\t4\t5\t6\t7\t8\t9\t0\t1\t8\t氏名", "個人番号\t123456789018\t氏名"},
+		{"1 2 3 4 - 5 6 7 8 - 9 0 1 8", "1234-5678-9018"},
+		{"１\t２\t３\t４\t５\t６\t７\t８\t９\t０\t１\t８", "１２３４５６７８９０１８"},
+		{"1 2 3 4 5", "1 2 3 4 5"},                                   // a short list stays
+		{"1 2 3 4 5 6 7 8 9 10 11 12", "1 2 3 4 5 6 7 8 9 10 11 12"}, // a run of nine is short
+		{"no digits here at all, just words and words", "no digits here at all, just words and words"},
+		{"12 34 56 78 90 12", "12 34 56 78 90 12"}, // groups are the classifier's business
+	}
+	for _, tt := range tests {
+		if got := joinBoxDigits(tt.in); got != tt.want {
+			t.Errorf("joinBoxDigits(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -82,6 +82,9 @@ type Config struct {
 	// Rescan is how often the spool folder is listed for messages that
 	// arrived without Notify (default 1m).
 	Rescan time.Duration
+	// LocalRetry is the wait after a local problem (a spool read or write
+	// failure, a bug) that is not the upstream's fault (default 1m).
+	LocalRetry time.Duration
 	// DrainTimeout bounds how long Run waits for in-flight deliveries
 	// after its context is done (default 30s).
 	DrainTimeout time.Duration
@@ -131,6 +134,9 @@ func (cfg Config) Defaults() Config {
 	}
 	if cfg.Rescan <= 0 {
 		cfg.Rescan = time.Minute
+	}
+	if cfg.LocalRetry <= 0 {
+		cfg.LocalRetry = time.Minute
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 30 * time.Second

@@ -44,7 +44,8 @@ type testUpstream struct {
 	addr string
 	srv  *smtp.Server
 
-	conns atomic.Int64 // connections accepted
+	conns   atomic.Int64 // connections accepted
+	logouts atomic.Int64 // sessions ended (QUIT or close)
 
 	mu    sync.Mutex
 	msgs  []received
@@ -53,6 +54,8 @@ type testUpstream struct {
 	rcpt func(addr string, n int) error
 	// data decides the reply to the end of DATA (nil: accept).
 	data func(r received) error
+	// maxRcpts answers 452 4.5.3 beyond this many recipients (0: no limit).
+	maxRcpts int
 }
 
 type upstreamOpts struct {
@@ -173,8 +176,11 @@ func (s *upSession) Mail(from string, opts *smtp.MailOptions) error {
 func (s *upSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.u.mu.Lock()
 	s.u.tries[to]++
-	n, f := s.u.tries[to], s.u.rcpt
+	n, f, limit := s.u.tries[to], s.u.rcpt, s.u.maxRcpts
 	s.u.mu.Unlock()
+	if limit > 0 && len(s.cur.Rcpts) >= limit {
+		return reply(452, smtp.EnhancedCode{4, 5, 3}, "too many recipients")
+	}
 	if f != nil {
 		if err := f(to, n); err != nil {
 			return err
@@ -204,8 +210,11 @@ func (s *upSession) Data(r io.Reader) error {
 	return nil
 }
 
-func (s *upSession) Reset()        { s.cur = received{} }
-func (s *upSession) Logout() error { return nil }
+func (s *upSession) Reset() { s.cur = received{} }
+func (s *upSession) Logout() error {
+	s.u.logouts.Add(1)
+	return nil
+}
 
 func reply(code int, enh smtp.EnhancedCode, msg string) *smtp.SMTPError {
 	return &smtp.SMTPError{Code: code, EnhancedCode: enh, Message: msg}

@@ -15,16 +15,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
 	"dlpguard/smtpproxy/dsn"
 	"dlpguard/smtpproxy/spool"
 )
-
-// retryAfterLocalError is the wait after a local problem (spool read or
-// write failure) that is not the upstream's fault.
-const retryAfterLocalError = time.Minute
 
 // maxDSNHeader bounds the original header section quoted in a DSN.
 const maxDSNHeader = 64 << 10
@@ -286,7 +283,7 @@ func (q *Queue) worker(ctx context.Context, work <-chan *entry) {
 			if !ok {
 				return
 			}
-			next, done := q.attempt(ctx, t, e.id, e.fresh)
+			next, done := q.safeAttempt(ctx, t, e)
 			if done {
 				q.forget(e)
 			} else {
@@ -301,13 +298,25 @@ func (q *Queue) worker(ctx context.Context, work <-chan *entry) {
 	}
 }
 
+// safeAttempt runs attempt and turns a panic (a bug) into a retry later,
+// so that one message cannot stop delivery of all others.
+func (q *Queue) safeAttempt(ctx context.Context, t transport, e *entry) (next time.Time, done bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			q.log.Error("queue: delivery panicked; retrying later", "id", e.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			next, done = time.Now().Add(q.cfg.LocalRetry), false
+		}
+	}()
+	return q.attempt(ctx, t, e.id, e.fresh)
+}
+
 // attempt makes one delivery attempt for every pending recipient of a
 // message. It returns when to try again, or done when the message has left
 // the queue.
 func (q *Queue) attempt(ctx context.Context, t transport, id string, fresh bool) (next time.Time, done bool) {
 	log := q.log.With("id", id)
 	now := time.Now()
-	retryLocal := now.Add(retryAfterLocalError)
+	retryLocal := now.Add(q.cfg.LocalRetry)
 	env, err := q.store.Envelope(spool.AreaQueue, id)
 	if errors.Is(err, spool.ErrNotFound) {
 		return time.Time{}, true // removed or moved meanwhile
@@ -326,9 +335,10 @@ func (q *Queue) attempt(ctx context.Context, t transport, id string, fresh bool)
 	if len(pending) == 0 {
 		return q.remove(log, env, retryLocal)
 	}
-	if !now.Before(env.Expires) {
-		return q.giveUp(log, env, pending, now)
-	}
+	// Like Postfix, an expired message gets one last attempt before it is
+	// given up: a relay that was down for days does not bounce its whole
+	// queue unseen.
+	expired := !now.Before(env.Expires)
 
 	// Record the next attempt before trying, so that a crash during the
 	// attempt (a crash loop) does not hammer the upstream. A message just
@@ -361,6 +371,10 @@ func (q *Queue) attempt(ctx context.Context, t transport, id string, fresh bool)
 	}
 	res := t.deliver(ctx, env, rcpts, f)
 	end := time.Now()
+	if len(res) != len(rcpts) {
+		// Never guess which recipient a result belongs to.
+		res = allResults(len(rcpts), tempLocal("internal error: %d results for %d recipients", len(res), len(rcpts)))
+	}
 
 	var delivered, deferred int
 	var failed []int
@@ -393,6 +407,21 @@ func (q *Queue) attempt(ctx context.Context, t transport, id string, fresh bool)
 					Diagnostic: remoteDiagnostic(r), RemoteMTA: r.Remote, LastAttempt: end, WillRetryUntil: env.Expires})
 			}
 		}
+	}
+	if expired {
+		// The last attempt is over: what is still pending is given up, in
+		// the same notification as any permanent failure.
+		for _, i := range pendingOf(env) {
+			rc := &env.Recipients[i]
+			rc.Status = spool.Failed
+			failed = append(failed, i)
+			deferred--
+			report = append(report, dsn.Recipient{Address: rc.Address, Action: dsn.Failed,
+				// RFC 3463 X.4.7: delivery time expired.
+				Status: "5.4.7", Diagnostic: rc.LastError, GaveUp: true, LastAttempt: end})
+			log.Warn("giving up: message expired", "rcpt", rc.Address, "attempts", rc.Attempts, "last_error", rc.LastError, "expires", env.Expires.Format(time.RFC3339))
+		}
+		delayed = nil
 	}
 	q.m.Delivered(delivered)
 	q.m.Deferred(deferred)
@@ -435,40 +464,10 @@ func (q *Queue) attempt(ctx context.Context, t transport, id string, fresh bool)
 // expiry is never overshot, so that giving up happens on time.
 func (q *Queue) nextAttempt(env *spool.Envelope, from time.Time, n int) time.Time {
 	t := from.Add(q.cfg.backoff(n))
-	if !env.Expires.IsZero() && t.After(env.Expires) {
+	if t.After(env.Expires) && env.Expires.After(from) {
 		t = env.Expires
 	}
 	return t
-}
-
-// giveUp fails every pending recipient of an expired message and notifies
-// the sender.
-func (q *Queue) giveUp(log *slog.Logger, env *spool.Envelope, pending []int, now time.Time) (time.Time, bool) {
-	var report []dsn.Recipient
-	for _, i := range pending {
-		rc := &env.Recipients[i]
-		report = append(report, dsn.Recipient{Address: rc.Address, Action: dsn.Failed,
-			// RFC 3463 X.4.7: delivery time expired.
-			Status: "5.4.7", Diagnostic: rc.LastError, GaveUp: true})
-		log.Warn("giving up: message expired", "rcpt", rc.Address, "attempts", rc.Attempts, "last_error", rc.LastError, "expires", env.Expires.Format(time.RFC3339))
-	}
-	f, err := q.store.Open(spool.AreaQueue, env.ID)
-	if errors.Is(err, spool.ErrNotFound) {
-		return time.Time{}, true
-	} else if err != nil {
-		log.Error("queue: opening message", "err", err)
-		return now.Add(retryAfterLocalError), false
-	}
-	defer f.Close()
-	if err := q.bounce(log, env, f, report); err != nil {
-		log.Error("queue: enqueueing DSN", "err", err)
-		return now.Add(retryAfterLocalError), false
-	}
-	q.m.Bounced(len(pending))
-	for _, i := range pending {
-		env.Recipients[i].Status = spool.Failed
-	}
-	return q.remove(log, env, now.Add(retryAfterLocalError))
 }
 
 // bounce queues a DSN about report (failed or delayed recipients) to the

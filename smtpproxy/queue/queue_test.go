@@ -3,12 +3,14 @@ package queue
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -243,6 +245,53 @@ func TestDelayWarning(t *testing.T) {
 	}
 }
 
+func TestExpiredGetsOneLastAttempt(t *testing.T) {
+	// The relay was down for a week: its queue is delivered, not bounced.
+	u := startUpstream(t, upstreamOpts{})
+	dir := t.TempDir()
+	e := newEnv(t, testConfig(u.addr), dir)
+	e.commit("yamada@city.example.lg.jp", []string{"a@example.com"}, msgText("old", "x"), false, func(en *spool.Envelope) {
+		en.Received = time.Now().Add(-7 * 24 * time.Hour)
+		en.Expires = en.Received.Add(5 * 24 * time.Hour)
+		en.Recipients[0].Attempts = 3
+	})
+	e.start()
+	e.waitEmpty()
+	if n := len(u.byRcpt("a@example.com")); n != 1 {
+		t.Errorf("expired message delivered %d times, want 1", n)
+	}
+	if n := len(u.byRcpt("yamada@city.example.lg.jp")); n != 0 {
+		t.Errorf("%d DSNs for a delivered message", n)
+	}
+}
+
+func TestTooManyRecipientsSplit(t *testing.T) {
+	// The upstream takes two recipients per transaction (452 4.5.3 for the
+	// third, RFC 5321 4.5.3.1.10): the rest goes at once in more
+	// transactions, not after a retry delay.
+	u := startUpstream(t, upstreamOpts{})
+	u.maxRcpts = 2
+	cfg := testConfig(u.addr)
+	cfg.Retry = []time.Duration{time.Hour}
+	e := newEnv(t, cfg, "")
+	e.start()
+	rcpts := []string{"r1@example.com", "r2@example.com", "r3@example.com", "r4@example.com", "r5@example.com"}
+	e.commit("yamada@city.example.lg.jp", rcpts, msgText("many", "x"), true)
+	e.waitEmpty()
+	got := u.received()
+	if len(got) != 3 {
+		t.Fatalf("%d transactions, want 3", len(got))
+	}
+	for _, r := range rcpts {
+		if n := len(u.byRcpt(r)); n != 1 {
+			t.Errorf("%s got %d copies", r, n)
+		}
+	}
+	if e.m.deferred.Load() != 0 {
+		t.Errorf("deferred %d", e.m.deferred.Load())
+	}
+}
+
 func TestPermanentAtData(t *testing.T) {
 	u := startUpstream(t, upstreamOpts{})
 	u.data = func(r received) error {
@@ -339,25 +388,52 @@ func TestConnectionReuse(t *testing.T) {
 	u := startUpstream(t, upstreamOpts{})
 	cfg := testConfig(u.addr)
 	cfg.Workers = 1
-	e := newEnv(t, cfg, "")
-	e.start()
-	for i := range 10 {
-		e.commit("yamada@city.example.lg.jp", []string{"a@example.com"}, msgText("reuse", strings.Repeat("y", i)), true)
-	}
-	// A failed transaction in the middle must leave the connection usable.
-	e.commit("yamada@city.example.lg.jp", []string{"nobody@example.com"}, msgText("x", "y"), true)
 	u.setRcpt(func(addr string, n int) error {
 		if addr == "nobody@example.com" {
 			return reply(550, smtp.EnhancedCode{5, 1, 1}, "no")
 		}
 		return nil
 	})
+	e := newEnv(t, cfg, "")
+	e.start()
+	for i := range 10 {
+		if i == 5 {
+			// A failed transaction in the middle (RSET) must leave the
+			// connection usable; its DSN goes over it too.
+			e.commit("yamada@city.example.lg.jp", []string{"nobody@example.com"}, msgText("x", "y"), true)
+		}
+		e.commit("yamada@city.example.lg.jp", []string{"a@example.com"}, msgText("reuse", strings.Repeat("y", i)), true)
+	}
 	e.waitEmpty()
+	if n := len(u.byRcpt("yamada@city.example.lg.jp")); n != 1 {
+		t.Errorf("%d DSNs", n)
+	}
 	if n := len(u.byRcpt("a@example.com")); n != 10 {
 		t.Fatalf("got %d messages", n)
 	}
 	if c := u.conns.Load(); c != 1 {
 		t.Errorf("%d connections for 12 messages on one worker, want 1", c)
+	}
+}
+
+func TestIdleConnectionClosed(t *testing.T) {
+	u := startUpstream(t, upstreamOpts{})
+	cfg := testConfig(u.addr)
+	cfg.Workers = 1
+	cfg.IdleTimeout = 50 * time.Millisecond
+	e := newEnv(t, cfg, "")
+	e.start()
+	e.commit("yamada@city.example.lg.jp", []string{"a@example.com"}, msgText("1", "x"), true)
+	e.waitEmpty()
+	// The worker says QUIT once it has been idle for IdleTimeout.
+	waitFor(t, "idle connection closed", func() bool { return u.logouts.Load() == 1 })
+	e.commit("yamada@city.example.lg.jp", []string{"a@example.com"}, msgText("2", "x"), true)
+	e.waitEmpty()
+	if c := u.conns.Load(); c != 2 {
+		t.Errorf("%d connections, want 2", c)
+	}
+	if d := e.m.deferred.Load(); d != 0 {
+		t.Errorf("%d deferrals", d)
 	}
 }
 
@@ -667,5 +743,49 @@ func TestValidate(t *testing.T) {
 		if (tc.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate(%+v) = %v, want %q", tc.cfg, err, tc.want)
 		}
+	}
+}
+
+// flaky is a transport that misbehaves on its first calls, then delivers.
+type flaky struct {
+	calls int
+	mu    *sync.Mutex
+}
+
+func (f *flaky) deliver(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) []Result {
+	f.mu.Lock()
+	f.calls++
+	n := f.calls
+	f.mu.Unlock()
+	switch n {
+	case 1:
+		panic("bug in a transport")
+	case 2:
+		return nil // wrong number of results
+	}
+	return allResults(len(rcpts), Result{Delivered: true, Code: 250, Status: "2.0.0", Text: "ok"})
+}
+func (f *flaky) idle(time.Duration) {}
+func (f *flaky) close()             {}
+
+func TestBugsDoNotLoseMail(t *testing.T) {
+	cfg := testConfig("")
+	cfg.MailboxDir = t.TempDir()
+	cfg.Workers = 1
+	cfg.LocalRetry = 10 * time.Millisecond
+	e := newEnv(t, cfg, "")
+	f := &flaky{mu: &sync.Mutex{}}
+	e.q.newTransport = func() transport { return f }
+	e.start()
+	e.commit("yamada@city.example.lg.jp", []string{"a@example.com"}, msgText("x", "y"), true)
+	e.waitEmpty()
+	f.mu.Lock()
+	calls := f.calls
+	f.mu.Unlock()
+	if calls != 3 {
+		t.Errorf("%d delivery calls, want 3 (panic, bad result, success)", calls)
+	}
+	if e.m.delivered.Load() != 1 || e.m.deferred.Load() != 1 {
+		t.Errorf("delivered=%d deferred=%d", e.m.delivered.Load(), e.m.deferred.Load())
 	}
 }

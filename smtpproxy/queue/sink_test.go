@@ -8,13 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"dlpguard/smtpproxy/spool"
 )
 
 const smtpSink = "/usr/sbin/smtp-sink"
 
 // startSmtpSink runs Postfix's smtp-sink on a loopback port; with dump, it
 // writes every transaction into a file of the returned folder.
-func startSmtpSink(t testing.TB, dump bool) (addr, dumpDir string) {
+func startSmtpSink(t testing.TB, dump bool, extra ...string) (addr, dumpDir string) {
 	t.Helper()
 	if _, err := os.Stat(smtpSink); err != nil {
 		t.Skipf("%s not installed (Debian package postfix): %v", smtpSink, err)
@@ -35,7 +37,7 @@ func startSmtpSink(t testing.TB, dump bool) (addr, dumpDir string) {
 	}
 	addr = ln.Addr().String()
 	ln.Close()
-	args := []string{addr, "64"}
+	args := append(extra, addr, "64")
 	if dump {
 		args = append([]string{"-d", filepath.Join(dumpDir, "%H%M%S.")}, args...)
 	}
@@ -104,5 +106,40 @@ func TestSmtpSink(t *testing.T) {
 	}
 	if len(seen) != n || len(files) != n {
 		t.Errorf("%d distinct messages in %d files, want %d", len(seen), len(files), n)
+	}
+}
+
+// TestSmtpSinkWithout8BITMIME: an 8-bit message must not be sent to an
+// upstream that does not announce 8BITMIME (smtp-sink -8); the sender gets
+// a DSN instead.
+func TestSmtpSinkWithout8BITMIME(t *testing.T) {
+	addr, dump := startSmtpSink(t, true, "-8")
+	e := newEnv(t, testConfig(addr), "")
+	e.start()
+	id := e.commit("yamada@city.example.lg.jp", []string{"a@example.com"},
+		"Subject: 8bit\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nBODY-SECRET 本文\r\n", true,
+		func(en *spool.Envelope) { en.EightBit = true })
+	e.waitEmpty()
+	var files []os.DirEntry
+	waitFor(t, "dump file", func() bool {
+		files, _ = os.ReadDir(dump)
+		return len(files) >= 1
+	})
+	if len(files) != 1 {
+		t.Fatalf("%d transactions at the sink, want only the DSN", len(files))
+	}
+	b, err := os.ReadFile(filepath.Join(dump, files[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, want := range []string{"X-Mail-Args: <>", "X-Rcpt-Args: <yamada@city.example.lg.jp>", "Status: 5.6.3",
+		"Final-Recipient: rfc822; a@example.com", "Action: failed", "X-Dlpguard-Queue-ID: " + id} {
+		if !strings.Contains(s, want) {
+			t.Errorf("DSN lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "BODY-SECRET") {
+		t.Errorf("DSN carries the body")
 	}
 }

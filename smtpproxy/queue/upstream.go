@@ -249,6 +249,47 @@ func (u *upstream) resultOf(err error) (r Result, connOK bool) {
 }
 
 func (u *upstream) deliver(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) []Result {
+	res := u.transaction(ctx, env, rcpts, body)
+	// RFC 5321 4.5.3.1.10: a server may take fewer recipients per message
+	// (452 4.5.3, too many recipients); send the rest in further
+	// transactions at once, as long as each makes progress.
+	for range len(rcpts) {
+		var rest []int
+		progress := false
+		for i, r := range res {
+			if r.Code == 452 && r.Status == "4.5.3" {
+				rest = append(rest, i)
+			} else if r.Delivered {
+				progress = true
+			}
+		}
+		if len(rest) == 0 || !progress || ctx.Err() != nil {
+			break
+		}
+		sub := make([]string, len(rest))
+		for k, i := range rest {
+			sub[k] = rcpts[i]
+		}
+		if _, err := body.Seek(0, io.SeekStart); err != nil {
+			break
+		}
+		more := u.transaction(ctx, env, sub, body)
+		moved := false
+		for k, i := range rest {
+			if more[k].Delivered {
+				moved = true
+			}
+			res[i] = more[k]
+		}
+		if !moved {
+			break
+		}
+	}
+	return res
+}
+
+// transaction sends the message to rcpts in one SMTP transaction.
+func (u *upstream) transaction(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) []Result {
 	res, retry := u.attempt(ctx, env, rcpts, body)
 	if retry && ctx.Err() == nil {
 		// A reused connection failed before anything was accepted: the

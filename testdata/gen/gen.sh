@@ -45,6 +45,10 @@ convert "$src/document.fodt" "writer8" odt document.odt
 convert "$src/document.fodt" "MS Word 2007 XML" docx document.docx
 convert "$src/roster.fods" "calc8" ods roster.ods
 convert "$src/roster.fods" "Calc MS Excel 2007 XML" xlsx roster.xlsx
+# A chart: its data table travels inside the file (docx: the chart's
+# cached values; odt: the "Object 1" sub-document).
+convert "$src/chart.fodt" "writer8" odt chart.odt
+convert "$src/chart.fodt" "MS Word 2007 XML" docx chart.docx
 # Legacy binary Word: an OLE file that is not encrypted.
 convert "$src/secret.fodt" "MS Word 97" doc legacy.doc
 convert "$src/slides.fodp" "impress8" odp slides.odp

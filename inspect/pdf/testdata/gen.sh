@@ -1,7 +1,9 @@
 #!/bin/sh
 # gen.sh makes the real PDFs in inspect/testdata/files/pdf with LibreOffice
 # (headless) and qpdf. Run by hand from anywhere, not by CI; the outputs are
-# committed. Needs: libreoffice-writer-nogui, fonts-noto-cjk, qpdf, python3.
+# committed. Needs: libreoffice-writer-nogui, fonts-noto-cjk, qpdf, python3,
+# groff-base and ghostscript (a second producer: Type1C fonts, word spaces
+# written as character spacing, table rows as one TJ array).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=$here/../../testdata/files/pdf
@@ -78,5 +80,21 @@ qpdf --encrypt secret owner 256 -- mynumber.pdf "$out/pw_r6_aes256.pdf"
 qpdf --allow-weak-crypto --encrypt secret owner 40 -- mynumber.pdf "$out/pw_r2_rc4_40.pdf"
 qpdf --encrypt "" owner 256 -- --object-streams=generate mynumber.pdf "$out/empty_r6_objstm.pdf" 2>/dev/null ||
   qpdf --object-streams=generate --encrypt "" owner 256 -- mynumber.pdf "$out/empty_r6_objstm.pdf"
+# Ghostscript: a Latin text through groff, LibreOffice's table rewritten,
+# and a page that is only an image (a scan without OCR).
+printf 'Staff list\n.sp\nPersonal number: 1234 5678 9018\n.sp\nTax office \\(em open from 8:30 to 17:15, fi fl ligatures.\n' > groff.tr
+groff -Tps groff.tr > groff.ps
+ps2pdf groff.ps "$out/gs_groff.pdf"
+gs -q -sDEVICE=pdfwrite -o "$out/gs_table.pdf" table.pdf
+cat > scan.ps <<'PS'
+%!PS
+72 600 translate 200 50 scale
+16 4 8 [16 0 0 -4 0 4]
+{<00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff>}
+image
+showpage
+PS
+ps2pdf scan.ps "$out/gs_scan.pdf"
+
 echo "My Number in mynumber.pdf: $mn"
 ls -l "$out"

@@ -3,7 +3,9 @@
 that charsets, broken encodings and malformed structure are what the test
 says). Run from this folder: python3 gen.py. Needs openssl and gpg for the
 S/MIME and OpenPGP cases. The outputs are committed; the test never runs
-this script."""
+this script. libreoffice.rtf beside it is LibreOffice's own output:
+  printf '【秘】個人番号 1234 5678 9012\n氏名 山田太郎\n' > rtfsrc.txt
+  soffice --headless --convert-to rtf:"Rich Text Format" rtfsrc.txt"""
 import base64, binascii, os, quopri, subprocess, tempfile
 
 def w(name, data):
@@ -46,6 +48,7 @@ single('cs_iso2022_nolabel.eml', 'nolabel', 'text/plain', '7bit', iso)
 single('cs_eucjp.eml', 'eucjp', 'text/plain; charset=eucjp', '8bit', '個人番号 1234 5678 9012 東京都\r\n'.encode('euc_jp'))
 single('cs_utf8_bom.eml', 'bom', 'text/plain; charset=utf-8', 'base64', b64(b'\xef\xbb\xbf' + '個人番号 1234 5678 9012\r\n'.encode()).encode())
 single('cs_mislabel.eml', 'mislabel', 'text/plain; charset=iso-2022-jp', '8bit', sj.encode('cp932'))
+single('cs_ascii_is_iso2022.eml', 'ascii label', 'text/plain; charset=us-ascii', '7bit', iso)
 single('cs_latin1.eml', 'latin1', 'text/plain; charset=iso-8859-1', 'quoted-printable', b'caf=E9 1234 5678 9012\r\n')
 single('cs_utf8_invalid.eml', 'invalid', 'text/plain; charset=utf-8', '8bit', b'ok \xff\xfe bad 1234 5678 9012\r\n')
 
@@ -170,6 +173,10 @@ w('bad_qp.eml', (HDR + 'Subject: qp\r\nContent-Type: text/plain; charset=utf-8\r
    'a=b =E6=9C=AC=E6=96=87 123456789012 =ZZ soft=\r\nbreak\r\n').encode())
 w('bad_no_content_type.eml', b'From: a@example.com\r\nSubject: none\r\n\r\n' + '本文 123456789012\r\n'.encode('cp932'))
 w('bad_ctype.eml', (HDR + 'Subject: ctype\r\nContent-Type: ;;; garbage\r\n\r\n本文\r\n').encode())
+
+# --- format=flowed with DelSp=yes, broken mid-word as Japanese clients do ---
+single('flowed_delsp.eml', 'flowed', 'text/plain; charset=utf-8; format=flowed; delsp=yes', '8bit',
+       '本人の個人番 \r\n号は1234 5678 \r\n9012です。\r\n> quoted \r\n-- \r\nsig\r\n'.encode())
 
 # --- uuencode pasted into a body ---
 def uu(name, data):
