@@ -117,6 +117,8 @@ type Classifier struct {
 	// (and '\n' in tables).
 	skipASCII, skipTable [256]bool
 	pool                 sync.Pool // released Scanners, buffers kept
+	birthASCII           []string  // the ASCII keywords of birth_date, lower case
+	birthASCIIMax        int       // the longest of them
 }
 
 type orgData struct {
@@ -192,6 +194,10 @@ func New(cfg Config) (*Classifier, error) {
 		}
 		c.set[d] = ds
 		for _, w := range kw {
+			if lw := strings.ToLower(strings.TrimSpace(w)); d == dBirth && lw != "" && isASCII([]byte(lw)) {
+				c.birthASCII = append(c.birthASCII, lw)
+				c.birthASCIIMax = max(c.birthASCIIMax, len(lw))
+			}
 			var lab uint32
 			if d == dMyNumber && w == "番号" {
 				lab = labGenericNumber

@@ -171,7 +171,17 @@ func (s *Scanner) judgeDate(i int) {
 	}
 	ctx := s.table && s.column(i).label&labBirth != 0
 	if !ctx {
-		_, ctx = s.near(1<<dBirth, 0, 0, i, end, s.c.set[dBirth].window, true, true)
+		// most dates are in plain ASCII text (logs, signatures): there only
+		// the ASCII keywords can match, and a direct search is cheaper
+		// than the keyword index.
+		w := s.c.set[dBirth].window
+		lo, hi := runesBack(s.buf, i, w), runesFwd(s.buf, end, w)
+		lo, hi = max(0, lo-s.c.birthASCIIMax), min(len(s.buf), hi+s.c.birthASCIIMax)
+		if isASCII(s.buf[lo:hi]) {
+			ctx = containsFold(s.buf[lo:hi], s.c.birthASCII)
+		} else {
+			_, ctx = s.near(1<<dBirth, 0, 0, i, end, w, true, true)
+		}
 	}
 	if !ctx {
 		return
@@ -181,4 +191,33 @@ func (s *Scanner) judgeDate(i int) {
 		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d/10), byte('0'+d%10))
 	s.recordB(dBirth, s.scratch, High, i, end)
 	s.noteField(i)
+}
+
+func isASCII(b []byte) bool {
+	var or byte
+	for _, c := range b {
+		or |= c
+	}
+	return or < 0x80
+}
+
+// containsFold reports whether b contains one of the (lower-case ASCII)
+// words, ASCII case folded.
+func containsFold(b []byte, words []string) bool {
+	for i := 0; i < len(b); i++ {
+		c := b[i] | 0x20 // lower case for letters; other bytes never match a letter
+		for _, w := range words {
+			if len(w) == 0 || w[0] != c && w[0] != b[i] || i+len(w) > len(b) {
+				continue
+			}
+			k := 1
+			for k < len(w) && lowerASCII(b[i+k]) == w[k] {
+				k++
+			}
+			if k == len(w) {
+				return true
+			}
+		}
+	}
+	return false
 }

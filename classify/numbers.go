@@ -134,6 +134,18 @@ type sub struct {
 }
 
 func (s *Scanner) judgeRun(run *numRun) {
+	// digits inside an ASCII word (hex ids, 12ms, v2, abc123) are none
+	// of ours: every detector needs a boundary after the number, and
+	// before it at most the two letters of a passport or the T of an
+	// invoice number.
+	buf := s.buf
+	if run.end < len(buf) && asciiLetter(buf[run.end]) {
+		return
+	}
+	if run.start >= 2 && asciiLetter(buf[run.start-1]) && isASCIIAlnum(buf[run.start-2]) &&
+		!(run.n == 7 && len(run.groups) == 1) {
+		return
+	}
 	// dates and addresses look at the run with their own rules.
 	s.judgeDate(run.start)
 	s.judgeAddress(run)
@@ -186,6 +198,8 @@ func (s *Scanner) judgeRun(run *numRun) {
 		}
 	}
 }
+
+func isASCIIAlnum(b byte) bool { return asciiLetter(b) || b >= '0' && b <= '9' }
 
 func eqGroups(g []int, want ...int) bool {
 	if len(g) != len(want) {
@@ -329,9 +343,18 @@ func (s *Scanner) judge(p *sub, run *numRun) {
 		}
 	}
 	if n >= 13 && n <= 19 && plain && (len(p.groups) == 1 || knownGrouping(p.groups)) && !c.set[dCard].disabled &&
-		ValidLuhn(p.val) && cardBrandOK(p.val) && s.hasKW(dCard, p.start, p.end) {
-		s.record(dCard, p.val, High, p.start, p.end)
-		return
+		ValidLuhn(p.val) && cardBrandOK(p.val) {
+		// a keyword (or 有効期限) makes it high; a card's own grouping
+		// (4-4-4-4, 4-6-5, 4-6-4) medium; a bare run of digits with
+		// neither is more likely an order or tracking number.
+		switch {
+		case s.hasKW(dCard, p.start, p.end):
+			s.record(dCard, p.val, High, p.start, p.end)
+			return
+		case len(p.groups) > 1:
+			s.record(dCard, p.val, Medium, p.start, p.end)
+			return
+		}
 	}
 	if n == 7 && eqGroups(p.groups, 7) && !c.set[dBank].disabled {
 		if _, ok := s.near(1<<dBank, 0, 0, p.start, p.end, c.set[dBank].window, true, false); ok {

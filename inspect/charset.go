@@ -357,6 +357,13 @@ func verifyDeclared(name string, s *sniffer) bool {
 	case csEUCJP:
 		return s.eucBad == 0 && s.eucNeed == 0
 	}
+	// Any other label (ISO-8859-x, windows-125x …): 8-bit text that is
+	// valid UTF-8 is UTF-8 mislabelled; Latin text almost never is.
+	if s.high > 0 {
+		if sn, _ := s.result(); sn == csUTF8 {
+			return false
+		}
+	}
 	return true
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing/iotest"
 	"unicode/utf8"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/transform"
 )
@@ -163,7 +164,7 @@ func TestParseParams(t *testing.T) {
 }
 
 func TestReadHeader(t *testing.T) {
-	in := "From a@b Mon Jan 1\r\nSubject: one\r\n two\r\nX-Nul: a\x00b\r\r\nBad Line Here\r\nrest"
+	in := "From a@b Mon Jan  1 00:00:00 2024\r\nSubject: one\r\n two\r\nX-Nul: a\x00b\r\r\nBad Line Here\r\nrest"
 	h, res, err := readHeader(bufio.NewReader(strings.NewReader(in)), 1<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -314,5 +315,80 @@ func TestFlowed(t *testing.T) {
 		if err != nil || string(got) != c.want {
 			t.Errorf("flowed %q → %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+func TestResolveCharset(t *testing.T) {
+	for _, c := range []struct {
+		label, text, want string
+		reason            bool
+	}{
+		{"iso-8859-1", "café", "iso-8859-1", false},
+		{"iso-8859-1", "個人番号", "utf-8", true},    // UTF-8 mislabelled Latin-1
+		{"utf-8", "ok \xff bad", "utf-8", false}, // one bad byte: stays UTF-8
+		{"iso-2022-jp", string(sjisBytes("個人番号")), "cp932", true},
+		{"us-ascii", "\x1b$B8D?M\x1b(B", "iso-2022-jp", true},
+		{"shift_jis", string(sjisBytes("個人番号①")), "cp932", false},
+		{"x-unknown", string(sjisBytes("個人番号")), "cp932", true},
+		{"", "plain", "us-ascii", false},
+	} {
+		var sn sniffer
+		if c.label == "iso-8859-1" && c.text == "café" {
+			sn.Write([]byte{'c', 'a', 'f', 0xe9})
+		} else {
+			sn.Write([]byte(c.text))
+		}
+		_, name, reason := resolveCharset(c.label, &sn)
+		if name != c.want || (reason != "") != c.reason {
+			t.Errorf("%q on %q: %s %q, want %s (reason %v)", c.label, c.text, name, reason, c.want, c.reason)
+		}
+	}
+}
+
+// TestOpenPGPPackets: binary OpenPGP messages encrypted to a key (PKESK)
+// and to a passphrase (SKESK), made with go-crypto, are recognised; a PNG
+// (whose first byte also has the high bit set) is not.
+func TestOpenPGPPackets(t *testing.T) {
+	ent, err := openpgp.NewEntity("t", "", "t@example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pk, sk bytes.Buffer
+	w, err := openpgp.Encrypt(&pk, []*openpgp.Entity{ent}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("個人番号 123456789012"))
+	w.Close()
+	w, err = openpgp.SymmetricallyEncrypt(&sk, []byte("pw"), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("x"))
+	w.Close()
+	for name, c := range map[string]struct {
+		b    []byte
+		want int
+	}{
+		"pkesk": {pk.Bytes(), pgpEncrypted},
+		"skesk": {sk.Bytes(), pgpEncrypted},
+		"png":   {[]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), pgpNone},
+		"text":  {[]byte("hello"), pgpNone},
+	} {
+		if got := pgpKind(c.b); got != c.want {
+			t.Errorf("%s: %d, want %d", name, got, c.want)
+		}
+	}
+}
+
+func TestHeaderlessFromLine(t *testing.T) {
+	// A part with no header whose text starts with "From " keeps that line.
+	raw := "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nFrom the desk of 山田 個人番号 123456789012\r\n--b--\r\n"
+	var c collect
+	if _, err := Message(t.Context(), strings.NewReader(raw), DefaultLimits(), &c); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(c.text("body"), "From the desk of 山田 個人番号 123456789012") {
+		t.Errorf("%q", c.text(""))
 	}
 }

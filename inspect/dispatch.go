@@ -119,7 +119,7 @@ func (s *spill) head(n int) []byte {
 }
 
 func (s *spill) release() {
-	if s.mem != nil && cap(s.mem) <= memSpill*2 && len(s.w.memBufs) < 4 {
+	if s.mem != nil && cap(s.mem) <= memSpill*2 && len(s.w.memBufs) < 2 {
 		s.w.memBufs = append(s.w.memBufs, s.mem[:0])
 	}
 	s.mem = nil
@@ -142,7 +142,12 @@ type limitHit string
 // the MIME walk can go on to the next part.
 func (w *walker) buffer(r io.Reader, ratioCap int64, drain bool) (*spill, limitHit, error) {
 	sp := w.newSpill()
-	buf := make([]byte, 32<<10)
+	// The copy finishes before anything is dispatched, so buffer never
+	// runs inside another buffer: one copy buffer serves them all.
+	if w.copyBuf == nil {
+		w.copyBuf = make([]byte, 32<<10)
+	}
+	buf := w.copyBuf
 	var hit limitHit
 	for {
 		if w.ctx.Err() != nil {
@@ -328,7 +333,11 @@ func (w *walker) attachmentCTE(name, shown, declared string, params map[string]s
 			w.embedded(sp.reader(), name, depth, sc)
 			return
 		}
-		w.dispatch(&p, sp, depth, hints{declared: declared, params: params})
+		hi := hints{declared: declared, params: params}
+		if depth == 0 && sc.bodyLoc == "body" && strings.Contains(declared, "pkcs7-mime") {
+			hi.whole = &sc
+		}
+		w.dispatch(&p, sp, depth, hi)
 		if note, damaged := st.note(); note != "" {
 			p.Reason = joinReason(p.Reason, note)
 			if damaged {
@@ -354,6 +363,9 @@ func joinReason(a, b string) string {
 type hints struct {
 	declared string
 	params   map[string]string
+	// whole is set when the entity is the whole message (an opaque-signed
+	// S/MIME message): its signed content is read as the message body.
+	whole *scope
 }
 
 // dispatch reads a buffered file by its real type.
@@ -401,6 +413,18 @@ func (w *walker) dispatch(p *Part, sp *spill, depth int, hi hints) {
 			csp := w.newSpill()
 			csp.Write(content)
 			defer csp.close()
+			if hi.whole != nil {
+				// RFC 8551 §3.5.2: the signed content is a MIME entity,
+				// here the body of the message itself.
+				cbr := bufio.NewReader(csp.reader())
+				h, hr, _ := readHeader(cbr, w.lim.MaxHeaderBytes)
+				var b io.Reader = cbr
+				if len(hr.leftover) > 0 {
+					b = io.MultiReader(bytes.NewReader(hr.leftover), cbr)
+				}
+				w.entity(h, b, depth+1, *hi.whole)
+				return
+			}
 			w.embedded(csp.reader(), p.Name, depth, scope{})
 			return
 		}

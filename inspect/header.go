@@ -118,7 +118,7 @@ func readHeader(br *bufio.Reader, max int64) (header, headerResult, error) {
 		}
 		colon := bytes.IndexByte(content, ':')
 		if colon <= 0 || !validFieldName(content[:colon]) {
-			if len(h) == 0 && bytes.HasPrefix(content, []byte("From ")) {
+			if len(h) == 0 && isMboxFrom(content) {
 				// An mbox "From " line before the header.
 				if err != nil {
 					return h, res, nil
@@ -508,4 +508,22 @@ func unquote(s string) (string, string) {
 		}
 	}
 	return b.String(), ""
+}
+
+// isMboxFrom recognises the "From sender date" line mbox files put before a
+// message; a text line that merely starts with "From " is not one.
+func isMboxFrom(line []byte) bool {
+	f := strings.Fields(string(line))
+	if len(f) < 4 || f[0] != "From" {
+		return false
+	}
+	if !strings.Contains(f[1], "@") && f[1] != "MAILER-DAEMON" && f[1] != "-" {
+		return false
+	}
+	for _, x := range f[2:] {
+		if len(x) == 8 && x[2] == ':' && x[5] == ':' {
+			return true
+		}
+	}
+	return false
 }

@@ -34,6 +34,7 @@ type walker struct {
 	probSeen map[string]bool
 
 	chunkBuf []byte // reused between emitters
+	copyBuf  []byte // reused by buffer
 	memBufs  [][]byte
 }
 
@@ -90,6 +91,9 @@ func newWalker(ctx context.Context, lim Limits, sink Sink) (*walker, context.Can
 	}
 	if lim.MaxHeaderBytes <= 0 {
 		lim.MaxHeaderBytes = def.MaxHeaderBytes
+	}
+	if lim.Timeout == 0 {
+		lim.Timeout = def.Timeout
 	}
 	if sink == nil {
 		sink = discardSink{}

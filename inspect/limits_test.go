@@ -413,3 +413,23 @@ func uuLine(b []byte) string {
 	}
 	return string(out) + "\r\n"
 }
+
+// TestMultipartEdges: an inner boundary that starts with the outer one, a
+// boundary line with trailing white space, bare LF line ends, and a
+// preamble and epilogue that are not content.
+func TestMultipartEdges(t *testing.T) {
+	raw := "Subject: edges\nContent-Type: multipart/mixed; boundary=a\n\npreamble 111111111111\n--a \n" +
+		"Content-Type: multipart/alternative; boundary=a-b\n\n--a-b\nContent-Type: text/plain\n\ninner text\n--a-b--\n" +
+		"--a\nContent-Type: text/plain\n\nouter text\n--a--\nepilogue 222222222222\n"
+	res, col := run(t, []byte(raw), DefaultLimits())
+	body := col.text("body")
+	if !strings.Contains(body, "inner text") || !strings.Contains(body, "outer text") || res.Incomplete {
+		t.Errorf("%q %s", body, dumpParts(res))
+	}
+	if strings.Contains(col.text(""), "111111111111") || strings.Contains(col.text(""), "222222222222") {
+		t.Errorf("preamble or epilogue read as content: %q", col.text(""))
+	}
+	if strings.Contains(body, "--a") {
+		t.Errorf("boundary in text: %q", body)
+	}
+}

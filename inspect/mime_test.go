@@ -120,7 +120,7 @@ func TestMIME(t *testing.T) {
 				}
 			}
 		}},
-		{file: "smime_opaque_signed.eml", loc: "attachment:smime.p7m", want: []string{"署名本文 個人番号 123456789012"}, check: func(t *testing.T, res *Result, _ *collect) {
+		{file: "smime_opaque_signed.eml", loc: "body", want: []string{"署名本文 個人番号 123456789012"}, check: func(t *testing.T, res *Result, _ *collect) {
 			if p := findPart(res, "smime.p7m"); p == nil || p.Encrypted || !p.Inspected {
 				t.Errorf("opaque signed: %+v", p)
 			}

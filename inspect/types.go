@@ -12,6 +12,8 @@ import "time"
 
 // Limits bound the work and memory of one inspection. Each breach is reported
 // as a Reason on the part (or on the Result) rather than stopping the scan.
+// A zero field takes its value from DefaultLimits (a negative Timeout means
+// none).
 type Limits struct {
 	MaxDecodedBytes     int64         // total decoded bytes over all parts and archive members
 	MaxPartBytes        int64         // decoded bytes of one part or archive member

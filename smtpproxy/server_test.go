@@ -6,15 +6,18 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -808,5 +811,45 @@ func TestTimeouts(t *testing.T) {
 	waitNoTemp(t, h)
 	if n := len(h.list(spool.AreaQueue)); n != 0 {
 		t.Fatalf("stalled message committed")
+	}
+}
+
+// TestCommitFailureNotAcknowledged: when the spool cannot commit, the
+// client gets a 4xx (it keeps the message) and nothing is left behind.
+func TestCommitFailureNotAcknowledged(t *testing.T) {
+	h := newHarness(t, harnessOpt{})
+	queueDir := filepath.Join(h.store.Dir(), "queue")
+	if err := os.RemoveAll(queueDir); err != nil {
+		t.Fatal(err)
+	}
+	c := h.client("127.0.0.1")
+	_, err := send(c, "a@x.jp", []string{"b@y.jp"}, message("fail", "x\r\n"))
+	if code(err) != 451 {
+		t.Fatalf("commit into a missing folder: %v", err)
+	}
+	h.assertNoTemp()
+	if err := os.Mkdir(queueDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := send(c, "a@x.jp", []string{"b@y.jp"}, message("ok", "x\r\n")); err != nil {
+		t.Fatalf("after repair: %v", err)
+	}
+}
+
+func TestLocalFailureCodes(t *testing.T) {
+	tests := []struct {
+		err  error
+		code int
+		ec   smtp.EnhancedCode
+	}{
+		{fmt.Errorf("spool commit X: %w", &os.PathError{Op: "write", Path: "/x", Err: syscall.ENOSPC}), 452, smtp.EnhancedCode{4, 3, 1}},
+		{syscall.EDQUOT, 452, smtp.EnhancedCode{4, 3, 1}},
+		{errors.New("disk on fire"), 451, smtp.EnhancedCode{4, 3, 0}},
+	}
+	for _, tc := range tests {
+		se := localFailure("ID1", tc.err).(*smtp.SMTPError)
+		if se.Code != tc.code || se.EnhancedCode != tc.ec || !strings.HasSuffix(se.Message, "(ID1)") || strings.Contains(se.Message, "/x") {
+			t.Errorf("%v -> %d %v %q", tc.err, se.Code, se.EnhancedCode, se.Message)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -195,7 +196,7 @@ func (ss *session) Data(r io.Reader) error {
 	w, err := srv.store.Create()
 	if err != nil {
 		ss.log.Error("spool create", "err", err)
-		return errTempFailure("")
+		return localFailure("", err)
 	}
 	id := w.ID()
 	log := ss.log.With("id", id)
@@ -203,7 +204,7 @@ func (ss *session) Data(r io.Reader) error {
 	if _, err := io.WriteString(w, ss.receivedHeader(cfg.Hostname, id, now)); err != nil {
 		w.Abort()
 		log.Error("spool write", "err", err)
-		return errTempFailure(id)
+		return localFailure(id, err)
 	}
 	cw := &checkWriter{w: w, maxHeader: cfg.MaxHeaderSize}
 	buf := make([]byte, 32<<10)
@@ -226,7 +227,7 @@ func (ss *session) Data(r io.Reader) error {
 			}
 			log.Warn("receiving failed", "err", err)
 			// No internal detail (addresses, paths) in the reply.
-			return errTempFailure(id)
+			return localFailure(id, err)
 		}
 		return err
 	}
@@ -267,7 +268,7 @@ func (ss *session) Data(r io.Reader) error {
 	case ActionHold:
 		if err := w.Commit(env, spool.AreaHold); err != nil {
 			log.Error("spool commit", "area", spool.AreaHold, "err", err)
-			return errTempFailure(id)
+			return localFailure(id, err)
 		}
 		srv.metrics.Held.Inc()
 		log.Info("held", "rules", d.Rules)
@@ -275,7 +276,7 @@ func (ss *session) Data(r io.Reader) error {
 	default: // pass
 		if err := w.Commit(env, spool.AreaQueue); err != nil {
 			log.Error("spool commit", "area", spool.AreaQueue, "err", err)
-			return errTempFailure(id)
+			return localFailure(id, err)
 		}
 		srv.metrics.Queued.Inc()
 		log.Info("queued", "rules", d.Rules)
@@ -286,12 +287,18 @@ func (ss *session) Data(r io.Reader) error {
 	}
 }
 
-func errTempFailure(id string) error {
-	msg := "Temporary local failure, try again later"
+// localFailure is the reply for a local problem: 452 4.3.1 when the disk
+// is full (RFC 5321 4.2.3, RFC 3463), else 451 4.3.0. The client keeps the
+// message and tries again; no internal detail goes into the reply.
+func localFailure(id string, err error) error {
+	code, ec, msg := 451, smtp.EnhancedCode{4, 3, 0}, "Temporary local failure, try again later"
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		code, ec, msg = 452, smtp.EnhancedCode{4, 3, 1}, "Insufficient system storage, try again later"
+	}
 	if id != "" {
 		msg += " (" + id + ")"
 	}
-	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: msg}
+	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: msg}
 }
 
 // inspect runs the hook with a timeout and turns every failure into hold:

@@ -95,7 +95,7 @@ func TestExtractFiles(t *testing.T) {
 				{section: "footer", has: []string{"フッター文字列 関係者限り"}},
 				{section: "footnotes", has: []string{"脚注：扶養親族 748337887621"}},
 				{section: "comments", has: []string{"コメント：個人番号 398259791905 も追加してください"}},
-				{section: "properties", has: []string{"特定個人情報の提出について", "マイナンバー送付（取扱注意）"}},
+				{section: "properties", has: []string{"特定個人情報の提出について", "マイナンバー送付（取扱注意）", "機密区分: 機密性2"}},
 			},
 		},
 		{
@@ -106,7 +106,7 @@ func TestExtractFiles(t *testing.T) {
 				{section: "header", has: []string{"若葉市総務課 ヘッダー文字列 機密性2"}},
 				{section: "footer", has: []string{"フッター文字列 関係者限り"}},
 				{section: "comments", has: []string{"コメント：個人番号 398259791905 も追加してください"}},
-				{section: "properties", has: []string{"特定個人情報の提出について", "マイナンバー送付（取扱注意）"}},
+				{section: "properties", has: []string{"特定個人情報の提出について", "マイナンバー送付（取扱注意）", "機密区分: 機密性2"}},
 			},
 			// The annotation's author and date are metadata, not text.
 			not: []string{"総務課 鈴木", "2026-04-01"},
@@ -114,7 +114,10 @@ func TestExtractFiles(t *testing.T) {
 		{
 			file: "office/roster.xlsx", format: "xlsx",
 			want: []want{
-				{section: "sheets", has: []string{"職員名簿\n集計"}},
+				{section: "sheets", has: []string{"職員名簿\n集計\nゼロ埋め"}},
+				// A number cell formatted 000000000000: shown, and read,
+				// with its leading zero (a 12-digit My Number).
+				{section: "sheet:ゼロ埋め", table: true, exact: "番号（先頭ゼロ）\t012345678903"},
 				{section: "sheet:職員名簿", table: true, exact: strings.Join(rosterRows, "\n")},
 				// B3 ← formula =10-6: its cached value; C4 placed by its reference.
 				{section: "sheet:集計", table: true, exact: "課名\t人数\n総務課\t6\n市民課\t4\n\t\t離れたセル"},
@@ -129,6 +132,7 @@ func TestExtractFiles(t *testing.T) {
 			want: []want{
 				{section: "sheet:職員名簿", table: true, exact: strings.Join(rosterRows, "\n")},
 				{section: "sheet:集計", table: true, exact: "課名\t人数\n総務課\t6\n市民課\t4\n\t\t離れたセル"},
+				{section: "sheet:ゼロ埋め", table: true, exact: "番号（先頭ゼロ）\t012345678903"},
 				{section: "header", has: []string{"名簿ヘッダー 取扱注意"}},
 				{section: "footer", has: []string{"名簿フッター 若葉市"}},
 				{section: "comments", has: []string{"セルのコメント 要確認"}},

@@ -28,6 +28,8 @@ const (
 	ctPPTComments   = "presentationml.comments+xml"
 	ctPPTComments2  = "ms-powerpoint.comments+xml"
 	ctCore          = "package.core-properties+xml"
+	ctCustomProps   = "officedocument.custom-properties+xml"
+	ctWordGlossary  = "wordprocessingml.document.glossary+xml"
 )
 
 // ooxmlFormat reads [Content_Types].xml (ECMA-376 Part 2, 10.1.2) and finds
@@ -373,6 +375,9 @@ func (x *extractor) docx(main string) error {
 		{ctWordFootnotes, "footnotes"},
 		{ctWordEndnotes, "endnotes"},
 		{ctWordComments, "comments"},
+		// Building blocks (AutoText) saved in the file: not on a page,
+		// but they leave with it.
+		{ctWordGlossary, "glossary"},
 	} {
 		if err := x.textParts(x.partsOf(s.ct), s.name); err != nil {
 			return err
@@ -465,15 +470,25 @@ func (x *extractor) slideOrder(main string) ([]string, error) {
 // coreProps adds title, subject, keywords and description from
 // docProps/core.xml (ECMA-376 Part 2, 11).
 func (x *extractor) coreProps() error {
-	parts := x.partsOf(ctCore)
-	if len(parts) == 0 {
-		return nil
+	want := map[string]bool{"title": true, "subject": true, "keywords": true, "description": true, "keyword": true}
+	for _, p := range x.partsOf(ctCore) {
+		if err := x.props(p, want); err != nil {
+			return err
+		}
 	}
-	return x.props(parts[0], map[string]bool{"title": true, "subject": true, "keywords": true, "description": true, "keyword": true})
+	// Custom properties (docProps/custom.xml) carry classification labels
+	// (sensitivity labels, 機密区分 fields): "name: value" lines.
+	for _, p := range x.partsOf(ctCustomProps) {
+		if err := x.props(p, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // props collects the text of the named elements of a metadata part, one
-// per line, as section "properties".
+// per line, as section "properties"; and of named properties (OOXML custom
+// property, ODF meta:user-defined) as "name: value".
 func (x *extractor) props(part string, want map[string]bool) error {
 	rc, err := x.open(part)
 	if err != nil {
@@ -483,7 +498,8 @@ func (x *extractor) props(part string, want map[string]bool) error {
 	d := newDecoder(rc)
 	var lines []string
 	var cur strings.Builder
-	in := false
+	depth := 0 // inside a collected element
+	label := ""
 	for {
 		tok, err := d.RawToken()
 		if err == io.EOF {
@@ -494,19 +510,38 @@ func (x *extractor) props(part string, want map[string]bool) error {
 		}
 		switch tok := tok.(type) {
 		case xml.StartElement:
-			in = want[tok.Name.Local]
-			cur.Reset()
+			switch {
+			case depth > 0:
+				depth++
+			case tok.Name.Local == "property" || tok.Name.Local == "user-defined":
+				depth = 1
+				label = attr(tok, "name")
+				cur.Reset()
+			case want[tok.Name.Local]:
+				depth = 1
+				label = ""
+				cur.Reset()
+			}
 		case xml.EndElement:
-			if in {
+			if depth == 0 {
+				continue
+			}
+			depth--
+			if depth == 0 {
 				if s := strings.TrimSpace(cur.String()); s != "" {
+					if label != "" {
+						s = label + ": " + s
+					}
 					lines = append(lines, s)
 				}
 			}
-			in = false
 		case xml.CharData:
-			if in && cur.Len() < 1<<16 {
+			if depth > 0 && cur.Len() < 1<<16 {
 				cur.Write(tok)
 			}
+		}
+		if len(lines) > 10000 {
+			break
 		}
 	}
 	if len(lines) == 0 {

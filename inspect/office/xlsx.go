@@ -136,20 +136,20 @@ func (x *extractor) sharedStrings(part string) ([]string, error) {
 	}
 	defer rc.Close()
 	var out []string
-	var cur strings.Builder
+	var cur []byte
 	inT := 0
 	d := newDecoder(rc)
 	for {
-		tok, err := d.RawToken()
+		k, err := d.next()
 		if err == io.EOF {
 			return out, nil
 		}
 		if err != nil {
 			return out, fmt.Errorf("office: %s: %w", part, err)
 		}
-		switch tok := tok.(type) {
-		case xml.StartElement:
-			switch tok.Name.Local {
+		switch k {
+		case kStart:
+			switch string(d.local()) {
 			case "rPh", "rPr":
 				if err := skip(d); err != nil {
 					return out, fmt.Errorf("office: %s: %w", part, err)
@@ -157,20 +157,20 @@ func (x *extractor) sharedStrings(part string) ([]string, error) {
 			case "t":
 				inT++
 			case "si":
-				cur.Reset()
+				cur = cur[:0]
 			}
-		case xml.EndElement:
-			switch tok.Name.Local {
+		case kEnd:
+			switch string(d.local()) {
 			case "t":
 				if inT > 0 {
 					inT--
 				}
 			case "si":
-				out = append(out, cur.String())
+				out = append(out, string(cur))
 			}
-		case xml.CharData:
-			if inT > 0 {
-				cur.Write(tok)
+		case kText:
+			if inT > 0 && len(cur) < 1<<20 {
+				cur = append(cur, d.chars...)
 			}
 		}
 	}
@@ -401,7 +401,8 @@ func colIndex(ref string) (int, bool) {
 
 // sheet streams one worksheet (ECMA-376 Part 1, 18.3) as a Table section
 // "sheet:NAME": rows on lines, cells in their columns, then its header and
-// footer text.
+// footer text. It is the hot path, so it uses the tokenizer's low-level
+// calls (no per-token allocation).
 func (x *extractor) sheet(s sheetRef, c *cellFmt) error {
 	rc, err := x.open(s.part)
 	if err != nil {
@@ -412,42 +413,47 @@ func (x *extractor) sheet(s sheetRef, c *cellFmt) error {
 	t.begin("sheet:"+s.name, true)
 	d := newDecoder(rc)
 	var (
-		rows      int // rows written
-		rowCells  int // cells written in this row
-		tabs      int // tabs written in this row (= column of the next cell)
-		nextCol   int // column of a cell without a reference
-		inCell    bool
-		typ, sty  string
-		col       int
-		v, inline strings.Builder
-		inV, inT  bool
-		hf        []string
-		inHF      bool
-		hfBuf     strings.Builder
+		rows     int // rows written
+		rowCells int // cells written in this row
+		tabs     int // tabs written in this row (= column of the next cell)
+		nextCol  int // column of a cell without a reference
+		inCell   bool
+		typ, sty string
+		col      int
+		v        []byte
+		inline   []byte
+		inV, inT bool
+		hf       []string
+		inHF     bool
+		hfBuf    strings.Builder
 	)
 	for {
-		tok, err := d.RawToken()
+		k, err := d.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return fmt.Errorf("office: %s: %w", s.part, err)
 		}
-		switch tok := tok.(type) {
-		case xml.StartElement:
-			switch tok.Name.Local {
+		switch k {
+		case kStart:
+			switch string(d.local()) {
 			case "row":
 				rowCells, tabs, nextCol = 0, 0, 0
 			case "c":
 				inCell = true
-				typ, sty = attr(tok, "t"), attr(tok, "s")
+				typ = cellType(d.attrVal("t"))
+				sty = ""
+				if b := d.attrVal("s"); len(b) > 0 {
+					sty = string(b)
+				}
 				col = nextCol
-				if i, ok := colIndex(attr(tok, "r")); ok {
+				if i, ok := colIndex(string(d.attrVal("r"))); ok {
 					col = i
 				}
 				nextCol = col + 1
-				v.Reset()
-				inline.Reset()
+				v = v[:0]
+				inline = inline[:0]
 			case "v":
 				inV = inCell
 			case "t":
@@ -462,15 +468,15 @@ func (x *extractor) sheet(s sheetRef, c *cellFmt) error {
 				inHF = true
 				hfBuf.Reset()
 			}
-		case xml.EndElement:
-			switch tok.Name.Local {
+		case kEnd:
+			switch string(d.local()) {
 			case "v":
 				inV = false
 			case "t":
 				inT = false
 			case "c":
 				inCell = false
-				val := c.value(typ, sty, v.String(), inline.String())
+				val := c.value(typ, sty, string(v), string(inline))
 				if val == "" {
 					continue
 				}
@@ -498,14 +504,14 @@ func (x *extractor) sheet(s sheetRef, c *cellFmt) error {
 					hf = append(hf, s)
 				}
 			}
-		case xml.CharData:
+		case kText:
 			switch {
-			case inV:
-				v.Write(tok)
-			case inT:
-				inline.Write(tok)
+			case inV && len(v) < 1<<16:
+				v = append(v, d.chars...)
+			case inT && len(inline) < 1<<20:
+				inline = append(inline, d.chars...)
 			case inHF && hfBuf.Len() < 1<<16:
-				hfBuf.Write(tok)
+				hfBuf.Write(d.chars)
 			}
 		}
 	}
@@ -513,6 +519,27 @@ func (x *extractor) sheet(s sheetRef, c *cellFmt) error {
 		return t.section("headerfooter:"+s.name, false, strings.Join(hf, "\n"))
 	}
 	return nil
+}
+
+// cellType maps the t attribute of a cell to a constant string.
+func cellType(b []byte) string {
+	switch string(b) {
+	case "", "n":
+		return ""
+	case "s":
+		return "s"
+	case "str":
+		return "str"
+	case "inlineStr":
+		return "inlineStr"
+	case "b":
+		return "b"
+	case "e":
+		return "e"
+	case "d":
+		return "d"
+	}
+	return string(b)
 }
 
 // headerFooterText removes the formatting codes of a sheet header or

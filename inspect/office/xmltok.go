@@ -26,9 +26,12 @@ import (
 // are never expanded: no entity bombs).
 type tokenizer struct {
 	br        *bufio.Reader
-	lt        bool           // a '<' was consumed by the last character data
-	pend      xml.EndElement // the end of a self-closing tag, due next
-	hasPend   bool
+	lt        bool   // a '<' was consumed by the last character data
+	hasPend   bool   // a self-closing tag: its end is due next
+	pendName  []byte // its name
+	qname     []byte // name of the current tag
+	rawAttrs  []byte // attribute text of the current start tag
+	chars     []byte // the current character data
 	attrs     []xml.Attr
 	buf       []byte // the current tag or text, raw
 	text      []byte // decoded character data (reused)
@@ -86,19 +89,29 @@ func (z *tokenizer) start() {
 	z.br = bufio.NewReaderSize(e.NewDecoder().Reader(z.br), 64<<10)
 }
 
-// RawToken returns the next token: xml.StartElement, xml.EndElement or
-// xml.CharData (valid until the next call). io.EOF at the end.
-func (z *tokenizer) RawToken() (xml.Token, error) {
+// Token kinds of next.
+const (
+	kStart = iota + 1
+	kEnd
+	kText
+)
+
+// next reads the next token without building encoding/xml values: after
+// kStart, z.qname is the tag name and z.rawAttrs its attribute text (see
+// attrVal); after kEnd, z.qname; after kText, z.chars. All are valid until
+// the next call. The error is io.EOF at the end.
+func (z *tokenizer) next() (int, error) {
 	if !z.firstDone {
 		z.start()
 	}
 	if z.hasPend {
 		z.hasPend = false
-		return z.pend, nil
+		z.qname = append(z.qname[:0], z.pendName...)
+		return kEnd, nil
 	}
 	for {
 		if z.err != nil {
-			return nil, z.err
+			return 0, z.err
 		}
 		if !z.lt {
 			// Character data up to the next '<'.
@@ -114,15 +127,12 @@ func (z *tokenizer) RawToken() (xml.Token, error) {
 				if err == bufio.ErrBufferFull {
 					continue
 				}
-				if err != io.EOF {
-					z.err = err
-				} else {
-					z.err = io.EOF
-				}
+				z.err = err
 				break
 			}
 			if len(z.buf) > 0 {
-				return xml.CharData(z.decodeText(z.buf)), nil
+				z.chars = z.decodeText(z.buf)
+				return kText, nil
 			}
 			continue
 		}
@@ -140,13 +150,13 @@ func (z *tokenizer) RawToken() (xml.Token, error) {
 			}
 			continue
 		case '!':
-			tok, err := z.bang()
+			text, err := z.bang()
 			if err != nil {
 				z.err = err
 				continue
 			}
-			if tok != nil {
-				return tok, nil
+			if text {
+				return kText, nil
 			}
 			continue
 		case '/':
@@ -154,16 +164,118 @@ func (z *tokenizer) RawToken() (xml.Token, error) {
 				z.err = err
 				continue
 			}
-			name := bytes.TrimSpace(z.buf[:len(z.buf)-1])
-			return xml.EndElement{Name: z.name(name)}, nil
+			z.qname = bytes.TrimSpace(z.buf[:len(z.buf)-1])
+			return kEnd, nil
 		}
 		z.br.UnreadByte()
 		if err := z.readTag(); err != nil {
 			z.err = err
 			continue
 		}
-		return z.startElement(), nil
+		b := z.buf[:len(z.buf)-1]
+		if len(b) > 0 && b[len(b)-1] == '/' {
+			b = b[:len(b)-1]
+			z.hasPend = true
+		}
+		i := 0
+		for i < len(b) && !isSpace(b[i]) {
+			i++
+		}
+		z.qname, z.rawAttrs = b[:i], b[i:]
+		if z.hasPend {
+			z.pendName = append(z.pendName[:0], z.qname...)
+		}
+		return kStart, nil
 	}
+}
+
+// local is the local part of the current tag name.
+func (z *tokenizer) local() []byte {
+	if i := bytes.IndexByte(z.qname, ':'); i >= 0 {
+		return z.qname[i+1:]
+	}
+	return z.qname
+}
+
+// RawToken returns the next token: xml.StartElement, xml.EndElement or
+// xml.CharData (valid until the next call). io.EOF at the end.
+func (z *tokenizer) RawToken() (xml.Token, error) {
+	k, err := z.next()
+	if err != nil {
+		return nil, err
+	}
+	switch k {
+	case kStart:
+		return z.startElement(), nil
+	case kEnd:
+		return xml.EndElement{Name: z.name(z.qname)}, nil
+	}
+	return xml.CharData(z.chars), nil
+}
+
+// eachAttr calls f with each attribute's raw name and raw (undecoded)
+// value in z.rawAttrs; f returns false to stop.
+func (z *tokenizer) eachAttr(f func(name, val []byte) bool) {
+	b := z.rawAttrs
+	for {
+		b = trimSpaceLeft(b)
+		if len(b) == 0 {
+			return
+		}
+		j := 0
+		for j < len(b) && b[j] != '=' && !isSpace(b[j]) {
+			j++
+		}
+		an := b[:j]
+		b = trimSpaceLeft(b[j:])
+		if len(b) == 0 || b[0] != '=' {
+			// An attribute without a value (lenient, as Strict=false).
+			if len(an) > 0 && !f(an, an) {
+				return
+			}
+			continue
+		}
+		b = trimSpaceLeft(b[1:])
+		var val []byte
+		if len(b) > 0 && (b[0] == '"' || b[0] == '\'') {
+			q := b[0]
+			k := bytes.IndexByte(b[1:], q)
+			if k < 0 {
+				val, b = b[1:], nil
+			} else {
+				val, b = b[1:1+k], b[2+k:]
+			}
+		} else {
+			k := 0
+			for k < len(b) && !isSpace(b[k]) {
+				k++
+			}
+			val, b = b[:k], b[k:]
+		}
+		if !f(an, val) {
+			return
+		}
+	}
+}
+
+// attrVal returns the decoded value of the attribute with that local name
+// on the current start tag (valid until the next call), or nil.
+func (z *tokenizer) attrVal(local string) []byte {
+	var out []byte
+	z.eachAttr(func(name, val []byte) bool {
+		if i := bytes.IndexByte(name, ':'); i >= 0 {
+			name = name[i+1:]
+		}
+		if string(name) != local {
+			return true
+		}
+		out = z.decodeText(val)
+		if out == nil {
+			out = []byte{}
+		}
+		return false
+	})
+	return out
 }
 
 // readTag reads up to the '>' that ends a tag, '>' inside quoted
@@ -229,26 +341,27 @@ func (z *tokenizer) skipUntil(end string) error {
 
 // bang handles "<!": a comment, CDATA (returned as text), or a DOCTYPE or
 // other declaration (skipped, internal subset included).
-func (z *tokenizer) bang() (xml.Token, error) {
+func (z *tokenizer) bang() (bool, error) {
 	head, _ := z.br.Peek(7)
 	switch {
 	case bytes.HasPrefix(head, []byte("--")):
 		z.br.Discard(2)
-		return nil, z.skipUntil("-->")
+		return false, z.skipUntil("-->")
 	case bytes.HasPrefix(head, []byte("[CDATA[")):
 		z.br.Discard(7)
 		z.buf = z.buf[:0]
 		for {
 			c, err := z.br.ReadByte()
 			if err != nil {
-				return nil, io.ErrUnexpectedEOF
+				return false, io.ErrUnexpectedEOF
 			}
 			z.buf = append(z.buf, c)
 			if c == '>' && bytes.HasSuffix(z.buf, []byte("]]>")) {
 				z.buf = z.buf[:len(z.buf)-3]
 				z.text = append(z.text[:0], z.buf...)
 				z.text = normalise(z.text)
-				return xml.CharData(z.text), nil
+				z.chars = z.text
+				return true, nil
 			}
 		}
 	}
@@ -256,7 +369,7 @@ func (z *tokenizer) bang() (xml.Token, error) {
 	for {
 		c, err := z.br.ReadByte()
 		if err != nil {
-			return nil, io.ErrUnexpectedEOF
+			return false, io.ErrUnexpectedEOF
 		}
 		switch c {
 		case '[':
@@ -265,77 +378,36 @@ func (z *tokenizer) bang() (xml.Token, error) {
 			depth--
 		case '>':
 			if depth <= 0 {
-				return nil, nil
+				return false, nil
 			}
 		}
 	}
 }
 
-// startElement parses the tag in z.buf (without '<', with '>').
-func (z *tokenizer) startElement() xml.Token {
-	b := z.buf[:len(z.buf)-1]
-	self := false
-	if len(b) > 0 && b[len(b)-1] == '/' {
-		self = true
-		b = b[:len(b)-1]
-	}
-	i := 0
-	for i < len(b) && !isSpace(b[i]) {
-		i++
-	}
+// startElement builds the xml.StartElement of the current start tag.
+func (z *tokenizer) startElement() xml.StartElement {
 	// The attribute slice is reused: the parsers never keep a token past
 	// the next call (as with Decoder.RawToken's CharData).
-	se := xml.StartElement{Name: z.name(b[:i]), Attr: z.attrs[:0]}
-	b = b[i:]
-	for {
-		b = bytes.TrimLeft(b, " \t\r\n")
-		if len(b) == 0 {
-			break
-		}
-		j := 0
-		for j < len(b) && b[j] != '=' && !isSpace(b[j]) {
-			j++
-		}
-		an := b[:j]
-		b = bytes.TrimLeft(b[j:], " \t\r\n")
-		if len(b) == 0 || b[0] != '=' {
-			// An attribute without a value (lenient, as Strict=false).
-			if len(an) > 0 {
-				se.Attr = append(se.Attr, xml.Attr{Name: z.name(an), Value: string(an)})
-			}
-			continue
-		}
-		b = bytes.TrimLeft(b[1:], " \t\r\n")
-		var val []byte
-		if len(b) > 0 && (b[0] == '"' || b[0] == '\'') {
-			q := b[0]
-			k := bytes.IndexByte(b[1:], q)
-			if k < 0 {
-				val, b = b[1:], nil
-			} else {
-				val, b = b[1:1+k], b[2+k:]
-			}
-		} else {
-			k := 0
-			for k < len(b) && !isSpace(b[k]) {
-				k++
-			}
-			val, b = b[:k], b[k:]
-		}
-		se.Attr = append(se.Attr, xml.Attr{Name: z.name(an), Value: string(z.decodeText(val))})
-	}
+	se := xml.StartElement{Name: z.name(z.qname), Attr: z.attrs[:0]}
+	z.eachAttr(func(name, val []byte) bool {
+		se.Attr = append(se.Attr, xml.Attr{Name: z.name(name), Value: string(z.decodeText(val))})
+		return true
+	})
 	z.attrs = se.Attr
 	if len(se.Attr) == 0 {
 		se.Attr = nil
-	}
-	if self {
-		z.pend = xml.EndElement{Name: se.Name}
-		z.hasPend = true
 	}
 	return se
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+func trimSpaceLeft(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	return b
+}
 
 // name splits prefix:local, interning both (a part repeats few names).
 func (z *tokenizer) name(b []byte) xml.Name {

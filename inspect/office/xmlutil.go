@@ -22,14 +22,14 @@ func newDecoder(r io.Reader) *tokenizer {
 func skip(d *tokenizer) error {
 	depth := 1
 	for depth > 0 {
-		tok, err := d.RawToken()
+		k, err := d.next()
 		if err != nil {
 			return err
 		}
-		switch tok.(type) {
-		case xml.StartElement:
+		switch k {
+		case kStart:
 			depth++
-		case xml.EndElement:
+		case kEnd:
 			depth--
 		}
 	}

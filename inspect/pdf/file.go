@@ -86,7 +86,7 @@ func (d *document) load() error {
 		}
 		err = errNoTrailer
 	}
-	d.notes.add("cross-reference damaged, file rebuilt by scanning (%v)", err)
+	d.notes.info("cross-reference damaged, file rebuilt by scanning (%v)", err)
 	d.scan()
 	return d.rebuildTrailer()
 }
@@ -116,7 +116,7 @@ func (d *document) readXref() error {
 				return err
 			}
 			// An older section is damaged: keep what the newer ones say.
-			d.notes.add("older cross-reference section at %d unreadable: %v", off, err)
+			d.notes.info("older cross-reference section at %d unreadable: %v", off, err)
 			break
 		}
 		if first {

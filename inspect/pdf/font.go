@@ -61,7 +61,7 @@ func (d *document) loadFont(fd dict) *font {
 		if data, err := d.decodeStream(s); err == nil {
 			f.toUni = parseCMap(data)
 		} else {
-			d.notes.add("font ToUnicode unreadable: %v", err)
+			d.notes.info("font ToUnicode unreadable: %v", err)
 		}
 	}
 	if subtype == "Type0" {

@@ -43,9 +43,12 @@ type Result struct {
 	// Unicode mapping…), in English, for the part's reason. Empty when the
 	// file was read cleanly.
 	Notes []string
-	// Incomplete is true when some content may not be in Text: a stream
-	// was skipped, a limit was hit, or glyphs could not be mapped to
-	// Unicode. A guard should not treat the text as all there is.
+	// Incomplete is true when some content may not be in Text: a content
+	// stream was skipped (unknown filter, over maxStreamBytes, damaged), a
+	// limit was hit, or 12 or more glyphs (a My Number's worth) could not
+	// be mapped to Unicode. A guard should not treat the text as all there
+	// is. A repaired cross-reference alone does not set it (the repair
+	// reads every object); Notes still says so.
 	Incomplete bool
 	// ImagesOnly is true when the pages draw images but have no text at
 	// all: a scanned document without an OCR text layer, which cannot be
@@ -91,7 +94,8 @@ const (
 // Extract reads the PDF in r and returns its text, at most maxText bytes
 // (negative: a default of 64 MiB; zero: no room, so any text sets
 // Truncated). maxStreamBytes bounds the decompressed size of any one stream
-// (zero or less: 64 MiB). An error
+// (zero or less: 64 MiB). The file is read into memory, unless r has a
+// method Bytes() []byte that returns it (then it is read in place). An error
 // means the file is damaged beyond reading; partial text may still be set.
 func Extract(r io.ReaderAt, size int64, maxText, maxStreamBytes int64) (*Result, error) {
 	return ExtractContext(context.Background(), r, size, maxText, maxStreamBytes)
@@ -110,12 +114,19 @@ func ExtractContext(ctx context.Context, r io.ReaderAt, size int64, maxText, max
 	if size < 0 || size > maxFileBytes {
 		return res, fmt.Errorf("pdf: file size %d out of range", size)
 	}
-	buf := make([]byte, size)
-	n, rerr := r.ReadAt(buf, 0)
-	if rerr != nil && rerr != io.EOF {
-		return res, fmt.Errorf("pdf: read: %w", rerr)
+	var buf []byte
+	if bs, ok := r.(interface{ Bytes() []byte }); ok && int64(len(bs.Bytes())) >= size {
+		// The caller holds the file in memory: read it in place (it is
+		// never written to).
+		buf = bs.Bytes()[:size:size]
+	} else {
+		buf = make([]byte, size)
+		n, rerr := r.ReadAt(buf, 0)
+		if rerr != nil && rerr != io.EOF {
+			return res, fmt.Errorf("pdf: read: %w", rerr)
+		}
+		buf = buf[:n]
 	}
-	buf = buf[:n]
 	if !bytes.Contains(buf[:min(len(buf), 1024)], []byte("%PDF-")) {
 		return res, ErrNotPDF
 	}
@@ -161,7 +172,7 @@ func ExtractContext(ctx context.Context, r io.ReaderAt, size int64, maxText, max
 	if len(pages) == 0 {
 		pages = d.orphanPages()
 		if len(pages) > 0 {
-			nt.add("page tree damaged: %d pages found by scanning", len(pages))
+			nt.info("page tree damaged: %d pages found by scanning", len(pages))
 		}
 	}
 	res.Pages = len(pages)

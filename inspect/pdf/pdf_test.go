@@ -69,6 +69,8 @@ func TestRealFiles(t *testing.T) {
 			"第 40 章第 6 節。市民サービスの向上のため、",
 			"Section 40.6: every department reviews its counter procedures and keeps records for five years.",
 		}},
+		// One box per digit: the number comes out whole.
+		{file: "boxes.pdf", pages: 1, wantLines: []string{"扶養控除等申告書", "個人番号\t" + myNumber, "氏名\t山田 太郎"}},
 		// Encrypted with an empty user password: they open, so they are read.
 		{file: "empty_r2_rc4_40.pdf", pages: 1, encrypted: true, want: mynumberText},
 		{file: "empty_r3_rc4.pdf", pages: 1, encrypted: true, want: mynumberText},
@@ -90,6 +92,10 @@ func TestRealFiles(t *testing.T) {
 			"1\t山田 太郎\t東京都千代田区霞が関 1-1-10\t03-1000-5000",
 		}},
 		{file: "gs_scan.pdf", pages: 1, imagesOnly: true},
+		// Type0 fonts without ToUnicode: UniJIS-UCS2-H codes are UTF-16;
+		// Identity-H codes are Adobe-Japan1 CIDs (digits and Latin known).
+		{file: "gs_cid_ucs2.pdf", pages: 1, want: []string{"個人番号：123456789018", "氏名：山田太郎"}},
+		{file: "gs_cid_identity.pdf", pages: 1, wantLines: []string{"123456789018", "１２３４５６７８９０１８"}},
 		// The PDFs of ../../testdata/samples, decoded.
 		{file: "sample_p018_personal_list.pdf", pages: 2, wantLines: []string{
 			"氏名\t住所\t電話番号\t生年月日",
@@ -263,8 +269,8 @@ func TestDamagedRealFiles(t *testing.T) {
 		if r.Pages == 0 || r.Text == "" {
 			t.Errorf("%s with a broken startxref: no text (pages %d)", file, r.Pages)
 		}
-		if !r.Incomplete {
-			t.Errorf("%s with a broken startxref: repair not noted", file)
+		if !strings.Contains(strings.Join(r.Notes, "|"), "rebuilt") {
+			t.Errorf("%s with a broken startxref: repair not noted (%q)", file, r.Notes)
 		}
 		// Junk before the header shifts every offset.
 		shifted := append([]byte("garbage line from a broken mailer\r\n"), full...)
@@ -634,8 +640,8 @@ endcmap CMapName currentdict /CMap defineresource pop end end`)
 			name: "no xref at all",
 			pdf: []byte("%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n" +
 				"3 0 obj << /Type /Page /Parent 2 0 R /Contents 4 0 R >> endobj\n4 0 obj << /Length 99 >> stream\nBT 72 700 Td (no xref here) Tj ET\nendstream endobj\n"),
-			want:       []string{"no xref here"},
-			incomplete: true,
+			want: []string{"no xref here"},
+			note: "rebuilt",
 		},
 		{
 			name: "reference cycle in Length and Resources",
@@ -862,5 +868,25 @@ func TestJoinBoxDigits(t *testing.T) {
 		if got := joinBoxDigits(tt.in); got != tt.want {
 			t.Errorf("joinBoxDigits(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// inMemory is a ReaderAt that hands over its bytes.
+type inMemory struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (m inMemory) Bytes() []byte { return m.b }
+
+func TestInPlaceBytes(t *testing.T) {
+	full := readFile(t, "empty_r4_aes128.pdf")
+	orig := append([]byte(nil), full...)
+	r, err := Extract(inMemory{bytes.NewReader(full), full}, int64(len(full)), -1, 0)
+	if err != nil || !strings.Contains(r.Text, "123456789018") {
+		t.Fatalf("err %v, text %q", err, r.Text)
+	}
+	if !bytes.Equal(full, orig) {
+		t.Error("Extract wrote into the caller's bytes")
 	}
 }

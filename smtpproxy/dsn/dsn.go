@@ -135,7 +135,8 @@ func (r *Report) Build() (msg []byte, utf8Needed bool, err error) {
 	writeHeader(&b, "Content-Type", "text/plain; charset=utf-8")
 	writeHeader(&b, "Content-Transfer-Encoding", "base64")
 	b.WriteString("\r\n")
-	writeBase64(&b, []byte(r.humanText(host, delayedOnly)))
+	// RFC 2045 6.8: text is encoded in its canonical form, CRLF lines.
+	writeBase64(&b, []byte(strings.ReplaceAll(r.humanText(host, delayedOnly), "\n", "\r\n")))
 
 	// Part 2: machine-readable (RFC 3464 2.2, 2.3). Non-ASCII addresses
 	// need the RFC 6533 "global" type.

@@ -215,6 +215,9 @@ func TestBuild(t *testing.T) {
 			if ja < 0 || en < 0 || ja > en {
 				t.Errorf("human text not Japanese-then-English (ja=%d en=%d):\n%s", ja, en, p.human)
 			}
+			if strings.Contains(strings.ReplaceAll(p.human, "\r\n", ""), "\n") {
+				t.Errorf("human text has bare LF line ends (RFC 2045 6.8 wants CRLF)")
+			}
 			for _, w := range tc.human {
 				if !strings.Contains(p.human, w) {
 					t.Errorf("human text lacks %q:\n%s", w, p.human)

@@ -34,7 +34,8 @@ type Queue struct {
 	m            Metrics
 	newTransport func() transport
 
-	kick chan struct{} // wakes the dispatcher; capacity 1
+	kick  chan struct{} // wakes the dispatcher; capacity 1
+	reapc chan reapJob  // finished messages to remove
 
 	mu      sync.Mutex
 	entries map[string]*entry // every message known: scheduled or in flight
@@ -81,6 +82,7 @@ func New(cfg Config, store *spool.Store, logger *slog.Logger, metrics Metrics) (
 		log:     logger,
 		m:       metrics,
 		kick:    make(chan struct{}, 1),
+		reapc:   make(chan reapJob, 1024),
 		entries: map[string]*entry{},
 	}
 	if cfg.Upstream == "" {
@@ -137,7 +139,7 @@ func (q *Queue) wake() {
 // Run delivers until ctx is done, then lets in-flight deliveries finish
 // (at most DrainTimeout) and returns, leaving everything undelivered in the
 // spool. At start it picks up every message already in the queue area
-// (crash recovery).
+// (crash recovery). Run is called once per Queue.
 func (q *Queue) Run(ctx context.Context) error {
 	if err := q.rescan(); err != nil {
 		return err
@@ -147,6 +149,14 @@ func (q *Queue) Run(ctx context.Context) error {
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	work := make(chan *entry)
+	var reapers sync.WaitGroup
+	for range 2 {
+		reapers.Add(1)
+		go func() {
+			defer reapers.Done()
+			q.reaper(q.reapc)
+		}()
+	}
 	var wg sync.WaitGroup
 	for range q.cfg.Workers {
 		wg.Add(1)
@@ -169,6 +179,8 @@ func (q *Queue) Run(ctx context.Context) error {
 		cancel()
 		<-done
 	}
+	close(q.reapc)
+	reapers.Wait()
 	q.log.Info("queue stopped", "queued", q.Len())
 	return nil
 }
@@ -283,10 +295,13 @@ func (q *Queue) worker(ctx context.Context, work <-chan *entry) {
 			if !ok {
 				return
 			}
-			next, done := q.safeAttempt(ctx, t, e)
-			if done {
+			next, done, fin := q.safeAttempt(ctx, t, e)
+			switch {
+			case fin != nil:
+				q.reap(e, fin)
+			case done:
 				q.forget(e)
-			} else {
+			default:
 				q.reschedule(e, next)
 				q.wake()
 			}
@@ -300,11 +315,11 @@ func (q *Queue) worker(ctx context.Context, work <-chan *entry) {
 
 // safeAttempt runs attempt and turns a panic (a bug) into a retry later,
 // so that one message cannot stop delivery of all others.
-func (q *Queue) safeAttempt(ctx context.Context, t transport, e *entry) (next time.Time, done bool) {
+func (q *Queue) safeAttempt(ctx context.Context, t transport, e *entry) (next time.Time, done bool, fin *spool.Envelope) {
 	defer func() {
 		if p := recover(); p != nil {
 			q.log.Error("queue: delivery panicked; retrying later", "id", e.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			next, done = time.Now().Add(q.cfg.LocalRetry), false
+			next, done, fin = time.Now().Add(q.cfg.LocalRetry), false, nil
 		}
 	}()
 	return q.attempt(ctx, t, e.id, e.fresh)
@@ -313,16 +328,16 @@ func (q *Queue) safeAttempt(ctx context.Context, t transport, e *entry) (next ti
 // attempt makes one delivery attempt for every pending recipient of a
 // message. It returns when to try again, or done when the message has left
 // the queue.
-func (q *Queue) attempt(ctx context.Context, t transport, id string, fresh bool) (next time.Time, done bool) {
+func (q *Queue) attempt(ctx context.Context, t transport, id string, fresh bool) (next time.Time, done bool, fin *spool.Envelope) {
 	log := q.log.With("id", id)
 	now := time.Now()
 	retryLocal := now.Add(q.cfg.LocalRetry)
 	env, err := q.store.Envelope(spool.AreaQueue, id)
 	if errors.Is(err, spool.ErrNotFound) {
-		return time.Time{}, true // removed or moved meanwhile
+		return time.Time{}, true, nil // removed or moved meanwhile
 	} else if err != nil {
 		log.Error("queue: reading envelope", "err", err)
-		return retryLocal, false
+		return retryLocal, false, nil
 	}
 	if env.Expires.IsZero() {
 		base := env.Received
@@ -333,7 +348,7 @@ func (q *Queue) attempt(ctx context.Context, t transport, id string, fresh bool)
 	}
 	pending := pendingOf(env)
 	if len(pending) == 0 {
-		return q.remove(log, env, retryLocal)
+		return time.Time{}, true, env
 	}
 	// Like Postfix, an expired message gets one last attempt before it is
 	// given up: a relay that was down for days does not bounce its whole
@@ -349,19 +364,19 @@ func (q *Queue) attempt(ctx context.Context, t transport, id string, fresh bool)
 		env.NextAttempt = q.nextAttempt(env, now, attempts+1)
 		if err := q.store.UpdateEnvelope(spool.AreaQueue, env); err != nil {
 			if errors.Is(err, spool.ErrNotFound) {
-				return time.Time{}, true
+				return time.Time{}, true, nil
 			}
 			log.Error("queue: recording next attempt", "err", err)
-			return retryLocal, false
+			return retryLocal, false, nil
 		}
 	}
 
 	f, err := q.store.Open(spool.AreaQueue, id)
 	if errors.Is(err, spool.ErrNotFound) {
-		return time.Time{}, true
+		return time.Time{}, true, nil
 	} else if err != nil {
 		log.Error("queue: opening message", "err", err)
-		return retryLocal, false
+		return retryLocal, false, nil
 	}
 	defer f.Close()
 
@@ -447,17 +462,17 @@ func (q *Queue) attempt(ctx context.Context, t transport, id string, fresh bool)
 
 	pending = pendingOf(env)
 	if len(pending) == 0 {
-		return q.remove(log, env, retryLocal)
+		return time.Time{}, true, env
 	}
 	env.NextAttempt = q.nextAttempt(env, end, maxAttempts(env, pending))
 	if err := q.store.UpdateEnvelope(spool.AreaQueue, env); err != nil {
 		// Delivered recipients may be sent again after a restart: at least
 		// once, never lost.
 		log.Error("queue: recording delivery state", "err", err)
-		return retryLocal, false
+		return retryLocal, false, nil
 	}
 	log.Info("queued for retry", "pending", len(pending), "next_attempt", env.NextAttempt.Format(time.RFC3339))
-	return env.NextAttempt, false
+	return env.NextAttempt, false, nil
 }
 
 // nextAttempt is when to try again after the n-th failed attempt; the
@@ -519,17 +534,43 @@ func (q *Queue) bounce(log *slog.Logger, env *spool.Envelope, body io.ReaderAt, 
 	return nil
 }
 
-func (q *Queue) remove(log *slog.Logger, env *spool.Envelope, retry time.Time) (time.Time, bool) {
+// reap removes a finished message. Removal waits for a folder fsync;
+// the reapers do it so that the workers go on delivering meanwhile. The
+// entry stays known until the files are gone, so a rescan cannot pick the
+// message up again.
+func (q *Queue) reap(e *entry, env *spool.Envelope) {
+	select {
+	case q.reapc <- reapJob{e, env}:
+	default:
+		q.removeNow(e, env) // reapers busy: push back on the worker
+	}
+}
+
+type reapJob struct {
+	e   *entry
+	env *spool.Envelope
+}
+
+func (q *Queue) reaper(jobs <-chan reapJob) {
+	for j := range jobs {
+		q.removeNow(j.e, j.env)
+	}
+}
+
+func (q *Queue) removeNow(e *entry, env *spool.Envelope) {
+	log := q.log.With("id", env.ID)
 	if err := q.store.Remove(spool.AreaQueue, env.ID); err != nil && !errors.Is(err, spool.ErrNotFound) {
 		log.Error("queue: removing finished message", "err", err)
 		// Record the final states so the retry only removes it.
 		if uerr := q.store.UpdateEnvelope(spool.AreaQueue, env); uerr != nil {
 			log.Error("queue: recording final state", "err", uerr)
 		}
-		return retry, false
+		q.reschedule(e, time.Now().Add(q.cfg.LocalRetry))
+		q.wake()
+		return
 	}
 	log.Info("message done", "recipients", len(env.Recipients))
-	return time.Time{}, true
+	q.forget(e)
 }
 
 // tempStatus is a 4.x.x status for a delayed recipient.

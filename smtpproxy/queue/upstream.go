@@ -28,7 +28,7 @@ type upstream struct {
 	c        *smtp.Client
 	tls      bool      // c runs over TLS
 	sent     int       // messages sent on c
-	lastUsed time.Time // end of the last transaction on c
+	lastUsed time.Time // end of the last transaction on c (or its dial)
 }
 
 func newUpstream(cfg Config, log *slog.Logger) *upstream {
@@ -89,7 +89,7 @@ func (u *upstream) connect(ctx context.Context) (reused bool, err error) {
 			return false, fmt.Errorf("auth to %s: %w", u.cfg.Upstream, err)
 		}
 	}
-	u.c, u.tls, u.sent = c, isTLS, 0
+	u.c, u.tls, u.sent, u.lastUsed = c, isTLS, 0, time.Now()
 	u.log.Debug("upstream connected", "upstream", u.cfg.Upstream, "tls", isTLS, "auth", u.cfg.AuthUser != "")
 	return false, nil
 }
@@ -291,6 +291,7 @@ func (u *upstream) deliver(ctx context.Context, env *spool.Envelope, rcpts []str
 // transaction sends the message to rcpts in one SMTP transaction.
 func (u *upstream) transaction(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) []Result {
 	res, retry := u.attempt(ctx, env, rcpts, body)
+	u.lastUsed = time.Now() // failed transactions too: the session is alive
 	if retry && ctx.Err() == nil {
 		// A reused connection failed before anything was accepted: the
 		// upstream most likely closed it while idle. Try once on a new one.
@@ -402,7 +403,6 @@ func (u *upstream) attempt(ctx context.Context, env *spool.Envelope, rcpts []str
 		return setAccepted(r), false
 	}
 	u.sent++
-	u.lastUsed = time.Now()
 	ok := Result{Delivered: true, Code: 250, Status: "2.0.0", Text: resp.StatusText, Remote: u.host}
 	if f := strings.SplitN(ok.Text, " ", 2); len(f) == 2 && looksEnhanced(f[0]) {
 		ok.Status, ok.Text = f[0], f[1]

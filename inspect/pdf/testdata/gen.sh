@@ -52,6 +52,10 @@ save('mynumber', page('通知', '<p>個人番号通知</p><p>氏名：山田 太
 with open(os.path.join(w, 'mynumber.txt'), 'w') as f:
     f.write(mn)
 
+# A form with one box per digit, as 個人番号 fields are printed.
+cells = ''.join('<td style="width:14pt;text-align:center">%s</td>' % c for c in mn)
+save('boxes', page('様式', '<p>扶養控除等申告書</p><table><tr><td>個人番号</td>%s</tr><tr><td>氏名</td><td colspan="12">山田 太郎</td></tr></table>' % cells))
+
 paras = []
 for p in range(1, 41):
     paras.append('<h2 style="page-break-before:always">第%d章 事務処理要領</h2>' % p)
@@ -62,7 +66,7 @@ save('multipage', page('事務処理要領', ''.join(paras)))
 PY
 
 cd "$work"
-for f in japanese table mynumber multipage; do
+for f in japanese table mynumber multipage boxes; do
   soffice -env:UserInstallation=file://$work/profile --headless \
     --infilter="HTML (StarWriter)" --convert-to pdf:writer_pdf_Export "$f.html" >/dev/null 2>&1
   cp "$f.pdf" "$out/$f.pdf"
@@ -95,6 +99,33 @@ image
 showpage
 PS
 ps2pdf scan.ps "$out/gs_scan.pdf"
+
+# Ghostscript composite (Type0, CIDFontType2) fonts of the Adobe-Japan1
+# collection, as older Japanese software writes them: one with the
+# predefined UniJIS-UCS2-H CMap and no ToUnicode (codes are UTF-16), one
+# with Identity-H and no ToUnicode (codes are Japan1 CIDs: only digits and
+# Latin can be read). DejaVu Sans stands in for the CID font: the glyphs
+# do not matter, the codes do.
+mkdir -p cidmap
+echo '/Ryumin-Light << /FileType /TrueType /Path (/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf) /SubfontID 0 /CSI [(Japan1) 2] >> ;' > cidmap/cidfmap
+cat > ucs2.ps <<'PS'
+%!PS
+/JFont /UniJIS-UCS2-H [/Ryumin-Light /CIDFont findresource] composefont pop
+/JFont findfont 12 scalefont setfont
+72 700 moveto <500B4EBA756A53F7FF1A0031003200330034003500360037003800390030003100380020> show
+72 680 moveto <6C0F540DFF1A5C717530592A90CE> show
+showpage
+PS
+gs -q -dNOPAUSE -dBATCH -Icidmap -sDEVICE=pdfwrite -o "$out/gs_cid_ucs2.pdf" ucs2.ps
+cat > identity.ps <<'PS'
+%!PS
+/JFontI /Identity-H [/Ryumin-Light /CIDFont findresource] composefont pop
+/JFontI findfont 12 scalefont setfont
+72 700 moveto <00120013001400150016001700180019001A001100120019> show
+72 680 moveto <030D030E030F031003110312031303140315030C030D0314> show
+showpage
+PS
+gs -q -dNOPAUSE -dBATCH -Icidmap -sDEVICE=pdfwrite -o "$out/gs_cid_identity.pdf" identity.ps
 
 echo "My Number in mynumber.pdf: $mn"
 ls -l "$out"
