@@ -237,6 +237,7 @@ submit_ms() { echo "scale=1; $1 * $SESSIONS * 1000 / $TOTAL" | bc; }
 
 echo
 echo "== $TOTAL messages of $SIZE bytes over $SESSIONS sessions (250 only after fsync) =="
+echo "machine: $(nproc) cores,$(uptime | sed 's/.*load average/ load average/')"
 printf '%-9s %12s %12s %14s  %s\n' relay "accept msg/s" "relay msg/s" "submit ms/msg" "latency arrival→upstream 250"
 printf '%-9s %12s %12s %14s  %s\n' dlpguard "$(rate "$DLP_ACCEPT")" "$(rate "$DLP_RELAY")" "$(submit_ms "$DLP_ACCEPT")" \
 	"$(cat "$OUT"/dlpguard-*.log | dlp_latencies /dev/stdin | stats)"

@@ -119,6 +119,7 @@ type Classifier struct {
 	pool                 sync.Pool // released Scanners, buffers kept
 	birthASCII           []string  // the ASCII keywords of birth_date, lower case
 	birthASCIIMax        int       // the longest of them
+	birthFirst           [256]bool // their first bytes, both cases
 }
 
 type orgData struct {
@@ -197,6 +198,7 @@ func New(cfg Config) (*Classifier, error) {
 			if lw := strings.ToLower(strings.TrimSpace(w)); d == dBirth && lw != "" && isASCII([]byte(lw)) {
 				c.birthASCII = append(c.birthASCII, lw)
 				c.birthASCIIMax = max(c.birthASCIIMax, len(lw))
+				c.birthFirst[lw[0]], c.birthFirst[upperASCII(lw[0])] = true, true
 			}
 			var lab uint32
 			if d == dMyNumber && w == "番号" {

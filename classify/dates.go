@@ -79,6 +79,13 @@ func readNum(buf []byte, i, max int) (int, int, int) {
 
 // dateSep reads a date separator: kanji (年, 月) or / . - and look-alikes.
 func dateSep(buf []byte, i int, kanji rune) (byte, int) {
+	if i < len(buf) && buf[i] < 0x80 {
+		switch buf[i] {
+		case '/', '.', '-':
+			return buf[i], 1
+		}
+		return 0, 0
+	}
 	r, n := runeAt(buf, i)
 	switch {
 	case n == 0:
@@ -178,7 +185,7 @@ func (s *Scanner) judgeDate(i int) {
 		lo, hi := runesBack(s.buf, i, w), runesFwd(s.buf, end, w)
 		lo, hi = max(0, lo-s.c.birthASCIIMax), min(len(s.buf), hi+s.c.birthASCIIMax)
 		if isASCII(s.buf[lo:hi]) {
-			ctx = containsFold(s.buf[lo:hi], s.c.birthASCII)
+			ctx = containsFold(s.buf[lo:hi], s.c.birthASCII, &s.c.birthFirst)
 		} else {
 			_, ctx = s.near(1<<dBirth, 0, 0, i, end, w, true, true)
 		}
@@ -202,12 +209,15 @@ func isASCII(b []byte) bool {
 }
 
 // containsFold reports whether b contains one of the (lower-case ASCII)
-// words, ASCII case folded.
-func containsFold(b []byte, words []string) bool {
+// words, ASCII case folded; first marks their first bytes in both cases.
+func containsFold(b []byte, words []string, first *[256]bool) bool {
 	for i := 0; i < len(b); i++ {
-		c := b[i] | 0x20 // lower case for letters; other bytes never match a letter
+		if !first[b[i]] {
+			continue
+		}
+		c := lowerASCII(b[i])
 		for _, w := range words {
-			if len(w) == 0 || w[0] != c && w[0] != b[i] || i+len(w) > len(b) {
+			if w[0] != c || i+len(w) > len(b) {
 				continue
 			}
 			k := 1

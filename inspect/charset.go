@@ -306,6 +306,9 @@ func (s *sniffer) result() (name string, sure bool) {
 	if utf8Bad == 0 {
 		return csUTF8, true
 	}
+	if s.esc && s.sjisHalf == s.high {
+		return csISO2022, false
+	}
 	sjisOK, eucOK := sjisBad == 0, eucBad == 0
 	switch {
 	case sjisOK && eucOK:
@@ -348,7 +351,9 @@ func verifyDeclared(name string, s *sniffer) bool {
 		// tell it apart.
 		return s.high == 0 && !s.esc
 	case csISO2022:
-		return s.high == 0
+		// CP50222 puts half-width katakana as raw 8-bit bytes between
+		// ISO-2022-JP escapes: still ISO-2022-JP for the rest of the text.
+		return s.high == 0 || (s.esc && s.sjisHalf == s.high)
 	case csUTF8:
 		sn, _ := s.result()
 		return sn == csUTF8 || sn == csASCII

@@ -317,10 +317,10 @@ func odfCellValue(se xml.StartElement) string {
 		}
 	case "date":
 		v := attr(se, "date-value")
-		if len(v) >= 10 && v[4] == '-' && v[7] == '-' {
+		if len(v) >= 10 && v[4] == '-' && v[7] == '-' && strings.Trim(v[:4]+v[5:7]+v[8:10], "0123456789") == "" {
 			out := v[:4] + "/" + v[5:7] + "/" + v[8:10]
 			if len(v) > 11 && v[10] == 'T' && strings.TrimLeft(v[11:], "0:.") != "" {
-				out += " " + v[11:]
+				out += " " + v[11:min(len(v), 30)]
 			}
 			return out
 		}

@@ -273,6 +273,11 @@ func (t *textOut) write(s string) error {
 	if t.doc.Truncated {
 		return errFull
 	}
+	if !utf8.ValidString(s) {
+		// The tokenizer already replaces bad bytes; this guards every
+		// other path (cut values, odd attributes).
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
 	if t.n+int64(len(s)) > t.max {
 		cut := int(t.max - t.n)
 		for cut > 0 && !utf8.RuneStart(s[cut]) {

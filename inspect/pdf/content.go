@@ -58,6 +58,8 @@ type extractor struct {
 	forms   map[objRef]bool
 	unknown int // glyphs without a known Unicode mapping
 	images  int // image XObjects drawn
+	// imagePages counts pages with images and no text.
+	imagePages int
 	// used holds the file offsets of the streams run as content, so that
 	// those left over can be found.
 	used map[int]bool

@@ -75,6 +75,10 @@ func (d *document) filters(sd dict) ([]name, []dict) {
 	return fs, ps
 }
 
+// limit is the most one decoder may produce now: maxStreamBytes, or what
+// is left of the total budget.
+func (d *document) limit() int64 { return min(d.budget.maxStream, d.budget.total) }
+
 // take charges n decoded bytes to the budget.
 func (d *document) take(n int64) error {
 	if n > d.budget.maxStream {
@@ -91,6 +95,9 @@ func (d *document) applyFilter(f name, p dict, data []byte) ([]byte, error) {
 	if err := d.ctx.Err(); err != nil {
 		return nil, err
 	}
+	if d.limit() <= 0 {
+		return nil, errBudget
+	}
 	var out []byte
 	var err error
 	switch f {
@@ -105,9 +112,9 @@ func (d *document) applyFilter(f name, p dict, data []byte) ([]byte, error) {
 		if v, ok := d.resolve(p["EarlyChange"]).(int64); ok && v == 0 {
 			early = false
 		}
-		out, err = lzwDecode(data, early, d.budget.maxStream)
+		out, err = lzwDecode(data, early, d.limit())
 	case "RunLengthDecode", "RL":
-		out = runLength(data, d.budget.maxStream)
+		out = runLength(data, d.limit())
 	case "Crypt":
 		return data, nil // Identity crypt filter (§7.4.10); others are handled by the decrypter
 	default:
@@ -138,14 +145,15 @@ func (d *document) inflate(data []byte) ([]byte, error) {
 	if err != nil {
 		d.zr = nil
 		// Some writers omit the zlib header; try raw deflate.
-		return inflateRaw(data, d.budget.maxStream)
+		return inflateRaw(data, d.limit())
 	}
 	zr := d.zr
 	var out bytes.Buffer
-	out.Grow(int(min(int64(len(data))*4+512, d.budget.maxStream)))
-	n, err := io.Copy(&out, io.LimitReader(zr, d.budget.maxStream+1))
-	if n > d.budget.maxStream {
-		return nil, fmt.Errorf("pdf: stream larger than %d bytes", d.budget.maxStream)
+	limit := d.limit()
+	out.Grow(int(min(int64(len(data))*4+512, limit)))
+	n, err := io.Copy(&out, io.LimitReader(zr, limit+1))
+	if n > limit {
+		return nil, fmt.Errorf("pdf: stream larger than %d bytes (or the budget left)", limit)
 	}
 	if err != nil && out.Len() == 0 {
 		return nil, fmt.Errorf("flate: %w", err)

@@ -54,6 +54,10 @@ type Result struct {
 	// all: a scanned document without an OCR text layer, which cannot be
 	// read here (no OCR is done).
 	ImagesOnly bool
+	// ImagePages counts the pages that draw images and have no text: in a
+	// document that is partly scanned, what those pages show is not in
+	// Text.
+	ImagePages int
 	// Embedded holds the files attached to the PDF (the /EmbeddedFiles
 	// name tree and file attachment annotations, §7.11.4): they leave with
 	// the PDF, so the caller inspects each like an archive member.
@@ -202,9 +206,13 @@ func ExtractContext(ctx context.Context, r io.ReaderAt, size int64, maxText, max
 		return res, err
 	}
 	res.Embedded = d.embedded(root, pages)
+	res.ImagePages = x.imagePages
+	if x.imagePages > 0 {
+		nt.info("%d of %d pages have images and no text (scanned?)", x.imagePages, len(pages))
+	}
 	if x.images > 0 && strings.TrimSpace(out.b.String()) == "" {
 		res.ImagesOnly = true
-		nt.info("no text layer: %d images drawn (scanned?)", x.images)
+		nt.info("no text layer at all: %d images drawn", x.images)
 	}
 	switch {
 	case x.unknown >= minUnknownGlyphs:
@@ -345,12 +353,16 @@ func (x *extractor) page(p page) error {
 		}
 	}
 	g := &gstate{ctm: identity, th: 1}
+	images, text := x.images, x.out.b.Len()
 	if err := x.runContent(data, p.res, g, 0); err != nil {
 		x.out.flush()
 		return err
 	}
 	if err := x.out.flush(); err != nil {
 		return err
+	}
+	if x.images > images && x.out.b.Len() == text {
+		x.imagePages++
 	}
 	return x.annots(p.d)
 }

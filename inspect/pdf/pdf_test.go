@@ -122,6 +122,9 @@ func TestRealFiles(t *testing.T) {
 			if r.ImagesOnly != tt.imagesOnly {
 				t.Errorf("ImagesOnly = %v, want %v", r.ImagesOnly, tt.imagesOnly)
 			}
+			if tt.imagesOnly && r.ImagePages != r.Pages {
+				t.Errorf("ImagePages = %d, want %d", r.ImagePages, r.Pages)
+			}
 			if tt.imagesOnly && (r.Text != "" || len(r.Notes) == 0) {
 				t.Errorf("images-only file: text %q, notes %q", r.Text, r.Notes)
 			}
@@ -830,16 +833,37 @@ func TestPathological(t *testing.T) {
 		"<< /Type /Font /Subtype /Type0 /Encoding /Identity-H /DescendantFonts [<< /Subtype /CIDFontType2 /W [0 65535 500] >>] /ToUnicode 7 0 R >>",
 		streamBody("", []byte(cm.String())))
 
+	// Many pages sharing one stream that inflates to the per-stream
+	// limit (a comment: cheap to interpret): once the total budget is
+	// spent, no page inflates it again, and that is noted.
+	shared := func() []byte {
+		b := newBuilder("%PDF-1.4\n")
+		const n = 300
+		b.obj("<< /Type /Catalog /Pages 2 0 R >>")
+		var kids strings.Builder
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&kids, "%d 0 R ", 4+i)
+		}
+		b.obj("<< /Type /Pages /Kids [" + kids.String() + "] /Count 300 >>")
+		b.obj(streamBody("/Filter /FlateDecode", deflate(append([]byte("%"), bytes.Repeat([]byte("x"), 1<<20-1)...))))
+		for i := 0; i < n; i++ {
+			b.obj("<< /Type /Page /Parent 2 0 R /Contents 3 0 R >>")
+		}
+		return b.finish("/Root 1 0 R")
+	}()
+
 	tests := []struct {
 		name string
 		pdf  []byte
 		want string
+		note string
 	}{
-		{"streams without endstream", many, "page"},
-		{"Form XObject fan-out", fanout, "f"},
-		{"reference chain", chain, ""},
-		{"flate bomb", bomb, ""},
-		{"big ToUnicode ranges", bigCMap, "BBBB"},
+		{"streams without endstream", many, "page", ""},
+		{"one big stream on every page", shared, "", "budget exhausted"},
+		{"Form XObject fan-out", fanout, "f", ""},
+		{"reference chain", chain, "", ""},
+		{"flate bomb", bomb, "", "larger than"},
+		{"big ToUnicode ranges", bigCMap, "BBBB", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -849,6 +873,9 @@ func TestPathological(t *testing.T) {
 			}
 			if !strings.Contains(r.Text, tt.want) {
 				t.Errorf("text lacks %q: %.200q (err %v)", tt.want, r.Text, err)
+			}
+			if tt.note != "" && (!r.Incomplete || !strings.Contains(strings.Join(r.Notes, "|"), tt.note)) {
+				t.Errorf("Incomplete %v, notes %q lack %q", r.Incomplete, r.Notes, tt.note)
 			}
 		})
 	}

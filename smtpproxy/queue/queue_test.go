@@ -176,6 +176,41 @@ func TestTemporaryThenSuccess(t *testing.T) {
 	}
 }
 
+func TestTemporaryThenPermanent(t *testing.T) {
+	u := startUpstream(t, upstreamOpts{})
+	u.setRcpt(func(addr string, n int) error {
+		if addr == "gone@example.com" {
+			if n == 1 {
+				return reply(450, smtp.EnhancedCode{4, 2, 1}, "mailbox busy")
+			}
+			return reply(550, smtp.EnhancedCode{5, 1, 6}, "mailbox has moved")
+		}
+		return nil
+	})
+	e := newEnv(t, testConfig(u.addr), "")
+	e.start()
+	e.commit("yamada@city.example.lg.jp", []string{"gone@example.com", "a@example.com"}, msgText("moved", "BODY-SECRET"), true)
+	e.waitEmpty()
+	if n := len(u.byRcpt("a@example.com")); n != 1 {
+		t.Errorf("a@example.com got %d copies", n)
+	}
+	dsns := u.byRcpt("yamada@city.example.lg.jp")
+	if len(dsns) != 1 {
+		t.Fatalf("%d DSNs", len(dsns))
+	}
+	d := parseDSN(t, dsns[0])
+	if len(d.perRcpt) != 1 || d.perRcpt[0].Get("Final-Recipient") != "rfc822; gone@example.com" ||
+		d.perRcpt[0].Get("Status") != "5.1.6" || !strings.Contains(d.perRcpt[0].Get("Diagnostic-Code"), "550 5.1.6 mailbox has moved") {
+		t.Errorf("status fields %v", d.perRcpt)
+	}
+	if strings.Contains(string(dsns[0].Data), "BODY-SECRET") || !strings.Contains(d.human, "受け取りを拒否") {
+		t.Errorf("DSN body leak or missing Japanese reason:\n%s", d.human)
+	}
+	if u.triesOf("gone@example.com") != 2 {
+		t.Errorf("gone@example.com tried %d times, want 2", u.triesOf("gone@example.com"))
+	}
+}
+
 func TestTemporaryUntilExpiry(t *testing.T) {
 	u := startUpstream(t, upstreamOpts{})
 	u.setRcpt(func(addr string, n int) error {
