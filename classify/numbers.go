@@ -94,6 +94,17 @@ func (s *Scanner) onDigits(i int, final bool) int {
 			return -1
 		}
 		k, n := sepAt(buf, j)
+		if n == 0 && len(run.groups) == 1 && run.digits[0] == '0' && cnt >= 2 && cnt <= 5 {
+			// (03)1234-5678: an area code in brackets
+			if o, on := runeBefore(buf, i); on > 0 && (o == '(' || o == '（') {
+				if c, cn := runeAt(buf, j); cn > 0 && (c == ')' || c == '）') {
+					k, n = '-', cn
+					if r2, n2 := runeAt(buf, j+cn); n2 > 0 && isSpace(r2) {
+						n += n2
+					}
+				}
+			}
+		}
 		if n == 0 {
 			break
 		}
@@ -136,14 +147,14 @@ type sub struct {
 func (s *Scanner) judgeRun(run *numRun) {
 	// digits inside an ASCII word (hex ids, 12ms, v2, abc123) are none
 	// of ours: every detector needs a boundary after the number, and
-	// before it at most the two letters of a passport or the T of an
-	// invoice number.
+	// before it at most the two letters of a passport, the T of an
+	// invoice number or a TEL label.
 	buf := s.buf
 	if run.end < len(buf) && asciiLetter(buf[run.end]) {
 		return
 	}
 	if run.start >= 2 && asciiLetter(buf[run.start-1]) && isASCIIAlnum(buf[run.start-2]) &&
-		!(run.n == 7 && len(run.groups) == 1) {
+		!(run.n == 7 && len(run.groups) == 1) && run.n != 10 && run.n != 11 { // passports; TEL0312345678
 		return
 	}
 	// dates and addresses look at the run with their own rules.
@@ -154,6 +165,14 @@ func (s *Scanner) judgeRun(run *numRun) {
 	}
 	// whole run, when its separators are uniform and its grouping is a
 	// known format.
+	// +81 90-1234-5678: the international form of a Japanese number
+	if run.start > 0 && buf[run.start-1] == '+' && len(run.groups) >= 3 && run.groups[0] == 2 &&
+		run.digits[0] == '8' && run.digits[1] == '1' && !s.c.set[dPhone].disabled {
+		g := append([]int{run.groups[1] + 1}, run.groups[2:]...)
+		p := sub{start: run.start - 1, end: run.end, val: "0" + string(run.digits[2:run.n]), groups: g, sep: '-'}
+		s.judgePhone(&p)
+		return
+	}
 	var sep byte
 	mixed := false
 	for _, k := range run.seps {
@@ -168,7 +187,7 @@ func (s *Scanner) judgeRun(run *numRun) {
 		whole.sep = 'x'
 	}
 	if !mixed && (sep != ' ' || knownGrouping(run.groups)) {
-		s.judge(&whole, run)
+		s.judge(&whole)
 	} else {
 		// split at spaces: each part is its own number
 		g0, off := 0, 0
@@ -191,7 +210,7 @@ func (s *Scanner) judgeRun(run *numRun) {
 					n += run.groups[k]
 				}
 				p := sub{start: run.gs[g0], end: run.ge[g], val: string(run.digits[off : off+n]), groups: run.groups[g0 : g+1], sep: ps}
-				s.judge(&p, run)
+				s.judge(&p)
 				off += n
 				g0 = g + 1
 			}
@@ -275,7 +294,7 @@ func (s *Scanner) glued(a, b int) (glued bool, letterLeft int) {
 	return glued, letterLeft
 }
 
-func (s *Scanner) judge(p *sub, run *numRun) {
+func (s *Scanner) judge(p *sub) {
 	n := len(p.val)
 	if n < 7 || n == 8 || n == 9 || n > 19 {
 		return // no built-in identifier has this length

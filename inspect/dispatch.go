@@ -407,7 +407,10 @@ func (w *walker) dispatch(p *Part, sp *spill, depth int, hi hints) {
 			return
 		}
 		p.Type = "application/pkcs7-mime"
-		if content, ok := cmsSignedContent(sp); ok {
+		var content []byte
+		ok := false
+		w.guard(p, func() { content, ok = cmsSignedContent(sp) })
+		if ok {
 			p.Inspected = true
 			p.Reason = "S/MIME signed data: its content was read"
 			csp := w.newSpill()

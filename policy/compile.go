@@ -421,6 +421,7 @@ func (c *compiler) rule(rf *ruleFile, i int, known func(string) bool) *rule {
 	if r.maxSize > 0 && r.minSize > r.maxSize {
 		c.errf(wat("max_size"), wf+"max_size", "smaller than min_size")
 	}
+	r.transfer = c.compileTransfer(w, wat, wf)
 	// A content rule is one a standing permit may cover: it looks at what
 	// the message says, not at how it is sent.
 	r.content = (len(r.detectors) > 0 || len(r.levels) > 0 || len(r.markings) > 0) &&
@@ -428,7 +429,7 @@ func (c *compiler) rule(rf *ruleFile, i int, known func(string) bool) *rule {
 	hasCond := len(r.detectors) > 0 || len(r.levels) > 0 || len(r.markings) > 0 || r.attEnc != nil ||
 		r.attUninspected != nil || r.attMedia != nil || r.incomplete != nil || r.extRcpt > 0 || r.extDomains > 0 ||
 		r.externalOnly || len(r.sender) > 0 || len(r.recipient) > 0 || len(r.rcptDomain) > 0 ||
-		len(r.allRcptIn) > 0 || r.minSize > 0 || r.maxSize > 0
+		len(r.allRcptIn) > 0 || r.minSize > 0 || r.maxSize > 0 || len(r.transfer.dest) > 0 || len(r.transfer.destNotIn) > 0
 	if !hasCond && r.action != Pass {
 		c.warnf(at(), fld+".when", "no conditions: rule %q fires on every message", rf.ID)
 	}

@@ -92,6 +92,10 @@ type whenFile struct {
 	MaxSize         size    `yaml:"max_size"`
 	ExternalOnly    bool    `yaml:"external_only"` // only when some recipient is external
 	Incomplete      *bool   `yaml:"incomplete"`    // some content could not be read (Result.Incomplete)
+
+	Channel          string  `yaml:"channel"`            // mail | transfer ("" = both)
+	Destination      strList `yaml:"destination"`        // transfers whose host matches one (deny-lists, 9.2)
+	DestinationNotIn strList `yaml:"destination_not_in"` // transfers whose host matches none (allow-lists)
 }
 
 type exceptionFile struct {

@@ -166,6 +166,7 @@ type rule struct {
 	allRcptIn      []string
 	minSize        int64
 	maxSize        int64
+	transfer       transferCond // channel and destination (uploads)
 }
 
 type exception struct {
@@ -297,11 +298,13 @@ type facts struct {
 	encrypted   bool
 	uninspected bool
 	media       bool
+	transfer    *Transfer // nil for mail
 }
 
 func (e *Engine) facts(res *inspect.Result, in Input) facts {
 	var f facts
 	f.sender = normAddr(in.Sender)
+	f.transfer = in.Transfer
 	if f.sender == "" && len(res.Header.From) > 0 {
 		f.sender = normAddr(res.Header.From[0].Address)
 	}
@@ -575,7 +578,8 @@ func (r *rule) matches(f *facts, res *inspect.Result, rep *classify.Report, leve
 	if r.maxSize > 0 && size > r.maxSize {
 		return false
 	}
-	return true
+	// 9.2: a rule may be limited to mail or to uploads, and to upload destinations.
+	return r.transfer.matches(f.transfer)
 }
 
 // strongestMarking is the class of the strongest marking found ("" when none).

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -851,5 +852,66 @@ func TestLocalFailureCodes(t *testing.T) {
 		if se.Code != tc.code || se.EnhancedCode != tc.ec || !strings.HasSuffix(se.Message, "(ID1)") || strings.Contains(se.Message, "/x") {
 			t.Errorf("%v -> %d %v %q", tc.err, se.Code, se.EnhancedCode, se.Message)
 		}
+	}
+}
+
+// lineSource yields n bytes of CRLF-terminated text without holding them.
+type lineSource struct{ left int }
+
+func (s *lineSource) Read(p []byte) (int, error) {
+	if s.left <= 0 {
+		return 0, io.EOF
+	}
+	const line = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuv\r\n"
+	n := 0
+	for n+len(line) <= len(p) && s.left >= len(line) {
+		n += copy(p[n:], line)
+		s.left -= len(line)
+	}
+	if n == 0 { // tail shorter than a line, or p too small
+		k := min(len(p), s.left, len(line)-2)
+		n = copy(p, line[:k])
+		s.left -= k
+	}
+	return n, nil
+}
+
+// TestLargeMessageBoundedMemory: a 20 MB message is streamed to the spool;
+// the process allocates a small fraction of the message size for it (the
+// client in this process included).
+func TestLargeMessageBoundedMemory(t *testing.T) {
+	h := newHarness(t, harnessOpt{})
+	c := h.client("127.0.0.1")
+	const size = 20 << 20
+	if err := c.Mail("a@x.jp", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("b@y.jp", nil); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, "Subject: big\r\n\r\n")
+	if _, err := io.Copy(w, &lineSource{left: size}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	env, _ := h.store.Envelope(spool.AreaQueue, idFrom(t, resp.StatusText))
+	if env.Size < size {
+		t.Fatalf("stored %d bytes, want > %d", env.Size, size)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > size/4 {
+		t.Fatalf("allocated %d bytes for a %d-byte message", alloc, size)
+	} else {
+		t.Logf("allocated %d KiB for a %d MiB message", alloc>>10, size>>20)
 	}
 }

@@ -105,7 +105,7 @@ func (x *extractor) embeddedFile(name string) error {
 		}
 	case IsEncryptedOLE(bytes.NewReader(b), int64(len(b))):
 		x.unread(name, "password-protected Office document")
-	case bytes.HasPrefix(b, oleMagic):
+	case bytes.HasPrefix(b, []byte(oleMagic)):
 		x.unread(name, "OLE object (legacy binary Office or packaged file)")
 	case looksHTML(b) && utf8.Valid(b):
 		// An HTML altChunk: its text is part of the document.

@@ -78,7 +78,7 @@ func FuzzOfficeExtract(f *testing.F) {
 		n := 0
 		for _, s := range d.Sections {
 			n += len(s.Text)
-			if !utf8.ValidString(s.Text) {
+			if !utf8.ValidString(s.Text) || !utf8.ValidString(s.Name) {
 				t.Errorf("section %q: invalid UTF-8", s.Name)
 			}
 		}
@@ -91,7 +91,7 @@ func FuzzOfficeExtract(f *testing.F) {
 // FuzzIsEncryptedOLE: no panic, no hang on any bytes (cycles in the FAT
 // and DIFAT chains, offsets past the end).
 func FuzzIsEncryptedOLE(f *testing.F) {
-	f.Add(append(append([]byte{}, oleMagic...), make([]byte, 1024)...))
+	f.Add(append([]byte(oleMagic), make([]byte, 1024)...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		IsEncryptedOLE(bytes.NewReader(data), int64(len(data)))
 	})

@@ -244,7 +244,7 @@ type textOut struct {
 
 // begin ends the current section and starts a new one.
 func (t *textOut) begin(name string, table bool) {
-	name = t.prefix + name
+	name = strings.ToValidUTF8(t.prefix+name, "\uFFFD")
 	if t.open && t.name == name && t.table == table {
 		return
 	}

@@ -1,7 +1,6 @@
 package office
 
 import (
-	"bytes"
 	"encoding/binary"
 	"io"
 	"strings"
@@ -9,7 +8,7 @@ import (
 )
 
 // OLE/CFB constants ([MS-CFB] 2.1-2.6).
-var oleMagic = []byte{0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1}
+const oleMagic = "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 const (
 	endOfChain  = 0xfffffffe
@@ -41,7 +40,7 @@ func oleStreamNames(r io.ReaderAt, size int64) (map[string]bool, bool) {
 	if size < 512 {
 		return nil, false
 	}
-	if n, _ := r.ReadAt(h[:], 0); n < 512 || !bytes.Equal(h[:8], oleMagic) {
+	if n, _ := r.ReadAt(h[:], 0); n < 512 || string(h[:8]) != oleMagic {
 		return nil, false
 	}
 	le := binary.LittleEndian

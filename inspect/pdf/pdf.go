@@ -24,8 +24,11 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"golang.org/x/text/encoding/japanese"
 )
 
 // Result is what Extract found.
@@ -88,7 +91,7 @@ const (
 	// times maxStreamBytes (and at least minTotalBudget), so that one
 	// bomb referenced from every page cannot be decoded again and again.
 	totalBudgetFactor = 8
-	minTotalBudget    = 256 << 20
+	minTotalBudget    = 64 << 20
 	// maxFileBytes bounds the file read into memory.
 	maxFileBytes = 1 << 30
 	maxPages     = 100000
@@ -180,6 +183,12 @@ func ExtractContext(ctx context.Context, r io.ReaderAt, size int64, maxText, max
 		}
 	}
 	res.Pages = len(pages)
+	// Embedded files first: they are returned even when the text is cut.
+	res.Embedded = d.embedded(root, pages)
+	if len(res.Embedded) > 0 {
+		// Their content is not in Text: the caller inspects them.
+		nt.info("%d embedded files (not in the text)", len(res.Embedded))
+	}
 	for _, p := range pages {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -205,7 +214,6 @@ func ExtractContext(ctx context.Context, r io.ReaderAt, size int64, maxText, max
 		}
 		return res, err
 	}
-	res.Embedded = d.embedded(root, pages)
 	res.ImagePages = x.imagePages
 	if x.imagePages > 0 {
 		nt.info("%d of %d pages have images and no text (scanned?)", x.imagePages, len(pages))
@@ -671,6 +679,9 @@ func textString(v any) string {
 		// PDFDocEncoding by chance.
 		return string(b)
 	}
+	if t, ok := shiftJISText(b); ok {
+		return t // older Japanese software writes its code page
+	}
 	var sb strings.Builder
 	for _, c := range b {
 		if r, ok := pdfDocHigh[c]; ok {
@@ -680,6 +691,29 @@ func textString(v any) string {
 		}
 	}
 	return sb.String()
+}
+
+// shiftJISText decodes b as Shift_JIS when it decodes cleanly and holds
+// Japanese letters; PDFDocEncoding text almost never does both.
+func shiftJISText(b []byte) (string, bool) {
+	t, err := japanese.ShiftJIS.NewDecoder().Bytes(b)
+	if err != nil || !utf8.Valid(t) || bytes.ContainsRune(t, utf8.RuneError) {
+		return "", false
+	}
+	for _, r := range string(t) {
+		if unicode.In(r, unicode.Hiragana, unicode.Katakana, unicode.Han) {
+			return string(t), true
+		}
+	}
+	return "", false
+}
+
+// Reason summarises the notes for a part's reason: "" when there are none.
+func (r *Result) Reason() string {
+	if r == nil || len(r.Notes) == 0 {
+		return ""
+	}
+	return "PDF: " + strings.Join(r.Notes, "; ")
 }
 
 // pdfDocHigh holds where PDFDocEncoding differs from Latin-1 (Annex D.2).

@@ -77,6 +77,12 @@ func TestRealFiles(t *testing.T) {
 		{file: "empty_r4_aes128.pdf", pages: 1, encrypted: true, want: mynumberText},
 		{file: "empty_r6_aes256.pdf", pages: 1, encrypted: true, want: mynumberText},
 		{file: "empty_r6_objstm.pdf", pages: 1, encrypted: true, want: mynumberText},
+		// Linearized (two cross-references, hint stream), object streams and
+		// R6 encryption together.
+		{file: "linearized_r6_objstm.pdf", pages: 1, encrypted: true, wantLines: []string{
+			"番号\t氏名\t住所\t電話",
+			"20\t山崎 愛\t東京都千代田区霞が関 2-2-29\t03-1019-5133",
+		}},
 		// A real user password: nothing can be read.
 		{file: "pw_r2_rc4_40.pdf", encrypted: true, needsPassword: true},
 		{file: "pw_r4_aes128.pdf", encrypted: true, needsPassword: true},
@@ -782,7 +788,7 @@ func TestPathological(t *testing.T) {
 	// Many pages whose streams have a wrong /Length and no "endstream".
 	many := func() []byte {
 		b := newBuilder("%PDF-1.4\n")
-		const n = 3000
+		const n = 1000
 		b.obj("<< /Type /Catalog /Pages 2 0 R >>")
 		var kids strings.Builder
 		for i := 0; i < n; i++ {
@@ -838,13 +844,13 @@ func TestPathological(t *testing.T) {
 	// spent, no page inflates it again, and that is noted.
 	shared := func() []byte {
 		b := newBuilder("%PDF-1.4\n")
-		const n = 300
+		const n = 100
 		b.obj("<< /Type /Catalog /Pages 2 0 R >>")
 		var kids strings.Builder
 		for i := 0; i < n; i++ {
 			fmt.Fprintf(&kids, "%d 0 R ", 4+i)
 		}
-		b.obj("<< /Type /Pages /Kids [" + kids.String() + "] /Count 300 >>")
+		b.obj("<< /Type /Pages /Kids [" + kids.String() + "] /Count 100 >>")
 		b.obj(streamBody("/Filter /FlateDecode", deflate(append([]byte("%"), bytes.Repeat([]byte("x"), 1<<20-1)...))))
 		for i := 0; i < n; i++ {
 			b.obj("<< /Type /Page /Parent 2 0 R /Contents 3 0 R >>")
@@ -915,5 +921,27 @@ func TestInPlaceBytes(t *testing.T) {
 	}
 	if !bytes.Equal(full, orig) {
 		t.Error("Extract wrote into the caller's bytes")
+	}
+}
+
+func TestTextString(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+	}{
+		{"plain", "plain"},
+		{"\xfe\xff\x50\x0b\x4e\xba", "個人"},
+		{"\xef\xbb\xbf個人番号", "個人番号"},
+		{"個人番号", "個人番号"},                             // UTF-8 without a mark
+		{"\x8c\xc2\x90\x6c\x94\xd4\x8d\x86", "個人番号"}, // Shift_JIS
+		{"Caf\xe9 \x80", "Café •"},                   // PDFDocEncoding
+	}
+	for _, tt := range tests {
+		if got := textString(pdfString(tt.in)); got != tt.want {
+			t.Errorf("textString(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got := (&Result{Notes: []string{"a", "b"}}).Reason(); got != "PDF: a; b" {
+		t.Errorf("Reason = %q", got)
 	}
 }

@@ -26,8 +26,8 @@ type mailbox struct {
 func (m *mailbox) idle(time.Duration) {}
 func (m *mailbox) close()             {}
 
-func (m *mailbox) deliver(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) []Result {
-	res := make([]Result, len(rcpts))
+func (m *mailbox) deliver(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) []result {
+	res := make([]result, len(rcpts))
 	for i, rc := range rcpts {
 		if err := ctx.Err(); err != nil {
 			res[i] = tempLocal("mailbox: %v", err)
@@ -42,7 +42,7 @@ func (m *mailbox) deliver(ctx context.Context, env *spool.Envelope, rcpts []stri
 			res[i] = tempLocal("mailbox %s: %v", rc, err)
 			continue
 		}
-		res[i] = Result{Delivered: true, Code: 250, Status: "2.0.0", Text: "delivered to " + name}
+		res[i] = result{Delivered: true, Code: 250, Status: "2.0.0", Text: "delivered to " + name}
 	}
 	return res
 }

@@ -583,7 +583,7 @@ func tempStatus(s string) string {
 
 // remoteDiagnostic is the Diagnostic-Code text: only replies that came
 // from a remote server (local ones are described by the status).
-func remoteDiagnostic(r Result) string {
+func remoteDiagnostic(r result) string {
 	if r.Code == 0 {
 		return ""
 	}

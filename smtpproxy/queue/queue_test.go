@@ -47,6 +47,26 @@ func TestDeliverMultipleRecipients(t *testing.T) {
 	}
 }
 
+func TestLargeMessageStreamed(t *testing.T) {
+	u := startUpstream(t, upstreamOpts{})
+	e := newEnv(t, testConfig(u.addr), "")
+	e.start()
+	var b strings.Builder
+	b.WriteString("Subject: large\r\n\r\n")
+	line := strings.Repeat("0123456789", 7) + "\r\n"
+	for b.Len() < 8<<20 {
+		b.WriteString(line)
+		b.WriteString(".dot-stuffed line\r\n")
+	}
+	data := b.String()
+	e.commit("yamada@city.example.lg.jp", []string{"a@example.com"}, data, true)
+	e.waitEmpty()
+	got := u.byRcpt("a@example.com")
+	if len(got) != 1 || len(got[0].Data) != len(data) || string(got[0].Data) != data {
+		t.Fatalf("large message changed in transit (%d transactions)", len(got))
+	}
+}
+
 // dsnFor parses a DSN the upstream received and returns its parts.
 type parsedDSN struct {
 	subject  string
@@ -787,7 +807,7 @@ type flaky struct {
 	mu    *sync.Mutex
 }
 
-func (f *flaky) deliver(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) []Result {
+func (f *flaky) deliver(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) []result {
 	f.mu.Lock()
 	f.calls++
 	n := f.calls
@@ -798,7 +818,7 @@ func (f *flaky) deliver(ctx context.Context, env *spool.Envelope, rcpts []string
 	case 2:
 		return nil // wrong number of results
 	}
-	return allResults(len(rcpts), Result{Delivered: true, Code: 250, Status: "2.0.0", Text: "ok"})
+	return allResults(len(rcpts), result{Delivered: true, Code: 250, Status: "2.0.0", Text: "ok"})
 }
 func (f *flaky) idle(time.Duration) {}
 func (f *flaky) close()             {}

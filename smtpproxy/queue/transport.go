@@ -9,8 +9,8 @@ import (
 	"dlpguard/smtpproxy/spool"
 )
 
-// Result is the outcome of one delivery attempt for one recipient.
-type Result struct {
+// result is the outcome of one delivery attempt for one recipient.
+type result struct {
 	Delivered bool
 	// Permanent marks a failure that retrying cannot fix (5xx, RFC 5321
 	// 4.2.1); a failure that is not Permanent is retried.
@@ -24,7 +24,7 @@ type Result struct {
 }
 
 // Diagnostic is the reply as it goes into logs and a DSN Diagnostic-Code.
-func (r Result) Diagnostic() string {
+func (r result) Diagnostic() string {
 	switch {
 	case r.Code != 0 && r.Status != "":
 		return fmt.Sprintf("%d %s %s", r.Code, r.Status, r.Text)
@@ -38,22 +38,22 @@ func (r Result) Diagnostic() string {
 // one transport and uses it from one goroutine only; the transport may keep
 // a connection open between calls.
 type transport interface {
-	// deliver returns one Result per rcpts entry, in order.
-	deliver(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) []Result
+	// deliver returns one result per rcpts entry, in order.
+	deliver(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) []result
 	// idle is called when the worker has had nothing to do for a while.
 	idle(since time.Duration)
 	close()
 }
 
 // allResults gives every recipient the same result.
-func allResults(n int, r Result) []Result {
-	out := make([]Result, n)
+func allResults(n int, r result) []result {
+	out := make([]result, n)
 	for i := range out {
 		out[i] = r
 	}
 	return out
 }
 
-func tempLocal(format string, args ...any) Result {
-	return Result{Status: "4.4.1", Text: fmt.Sprintf(format, args...)}
+func tempLocal(format string, args ...any) result {
+	return result{Status: "4.4.1", Text: fmt.Sprintf(format, args...)}
 }

@@ -230,10 +230,10 @@ func looksEnhanced(s string) bool {
 // resultOf turns an error from the client into a recipient result. ok is
 // false for a protocol or network error after which the connection cannot
 // be trusted.
-func (u *upstream) resultOf(err error) (r Result, connOK bool) {
+func (u *upstream) resultOf(err error) (r result, connOK bool) {
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
-		r = Result{Code: se.Code, Text: strings.ReplaceAll(se.Message, "\n", " "), Remote: u.host}
+		r = result{Code: se.Code, Text: strings.ReplaceAll(se.Message, "\n", " "), Remote: u.host}
 		if se.EnhancedCode != smtp.NoEnhancedCode && se.EnhancedCode != smtp.EnhancedCodeNotSet {
 			r.Status = fmt.Sprintf("%d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
 		}
@@ -248,7 +248,7 @@ func (u *upstream) resultOf(err error) (r Result, connOK bool) {
 	return tempLocal("%s: %v", u.cfg.Upstream, err), false
 }
 
-func (u *upstream) deliver(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) []Result {
+func (u *upstream) deliver(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) []result {
 	res := u.transaction(ctx, env, rcpts, body)
 	// RFC 5321 4.5.3.1.10: a server may take fewer recipients per message
 	// (452 4.5.3, too many recipients); send the rest in further
@@ -289,7 +289,7 @@ func (u *upstream) deliver(ctx context.Context, env *spool.Envelope, rcpts []str
 }
 
 // transaction sends the message to rcpts in one SMTP transaction.
-func (u *upstream) transaction(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) []Result {
+func (u *upstream) transaction(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) []result {
 	res, retry := u.attempt(ctx, env, rcpts, body)
 	u.lastUsed = time.Now() // failed transactions too: the session is alive
 	if retry && ctx.Err() == nil {
@@ -304,11 +304,11 @@ func (u *upstream) transaction(ctx context.Context, env *spool.Envelope, rcpts [
 
 // attempt runs one SMTP transaction. retry reports a failure on a reused
 // connection before any recipient was accepted.
-func (u *upstream) attempt(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) (res []Result, retry bool) {
+func (u *upstream) attempt(ctx context.Context, env *spool.Envelope, rcpts []string, body io.ReadSeeker) (res []result, retry bool) {
 	reused, err := u.connect(ctx)
 	if err != nil {
 		if errors.Is(err, errNoTLS) {
-			return allResults(len(rcpts), Result{Status: "4.7.10", Text: err.Error() + " (tls: required)", Remote: u.host}), false
+			return allResults(len(rcpts), result{Status: "4.7.10", Text: err.Error() + " (tls: required)", Remote: u.host}), false
 		}
 		r, _ := u.resultOf(err)
 		if r.Code == 0 {
@@ -326,18 +326,18 @@ func (u *upstream) attempt(ctx context.Context, env *spool.Envelope, rcpts []str
 	}
 	if ok, _ := c.Extension("SMTPUTF8"); needUTF8 && !ok {
 		// RFC 6531 3.2: no downgrade; the message cannot be relayed as is.
-		return allResults(len(rcpts), Result{Permanent: true, Status: "5.6.7",
+		return allResults(len(rcpts), result{Permanent: true, Status: "5.6.7",
 			Text: "upstream " + u.cfg.Upstream + " does not support SMTPUTF8", Remote: u.host}), false
 	}
 	if ok, _ := c.Extension("8BITMIME"); env.EightBit && !ok {
 		// RFC 6152 3: 8-bit data must not go to a server without 8BITMIME.
-		return allResults(len(rcpts), Result{Permanent: true, Status: "5.6.3",
+		return allResults(len(rcpts), result{Permanent: true, Status: "5.6.3",
 			Text: "upstream " + u.cfg.Upstream + " does not support 8BITMIME", Remote: u.host}), false
 	}
 
 	// broken ends the connection after a failure the session cannot
 	// recover from.
-	broken := func(r Result) []Result {
+	broken := func(r result) []result {
 		u.drop()
 		return allResults(len(rcpts), r)
 	}
@@ -355,7 +355,7 @@ func (u *upstream) attempt(ctx context.Context, env *spool.Envelope, rcpts []str
 		reset()
 		return allResults(len(rcpts), r), false
 	}
-	res = make([]Result, len(rcpts))
+	res = make([]result, len(rcpts))
 	var accepted []int
 	for i, rc := range rcpts {
 		if err := c.Rcpt(rc, nil); err != nil {
@@ -372,7 +372,7 @@ func (u *upstream) attempt(ctx context.Context, env *spool.Envelope, rcpts []str
 		reset()
 		return res, false
 	}
-	setAccepted := func(r Result) []Result {
+	setAccepted := func(r result) []result {
 		for _, i := range accepted {
 			res[i] = r
 		}
@@ -403,7 +403,7 @@ func (u *upstream) attempt(ctx context.Context, env *spool.Envelope, rcpts []str
 		return setAccepted(r), false
 	}
 	u.sent++
-	ok := Result{Delivered: true, Code: 250, Status: "2.0.0", Text: resp.StatusText, Remote: u.host}
+	ok := result{Delivered: true, Code: 250, Status: "2.0.0", Text: resp.StatusText, Remote: u.host}
 	if f := strings.SplitN(ok.Text, " ", 2); len(f) == 2 && looksEnhanced(f[0]) {
 		ok.Status, ok.Text = f[0], f[1]
 	}

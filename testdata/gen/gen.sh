@@ -63,6 +63,7 @@ soffice --headless --norestore "-env:UserInstallation=file://$tmp/lo" \
 	"--accept=pipe,name=$pipe;urp;" >/dev/null 2>&1 &
 lopid=$!
 trap 'kill $lopid 2>/dev/null; rm -rf "$tmp"' EXIT
+# The system python3: it has the uno module (python3-uno).
 /usr/bin/python3 "$here/lo_password.py" "$pipe" himitsu \
 	"MS Word 2007 XML" "$src/secret.fodt" "$office/document-encrypted.docx" \
 	"Calc MS Excel 2007 XML" "$src/roster.fods" "$office/roster-encrypted.xlsx" \

@@ -82,6 +82,7 @@ qpdf --allow-weak-crypto --encrypt "" owner 40 -- mynumber.pdf "$out/empty_r2_rc
 qpdf --encrypt secret owner 128 --use-aes=y -- mynumber.pdf "$out/pw_r4_aes128.pdf"
 qpdf --encrypt secret owner 256 -- mynumber.pdf "$out/pw_r6_aes256.pdf"
 qpdf --allow-weak-crypto --encrypt secret owner 40 -- mynumber.pdf "$out/pw_r2_rc4_40.pdf"
+qpdf --linearize --object-streams=generate --encrypt "" owner 256 -- table.pdf "$out/linearized_r6_objstm.pdf"
 qpdf --encrypt "" owner 256 -- --object-streams=generate mynumber.pdf "$out/empty_r6_objstm.pdf" 2>/dev/null ||
   qpdf --object-streams=generate --encrypt "" owner 256 -- mynumber.pdf "$out/empty_r6_objstm.pdf"
 # Ghostscript: a Latin text through groff, LibreOffice's table rewritten,

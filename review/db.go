@@ -1,0 +1,231 @@
+package review
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+)
+
+// DB is the review service's own SQLite file (review.db in the data
+// folder): API tokens (hashed) and per-hold facts the hold store has no
+// field for (approvers, whether release must encrypt, SMTP body flags).
+// It is apart from hold.db so that the hold store stays a leaf package with
+// a back-end-neutral interface.
+type DB struct {
+	db *sql.DB
+}
+
+const dbSchema = `
+CREATE TABLE IF NOT EXISTS tokens (
+	hash        TEXT PRIMARY KEY,
+	name        TEXT NOT NULL UNIQUE,
+	actor       TEXT NOT NULL,
+	role        TEXT NOT NULL,
+	departments TEXT NOT NULL DEFAULT '[]',
+	created     INTEGER NOT NULL,
+	revoked     INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS hold_meta (
+	id   TEXT PRIMARY KEY,
+	data TEXT NOT NULL
+);
+`
+
+// OpenDB opens (creating, mode 0600) the review database at path.
+func OpenDB(ctx context.Context, path string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("review db: %w", err)
+	}
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(FULL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("review db %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, dbSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("review db %s: schema: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			db.Close()
+			return nil, fmt.Errorf("review db: %w", err)
+		}
+	}
+	return &DB{db: db}, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Roles of API tokens.
+const (
+	RoleApprover = "approver" // only the messages of their departments
+	RoleAdmin    = "admin"    // any department
+)
+
+// Token describes one API token (never the token itself).
+type Token struct {
+	Name        string    `json:"name"`
+	Actor       string    `json:"actor"` // the person's mail address, recorded as who acted
+	Role        string    `json:"role"`
+	Departments []string  `json:"departments,omitempty"`
+	Created     time.Time `json:"created"`
+	Revoked     time.Time `json:"revoked,omitzero"`
+}
+
+// ErrNoToken is returned for an unknown, revoked or malformed token.
+var ErrNoToken = errors.New("review: invalid token")
+
+// tokenPrefix makes tokens recognisable in configuration and leak scanners.
+const tokenPrefix = "dlpg_"
+
+// hashToken: the tokens are 32 random bytes, so a plain SHA-256 is enough
+// (no password stretching needed for high-entropy secrets).
+func hashToken(tok string) string {
+	s := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(s[:])
+}
+
+// AddToken creates a token and returns it; it is shown once and only its
+// hash is stored.
+func (d *DB) AddToken(ctx context.Context, t Token, now time.Time) (string, error) {
+	t.Name = strings.TrimSpace(t.Name)
+	t.Actor = strings.ToLower(strings.TrimSpace(t.Actor))
+	if t.Name == "" || t.Actor == "" {
+		return "", errors.New("review: token needs a name and an actor address")
+	}
+	if t.Role != RoleApprover && t.Role != RoleAdmin {
+		return "", fmt.Errorf("review: unknown role %q (approver or admin)", t.Role)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	tok := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	deps, _ := json.Marshal(nonNil(t.Departments))
+	if _, err := d.db.ExecContext(ctx,
+		`INSERT INTO tokens (hash, name, actor, role, departments, created) VALUES (?, ?, ?, ?, ?, ?)`,
+		hashToken(tok), t.Name, t.Actor, t.Role, string(deps), now.UnixNano()); err != nil {
+		return "", fmt.Errorf("review: token %s: %w", t.Name, err)
+	}
+	return tok, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func scanToken(r interface{ Scan(...any) error }) (Token, error) {
+	var t Token
+	var deps string
+	var created, revoked int64
+	if err := r.Scan(&t.Name, &t.Actor, &t.Role, &deps, &created, &revoked); err != nil {
+		return Token{}, err
+	}
+	_ = json.Unmarshal([]byte(deps), &t.Departments)
+	t.Created = time.Unix(0, created).UTC()
+	if revoked != 0 {
+		t.Revoked = time.Unix(0, revoked).UTC()
+	}
+	return t, nil
+}
+
+// Authenticate returns the token's description, or ErrNoToken.
+func (d *DB) Authenticate(ctx context.Context, tok string) (Token, error) {
+	if !strings.HasPrefix(tok, tokenPrefix) || len(tok) > 200 {
+		return Token{}, ErrNoToken
+	}
+	t, err := scanToken(d.db.QueryRowContext(ctx,
+		`SELECT name, actor, role, departments, created, revoked FROM tokens WHERE hash = ?`, hashToken(tok)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Token{}, ErrNoToken
+	}
+	if err != nil {
+		return Token{}, fmt.Errorf("review: token lookup: %w", err)
+	}
+	if !t.Revoked.IsZero() {
+		return Token{}, ErrNoToken
+	}
+	return t, nil
+}
+
+// ListTokens returns every token (revoked ones too), by name.
+func (d *DB) ListTokens(ctx context.Context) ([]Token, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT name, actor, role, departments, created, revoked FROM tokens ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("review: tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("review: tokens: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RevokeToken revokes the token with this name.
+func (d *DB) RevokeToken(ctx context.Context, name string, now time.Time) error {
+	res, err := d.db.ExecContext(ctx, `UPDATE tokens SET revoked = ? WHERE name = ? AND revoked = 0`, now.UnixNano(), name)
+	if err != nil {
+		return fmt.Errorf("review: revoke %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("review: revoke %s: %w", name, ErrNoToken)
+	}
+	return nil
+}
+
+// meta is what the review service keeps about a held message beyond the
+// hold record.
+type meta struct {
+	Approvers         []string `json:"approvers,omitempty"`
+	RequireEncryption bool     `json:"require_encryption"`
+	UTF8              bool     `json:"smtputf8,omitempty"`
+	EightBit          bool     `json:"8bitmime,omitempty"`
+}
+
+func (d *DB) putMeta(ctx context.Context, id string, m meta) error {
+	b, _ := json.Marshal(m)
+	if _, err := d.db.ExecContext(ctx, `INSERT OR REPLACE INTO hold_meta (id, data) VALUES (?, ?)`, id, string(b)); err != nil {
+		return fmt.Errorf("review: meta %s: %w", id, err)
+	}
+	return nil
+}
+
+// getMeta returns the stored facts; found is false for a hold stored
+// without them (then the caller falls back to the record's level).
+func (d *DB) getMeta(ctx context.Context, id string) (m meta, found bool, err error) {
+	var data string
+	err = d.db.QueryRowContext(ctx, `SELECT data FROM hold_meta WHERE id = ?`, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return meta{}, false, nil
+	}
+	if err != nil {
+		return meta{}, false, fmt.Errorf("review: meta %s: %w", id, err)
+	}
+	if err := json.Unmarshal([]byte(data), &m); err != nil {
+		return meta{}, false, fmt.Errorf("review: meta %s: %w", id, err)
+	}
+	return m, true, nil
+}

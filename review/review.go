@@ -1,0 +1,291 @@
+// Package review is the hold-and-release workflow of clause 3.3.5: class I
+// and II information leaves only with the permission of the sender's
+// information-security manager, and only encrypted.
+//
+// The Service takes held messages from the relay (Hold) into the encrypted
+// hold store, tells the sender and the department's approvers, and serves
+// the HTTP JSON API (Handler) through which approvers release (encryption
+// enforced by package release, four-eyes for level I when configured),
+// reject or mark findings as false positives. Every step is an audit entry.
+// It also keeps the policy's delayed messages (Delay): the sender may cancel
+// or send at once through signed links until the delay ends.
+package review
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"dlpguard/audit"
+	"dlpguard/hold"
+	"dlpguard/keyring"
+	"dlpguard/policy"
+	"dlpguard/release"
+	"dlpguard/smtpproxy/spool"
+)
+
+// Config of the Service.
+type Config struct {
+	// DataDir holds review.db, the link key and the delay spool.
+	DataDir string
+	// Hostname names this relay in Message-IDs of notices.
+	Hostname string
+	// NoticeFrom is the From header of notices (e.g.
+	// dlpguard@city.example.lg.jp). Their envelope sender is null (RFC 5321
+	// 4.5.5), so they never cause bounces.
+	NoticeFrom string
+	// BaseURL is where the console and this API are reached, for links in
+	// notices (e.g. https://dlpguard.city.example.lg.jp:8443).
+	BaseURL string
+	// HoldFor is shown in the sender notice (the hold store applies it);
+	// default 7 days.
+	HoldFor time.Duration
+	// FourEyesLevelI: a level I release needs two different approvers.
+	FourEyesLevelI bool
+	// NoKeyMode: what release does when a recipient has no OpenPGP key
+	// (release.RefuseWithoutKey or release.PassphraseWithoutKey).
+	NoKeyMode release.Mode
+	// LinkKeyFile is the HMAC key of delay links (default
+	// DataDir/link.key, created 0600 on first use).
+	LinkKeyFile string
+	// DefaultDelay is the delay when the verdict names none (10 minutes).
+	DefaultDelay time.Duration
+	// Interval of Run's periodic work (default 30s).
+	Interval time.Duration
+}
+
+// Deps are the stores and hooks the Service works with.
+type Deps struct {
+	Holds hold.Store
+	Audit *audit.Log
+	Keys  *keyring.Keyring
+	// Policy returns the policy in force (its departments name the
+	// approvers); may be nil.
+	Policy func() *policy.Engine
+	Spool  *spool.Store
+	// Notify hands a message committed to spool.AreaQueue to the delivery
+	// queue (queue.Queue.Notify); may be nil (the queue rescans).
+	Notify func(id string)
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Service is the hold-and-release workflow.
+type Service struct {
+	cfg     Config
+	holds   hold.Store
+	audit   *audit.Log
+	keys    *keyring.Keyring
+	policy  func() *policy.Engine
+	spool   *spool.Store
+	notify  func(string)
+	log     *slog.Logger
+	now     func() time.Time
+	db      *DB
+	delays  *spool.Store
+	linkKey []byte
+	delayMu sync.Mutex // one delayed message moved or cancelled at a time
+}
+
+// New opens the service's own files in cfg.DataDir.
+func New(cfg Config, d Deps) (*Service, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("review: no data folder")
+	}
+	if d.Holds == nil || d.Audit == nil || d.Spool == nil {
+		return nil, errors.New("review: hold store, audit log and spool are required")
+	}
+	if cfg.HoldFor <= 0 {
+		cfg.HoldFor = hold.DefaultHoldFor
+	}
+	if cfg.DefaultDelay <= 0 {
+		cfg.DefaultDelay = 10 * time.Minute
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 30 * time.Second
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname, _ = os.Hostname()
+	}
+	if cfg.NoticeFrom == "" {
+		cfg.NoticeFrom = "dlpguard@" + cfg.Hostname
+	}
+	if cfg.LinkKeyFile == "" {
+		cfg.LinkKeyFile = filepath.Join(cfg.DataDir, "link.key")
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	s := &Service{cfg: cfg, holds: d.Holds, audit: d.Audit, keys: d.Keys, policy: d.Policy,
+		spool: d.Spool, notify: d.Notify, log: d.Logger, now: d.Now}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.notify == nil {
+		s.notify = func(string) {}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("review: %w", err)
+	}
+	key, err := loadLinkKey(cfg.LinkKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	s.linkKey = key
+	if s.delays, err = spool.Open(filepath.Join(cfg.DataDir, "delay")); err != nil {
+		return nil, fmt.Errorf("review: delay spool: %w", err)
+	}
+	if s.db, err = OpenDB(context.Background(), filepath.Join(cfg.DataDir, "review.db")); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// DB is the service's token database (for the CLI and tests).
+func (s *Service) DB() *DB { return s.db }
+
+// Close closes the service's own database (not the Deps).
+func (s *Service) Close() error { return s.db.Close() }
+
+// Error is a refusal with an HTTP status and a message in Japanese and
+// English for the API's JSON errors.
+type Error struct {
+	Status int    `json:"-"`
+	Code   string `json:"code"`
+	JA     string `json:"message_ja"`
+	EN     string `json:"message_en"`
+	Err    error  `json:"-"`
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.EN + ": " + e.Err.Error()
+	}
+	return e.EN
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func errf(status int, code, ja, en string, err error) *Error {
+	return &Error{Status: status, Code: code, JA: ja, EN: en, Err: err}
+}
+
+var (
+	errNoReason = errf(http.StatusBadRequest, "reason_required", "理由の入力が必要です。", "a reason is required", nil)
+	errSelf     = errf(http.StatusForbidden, "self_approval", "自分が送信したメッセージは承認・処理できません（対策基準 3.3.5）。", "nobody may act on their own message (standard 3.3.5)", hold.ErrSelfApproval)
+	errDept     = errf(http.StatusForbidden, "wrong_department", "このメッセージの所属の承認者ではありません。", "you are not an approver of this message's department", nil)
+	errNotFound = errf(http.StatusNotFound, "not_found", "保留メッセージが見つかりません。", "no such held message", hold.ErrNotFound)
+)
+
+// storeErr maps hold store errors to API refusals.
+func storeErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, hold.ErrNotFound):
+		return errNotFound
+	case errors.Is(err, hold.ErrInvalidTransition):
+		return errf(http.StatusConflict, "not_held", "このメッセージは保留中ではありません（処理済み）。", "the message is no longer held", err)
+	case errors.Is(err, hold.ErrDuplicateApproval):
+		return errf(http.StatusConflict, "already_approved", "すでに承認済みです。別の承認者の承認が必要です。", "you approved already; another approver must approve", err)
+	case errors.Is(err, hold.ErrSelfApproval):
+		return errSelf
+	case errors.Is(err, hold.ErrPurged):
+		return errf(http.StatusGone, "purged", "保存期間を過ぎたため内容は削除されています。", "the content was purged", err)
+	}
+	return err
+}
+
+// Actor is who acts through the API or CLI.
+type Actor struct {
+	Address     string   // mail address, recorded in the audit log
+	Role        string   // RoleApprover or RoleAdmin
+	Departments []string // for approvers: departments they approve for
+}
+
+func sameAddr(a, b string) bool {
+	return keyring.NormalizeAddress(a) != "" && keyring.NormalizeAddress(a) == keyring.NormalizeAddress(b)
+}
+
+// approversOf is who may approve rec: the approvers stored at hold time and
+// those of the sender's department in the policy in force (a deputy added
+// since counts).
+func (s *Service) approversOf(ctx context.Context, rec hold.Record) []string {
+	m, _, _ := s.db.getMeta(ctx, rec.ID)
+	out := append([]string(nil), m.Approvers...)
+	if s.policy != nil {
+		if e := s.policy(); e != nil {
+			from := rec.Envelope.From
+			msg := "From: <" + from + ">\r\nSubject: x\r\n\r\nx\r\n"
+			if v, err := e.Evaluate(ctx, strings.NewReader(msg), policy.Input{Sender: from, Recipients: []string{from}, Now: s.now()}); err == nil {
+				out = append(out, v.Approvers...)
+			}
+		}
+	}
+	return out
+}
+
+// authorize: admins act for every department, approvers for theirs (by the
+// token's departments or by being named an approver); nobody for their own
+// message (3.3.5: the permission is someone else's).
+func (s *Service) authorize(ctx context.Context, a Actor, rec hold.Record) error {
+	if sameAddr(a.Address, rec.Envelope.From) {
+		return errSelf
+	}
+	if a.Role == RoleAdmin {
+		return nil
+	}
+	if a.Role != RoleApprover {
+		return errDept
+	}
+	for _, d := range a.Departments {
+		if d != "" && d == rec.Department {
+			return nil
+		}
+	}
+	for _, ap := range s.approversOf(ctx, rec) {
+		if sameAddr(ap, a.Address) {
+			return nil
+		}
+	}
+	return errDept
+}
+
+// logger returns the logger with the message ID, for every line about it.
+func (s *Service) logger(id string) *slog.Logger { return s.log.With("id", id) }
+
+// requiredApprovals: four-eyes for level I when configured.
+func (s *Service) requiredApprovals(level string) int {
+	if s.cfg.FourEyesLevelI && level == "I" {
+		return 2
+	}
+	return 1
+}
+
+func (s *Service) get(ctx context.Context, id string) (hold.Record, error) {
+	rec, err := s.holds.Get(ctx, id)
+	return rec, storeErr(err)
+}
+
+// copyTo writes r into a new spool message and returns the writer (not yet
+// committed).
+func (s *Service) spoolWriter(fill func(io.Writer) error) (*spool.Writer, error) {
+	w, err := s.spool.Create()
+	if err != nil {
+		return nil, err
+	}
+	if err := fill(w); err != nil {
+		w.Abort()
+		return nil, err
+	}
+	return w, nil
+}
