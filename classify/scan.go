@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"bytes"
 	"sort"
 	"unicode/utf8"
 
@@ -364,9 +365,18 @@ func runesBetween(buf []byte, a, b, limit int) int {
 // within window runes, returning its distance in runes.
 // before/after restrict the side.
 func (s *Scanner) near(pos, neg, label uint32, a, b, window int, before, after bool) (int, bool) {
-	lo0, hi0 := runesBack(s.buf, a, window+1), runesFwd(s.buf, b, window+1)
-	wb := max(a-lo0, hi0-b)
-	s.keywords(lo0-s.c.ac.maxLen, hi0+s.c.ac.maxLen)
+	// window runes are at most 4*window bytes. Small windows are stepped
+	// exactly, so that ASCII text is not indexed four times too far; wide
+	// ones take the byte bound (the index is incremental, neighbouring
+	// candidates share it, and stepping would cost as much).
+	var wb int
+	if window <= 60 {
+		lo0, hi0 := runesBack(s.buf, a, window+1), runesFwd(s.buf, b, window+1)
+		wb = max(a-lo0, hi0-b)
+	} else {
+		wb = 4*window + 8
+	}
+	s.keywords(a-wb-s.c.ac.maxLen, b+wb+s.c.ac.maxLen)
 	best, found := window+1, false
 	kw := s.c.ac.kw
 	// hits are in order of their end: start at the first that can reach
@@ -425,13 +435,15 @@ func (s *Scanner) hasKW(d, a, b int) bool {
 
 // lineBounds returns the line around buf[i] (bounded by what is kept).
 func (s *Scanner) lineBounds(i int) (int, int) {
-	ls := i
-	for ls > 0 && s.buf[ls-1] != '\n' && i-ls < 2048 {
-		ls--
+	lo := max(0, i-2048)
+	ls := lo
+	if k := bytes.LastIndexByte(s.buf[lo:i], '\n'); k >= 0 {
+		ls = lo + k + 1
 	}
-	le := i
-	for le < len(s.buf) && s.buf[le] != '\n' && le-i < 2048 {
-		le++
+	hi := min(len(s.buf), i+2048)
+	le := hi
+	if k := bytes.IndexByte(s.buf[i:hi], '\n'); k >= 0 {
+		le = i + k
 	}
 	return ls, le
 }

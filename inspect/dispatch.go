@@ -678,13 +678,16 @@ func (w *walker) textRoom() int64 {
 
 // pdf reads a PDF's text layer. One that opens without a password is read
 // (for 3.3.5 it is not encrypted); one that needs a password is encrypted.
+// Files attached inside the PDF leave with it, so each is inspected like an
+// archive member ("x.pdf/meibo.csv").
 func (w *walker) pdf(p *Part, sp *spill) {
-	r, err := pdf.Extract(sp, sp.size, w.textRoom(), w.lim.MaxPartBytes)
+	r, err := pdf.ExtractContext(w.ctx, sp, sp.size, w.textRoom(), w.lim.MaxPartBytes)
 	if r != nil && r.NeedsPassword {
 		p.Encrypted = true
 		p.Reason = "PDF needs a password to open"
 		return
 	}
+	complete := err == nil && r != nil
 	if r != nil {
 		e := w.newEmitter("attachment:"+p.Name, KindAttachment, false)
 		e.WriteString(r.Text)
@@ -694,14 +697,44 @@ func (w *walker) pdf(p *Part, sp *spill) {
 		}
 		if r.Truncated || e.truncated {
 			p.Reason = joinReason(p.Reason, "PDF text truncated (text limit)")
-			return
+			complete = false
+		}
+		if r.Incomplete {
+			// Some content may not be in the text: not passed as read.
+			p.Reason = joinReason(p.Reason, r.Reason())
+			complete = false
+		}
+		if r.ImagesOnly {
+			// A scanned document without a text layer is like an image:
+			// no OCR is done. It is media, as image attachments are.
+			p.Media = true
+			p.Reason = joinReason(p.Reason, "scanned PDF without a text layer (no OCR)")
+			complete = false
+		} else if r.ImagePages > 0 {
+			p.Reason = joinReason(p.Reason, fmt.Sprintf("%d scanned page(s) without a text layer (no OCR)", r.ImagePages))
+		}
+		for i, ef := range r.Embedded {
+			if !w.checkCtx() || !w.countPart() {
+				complete = false
+				break
+			}
+			base := cleanName(ef.Name)
+			if base == "" {
+				base = fmt.Sprintf("embedded-%d", i+1)
+			}
+			name := p.Name + "/" + base
+			if ef.Err != nil {
+				w.res.Parts = append(w.res.Parts, Part{Name: name, Attachment: true, Depth: p.Depth + 1,
+					Reason: "file embedded in the PDF could not be decoded: " + ef.Err.Error()})
+				continue
+			}
+			w.attachmentCTE(name, base, "", nil, bytes.NewReader(ef.Data), nil, p.Depth+1, scope{})
 		}
 	}
 	if err != nil {
 		p.Reason = joinReason(p.Reason, "PDF could not be read: "+err.Error())
-		return
 	}
-	p.Inspected = r != nil
+	p.Inspected = complete
 }
 
 // archive lists an archive and inspects each member as a file of its own

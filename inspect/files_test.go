@@ -22,6 +22,8 @@ func TestFiles(t *testing.T) {
 		memberEnc  string // a member that must be reported encrypted
 		memberBad  string // a member that must be not inspected (not encrypted)
 		reasonPart string
+		memberOK   string // a member that must be read
+		media      bool   // read as media (no text layer): not inspected, not incomplete
 	}
 	cases := map[string]want{
 		"office/document.docx":           {typ: "application/vnd.openxmlformats-officedocument.wordprocessingml.document", inspected: true, text: []string{"123456789018", "ヘッダー文字列 機密性2", "コメント：個人番号 398259791905"}},
@@ -52,6 +54,8 @@ func TestFiles(t *testing.T) {
 		"pdf/empty_r6_aes256.pdf":        {typ: "application/pdf", inspected: true, text: []string{"123456789018"}},
 		"pdf/pw_r4_aes128.pdf":           {typ: "application/pdf", encrypted: true},
 		"pdf/pw_r6_aes256.pdf":           {typ: "application/pdf", encrypted: true},
+		"pdf/embedded_csv.pdf":           {typ: "application/pdf", inspected: true, text: []string{"山田太郎,123456789018"}, memberOK: "embedded_csv.pdf/meibo.csv"},
+		"pdf/gs_scan.pdf":                {typ: "application/pdf", media: true, reasonPart: "no OCR"},
 	}
 	for file, wt := range cases {
 		t.Run(file, func(t *testing.T) {
@@ -88,6 +92,14 @@ func TestFiles(t *testing.T) {
 					t.Errorf("member %s: %+v", wt.memberEnc, m)
 				}
 			}
+			if wt.memberOK != "" {
+				if m := findPart(res, wt.memberOK); m == nil || !m.Inspected || m.Encrypted {
+					t.Errorf("member %s: %+v", wt.memberOK, m)
+				}
+			}
+			if p.Media != wt.media {
+				t.Errorf("media = %v, want %v", p.Media, wt.media)
+			}
 			if wt.memberBad != "" {
 				if m := findPart(res, wt.memberBad); m == nil || m.Encrypted || m.Inspected || !strings.Contains(m.Reason, wt.reasonPart) {
 					t.Errorf("member %s: %+v", wt.memberBad, m)
@@ -95,7 +107,7 @@ func TestFiles(t *testing.T) {
 			} else if wt.reasonPart != "" && !strings.Contains(p.Reason, wt.reasonPart) {
 				t.Errorf("reason %q, want %q", p.Reason, wt.reasonPart)
 			}
-			wantIncomplete := wt.encrypted || !wt.inspected || wt.memberBad != ""
+			wantIncomplete := wt.encrypted || (!wt.inspected && !wt.media) || wt.memberBad != ""
 			if res.Incomplete != wantIncomplete {
 				t.Errorf("Incomplete = %v, want %v", res.Incomplete, wantIncomplete)
 			}

@@ -15,6 +15,7 @@ import (
 
 	"dlpguard/config"
 	"dlpguard/ops"
+	"dlpguard/policy"
 	"dlpguard/smtpproxy"
 	"dlpguard/smtpproxy/queue"
 	"dlpguard/smtpproxy/spool"
@@ -28,6 +29,7 @@ type relay struct {
 	store      *spool.Store
 	smtp       *smtpproxy.Server
 	queue      *queue.Queue
+	policy     *policy.Holder
 	ops        *ops.Server
 	smtpAddrs  []string
 	mailboxDir string
@@ -73,15 +75,23 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		return r, err
 	}
 
+	// The policy decides before the reply to DATA (3.3.5); a policy that
+	// does not load stops the start: the relay never runs uninspected.
+	r.policy, err = policy.NewHolder(cfg.Policy.File, log.With("component", "policy"))
+	if err != nil {
+		return r, fmt.Errorf("policy: %w", err)
+	}
+	log.Info("policy loaded", "file", cmp(cfg.Policy.File, "built-in default"), "version", r.policy.Version())
+
 	scfg, err := smtpConfig(cfg)
 	if err != nil {
 		return r, err
 	}
 	r.smtp = smtpproxy.New(scfg, r.store, smtpproxy.Options{
-		Logger:  log.With("component", "smtp"),
-		Metrics: metrics,
-		Queue:   r.queue,
-		// Inspector: wired to the policy engine by the lead; nil passes.
+		Logger:    log.With("component", "smtp"),
+		Metrics:   metrics,
+		Queue:     r.queue,
+		Inspector: &policyInspector{holder: r.policy, metrics: policy.NewMetrics(reg)},
 	})
 
 	// Bind everything before serving anything, so a bad address fails the
@@ -115,6 +125,8 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 
 	qctx, cancel := context.WithCancel(context.Background())
 	r.queueCancel = cancel
+	// The policy file is also reloaded when it changes on disk.
+	go r.policy.Watch(qctx, 2*time.Second)
 	go func() {
 		err := r.queue.Run(qctx)
 		r.queueDone <- err
@@ -237,11 +249,16 @@ func (r *relay) reload(cfg *config.Config) {
 	} else {
 		restart = append(restart, r.smtp.Reload(scfg)...)
 	}
+	if old.Policy.File != cfg.Policy.File {
+		restart = append(restart, "policy.file")
+	} else if err := r.policy.Reload(); err != nil {
+		// The policy in force stays (policy.Holder keeps it).
+		r.log.Error("reload: policy not applied; the previous policy stays in force", "err", err)
+	} else {
+		r.log.Info("reload: policy", "version", r.policy.Version())
+	}
 	if len(restart) > 0 {
 		r.log.Warn("reload: these settings changed but need a restart", "settings", restart)
-	}
-	if old.Policy.File != cfg.Policy.File {
-		r.log.Info("reload: policy file changed", "file", cfg.Policy.File)
 	}
 	r.log.Info("configuration reloaded")
 	// Keep the settings that need a restart as they run, so the next
@@ -249,6 +266,7 @@ func (r *relay) reload(cfg *config.Config) {
 	merged := *cfg
 	merged.SMTP.Listen, merged.SMTP.TLSListen = old.SMTP.Listen, old.SMTP.TLSListen
 	merged.DataDir, merged.HTTP.Listen, merged.Hostname, merged.Upstream = old.DataDir, old.HTTP.Listen, old.Hostname, old.Upstream
+	merged.Policy = old.Policy
 	r.cfg = &merged
 }
 

@@ -296,3 +296,104 @@ func TestPostfixToolsEndToEnd(t *testing.T) {
 	}
 	t.Fatal("queue not empty after delivery")
 }
+
+// TestRelayPolicyActions sends samples through the whole relay with the
+// built-in default policy: a My Number is refused in the session (550
+// 5.7.1 with rule and clause), a class I marking is held, a benign message
+// is delivered.
+func TestRelayPolicyActions(t *testing.T) {
+	cfg := config.Demo()
+	cfg.DataDir = t.TempDir()
+	cfg.SMTP.Listen = []string{"127.0.0.1:0"}
+	cfg.HTTP.Listen = ""
+	var logBuf syncBuffer
+	r, err := startRelay(cfg, slog.New(slog.NewTextHandler(&logBuf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.shutdown(time.Second)
+
+	tests := []struct {
+		file     string
+		wantCode int    // 0: 250
+		want     string // in the reply text
+		area     spool.Area
+	}{
+		{"p001_mynumber.eml", 550, "clause 3.3.5", ""},
+		{"p021_marking.eml", 0, "held as", spool.AreaHold},
+		{"p038_benign.eml", 0, "queued as", ""}, // delivered: the queue is empty again
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			msg, err := os.ReadFile(filepath.Join("..", "..", "testdata", "samples", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := smtp.Dial(r.smtpAddrs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.Hello("client.test")
+			if err := c.Mail("sender@city.example.lg.jp", nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Rcpt("someone@example.com", nil); err != nil {
+				t.Fatal(err)
+			}
+			w, err := c.Data()
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(msg)
+			resp, err := w.CloseWithResponse()
+			var text string
+			if tc.wantCode != 0 {
+				se, ok := err.(*smtp.SMTPError)
+				if !ok || se.Code != tc.wantCode || se.EnhancedCode != (smtp.EnhancedCode{5, 7, 1}) {
+					t.Fatalf("reply %v, want %d 5.7.1", err, tc.wantCode)
+				}
+				text = se.Message
+			} else {
+				if err != nil {
+					t.Fatalf("reply %v, want 250", err)
+				}
+				text = resp.StatusText
+			}
+			if !strings.Contains(text, tc.want) {
+				t.Fatalf("reply %q lacks %q", text, tc.want)
+			}
+			f := strings.FieldsFunc(text, func(r rune) bool { return r == ' ' || r == '(' || r == ')' })
+			id := ""
+			for _, w := range f {
+				if spool.ValidID(w) {
+					id = w
+				}
+			}
+			if id == "" {
+				t.Fatalf("no message ID in %q", text)
+			}
+			if tc.area == spool.AreaHold {
+				if _, err := r.store.Envelope(spool.AreaHold, id); err != nil {
+					t.Fatalf("held message: %v", err)
+				}
+			}
+			if tc.wantCode == 550 {
+				for _, a := range []spool.Area{spool.AreaQueue, spool.AreaHold} {
+					if _, err := r.store.Envelope(a, id); err == nil {
+						t.Fatalf("rejected message kept in %s", a)
+					}
+				}
+			}
+		})
+	}
+	// The benign message reaches the local mailbox.
+	newDir := filepath.Join(cfg.DataDir, "mailbox", "someone@example.com", "new")
+	for range 200 {
+		if files, _ := os.ReadDir(newDir); len(files) == 1 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("benign message not delivered; log:\n%s", logBuf.String())
+}

@@ -54,7 +54,7 @@ func BenchmarkXLSX(b *testing.B) {
 	b.ReportAllocs()
 	cpu0 := cpuTime()
 	for b.Loop() {
-		d, err := Extract(bytes.NewReader(data), int64(len(data)), 0, 0)
+		d, err := Extract(bytes.NewReader(data), int64(len(data)), -1, 0)
 		if err != nil || len(d.Sections) < 2 {
 			b.Fatal(err)
 		}
@@ -82,7 +82,7 @@ func BenchmarkDOCX(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Extract(bytes.NewReader(data), int64(len(data)), 0, 0); err != nil {
+		if _, err := Extract(bytes.NewReader(data), int64(len(data)), -1, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

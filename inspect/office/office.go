@@ -60,7 +60,8 @@ var (
 	ErrUnreadEmbedded = errors.New("office: embedded object not read")
 )
 
-// Defaults used when Extract is given a limit <= 0.
+// Defaults used when Extract is given a maxText < 0 or a maxEntryBytes <= 0.
+// (maxText 0 means no room left: nothing is extracted, Truncated is set.)
 const (
 	DefaultMaxText       = 64 << 20
 	DefaultMaxEntryBytes = 64 << 20
@@ -70,8 +71,8 @@ const (
 )
 
 // Extract reads the document held in r (a ZIP container) and returns its
-// text, at most maxText bytes of it. maxEntryBytes bounds the decompressed
-// size of any one XML part (zip bombs).
+// text, at most maxText bytes of it (< 0: DefaultMaxText). maxEntryBytes
+// bounds the decompressed size of any one XML part (zip bombs).
 //
 // A ZIP that is neither OOXML ([Content_Types].xml naming a main document)
 // nor OpenDocument (a "mimetype" member) gives ErrNotOffice: the caller
@@ -85,7 +86,7 @@ func Extract(r io.ReaderAt, size int64, maxText, maxEntryBytes int64) (*Doc, err
 const maxEmbedDepth = 3
 
 func extract(r io.ReaderAt, size int64, maxText, maxEntryBytes int64, depth int) (*Doc, error) {
-	if maxText <= 0 {
+	if maxText < 0 {
 		maxText = DefaultMaxText
 	}
 	if maxEntryBytes <= 0 {

@@ -180,7 +180,7 @@ func TestExtractFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			d, err := extractFile(t, tt.file, 0, 0)
+			d, err := extractFile(t, tt.file, -1, 0)
 			if err != nil {
 				t.Fatalf("Extract: %v", err)
 			}
@@ -256,7 +256,7 @@ func TestExtractNotOffice(t *testing.T) {
 		"office/document-encrypted.docx", // OLE, not ZIP: see IsEncryptedOLE
 	} {
 		t.Run(f, func(t *testing.T) {
-			d, err := extractFile(t, f, 0, 0)
+			d, err := extractFile(t, f, -1, 0)
 			if !errors.Is(err, ErrNotOffice) {
 				t.Fatalf("Extract = %v, %v; want ErrNotOffice", d, err)
 			}
@@ -265,7 +265,7 @@ func TestExtractNotOffice(t *testing.T) {
 }
 
 func TestExtractEncryptedODF(t *testing.T) {
-	_, err := extractFile(t, "office/document-encrypted.odt", 0, 0)
+	_, err := extractFile(t, "office/document-encrypted.odt", -1, 0)
 	if !errors.Is(err, ErrEncrypted) {
 		t.Fatalf("Extract(document-encrypted.odt) error = %v, want ErrEncrypted", err)
 	}
@@ -325,7 +325,7 @@ func putLE32(b []byte, v uint32) {
 
 func TestExtractTruncated(t *testing.T) {
 	for _, f := range []string{"office/roster.xlsx", "office/document.docx", "office/roster.ods", "office/slides.pptx"} {
-		full, err := extractFile(t, f, 0, 0)
+		full, err := extractFile(t, f, -1, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -357,7 +357,7 @@ func TestExtractTruncated(t *testing.T) {
 func TestExtractEntryLimit(t *testing.T) {
 	// roster.xlsx: [Content_Types].xml (1.9 KB) passes a 5000-byte limit,
 	// styles.xml and sheet1.xml (5.6 KB) do not.
-	d, err := extractFile(t, "office/roster.xlsx", 0, 5000)
+	d, err := extractFile(t, "office/roster.xlsx", -1, 5000)
 	if !errors.Is(err, ErrLimit) {
 		t.Fatalf("error = %v, want ErrLimit", err)
 	}
@@ -383,12 +383,12 @@ func TestExtractBomb(t *testing.T) {
 	w.Write(bytes.Repeat([]byte(" "), 30<<20))
 	w.Write([]byte(`</w:t></w:r></w:p></w:body></w:document>`))
 	zw.Close()
-	_, err := Extract(bytes.NewReader(buf.Bytes()), int64(buf.Len()), 0, 64<<20)
+	_, err := Extract(bytes.NewReader(buf.Bytes()), int64(buf.Len()), -1, 64<<20)
 	if !errors.Is(err, ErrLimit) {
 		t.Fatalf("bomb: error = %v, want ErrLimit", err)
 	}
 	// The same under a small entry limit is refused by size.
-	_, err = Extract(bytes.NewReader(buf.Bytes()), int64(buf.Len()), 0, 1<<20)
+	_, err = Extract(bytes.NewReader(buf.Bytes()), int64(buf.Len()), -1, 1<<20)
 	if !errors.Is(err, ErrLimit) {
 		t.Fatalf("bomb, 1 MiB limit: error = %v, want ErrLimit", err)
 	}
@@ -515,7 +515,7 @@ func TestSmallDocs(t *testing.T) {
 		{4, "odt", "body", "本文\t\n脚注"},
 	} {
 		b := seeds[tt.seed]
-		d, err := Extract(bytes.NewReader(b), int64(len(b)), 0, 0)
+		d, err := Extract(bytes.NewReader(b), int64(len(b)), -1, 0)
 		if err != nil {
 			t.Errorf("seed %d: %v", tt.seed, err)
 			continue
@@ -570,7 +570,7 @@ func TestEmbedded(t *testing.T) {
 	const xl = "word/embeddings/Microsoft_Excel_Worksheet.xlsx"
 
 	b := withMembers(t, docx, map[string][]byte{xl: roster})
-	d, err := Extract(bytes.NewReader(b), int64(len(b)), 0, 0)
+	d, err := Extract(bytes.NewReader(b), int64(len(b)), -1, 0)
 	if err != nil {
 		t.Fatalf("docx with an embedded xlsx: %v", err)
 	}
@@ -592,7 +592,7 @@ func TestEmbedded(t *testing.T) {
 		{"word/embeddings/package.zip", load(t, "archive/plain.zip"), "not an office document"},
 	} {
 		b := withMembers(t, docx, map[string][]byte{tc.member: tc.data})
-		d, err := Extract(bytes.NewReader(b), int64(len(b)), 0, 0)
+		d, err := Extract(bytes.NewReader(b), int64(len(b)), -1, 0)
 		if !errors.Is(err, ErrUnreadEmbedded) {
 			t.Errorf("%s: error %v, want ErrUnreadEmbedded", tc.member, err)
 			continue
@@ -610,7 +610,7 @@ func TestEmbedded(t *testing.T) {
 	for i := 0; i < maxEmbedDepth+2; i++ {
 		nested = withMembers(t, docx, map[string][]byte{"word/embeddings/doc.docx": nested})
 	}
-	d, err = Extract(bytes.NewReader(nested), int64(len(nested)), 0, 0)
+	d, err = Extract(bytes.NewReader(nested), int64(len(nested)), -1, 0)
 	if !errors.Is(err, ErrUnreadEmbedded) || len(d.Unread) != 1 || !strings.Contains(d.Unread[0], "too deep") {
 		t.Errorf("deep nesting: %v, Unread %q", err, d.Unread)
 	}
@@ -634,7 +634,7 @@ func TestAltChunk(t *testing.T) {
 	rels = bytes.Replace(rels, []byte("</Relationships>"), []byte(`<Relationship Id="rIdAlt" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk" Target="afchunk.htm"/></Relationships>`), 1)
 	page := []byte("<html><head><style>p{}</style></head><body><p>取り込まれたHTML</p><table><tr><td>山田太郎</td><td>176749365367</td></tr></table><img alt=\"極秘\"></body></html>")
 	b := withMembers(t, docx, map[string][]byte{"word/_rels/document.xml.rels": rels, "word/afchunk.htm": page})
-	d, err := Extract(bytes.NewReader(b), int64(len(b)), 0, 0)
+	d, err := Extract(bytes.NewReader(b), int64(len(b)), -1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -646,5 +646,17 @@ func TestAltChunk(t *testing.T) {
 	}
 	if strings.Contains(got, "p{}") {
 		t.Error("style text read as content")
+	}
+}
+
+// TestExtractNoRoom: maxText 0 (the message's text budget is spent) reads
+// nothing and says so.
+func TestExtractNoRoom(t *testing.T) {
+	d, err := extractFile(t, "office/roster.xlsx", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Truncated || len(d.Sections) != 0 {
+		t.Errorf("Truncated = %v with %d sections, want true and none", d.Truncated, len(d.Sections))
 	}
 }

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"strings"
+
+	"dlpguard/policy"
+	"dlpguard/smtpproxy"
+	"dlpguard/smtpproxy/spool"
+)
+
+// policyInspector is the relay's inspection hook: the policy engine in
+// force decides on the spooled message before the reply to DATA (3.3.5).
+// A session takes the engine once and finishes under it, so a policy
+// reload never changes a decision half-way.
+type policyInspector struct {
+	holder  *policy.Holder
+	metrics *policy.Metrics
+}
+
+func (p *policyInspector) Inspect(ctx context.Context, env *spool.Envelope, content *os.File) (smtpproxy.Decision, error) {
+	eng := p.holder.Engine()
+	rcpts := make([]string, len(env.Recipients))
+	for i, r := range env.Recipients {
+		rcpts[i] = r.Address
+	}
+	v, err := eng.Evaluate(ctx, io.NewSectionReader(content, 0, env.Size), policy.Input{
+		Sender:     env.From,
+		Recipients: rcpts,
+		Size:       env.Size,
+		Now:        env.Received,
+	})
+	if err != nil {
+		return smtpproxy.Decision{}, err // the relay holds the message (fail closed)
+	}
+	p.metrics.Observe(v)
+	d := smtpproxy.Decision{Action: string(v.Action)}
+	for _, h := range v.Rules {
+		d.Rules = append(d.Rules, h.ID)
+	}
+	switch v.Action {
+	case policy.Reject:
+		d.Reply = v.SMTPReply()
+	case policy.Hold, policy.Delay, policy.Bcc:
+		// The relay holds delay and bcc too until they are implemented;
+		// the reply names the rules and clauses, as for a reject.
+		d.Reply = holdReply(v)
+	}
+	return d, nil
+}
+
+// holdReply is the ASCII text before ": held as ID".
+func holdReply(v *policy.Verdict) string {
+	var parts []string
+	for _, h := range v.Rules {
+		if h.Action == v.Action {
+			parts = append(parts, "rule "+h.ID+", clause "+h.Clause)
+		}
+	}
+	if len(parts) == 0 {
+		return "Held for review"
+	}
+	return "Held for review (" + strings.Join(parts, "; ") + ")"
+}

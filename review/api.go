@@ -1,0 +1,359 @@
+package review
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"dlpguard/hold"
+)
+
+// Handler serves the HTTP JSON API:
+//
+//	GET  /api/v1/holds                      list (status, department, rule, level, age, limit, offset)
+//	GET  /api/v1/holds/{id}                 record, verdict, parts, approvers
+//	POST /api/v1/holds/{id}/release         {"reason": "..."}
+//	POST /api/v1/holds/{id}/reject          {"reason": "..."}
+//	POST /api/v1/holds/{id}/false-positive  {"detector": "...", "location": "...", "reason": "..."}
+//	GET  /api/v1/delays/{id}/{cancel|send}  signed link from the sender's notice: a confirmation page
+//	POST /api/v1/delays/{id}/{cancel|send}  the same link, confirmed
+//
+// The holds endpoints take "Authorization: Bearer TOKEN" (dlpguard tokens
+// add); the delay links are authorised by their signature alone.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/holds", s.auth(s.handleList))
+	mux.HandleFunc("GET /api/v1/holds/{id}", s.auth(s.handleShow))
+	mux.HandleFunc("POST /api/v1/holds/{id}/release", s.auth(s.handleRelease))
+	mux.HandleFunc("POST /api/v1/holds/{id}/reject", s.auth(s.handleReject))
+	mux.HandleFunc("POST /api/v1/holds/{id}/false-positive", s.auth(s.handleFalsePositive))
+	mux.HandleFunc("GET /api/v1/delays/{id}/{action}", s.handleDelayPage)
+	mux.HandleFunc("POST /api/v1/delays/{id}/{action}", s.handleDelayAction)
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// writeErr answers with {"error": {code, message_ja, message_en}}.
+func (s *Service) writeErr(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		s.log.Error("review api", "method", r.Method, "path", r.URL.Path, "err", err)
+		e = errf(http.StatusInternalServerError, "internal", "内部エラーが発生しました。", "internal error", err)
+	}
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="dlpguard"`)
+	}
+	writeJSON(w, e.Status, map[string]any{"error": e})
+}
+
+func (s *Service) auth(next func(http.ResponseWriter, *http.Request, Actor)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || strings.TrimSpace(tok) == "" {
+			s.writeErr(w, r, errf(http.StatusUnauthorized, "unauthorized", "認証が必要です（API トークン）。", "authentication required (API token)", nil))
+			return
+		}
+		t, err := s.db.Authenticate(r.Context(), strings.TrimSpace(tok))
+		if err != nil {
+			if errors.Is(err, ErrNoToken) {
+				s.log.Warn("review api: invalid token", "remote", r.RemoteAddr, "path", r.URL.Path)
+				err = errf(http.StatusUnauthorized, "invalid_token", "API トークンが無効です。", "invalid API token", err)
+			}
+			s.writeErr(w, r, err)
+			return
+		}
+		next(w, r, Actor{Address: t.Actor, Role: t.Role, Departments: t.Departments})
+	}
+}
+
+// parseAge reads "36h", "90m" or "7d".
+func parseAge(v string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(d)
+		return time.Duration(n) * 24 * time.Hour, err
+	}
+	return time.ParseDuration(v)
+}
+
+func badRequest(en, ja string) error { return errf(http.StatusBadRequest, "bad_request", ja, en, nil) }
+
+func (s *Service) handleList(w http.ResponseWriter, r *http.Request, a Actor) {
+	q := r.URL.Query()
+	f := hold.Filter{Rule: q.Get("rule"), Level: hold.Level(q.Get("level"))}
+	for _, st := range strings.Split(q.Get("status"), ",") {
+		if st = strings.TrimSpace(st); st != "" {
+			f.Status = append(f.Status, hold.Status(st))
+		}
+	}
+	if d := q.Get("department"); d != "" {
+		f.Departments = []string{d}
+	}
+	if v := q.Get("age"); v != "" {
+		d, err := parseAge(v)
+		if err != nil || d < 0 {
+			s.writeErr(w, r, badRequest("age: want e.g. 24h or 7d", "age の形式が正しくありません（例: 24h、7d）。"))
+			return
+		}
+		f.CreatedBefore = s.now().Add(-d)
+	}
+	for name, dst := range map[string]*int{"limit": &f.Limit, "offset": &f.Offset} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				s.writeErr(w, r, badRequest(name+": want a number", name+" は数値で指定してください。"))
+				return
+			}
+			*dst = n
+		}
+	}
+	filterAfter := false
+	if a.Role != RoleAdmin {
+		// Approvers see their departments' messages only.
+		if len(a.Departments) > 0 {
+			if len(f.Departments) == 0 {
+				f.Departments = a.Departments
+			} else if !contains(a.Departments, f.Departments[0]) {
+				filterAfter = true
+			}
+		} else {
+			filterAfter = true
+		}
+	}
+	page, err := s.holds.List(r.Context(), f)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	if filterAfter {
+		kept := page.Records[:0]
+		for _, rec := range page.Records {
+			if err := s.authorize(r.Context(), a, rec); err == nil || errors.Is(err, errSelf) {
+				kept = append(kept, rec)
+			}
+		}
+		page.Records = kept
+		page.Total = len(kept) // of this page only: the store cannot filter by approver
+	}
+	if page.Records == nil {
+		page.Records = []hold.Record{}
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// HoldView is what GET /api/v1/holds/{id} returns.
+type HoldView struct {
+	hold.Record
+	Approvers         []string          `json:"approvers"`
+	RequireEncryption bool              `json:"require_encryption"`
+	Parts             []hold.Attachment `json:"parts"`
+}
+
+func (s *Service) view(ctx context.Context, rec hold.Record) HoldView {
+	m, found, _ := s.db.getMeta(ctx, rec.ID)
+	if !found {
+		m.RequireEncryption = rec.Level == "I" || rec.Level == "II"
+	}
+	v := HoldView{Record: rec, Approvers: s.approversOf(ctx, rec), RequireEncryption: m.RequireEncryption, Parts: rec.Verdict.Attachments}
+	if v.Approvers == nil {
+		v.Approvers = []string{}
+	}
+	if v.Parts == nil {
+		v.Parts = []hold.Attachment{}
+	}
+	return v
+}
+
+func (s *Service) handleShow(w http.ResponseWriter, r *http.Request, a Actor) {
+	rec, err := s.get(r.Context(), r.PathValue("id"))
+	if err == nil {
+		// The sender may look at their own held message, not act on it.
+		if err = s.authorize(r.Context(), a, rec); errors.Is(err, errSelf) {
+			err = nil
+		}
+	}
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(r.Context(), rec))
+}
+
+// actionBody is the JSON body of the POST actions.
+type actionBody struct {
+	Reason   string `json:"reason"`
+	Detector string `json:"detector,omitempty"`
+	Location string `json:"location,omitempty"`
+}
+
+func readBody(r *http.Request) (actionBody, error) {
+	var b actionBody
+	data, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		return b, err
+	}
+	if len(strings.TrimSpace(string(data))) > 0 {
+		if err := json.Unmarshal(data, &b); err != nil {
+			return b, badRequest("body: want JSON {\"reason\": \"...\"}", "本文は JSON {\"reason\": \"...\"} で指定してください。")
+		}
+	}
+	return b, nil
+}
+
+func (s *Service) handleRelease(w http.ResponseWriter, r *http.Request, a Actor) {
+	b, err := readBody(r)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	res, err := s.Release(r.Context(), r.PathValue("id"), a, b.Reason)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Service) handleReject(w http.ResponseWriter, r *http.Request, a Actor) {
+	b, err := readBody(r)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	rec, err := s.Reject(r.Context(), r.PathValue("id"), a, b.Reason)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(r.Context(), rec))
+}
+
+func (s *Service) handleFalsePositive(w http.ResponseWriter, r *http.Request, a Actor) {
+	b, err := readBody(r)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	rec, err := s.MarkFalsePositive(r.Context(), r.PathValue("id"), hold.FalsePositive{Detector: b.Detector, Location: b.Location}, a, b.Reason)
+	if err != nil {
+		s.writeErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(r.Context(), rec))
+}
+
+var delayPage = template.Must(template.New("delay").Parse(`<!DOCTYPE html>
+<html lang="ja"><head><meta charset="utf-8"><title>dlpguard</title></head>
+<body>
+<p>{{.JA}}</p>
+<p lang="en">{{.EN}}</p>
+{{if .Form}}<form method="post" action="{{.Action}}"><button type="submit">{{.Button}}</button></form>{{end}}
+</body></html>
+`))
+
+type delayPageData struct {
+	JA, EN, Action, Button string
+	Form                   bool
+}
+
+func (s *Service) delayPageErr(w http.ResponseWriter, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = errf(http.StatusInternalServerError, "internal", "内部エラーが発生しました。", "internal error", err)
+		s.log.Error("review: delay link", "err", err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(e.Status)
+	delayPage.Execute(w, delayPageData{JA: e.JA, EN: e.EN})
+}
+
+func delayAction(a string) (ja, en string, ok bool) {
+	switch a {
+	case "cancel":
+		return "送信を取り消す", "Cancel sending", true
+	case "send":
+		return "今すぐ送信する", "Send now", true
+	}
+	return "", "", false
+}
+
+// handleDelayPage shows a confirmation: a GET changes nothing, so link
+// scanners that fetch every URL in a mail cannot cancel or send.
+func (s *Service) handleDelayPage(w http.ResponseWriter, r *http.Request) {
+	id, action := r.PathValue("id"), r.PathValue("action")
+	ja, en, ok := delayAction(action)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if err := s.checkLink(action, id, r.URL.Query().Get("exp"), r.URL.Query().Get("sig")); err != nil {
+		s.delayPageErr(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	delayPage.Execute(w, delayPageData{JA: "送信待ちのメール " + id + " を" + ja + "場合は、ボタンを押してください。",
+		EN: en + ": press the button for message " + id + ".", Action: r.URL.RequestURI(), Button: ja + " / " + en, Form: true})
+}
+
+func (s *Service) handleDelayAction(w http.ResponseWriter, r *http.Request) {
+	id, action := r.PathValue("id"), r.PathValue("action")
+	if _, _, ok := delayAction(action); !ok {
+		http.NotFound(w, r)
+		return
+	}
+	err := s.checkLink(action, id, r.URL.Query().Get("exp"), r.URL.Query().Get("sig"))
+	if err == nil {
+		if action == "cancel" {
+			err = s.cancelDelayed(r.Context(), id)
+		} else {
+			err = s.sendDelayed(r.Context(), id, "sender")
+		}
+	}
+	if err != nil {
+		if wantsJSON(r) {
+			s.writeErr(w, r, err)
+		} else {
+			s.delayPageErr(w, err)
+		}
+		return
+	}
+	ja, en := fmt.Sprintf("メール %s の送信を取り消しました。", id), fmt.Sprintf("Message %s was cancelled.", id)
+	if action == "send" {
+		ja, en = fmt.Sprintf("メール %s を送信しました。", id), fmt.Sprintf("Message %s was sent.", id)
+	}
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]string{"id": id, "action": action, "message_ja": ja, "message_en": en})
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	delayPage.Execute(w, delayPageData{JA: ja, EN: en})
+}
+
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
