@@ -130,7 +130,7 @@ type orgData struct {
 }
 
 func detIndex(name string) int {
-	for i, n := range detNames {
+	for i, n := range detNames() {
 		if n == name {
 			return i
 		}
@@ -167,12 +167,12 @@ func New(cfg Config) (*Classifier, error) {
 	}
 	for d := 0; d < nDet; d++ {
 		def := defaultSettings(d)
-		s, ok := cfg.Builtin[detNames[d]]
+		s, ok := cfg.Builtin[detNames()[d]]
 		if !ok {
 			s = DetectorSettings{}
 		}
 		if s.Window < 0 || s.MinCount < 0 {
-			return nil, fmt.Errorf("detectors.builtin.%s: window and min_count must not be negative", detNames[d])
+			return nil, fmt.Errorf("detectors.builtin.%s: window and min_count must not be negative", detNames()[d])
 		}
 		kw := def.Keywords
 		if len(s.Keywords) > 0 {

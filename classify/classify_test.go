@@ -265,6 +265,7 @@ func TestMarkings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		rep := c.ScanText("subject", tt.kind, tt.text)
+		assertMasked(t, rep, nil)
 		f := rep.Find(Marking)
 		switch {
 		case tt.want == "" && f != nil:
@@ -415,6 +416,7 @@ func TestCrossChunk(t *testing.T) {
 		s.Chunk(inspect.Chunk{Location: "body", Kind: inspect.KindBody, Text: string(runes[:cut])})
 		s.Chunk(inspect.Chunk{Location: "body", Kind: inspect.KindBody, Text: string(runes[cut:])})
 		rep := s.Report()
+		assertMasked(t, rep, nil)
 		if f := rep.Find(MyNumber); f == nil || f.Confidence != High {
 			t.Fatalf("cut at %d: my_number %+v", cut, f)
 		}
@@ -470,7 +472,9 @@ func TestTables(t *testing.T) {
 	scan := func(text string, table bool) Report {
 		s := c.NewScanner()
 		s.Chunk(inspect.Chunk{Location: "attachment:名簿.xlsx", Kind: inspect.KindAttachment, Table: table, Text: text})
-		return s.Report()
+		rep := s.Report()
+		assertMasked(t, rep, nil)
+		return rep
 	}
 	// labelled column: high even for one number, even far from the header
 	var b strings.Builder
@@ -644,7 +648,9 @@ func TestExclusionsAndOrganisation(t *testing.T) {
 		{"〒190-8699 東京都若葉市中央一丁目1番1号", AddressDet},
 	}
 	for _, tt := range tests {
-		if f := c.ScanText("body", inspect.KindBody, tt.text).Find(tt.det); f != nil {
+		rep := c.ScanText("body", inspect.KindBody, tt.text)
+		assertMasked(t, rep, nil)
+		if f := rep.Find(tt.det); f != nil {
 			t.Errorf("%q: %s not excluded: %+v", tt.text, tt.det, f)
 		}
 	}
@@ -734,5 +740,30 @@ func TestScannerReset(t *testing.T) {
 	s2.Chunk(inspect.Chunk{Location: "body", Kind: inspect.KindBody, Text: "予定のご連絡です。"})
 	if r := s2.Report(); len(r.Findings) != 0 {
 		t.Fatalf("pooled scanner: %+v", r)
+	}
+}
+
+func TestSWARStop(t *testing.T) {
+	// every byte value at every position, against the table
+	c := mustNew(t, Config{})
+	for _, table := range []bool{false, true} {
+		skip := &c.skipASCII
+		if table {
+			skip = &c.skipTable
+		}
+		for pos := 0; pos < 8; pos++ {
+			for v := 0; v < 256; v++ {
+				b := []byte("abcdefgh")
+				b[pos] = byte(v)
+				x := uint64(0)
+				for k := 7; k >= 0; k-- {
+					x = x<<8 | uint64(b[k])
+				}
+				want := !skip[v]
+				if got := swarStop(x, table); got != want {
+					t.Fatalf("byte %#x at %d (table %v): swarStop %v, want %v", v, pos, table, got, want)
+				}
+			}
+		}
 	}
 }

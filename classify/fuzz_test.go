@@ -54,6 +54,7 @@ func FuzzScanner(f *testing.F) {
 			t.Fatalf("half width %+v, full width %+v", fh, ff)
 		}
 		for _, rep := range []Report{half, full} {
+			assertMasked(t, rep, nil)
 			for _, fd := range rep.Findings {
 				if fd.Count <= 0 || len(fd.Locations) == 0 {
 					t.Fatalf("empty finding %+v", fd)

@@ -20,10 +20,12 @@ const (
 	nDet
 )
 
-// detNames are the contract names (DESIGN.md) by index.
-var detNames = [nDet]string{MyNumber, CorporateNumber, ResidentCode, PensionNumber,
-	DriversLicense, Passport, CreditCard, BankAccount, PhoneNumber, PostalCode,
-	AddressDet, BirthDate, EmailAddress, PersonalList, Marking}
+// detNames returns the contract names (DESIGN.md) by index.
+func detNames() [nDet]string {
+	return [nDet]string{MyNumber, CorporateNumber, ResidentCode, PensionNumber,
+		DriversLicense, Passport, CreditCard, BankAccount, PhoneNumber, PostalCode,
+		AddressDet, BirthDate, EmailAddress, PersonalList, Marking}
+}
 
 // Label classes of table headers and nearby words (bits).
 const (

@@ -153,6 +153,13 @@ func (s *Scanner) judgeRun(run *numRun) {
 	if run.end < len(buf) && asciiLetter(buf[run.end]) {
 		return
 	}
+	// a short number followed by ASCII other than a date separator or a
+	// space (12:30, 200 OK, 4,800) is no date, address or identifier
+	if run.n < 7 && len(run.groups) == 1 && run.end < len(buf) {
+		if c := buf[run.end]; c < 0x80 && c != '/' && c != '.' && c != '-' && c != ' ' {
+			return
+		}
+	}
 	if run.start >= 2 && asciiLetter(buf[run.start-1]) && isASCIIAlnum(buf[run.start-2]) &&
 		!(run.n == 7 && len(run.groups) == 1) && run.n != 10 && run.n != 11 { // passports; TEL0312345678
 		return

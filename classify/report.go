@@ -222,7 +222,7 @@ func maskValue(d int, v string) string {
 		return maskText(v)
 	case dEmail:
 		if at := strings.IndexByte(v, '@'); at > 0 {
-			return v[:1] + "***" + v[at:]
+			return v[:1] + "***" + maskText(v[at:])
 		}
 	}
 	return maskTail(v)
@@ -342,7 +342,7 @@ func (s *Scanner) Report() Report {
 				conf = High
 			}
 		}
-		rep.Findings = append(rep.Findings, Finding{Detector: detNames[d], Count: n, Locations: ag.locs,
+		rep.Findings = append(rep.Findings, Finding{Detector: detNames()[d], Count: n, Locations: ag.locs,
 			Confidence: conf, Samples: ag.samples, Contexts: ag.contexts})
 		switch d {
 		case dMyNumber, dResident, dPension, dDL, dPassport, dCard:

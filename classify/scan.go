@@ -2,6 +2,7 @@ package classify
 
 import (
 	"bytes"
+	"encoding/binary"
 	"sort"
 	"unicode/utf8"
 
@@ -191,9 +192,12 @@ func (s *Scanner) scan(final bool) {
 	for i < limit {
 		b := buf[i]
 		if skip[b] {
-			// runs of plain ASCII (and continuation bytes) cost one
-			// table lookup a byte
+			// runs of plain ASCII: eight bytes at a time, then one table
+			// lookup a byte
 			i++
+			for i+8 <= limit && !swarStop(binary.LittleEndian.Uint64(buf[i:]), table) {
+				i += 8
+			}
 			for i < limit && skip[buf[i]] {
 				i++
 			}
@@ -314,6 +318,30 @@ func (s *Scanner) keywords(from, to int) {
 		s.kwDone = e
 		s.acState = uint16(st)
 	}
+}
+
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// swarStop reports whether the eight bytes in x hold one the hot loop must
+// stop at: a non-ASCII byte, a digit, '@', or '\n' in tables (exact:
+// the bit tricks of "Bit Twiddling Hacks", hasbetween and haszero).
+func swarStop(x uint64, table bool) bool {
+	if x&hi8 != 0 {
+		return true
+	}
+	// 0x2F < b < 0x3A: the ASCII digits
+	const m, n = 0x2F, 0x3A
+	digits := (lo8*(127+n) - (x & (lo8 * 127))) &^ x & ((x & (lo8 * 127)) + lo8*(127-m)) & hi8
+	at := x ^ (lo8 * '@')
+	stop := digits | ((at - lo8) &^ at & hi8)
+	if table {
+		nl := x ^ (lo8 * '\n')
+		stop |= (nl - lo8) &^ nl & hi8
+	}
+	return stop != 0
 }
 
 // runesBack returns the offset n runes before buf[i] (or 0).

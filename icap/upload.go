@@ -221,7 +221,13 @@ func (s *Server) extract(ctx context.Context, hreq *http.Request, body io.Reader
 			}
 			p.Close()
 			if err != nil {
-				return err
+				if ctx.Err() != nil {
+					return err
+				}
+				// A part that ends early is malformed, not an internal
+				// error; either way the upload is not passed.
+				problem("malformed multipart upload: %v", err)
+				break
 			}
 		}
 		return nil

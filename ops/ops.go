@@ -78,12 +78,19 @@ func NewRegistry() (*prometheus.Registry, *Metrics) {
 }
 
 // Handler serves /healthz, /readyz and /metrics. ready reports why the
-// relay is not ready (nil: ready); it may be nil.
-func Handler(reg *prometheus.Registry, ready func() error) http.Handler {
+// relay is not ready (nil: ready); it may be nil. Each status function adds
+// a line to /healthz (e.g. the policy version and a failed reload), which
+// informs without failing the check: the relay still works.
+func Handler(reg *prometheus.Registry, ready func() error, status ...func() string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
+		for _, st := range status {
+			if line := st(); line != "" {
+				w.Write([]byte(line + "\n"))
+			}
+		}
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -24,7 +24,7 @@ func TestEndpoints(t *testing.T) {
 			return errors.New("starting")
 		}
 		return nil
-	}), slog.New(slog.DiscardHandler))
+	}, func() string { return "policy: version abc" }), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestEndpoints(t *testing.T) {
 		code       int
 		contains   []string
 	}{
-		{"healthz", "/healthz", nil, 200, []string{"ok"}},
+		{"healthz", "/healthz", nil, 200, []string{"ok", "policy: version abc"}},
 		{"readyz not ready", "/readyz", nil, 503, []string{"starting"}},
 		{"readyz ready", "/readyz", func() { notReady.Store(false) }, 200, []string{"ready"}},
 		{"metrics", "/metrics", nil, 200, []string{

@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -30,6 +31,9 @@ type Decision struct {
 	Action string   // "pass", "hold", "reject" (later also "delay", "bcc")
 	Reply  string   // ASCII text for the SMTP reply (reject: after "550 5.7.1 "; hold: after "250 2.0.0 ")
 	Rules  []string // rule IDs for the log
+	// Detail is opaque to the relay and handed to the Keeper (e.g. the
+	// *policy.Verdict).
+	Detail any
 }
 
 // Actions the relay understands. Anything else is treated as hold (fail
@@ -38,7 +42,17 @@ const (
 	ActionPass   = "pass"
 	ActionHold   = "hold"
 	ActionReject = "reject"
+	ActionDelay  = "delay"
 )
+
+// Keeper takes the messages the relay does not queue itself: held ones
+// (the hold store of the review service, 3.3.5) and delayed ones. Keep
+// must have the message durably stored when it returns nil, because the
+// relay answers 250 right after; it returns the ID to name in the reply.
+// content is the spooled message (Received header included).
+type Keeper interface {
+	Keep(ctx context.Context, action string, env *spool.Envelope, content io.Reader, d Decision) (id string, err error)
+}
 
 // Inspector decides what happens to a received message. content is the
 // spooled message (Received header included); read it with ReadAt or
@@ -122,6 +136,9 @@ type Options struct {
 	Metrics   *ops.Metrics
 	Inspector Inspector // nil: every message passes
 	Queue     Notifier  // nil: nobody is told
+	// Keeper takes held and delayed messages; nil: they go to
+	// spool.AreaHold (delay too: it waits for staff instead).
+	Keeper Keeper
 }
 
 // Server is the SMTP front end. One Server may serve several listeners.
@@ -130,6 +147,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *ops.Metrics
 	queue   Notifier
+	keeper  Keeper
 
 	cfg       atomic.Pointer[Config] // reloadable settings
 	inspector atomic.Pointer[inspectorBox]
@@ -153,6 +171,7 @@ func New(cfg Config, store *spool.Store, opts Options) *Server {
 		log:      opts.Logger,
 		metrics:  opts.Metrics,
 		queue:    opts.Queue,
+		keeper:   opts.Keeper,
 		startCfg: cfg,
 	}
 	if s.log == nil {

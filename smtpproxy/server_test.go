@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -913,5 +914,85 @@ func TestLargeMessageBoundedMemory(t *testing.T) {
 		t.Fatalf("allocated %d bytes for a %d-byte message", alloc, size)
 	} else {
 		t.Logf("allocated %d KiB for a %d MiB message", alloc>>10, size>>20)
+	}
+}
+
+// keeperFunc adapts a function to Keeper.
+type keeperFunc func(ctx context.Context, action string, env *spool.Envelope, content io.Reader, d Decision) (string, error)
+
+func (f keeperFunc) Keep(ctx context.Context, action string, env *spool.Envelope, content io.Reader, d Decision) (string, error) {
+	return f(ctx, action, env, content, d)
+}
+
+// TestKeeper: held and delayed messages go to the keeper (the review
+// service) with the inspector's detail; when it fails, the message is held
+// in the spool instead (fail closed, never lost).
+func TestKeeper(t *testing.T) {
+	type kept struct {
+		action, content string
+		detail          any
+		rcpts           int
+	}
+	tests := []struct {
+		name      string
+		action    string
+		keepErr   error
+		wantReply string
+		wantKept  bool
+		wantHold  bool // in spool.AreaHold
+	}{
+		{"hold", ActionHold, nil, "Held (rule x): held as K-1", true, false},
+		{"delay", ActionDelay, nil, "Held (rule x): delayed as K-1", true, false},
+		{"bcc unsupported", "bcc", nil, "Held (rule x): held as K-1", true, false},
+		{"keeper fails", ActionHold, errors.New("db locked"), "Held (rule x): held as ", false, true},
+		{"pass skips keeper", ActionPass, nil, "queued as", false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var got []kept
+			keeper := keeperFunc(func(_ context.Context, action string, env *spool.Envelope, content io.Reader, d Decision) (string, error) {
+				b, _ := io.ReadAll(content)
+				if tc.keepErr != nil {
+					return "", tc.keepErr
+				}
+				mu.Lock()
+				got = append(got, kept{action, string(b), d.Detail, len(env.Recipients)})
+				mu.Unlock()
+				return "K-1", nil
+			})
+			h := newHarness(t, harnessOpt{keeper: keeper, inspector: InspectorFunc(func(context.Context, *spool.Envelope, *os.File) (Decision, error) {
+				return Decision{Action: tc.action, Reply: "Held (rule x)", Rules: []string{"x"}, Detail: 42}, nil
+			})})
+			c := h.client("127.0.0.1")
+			text, err := send(c, "a@x.jp", []string{"b@y.jp"}, message("keep", "secret body\r\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(text, tc.wantReply) {
+				t.Fatalf("reply %q, want %q", text, tc.wantReply)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if tc.wantKept {
+				if len(got) != 1 || got[0].detail != 42 || got[0].rcpts != 1 ||
+					!strings.HasPrefix(got[0].content, "Received: ") || !strings.HasSuffix(got[0].content, "secret body\r\n") {
+					t.Fatalf("keeper got %+v", got)
+				}
+				wantAction := tc.action
+				if tc.action == "bcc" {
+					wantAction = ActionHold
+				}
+				if got[0].action != wantAction {
+					t.Errorf("keeper action %q, want %q", got[0].action, wantAction)
+				}
+			} else if len(got) != 0 {
+				t.Fatalf("keeper called: %+v", got)
+			}
+			if n := len(h.list(spool.AreaHold)); (n == 1) != tc.wantHold {
+				t.Errorf("spool hold area has %d", n)
+			}
+			h.assertNoTemp()
+		})
 	}
 }

@@ -265,7 +265,24 @@ func (ss *session) Data(r io.Reader) error {
 		text := replyText(d.Reply, "Message refused by policy")
 		log.Info("rejected", "rules", d.Rules, "reply", text)
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: text + " (" + id + ")"}
-	case ActionHold:
+	case ActionHold, ActionDelay:
+		if srv.keeper != nil {
+			kid, err := srv.keep(d, env, w, cfg.InspectTimeout)
+			if err == nil {
+				w.Abort() // the keeper has its own durable copy
+				srv.metrics.Held.Inc()
+				log.Info("kept", "action", d.Action, "rules", d.Rules, "keeper_id", kid)
+				verb := "held"
+				if d.Action == ActionDelay {
+					verb = "delayed"
+				}
+				return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
+					Message: replyText(d.Reply, "Ok") + ": " + verb + " as " + asciiOnly(kid, 64)}
+			}
+			// Fail closed and keep the message: the spool's hold area
+			// is durable and staff find it there.
+			log.Error("keeper failed; holding in the spool", "action", d.Action, "err", err)
+		}
 		if err := w.Commit(env, spool.AreaHold); err != nil {
 			log.Error("spool commit", "area", spool.AreaHold, "err", err)
 			return localFailure(id, err)
@@ -285,6 +302,24 @@ func (ss *session) Data(r io.Reader) error {
 		}
 		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + id}
 	}
+}
+
+// keep hands a message to the keeper, recovering a panic as an error.
+func (s *Server) keep(d Decision, env *spool.Envelope, w *spool.Writer, timeout time.Duration) (id string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("keeper panic: %v", p)
+		}
+	}()
+	envCopy := *env
+	envCopy.Recipients = append([]spool.Recipient(nil), env.Recipients...)
+	id, err = s.keeper.Keep(ctx, d.Action, &envCopy, io.NewSectionReader(w.File(), 0, env.Size), d)
+	if err == nil && id == "" {
+		id = env.ID
+	}
+	return id, err
 }
 
 // localFailure is the reply for a local problem: 452 4.3.1 when the disk
@@ -337,13 +372,15 @@ func (s *Server) inspect(log *slog.Logger, env *spool.Envelope, f *os.File, time
 		return Decision{Action: ActionHold, Reply: "Message held for review", Rules: []string{"inspect-error"}}
 	}
 	switch res.d.Action {
-	case ActionPass, ActionHold, ActionReject:
+	case ActionPass, ActionHold, ActionReject, ActionDelay:
 		return res.d
 	default:
-		// delay, bcc and anything unknown: not implemented here, so the
-		// message waits for staff rather than leaving.
+		// bcc and anything unknown: not implemented here, so the message
+		// waits for staff rather than leaving.
 		log.Warn("unsupported action; holding the message", "action", res.d.Action)
-		return Decision{Action: ActionHold, Reply: res.d.Reply, Rules: res.d.Rules}
+		d := res.d
+		d.Action = ActionHold
+		return d
 	}
 }
 

@@ -108,3 +108,20 @@ func runKeys(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "dlpguard keys: unknown command %q\n", sub)
 	return 2
 }
+
+func keyExpiry(k keyring.Key) string {
+	if k.Expires.IsZero() {
+		return "never"
+	}
+	return k.Expires.Format("2006-01-02")
+}
+
+func keyUsable(k keyring.Key) string {
+	switch {
+	case k.Revoked:
+		return "revoked"
+	case k.Usable:
+		return "yes"
+	}
+	return "no"
+}

@@ -36,7 +36,8 @@ func (p *policyInspector) Inspect(ctx context.Context, env *spool.Envelope, cont
 		return smtpproxy.Decision{}, err // the relay holds the message (fail closed)
 	}
 	p.metrics.Observe(v)
-	d := smtpproxy.Decision{Action: string(v.Action)}
+	// Detail carries the verdict to the Keeper (the review service).
+	d := smtpproxy.Decision{Action: string(v.Action), Detail: v}
 	for _, h := range v.Rules {
 		d.Rules = append(d.Rules, h.ID)
 	}
@@ -44,8 +45,9 @@ func (p *policyInspector) Inspect(ctx context.Context, env *spool.Envelope, cont
 	case policy.Reject:
 		d.Reply = v.SMTPReply()
 	case policy.Hold, policy.Delay, policy.Bcc:
-		// The relay holds delay and bcc too until they are implemented;
-		// the reply names the rules and clauses, as for a reject.
+		// Delay goes to the Keeper when one is wired (else it is held);
+		// bcc is held until rewriting is implemented. The reply names the
+		// rules and clauses, as for a reject.
 		d.Reply = holdReply(v)
 	}
 	return d, nil

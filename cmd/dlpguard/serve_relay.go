@@ -30,6 +30,7 @@ type relay struct {
 	smtp       *smtpproxy.Server
 	queue      *queue.Queue
 	policy     *policy.Holder
+	policyFile string // fixed at start (a change needs a restart)
 	ops        *ops.Server
 	smtpAddrs  []string
 	mailboxDir string
@@ -81,6 +82,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	if err != nil {
 		return r, fmt.Errorf("policy: %w", err)
 	}
+	r.policyFile = cfg.Policy.File
 	log.Info("policy loaded", "file", cmp(cfg.Policy.File, "built-in default"), "version", r.policy.Version())
 
 	scfg, err := smtpConfig(cfg)
@@ -116,7 +118,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		r.smtpAddrs = append(r.smtpAddrs, ln.Addr().String())
 	}
 	if cfg.HTTP.Listen != "" {
-		r.ops, err = ops.Listen(cfg.HTTP.Listen, ops.Handler(reg, r.ready), log.With("component", "http"))
+		r.ops, err = ops.Listen(cfg.HTTP.Listen, ops.Handler(reg, r.ready, r.policyStatus), log.With("component", "http"))
 		if err != nil {
 			closeAll(plain, implicit)
 			return r, fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
@@ -171,6 +173,15 @@ func closeAll(lists ...[]net.Listener) {
 			ln.Close()
 		}
 	}
+}
+
+// policyStatus is the /healthz line about the policy in force.
+func (r *relay) policyStatus() string {
+	s := "policy: " + cmp(r.policyFile, "built-in default") + " version " + r.policy.Version()
+	if at, err := r.policy.LastReload(); err != nil {
+		s += fmt.Sprintf("; last reload at %s FAILED (previous policy in force): %v", at.UTC().Format(time.RFC3339), err)
+	}
+	return s
 }
 
 func (r *relay) fail(err error) {

@@ -75,7 +75,7 @@ func TestRelayDemoMailbox(t *testing.T) {
 
 	base := "http://" + r.ops.Addr().String()
 	for path, want := range map[string]string{
-		"/healthz": "ok",
+		"/healthz": "policy: built-in default version ",
 		"/readyz":  "ready",
 		"/metrics": "dlpguard_messages_queued_total 1",
 	} {

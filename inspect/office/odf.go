@@ -35,6 +35,8 @@ func (x *extractor) odfFormat(f *zip.File) (string, error) {
 		return "ods", nil
 	case "application/vnd.oasis.opendocument.presentation":
 		return "odp", nil
+	case "application/vnd.oasis.opendocument.graphics":
+		return "odg", nil
 	}
 	return "", nil
 }
@@ -166,8 +168,11 @@ func (x *extractor) odfPart(part, format string, styles bool) error {
 // holds text in the master pages' headers and footers, and, in a
 // presentation, in shapes on the master pages (shown on every slide).
 func (s *odfState) visible() bool {
-	return !s.styles || s.hfDepth > 0 || (s.format == "odp" && s.masterPage > 0)
+	return !s.styles || s.hfDepth > 0 || (s.pages() && s.masterPage > 0)
 }
+
+// pages tells a format made of draw:page pages (presentation, drawing).
+func (s *odfState) pages() bool { return s.format == "odp" || s.format == "odg" }
 
 // text routes shown text to where it belongs: an annotation, a cell, a
 // shape outside cells (spreadsheets), or the running section.
@@ -207,7 +212,7 @@ func (s *odfState) start(d *tokenizer, se xml.StartElement) error {
 	case "master-page":
 		if s.styles && s.inMaster {
 			s.masterPage++
-			if s.format == "odp" {
+			if s.pages() {
 				t.begin("masters", false)
 			}
 		}
@@ -253,7 +258,7 @@ func (s *odfState) start(d *tokenizer, se xml.StartElement) error {
 	case "page":
 		if se.Name.Space == "draw" && !s.styles {
 			s.slide++
-			s.section = "slide:" + strconv.Itoa(s.slide)
+			s.section = s.pageName()
 			t.begin(s.section, false)
 		}
 	case "notes":
@@ -296,6 +301,15 @@ func (s *odfState) start(d *tokenizer, se xml.StartElement) error {
 		}
 	}
 	return nil
+}
+
+// pageName names the section of the current page: "slide:N" in a
+// presentation, "page:N" in a drawing.
+func (s *odfState) pageName() string {
+	if s.format == "odg" {
+		return "page:" + strconv.Itoa(s.slide)
+	}
+	return "slide:" + strconv.Itoa(s.slide)
 }
 
 func repeat(v string) int {
@@ -431,7 +445,7 @@ func (s *odfState) end(ee xml.EndElement) error {
 		}
 	case "notes":
 		if ee.Name.Space == "presentation" && !s.styles {
-			s.section = "slide:" + strconv.Itoa(s.slide)
+			s.section = s.pageName()
 		}
 	}
 	return nil

@@ -1,5 +1,5 @@
 // Package office extracts the text of office documents: OOXML (DOCX, XLSX,
-// PPTX) and OpenDocument (ODT, ODS, ODP), including headers, footers,
+// PPTX) and OpenDocument (ODT, ODS, ODP, ODG), including headers, footers,
 // comments, notes and sheet names, and recognises password-protected Office
 // files (an OLE container holding EncryptionInfo and EncryptedPackage).
 //
@@ -27,7 +27,7 @@ type Section struct {
 
 // Doc is what Extract found.
 type Doc struct {
-	Format   string // "docx", "xlsx", "pptx", "odt", "ods", "odp"
+	Format   string // "docx", "xlsx", "pptx", "odt", "ods", "odp", "odg"
 	Sections []Section
 	// Truncated is set when MaxText stopped extraction early.
 	Truncated bool
@@ -195,7 +195,7 @@ func (x *extractor) open(name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("office: part %s: %w", name, err)
 	}
-	return &limitedPart{rc: rc, left: x.maxEntry, name: name}, nil
+	return &limitedPart{rc: rc, left: x.maxEntry, name: name, size: int64(f.UncompressedSize64)}, nil
 }
 
 var errMissing = errors.New("missing")
@@ -206,6 +206,7 @@ type limitedPart struct {
 	rc   io.ReadCloser
 	left int64
 	name string
+	size int64 // as declared: sizes the read buffer
 }
 
 func (l *limitedPart) Read(p []byte) (int, error) {

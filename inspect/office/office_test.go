@@ -168,6 +168,12 @@ func TestExtractFiles(t *testing.T) {
 			},
 		},
 		{
+			file: "office/drawing.odg", format: "odg",
+			want: []want{
+				{section: "page:1", has: []string{"配置図 担当 771516204660", "図形の文字 部外秘"}},
+			},
+		},
+		{
 			file: "office/slides.odp", format: "odp",
 			want: []want{
 				{section: "slide:1", has: []string{"説明会資料 スライド一", "担当者の個人番号 479666972515"}},

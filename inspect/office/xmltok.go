@@ -46,7 +46,11 @@ const maxToken = 1 << 20
 var errTokenTooLong = errors.New("xml: tag too long")
 
 func newTokenizer(r io.Reader) *tokenizer {
-	return &tokenizer{br: bufio.NewReaderSize(r, 64<<10), names: map[string]string{}}
+	return newTokenizerSize(r, 64<<10)
+}
+
+func newTokenizerSize(r io.Reader, size int) *tokenizer {
+	return &tokenizer{br: bufio.NewReaderSize(r, size), names: map[string]string{}}
 }
 
 // start handles a byte order mark and an XML declaration naming another

@@ -124,3 +124,18 @@ func TestTokenizerCases(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenizerSmallBuffer: tags and text longer than the read buffer (and
+// a '>' inside a quoted value across a buffer edge) come out whole.
+func TestTokenizerSmallBuffer(t *testing.T) {
+	long := strings.Repeat("値>", 3000)
+	in := `<?xml version="1.0"?><root a="` + long + `"><!-- ` + long + ` --><t>` + strings.Repeat("文字&amp;", 5000) + `</t><e x='1'/></root>`
+	want := stdTokens(t, []byte(in))
+	for _, size := range []int{16, 100, 4096} {
+		z := newTokenizerSize(strings.NewReader(in), size)
+		got := tokens(t, z.RawToken)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("buffer %d: %d tokens differ from encoding/xml's %d", size, len(got), len(want))
+		}
+	}
+}

@@ -14,7 +14,11 @@ import (
 // tokenizer of xmltok.go (office files from odd writers are read as far as
 // they go rather than refused).
 func newDecoder(r io.Reader) *tokenizer {
-	return newTokenizer(r)
+	size := 64 << 10
+	if lp, ok := r.(*limitedPart); ok && lp.size < int64(size) {
+		size = max(int(lp.size)+1, 4096) // small parts: small buffers
+	}
+	return newTokenizerSize(r, size)
 }
 
 // skip consumes the rest of the element whose start was just read. It

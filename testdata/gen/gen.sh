@@ -53,6 +53,7 @@ convert "$src/chart.fodt" "MS Word 2007 XML" docx chart.docx
 convert "$src/secret.fodt" "MS Word 97" doc legacy.doc
 convert "$src/slides.fodp" "impress8" odp slides.odp
 convert "$src/slides.fodp" "Impress MS PowerPoint 2007 XML" pptx slides.pptx
+convert "$src/drawing.fodg" "draw8" odg drawing.odg
 
 # Password-protected OOXML, saved by LibreOffice through UNO (an OLE
 # container with EncryptionInfo and EncryptedPackage); msoffcrypto-tool then

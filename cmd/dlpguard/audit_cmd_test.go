@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+
+	"dlpguard/audit"
+	"dlpguard/review"
+)
+
+// TestAuditVerifyCLI: `dlpguard audit verify` passes an intact chain and
+// fails (exit 1) once a row was changed or removed.
+func TestAuditVerifyCLI(t *testing.T) {
+	for _, tamper := range []string{
+		`UPDATE audit SET actor = 'mallory' WHERE seq = 2`,
+		`DELETE FROM audit WHERE seq = 2`,
+		`UPDATE audit SET details = '{"reason":"changed"}' WHERE seq = 3`,
+	} {
+		dir := t.TempDir()
+		ctx := context.Background()
+		al, err := audit.Open(ctx, review.PathsIn(dir).Audit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range []string{audit.Hold, audit.Approve, audit.Release, audit.Reject} {
+			if _, err := al.Append(ctx, "kacho@city.example.lg.jp", a, "H1", map[string]any{"n": i, "reason": "ok"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		al.Close()
+		var out, errb bytes.Buffer
+		if code := runAudit([]string{"verify", "--data", dir}, &out, &errb); code != 0 || !strings.Contains(out.String(), "ok: 4 entries") {
+			t.Fatalf("intact chain: %d %q %q", code, out.String(), errb.String())
+		}
+		db, err := sql.Open("sqlite", "file:"+review.PathsIn(dir).Audit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(tamper); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		out.Reset()
+		if code := runAudit([]string{"verify", "--data", dir}, &out, &errb); code != 1 || !strings.Contains(out.String(), "tampered") {
+			t.Errorf("%s: not detected: %d %q", tamper, code, out.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := runAudit(nil, &out, &errb); code != 2 {
+		t.Errorf("no subcommand: %d, want 2", code)
+	}
+}

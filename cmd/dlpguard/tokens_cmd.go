@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"dlpguard/audit"
+	"dlpguard/review"
+)
+
+// runTokens is `dlpguard tokens add|list|revoke`: the API tokens of the
+// approvers and administrators, stored hashed in the data folder.
+func runTokens(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: dlpguard tokens add --name NAME --actor ADDRESS --role approver|admin [--department D]... | list | revoke NAME  [--data DIR]")
+		return 2
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("tokens "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", holdEnvOr("DLPGUARD_DATA", "/var/lib/dlpguard"), "data folder")
+	name := fs.String("name", "", "add: token name (unique)")
+	actor := fs.String("actor", "", "add: the holder's mail address (recorded as who acted; default: --name when it is an address)")
+	role := fs.String("role", review.RoleApprover, "add: approver or admin")
+	var depts holdList
+	fs.Var(&depts, "department", "add: department the approver approves for (repeatable)")
+	pos, err := holdParseArgs(fs, args[1:])
+	if err != nil {
+		return 2
+	}
+	ctx := context.Background()
+	p := review.PathsIn(*data)
+	db, err := review.OpenDB(ctx, filepath.Join(p.Review, "review.db"))
+	if err != nil {
+		fmt.Fprintf(stderr, "dlpguard tokens: %v\n", err)
+		return 1
+	}
+	defer db.Close()
+	now := time.Now()
+	switch sub {
+	case "add":
+		if *actor == "" && strings.Contains(*name, "@") {
+			*actor = *name
+		}
+		tok, err := db.AddToken(ctx, review.Token{Name: *name, Actor: *actor, Role: *role, Departments: depts}, now)
+		if err != nil {
+			fmt.Fprintf(stderr, "dlpguard tokens add: %v\n", err)
+			return 1
+		}
+		if al, err := audit.Open(ctx, p.Audit); err == nil {
+			al.Append(ctx, holdEnvOr("USER", "admin"), "token-add", *name, map[string]any{"actor": *actor, "role": *role, "departments": depts})
+			al.Close()
+		}
+		fmt.Fprintf(stderr, "トークンは一度だけ表示されます / the token is shown once:\n")
+		fmt.Fprintln(stdout, tok)
+		return 0
+	case "list":
+		toks, err := db.ListTokens(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "dlpguard tokens list: %v\n", err)
+			return 1
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tACTOR\tROLE\tDEPARTMENTS\tCREATED\tREVOKED")
+		for _, t := range toks {
+			rev := ""
+			if !t.Revoked.IsZero() {
+				rev = t.Revoked.Local().Format("2006-01-02 15:04")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Actor, t.Role, strings.Join(t.Departments, ","), t.Created.Local().Format("2006-01-02 15:04"), rev)
+		}
+		tw.Flush()
+		return 0
+	case "revoke":
+		if len(pos) != 1 {
+			fmt.Fprintln(stderr, "dlpguard tokens revoke: want one NAME")
+			return 2
+		}
+		if err := db.RevokeToken(ctx, pos[0], now); err != nil {
+			fmt.Fprintf(stderr, "dlpguard tokens revoke: %v\n", err)
+			return 1
+		}
+		if al, err := audit.Open(ctx, p.Audit); err == nil {
+			al.Append(ctx, holdEnvOr("USER", "admin"), "token-revoke", pos[0], nil)
+			al.Close()
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", pos[0])
+		return 0
+	}
+	fmt.Fprintf(stderr, "dlpguard tokens: unknown command %q\n", sub)
+	return 2
+}
+
+// holdList is a repeatable string flag.
+type holdList []string
+
+func (l *holdList) String() string     { return strings.Join(*l, ",") }
+func (l *holdList) Set(v string) error { *l = append(*l, v); return nil }
