@@ -51,8 +51,8 @@ func sepAt(buf []byte, i int) (byte, int) {
 func (s *Scanner) onDigits(i int, final bool) int {
 	buf := s.buf
 	run := &s.run
-	run.gs, run.ge, run.groups, run.seps = run.gsA[:0], run.geA[:0], run.grA[:0], run.sepA[:0]
 	run.start, run.n, run.long = i, 0, false
+	ng, ns := 0, 0 // groups and separators so far (slices are set once at the end)
 	j := i
 	for {
 		gstart := j
@@ -79,10 +79,9 @@ func (s *Scanner) onDigits(i int, final bool) int {
 			}
 			break
 		}
-		if len(run.groups) < len(run.grA) {
-			run.groups = append(run.groups, cnt)
-			run.gs = append(run.gs, gstart)
-			run.ge = append(run.ge, j)
+		if ng < len(run.grA) {
+			run.grA[ng], run.gsA[ng], run.geA[ng] = cnt, gstart, j
+			ng++
 		} else {
 			run.long = true
 		}
@@ -94,7 +93,7 @@ func (s *Scanner) onDigits(i int, final bool) int {
 			return -1
 		}
 		k, n := sepAt(buf, j)
-		if n == 0 && len(run.groups) == 1 && run.digits[0] == '0' && cnt >= 2 && cnt <= 5 {
+		if n == 0 && ng == 1 && run.digits[0] == '0' && cnt >= 2 && cnt <= 5 {
 			// (03)1234-5678: an area code in brackets
 			if o, on := runeBefore(buf, i); on > 0 && (o == '(' || o == '（') {
 				if c, cn := runeAt(buf, j); cn > 0 && (c == ')' || c == '）') {
@@ -121,14 +120,16 @@ func (s *Scanner) onDigits(i int, final bool) int {
 		if _, m := digitAt(buf, nx); m == 0 {
 			break
 		}
-		if len(run.seps) < len(run.sepA) {
-			run.seps = append(run.seps, k)
+		if ns < len(run.sepA) {
+			run.sepA[ns] = k
+			ns++
 		} else {
 			run.long = true
 		}
 		j = nx
 	}
 	run.end = j
+	run.groups, run.gs, run.ge, run.seps = run.grA[:ng], run.gsA[:ng], run.geA[:ng], run.sepA[:ns]
 	if run.n > maxRunDigits || run.long {
 		return j
 	}

@@ -105,11 +105,8 @@ func (s *Server) decide(ctx context.Context, hreq *http.Request, body *os.File, 
 		return out
 	}
 	out.verdict = v
-	switch v.Action {
-	case policy.Pass, policy.Bcc:
-		// Bcc is about mail recipients; an upload has none to rewrite.
-	default:
-		// Uploads cannot wait for an approver: hold and delay block.
+	// Uploads cannot wait for an approver: hold and delay block (3.3.5).
+	if v.TransferBlocks() {
 		out.block, out.reason = true, "policy"
 	}
 	return out

@@ -114,3 +114,18 @@ func normHost(h string) string {
 func normHostPattern(h string) string {
 	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
 }
+
+// TransferBlocks reports whether an upload with this verdict is blocked.
+// Uploads cannot wait for an approver, so hold and delay block like reject
+// (3.3.5: the permission must come first); bcc has no recipients to
+// rewrite and passes.
+func (v *Verdict) TransferBlocks() bool {
+	if v == nil {
+		return true
+	}
+	switch v.Action {
+	case Pass, Bcc:
+		return false
+	}
+	return true
+}

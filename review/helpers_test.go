@@ -477,3 +477,5 @@ func (g *gpgHome) decrypt(ciphertext []byte, passphrase string) ([]byte, error) 
 	}
 	return g.cmd(nil, "--passphrase", passphrase, "--decrypt", in)
 }
+
+func openSpool(dir string) (*spool.Store, error) { return spool.Open(PathsIn(dir).Spool) }

@@ -93,6 +93,9 @@ type Service struct {
 	delays  *spool.Store
 	linkKey []byte
 	delayMu sync.Mutex // one delayed message moved or cancelled at a time
+	// decideMu serialises final decisions (release, reject) in this
+	// process, so a reject racing a release cannot leave a queued copy.
+	decideMu sync.Mutex
 }
 
 // New opens the service's own files in cfg.DataDir.

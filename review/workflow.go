@@ -181,6 +181,14 @@ func (s *Service) Release(ctx context.Context, id string, a Actor, reason string
 		return res, nil
 	}
 
+	s.decideMu.Lock()
+	defer s.decideMu.Unlock()
+	if rec, err = s.get(ctx, id); err != nil {
+		return nil, err
+	}
+	if rec.Status != hold.Held {
+		return nil, storeErr(fmt.Errorf("hold %s is %s: %w", id, rec.Status, hold.ErrInvalidTransition))
+	}
 	m, found, err := s.db.getMeta(ctx, id)
 	if err != nil {
 		return nil, err
@@ -290,7 +298,10 @@ func (s *Service) Reject(ctx context.Context, id string, a Actor, reason string)
 		log.Warn("review: reject refused", "actor", a.Address, "err", err)
 		return hold.Record{}, err
 	}
-	if rec, err = s.holds.Reject(ctx, id, a.Address, reason); err != nil {
+	s.decideMu.Lock()
+	rec, err = s.holds.Reject(ctx, id, a.Address, reason)
+	s.decideMu.Unlock()
+	if err != nil {
 		return hold.Record{}, storeErr(err)
 	}
 	s.auditLog(ctx, log, a.Address, audit.Reject, id, map[string]any{"reason": reason})
