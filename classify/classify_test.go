@@ -767,3 +767,27 @@ func TestSWARStop(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentScanners: one Classifier, many Scanners at once (run
+// with -race).
+func TestConcurrentScanners(t *testing.T) {
+	c := mustNew(t, Config{Custom: []CustomDetector{{Name: "emp", Pattern: `EMP-[0-9]{4}`}}})
+	done := make(chan Report)
+	for g := 0; g < 4; g++ {
+		go func() {
+			var last Report
+			for i := 0; i < 20; i++ {
+				s := c.NewScanner()
+				s.Chunk(inspect.Chunk{Location: "body", Kind: inspect.KindBody, Text: "個人番号 123456789018 EMP-1234\n【秘】"})
+				last = s.Report()
+				c.Release(s)
+			}
+			done <- last
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if r := <-done; r.Find(MyNumber) == nil || r.Find("emp") == nil || r.Level != LevelI {
+			t.Errorf("goroutine report %+v", r)
+		}
+	}
+}

@@ -274,6 +274,9 @@ func (e *Engine) Evaluate(ctx context.Context, r io.Reader, in Input) (*Verdict,
 	if in.Size == 0 {
 		in.Size = cr.n
 	}
+	// Marking headers (e.g. a sensitivity label) are classified from the
+	// decoded header fields, not from the text stream.
+	sc.Headers(res.Header.Raw)
 	return e.Decide(res, sc.Report(), in), nil
 }
 
