@@ -1,6 +1,9 @@
 package classify
 
-import "unicode/utf8"
+import (
+	"unicode"
+	"unicode/utf8"
+)
 
 // On-the-fly normalisation: the scanner never copies text through NFKC.
 // These helpers decode one rune at a byte offset and fold the look-alikes
@@ -152,4 +155,101 @@ func digitsOnly(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// appendFolded appends text to buf with the evasion characters folded
+// (detectors.md §10.2), so that every detector sees through them:
+//   - format characters (Cf: soft hyphen, zero-width and bidi controls,
+//     word joiner, BOM) are dropped: they are invisible, and 1\u00ad2 is 12;
+//   - space separators (Zs) other than those fold and isSpace know (thin,
+//     narrow no-break, figure spaces …) become ' ';
+//   - decimal digits of other scripts (Nd: Arabic-Indic, Devanagari,
+//     mathematical bold …) become ASCII digits: an insider may type them,
+//     staff never do, so reading them costs no false positive.
+//
+// Text with none of their lead bytes is appended as is (the common case).
+func appendFolded(buf []byte, text string) []byte {
+	if !mayNeedFold(text) {
+		return append(buf, text...)
+	}
+	for i := 0; i < len(text); {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			buf = append(buf, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(text[i:])
+		if r == utf8.RuneError && n <= 1 {
+			buf = append(buf, c)
+			i++
+			continue
+		}
+		switch {
+		case r == 0x3000 || r == 0x00A0:
+			// known to fold and isSpace; kept for the samples
+			buf = append(buf, text[i:i+n]...)
+		case r >= 0xFF10 && r <= 0xFF19:
+			buf = append(buf, text[i:i+n]...)
+		case unicode.Is(unicode.Cf, r), isVariation(r):
+			// dropped
+		case unicode.Is(unicode.Zs, r):
+			buf = append(buf, ' ')
+		case unicode.Is(unicode.Nd, r):
+			buf = append(buf, byte('0'+digitValue(r)))
+		default:
+			buf = append(buf, text[i:i+n]...)
+		}
+		i += n
+	}
+	return buf
+}
+
+// mayNeedFold reports whether text has a lead byte of a rune appendFolded
+// changes: U+0080–U+07FF (soft hyphen, Arabic-Indic digits …), U+0800–
+// U+1FFF (Indic, Mongolian …), U+2000–U+207F (spaces, zero-width and bidi
+// controls), U+A000–U+AFFF and U+FE00–U+FFFF (BOM; a few Nd blocks), and
+// the supplementary planes (mathematical digits, tags).
+func mayNeedFold(text string) bool {
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c < 0xC2 {
+			continue
+		}
+		switch {
+		case c <= 0xDF, c == 0xE0, c == 0xE1, c == 0xEA, c >= 0xF0:
+			return true
+		case c == 0xE2:
+			if i+1 < len(text) && (text[i+1] == 0x80 || text[i+1] == 0x81 || text[i+1] == 0x83) {
+				return true
+			}
+		case c == 0xEF:
+			if i+2 < len(text) && (text[i+1] == 0xBB && text[i+2] == 0xBF || text[i+1] == 0xB8 && text[i+2] < 0x90) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isVariation reports variation selectors and the combining keycap
+// (1\uFE0F\u20E3 is a keycap "1"): marks that only change how a digit looks.
+func isVariation(r rune) bool {
+	return r >= 0xFE00 && r <= 0xFE0F || r >= 0xE0100 && r <= 0xE01EF || r == 0x20E3
+}
+
+// digitValue is the value of a decimal digit (Nd): Nd ranges are runs of
+// whole sets of ten starting at a zero.
+func digitValue(r rune) int {
+	for _, rg := range unicode.Nd.R16 {
+		if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
+			return int(r-rune(rg.Lo)) % 10
+		}
+	}
+	for _, rg := range unicode.Nd.R32 {
+		if r >= rune(rg.Lo) && r <= rune(rg.Hi) {
+			return int(r-rune(rg.Lo)) % 10
+		}
+	}
+	return 0
 }

@@ -284,6 +284,13 @@ func (s *Scanner) glued(a, b int) (glued bool, letterLeft int) {
 	}
 	// right
 	i = b
+	if isExtension(buf, b) && !isTimestamp(digitsOnly(string(buf[a:b]))) {
+		// 山田_123456789018.pdf: a file extension ends the token, it does
+		// not glue the number to a longer one; but scanners and cameras
+		// name files by the time (202611251000.pdf), and such names stay
+		// glued.
+		return glued, letterLeft
+	}
 	for steps := 0; steps < 64; steps++ {
 		r, n := runeAt(buf, i)
 		if n == 0 {
@@ -521,4 +528,49 @@ func upperFold(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// isExtension reports whether buf[i:] starts with a file name extension
+// that ends the token: '.', one to five ASCII letters or digits (at least
+// one letter), then the end of the text or a rune that is neither
+// alphanumeric nor glue.
+func isExtension(buf []byte, i int) bool {
+	if i >= len(buf) || buf[i] != '.' {
+		return false
+	}
+	j, letter := i+1, false
+	for j < len(buf) && j-i <= 6 && isASCIIAlnum(buf[j]) {
+		letter = letter || asciiLetter(buf[j])
+		j++
+	}
+	if n := j - i - 1; n == 0 || n > 5 || !letter {
+		return false
+	}
+	if j >= len(buf) {
+		return true
+	}
+	r, _ := runeAt(buf, j)
+	return !isAlnum(r) && !isGlue(r)
+}
+
+// isTimestamp reports a 12-digit YYYYMMDDhhmm or YYMMDDhhmmss with
+// plausible fields (a scanner's file name).
+func isTimestamp(d string) bool {
+	if len(d) != 12 {
+		return false
+	}
+	n := func(i, j int) int {
+		v := 0
+		for _, c := range d[i:j] {
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	ok := func(mo, dd, hh, mi int) bool {
+		return mo >= 1 && mo <= 12 && dd >= 1 && dd <= 31 && hh <= 23 && mi <= 59
+	}
+	if y := n(0, 4); y >= 1990 && y <= 2099 && ok(n(4, 6), n(6, 8), n(8, 10), n(10, 12)) {
+		return true
+	}
+	return ok(n(2, 4), n(4, 6), n(6, 8), n(8, 10)) && n(10, 12) <= 59
 }

@@ -89,7 +89,7 @@ func (s *Scanner) Chunk(ch inspect.Chunk) {
 		s.endText()
 		s.startText(ch)
 	}
-	s.buf = append(s.buf, ch.Text...)
+	s.buf = appendFolded(s.buf, ch.Text)
 	s.scan(false)
 	s.compact()
 }

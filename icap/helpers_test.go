@@ -119,6 +119,7 @@ type upload struct {
 	preview  int // -1 no preview
 	chunk    int // chunk size; 0 = one chunk
 	ext      string
+	icapHdr  string // extra ICAP header lines, each ending in CRLF
 }
 
 func multipartBody(files map[string]string, fields map[string]string) (string, []byte) {
@@ -196,6 +197,7 @@ func (u upload) head(addr string) string {
 	if u.allow204 {
 		s.WriteString("Allow: 204\r\n")
 	}
+	s.WriteString(u.icapHdr)
 	if u.preview >= 0 && !u.nobody {
 		fmt.Fprintf(&s, "Preview: %d\r\n", u.preview)
 	}

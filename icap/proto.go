@@ -248,7 +248,10 @@ func (c *chunkReader) crlf() error {
 }
 
 func (c *chunkReader) next() error {
-	line, err := readLine(c.br, &c.budget)
+	// Each chunk-size line is bounded on its own (a long body has many);
+	// the trailer shares the header budget.
+	lineBudget := int64(maxLine)
+	line, err := readLine(c.br, &lineBudget)
 	if err != nil {
 		return noEOF(err)
 	}

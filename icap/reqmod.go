@@ -102,7 +102,7 @@ func (s *Server) reqmod(ctx context.Context, br *bufio.Reader, bw *bufio.Writer,
 		}
 	}
 
-	out := s.decide(ctx, hreq, body, size, over, hasBody)
+	out := s.decide(ctx, req.header, hreq, body, size, over, hasBody)
 	if !out.block {
 		if allow204 {
 			fmt.Fprintf(bw, "ICAP/1.0 204 No Content\r\nISTag: \"%s\"\r\nDate: %s\r\nEncapsulated: null-body=0\r\n\r\n", s.istag(), time.Now().UTC().Format(timeFormat))
@@ -124,7 +124,7 @@ func (s *Server) reqmod(ctx context.Context, br *bufio.Reader, bw *bufio.Writer,
 		return 200, true
 	}
 	page := s.renderPage(out)
-	hdr := fmt.Sprintf("HTTP/1.1 403 Forbidden\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %d\r\nCache-Control: no-store\r\nX-Dlpguard-Reference: %s\r\n\r\n", len(page), out.ref)
+	hdr := fmt.Sprintf("HTTP/1.1 403 Forbidden\r\nContent-Type: text/html; charset=utf-8\r\nContent-Language: ja, en\r\nContent-Length: %d\r\nCache-Control: no-store\r\nX-Dlpguard-Reference: %s\r\n\r\n", len(page), out.ref)
 	fmt.Fprintf(bw, "ICAP/1.0 200 OK\r\nISTag: \"%s\"\r\nDate: %s\r\nEncapsulated: res-hdr=0, res-body=%d\r\n\r\n", s.istag(), time.Now().UTC().Format(timeFormat), len(hdr))
 	bw.WriteString(hdr)
 	writeChunked(bw, bytes.NewReader(page))

@@ -218,6 +218,15 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
+// ListenAndServe listens on Config.Listen (TCP) and serves until Shutdown.
+func (s *Server) ListenAndServe() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("icap: listen %s: %w", s.cfg.Listen, err)
+	}
+	return s.Serve(ln)
+}
+
 // Shutdown stops accepting, closes idle connections, and waits for
 // requests in progress until ctx is done, then closes the rest.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -273,27 +282,24 @@ func (s *Server) istag() string {
 
 // deadlineConn sets a read deadline before each read, so a stalled client
 // cannot hold a connection slot for ever.
+// The timeout is the idle timeout while waiting for a request and the
+// read timeout within one.
 type deadlineConn struct {
 	c       net.Conn
 	timeout time.Duration
 }
 
-func (d deadlineConn) Read(p []byte) (int, error) {
+func (d *deadlineConn) Read(p []byte) (int, error) {
 	d.c.SetReadDeadline(time.Now().Add(d.timeout))
 	return d.c.Read(p)
 }
 
 func (s *Server) serveConn(ctx context.Context, c net.Conn, st *connState) {
-	var r io.Reader = c
-	var idle func()
-	if c != nil {
-		dc := deadlineConn{c: c, timeout: s.cfg.ReadTimeout}
-		r = dc
-		idle = func() { c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout)) }
-	}
-	s.handle(ctx, bufio.NewReaderSize(r, 32<<10), bufio.NewWriterSize(c, 32<<10), func(busy bool) bool {
-		if c == nil {
-			return true
+	dc := &deadlineConn{c: c, timeout: s.cfg.IdleTimeout}
+	idle := func() { dc.timeout = s.cfg.IdleTimeout }
+	s.handle(ctx, bufio.NewReaderSize(dc, 32<<10), bufio.NewWriterSize(c, 32<<10), func(busy bool) bool {
+		if busy {
+			dc.timeout = s.cfg.ReadTimeout
 		}
 		return s.setBusy(c, st, busy)
 	}, idle)

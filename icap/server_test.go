@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"net"
@@ -70,10 +71,17 @@ func TestReqmodVerdicts(t *testing.T) {
 		{"my number in a form field", upload{ctype: mpField, body: bodyField, allow204: true}, 200, "403", "mynumber-reject"},
 		{"my number in urlencoded form", upload{ctype: "application/x-www-form-urlencoded", body: []byte("q=%E5%80%8B%E4%BA%BA%E7%95%AA%E5%8F%B7+" + numbers[2]), allow204: true}, 200, "403", "mynumber-reject"},
 		{"my number in JSON with escapes", upload{ctype: "application/json", body: json, allow204: true}, 200, "403", "mynumber-reject"},
+		{"base64 file in JSON blocked", upload{ctype: "application/json", body: []byte(`{"name":"a.csv","content":"` + base64.StdEncoding.EncodeToString([]byte(csv)) + `"}`), allow204: true}, 200, "403", "mynumber-reject"},
+		{"base64 data: URL in JSON blocked", upload{ctype: "application/json", body: []byte(`{"f":"data:text/csv;base64,` + base64.StdEncoding.EncodeToString([]byte(csv)) + `"}`), allow204: true}, 200, "403", "mynumber-reject"},
+		{"base64 multipart part blocked", upload{ctype: "multipart/form-data; boundary=b64", body: []byte("--b64\r\nContent-Disposition: form-data; name=\"file\"; filename=\"C:\\Users\\taro\\list.csv\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64.StdEncoding.EncodeToString([]byte(csv)) + "\r\n--b64--\r\n"), allow204: true}, 200, "403", "mynumber-reject"},
+		{"harmless JSON with a long non-base64 string", upload{ctype: "application/json", body: []byte(`{"memo":"` + strings.Repeat("会議の議事録です。", 20) + `"}`), allow204: true}, 204, "", ""},
 		{"gzip-encoded CSV blocked", upload{ctype: "text/csv", cenc: "gzip", body: gzipped([]byte(csv)), allow204: true}, 200, "403", "mynumber-reject"},
 		{"unknown content encoding fails closed", upload{ctype: "text/plain", cenc: "br", body: []byte(harmless), allow204: true}, 200, "403", "uninspectable-hold"},
 		{"broken multipart fails closed", upload{ctype: "multipart/form-data; boundary=xyz", body: []byte("--xyz\r\nContent-Disposition: form-data; name=a\r\n\r\nabc"), allow204: true}, 200, "403", "uninspectable-hold"},
 		{"GET without body passes", upload{method: "GET", nobody: true, allow204: true}, 204, "", ""},
+		{"GET with a harmless query passes", upload{method: "GET", url: "http://search.example.com/s?q=%E4%BC%9A%E8%AD%B0&page=2", nobody: true, allow204: true}, 204, "", ""},
+		{"GET form with a My Number in the query", upload{method: "GET", url: "http://form.example.com/send?memo=%E5%80%8B%E4%BA%BA%E7%95%AA%E5%8F%B7+" + numbers[3], nobody: true, allow204: true}, 200, "403", "mynumber-reject"},
+		{"many tiny chunks (more chunk lines than the header limit)", upload{ctype: "text/plain", body: bytes.Repeat([]byte("abc def\n"), 12<<10), allow204: true, chunk: 1}, 204, "", ""},
 		{"chunk extensions and small chunks", upload{ctype: mpCSV, body: bodyCSV, allow204: true, chunk: 7, ext: "; name=value"}, 200, "403", "mynumber-reject"},
 	}
 	ts := startServer(t, Config{}, defaultEngine(t))
@@ -417,5 +425,99 @@ func TestShutdown(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err == nil {
 		t.Error("idle connection still open after Shutdown")
+	}
+}
+
+// TestHoldBlocksWithApprover: a hold-class upload is blocked (it cannot
+// wait); the page names the approved route and, when the proxy says who
+// uploads, the department's 情報セキュリティ管理責任者. The audit entry
+// names the client.
+func TestHoldBlocksWithApprover(t *testing.T) {
+	yaml := string(policy.DefaultYAML()) + `
+departments:
+  - name: 市民課
+    senders: ["*@shimin.city.example.lg.jp"]
+    manager: shimin-kacho@city.example.lg.jp
+`
+	eng, err := policy.Parse([]byte(yaml), "dept.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	alog, err := audit.Open(ctx, filepath.Join(t.TempDir(), "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alog.Close()
+	ts := startServer(t, Config{Audit: alog, ApprovedRoute: "庁内ファイル転送サービス"}, eng)
+	user := base64.StdEncoding.EncodeToString([]byte("Local://taro@shimin.city.example.lg.jp"))
+	up := upload{ctype: "text/plain", body: []byte("【極秘】人事異動案\n"), allow204: true,
+		icapHdr: "X-Client-IP: 10.1.2.3\r\nX-Authenticated-User: " + user + "\r\n"}
+	r := ts.roundTrip(t, up.full(ts.addr))
+	if r.status != 200 || !strings.HasPrefix(r.httpHdr, "HTTP/1.1 403") {
+		t.Fatalf("hold-class upload: %d %q", r.status, r.httpHdr)
+	}
+	page := string(r.body)
+	for _, want := range []string{"marking-i-hold", "庁内ファイル転送サービス", "shimin-kacho@city.example.lg.jp", "承認"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q:\n%s", want, page)
+		}
+	}
+	entries, _, err := alog.List(ctx, audit.Filter{})
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("audit: %v %d entries", err, len(entries))
+	}
+	if d := string(entries[0].Details); !strings.Contains(d, "10.1.2.3") || !strings.Contains(d, "taro@shimin.city.example.lg.jp") {
+		t.Errorf("audit details %s", d)
+	}
+}
+
+func TestListenAndServe(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := New(Config{Listen: addr, TempDir: t.TempDir()}, func() *policy.Engine { return defaultEngine(t) }, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if got := s.Config().Listen; got != addr {
+		t.Fatalf("Listen %q", got)
+	}
+	if d := New(Config{}, nil, nil, nil).Config(); d.Listen != "127.0.0.1:1344" || d.Service != "/reqmod" || d.MaxBodyBytes != 100<<20 {
+		t.Errorf("defaults %+v", d)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.ListenAndServe() }()
+	var c net.Conn
+	for i := 0; i < 100; i++ { // until the listener is up
+		if c, err = net.Dial("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "OPTIONS icap://h/reqmod ICAP/1.0\r\n\r\n")
+	if r := readResponse(t, bufio.NewReader(c)); r.status != 200 {
+		t.Fatalf("status %d", r.status)
+	}
+	s.Shutdown(context.Background())
+	if err := <-done; err != ErrServerClosed {
+		t.Fatalf("ListenAndServe returned %v", err)
+	}
+}
+
+// TestSpoolFailureIs500: when the body cannot be spooled it cannot be
+// inspected: ICAP 500 (Squid with bypass=0 then refuses the upload).
+func TestSpoolFailureIs500(t *testing.T) {
+	ts := startServer(t, Config{TempDir: filepath.Join(t.TempDir(), "missing")}, defaultEngine(t))
+	r := ts.roundTrip(t, upload{ctype: "text/plain", body: []byte(harmless), allow204: true, preview: -1}.full("h"))
+	if r.status != 500 {
+		t.Fatalf("status %d, want 500", r.status)
+	}
+	if got := ts.counter(t, "dlpguard_icap_requests_total", map[string]string{"method": "REQMOD", "status": "500"}); got != 1 {
+		t.Errorf("500s counted %v", got)
 	}
 }

@@ -102,7 +102,10 @@ func TestSquidEndToEnd(t *testing.T) {
 	}
 	defer sq.Stop()
 	proxy, _ := url.Parse("http://" + sq.Addr)
-	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}
+	// One connection per upload, as curl does: after an adapted (blocked)
+	// response Squid may close a kept-alive client connection, and Go does
+	// not retry a POST on a reused connection that closed.
+	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy), DisableKeepAlives: true}}
 	target := "http://" + ln.Addr().String() + "/upload"
 
 	var big bytes.Buffer

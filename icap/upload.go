@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"os"
 	"path"
@@ -35,6 +37,33 @@ type outcome struct {
 	verdict *policy.Verdict // nil when the upload was not evaluated
 	problem string          // why it could not be inspected (for the page)
 	size    int64
+	client  string // X-Client-IP from the proxy
+	user    string // X-Authenticated-User from the proxy
+}
+
+// clientOf reads who uploads from the headers Squid adds when
+// icap_send_client_ip and icap_send_client_username are on.
+func clientOf(h textproto.MIMEHeader) (ip, user string) {
+	ip = printable(h.Get("X-Client-Ip"), 64)
+	u := strings.TrimSpace(h.Get("X-Authenticated-User"))
+	if b, err := base64.StdEncoding.DecodeString(u); err == nil && u != "" {
+		u = string(b) // Squid encodes it by default (icap_client_username_encode)
+	}
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:] // "Local://name", "LDAP://…"
+	}
+	return ip, printable(u, 256)
+}
+
+// printable keeps printable ASCII, at most n bytes (header values go to logs).
+func printable(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r > 0x20 && r < 0x7f && b.Len() < n {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // newRef makes a reference ID staff can quote to the security office.
@@ -65,15 +94,17 @@ func destination(r *http.Request) (string, string) {
 
 // decide inspects the upload and applies the policy. It fails closed:
 // any problem that leaves content unread blocks the upload.
-func (s *Server) decide(ctx context.Context, hreq *http.Request, body *os.File, size int64, over, hasBody bool) *outcome {
+func (s *Server) decide(ctx context.Context, ih textproto.MIMEHeader, hreq *http.Request, body *os.File, size int64, over, hasBody bool) *outcome {
 	now := time.Now()
 	u, host := destination(hreq)
 	out := &outcome{url: u, host: host, size: size}
-	log := s.log.With("url", redactURL(u), "size", size)
-	if !hasBody {
-		// A request without a body uploads nothing (GET, HEAD …).
+	out.client, out.user = clientOf(ih)
+	if !hasBody && hreq.URL.RawQuery == "" {
+		// A request without a body or query uploads nothing (GET, HEAD …).
 		return out
 	}
+	out.ref = newRef(now)
+	log := s.log.With("ref", out.ref, "url", redactURL(u), "size", size, "client", out.client, "user", out.user)
 	defer func() {
 		if p := recover(); p != nil {
 			// Never pass what could not be inspected.
@@ -97,11 +128,20 @@ func (s *Server) decide(ctx context.Context, hreq *http.Request, body *os.File, 
 		out.problem = fmt.Sprintf("アップロードが上限 %s を超えています / the upload exceeds the limit of %s", humanSize(s.cfg.MaxBodyBytes), humanSize(s.cfg.MaxBodyBytes))
 		return out
 	}
-	v, err := s.evaluate(ctx, eng, hreq, io.NewSectionReader(body, 0, size), size, u, host, now)
+	var raw io.Reader
+	if hasBody {
+		raw = io.NewSectionReader(body, 0, size)
+	}
+	v, err := s.evaluate(ctx, eng, hreq, raw, size, u, host, out.user, now)
 	if err != nil {
 		out.block, out.reason = true, "internal-error"
 		out.problem = "検査できませんでした / the upload could not be inspected"
 		log.Error("icap: inspection failed", "error", err)
+		return out
+	}
+	if !hasBody && len(v.Report.Findings) == 0 {
+		// A query with nothing in it is browsing, not an upload: the
+		// destination rules are for uploads.
 		return out
 	}
 	out.verdict = v
@@ -115,7 +155,7 @@ func (s *Server) decide(ctx context.Context, hreq *http.Request, body *os.File, 
 // evaluate runs every file and form field of the upload through inspect
 // with one classifier scan, so the upload is judged as a whole (a list
 // split over two files is still a list).
-func (s *Server) evaluate(ctx context.Context, eng *policy.Engine, hreq *http.Request, raw io.Reader, size int64, u, host string, now time.Time) (*policy.Verdict, error) {
+func (s *Server) evaluate(ctx context.Context, eng *policy.Engine, hreq *http.Request, raw io.Reader, size int64, u, host, user string, now time.Time) (*policy.Verdict, error) {
 	cl := eng.Classifier()
 	sc := cl.NewScanner()
 	lim := eng.Limits()
@@ -136,6 +176,18 @@ func (s *Server) evaluate(ctx context.Context, eng *policy.Engine, hreq *http.Re
 	problem := func(format string, args ...any) {
 		res.Problems = append(res.Problems, fmt.Sprintf(format, args...))
 		res.Incomplete = true
+	}
+
+	// A form sent with GET carries its fields in the query.
+	if q := hreq.URL.RawQuery; q != "" {
+		if err := add("url-query.txt", strings.NewReader(queryText(q))); err != nil {
+			return nil, err
+		}
+	}
+	if raw == nil {
+		rep := sc.Report()
+		cl.Release(sc)
+		return eng.Decide(res, rep, transferInput(size, now, u, host, "", user)), nil
 	}
 
 	// Content-Encoding (RFC 9110 8.4): decode what we can; anything else
@@ -174,8 +226,41 @@ func (s *Server) evaluate(ctx context.Context, eng *policy.Engine, hreq *http.Re
 	}
 	rep := sc.Report()
 	cl.Release(sc)
-	in := policy.Input{Size: size, Now: now, Transfer: &policy.Transfer{URL: u, Host: host, FileName: firstFile}}
-	return eng.Decide(res, rep, in), nil
+	return eng.Decide(res, rep, transferInput(size, now, u, host, firstFile, user)), nil
+}
+
+func transferInput(size int64, now time.Time, u, host, file, user string) policy.Input {
+	in := policy.Input{Size: size, Now: now, Transfer: &policy.Transfer{URL: u, Host: host, FileName: file}}
+	if strings.Contains(user, "@") {
+		// The proxy user's address finds the department and its
+		// 情報セキュリティ管理責任者 (shown on the page as whom to ask).
+		in.Sender = user
+	}
+	return in
+}
+
+// queryText is a query string decoded to "name: value" lines (the raw
+// text when it does not parse).
+func queryText(q string) string {
+	vals, err := url.ParseQuery(q)
+	if err != nil || len(vals) == 0 {
+		if u, err := url.QueryUnescape(q); err == nil {
+			return u
+		}
+		return q
+	}
+	keys := make([]string, 0, len(vals))
+	for k := range vals {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		for _, v := range vals[k] {
+			b.WriteString(k + ": " + v + "\n")
+		}
+	}
+	return b.String()
 }
 
 // extract splits the body into files and fields by its Content-Type.
@@ -207,14 +292,21 @@ func (s *Server) extract(ctx context.Context, hreq *http.Request, body io.Reader
 				p.Close()
 				break
 			}
+			// Go decodes quoted-printable parts; base64 ones (not sent by
+			// browsers, but by scripts) are decoded here, so encoding does
+			// not hide the content.
+			var pr io.Reader = p
+			if strings.EqualFold(strings.TrimSpace(p.Header.Get("Content-Transfer-Encoding")), "base64") {
+				pr = base64.NewDecoder(base64.StdEncoding, p)
+			}
 			if fn := p.FileName(); fn != "" {
 				fn = path.Base(strings.ReplaceAll(fn, `\`, "/")) // browsers on Windows may send a path
 				if *firstFile == "" {
 					*firstFile = fn
 				}
-				err = add(fn, p)
+				err = add(fn, pr)
 			} else {
-				err = add(fieldName(p.FormName()), p)
+				err = add(fieldName(p.FormName()), pr)
 			}
 			p.Close()
 			if err != nil {
@@ -263,8 +355,18 @@ func (s *Server) extract(ctx context.Context, hreq *http.Request, body io.Reader
 			data = data[:lim.MaxPartBytes]
 		}
 		// JSON may escape Japanese (\u30de…): inspect its decoded strings.
-		if txt, ok := jsonText(data); ok {
-			return add("body.json.txt", strings.NewReader(txt))
+		if txt, blobs, ok := jsonText(data); ok {
+			if err := add("body.json.txt", strings.NewReader(txt)); err != nil {
+				return err
+			}
+			// APIs upload files as base64 strings in JSON: each is
+			// inspected as the file it encodes.
+			for i, b := range blobs {
+				if err := add(fmt.Sprintf("body.json-file-%d", i+1), bytes.NewReader(b)); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 		return add(rawName(hreq), bytes.NewReader(data))
 	default:
@@ -294,21 +396,27 @@ func rawName(r *http.Request) string {
 	return "upload"
 }
 
-// jsonText lists every key and string value of a JSON document, one a line.
-func jsonText(data []byte) (string, bool) {
+// jsonText lists every key and string value of a JSON document, one a line,
+// and decodes long base64 strings (files sent through an API; data: URLs
+// too) into blobs.
+func jsonText(data []byte) (string, [][]byte, bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var b strings.Builder
+	var blobs [][]byte
 	for {
 		t, err := dec.Token()
 		if err == io.EOF {
-			return b.String(), true
+			return b.String(), blobs, true
 		}
 		if err != nil {
-			return "", false
+			return "", nil, false
 		}
 		switch v := t.(type) {
 		case string:
+			if blob := base64Blob(v); blob != nil && len(blobs) < 100 {
+				blobs = append(blobs, blob)
+			}
 			b.WriteString(v)
 			b.WriteByte('\n')
 		case json.Number:
@@ -316,6 +424,33 @@ func jsonText(data []byte) (string, bool) {
 			b.WriteByte('\n')
 		}
 	}
+}
+
+// base64Blob decodes s when it is a long base64 string (or a base64 data:
+// URL); nil otherwise.
+func base64Blob(s string) []byte {
+	if strings.HasPrefix(s, "data:") {
+		i := strings.Index(s, ";base64,")
+		if i < 0 {
+			return nil
+		}
+		s = s[i+len(";base64,"):]
+	}
+	if len(s) < 64 {
+		return nil
+	}
+	s = strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return -1
+		}
+		return r
+	}, s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b
+		}
+	}
+	return nil
 }
 
 // limitReader stops at n bytes and remembers that it did.
@@ -375,7 +510,6 @@ func (s *Server) record(ctx context.Context, out *outcome, now time.Time, log in
 	if !out.block && len(findings) == 0 {
 		return
 	}
-	out.ref = newRef(now)
 	action := "allow"
 	if out.block {
 		action = "block"
@@ -396,7 +530,7 @@ func (s *Server) record(ctx context.Context, out *outcome, now time.Time, log in
 	for _, r := range rules {
 		s.metrics.uploads.WithLabelValues(action, r).Inc()
 	}
-	attrs := []any{"ref", out.ref, "action", action, "reason", out.reason, "host", out.host}
+	attrs := []any{"action", action, "reason", out.reason, "host", out.host}
 	if out.verdict != nil {
 		attrs = append(attrs, "verdict", out.verdict)
 	}
@@ -412,12 +546,14 @@ func (s *Server) record(ctx context.Context, out *outcome, now time.Time, log in
 		d := struct {
 			URL           string   `json:"url"`
 			Host          string   `json:"host"`
+			Client        string   `json:"client,omitempty"`
+			User          string   `json:"user,omitempty"`
 			Size          int64    `json:"size"`
 			Reason        string   `json:"reason,omitempty"`
 			Rules         []string `json:"rules,omitempty"`
 			Findings      []det    `json:"findings,omitempty"`
 			PolicyVersion string   `json:"policy_version,omitempty"`
-		}{URL: redactURL(out.url), Host: out.host, Size: out.size, Reason: out.reason}
+		}{URL: redactURL(out.url), Host: out.host, Client: out.client, User: out.user, Size: out.size, Reason: out.reason}
 		if out.verdict != nil {
 			d.Rules = rules
 			d.PolicyVersion = out.verdict.PolicyVersion
@@ -426,7 +562,7 @@ func (s *Server) record(ctx context.Context, out *outcome, now time.Time, log in
 			}
 		}
 		if _, err := s.cfg.Audit.Append(ctx, "icap", "upload-"+action, out.ref, d); err != nil {
-			log.Info("icap: audit append failed", "ref", out.ref, "error", err)
+			log.Info("icap: audit append failed", "error", err)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -230,6 +231,57 @@ func (w *walker) topHeader(h header) {
 		}
 		w.emitString("header:"+hd.name, KindHeader, strings.Join(names, "\n"))
 	}
+	w.freeHeaders(h, "header:", "Subject", "From", "To", "Cc")
+}
+
+// machineFields are header fields written by software for software
+// (transport, threading, MIME structure, signatures, keys): their digit
+// strings are not content and scanning them would only hold mail for
+// nothing.
+var machineFields = map[string]bool{
+	"Received": true, "Return-Path": true, "Message-Id": true, "References": true,
+	"In-Reply-To": true, "Date": true, "Resent-Date": true, "Resent-Message-Id": true,
+	"Mime-Version": true, "Content-Type": true, "Content-Transfer-Encoding": true,
+	"Content-Id": true, "Content-Disposition": true, "Content-Length": true,
+	"Content-Language": true, "Accept-Language": true, "Dkim-Signature": true,
+	"Domainkey-Signature": true, "Authentication-Results": true, "Received-Spf": true,
+	"Thread-Index": true, "Autocrypt": true, "Openpgp": true, "Face": true, "X-Face": true,
+	"Feedback-Id": true, "X-Received": true, "X-Originating-Ip": true, "Bcc": true,
+}
+
+// machinePrefixes are families of machine fields.
+var machinePrefixes = []string{"Arc-", "List-", "X-Ms-", "X-Microsoft-", "X-Forefront-",
+	"X-Exchange-", "X-Google-", "X-Gm-", "X-Spam-", "X-Virus-", "X-Ses-"}
+
+// freeHeaders sends the other header fields that leave with the message
+// (X-Note, Comments, Keywords, Reply-To, Thread-Topic …): an insider can
+// put a number there as easily as in the body (3.3.5). Fields in skip are
+// already sent; machine fields are left out.
+func (w *walker) freeHeaders(h header, prefix string, skip ...string) {
+	for _, f := range h {
+		if machineFields[f.Key] || contains(skip, f.Key) {
+			continue
+		}
+		machine := false
+		for _, p := range machinePrefixes {
+			if strings.HasPrefix(f.Key, p) {
+				machine = true
+				break
+			}
+		}
+		if !machine {
+			w.emitString(prefix+f.Key, KindHeader, strings.TrimSpace(decodeHeader(f.Value)))
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }
 
 // parseAddressList reads mailboxes tolerantly: what can be read is kept, a
@@ -393,6 +445,14 @@ func (w *walker) entity(h header, body io.Reader, depth int, sc scope) {
 		w.res.Parts = append(w.res.Parts, Part{Name: sc.namePrefix + w.genName("partial"), Attachment: true,
 			DeclaredType: mt, Type: mt, Size: n, Depth: depth,
 			Reason: "message/partial fragment: the whole message cannot be read from one part"})
+	case mt == "message/external-body":
+		// RFC 2046 §5.2.3: the body is elsewhere (a URL, an FTP site, a
+		// mail server); only a reference leaves with the message, and what
+		// it points to cannot be read here (fail closed).
+		n, _ := io.Copy(io.Discard, body)
+		w.res.Parts = append(w.res.Parts, Part{Name: sc.namePrefix + w.genName("external"), Attachment: true,
+			DeclaredType: mt, Type: mt, Size: n, Depth: depth,
+			Reason: "message/external-body: the content is outside the message and cannot be inspected"})
 	case mt == "message/rfc822" || mt == "message/global":
 		name, disp := filename(h)
 		if disp == "attachment" || name != "" {
@@ -512,6 +572,21 @@ func (w *walker) multipart(mt string, params map[string]string, boundary string,
 	if !mr.final && !w.stopped {
 		w.problem("%s: missing final boundary: the message may be truncated", mt)
 	}
+	// The preamble and the epilogue are hidden by mail clients but leave
+	// with the message (3.3.5): a number put there is still sent.
+	w.outside(sc, "preamble", pre, preOver)
+	w.outside(sc, "epilogue", mr.epilogue, mr.epiOver)
+}
+
+// outside scans the text of a multipart preamble or epilogue as body text.
+func (w *walker) outside(sc scope, what string, b []byte, over bool) {
+	if w.stopped || len(bytes.TrimSpace(b)) == 0 {
+		return
+	}
+	if over {
+		w.problem("multipart %s larger than 1 MiB: only its start was read", what)
+	}
+	w.emitString(sc.bodyLoc, sc.bodyKind, decodeUnknown(b))
 }
 
 func isSignatureType(h header) bool {
@@ -558,6 +633,13 @@ func (w *walker) embedded(body io.Reader, name string, depth int, sc scope) {
 		subjLoc = inner.bodyLoc
 	}
 	w.emitString(subjLoc, KindSubject, strings.TrimSpace(decodeHeader(h.get("Subject"))))
+	// A forwarded message's other fields (its From and To with their
+	// display names, an X-Note) are read like the top header's.
+	hdrPrefix := "header:"
+	if name != "" {
+		hdrPrefix = "attachment:" + name + "/header:"
+	}
+	w.freeHeaders(h, hdrPrefix, "Subject")
 	var b io.Reader = br
 	if len(hr.leftover) > 0 {
 		b = io.MultiReader(strings.NewReader(string(hr.leftover)), br)

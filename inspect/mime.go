@@ -211,7 +211,14 @@ type mpReader struct {
 	done  bool // input ended or final delimiter seen
 	final bool // the final delimiter was seen
 	parts int
+	// epilogue holds the start (up to maxEpilogue bytes) of the text after
+	// the final delimiter: not content for a client (RFC 2046 §5.1.1), but
+	// it leaves with the message, so it is scanned.
+	epilogue []byte
+	epiOver  bool
 }
+
+const maxEpilogue = 1 << 20
 
 func newMPReader(r io.Reader, boundary string) *mpReader {
 	mr := &mpReader{br: bufio.NewReaderSize(r, 32<<10), dash: []byte("--" + boundary)}
@@ -262,6 +269,24 @@ func (mr *mpReader) delimiter(line []byte) int {
 	return 1
 }
 
+func (mr *mpReader) readEpilogue() {
+	buf := make([]byte, 4096)
+	for {
+		n, err := mr.br.Read(buf)
+		if room := maxEpilogue - len(mr.epilogue); room > 0 {
+			mr.epilogue = append(mr.epilogue, buf[:min(n, room)]...)
+			if n > room {
+				mr.epiOver = true
+			}
+		} else if n > 0 {
+			mr.epiOver = true
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
 // mpPart reads one part up to the next delimiter line. The line end before
 // a delimiter belongs to the delimiter (RFC 2046 §5.1.1), so each line end
 // is held back until the next line is known.
@@ -306,8 +331,9 @@ func (p *mpPart) fill() {
 			if d == 2 {
 				mr.final = true
 				mr.done = true
-				// The epilogue is not content (RFC 2046 §5.1.1); drained.
-				io.Copy(io.Discard, mr.br)
+				// The epilogue is not content (RFC 2046 §5.1.1), but
+				// it leaves with the message: keep its start.
+				mr.readEpilogue()
 			}
 			p.eof = true
 			p.held = nil

@@ -328,7 +328,8 @@ func (c *compiler) rule(rf *ruleFile, i int, known func(string) bool) *rule {
 	fld := fmt.Sprintf("rules[%d]", i)
 	at := func(k ...any) []any { return append(p("rules", i), k...) }
 	r := &rule{id: rf.ID, action: Action(rf.Action), requireEnc: rf.RequireEncryption,
-		delay: rf.DelayMinutes, ja: rf.Message.JA, en: rf.Message.EN}
+		delay: rf.DelayMinutes, ja: rf.Message.JA, en: rf.Message.EN,
+		tja: rf.TransferMessage.JA, ten: rf.TransferMessage.EN}
 	if rf.ID == "" {
 		c.errf(at(), fld+".id", "missing")
 	} else if !ruleID.MatchString(rf.ID) {

@@ -60,6 +60,7 @@ type ruleFile struct {
 	RequireEncryption *bool    `yaml:"require_encryption"`
 	DelayMinutes      int      `yaml:"delay_minutes"`
 	Message           textFile `yaml:"message"`
+	TransferMessage   textFile `yaml:"transfer_message"` // for uploads (ICAP); "" = message
 	Disabled          bool     `yaml:"disabled"`
 }
 

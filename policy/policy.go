@@ -145,6 +145,7 @@ type rule struct {
 	requireEnc *bool
 	delay      int
 	ja, en     string
+	tja, ten   string // transfer_message: the text for uploads, if any
 	content    bool // conditions on content only: a permit may cover it
 
 	detectors      []string
@@ -413,9 +414,10 @@ func (e *Engine) Decide(res *inspect.Result, rep classify.Report, in Input) *Ver
 	for _, r := range e.rules {
 		if r.matches(&f, res, &rep, level, in.Size) {
 			fired = append(fired, r)
+			ja, en := r.transferText(in.Transfer)
 			v.Rules = append(v.Rules, RuleHit{
 				ID: r.id, Action: r.action, RuleAction: r.action,
-				Clause: r.clause, Reason: r.ja, ReasonEN: r.en,
+				Clause: r.clause, Reason: ja, ReasonEN: en,
 			})
 		}
 	}

@@ -129,3 +129,20 @@ func (v *Verdict) TransferBlocks() bool {
 	}
 	return true
 }
+
+// transferText is the rule's reason for staff: transfer_message for an
+// upload when the rule has one (a mail text such as "held until approved"
+// would mislead: an upload is blocked, not kept), else message.
+func (r *rule) transferText(t *Transfer) (ja, en string) {
+	ja, en = r.ja, r.en
+	if t == nil {
+		return ja, en
+	}
+	if r.tja != "" {
+		ja = r.tja
+	}
+	if r.ten != "" {
+		en = r.ten
+	}
+	return ja, en
+}

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"dlpguard/audit"
 	"dlpguard/hold"
 )
 
@@ -73,13 +75,48 @@ func (s *Service) auth(next func(http.ResponseWriter, *http.Request, Actor)) htt
 		if err != nil {
 			if errors.Is(err, ErrNoToken) {
 				s.log.Warn("review api: invalid token", "remote", r.RemoteAddr, "path", r.URL.Path)
+				s.auditLogin(r, "", false)
 				err = errf(http.StatusUnauthorized, "invalid_token", "API トークンが無効です。", "invalid API token", err)
 			}
 			s.writeErr(w, r, err)
 			return
 		}
+		s.auditLogin(r, t.Name+"\x00"+t.Actor, true)
 		next(w, r, Actor{Address: t.Actor, Role: t.Role, Departments: t.Departments})
 	}
+}
+
+// auditLogin records API logins: a token's first use and then at most
+// hourly (every request would drown the log), and failed attempts at most
+// once a minute per remote host.
+func (s *Service) auditLogin(r *http.Request, key string, ok bool) {
+	now := s.now()
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	s.loginMu.Lock()
+	m, every := s.lastLogin, time.Hour
+	if !ok {
+		m, every, key = s.lastFailed, time.Minute, host
+	}
+	if last, seen := m[key]; seen && now.Sub(last) < every {
+		s.loginMu.Unlock()
+		return
+	}
+	if len(m) > 10000 {
+		clear(m) // bounded: a flood of hosts only costs more entries
+	}
+	m[key] = now
+	s.loginMu.Unlock()
+	actor, details := "unknown", map[string]any{"remote": host, "result": "ok"}
+	if ok {
+		name, addr, _ := strings.Cut(key, "\x00")
+		actor, details["token"] = addr, name
+	} else {
+		details["result"] = "invalid token"
+	}
+	s.auditLog(r.Context(), s.log, actor, audit.Login, "api", details)
 }
 
 // parseAge reads "36h", "90m" or "7d".

@@ -203,6 +203,9 @@ type meta struct {
 	RequireEncryption bool     `json:"require_encryption"`
 	UTF8              bool     `json:"smtputf8,omitempty"`
 	EightBit          bool     `json:"8bitmime,omitempty"`
+	// ReasonsEN are the rules' English reasons (the hold record keeps the
+	// Japanese ones), for the English half of notices.
+	ReasonsEN map[string]string `json:"reasons_en,omitempty"`
 }
 
 func (d *DB) putMeta(ctx context.Context, id string, m meta) error {

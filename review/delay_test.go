@@ -58,7 +58,7 @@ func (f *fixture) links(n int) (cancel, send string) {
 	return cancel, send
 }
 
-func post(t *testing.T, url string) (int, string) {
+func post(t testing.TB, url string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", url, nil)
 	req.Header.Set("Accept", "application/json")

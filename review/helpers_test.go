@@ -69,7 +69,7 @@ func (s *upSession) Data(r io.Reader) error {
 func (s *upSession) Reset()        { s.cur = got{} }
 func (s *upSession) Logout() error { return nil }
 
-func startUpstream(t *testing.T) *upstream {
+func startUpstream(t testing.TB) *upstream {
 	t.Helper()
 	u := &upstream{}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &upSession{u: u}, nil }))
@@ -110,7 +110,7 @@ func (u *upstream) all() []got {
 
 // waitFor polls cond (deliveries are asynchronous); it fails after a
 // generous bound so that a broken pipeline does not hang the suite.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for i := 0; i < 1500; i++ {
 		if cond() {
@@ -156,7 +156,7 @@ const testDelayRule = `rules:
       en: "Delayed against mis-sending."
 `
 
-func testPolicy(t *testing.T) *policy.Engine {
+func testPolicy(t testing.TB) *policy.Engine {
 	t.Helper()
 	y := string(policy.DefaultYAML())
 	y = strings.Replace(y, "\nrules:\n", "\n"+testDepartments+"\n"+testDelayRule, 1)
@@ -171,7 +171,7 @@ func testPolicy(t *testing.T) *policy.Engine {
 // keyring, spool, the real delivery queue to a recording upstream, the
 // Service and its API on a loopback httptest server.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	clock  *testClock
 	up     *upstream
@@ -192,7 +192,7 @@ func logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func newFixture(t *testing.T, dir string, up *upstream, mod func(*Config)) *fixture {
+func newFixture(t testing.TB, dir string, up *upstream, mod func(*Config)) *fixture {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -249,7 +249,7 @@ func newFixture(t *testing.T, dir string, up *upstream, mod func(*Config)) *fixt
 	return f
 }
 
-func readSample(t *testing.T, name string) []byte {
+func readSample(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "testdata", "samples", name))
 	if err != nil {
@@ -322,7 +322,7 @@ type leaf struct {
 	body        []byte
 }
 
-func leaves(t *testing.T, raw []byte) (message.Header, []leaf) {
+func leaves(t testing.TB, raw []byte) (message.Header, []leaf) {
 	t.Helper()
 	e, err := message.Read(bytes.NewReader(raw))
 	if err != nil && !message.IsUnknownCharset(err) {
@@ -361,7 +361,7 @@ func leaves(t *testing.T, raw []byte) (message.Header, []leaf) {
 }
 
 // noticeText decodes a notice: subject and text.
-func noticeText(t *testing.T, raw []byte) (string, string) {
+func noticeText(t testing.TB, raw []byte) (string, string) {
 	t.Helper()
 	h, ls := leaves(t, raw)
 	subj, err := new(mime.WordDecoder).DecodeHeader(h.Get("Subject"))
@@ -385,7 +385,7 @@ var digitRun = regexp.MustCompile(`[0-9０-９][0-9０-９\-−ー－ 　]*[0-9�
 // identifiers returns the digit strings (separators removed) of at least 8
 // digits in the whole extracted text of a message, attachments included:
 // every My Number, pension, card, phone number and date in it.
-func identifiers(t *testing.T, raw []byte) []string {
+func identifiers(t testing.TB, raw []byte) []string {
 	t.Helper()
 	var s textSink
 	if _, err := inspect.Message(context.Background(), bytes.NewReader(raw), inspect.Limits{}, &s); err != nil {
@@ -416,11 +416,11 @@ func digitsOnly(s string) string {
 // gpgHome is a throw-away GnuPG home (Debian package gnupg) with one
 // recipient's secret key.
 type gpgHome struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 }
 
-func newGPG(t *testing.T, uid string) *gpgHome {
+func newGPG(t testing.TB, uid string) *gpgHome {
 	t.Helper()
 	if _, err := exec.LookPath("gpg"); err != nil {
 		t.Fatal("gpg not found: install the Debian package gnupg")

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"dlpguard/hold"
-	"dlpguard/policy"
 	"dlpguard/smtpproxy/spool"
 )
 
@@ -87,7 +86,7 @@ func writeFindings(n *notice, fs []hold.Finding) {
 	}
 }
 
-func writeRules(n *notice, rules []hold.Rule) {
+func writeRules(n *notice, rules []hold.Rule, en map[string]string) {
 	if len(rules) == 0 {
 		return
 	}
@@ -95,7 +94,11 @@ func writeRules(n *notice, rules []hold.Rule) {
 	n.EN.WriteString("\nRules:\n")
 	for _, r := range rules {
 		fmt.Fprintf(&n.JA, "・%s（規則 %s、対策基準 %s）\n", r.Reason, r.ID, r.Clause)
-		fmt.Fprintf(&n.EN, "- rule %s (standard %s)\n", r.ID, r.Clause)
+		if reason := en[r.ID]; reason != "" {
+			fmt.Fprintf(&n.EN, "- %s (rule %s, standard %s)\n", reason, r.ID, r.Clause)
+		} else {
+			fmt.Fprintf(&n.EN, "- rule %s (standard %s)\n", r.ID, r.Clause)
+		}
 	}
 }
 
@@ -106,7 +109,7 @@ func fmtTime(t time.Time) string {
 
 // heldNotice tells the sender what was found, why, the hold ID, who can
 // approve and what to do.
-func heldNotice(s *Service, rec hold.Record, v *policy.Verdict, m meta) *notice {
+func heldNotice(s *Service, rec hold.Record, m meta) *notice {
 	n := &notice{To: rec.Envelope.From,
 		SubjectJA: "【保留】送信メールを保留しました（" + rec.ID + "）",
 		SubjectEN: "Held: your message was held (" + rec.ID + ")"}
@@ -118,7 +121,7 @@ func heldNotice(s *Service, rec hold.Record, v *policy.Verdict, m meta) *notice 
 		fmt.Fprintf(&n.JA, "重要性分類: %s\n", rec.Level)
 		fmt.Fprintf(&n.EN, "Class: %s\n", rec.Level)
 	}
-	writeRules(n, rec.Verdict.Rules)
+	writeRules(n, rec.Verdict.Rules, m.ReasonsEN)
 	writeFindings(n, rec.Verdict.Findings)
 	if len(m.Approvers) > 0 {
 		fmt.Fprintf(&n.JA, "\n承認できる人（%s の情報セキュリティ管理責任者・代理）: %s\n", rec.Department, strings.Join(m.Approvers, ", "))
@@ -144,7 +147,7 @@ func heldNotice(s *Service, rec hold.Record, v *policy.Verdict, m meta) *notice 
 }
 
 // approverNotice tells an approver that a message awaits them.
-func approverNotice(s *Service, rec hold.Record, to string) *notice {
+func approverNotice(s *Service, rec hold.Record, m meta, to string) *notice {
 	n := &notice{To: to,
 		SubjectJA: "【承認依頼】保留メールの確認をお願いします（" + rec.ID + "）",
 		SubjectEN: "Approval requested: held message " + rec.ID}
@@ -152,7 +155,7 @@ func approverNotice(s *Service, rec hold.Record, to string) *notice {
 		rec.Department, rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
 	fmt.Fprintf(&n.EN, "As an approver of %s, please review a held message (standard 3.3.5).\n\nHold ID: %s\nSender: %s\nRecipients: %s\nClass: %s\n",
 		rec.Department, rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
-	writeRules(n, rec.Verdict.Rules)
+	writeRules(n, rec.Verdict.Rules, m.ReasonsEN)
 	writeFindings(n, rec.Verdict.Findings)
 	link := s.cfg.BaseURL + "/holds/" + rec.ID
 	fmt.Fprintf(&n.JA, "\n確認・承認・却下: %s\nコマンド: dlpguard hold show %s\n", link, rec.ID)

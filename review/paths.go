@@ -40,7 +40,7 @@ type StoreOptions struct {
 	HoldFor   time.Duration // default 7 days
 	Retention time.Duration // default 30 days
 	Logger    *slog.Logger
-	Now       func() time.Time
+	Now       func() time.Time // hold store and audit log clock (tests)
 }
 
 // OpenStores opens the hold store, audit log and keyring in the data
@@ -65,9 +65,8 @@ func OpenStores(ctx context.Context, dir string, o StoreOptions) (*Stores, error
 		al.Close()
 		return nil, err
 	}
-	if o.Now != nil {
-		kr.SetClock(o.Now)
-	}
+	// The keyring keeps the real clock: key validity is about the keys'
+	// own times, and a test clock behind a fresh key would make it unusable.
 	return &Stores{Holds: hs, Audit: al, Keys: kr}, nil
 }
 

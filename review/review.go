@@ -9,6 +9,14 @@
 // reject or mark findings as false positives. Every step is an audit entry.
 // It also keeps the policy's delayed messages (Delay): the sender may cancel
 // or send at once through signed links until the delay ends.
+//
+// Wiring (serve): OpenStores(dataDir) opens the hold store, audit log and
+// keyring laid out by PathsIn; New(Config{DataDir: PathsIn(dataDir).Review,
+// …}, Deps{…, Spool, Notify: queue.Notify}) builds the service; the relay's
+// Keeper calls Hold or Delay with the verdict before it answers 250;
+// Handler() serves /api/v1/holds and /api/v1/delays; Run(ctx) does expiry,
+// retention and due delays. The CLI (dlpguard hold, keys, audit, tokens)
+// works on the same layout.
 package review
 
 import (
@@ -60,6 +68,9 @@ type Config struct {
 	DefaultDelay time.Duration
 	// Interval of Run's periodic work (default 30s).
 	Interval time.Duration
+	// SecurityTeam get the approvers' notice of a message whose department
+	// names no approver (so that someone hears of it).
+	SecurityTeam []string
 }
 
 // Deps are the stores and hooks the Service works with.
@@ -96,6 +107,10 @@ type Service struct {
 	// decideMu serialises final decisions (release, reject) in this
 	// process, so a reject racing a release cannot leave a queued copy.
 	decideMu sync.Mutex
+
+	loginMu    sync.Mutex
+	lastLogin  map[string]time.Time // token name → last audited login
+	lastFailed map[string]time.Time // remote host → last audited failure
 }
 
 // New opens the service's own files in cfg.DataDir.
@@ -126,7 +141,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Service{cfg: cfg, holds: d.Holds, audit: d.Audit, keys: d.Keys, policy: d.Policy,
-		spool: d.Spool, notify: d.Notify, log: d.Logger, now: d.Now}
+		spool: d.Spool, notify: d.Notify, log: d.Logger, now: d.Now,
+		lastLogin: map[string]time.Time{}, lastFailed: map[string]time.Time{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

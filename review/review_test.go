@@ -15,6 +15,7 @@ import (
 	"dlpguard/audit"
 	"dlpguard/hold"
 	"dlpguard/release"
+	"dlpguard/smtpproxy/spool"
 )
 
 const (
@@ -28,7 +29,7 @@ const (
 // checkNotice asserts what every notice must be: from the null sender,
 // Japanese before English, naming the hold ID, and carrying neither the
 // held content nor any identifier of the message.
-func checkNotice(t *testing.T, m got, id string, raw []byte, wantJA string) string {
+func checkNotice(t testing.TB, m got, id string, raw []byte, wantJA string) string {
 	t.Helper()
 	if m.From != "" {
 		t.Errorf("notice envelope sender %q, want the null sender", m.From)
@@ -219,8 +220,12 @@ func TestHoldReleaseEndToEnd(t *testing.T) {
 	if !proof {
 		t.Errorf("release audit lacks the proof hashes: %s", entries[0].Details)
 	}
-	for _, a := range []string{audit.Hold, audit.Approve, audit.FalsePositive} {
-		if _, n, _ := f.stores.Audit.List(ctx, audit.Filter{Subject: id, Action: a}); n == 0 {
+	for _, a := range []string{audit.Hold, audit.Approve, audit.FalsePositive, audit.Login} {
+		subject := id
+		if a == audit.Login {
+			subject = "api"
+		}
+		if _, n, _ := f.stores.Audit.List(ctx, audit.Filter{Subject: subject, Action: a}); n == 0 {
 			t.Errorf("no %s audit entry", a)
 		}
 	}
@@ -292,7 +297,7 @@ func TestRefuseWithoutKey(t *testing.T) {
 }
 
 // grepDir counts the files under dir that contain needle.
-func grepDir(t *testing.T, dir string, needle []byte) (int, []string) {
+func grepDir(t testing.TB, dir string, needle []byte) (int, []string) {
 	t.Helper()
 	var hits []string
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -333,6 +338,19 @@ func TestRestartNothingLost(t *testing.T) {
 	code, page := f2.api("GET", "/api/v1/holds?status=held", admin, nil)
 	if code != 200 || page["total"].(float64) != 2 {
 		t.Fatalf("after restart: %d %v", code, page)
+	}
+	for q, want := range map[string]float64{"limit=1": 2, "level=I": 2, "level=II": 0, "age=1h": 0, "age=0d": 2,
+		"rule=personal-list-hold": 1, "status=released": 0} {
+		code, page := f2.api("GET", "/api/v1/holds?"+q, admin, nil)
+		if code != 200 || page["total"].(float64) != want {
+			t.Errorf("list ?%s: %d total %v, want %v", q, code, page["total"], want)
+		}
+		if q == "limit=1" && len(page["records"].([]any)) != 1 {
+			t.Errorf("limit=1 gave %d records", len(page["records"].([]any)))
+		}
+	}
+	if code, _ := f2.api("GET", "/api/v1/holds?age=soon", admin, nil); code != 400 {
+		t.Errorf("bad age: %d, want 400", code)
 	}
 	code, out := f2.api("POST", "/api/v1/holds/"+id2+"/release", admin, map[string]string{"reason": "再起動後"})
 	if code != 200 || out["status"] != "released" {
@@ -402,5 +420,83 @@ func TestExpiry(t *testing.T) {
 	tok := f.token("kacho", kacho, RoleApprover)
 	if code, _ := f.api("POST", "/api/v1/holds/"+id+"/release", tok, map[string]string{"reason": "late"}); code != http.StatusConflict {
 		t.Errorf("release after expiry: %d, want 409", code)
+	}
+}
+
+// TestEncryptedAttachmentPassesUnchanged: a message held because the
+// sender's attachment is encrypted (p027, AES-256 zip) goes out with that
+// attachment byte for byte.
+func TestEncryptedAttachmentPassesUnchanged(t *testing.T) {
+	f := newFixture(t, "", nil, func(c *Config) { c.NoKeyMode = release.PassphraseWithoutKey })
+	raw := readSample(t, "p027_encrypted.eml")
+	_, orig := leaves(t, raw)
+	from := "user300@city.example.lg.jp"
+	id, _, _ := f.hold("p027_encrypted.eml", from, "partner@example.com")
+	tok := f.token("kacho", kacho, RoleApprover)
+	code, out := f.api("POST", "/api/v1/holds/"+id+"/release", tok, map[string]string{"reason": "送信者がパスワードを別送"})
+	if code != 200 || out["status"] != "released" {
+		t.Fatalf("release: %d %v", code, out)
+	}
+	waitFor(t, "delivery", func() bool { return len(f.up.to("partner@example.com")) == 1 })
+	_, sent := leaves(t, f.up.to("partner@example.com")[0].Data)
+	ok := false
+	for _, o := range orig {
+		if o.name == "report.zip" {
+			for _, s := range sent {
+				if s.name == "report.zip" && bytes.Equal(s.body, o.body) {
+					ok = true
+				}
+			}
+		}
+	}
+	if !ok {
+		t.Fatal("the sender's encrypted zip did not pass unchanged")
+	}
+}
+
+// TestReleaseRejectRace: a release and a reject at once: exactly one
+// wins, and a message is delivered if and only if the release won.
+func TestReleaseRejectRace(t *testing.T) {
+	for i := 0; i < 3; i++ {
+		f := newFixture(t, "", nil, func(c *Config) { c.NoKeyMode = release.PassphraseWithoutKey; c.FourEyesLevelI = false })
+		id, _, _ := f.hold("p011_other_id.eml", "user660@city.example.lg.jp", "contact78@example.net")
+		a1, a2 := f.token("a1", "a1@city.example.lg.jp", RoleAdmin), f.token("a2", "a2@city.example.lg.jp", RoleAdmin)
+		codes := make(chan [2]int, 2)
+		go func() {
+			c, _ := f.api("POST", "/api/v1/holds/"+id+"/release", a1, map[string]string{"reason": "ok"})
+			codes <- [2]int{0, c}
+		}()
+		go func() {
+			c, _ := f.api("POST", "/api/v1/holds/"+id+"/reject", a2, map[string]string{"reason": "no"})
+			codes <- [2]int{1, c}
+		}()
+		var won []int
+		for j := 0; j < 2; j++ {
+			c := <-codes
+			if c[1] == 200 {
+				won = append(won, c[0])
+			} else if c[1] != http.StatusConflict {
+				t.Fatalf("unexpected status %d", c[1])
+			}
+		}
+		if len(won) != 1 {
+			t.Fatalf("winners: %v", won)
+		}
+		rec, _ := f.stores.Holds.Get(context.Background(), id)
+		if won[0] == 0 {
+			waitFor(t, "delivery", func() bool { return len(f.up.to("contact78@example.net")) == 1 })
+			if rec.Status != hold.Released {
+				t.Fatalf("release won but status %s", rec.Status)
+			}
+		} else {
+			if rec.Status != hold.Rejected {
+				t.Fatalf("reject won but status %s", rec.Status)
+			}
+			waitFor(t, "queue drained", func() bool { ids, _ := f.spool.List(spool.AreaQueue); return len(ids) == 0 })
+			if len(f.up.to("contact78@example.net")) != 0 {
+				t.Fatal("a rejected message was delivered")
+			}
+		}
+		f.stop()
 	}
 }

@@ -79,7 +79,12 @@ func (s *Service) Hold(ctx context.Context, env *spool.Envelope, content io.Read
 	// The facts first: a crash after them but before Put leaves only an
 	// orphan row; the other order could leave a hold without its approvers.
 	m := meta{Approvers: v.Approvers, RequireEncryption: v.RequireEncryption || level == "I" || level == "II",
-		UTF8: env.UTF8, EightBit: env.EightBit}
+		UTF8: env.UTF8, EightBit: env.EightBit, ReasonsEN: map[string]string{}}
+	for _, h := range v.Rules {
+		if h.ReasonEN != "" {
+			m.ReasonsEN[h.ID] = h.ReasonEN
+		}
+	}
 	if err := s.db.putMeta(ctx, id, m); err != nil {
 		return "", err
 	}
@@ -97,9 +102,13 @@ func (s *Service) Hold(ctx context.Context, env *spool.Envelope, content io.Read
 		log.Error("review: audit hold", "err", err)
 	}
 	log.Info("review: held", "from", rec.Envelope.From, "department", rec.Department, "level", rec.Level, "verdict", v)
-	s.sendNotice(ctx, id, heldNotice(s, rec, v, m))
-	for _, ap := range m.Approvers {
-		s.sendNotice(ctx, id, approverNotice(s, rec, ap))
+	s.sendNotice(ctx, id, heldNotice(s, rec, m))
+	to := m.Approvers
+	if len(to) == 0 {
+		to = s.cfg.SecurityTeam
+	}
+	for _, ap := range to {
+		s.sendNotice(ctx, id, approverNotice(s, rec, m, ap))
 	}
 	return id, nil
 }
@@ -218,7 +227,9 @@ func (s *Service) Release(ctx context.Context, id string, a Actor, reason string
 		rr, err = release.Rewrite(ctx, w, content, release.Options{
 			Recipients: rec.Envelope.Recipients, Keys: keys, Mode: s.cfg.NoKeyMode,
 			BodyHasFindings: bodyHasFindings(rec.Verdict.Findings), Inspected: inspected,
-			MessageID: id, Logger: log, Now: s.now,
+			// The real clock, not s.now: key validity and packet times
+			// are about the present.
+			MessageID: id, Logger: log,
 		})
 		return err
 	})

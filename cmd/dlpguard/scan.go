@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -23,9 +24,10 @@ func toScanLine(source string, v *policy.Verdict) scanLine { return v.Summary(so
 
 // scanOpts are the flags shared by scan and policy diff.
 type scanOpts struct {
-	policy string
-	json   bool
-	paths  []string
+	policy   string
+	json     bool
+	transfer string // --transfer URL: scan plain files as uploads to URL
+	paths    []string
 }
 
 // parseScanArgs accepts flags before, between or after paths; "--" ends
@@ -40,6 +42,14 @@ func parseScanArgs(args []string, allowJSON bool) (scanOpts, error) {
 			return o, nil
 		case allowJSON && (a == "--json" || a == "-json"):
 			o.json = true
+		case allowJSON && (a == "--transfer" || a == "-transfer"):
+			if i+1 >= len(args) {
+				return o, errors.New("--transfer needs a URL")
+			}
+			i++
+			o.transfer = args[i]
+		case allowJSON && (strings.HasPrefix(a, "--transfer=") || strings.HasPrefix(a, "-transfer=")):
+			o.transfer = a[strings.IndexByte(a, '=')+1:]
 		case a == "--policy" || a == "-policy":
 			if i+1 >= len(args) {
 				return o, errors.New("--policy needs a file")
@@ -78,6 +88,12 @@ type source struct {
 // expandSources turns the PATH arguments into messages: a folder means every
 // .eml below it, sorted. Errors name the path that could not be read.
 func expandSources(paths []string) ([]source, []error) {
+	return expandSourcesExt(paths, ".eml")
+}
+
+// expandSourcesExt is expandSources with a folder meaning every file whose
+// extension is ext ("" = every regular file: uploads are any file).
+func expandSourcesExt(paths []string, ext string) ([]source, []error) {
 	var out []source
 	var errs []error
 	for _, p := range paths {
@@ -100,7 +116,7 @@ func expandSources(paths []string) ([]source, []error) {
 				errs = append(errs, err)
 				return nil
 			}
-			if !d.IsDir() && strings.EqualFold(filepath.Ext(path), ".eml") {
+			if d.Type().IsRegular() && (ext == "" || strings.EqualFold(filepath.Ext(path), ext)) {
 				found = append(found, path)
 			}
 			return nil
@@ -145,11 +161,47 @@ func evaluateSource(ctx context.Context, eng *policy.Engine, s source, stdin io.
 	return eng.Evaluate(ctx, r, policy.Input{Size: size, Now: now})
 }
 
+// transferLine is a scan line for an upload: the contract's fields plus
+// what the upload would get (uploads cannot wait: hold blocks).
+type transferLine struct {
+	scanLine
+	Transfer transferResult `json:"transfer"`
+}
+
+type transferResult struct {
+	URL     string `json:"url"`
+	Host    string `json:"host"`
+	Outcome string `json:"outcome"` // "allow" (204) or "block" (403 page)
+}
+
+// evaluateTransfer evaluates one plain file as an upload to url.
+func evaluateTransfer(ctx context.Context, eng *policy.Engine, s source, stdin io.Reader, url string, now time.Time) (*policy.Verdict, *policy.Transfer, error) {
+	r, size, err := openSource(s, stdin)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	name := "upload"
+	if s.path != "" {
+		name = filepath.Base(s.path)
+	}
+	tr := &policy.Transfer{URL: url, FileName: name}
+	tr.Host = policy.TransferHost(tr)
+	v, err := eng.Evaluate(ctx, r, policy.Input{Size: size, Now: now, Transfer: tr})
+	return v, tr, err
+}
+
 func runScan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	o, err := parseScanArgs(args, true)
 	if errors.Is(err, errHelp) {
-		fmt.Fprintln(stdout, "usage: dlpguard scan [--policy FILE] [--json] PATH...   (PATH: .eml file, folder, or - for stdin)")
+		fmt.Fprintln(stdout, "usage: dlpguard scan [--policy FILE] [--json] [--transfer URL] PATH...")
+		fmt.Fprintln(stdout, "  PATH: .eml file, folder, or - for stdin; with --transfer URL, any file (a folder: every file) scanned as an upload to URL")
 		return 0
+	}
+	if err == nil && o.transfer != "" {
+		if u, perr := url.Parse(o.transfer); perr != nil || u.Host == "" {
+			err = fmt.Errorf("--transfer %q: want an absolute URL such as https://example.com/upload", o.transfer)
+		}
 	}
 	if err != nil || len(o.paths) == 0 {
 		if err == nil {
@@ -163,7 +215,11 @@ func runScan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dlpguard scan: %v\n", err)
 		return 2
 	}
-	srcs, errs := expandSources(o.paths)
+	ext := ".eml"
+	if o.transfer != "" {
+		ext = ""
+	}
+	srcs, errs := expandSourcesExt(o.paths, ext)
 	status := 0
 	for _, e := range errs {
 		fmt.Fprintf(stderr, "dlpguard scan: %v\n", e)
@@ -174,6 +230,32 @@ func runScan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	enc.SetEscapeHTML(false)
 	now := time.Now()
 	for _, s := range srcs {
+		if o.transfer != "" {
+			v, tr, err := evaluateTransfer(ctx, eng, s, stdin, o.transfer, now)
+			if err != nil {
+				fmt.Fprintf(stderr, "dlpguard scan: %s: %v\n", s.name, err)
+				status = 1
+				continue
+			}
+			tl := transferLine{scanLine: toScanLine(s.name, v), Transfer: transferResult{URL: tr.URL, Host: tr.Host, Outcome: "allow"}}
+			if v.TransferBlocks() {
+				tl.Transfer.Outcome = "block"
+			}
+			if o.json {
+				if err := enc.Encode(tl); err != nil {
+					fmt.Fprintf(stderr, "dlpguard scan: %v\n", err)
+					return 1
+				}
+				continue
+			}
+			printSummary(stdout, tl.scanLine)
+			ja := "通過 (204)"
+			if tl.Transfer.Outcome == "block" {
+				ja = "停止 (403)"
+			}
+			fmt.Fprintf(stdout, "  アップロード upload → %s: %s %s\n", tr.URL, ja, tl.Transfer.Outcome)
+			continue
+		}
 		v, err := evaluateSource(ctx, eng, s, stdin, now)
 		if err != nil {
 			fmt.Fprintf(stderr, "dlpguard scan: %s: %v\n", s.name, err)

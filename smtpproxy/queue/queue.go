@@ -373,6 +373,9 @@ func (q *Queue) attempt(ctx context.Context, t transport, id string, fresh bool)
 
 	f, err := q.store.Open(spool.AreaQueue, id)
 	if errors.Is(err, spool.ErrNotFound) {
+		// Moved away meanwhile (or its content vanished, which the
+		// spool's recovery handles at the next start).
+		log.Warn("queue: message content not found", "err", err)
 		return time.Time{}, true, nil
 	} else if err != nil {
 		log.Error("queue: opening message", "err", err)

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"dlpguard/policy"
+	"dlpguard/release"
+	"dlpguard/review"
+	"dlpguard/smtpproxy"
+	"dlpguard/smtpproxy/spool"
+)
+
+// holdKeeper hands the relay's held and delayed messages to the review
+// service (3.3.5); it is the smtpproxy.Keeper of `serve`. The verdict
+// travels in Decision.Detail; without one the keeper refuses, and the relay
+// keeps the message in its spool's hold area (fail closed).
+type holdKeeper struct{ svc *review.Service }
+
+var _ smtpproxy.Keeper = holdKeeper{}
+
+// Keep stores the message durably (hold store or delay spool) before it
+// returns, as the relay answers 250 right after.
+func (k holdKeeper) Keep(ctx context.Context, action string, env *spool.Envelope, content io.Reader, d smtpproxy.Decision) (string, error) {
+	v, ok := d.Detail.(*policy.Verdict)
+	if !ok || v == nil {
+		return "", fmt.Errorf("keeper %s: no verdict in the decision", env.ID)
+	}
+	if action == smtpproxy.ActionDelay {
+		return k.svc.Delay(ctx, env, content, v)
+	}
+	return k.svc.Hold(ctx, env, content, v)
+}
+
+// reviewOptions are what serve's configuration gives the review service.
+type reviewOptions struct {
+	DataDir        string // the data folder (review.PathsIn lays it out)
+	Hostname       string
+	NoticeFrom     string
+	BaseURL        string // where the API is reached, for links in notices
+	FourEyesLevelI bool
+	Passphrase     bool // release with a passphrase when a recipient has no key (else refuse)
+	Store          review.StoreOptions
+}
+
+// openReview opens the hold store, audit log and keyring in the data
+// folder and the review service on top of them. Wiring for serve:
+//
+//	svc, stores, err := openReview(opts, holder.Engine, spoolStore, queue.Notify, logger)
+//	smtpproxy.Options{Keeper: holdKeeper{svc}, ...}
+//	mux.Handle("/api/v1/", svc.Handler()); go svc.Run(ctx)
+//	defer svc.Close(); defer stores.Close()
+func openReview(ctx context.Context, o reviewOptions, pol func() *policy.Engine, sp *spool.Store, notify func(string), log *slog.Logger) (*review.Service, *review.Stores, error) {
+	if o.Store.Logger == nil {
+		o.Store.Logger = log
+	}
+	st, err := review.OpenStores(ctx, o.DataDir, o.Store)
+	if err != nil {
+		return nil, nil, err
+	}
+	mode := release.RefuseWithoutKey
+	if o.Passphrase {
+		mode = release.PassphraseWithoutKey
+	}
+	svc, err := review.New(review.Config{DataDir: review.PathsIn(o.DataDir).Review, Hostname: o.Hostname,
+		NoticeFrom: o.NoticeFrom, BaseURL: o.BaseURL, HoldFor: o.Store.HoldFor, FourEyesLevelI: o.FourEyesLevelI, NoKeyMode: mode},
+		review.Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Policy: pol, Spool: sp, Notify: notify, Logger: log})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return svc, st, nil
+}

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-smtp"
+
+	"dlpguard/policy"
+	"dlpguard/review"
+	"dlpguard/smtpproxy"
+	"dlpguard/smtpproxy/queue"
+	"dlpguard/smtpproxy/spool"
+)
+
+// hkUpstream records what the delivery queue sends.
+type hkUpstream struct {
+	mu   sync.Mutex
+	msgs map[string][][]byte // by recipient
+}
+
+type hkSession struct {
+	u     *hkUpstream
+	rcpts []string
+}
+
+func (s *hkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *hkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
+func (s *hkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	s.u.mu.Lock()
+	for _, rc := range s.rcpts {
+		s.u.msgs[rc] = append(s.u.msgs[rc], b)
+	}
+	s.u.mu.Unlock()
+	s.rcpts = nil
+	return err
+}
+func (s *hkSession) Reset()        { s.rcpts = nil }
+func (s *hkSession) Logout() error { return nil }
+
+func (u *hkUpstream) to(rcpt string) [][]byte {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([][]byte(nil), u.msgs[rcpt]...)
+}
+
+func hkServe(t *testing.T, s *smtp.Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	return ln.Addr().String()
+}
+
+func hkWait(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 1500; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestHoldOverSMTP is the issue's end to end: a personal list sent to the
+// relay over SMTP is held (250 with the hold ID), the sender's notice
+// reaches the upstream, an approver releases it through the API, and the
+// recipient gets the attachment as .pgp, which GnuPG decrypts to the
+// original bytes.
+func TestHoldOverSMTP(t *testing.T) {
+	if _, err := exec.LookPath("gpg"); err != nil {
+		t.Fatal("gpg not found: install the Debian package gnupg")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	logger := slog.New(slog.DiscardHandler)
+
+	polFile := filepath.Join(dir, "policy.yaml")
+	y := strings.Replace(string(policy.DefaultYAML()), "\nrules:\n", "\ndepartments:\n  - name: 福祉課\n    senders: [\"user*@city.example.lg.jp\"]\n    manager: kacho@city.example.lg.jp\nrules:\n", 1)
+	os.WriteFile(polFile, []byte(y), 0o600)
+	holder, err := policy.NewHolder(polFile, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	up := &hkUpstream{msgs: map[string][][]byte{}}
+	usrv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &hkSession{u: up}, nil }))
+	usrv.Domain, usrv.ErrorLog = "upstream.test", log.New(io.Discard, "", 0)
+	usrv.MaxMessageBytes = 30 << 20
+	upAddr := hkServe(t, usrv)
+
+	sp, err := spool.Open(review.PathsIn(dir).Spool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := queue.New(queue.Config{Upstream: upAddr, TLS: queue.TLSNone, Workers: 2, Retry: []time.Duration{20 * time.Millisecond},
+		Hostname: "relay.test", Rescan: time.Hour, DrainTimeout: 5 * time.Second}, sp, logger, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qdone := make(chan struct{})
+	go func() { q.Run(ctx); close(qdone) }()
+	defer func() { cancel(); <-qdone }()
+
+	var api http.Handler = http.NotFoundHandler()
+	hsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { api.ServeHTTP(w, r) }))
+	defer hsrv.Close()
+	svc, stores, err := openReview(ctx, reviewOptions{DataDir: dir, Hostname: "relay.test", NoticeFrom: "dlpguard@city.example.lg.jp",
+		BaseURL: hsrv.URL}, holder.Engine, sp, q.Notify, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stores.Close()
+	defer svc.Close()
+	api = svc.Handler()
+
+	relay := smtpproxy.New(smtpproxy.Config{Hostname: "relay.test", Networks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, sp,
+		smtpproxy.Options{Logger: logger, Queue: q, Keeper: holdKeeper{svc},
+			Inspector: smtpproxy.InspectorFunc(func(ctx context.Context, env *spool.Envelope, content *os.File) (smtpproxy.Decision, error) {
+				v, err := holder.Engine().Evaluate(ctx, io.NewSectionReader(content, 0, env.Size), policy.Input{Sender: env.From,
+					Recipients: []string{env.Recipients[0].Address}, Size: env.Size})
+				if err != nil {
+					return smtpproxy.Decision{}, err
+				}
+				return smtpproxy.Decision{Action: string(v.Action), Reply: "Held for review", Detail: v}, nil
+			})})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go relay.Serve(ln)
+	defer relay.Shutdown(context.Background())
+
+	// The recipient's key, made by GnuPG, in the keyring.
+	gdir, _ := os.MkdirTemp("", "gpg")
+	defer func() { exec.Command("gpgconf", "--homedir", gdir, "--kill", "all").Run(); os.RemoveAll(gdir) }()
+	gpg := func(stdin []byte, args ...string) []byte {
+		cmd := exec.Command("gpg", append([]string{"--homedir", gdir, "--batch", "--yes", "--no-tty", "--pinentry-mode", "loopback"}, args...)...)
+		cmd.Stdin = bytes.NewReader(stdin)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("gpg %v: %v %s", args, err, stderr.String())
+		}
+		return out
+	}
+	const from, rcpt = "user521@city.example.lg.jp", "contact19@example.org"
+	gpg(nil, "--passphrase", "", "--quick-gen-key", "Contact <"+rcpt+">", "future-default", "default", "1y")
+	if _, err := stores.Keys.Import(bytes.NewReader(gpg(nil, "--armor", "--export"))); err != nil {
+		t.Fatal(err)
+	}
+
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "samples", "p017_personal_list.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := smtp.Dial(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Mail(from, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(rcpt, nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(raw)
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		t.Fatalf("DATA: %v %v", resp, err)
+	}
+	m := regexp.MustCompile(`held as ([0-9A-Z]+)`).FindStringSubmatch(resp.StatusText)
+	if m == nil {
+		t.Fatalf("reply without hold ID: %q", resp.StatusText)
+	}
+	id := m[1]
+	c.Quit()
+
+	hkWait(t, "sender notice", func() bool { return len(up.to(from)) == 1 && len(up.to("kacho@city.example.lg.jp")) == 1 })
+	if !bytes.Contains(up.to(from)[0], []byte("Auto-Submitted: auto-generated")) {
+		t.Error("sender notice is not marked auto-generated")
+	}
+	if len(up.to(rcpt)) != 0 {
+		t.Fatal("held message delivered before release")
+	}
+
+	tok, err := svc.DB().AddToken(ctx, review.Token{Name: "kacho", Actor: "kacho@city.example.lg.jp", Role: review.RoleApprover}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", hsrv.URL+"/api/v1/holds/"+id+"/release", strings.NewReader(`{"reason":"確認しました"}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	hr, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rr review.ReleaseResult
+	json.NewDecoder(hr.Body).Decode(&rr)
+	hr.Body.Close()
+	if hr.StatusCode != 200 || rr.Status != "released" || rr.Method != "public-key" {
+		t.Fatalf("release: %d %+v", hr.StatusCode, rr)
+	}
+	hkWait(t, "released message", func() bool { return len(up.to(rcpt)) == 1 })
+
+	orig, sent := hkAttachment(t, raw, "要支援者名簿.xlsx"), hkAttachment(t, up.to(rcpt)[0], "要支援者名簿.xlsx.pgp")
+	if len(orig) == 0 || len(sent) == 0 || hkAttachment(t, up.to(rcpt)[0], "要支援者名簿.xlsx") != nil {
+		t.Fatal("the released message does not carry the attachment as .pgp only")
+	}
+	in := filepath.Join(gdir, "in.pgp")
+	os.WriteFile(in, sent, 0o600)
+	if plain := gpg(nil, "--decrypt", in); !bytes.Equal(plain, orig) {
+		t.Fatal("gpg --decrypt does not give the original attachment")
+	}
+}
+
+// hkAttachment returns the decoded attachment named name (nil if none).
+func hkAttachment(t *testing.T, raw []byte, name string) []byte {
+	t.Helper()
+	e, err := message.Read(bytes.NewReader(raw))
+	if err != nil && !message.IsUnknownCharset(err) {
+		t.Fatal(err)
+	}
+	var found []byte
+	e.Walk(func(_ []int, p *message.Entity, err error) error {
+		if err != nil {
+			return err
+		}
+		_, params, _ := p.Header.ContentDisposition()
+		if params["filename"] == name {
+			found, _ = io.ReadAll(p.Body)
+		}
+		return nil
+	})
+	return found
+}
+
+// TestKeeperWithoutVerdict: with no verdict the keeper refuses, so the
+// relay keeps the message in its own hold area (fail closed).
+func TestKeeperWithoutVerdict(t *testing.T) {
+	dir := t.TempDir()
+	sp, _ := spool.Open(review.PathsIn(dir).Spool)
+	svc, st, err := openReview(context.Background(), reviewOptions{DataDir: dir}, nil, sp, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	defer svc.Close()
+	if _, err := (holdKeeper{svc}).Keep(context.Background(), "hold", &spool.Envelope{ID: spool.NewID()}, strings.NewReader("x"), smtpproxy.Decision{Action: "hold"}); err == nil {
+		t.Fatal("keeper accepted a message without a verdict")
+	}
+}

@@ -1,0 +1,72 @@
+package console
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestMask(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"個人番号 123456789018 です", "個人番号 ********9018 です"},
+		{"1234 5678 9018", "**** **** 9018"},
+		{"１２３４　５６７８　９０１８", "****　****　９０１８"},
+		{"1234−5678−9018", "****−****−9018"},
+		{"1234\u200b5678\u200b9018", "****\u200b****\u200b9018"},
+		{"カード 4111-1111-1111-1111", "カード ****-****-****-1111"},
+		{"年金 1234-567890", "年金 ****-**7890"},
+		{"〒190-8666", "〒***-8666"}, // seven digits: masked too
+		{"電話 03-1234-5678", "電話 **-****-5678"},
+		{"2026年11月25日 会議は 3 件", "2026年11月25日 会議は 3 件"},
+		{"旅券 TK1234567", "旅券 TK***4567"},
+		{"short 123456", "short 123456"},
+		{"a-1234567", "a-***4567"},
+		{"12   34567890", "12   ****7890"}, // three spaces break the run
+		{"", ""},
+	}
+	for _, c := range cases {
+		got := Mask(c.in)
+		if got != c.want {
+			t.Errorf("Mask(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// maskedOK: no number-like run in s has seven digits or more.
+func maskedOK(s string) bool {
+	b := []byte(s)
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if !isDigit(r) {
+			i += n
+			continue
+		}
+		end, digits := runEnd(b, i)
+		if digits >= maskMinDigits {
+			return false
+		}
+		i = end
+	}
+	return true
+}
+
+func FuzzMask(f *testing.F) {
+	for _, s := range []string{"123456789018", "１２３４　５６７８　９０１８", "4111-1111-1111-1111", "a\xff1234567", "12--34--56--78"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m := Mask(s)
+		if !maskedOK(m) {
+			t.Fatalf("Mask(%q) = %q still has a long number", s, m)
+		}
+		if Mask(m) != m {
+			t.Fatalf("Mask is not idempotent on %q", s)
+		}
+		if utf8.ValidString(s) && utf8.RuneCountInString(m) != utf8.RuneCountInString(s) {
+			t.Fatalf("Mask changed the length of %q: %q", s, m)
+		}
+		if strings.Count(m, "*") < strings.Count(s, "*") {
+			t.Fatal("lost characters")
+		}
+	})
+}

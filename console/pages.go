@@ -1,0 +1,656 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"dlpguard/audit"
+	"dlpguard/hold"
+	"dlpguard/inspect"
+	"dlpguard/policy"
+	"dlpguard/review"
+	"dlpguard/smtpproxy/spool"
+)
+
+const pageSize = 50
+
+// listQuery is the filter form of the list and history pages.
+type listQuery struct {
+	Department, Rule, Level, Age, Status string
+	Offset                               int
+}
+
+func (q listQuery) url(base string, offset int) string {
+	v := url.Values{}
+	for k, s := range map[string]string{"department": q.Department, "rule": q.Rule, "level": q.Level, "age": q.Age, "status": q.Status} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if offset > 0 {
+		v.Set("offset", strconv.Itoa(offset))
+	}
+	if len(v) == 0 {
+		return base
+	}
+	return base + "?" + v.Encode()
+}
+
+// parseAge reads "36h", "90m" or "7d" (as the API does).
+func parseAge(v string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(d)
+		return time.Duration(n) * 24 * time.Hour, err
+	}
+	return time.ParseDuration(v)
+}
+
+// filterFor builds the hold filter of a query, limited to what the actor
+// may see: approvers only their departments (the same rule as the API).
+func (c *Console) filterFor(pg *page, q listQuery) (hold.Filter, bool) {
+	f := hold.Filter{Rule: q.Rule, Level: hold.Level(q.Level), Limit: pageSize, Offset: q.Offset}
+	if q.Age != "" {
+		if d, err := parseAge(q.Age); err == nil && d >= 0 {
+			f.CreatedBefore = c.now().Add(-d)
+		}
+	}
+	if q.Department != "" {
+		f.Departments = []string{q.Department}
+	}
+	if pg.User.Role != RoleAdmin {
+		if q.Department == "" {
+			f.Departments = pg.User.Departments
+		} else if !contains(pg.User.Departments, q.Department) {
+			return f, false
+		}
+		if len(f.Departments) == 0 {
+			return f, false
+		}
+	}
+	return f, true
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func readQuery(r *http.Request) listQuery {
+	q := r.URL.Query()
+	lq := listQuery{Department: q.Get("department"), Rule: q.Get("rule"), Level: q.Get("level"), Age: q.Get("age"), Status: q.Get("status")}
+	if n, err := strconv.Atoi(q.Get("offset")); err == nil && n > 0 {
+		lq.Offset = n
+	}
+	return lq
+}
+
+type row struct {
+	hold.Record
+	Rules string
+	Own   bool
+}
+
+type listData struct {
+	Q           listQuery
+	Rows        []row
+	Total       int
+	ByLevel     map[string]int
+	From, To    int
+	PrevURL     string
+	NextURL     string
+	Departments []string
+	RuleIDs     []string
+	Statuses    []string
+}
+
+func (c *Console) rows(pg *page, recs []hold.Record) []row {
+	out := make([]row, 0, len(recs))
+	for _, rec := range recs {
+		ids := make([]string, 0, len(rec.Verdict.Rules))
+		for _, ru := range rec.Verdict.Rules {
+			ids = append(ids, ru.ID)
+		}
+		rec.Subject = Mask(rec.Subject)
+		out = append(out, row{Record: rec, Rules: strings.Join(ids, ", "), Own: sameAddr(rec.Envelope.From, pg.User.Email)})
+	}
+	return out
+}
+
+func sameAddr(a, b string) bool {
+	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b)) && strings.TrimSpace(a) != ""
+}
+
+func (c *Console) ruleIDs() []string {
+	if c.d.Policy != nil {
+		if e := c.d.Policy.Engine(); e != nil {
+			return e.RuleIDs()
+		}
+	}
+	return nil
+}
+
+// handleList: 保留一覧, the held messages the person may act on, newest
+// first, with counts per level.
+func (c *Console) handleList(w http.ResponseWriter, r *http.Request, pg *page) {
+	c.listPage(w, r, pg, "holds", []hold.Status{hold.Held})
+}
+
+// handleHistory: 履歴, decided messages with the same filters.
+func (c *Console) handleHistory(w http.ResponseWriter, r *http.Request, pg *page) {
+	st := []hold.Status{hold.Released, hold.Rejected, hold.Expired}
+	if s := r.URL.Query().Get("status"); s == string(hold.Released) || s == string(hold.Rejected) || s == string(hold.Expired) {
+		st = []hold.Status{hold.Status(s)}
+	}
+	c.listPage(w, r, pg, "history", st)
+}
+
+func (c *Console) listPage(w http.ResponseWriter, r *http.Request, pg *page, name string, status []hold.Status) {
+	q := readQuery(r)
+	pg.Nav, pg.Title = name, pg.T(name+"_title")
+	d := listData{Q: q, ByLevel: map[string]int{}, RuleIDs: c.ruleIDs(), Statuses: []string{"released", "rejected", "expired"}}
+	if pg.User.Role != RoleAdmin {
+		d.Departments = pg.User.Departments
+	}
+	f, ok := c.filterFor(pg, q)
+	if !ok {
+		// Another department's list: nothing, as if empty (403 would
+		// tell which departments exist).
+		c.fail(w, pg, http.StatusForbidden, pg.T("forbidden"))
+		return
+	}
+	f.Status = status
+	res, err := c.d.Holds.List(r.Context(), f)
+	if err != nil {
+		c.failErr(w, r, pg, err)
+		return
+	}
+	for _, l := range []string{"I", "II", "III"} {
+		lf := f
+		lf.Level, lf.Limit, lf.Offset = hold.Level(l), 1, 0
+		if p, err := c.d.Holds.List(r.Context(), lf); err == nil {
+			d.ByLevel[l] = p.Total
+		}
+	}
+	d.Rows, d.Total = c.rows(pg, res.Records), res.Total
+	d.From, d.To = q.Offset+1, q.Offset+len(res.Records)
+	base := pg.P + "/" + name
+	if q.Offset > 0 {
+		d.PrevURL = q.url(base, max(q.Offset-pageSize, 0))
+	}
+	if q.Offset+len(res.Records) < res.Total {
+		d.NextURL = q.url(base, q.Offset+pageSize)
+	}
+	pg.Data = d
+	c.render(w, http.StatusOK, name, pg)
+}
+
+// textBlock is the readable text of one location, identifiers masked.
+type textBlock struct {
+	Location string
+	Text     string
+}
+
+type findingView struct {
+	hold.Finding
+	FP bool
+}
+
+type ruleView struct {
+	hold.Rule
+	Clauses []Clause
+}
+
+type partView struct {
+	Name, Type, Reason string
+	Size               int64
+	Encrypted          bool
+	Inspected          bool
+	Attachment         bool
+	Known              bool // Size and Attachment are known (re-inspected)
+}
+
+type detailData struct {
+	Rec        hold.Record
+	View       review.HoldView
+	Rules      []ruleView
+	Findings   []findingView
+	Parts      []partView
+	Headers    [][2]string
+	Text       []textBlock
+	Truncated  bool
+	TextErr    string
+	CanAct     bool
+	Own        bool
+	IsHeld     bool
+	Result     *review.ReleaseResult
+	ResultNote string
+}
+
+// maxShownText bounds the text shown on the detail page.
+const maxShownText = 256 << 10
+
+// textSink collects the extracted text per location, up to a bound.
+type textSink struct {
+	blocks []textBlock
+	n      int
+	cut    bool
+}
+
+func (s *textSink) Chunk(ch inspect.Chunk) {
+	if ch.Kind == inspect.KindFileName {
+		return
+	}
+	if s.n >= maxShownText {
+		s.cut = true
+		return
+	}
+	t := ch.Text
+	if s.n+len(t) > maxShownText {
+		t = strings.ToValidUTF8(t[:maxShownText-s.n], "")
+		s.cut = true
+	}
+	s.n += len(t)
+	if k := len(s.blocks); k > 0 && s.blocks[k-1].Location == ch.Location {
+		s.blocks[k-1].Text += t
+		return
+	}
+	s.blocks = append(s.blocks, textBlock{Location: ch.Location, Text: t})
+}
+
+// readable decrypts the content, inspects it as the relay did and returns
+// its text, headers and parts, every identifier masked before it leaves
+// this function.
+func (c *Console) readable(ctx context.Context, id string, d *detailData) error {
+	rc, err := c.d.Holds.Content(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	lim := inspect.Limits{}
+	if c.d.Policy != nil {
+		if e := c.d.Policy.Engine(); e != nil {
+			lim = e.Limits()
+		}
+	}
+	var sink textSink
+	res, err := inspect.Message(ctx, rc, lim, &sink)
+	if err != nil {
+		return err
+	}
+	for i := range sink.blocks {
+		sink.blocks[i].Text = Mask(sink.blocks[i].Text)
+	}
+	d.Text, d.Truncated = sink.blocks, sink.cut
+	for _, k := range []string{"From", "To", "Cc", "Subject", "Date", "Message-Id", "Reply-To"} {
+		for _, v := range res.Header.Raw[k] {
+			d.Headers = append(d.Headers, [2]string{k, Mask(v)})
+		}
+	}
+	d.Parts = d.Parts[:0]
+	for _, p := range res.Parts {
+		name := p.Name
+		if name == "" {
+			name = "(本文 body)"
+		}
+		d.Parts = append(d.Parts, partView{Name: Mask(name), Type: p.Type, Reason: p.Reason, Size: p.Size,
+			Encrypted: p.Encrypted, Inspected: p.Inspected, Attachment: p.Attachment, Known: true})
+	}
+	return nil
+}
+
+// detail gathers the detail page of a held message the actor may view.
+func (c *Console) detail(ctx context.Context, pg *page, id string) (*detailData, error) {
+	if err := c.d.Review.ConsoleCanView(ctx, pg.actor, id); err != nil {
+		return nil, err
+	}
+	v, err := c.d.Review.ConsoleView(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	rec := v.Record
+	rec.Subject = Mask(rec.Subject)
+	d := &detailData{Rec: rec, View: v, IsHeld: rec.Status == hold.Held}
+	d.Own = sameAddr(rec.Envelope.From, pg.User.Email)
+	d.CanAct = d.IsHeld && c.d.Review.ConsoleCanAct(ctx, pg.actor, id) == nil
+	for _, ru := range rec.Verdict.Rules {
+		ru.Reason = Mask(ru.Reason)
+		d.Rules = append(d.Rules, ruleView{Rule: ru, Clauses: clausesOf(ru.Clause)})
+	}
+	for _, f := range rec.Verdict.Findings {
+		fv := findingView{Finding: f}
+		fv.Samples = maskAll(f.Samples)
+		fv.Contexts = maskAll(f.Contexts)
+		fv.Locations = maskAll(f.Locations)
+		for _, fp := range rec.FalsePositives {
+			if fp.Detector == f.Detector {
+				fv.FP = true
+			}
+		}
+		d.Findings = append(d.Findings, fv)
+	}
+	for _, a := range rec.Verdict.Attachments {
+		d.Parts = append(d.Parts, partView{Name: Mask(a.Name), Type: a.Type, Encrypted: a.Encrypted, Inspected: a.Inspected, Reason: a.Error, Attachment: true})
+	}
+	if err := c.readable(ctx, id, d); err != nil {
+		c.log.Warn("console: content not readable", "id", id, "err", err)
+		d.TextErr = err.Error()
+		if errors.Is(err, hold.ErrPurged) {
+			d.TextErr = "purged"
+		}
+	}
+	return d, nil
+}
+
+func maskAll(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = Mask(s)
+	}
+	return out
+}
+
+// viewErr hides other departments' messages behind a 404, so that an
+// approver cannot probe which IDs exist.
+func viewErr(err error) error {
+	var e *review.Error
+	if errors.As(err, &e) && e.Code == "wrong_department" {
+		return &review.Error{Status: http.StatusNotFound, Code: "not_found", JA: "保留メッセージが見つかりません。", EN: "no such held message", Err: err}
+	}
+	return err
+}
+
+func (c *Console) handleDetail(w http.ResponseWriter, r *http.Request, pg *page) {
+	id := r.PathValue("id")
+	d, err := c.detail(r.Context(), pg, id)
+	if err != nil {
+		c.failErr(w, r, pg, viewErr(err))
+		return
+	}
+	pg.Nav, pg.Title, pg.Data = "holds", pg.T("detail_title"), d
+	c.render(w, http.StatusOK, "detail", pg)
+}
+
+// afterAction shows the detail page again with the outcome; the release
+// passphrase appears only in this one response (3.3.5: it goes to the
+// recipient by another channel).
+func (c *Console) afterAction(w http.ResponseWriter, r *http.Request, pg *page, id, note string, res *review.ReleaseResult) {
+	d, err := c.detail(r.Context(), pg, id)
+	if err != nil {
+		c.failErr(w, r, pg, viewErr(err))
+		return
+	}
+	d.Result, d.ResultNote = res, note
+	pg.Nav, pg.Title, pg.Data, pg.Notice = "holds", pg.T("detail_title"), d, pg.T(note)
+	c.render(w, http.StatusOK, "detail", pg)
+}
+
+func (c *Console) handleRelease(w http.ResponseWriter, r *http.Request, pg *page) {
+	id := r.PathValue("id")
+	res, err := c.d.Review.Release(r.Context(), id, pg.actor, r.PostForm.Get("reason"))
+	if err != nil {
+		c.log.Warn("console: release refused", "id", id, "user", pg.User.Username, "err", err)
+		c.failErr(w, r, pg, viewErr(err))
+		return
+	}
+	note := "released"
+	if res.Status != "released" {
+		note = "approved_wait"
+	}
+	c.log.Info("console: release", "id", id, "user", pg.User.Username, "status", res.Status)
+	c.afterAction(w, r, pg, id, note, res)
+}
+
+func (c *Console) handleReject(w http.ResponseWriter, r *http.Request, pg *page) {
+	id := r.PathValue("id")
+	if _, err := c.d.Review.Reject(r.Context(), id, pg.actor, r.PostForm.Get("reason")); err != nil {
+		c.log.Warn("console: reject refused", "id", id, "user", pg.User.Username, "err", err)
+		c.failErr(w, r, pg, viewErr(err))
+		return
+	}
+	c.log.Info("console: reject", "id", id, "user", pg.User.Username)
+	c.afterAction(w, r, pg, id, "rejected", nil)
+}
+
+func (c *Console) handleFalsePositive(w http.ResponseWriter, r *http.Request, pg *page) {
+	id := r.PathValue("id")
+	fp := hold.FalsePositive{Detector: r.PostForm.Get("detector"), Location: r.PostForm.Get("location")}
+	if _, err := c.d.Review.MarkFalsePositive(r.Context(), id, fp, pg.actor, r.PostForm.Get("reason")); err != nil {
+		c.failErr(w, r, pg, viewErr(err))
+		return
+	}
+	c.afterAction(w, r, pg, id, "fp_done", nil)
+}
+
+type auditData struct {
+	Entries    []audit.Entry
+	Total      int
+	Action     string
+	Actor      string
+	Broken     *audit.Break
+	VerifyErr  string
+	PrevURL    string
+	NextURL    string
+	From, To   int
+	ActionList []string
+}
+
+// handleAudit: the audit log with the chain verified on every view.
+func (c *Console) handleAudit(w http.ResponseWriter, r *http.Request, pg *page) {
+	q := r.URL.Query()
+	off, _ := strconv.Atoi(q.Get("offset"))
+	off = max(off, 0)
+	d := auditData{Action: q.Get("action"), Actor: q.Get("actor"),
+		ActionList: []string{audit.Hold, audit.Approve, audit.Release, audit.Reject, audit.Expire, audit.Purge, audit.FalsePositive, audit.Login, "login-failed", "logout", audit.PolicyReload}}
+	ents, total, err := c.d.Audit.List(r.Context(), audit.Filter{Action: d.Action, Actor: d.Actor, Limit: 100, Offset: off})
+	if err != nil {
+		c.failErr(w, r, pg, err)
+		return
+	}
+	// Newest first for reading.
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Seq > ents[j].Seq })
+	d.Entries, d.Total, d.From, d.To = ents, total, off+1, off+len(ents)
+	if d.Broken, err = c.d.Audit.Verify(r.Context()); err != nil {
+		d.VerifyErr = err.Error()
+	}
+	v := url.Values{}
+	if d.Action != "" {
+		v.Set("action", d.Action)
+	}
+	if d.Actor != "" {
+		v.Set("actor", d.Actor)
+	}
+	if off > 0 {
+		v.Set("offset", strconv.Itoa(max(off-100, 0)))
+		d.PrevURL = pg.P + "/audit?" + v.Encode()
+	}
+	if off+len(ents) < total {
+		v.Set("offset", strconv.Itoa(off+100))
+		d.NextURL = pg.P + "/audit?" + v.Encode()
+	}
+	pg.Nav, pg.Title, pg.Data = "audit", pg.T("audit_title"), d
+	c.render(w, http.StatusOK, "audit", pg)
+}
+
+// RuleStat is how one rule behaved over the hold store.
+type RuleStat struct {
+	ID                                       string
+	Holds, Held, Released, Rejected, Expired int
+	FalsePositives                           int
+}
+
+type rulesData struct {
+	Stats        []RuleStat
+	FPByDetector []struct {
+		Detector string
+		N        int
+	}
+	PolicyFile string
+	Version    string
+	YAML       string
+	ReloadAt   time.Time
+	ReloadErr  string
+	Scanned    int
+}
+
+// RuleStats walks every hold record (pages of 1000) and counts per rule
+// the holds, their outcome and the false-positive marks of the messages
+// it held; and the marks per detector.
+func RuleStats(ctx context.Context, hs hold.Store) ([]RuleStat, map[string]int, int, error) {
+	by := map[string]*RuleStat{}
+	fps := map[string]int{}
+	n := 0
+	for off := 0; ; off += 1000 {
+		p, err := hs.List(ctx, hold.Filter{Limit: 1000, Offset: off})
+		if err != nil {
+			return nil, nil, n, err
+		}
+		for _, rec := range p.Records {
+			n++
+			for _, fp := range rec.FalsePositives {
+				fps[fp.Detector]++
+			}
+			seen := map[string]bool{}
+			for _, ru := range rec.Verdict.Rules {
+				if seen[ru.ID] {
+					continue
+				}
+				seen[ru.ID] = true
+				s := by[ru.ID]
+				if s == nil {
+					s = &RuleStat{ID: ru.ID}
+					by[ru.ID] = s
+				}
+				s.Holds++
+				switch rec.Status {
+				case hold.Held:
+					s.Held++
+				case hold.Released:
+					s.Released++
+				case hold.Rejected:
+					s.Rejected++
+				case hold.Expired:
+					s.Expired++
+				}
+				s.FalsePositives += len(rec.FalsePositives)
+			}
+		}
+		if len(p.Records) < 1000 || off+len(p.Records) >= p.Total {
+			break
+		}
+	}
+	out := make([]RuleStat, 0, len(by))
+	for _, s := range by {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Holds != out[j].Holds {
+			return out[i].Holds > out[j].Holds
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, fps, n, nil
+}
+
+func (c *Console) handleRules(w http.ResponseWriter, r *http.Request, pg *page) {
+	stats, fps, n, err := RuleStats(r.Context(), c.d.Holds)
+	if err != nil {
+		c.failErr(w, r, pg, err)
+		return
+	}
+	d := rulesData{Stats: stats, Scanned: n}
+	for det, k := range fps {
+		d.FPByDetector = append(d.FPByDetector, struct {
+			Detector string
+			N        int
+		}{det, k})
+	}
+	sort.Slice(d.FPByDetector, func(i, j int) bool { return d.FPByDetector[i].N > d.FPByDetector[j].N })
+	if h := c.d.Policy; h != nil {
+		d.PolicyFile, d.Version = h.Path(), h.Version()
+		at, rerr := h.LastReload()
+		d.ReloadAt = at
+		if rerr != nil {
+			d.ReloadErr = rerr.Error()
+		}
+		if d.PolicyFile == "" {
+			d.YAML = string(policy.DefaultYAML())
+		} else if b, err := readLimited(d.PolicyFile, 1<<20); err == nil {
+			d.YAML = string(b)
+		} else {
+			d.YAML = err.Error()
+		}
+	}
+	pg.Nav, pg.Title, pg.Data = "rules", pg.T("rules_title"), d
+	c.render(w, http.StatusOK, "rules", pg)
+}
+
+func readLimited(path string, n int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, n))
+}
+
+type deferredRow struct {
+	ID, From    string
+	Received    time.Time
+	NextAttempt time.Time
+	Recipients  []spool.Recipient
+}
+
+type deliveryData struct {
+	QueueLen int
+	Deferred []deferredRow
+	Shown    int
+	Err      string
+}
+
+// maxDeferredShown bounds the envelopes read for one delivery page.
+const maxDeferredShown = 500
+
+func (c *Console) handleDelivery(w http.ResponseWriter, r *http.Request, pg *page) {
+	var d deliveryData
+	if c.d.Spool != nil {
+		ids, err := c.d.Spool.List(spool.AreaQueue)
+		if err != nil {
+			d.Err = err.Error()
+		}
+		d.QueueLen = len(ids)
+		for _, id := range ids {
+			if len(d.Deferred) >= maxDeferredShown {
+				break
+			}
+			env, err := c.d.Spool.Envelope(spool.AreaQueue, id)
+			if err != nil {
+				continue // delivered and removed meanwhile
+			}
+			var pend []spool.Recipient
+			for _, rc := range env.Recipients {
+				if rc.Status == spool.Pending && (rc.Attempts > 0 || rc.LastError != "") {
+					rc.LastError = Mask(rc.LastError)
+					pend = append(pend, rc)
+				}
+			}
+			if len(pend) > 0 {
+				d.Deferred = append(d.Deferred, deferredRow{ID: env.ID, From: env.From, Received: env.Received, NextAttempt: env.NextAttempt, Recipients: pend})
+			}
+		}
+		sort.Slice(d.Deferred, func(i, j int) bool { return d.Deferred[i].Received.After(d.Deferred[j].Received) })
+	}
+	pg.Nav, pg.Title, pg.Data = "delivery", pg.T("delivery_title"), d
+	c.render(w, http.StatusOK, "delivery", pg)
+}

@@ -1,0 +1,364 @@
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+)
+
+// Roles of console users: the same words as review's API tokens.
+const (
+	RoleApprover = "approver" // acts on the messages of their departments
+	RoleAdmin    = "admin"    // every department, rules, delivery, audit log
+)
+
+// Lockout defaults (6.6: passwords are guarded against guessing).
+const (
+	DefaultMaxFailures = 5
+	DefaultLockout     = 15 * time.Minute
+)
+
+// User is one local console account (never its password hash).
+type User struct {
+	Username    string    `json:"username"`
+	DisplayName string    `json:"display_name"`
+	Email       string    `json:"email"` // who acts, for self-approval checks and the audit log
+	Role        string    `json:"role"`
+	Departments []string  `json:"departments,omitempty"`
+	Disabled    bool      `json:"disabled"`
+	Failures    int       `json:"failures"`
+	LockedUntil time.Time `json:"locked_until,omitzero"`
+	LastLogin   time.Time `json:"last_login,omitzero"`
+	Created     time.Time `json:"created"`
+}
+
+// Errors of the user store.
+var (
+	ErrBadLogin = errors.New("console: wrong user name or password")
+	ErrLocked   = errors.New("console: account locked after repeated failures")
+	ErrDisabled = errors.New("console: account disabled")
+	ErrNoUser   = errors.New("console: no such user")
+)
+
+// Users is the account database (console.db in the data folder).
+type Users struct {
+	db          *sql.DB
+	MaxFailures int
+	Lockout     time.Duration
+}
+
+const usersSchema = `
+CREATE TABLE IF NOT EXISTS users (
+	username     TEXT PRIMARY KEY,
+	display_name TEXT NOT NULL DEFAULT '',
+	email        TEXT NOT NULL,
+	role         TEXT NOT NULL,
+	departments  TEXT NOT NULL DEFAULT '[]',
+	hash         TEXT NOT NULL,
+	disabled     INTEGER NOT NULL DEFAULT 0,
+	failures     INTEGER NOT NULL DEFAULT 0,
+	locked_until INTEGER NOT NULL DEFAULT 0,
+	last_login   INTEGER NOT NULL DEFAULT 0,
+	created      INTEGER NOT NULL
+);`
+
+// UsersPath is where the account database lives in the data folder.
+func UsersPath(dataDir string) string { return filepath.Join(dataDir, "console.db") }
+
+// OpenUsers opens (creating 0600 if needed) the account database at path.
+func OpenUsers(ctx context.Context, path string) (*Users, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("console users: %w", err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("console users %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, usersSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("console users %s: schema: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			db.Close()
+			return nil, fmt.Errorf("console users: %w", err)
+		}
+	}
+	return &Users{db: db, MaxFailures: DefaultMaxFailures, Lockout: DefaultLockout}, nil
+}
+
+// Close closes the database.
+func (u *Users) Close() error { return u.db.Close() }
+
+// argon2id parameters (OWASP's minimum: 19 MiB, 2 passes, 1 lane).
+const (
+	argonTime    = 2
+	argonMemory  = 19 * 1024
+	argonThreads = 1
+	argonKeyLen  = 32
+)
+
+// HashPassword returns an argon2id PHC string.
+func HashPassword(pw string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// VerifyPassword checks pw against an argon2id PHC string.
+func VerifyPassword(phc, pw string) bool {
+	parts := strings.Split(phc, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var v int
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return false
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || m > 1<<21 || t == 0 || t > 20 || p == 0 {
+		return false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err1 := b64.DecodeString(parts[4])
+	want, err2 := b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 || len(want) > 128 {
+		return false
+	}
+	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// GeneratePassword returns a random password of 20 characters that is
+// easy to type (no look-alike characters).
+func GeneratePassword() string {
+	const alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 20)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+func normUser(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func validate(u *User) error {
+	u.Username, u.Email = normUser(u.Username), normUser(u.Email)
+	u.DisplayName = strings.TrimSpace(u.DisplayName)
+	if u.Username == "" || strings.ContainsAny(u.Username, " \t\r\n") || len(u.Username) > 64 {
+		return errors.New("console users: a user name (no spaces, at most 64 characters) is required")
+	}
+	if !strings.Contains(u.Email, "@") {
+		return fmt.Errorf("console users %s: a mail address is required", u.Username)
+	}
+	if u.Role != RoleApprover && u.Role != RoleAdmin {
+		return fmt.Errorf("console users %s: unknown role %q (approver or admin)", u.Username, u.Role)
+	}
+	var deps []string
+	for _, d := range u.Departments {
+		if d = strings.TrimSpace(d); d != "" {
+			deps = append(deps, d)
+		}
+	}
+	u.Departments = deps
+	if u.Role == RoleApprover && len(deps) == 0 {
+		return fmt.Errorf("console users %s: an approver needs at least one department", u.Username)
+	}
+	return nil
+}
+
+// Add creates an account with password pw (at least 10 characters).
+func (u *Users) Add(ctx context.Context, usr User, pw string, now time.Time) error {
+	if err := validate(&usr); err != nil {
+		return err
+	}
+	if len([]rune(pw)) < 10 {
+		return fmt.Errorf("console users %s: the password needs at least 10 characters", usr.Username)
+	}
+	h, err := HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	deps, _ := json.Marshal(append([]string{}, usr.Departments...))
+	_, err = u.db.ExecContext(ctx, `INSERT INTO users (username, display_name, email, role, departments, hash, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, usr.Username, usr.DisplayName, usr.Email, usr.Role, string(deps), h, now.UnixNano())
+	if err != nil {
+		if strings.Contains(err.Error(), "UNIQUE") {
+			return fmt.Errorf("console users %s: already exists", usr.Username)
+		}
+		return fmt.Errorf("console users %s: %w", usr.Username, err)
+	}
+	return nil
+}
+
+// SetPassword replaces the password and clears the lockout.
+func (u *Users) SetPassword(ctx context.Context, username, pw string) error {
+	if len([]rune(pw)) < 10 {
+		return fmt.Errorf("console users %s: the password needs at least 10 characters", username)
+	}
+	h, err := HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	return u.update(ctx, username, `UPDATE users SET hash = ?, failures = 0, locked_until = 0 WHERE username = ?`, h, normUser(username))
+}
+
+// SetDisabled disables (or enables again) an account.
+func (u *Users) SetDisabled(ctx context.Context, username string, disabled bool) error {
+	return u.update(ctx, username, `UPDATE users SET disabled = ? WHERE username = ?`, disabled, normUser(username))
+}
+
+func (u *Users) update(ctx context.Context, username, q string, args ...any) error {
+	res, err := u.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("console users %s: %w", username, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("console users %s: %w", username, ErrNoUser)
+	}
+	return nil
+}
+
+const userCols = `username, display_name, email, role, departments, disabled, failures, locked_until, last_login, created`
+
+type rowScanner interface{ Scan(...any) error }
+
+func scanUser(r rowScanner, extra ...any) (User, error) {
+	var usr User
+	var deps string
+	var locked, last, created int64
+	dst := append([]any{&usr.Username, &usr.DisplayName, &usr.Email, &usr.Role, &deps, &usr.Disabled, &usr.Failures, &locked, &last, &created}, extra...)
+	if err := r.Scan(dst...); err != nil {
+		return usr, err
+	}
+	json.Unmarshal([]byte(deps), &usr.Departments)
+	usr.LockedUntil, usr.LastLogin, usr.Created = unixOrZero(locked), unixOrZero(last), unixOrZero(created)
+	return usr, nil
+}
+
+func unixOrZero(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// Get returns one account.
+func (u *Users) Get(ctx context.Context, username string) (User, error) {
+	usr, err := scanUser(u.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE username = ?`, normUser(username)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return usr, fmt.Errorf("console users %s: %w", username, ErrNoUser)
+	}
+	return usr, err
+}
+
+// List returns every account by user name.
+func (u *Users) List(ctx context.Context) ([]User, error) {
+	rows, err := u.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY username`)
+	if err != nil {
+		return nil, fmt.Errorf("console users: %w", err)
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		usr, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, usr)
+	}
+	return out, rows.Err()
+}
+
+// Count returns the number of accounts.
+func (u *Users) Count(ctx context.Context) (int, error) {
+	var n int
+	err := u.db.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+// Authenticate checks a password. After MaxFailures wrong passwords in a
+// row the account is locked for Lockout, even for the right password
+// (6.6). An unknown user costs a hash as well, so timing does not tell
+// which user names exist.
+func (u *Users) Authenticate(ctx context.Context, username, pw string, now time.Time) (User, error) {
+	var hash string
+	usr, err := scanUser(u.db.QueryRowContext(ctx, `SELECT `+userCols+`, hash FROM users WHERE username = ?`, normUser(username)), &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		VerifyPassword(dummyHash, pw)
+		return User{}, ErrBadLogin
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("console users %s: %w", username, err)
+	}
+	if now.Before(usr.LockedUntil) {
+		return usr, ErrLocked
+	}
+	if !VerifyPassword(hash, pw) {
+		usr.Failures++
+		locked := int64(0)
+		if usr.Failures >= u.MaxFailures {
+			usr.LockedUntil = now.Add(u.Lockout)
+			locked = usr.LockedUntil.UnixNano()
+		}
+		if _, err := u.db.ExecContext(ctx, `UPDATE users SET failures = ?, locked_until = ? WHERE username = ?`, usr.Failures, locked, usr.Username); err != nil {
+			return usr, fmt.Errorf("console users %s: %w", username, err)
+		}
+		if locked != 0 {
+			return usr, ErrLocked
+		}
+		return usr, ErrBadLogin
+	}
+	if usr.Disabled {
+		return usr, ErrDisabled
+	}
+	usr.Failures, usr.LockedUntil, usr.LastLogin = 0, time.Time{}, now.UTC()
+	if _, err := u.db.ExecContext(ctx, `UPDATE users SET failures = 0, locked_until = 0, last_login = ? WHERE username = ?`, now.UnixNano(), usr.Username); err != nil {
+		return usr, fmt.Errorf("console users %s: %w", username, err)
+	}
+	return usr, nil
+}
+
+// dummyHash is verified for unknown users (its password is unknown).
+const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Ym9ndXNib2d1c2JvZ3VzYm9ndXNib2d1c2JvZ3VzMDA"
+
+// EnsureDemoAdmin creates the administrator "admin" (mail address email)
+// with a random password when the account database at
+// UsersPath(dataDir) has no accounts; the password is returned once for
+// the demo mode of serve to print. With accounts present it does nothing.
+func EnsureDemoAdmin(ctx context.Context, dataDir, email string) (password string, created bool, err error) {
+	u, err := OpenUsers(ctx, UsersPath(dataDir))
+	if err != nil {
+		return "", false, err
+	}
+	defer u.Close()
+	n, err := u.Count(ctx)
+	if err != nil || n > 0 {
+		return "", false, err
+	}
+	pw := GeneratePassword()
+	if err := u.Add(ctx, User{Username: "admin", DisplayName: "管理者 (demo)", Email: email, Role: RoleAdmin}, pw, time.Now()); err != nil {
+		return "", false, err
+	}
+	return pw, true, nil
+}
