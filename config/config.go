@@ -32,6 +32,7 @@ type Config struct {
 	Upstream Upstream  `yaml:"upstream"`
 	HTTP     HTTP      `yaml:"http"`
 	Policy   PolicyRef `yaml:"policy"`
+	Review   Review    `yaml:"review"`
 }
 
 // SMTP is the receiving side.
@@ -107,6 +108,29 @@ type Upstream struct {
 // HTTP is the operations listener (health, readiness, metrics).
 type HTTP struct {
 	Listen string `yaml:"listen"` // empty: off
+}
+
+// Review configures the hold-and-release workflow (3.3.5): notices,
+// approvals and the encryption a release enforces.
+type Review struct {
+	// NoticeFrom is the sender of notices; empty: dlpguard@hostname.
+	NoticeFrom string `yaml:"notice_from"`
+	// BaseURL is where staff reach the console and the API, for links in
+	// notices; empty: http://<http.listen>.
+	BaseURL string `yaml:"base_url"`
+	// HoldFor is how long a held message waits before it expires
+	// (rejected, the sender told).
+	HoldFor time.Duration `yaml:"hold_for"`
+	// Retention is how long the content of decided messages is kept.
+	Retention time.Duration `yaml:"retention"`
+	// FourEyesLevelI requires two different approvers to release class I.
+	FourEyesLevelI bool `yaml:"four_eyes_level_i"`
+	// NoKey is what a release does when a recipient has no public key:
+	// "refuse" or "passphrase" (a one-time passphrase shown to the
+	// releasing officer, never mailed).
+	NoKey string `yaml:"no_key"`
+	// SecurityTeam are told of holds from senders of no department.
+	SecurityTeam []string `yaml:"security_team"`
 }
 
 // PolicyRef names the policy file (read by package policy).
@@ -186,7 +210,8 @@ func Default() *Config {
 			ConnectTimeout: 30 * time.Second,
 			CommandTimeout: 5 * time.Minute,
 		},
-		HTTP: HTTP{Listen: "127.0.0.1:8025"},
+		Review: Review{HoldFor: 7 * 24 * time.Hour, Retention: 30 * 24 * time.Hour, NoKey: "refuse"},
+		HTTP:   HTTP{Listen: "127.0.0.1:8025"},
 	}
 }
 
@@ -293,6 +318,17 @@ func (c *Config) validate() error {
 	}
 	if c.DataDir == "" {
 		return verr("data_dir", "must not be empty")
+	}
+	switch c.Review.NoKey {
+	case "refuse", "passphrase":
+	default:
+		return verr("review.no_key", "must be refuse or passphrase, not %q", c.Review.NoKey)
+	}
+	if c.Review.HoldFor <= 0 {
+		return verr("review.hold_for", "must be positive")
+	}
+	if c.Review.Retention <= 0 {
+		return verr("review.retention", "must be positive")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

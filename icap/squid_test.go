@@ -165,3 +165,47 @@ func TestSquidEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestSquidServiceDownBlocks: with bypass=0, an upload while dlpguard is
+// unreachable is refused by Squid and never reaches the server.
+func TestSquidServiceDownBlocks(t *testing.T) {
+	if !squidtest.Available() {
+		t.Skip("squid is not installed (" + squidtest.Binary + "); apt-get install -y squid")
+	}
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close() // nothing listens there now
+	sk := &sink{files: map[string][]byte{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: sk}
+	go hs.Serve(ln)
+	defer hs.Close()
+	sq, err := squidtest.Start(t.Context(), squidtest.Options{ICAP: "icap://" + deadAddr + "/reqmod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sq.Stop()
+	proxy, _ := url.Parse("http://" + sq.Addr)
+	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy), DisableKeepAlives: true}}
+	ct, body := multipartUpload("memo.txt", []byte(harmless))
+	resp, err := client.Post("http://"+ln.Addr().String()+"/upload", ct, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode < 500 {
+		t.Errorf("HTTP %d with the ICAP service down, want a 5xx refusal", resp.StatusCode)
+	}
+	sk.mu.Lock()
+	defer sk.mu.Unlock()
+	if sk.n != 0 {
+		t.Errorf("the server got %d requests while the guard was down", sk.n)
+	}
+}

@@ -596,6 +596,7 @@ func (w *walker) text(p *Part, sp *spill, params map[string]string, isHTML bool,
 	}
 	if !isHTML {
 		w.uuencoded(p, sp, p.Depth)
+		w.pastedBase64(p, sp, p.Depth)
 	}
 }
 

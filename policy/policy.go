@@ -146,7 +146,7 @@ type rule struct {
 	delay      int
 	ja, en     string
 	tja, ten   string // transfer_message: the text for uploads, if any
-	content    bool // conditions on content only: a permit may cover it
+	content    bool   // conditions on content only: a permit may cover it
 
 	detectors      []string
 	minCount       int

@@ -155,3 +155,27 @@ func TestExampleTransferRules(t *testing.T) {
 		t.Errorf("example.yaml on dropbox: %s %v", v.Action, hitIDs(v))
 	}
 }
+
+// TestTransferMessage: an upload gets the rule's transfer_message (a hold
+// is no hold for an upload), mail keeps message.
+func TestTransferMessage(t *testing.T) {
+	e := mustDefault(t)
+	res := &inspect.Result{Parts: []inspect.Part{{Name: "a.txt", Attachment: true, Inspected: true}}}
+	rep := report(classify.LevelI, marking(classify.LevelI))
+	mail := e.Decide(res, rep, Input{})
+	up := e.Decide(res, rep, Input{Transfer: tr("https://upload.example.com/")})
+	if len(mail.Rules) != 1 || len(up.Rules) != 1 {
+		t.Fatalf("rules %v %v", hitIDs(mail), hitIDs(up))
+	}
+	if !strings.Contains(mail.Rules[0].Reason, "保留しました") {
+		t.Errorf("mail reason %q", mail.Rules[0].Reason)
+	}
+	if r := up.Rules[0]; !strings.Contains(r.Reason, "送信を停止しました") || strings.Contains(r.Reason, "保留") || !strings.Contains(r.ReasonEN, "upload") {
+		t.Errorf("upload reason %q / %q", r.Reason, r.ReasonEN)
+	}
+	// A rule without transfer_message uses message for uploads too.
+	e2 := mustParse(t, "rules:\n  - id: a\n    when: {marking: I}\n    action: hold\n    clause: \"3.3.5\"\n    message: {ja: 本文, en: text}\n")
+	if v := e2.Decide(res, rep, Input{Transfer: tr("https://x.example/")}); v.Rules[0].Reason != "本文" || v.Rules[0].ReasonEN != "text" {
+		t.Errorf("fallback %+v", v.Rules[0])
+	}
+}

@@ -42,6 +42,7 @@ type reviewOptions struct {
 	BaseURL        string // where the API is reached, for links in notices
 	FourEyesLevelI bool
 	Passphrase     bool // release with a passphrase when a recipient has no key (else refuse)
+	SecurityTeam   []string
 	Store          review.StoreOptions
 }
 
@@ -65,7 +66,7 @@ func openReview(ctx context.Context, o reviewOptions, pol func() *policy.Engine,
 		mode = release.PassphraseWithoutKey
 	}
 	svc, err := review.New(review.Config{DataDir: review.PathsIn(o.DataDir).Review, Hostname: o.Hostname,
-		NoticeFrom: o.NoticeFrom, BaseURL: o.BaseURL, HoldFor: o.Store.HoldFor, FourEyesLevelI: o.FourEyesLevelI, NoKeyMode: mode},
+		NoticeFrom: o.NoticeFrom, BaseURL: o.BaseURL, HoldFor: o.Store.HoldFor, FourEyesLevelI: o.FourEyesLevelI, NoKeyMode: mode, SecurityTeam: o.SecurityTeam},
 		review.Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Policy: pol, Spool: sp, Notify: notify, Logger: log})
 	if err != nil {
 		st.Close()

@@ -32,6 +32,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runPolicy(rest, stdout, stderr)
 	case "hash-password":
 		return runHashPassword(rest, stdin, stdout, stderr)
+	case "hold":
+		return runHold(rest, stdout, stderr)
+	case "keys":
+		return runKeys(rest, stdout, stderr)
+	case "audit":
+		return runAudit(rest, stdout, stderr)
+	case "tokens":
+		return runTokens(rest, stdout, stderr)
+	case "users":
+		return runUsers(rest, stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "dlpguard", version)
 		return 0
@@ -52,6 +62,12 @@ commands:
   scan [--policy FILE] [--json] PATH...  inspect .eml files as the relay would
   policy check FILE                      validate a policy file
   policy diff OLD NEW PATH...            show verdicts that a policy change alters
+  policy default                         print the embedded default policy
+  hold list|show|release|reject|false-positive   review held messages (through the API)
+  keys import FILE|list|remove FPR       recipients' OpenPGP public keys for releases
+  audit verify|list                      check the hash chain of the audit log
+  tokens add|list|revoke                 API tokens for approvers and administrators
+  users add|passwd|disable|list          console accounts
   hash-password                          read a password on stdin, print a hash for smtp.accounts
   version                                print the version
 `)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"dlpguard/config"
 	"dlpguard/ops"
 	"dlpguard/policy"
+	"dlpguard/review"
 	"dlpguard/smtpproxy"
 	"dlpguard/smtpproxy/queue"
 	"dlpguard/smtpproxy/spool"
@@ -30,6 +32,8 @@ type relay struct {
 	smtp       *smtpproxy.Server
 	queue      *queue.Queue
 	policy     *policy.Holder
+	review     *review.Service
+	stores     *review.Stores
 	policyFile string // fixed at start (a change needs a restart)
 	ops        *ops.Server
 	smtpAddrs  []string
@@ -85,6 +89,13 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	r.policyFile = cfg.Policy.File
 	log.Info("policy loaded", "file", cmp(cfg.Policy.File, "built-in default"), "version", r.policy.Version())
 
+	// Held and delayed messages go to the review service: encrypted hold
+	// store, notices, approvals and encryption on release (3.3.5, 3.3.4).
+	r.review, r.stores, err = openReview(context.Background(), reviewOptionsFrom(cfg), r.policy.Engine, r.store, r.queue.Notify, log.With("component", "review"))
+	if err != nil {
+		return r, fmt.Errorf("review: %w", err)
+	}
+
 	scfg, err := smtpConfig(cfg)
 	if err != nil {
 		return r, err
@@ -94,6 +105,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		Metrics:   metrics,
 		Queue:     r.queue,
 		Inspector: &policyInspector{holder: r.policy, metrics: policy.NewMetrics(reg)},
+		Keeper:    holdKeeper{r.review},
 	})
 
 	// Bind everything before serving anything, so a bad address fails the
@@ -118,7 +130,10 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		r.smtpAddrs = append(r.smtpAddrs, ln.Addr().String())
 	}
 	if cfg.HTTP.Listen != "" {
-		r.ops, err = ops.Listen(cfg.HTTP.Listen, ops.Handler(reg, r.ready, r.policyStatus), log.With("component", "http"))
+		mux := http.NewServeMux()
+		mux.Handle("/api/v1/", r.review.Handler())
+		mux.Handle("/", ops.Handler(reg, r.ready, r.policyStatus))
+		r.ops, err = ops.Listen(cfg.HTTP.Listen, mux, log.With("component", "http"))
 		if err != nil {
 			closeAll(plain, implicit)
 			return r, fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
@@ -129,6 +144,8 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	r.queueCancel = cancel
 	// The policy file is also reloaded when it changes on disk.
 	go r.policy.Watch(qctx, 2*time.Second)
+	// Expiry of holds, retention purges and due delayed messages.
+	go r.review.Run(qctx)
 	go func() {
 		err := r.queue.Run(qctx)
 		r.queueDone <- err
@@ -227,6 +244,16 @@ func (r *relay) stop(d time.Duration) error {
 		ctx, cancel := shutdownContext(5 * time.Second)
 		r.ops.Shutdown(ctx)
 		cancel()
+	}
+	if r.review != nil {
+		if err := r.review.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("review: %w", err))
+		}
+	}
+	if r.stores != nil {
+		if err := r.stores.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("stores: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -334,5 +361,28 @@ func queueConfig(cfg *config.Config, mailboxDir string) queue.Config {
 		DialTimeout:    u.ConnectTimeout,
 		CommandTimeout: u.CommandTimeout,
 		MailboxDir:     mailboxDir,
+	}
+}
+
+// reviewOptionsFrom maps the configuration onto the review service.
+func reviewOptionsFrom(cfg *config.Config) reviewOptions {
+	rc := cfg.Review
+	from := rc.NoticeFrom
+	if from == "" {
+		from = "dlpguard@" + cfg.Hostname
+	}
+	base := rc.BaseURL
+	if base == "" && cfg.HTTP.Listen != "" {
+		base = "http://" + cfg.HTTP.Listen
+	}
+	return reviewOptions{
+		DataDir:        cfg.DataDir,
+		Hostname:       cfg.Hostname,
+		NoticeFrom:     from,
+		BaseURL:        base,
+		FourEyesLevelI: rc.FourEyesLevelI,
+		Passphrase:     rc.NoKey == "passphrase",
+		SecurityTeam:   rc.SecurityTeam,
+		Store:          review.StoreOptions{HoldFor: rc.HoldFor, Retention: rc.Retention},
 	}
 }

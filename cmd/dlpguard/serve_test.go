@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -374,8 +375,13 @@ func TestRelayPolicyActions(t *testing.T) {
 				t.Fatalf("no message ID in %q", text)
 			}
 			if tc.area == spool.AreaHold {
-				if _, err := r.store.Envelope(spool.AreaHold, id); err != nil {
-					t.Fatalf("held message: %v", err)
+				// Held messages go to the encrypted hold store, never to
+				// the plaintext spool (3.3.4).
+				if _, err := r.stores.Holds.Get(context.Background(), id); err != nil {
+					t.Fatalf("held message not in the hold store: %v", err)
+				}
+				if _, err := r.store.Envelope(spool.AreaHold, id); err == nil {
+					t.Fatalf("held message %s left in the plaintext spool", id)
 				}
 			}
 			if tc.wantCode == 550 {
