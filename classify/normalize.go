@@ -185,6 +185,17 @@ func appendFolded(buf []byte, text string) []byte {
 			i++
 			continue
 		}
+		if v, ok := exoticDigit(r); ok {
+			// ①②③…, ¹²³, ❶❷: NFKC digits. A lone ① is a list marker
+			// (①申請書) and stays; a run of them is a number.
+			if prevExotic(text, i) || nextExotic(text, i+n) {
+				buf = append(buf, byte('0'+v))
+			} else {
+				buf = append(buf, text[i:i+n]...)
+			}
+			i += n
+			continue
+		}
 		switch {
 		case r == 0x3000 || r == 0x00A0:
 			// known to fold and isSpace; kept for the samples
@@ -220,7 +231,7 @@ func mayNeedFold(text string) bool {
 		case c <= 0xDF, c == 0xE0, c == 0xE1, c == 0xEA, c >= 0xF0:
 			return true
 		case c == 0xE2:
-			if i+1 < len(text) && (text[i+1] == 0x80 || text[i+1] == 0x81 || text[i+1] == 0x83) {
+			if i+1 < len(text) && (text[i+1] <= 0x83 || text[i+1] >= 0x91 && text[i+1] <= 0x93 || text[i+1] == 0x9D || text[i+1] == 0x9E) {
 				return true
 			}
 		case c == 0xEF:
@@ -230,6 +241,52 @@ func mayNeedFold(text string) bool {
 		}
 	}
 	return false
+}
+
+// exoticDigit maps the digits NFKC folds but Nd does not hold: circled,
+// parenthesised, full-stop, dingbat, superscript and subscript digits.
+func exoticDigit(r rune) (int, bool) {
+	switch {
+	case r >= 0x2460 && r <= 0x2468: // ①-⑨
+		return int(r-0x2460) + 1, true
+	case r == 0x24EA || r == 0x24FF || r == 0x1F10B || r == 0x1F10C: // ⓪ ⓿
+		return 0, true
+	case r >= 0x2474 && r <= 0x247C: // ⑴-⑼
+		return int(r-0x2474) + 1, true
+	case r >= 0x2488 && r <= 0x2490: // ⒈-⒐
+		return int(r-0x2488) + 1, true
+	case r >= 0x24F5 && r <= 0x24FD: // ⓵-⓽
+		return int(r-0x24F5) + 1, true
+	case r >= 0x2776 && r <= 0x277E: // ❶-❾
+		return int(r-0x2776) + 1, true
+	case r >= 0x2780 && r <= 0x2788: // ➀-➈
+		return int(r-0x2780) + 1, true
+	case r >= 0x278A && r <= 0x2792: // ➊-➒
+		return int(r-0x278A) + 1, true
+	case r == 0x2070 || r == 0x2080:
+		return 0, true
+	case r == 0x00B9:
+		return 1, true
+	case r == 0x00B2 || r == 0x00B3:
+		return int(r-0x00B0), true
+	case r >= 0x2074 && r <= 0x2079:
+		return int(r - 0x2070), true
+	case r >= 0x2081 && r <= 0x2089:
+		return int(r - 0x2080), true
+	}
+	return 0, false
+}
+
+func prevExotic(text string, i int) bool {
+	r, _ := utf8.DecodeLastRuneInString(text[:i])
+	_, ok := exoticDigit(r)
+	return ok
+}
+
+func nextExotic(text string, i int) bool {
+	r, _ := utf8.DecodeRuneInString(text[i:])
+	_, ok := exoticDigit(r)
+	return ok
 }
 
 // isVariation reports variation selectors and the combining keycap

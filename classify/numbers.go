@@ -93,6 +93,17 @@ func (s *Scanner) onDigits(i int, final bool) int {
 			return -1
 		}
 		k, n := sepAt(buf, j)
+		if k == ' ' || k == '-' {
+			// "1234 - 5678 - 9018": spaces around a dash are one dash
+			if d, dn := sepAt(buf, j+n); k == ' ' && d == '-' {
+				k, n = '-', n+dn
+			}
+			if k == '-' {
+				if sp, sn := sepAt(buf, j+n); sp == ' ' {
+					n += sn
+				}
+			}
+		}
 		if n == 0 && ng == 1 && run.digits[0] == '0' && cnt >= 2 && cnt <= 5 {
 			// (03)1234-5678: an area code in brackets
 			if o, on := runeBefore(buf, i); on > 0 && (o == '(' || o == '（') {
