@@ -50,6 +50,9 @@ func sepAt(buf []byte, i int) (byte, int) {
 // on, or -1 when the run may continue past the buffer end.
 func (s *Scanner) onDigits(i int, final bool) int {
 	buf := s.buf
+	if end := s.commaGrouped(i, final); end != 0 {
+		return end
+	}
 	run := &s.run
 	run.start, run.n, run.long = i, 0, false
 	ng, ns := 0, 0 // groups and separators so far (slices are set once at the end)
@@ -429,6 +432,9 @@ func (s *Scanner) judge12(p *sub) {
 	col := cl.det&(1<<dMyNumber) != 0
 	negCol := !col && cl.neg&(1<<dMyNumber) != 0
 	grouped := eqGroups(p.groups, 4, 4, 4)
+	if p.sep == ',' && !(mn || col) {
+		return // 123,456,789,018 without context is an amount
+	}
 	if dl && (!valid || !(mn || col || grouped) || dlDist < mnDist) {
 		conf := Medium
 		if validDriversLicense(p.val) {
@@ -584,4 +590,55 @@ func isTimestamp(d string) bool {
 		return true
 	}
 	return ok(n(2, 4), n(4, 6), n(6, 8), n(8, 10)) && n(10, 12) <= 59
+}
+
+// commaGrouped handles 123,456,789,018 at buf[i]: a spreadsheet's comma
+// style on a 12-digit number (a My Number column exported to CSV). It is a
+// My Number only with a keyword or a column label (judge12); without, an
+// amount. It returns where scanning goes on, -1 when the text may go on
+// past the buffer, or 0 when buf[i:] is no such number.
+func (s *Scanner) commaGrouped(i int, final bool) int {
+	buf := s.buf
+	if i > 0 && (buf[i-1] == ',' || buf[i-1] >= '0' && buf[i-1] <= '9') {
+		return 0
+	}
+	const n = 15 // ddd,ddd,ddd,ddd
+	if i+n > len(buf) {
+		if !final && len(buf)-i < n+2 {
+			for k := i; k < len(buf); k++ {
+				if c := buf[k]; c != ',' && (c < '0' || c > '9') {
+					return 0
+				}
+			}
+			return -1
+		}
+		return 0
+	}
+	var d [12]byte
+	for k, nd := 0, 0; k < n; k++ {
+		c := buf[i+k]
+		if k%4 == 3 {
+			if c != ',' {
+				return 0
+			}
+			continue
+		}
+		if c < '0' || c > '9' {
+			return 0
+		}
+		d[nd] = c
+		nd++
+	}
+	end := i + n
+	if end < len(buf) {
+		c := buf[end]
+		if c >= '0' && c <= '9' || asciiLetter(c) || c == ',' && end+1 < len(buf) && buf[end+1] >= '0' && buf[end+1] <= '9' {
+			return 0
+		}
+	} else if !final {
+		return -1
+	}
+	p := sub{start: i, end: end, val: string(d[:]), groups: []int{3, 3, 3, 3}, sep: ','}
+	s.judge12(&p)
+	return end
 }

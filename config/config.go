@@ -33,6 +33,7 @@ type Config struct {
 	HTTP     HTTP      `yaml:"http"`
 	Policy   PolicyRef `yaml:"policy"`
 	Review   Review    `yaml:"review"`
+	ICAP     ICAP      `yaml:"icap"`
 }
 
 // SMTP is the receiving side.
@@ -133,6 +134,17 @@ type Review struct {
 	SecurityTeam []string `yaml:"security_team"`
 }
 
+// ICAP configures the file-transfer guard: the ICAP (RFC 3507) service
+// the web proxy hands uploads to.
+type ICAP struct {
+	Listen         string `yaml:"listen"` // empty: off
+	MaxConnections int    `yaml:"max_connections"`
+	MaxBodySize    Size   `yaml:"max_body_size"` // larger uploads are blocked
+	// Contact and ApprovedRoute are shown on the block page.
+	Contact       string `yaml:"contact"`
+	ApprovedRoute string `yaml:"approved_route"`
+}
+
 // PolicyRef names the policy file (read by package policy).
 type PolicyRef struct {
 	File string `yaml:"file"` // empty: the built-in default policy
@@ -211,6 +223,7 @@ func Default() *Config {
 			CommandTimeout: 5 * time.Minute,
 		},
 		Review: Review{HoldFor: 7 * 24 * time.Hour, Retention: 30 * 24 * time.Hour, NoKey: "refuse"},
+		ICAP:   ICAP{MaxConnections: 100, MaxBodySize: 100 << 20},
 		HTTP:   HTTP{Listen: "127.0.0.1:8025"},
 	}
 }
@@ -226,6 +239,7 @@ func Demo() *Config {
 	c.SMTP.Networks = []string{"127.0.0.0/8", "::1/128"}
 	c.SMTP.TLS.SelfSigned = true
 	c.HTTP.Listen = "127.0.0.1:8025"
+	c.ICAP.Listen = "127.0.0.1:1344"
 	return c
 }
 
@@ -318,6 +332,17 @@ func (c *Config) validate() error {
 	}
 	if c.DataDir == "" {
 		return verr("data_dir", "must not be empty")
+	}
+	if c.ICAP.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.ICAP.Listen); err != nil {
+			return verr("icap.listen", "%q is not host:port", c.ICAP.Listen)
+		}
+	}
+	if c.ICAP.MaxConnections <= 0 {
+		return verr("icap.max_connections", "must be positive")
+	}
+	if c.ICAP.MaxBodySize <= 0 {
+		return verr("icap.max_body_size", "must be positive")
 	}
 	switch c.Review.NoKey {
 	case "refuse", "passphrase":

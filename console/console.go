@@ -479,8 +479,16 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A new session ID on every sign-in (no fixation).
-	s := &session{id: randomToken(), username: u.Username, csrf: randomToken(), created: c.now(), last: c.now()}
+	now := c.now()
+	s := &session{id: randomToken(), username: u.Username, csrf: randomToken(), created: now, last: now}
 	c.mu.Lock()
+	// Forget abandoned sessions here, so that the table stays small
+	// without a sweeper goroutine.
+	for id, old := range c.sessions {
+		if now.Sub(old.last) > c.cfg.SessionIdle || now.Sub(old.created) > c.cfg.SessionMax {
+			delete(c.sessions, id)
+		}
+	}
 	c.sessions[s.id] = s
 	c.mu.Unlock()
 	http.SetCookie(w, c.cookie(r, sessionCookie, s.id, 0))

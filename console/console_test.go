@@ -8,10 +8,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"dlpguard/audit"
 	"dlpguard/hold"
 	"dlpguard/inspect"
+	"dlpguard/smtpproxy/spool"
 )
 
 func TestAnonymousIsSentToSignIn(t *testing.T) {
@@ -400,4 +402,123 @@ func digitRuns(s string) []string {
 		out = append(out, b.String())
 	}
 	return out
+}
+
+func TestSessionEnds(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	c.signIn("kacho")
+	f.clock.Add(29 * time.Minute)
+	if r := c.get("/console/holds"); r.status != 200 {
+		t.Fatalf("within the idle timeout: %d", r.status)
+	}
+	f.clock.Add(31 * time.Minute)
+	if r := c.get("/console/holds"); r.status != http.StatusSeeOther {
+		t.Fatalf("after the idle timeout: %d", r.status)
+	}
+	// A disabled account loses its session at once.
+	tok := c.signIn("kacho")
+	if err := f.con.Users().SetDisabled(context.Background(), "kacho", true); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.get("/console/holds"); r.status != http.StatusSeeOther {
+		t.Fatalf("disabled account: %d", r.status)
+	}
+	// Sign-out ends the session on the server, not only the cookie.
+	f.con.Users().SetDisabled(context.Background(), "kacho", false)
+	tok = c.signIn("kacho")
+	jarCookies := c.http.Jar.Cookies(mustURL(t, f.srv.URL+"/console/"))
+	if r := c.do("POST", "/console/logout", url.Values{"csrf": {tok}}); r.status != http.StatusSeeOther {
+		t.Fatalf("logout: %d", r.status)
+	}
+	replay := f.client()
+	replay.http.Jar.SetCookies(mustURL(t, f.srv.URL+"/console/"), jarCookies)
+	if r := replay.get("/console/holds"); r.status != http.StatusSeeOther {
+		t.Fatalf("old session cookie after sign-out: %d", r.status)
+	}
+	if _, n, _ := f.stores.Audit.List(context.Background(), audit.Filter{Action: "logout"}); n != 1 {
+		t.Fatalf("%d logout entries", n)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// TestPaging: thousands of holds are listed 50 at a time, newest first,
+// with the total.
+func TestPaging(t *testing.T) {
+	f := newFixture(t)
+	raw := []byte("From: user2@city.example.lg.jp\r\nSubject: x\r\n\r\nhello\r\n")
+	var ids []string
+	for i := 0; i < 120; i++ {
+		ids = append(ids, f.putRaw(raw, "user2@city.example.lg.jp", "福祉課", hold.Verdict{Action: "hold", Rules: []hold.Rule{{ID: "marking-i-hold", Action: "hold", Clause: "3.3.5"}}}))
+	}
+	c := f.client()
+	c.signIn("kacho")
+	r := c.get("/console/holds")
+	if n := strings.Count(r.body, `class="subject"`); n != pageSize {
+		t.Fatalf("first page: %d rows", n)
+	}
+	if !strings.Contains(r.body, `id="total">120<`) || !strings.Contains(r.body, `id="next"`) {
+		t.Fatal("no total or next link")
+	}
+	if !strings.Contains(r.body, ids[len(ids)-1]) || strings.Contains(r.body, ids[0]) {
+		t.Fatal("not newest first")
+	}
+	r = c.get("/console/holds?offset=100")
+	if n := strings.Count(r.body, `class="subject"`); n != 20 || strings.Contains(r.body, `id="next"`) || !strings.Contains(r.body, ids[0]) {
+		t.Fatalf("last page: %d rows", n)
+	}
+	// Filters narrow the count.
+	r = c.get("/console/holds?rule=personal-list-hold")
+	if !strings.Contains(r.body, `id="total">0<`) {
+		t.Fatal("rule filter")
+	}
+}
+
+func TestSignInRedirectStaysInConsole(t *testing.T) {
+	f := newFixture(t)
+	for next, want := range map[string]string{
+		"/console/history?level=I": "/console/history?level=I",
+		"//evil.example/console/":  "/console/holds",
+		"https://evil.example/":    "/console/holds",
+		"/console/login":           "/console/holds",
+		"/other/":                  "/console/holds",
+	} {
+		c := f.client()
+		page := c.get("/console/login?next=" + url.QueryEscape(next))
+		r := c.do("POST", "/console/login", url.Values{"csrf": {csrfOf(t, page.body)}, "username": {"kacho"}, "password": {testPassword}, "next": {next}})
+		if r.status != http.StatusSeeOther || r.header.Get("Location") != want {
+			t.Errorf("next %q: %d %q, want %q", next, r.status, r.header.Get("Location"), want)
+		}
+	}
+}
+
+func TestDeliveryPageShowsDeferred(t *testing.T) {
+	f := newFixture(t)
+	w, err := f.spool.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("From: a@city.example.lg.jp\r\nSubject: x\r\n\r\nx\r\n"))
+	// Committed without telling the queue (it rescans hourly in the
+	// fixture), as a message waiting for its next attempt.
+	env := &spool.Envelope{ID: w.ID(), From: "a@city.example.lg.jp", Received: time.Now(), NextAttempt: time.Now().Add(time.Hour),
+		Recipients: []spool.Recipient{{Address: "b@example.com", Status: spool.Pending, Attempts: 3, LastCode: 451, LastError: "4.3.0 upstream busy, try later"},
+			{Address: "c@example.com", Status: spool.Delivered, Attempts: 1}}}
+	if err := w.Commit(env, spool.AreaQueue); err != nil {
+		t.Fatal(err)
+	}
+	c := f.client()
+	c.signIn("admin")
+	r := c.get("/console/delivery")
+	if r.status != 200 || !strings.Contains(r.body, `id="queue-len">1<`) || !strings.Contains(r.body, "upstream busy") ||
+		!strings.Contains(r.body, "b@example.com") || strings.Contains(r.body, "c@example.com") {
+		t.Fatalf("delivery page: %d %s", r.status, r.body)
+	}
 }

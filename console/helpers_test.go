@@ -148,12 +148,26 @@ type fixture struct {
 	svc    *review.Service
 	con    *Console
 	srv    *httptest.Server
+	clock  *testClock
+}
+
+// testClock is the console's clock, moved by tests (session timeouts).
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	f := &fixture{t: t, dir: dir, up: startUpstream(t)}
+	f := &fixture{t: t, dir: dir, up: startUpstream(t), clock: &testClock{t: time.Now()}}
 	ctx := context.Background()
 	polFile := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(polFile, []byte(testPolicyYAML()), 0o600); err != nil {
@@ -186,7 +200,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.con, err = New(Config{DataDir: dir, LoginDelay: time.Millisecond, MaxFailures: 3, Lockout: time.Hour},
-		Deps{Review: f.svc, Holds: f.stores.Holds, Audit: f.stores.Audit, Policy: f.pol, Spool: f.spool, Logger: logger()})
+		Deps{Review: f.svc, Holds: f.stores.Holds, Audit: f.stores.Audit, Policy: f.pol, Spool: f.spool, Logger: logger(), Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

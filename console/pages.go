@@ -321,6 +321,7 @@ func (c *Console) detail(ctx context.Context, pg *page, id string) (*detailData,
 	}
 	rec := v.Record
 	rec.Subject = Mask(rec.Subject)
+	v.Approvers = uniqueFold(v.Approvers)
 	d := &detailData{Rec: rec, View: v, IsHeld: rec.Status == hold.Held}
 	d.Own = sameAddr(rec.Envelope.From, pg.User.Email)
 	d.CanAct = d.IsHeld && c.d.Review.ConsoleCanAct(ctx, pg.actor, id) == nil
@@ -351,6 +352,21 @@ func (c *Console) detail(ctx context.Context, pg *page, id string) (*detailData,
 		}
 	}
 	return d, nil
+}
+
+// uniqueFold drops repeated addresses (the hold-time and current
+// approvers overlap).
+func uniqueFold(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		k := strings.ToLower(strings.TrimSpace(s))
+		if k != "" && !seen[k] {
+			seen[k] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func maskAll(in []string) []string {

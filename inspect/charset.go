@@ -27,6 +27,7 @@ const (
 	csISO2022  = "iso-2022-jp"
 	csLatin1   = "iso-8859-1"
 	csWindows1 = "windows-1252"
+	csUTF7     = "utf-7"
 )
 
 // japaneseAliases maps the labels Japanese mailers write (many of which
@@ -102,6 +103,10 @@ func lookupCharset(label string) (enc encoding.Encoding, name string, ok bool) {
 	}
 	if a, found := japaneseAliases[l]; found {
 		return a.enc, a.name, true
+	}
+	switch l {
+	case "utf-7", "utf7", "unicode-1-1-utf-7", "csunicode11utf7":
+		return utf7{}, csUTF7, true
 	}
 	if e, err := ianaindex.MIME.Encoding(l); err == nil && e != nil {
 		n, _ := ianaindex.MIME.Name(e)
@@ -346,6 +351,8 @@ func sniffCharset(b []byte) (name string, sure bool) {
 // Shift_JIS, "us-ascii" or "utf-8" with CP932 bytes.
 func verifyDeclared(name string, s *sniffer) bool {
 	switch name {
+	case csUTF7:
+		return s.high == 0
 	case csASCII:
 		// ISO-2022-JP text labelled us-ascii is 7-bit too: its escapes
 		// tell it apart.

@@ -515,6 +515,13 @@ func (w *walker) multipart(mt string, params map[string]string, boundary string,
 		if len(phr.leftover) > 0 {
 			pbody = io.MultiReader(strings.NewReader(string(phr.leftover)), pbr)
 		}
+		// A part's own fields (Content-Description, an X-Note) leave
+		// with the message too.
+		if sc.bodyLoc == "body" {
+			w.freeHeaders(ph, "header:")
+		} else {
+			w.freeHeaders(ph, sc.bodyLoc+"/header:")
+		}
 		switch {
 		case sub == "encrypted":
 			// RFC 1847 §2.2, RFC 3156 §4: the second part is the ciphertext.

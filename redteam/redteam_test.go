@@ -48,6 +48,11 @@ func check(t *testing.T, e *policy.Engine, c rtCase) {
 	t.Helper()
 	v := evaluate(t, e, c.msg(t))
 	got := string(v.Action)
+	var fired []string
+	for _, r := range v.Rules {
+		fired = append(fired, r.ID)
+	}
+	t.Logf("%s: %v", got, fired)
 	ok := false
 	switch c.want {
 	case notPass:

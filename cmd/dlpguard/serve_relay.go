@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"dlpguard/config"
+	"dlpguard/icap"
 	"dlpguard/ops"
 	"dlpguard/policy"
 	"dlpguard/review"
@@ -36,6 +37,8 @@ type relay struct {
 	stores     *review.Stores
 	policyFile string // fixed at start (a change needs a restart)
 	ops        *ops.Server
+	icap       *icap.Server
+	icapAddr   string
 	smtpAddrs  []string
 	mailboxDir string
 
@@ -140,6 +143,24 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		}
 	}
 
+	// Web uploads through the proxy: the same policy over ICAP (9.2, 3.3.5).
+	var icapLn net.Listener
+	if cfg.ICAP.Listen != "" {
+		ic := icap.DefaultConfig()
+		ic.Listen = cfg.ICAP.Listen
+		ic.MaxConnections = cfg.ICAP.MaxConnections
+		ic.MaxBodyBytes = int64(cfg.ICAP.MaxBodySize)
+		ic.Contact = cfg.ICAP.Contact
+		ic.ApprovedRoute = cfg.ICAP.ApprovedRoute
+		ic.Audit = r.stores.Audit
+		r.icap = icap.New(ic, r.policy.Engine, log.With("component", "icap"), reg)
+		if icapLn, err = net.Listen("tcp", cfg.ICAP.Listen); err != nil {
+			closeAll(plain, implicit)
+			return r, fmt.Errorf("icap listen %s: %w", cfg.ICAP.Listen, err)
+		}
+		r.icapAddr = icapLn.Addr().String()
+	}
+
 	qctx, cancel := context.WithCancel(context.Background())
 	r.queueCancel = cancel
 	// The policy file is also reloaded when it changes on disk.
@@ -168,12 +189,21 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	for _, ln := range implicit {
 		serve(ln, r.smtp.ServeTLS)
 	}
+	if icapLn != nil {
+		r.serveWG.Add(1)
+		go func() {
+			defer r.serveWG.Done()
+			if err := r.icap.Serve(icapLn); err != nil && !errors.Is(err, icap.ErrServerClosed) && !r.draining.Load() {
+				r.fail(fmt.Errorf("icap %s: %w", icapLn.Addr(), err))
+			}
+		}()
+	}
 	httpAddr := "off"
 	if r.ops != nil {
 		httpAddr = r.ops.Addr().String()
 	}
 	log.Info("dlpguard started", "smtp", r.smtpAddrs, "http", httpAddr, "hostname", cfg.Hostname,
-		"upstream", cmp(cfg.Upstream.Address, "local mailbox "+r.mailboxDir))
+		"upstream", cmp(cfg.Upstream.Address, "local mailbox "+r.mailboxDir), "icap", cmp(r.icapAddr, "off"))
 	return r, nil
 }
 
@@ -226,14 +256,21 @@ func (r *relay) shutdown(d time.Duration) error {
 func (r *relay) stop(d time.Duration) error {
 	r.draining.Store(true)
 	var errs []error
+	if r.icap != nil {
+		ctx, cancel := shutdownContext(d)
+		if err := r.icap.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("icap: %w", err))
+		}
+		cancel()
+	}
 	if r.smtp != nil {
 		ctx, cancel := shutdownContext(d)
 		if err := r.smtp.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("smtp: %w", err))
 		}
 		cancel()
-		r.serveWG.Wait()
 	}
+	r.serveWG.Wait()
 	if r.queueCancel != nil {
 		r.queueCancel()
 		if err := <-r.queueDone; err != nil && !errors.Is(err, context.Canceled) {

@@ -29,6 +29,7 @@ import (
 func TestRelayDemoMailbox(t *testing.T) {
 	cfg := config.Demo()
 	cfg.DataDir = t.TempDir()
+	cfg.ICAP.Listen = "" // tested on its own (TestRelayICAP)
 	cfg.SMTP.Listen = []string{"127.0.0.1:0"}
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	var logBuf syncBuffer
@@ -305,6 +306,7 @@ func TestPostfixToolsEndToEnd(t *testing.T) {
 func TestRelayPolicyActions(t *testing.T) {
 	cfg := config.Demo()
 	cfg.DataDir = t.TempDir()
+	cfg.ICAP.Listen = "" // tested on its own (TestRelayICAP)
 	cfg.SMTP.Listen = []string{"127.0.0.1:0"}
 	cfg.HTTP.Listen = ""
 	var logBuf syncBuffer
@@ -402,4 +404,53 @@ func TestRelayPolicyActions(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("benign message not delivered; log:\n%s", logBuf.String())
+}
+
+// TestRelayICAP checks that serve starts the ICAP service on the same
+// policy: OPTIONS answers with an ISTag, and an upload of a CSV with My
+// Numbers is refused with the Japanese 403 page.
+func TestRelayICAP(t *testing.T) {
+	cfg := config.Demo()
+	cfg.DataDir = t.TempDir()
+	cfg.SMTP.Listen = []string{"127.0.0.1:0"}
+	cfg.HTTP.Listen = ""
+	cfg.ICAP.Listen = "127.0.0.1:0"
+	r, err := startRelay(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.shutdown(time.Second)
+
+	roundTrip := func(req string) string {
+		c, err := net.Dial("tcp", r.icapAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(c)
+		return string(b)
+	}
+	opts := roundTrip("OPTIONS icap://" + r.icapAddr + "/reqmod ICAP/1.0\r\nHost: " + r.icapAddr + "\r\nConnection: close\r\n\r\n")
+	if !strings.HasPrefix(opts, "ICAP/1.0 200") || !strings.Contains(opts, "ISTag:") {
+		t.Fatalf("OPTIONS answer:\n%s", opts)
+	}
+
+	body := "氏名,個人番号\r\n山田太郎,123456789018\r\n鈴木花子,176749365367\r\n"
+	httpHdr := "PUT http://upload.example.com/files/meibo.csv HTTP/1.1\r\nHost: upload.example.com\r\n" +
+		"Content-Type: text/csv\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"
+	req := "REQMOD icap://" + r.icapAddr + "/reqmod ICAP/1.0\r\nHost: " + r.icapAddr + "\r\n" +
+		"Allow: 204\r\nConnection: close\r\n" +
+		"Encapsulated: req-hdr=0, req-body=" + strconv.Itoa(len(httpHdr)) + "\r\n\r\n" +
+		httpHdr + strconv.FormatInt(int64(len(body)), 16) + "\r\n" + body + "\r\n0\r\n\r\n"
+	resp := roundTrip(req)
+	if !strings.HasPrefix(resp, "ICAP/1.0 200") || !strings.Contains(resp, "HTTP/1.1 403") {
+		t.Fatalf("upload with My Numbers not blocked:\n%.1500s", resp)
+	}
+	if strings.Contains(resp, "123456789018") || strings.Contains(resp, "176749365367") {
+		t.Fatal("the block page shows a whole My Number")
+	}
 }
