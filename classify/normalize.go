@@ -174,7 +174,9 @@ func appendFolded(buf []byte, text string) []byte {
 	}
 	for i := 0; i < len(text); {
 		c := text[i]
-		if c < utf8.RuneSelf {
+		if c < 0xC2 || c >= 0xE3 && c <= 0xE9 {
+			// ASCII, continuation bytes, and U+3000–U+9FFF (kana,
+			// kanji, CJK punctuation): nothing to fold, copied as is
 			buf = append(buf, c)
 			i++
 			continue
@@ -223,6 +225,14 @@ func appendFolded(buf []byte, text string) []byte {
 // the supplementary planes (mathematical digits, tags).
 func mayNeedFold(text string) bool {
 	for i := 0; i < len(text); i++ {
+		// plain ASCII eight bytes at a time
+		for i+8 <= len(text) && (uint64(text[i])|uint64(text[i+1])<<8|uint64(text[i+2])<<16|uint64(text[i+3])<<24|
+			uint64(text[i+4])<<32|uint64(text[i+5])<<40|uint64(text[i+6])<<48|uint64(text[i+7])<<56)&0x8080808080808080 == 0 {
+			i += 8
+		}
+		if i >= len(text) {
+			break
+		}
 		c := text[i]
 		if c < 0xC2 {
 			continue
@@ -268,7 +278,7 @@ func exoticDigit(r rune) (int, bool) {
 	case r == 0x00B9:
 		return 1, true
 	case r == 0x00B2 || r == 0x00B3:
-		return int(r-0x00B0), true
+		return int(r - 0x00B0), true
 	case r >= 0x2074 && r <= 0x2079:
 		return int(r - 0x2070), true
 	case r >= 0x2081 && r <= 0x2089:

@@ -266,7 +266,10 @@ func (s *Scanner) glued(a, b int) (glued bool, letterLeft int) {
 	buf := s.buf
 	// left
 	i := a
-	for steps := 0; steps < 64; steps++ {
+	if tagBefore(buf, a) || noLabelBefore(buf, a) {
+		i = 0 // <MyNumber>123456789018, No.123456789018: a label, not glue
+	}
+	for steps := 0; steps < 64 && i > 0; steps++ {
 		r, n := runeBefore(buf, i)
 		if n == 0 {
 			break
@@ -298,6 +301,10 @@ func (s *Scanner) glued(a, b int) (glued bool, letterLeft int) {
 	}
 	// right
 	i = b
+	if b+1 < len(buf) && buf[b] == '<' && buf[b+1] == '/' {
+		// 123456789018</MyNumber>: a closing tag ends the token
+		return glued, letterLeft
+	}
 	if isExtension(buf, b) && !isTimestamp(digitsOnly(string(buf[a:b]))) {
 		// 山田_123456789018.pdf: a file extension ends the token, it does
 		// not glue the number to a longer one; but scanners and cameras
@@ -599,46 +606,89 @@ func isTimestamp(d string) bool {
 // past the buffer, or 0 when buf[i:] is no such number.
 func (s *Scanner) commaGrouped(i int, final bool) int {
 	buf := s.buf
-	if i > 0 && (buf[i-1] == ',' || buf[i-1] >= '0' && buf[i-1] <= '9') {
+	if i > 0 && buf[i-1] == ',' {
 		return 0
 	}
-	const n = 15 // ddd,ddd,ddd,ddd
-	if i+n > len(buf) {
-		if !final && len(buf)-i < n+2 {
-			for k := i; k < len(buf); k++ {
-				if c := buf[k]; c != ',' && (c < '0' || c > '9') {
-					return 0
-				}
-			}
-			return -1
-		}
+	if _, n := digitBefore(buf, i); n > 0 {
 		return 0
 	}
 	var d [12]byte
-	for k, nd := 0, 0; k < n; k++ {
-		c := buf[i+k]
-		if k%4 == 3 {
-			if c != ',' {
+	j := i
+	for g := 0; g < 4; g++ {
+		if g > 0 {
+			if j >= len(buf) {
+				if final {
+					return 0
+				}
+				return -1
+			}
+			if buf[j] != ',' {
 				return 0
 			}
-			continue
+			j++
 		}
-		if c < '0' || c > '9' {
-			return 0
+		for k := 0; k < 3; k++ {
+			if j >= len(buf) {
+				if final {
+					return 0
+				}
+				return -1
+			}
+			c, n := digitAt(buf, j)
+			if n == 0 {
+				return 0
+			}
+			d[g*3+k] = c
+			j += n
 		}
-		d[nd] = c
-		nd++
 	}
-	end := i + n
-	if end < len(buf) {
-		c := buf[end]
-		if c >= '0' && c <= '9' || asciiLetter(c) || c == ',' && end+1 < len(buf) && buf[end+1] >= '0' && buf[end+1] <= '9' {
-			return 0
-		}
-	} else if !final {
+	if j >= len(buf) && !final {
 		return -1
 	}
-	p := sub{start: i, end: end, val: string(d[:]), groups: []int{3, 3, 3, 3}, sep: ','}
+	if j < len(buf) {
+		c := buf[j]
+		if _, n := digitAt(buf, j); n > 0 || asciiLetter(c) {
+			return 0
+		}
+		if c == ',' {
+			if _, n := digitAt(buf, j+1); n > 0 || j+1 >= len(buf) && !final {
+				return 0
+			}
+		}
+	}
+	p := sub{start: i, end: j, val: string(d[:]), groups: []int{3, 3, 3, 3}, sep: ','}
 	s.judge12(&p)
-	return end
+	return j
+}
+
+// tagBefore reports a markup start tag ending right before buf[a]
+// (<MyNumber>, <cell r="B2">, <個人番号>): '>' and, within 128 bytes, its
+// '<' followed by a name, with no '@' (a Message-ID <…@…> is no tag).
+func tagBefore(buf []byte, a int) bool {
+	if a == 0 || buf[a-1] != '>' {
+		return false
+	}
+	for k := a - 2; k >= 0 && k >= a-128; k-- {
+		switch buf[k] {
+		case '<':
+			if k+1 >= a-1 {
+				return false
+			}
+			c := buf[k+1]
+			return asciiLetter(c) || c >= 0x80 || c == '_'
+		case '>', '@', '\n':
+			return false
+		}
+	}
+	return false
+}
+
+// noLabelBefore reports "No." (any case) right before buf[a], itself not
+// part of a longer word: the label a clerk writes before a number.
+func noLabelBefore(buf []byte, a int) bool {
+	if a < 3 || buf[a-1] != '.' || (buf[a-2] != 'o' && buf[a-2] != 'O') || (buf[a-3] != 'n' && buf[a-3] != 'N') {
+		return false
+	}
+	r, n := runeBefore(buf, a-3)
+	return n == 0 || !isAlnum(r) && !isGlue(r)
 }

@@ -109,6 +109,9 @@ type Upstream struct {
 // HTTP is the operations listener (health, readiness, metrics).
 type HTTP struct {
 	Listen string `yaml:"listen"` // empty: off
+	// SecureCookies marks the console's cookies Secure: set it when a
+	// TLS-terminating proxy is in front of the HTTP listener.
+	SecureCookies bool `yaml:"secure_cookies"`
 }
 
 // Review configures the hold-and-release workflow (3.3.5): notices,

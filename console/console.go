@@ -160,11 +160,12 @@ var funcs = template.FuncMap{
 		}
 		return t.Local().Format("2006-01-02 15:04")
 	},
-	"mask":  Mask,
-	"join":  strings.Join,
-	"bytes": humanBytes,
-	"add":   func(a, b int) int { return a + b },
-	"list":  func(s ...string) []string { return s },
+	"mask":      Mask,
+	"maskLoose": MaskLoose,
+	"join":      strings.Join,
+	"bytes":     humanBytes,
+	"add":       func(a, b int) int { return a + b },
+	"list":      func(s ...string) []string { return s },
 }
 
 func humanBytes(n int64) string {
@@ -281,9 +282,10 @@ type page struct {
 	Data   any
 	Notice string
 	Error  string
-	Path   string // the current path, for the language switch
-	sess   *session
-	actor  review.Actor
+	// LangURL is this page in the other language (query kept).
+	LangURL string
+	sess    *session
+	actor   review.Actor
 }
 
 // T translates key into the page's language.
@@ -293,7 +295,15 @@ func (p *page) T(key string) string { return tr(p.Lang, key) }
 func (p *page) Admin() bool { return p.User != nil && p.User.Role == RoleAdmin }
 
 func (c *Console) newPage(w http.ResponseWriter, r *http.Request) *page {
-	return &page{Lang: c.lang(w, r), P: c.cfg.Prefix, Path: r.URL.Path}
+	pg := &page{Lang: c.lang(w, r), P: c.cfg.Prefix}
+	q := r.URL.Query()
+	if pg.Lang == "en" {
+		q.Set("lang", "ja")
+	} else {
+		q.Set("lang", "en")
+	}
+	pg.LangURL = r.URL.Path + "?" + q.Encode()
+	return pg
 }
 
 func (c *Console) render(w http.ResponseWriter, status int, name string, pg *page) {

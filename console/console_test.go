@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"dlpguard/audit"
 	"dlpguard/hold"
 	"dlpguard/inspect"
+	"dlpguard/review"
 	"dlpguard/smtpproxy/spool"
 )
 
@@ -520,5 +522,65 @@ func TestDeliveryPageShowsDeferred(t *testing.T) {
 	if r.status != 200 || !strings.Contains(r.body, `id="queue-len">1<`) || !strings.Contains(r.body, "upstream busy") ||
 		!strings.Contains(r.body, "b@example.com") || strings.Contains(r.body, "c@example.com") {
 		t.Fatalf("delivery page: %d %s", r.status, r.body)
+	}
+}
+
+// TestCookiesSecureOverTLS: over TLS the cookies are Secure.
+func TestCookiesSecureOverTLS(t *testing.T) {
+	f := newFixture(t)
+	mux := http.NewServeMux()
+	mux.Handle("/console/", f.con.Handler())
+	srv := httptest.NewTLSServer(mux)
+	defer srv.Close()
+	hc := srv.Client()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	r, err := hc.Get(srv.URL + "/console/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	cks := r.Cookies()
+	if len(cks) == 0 {
+		t.Fatal("no login cookie")
+	}
+	for _, ck := range cks {
+		if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
+			t.Errorf("cookie %s: Secure=%v HttpOnly=%v SameSite=%v", ck.Name, ck.Secure, ck.HttpOnly, ck.SameSite)
+		}
+	}
+}
+
+// TestFourEyes: with four-eyes for level I, the first approval waits for
+// a second, different person; the same person twice is refused.
+func TestFourEyes(t *testing.T) {
+	f := newFixtureWith(t, func(c *review.Config) { c.FourEyesLevelI = true })
+	id := f.hold("p020_marking.eml", "user2@city.example.lg.jp", "partner@example.com")
+	c := f.client()
+	tok := c.signIn("kacho")
+	r := c.do("POST", "/console/holds/"+id+"/release", url.Values{"csrf": {tok}, "reason": {"必要"}})
+	if r.status != 200 || !strings.Contains(r.body, "もう一人の承認者") || strings.Contains(r.body, `id="passphrase"`) {
+		t.Fatalf("first approval: %d", r.status)
+	}
+	if r := c.do("POST", "/console/holds/"+id+"/release", url.Values{"csrf": {tok}, "reason": {"再度"}}); r.status != http.StatusConflict {
+		t.Fatalf("same approver twice: %d", r.status)
+	}
+	if rec, _ := f.stores.Holds.Get(context.Background(), id); rec.Status != hold.Held {
+		t.Fatalf("released after one approval: %s", rec.Status)
+	}
+	a := f.client()
+	atok := a.signIn("admin")
+	if r := a.do("POST", "/console/holds/"+id+"/release", url.Values{"csrf": {atok}, "reason": {"二人目"}}); r.status != 200 || !strings.Contains(r.body, `id="passphrase"`) {
+		t.Fatalf("second approval: %d", r.status)
+	}
+	waitFor(t, "delivery", func() bool { return len(f.up.to("partner@example.com")) == 1 })
+}
+
+func TestLanguageSwitchKeepsQuery(t *testing.T) {
+	f := newFixture(t)
+	c := f.client()
+	c.signIn("kacho")
+	r := c.get("/console/history?level=I&status=released")
+	if !strings.Contains(r.body, `href="/console/history?lang=en&amp;level=I&amp;status=released"`) {
+		t.Fatalf("language link: %s", regexp.MustCompile(`class="lang" href="[^"]*"`).FindString(r.body))
 	}
 }

@@ -67,7 +67,7 @@ func (s *upSession) Data(r io.Reader) error {
 func (s *upSession) Reset()        { s.cur = got{} }
 func (s *upSession) Logout() error { return nil }
 
-func startUpstream(t *testing.T) *upstream {
+func startUpstream(t testing.TB) *upstream {
 	t.Helper()
 	u := &upstream{}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &upSession{u: u}, nil }))
@@ -101,7 +101,7 @@ func (u *upstream) to(rcpt string) []got {
 
 // waitFor polls cond (delivery is asynchronous) with a generous bound so
 // that a broken pipeline fails instead of hanging.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for i := 0; i < 1500; i++ {
 		if cond() {
@@ -139,7 +139,7 @@ func logger() *slog.Logger {
 // log, spool, the real delivery queue to a recording upstream, the review
 // Service and the console on a loopback httptest server.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	up     *upstream
 	pol    *policy.Holder
@@ -164,7 +164,10 @@ func (c *testClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture { return newFixtureWith(t, nil) }
+
+// newFixtureWith lets a test change the review configuration.
+func newFixtureWith(t testing.TB, mod func(*review.Config)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := &fixture{t: t, dir: dir, up: startUpstream(t), clock: &testClock{t: time.Now()}}
@@ -192,8 +195,12 @@ func newFixture(t *testing.T) *fixture {
 	qctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { q.Run(qctx); close(done) }()
-	f.svc, err = review.New(review.Config{DataDir: review.PathsIn(dir).Review, Hostname: "relay.test",
-		NoticeFrom: "dlpguard@city.example.lg.jp", NoKeyMode: release.PassphraseWithoutKey},
+	rcfg := review.Config{DataDir: review.PathsIn(dir).Review, Hostname: "relay.test",
+		NoticeFrom: "dlpguard@city.example.lg.jp", NoKeyMode: release.PassphraseWithoutKey}
+	if mod != nil {
+		mod(&rcfg)
+	}
+	f.svc, err = review.New(rcfg,
 		review.Deps{Holds: f.stores.Holds, Audit: f.stores.Audit, Keys: f.stores.Keys, Policy: f.pol.Engine,
 			Spool: f.spool, Notify: q.Notify, Logger: logger()})
 	if err != nil {
@@ -232,7 +239,7 @@ func (f *fixture) addUser(name, display, email, role string, depts ...string) {
 	}
 }
 
-func readSample(t *testing.T, name string) []byte {
+func readSample(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "testdata", "samples", name))
 	if err != nil {
@@ -281,7 +288,7 @@ func (f *fixture) putRaw(raw []byte, from, dept string, v hold.Verdict) string {
 // client is a browser-like HTTP client with its own cookies that does
 // not follow redirects (tests look at them).
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	f    *fixture
 	http *http.Client
 }
@@ -326,7 +333,7 @@ func (c *client) get(path string) resp { c.t.Helper(); return c.do("GET", path, 
 var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // csrf returns the CSRF token of the first form in a page.
-func csrfOf(t *testing.T, body string) string {
+func csrfOf(t testing.TB, body string) string {
 	t.Helper()
 	m := csrfRe.FindStringSubmatch(body)
 	if m == nil {

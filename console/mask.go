@@ -32,18 +32,38 @@ func isNumSep(r rune) bool {
 // with '*'. Used on every text the console shows from a message, so that
 // no My Number or card number is ever displayed whole, whatever the
 // detectors found (fail closed).
-func Mask(s string) string {
+func Mask(s string) string { return mask(s, false) }
+
+// MaskLoose is Mask except that a number glued to ASCII letters (hashes,
+// IDs, timestamps such as 2026-11-25T10:00) is left alone: for the audit
+// log, whose details carry hashes and only masked findings.
+func MaskLoose(s string) string { return mask(s, true) }
+
+func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func mask(s string, loose bool) string {
 	b := []byte(s)
 	out := make([]byte, 0, len(b))
 	i := 0
 	for i < len(b) {
-		r, n := utf8.DecodeRune(b[i:])
-		if !isDigit(r) {
+		if c := b[i]; c < utf8.RuneSelf {
+			// ASCII fast path: most text between numbers.
+			if c < '0' || c > '9' {
+				out = append(out, c)
+				i++
+				continue
+			}
+		} else if r, n := utf8.DecodeRune(b[i:]); !isDigit(r) {
 			out = append(out, b[i:i+n]...)
 			i += n
 			continue
 		}
 		end, digits := runEnd(b, i)
+		if loose && (i > 0 && isASCIILetter(b[i-1]) || end < len(b) && isASCIILetter(b[end])) {
+			out = append(out, b[i:end]...)
+			i = end
+			continue
+		}
 		if digits >= maskMinDigits {
 			out = appendMasked(out, b[i:end], digits-maskKeep)
 		} else {

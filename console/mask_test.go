@@ -32,6 +32,20 @@ func TestMask(t *testing.T) {
 	}
 }
 
+func TestMaskLoose(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{`"content_sha256":"0b4ce92bf4431457e03f0d2ed9ba1234567"`, `"content_sha256":"0b4ce92bf4431457e03f0d2ed9ba1234567"`},
+		{"2026-11-25T23:55:01.123456789Z", "2026-11-25T23:55:01.123456789Z"},
+		{`"reason":"番号 123456789018 のため"`, `"reason":"番号 ********9018 のため"`},
+		{"TK1234567", "TK1234567"},
+	}
+	for _, c := range cases {
+		if got := MaskLoose(c.in); got != c.want {
+			t.Errorf("MaskLoose(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
 // maskedOK: no number-like run in s has seven digits or more.
 func maskedOK(s string) bool {
 	b := []byte(s)

@@ -165,8 +165,7 @@ func (c *Console) listPage(w http.ResponseWriter, r *http.Request, pg *page, nam
 	}
 	f, ok := c.filterFor(pg, q)
 	if !ok {
-		// Another department's list: nothing, as if empty (403 would
-		// tell which departments exist).
+		// Another department's list: refused, like its messages.
 		c.fail(w, pg, http.StatusForbidden, pg.T("forbidden"))
 		return
 	}
@@ -320,7 +319,7 @@ func (c *Console) detail(ctx context.Context, pg *page, id string) (*detailData,
 		return nil, err
 	}
 	rec := v.Record
-	rec.Subject = Mask(rec.Subject)
+	rec.Subject, rec.Reason = Mask(rec.Subject), Mask(rec.Reason)
 	v.Approvers = uniqueFold(v.Approvers)
 	d := &detailData{Rec: rec, View: v, IsHeld: rec.Status == hold.Held}
 	d.Own = sameAddr(rec.Envelope.From, pg.User.Email)

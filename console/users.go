@@ -315,16 +315,16 @@ func (u *Users) Authenticate(ctx context.Context, username, pw string, now time.
 		return usr, ErrLocked
 	}
 	if !VerifyPassword(hash, pw) {
-		usr.Failures++
-		locked := int64(0)
-		if usr.Failures >= u.MaxFailures {
-			usr.LockedUntil = now.Add(u.Lockout)
-			locked = usr.LockedUntil.UnixNano()
-		}
-		if _, err := u.db.ExecContext(ctx, `UPDATE users SET failures = ?, locked_until = ? WHERE username = ?`, usr.Failures, locked, usr.Username); err != nil {
+		// One statement, so that concurrent guesses cannot lose a count.
+		lockAt := now.Add(u.Lockout).UnixNano()
+		err := u.db.QueryRowContext(ctx, `UPDATE users SET failures = failures + 1,
+			locked_until = CASE WHEN failures + 1 >= ? THEN ? ELSE locked_until END
+			WHERE username = ? RETURNING failures`, u.MaxFailures, lockAt, usr.Username).Scan(&usr.Failures)
+		if err != nil {
 			return usr, fmt.Errorf("console users %s: %w", username, err)
 		}
-		if locked != 0 {
+		if usr.Failures >= u.MaxFailures {
+			usr.LockedUntil = time.Unix(0, lockAt).UTC()
 			return usr, ErrLocked
 		}
 		return usr, ErrBadLogin

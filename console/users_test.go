@@ -116,3 +116,28 @@ func TestEnsureDemoAdmin(t *testing.T) {
 		t.Fatalf("demo admin: %+v %v", usr, err)
 	}
 }
+
+// TestLockoutConcurrentGuesses: guesses in parallel all count.
+func TestLockoutConcurrentGuesses(t *testing.T) {
+	ctx := context.Background()
+	u, err := OpenUsers(ctx, filepath.Join(t.TempDir(), "console.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	now := time.Now()
+	if err := u.Add(ctx, User{Username: "a", Email: "a@x.jp", Role: RoleAdmin}, "long enough pw", now); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() { _, err := u.Authenticate(ctx, "a", "guess", now); done <- err }()
+	}
+	for i := 0; i < 8; i++ {
+		<-done
+	}
+	got, err := u.Get(ctx, "a")
+	if err != nil || got.Failures < DefaultMaxFailures || !got.LockedUntil.After(now) {
+		t.Fatalf("after 8 parallel guesses: %+v %v", got, err)
+	}
+}

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"errors"
@@ -472,6 +473,13 @@ func (w *walker) dispatch(p *Part, sp *spill, depth int, hi hints) {
 		w.embedded(sp.reader(), p.Name, depth, scope{})
 	case strings.HasPrefix(typ, "image/") && typ != "image/svg+xml",
 		strings.HasPrefix(typ, "audio/"), strings.HasPrefix(typ, "video/"):
+		if hasAppendedZip(sp, size) {
+			// A ZIP appended to a picture (a polyglot) opens as an
+			// archive in any unzip tool: it is read as one.
+			p.Reason = "media file with a ZIP archive appended"
+			w.guard(p, func() { w.archive(p, sp, depth, "application/zip") })
+			return
+		}
 		p.Media = true
 		p.Reason = "image, audio or video: no text layer (no OCR)"
 	case typ == "text/rtf":
@@ -595,6 +603,9 @@ func (w *walker) text(p *Part, sp *spill, params map[string]string, isHTML bool,
 		p.Inspected = true
 	}
 	if !isHTML {
+		if err == nil && !e.truncated {
+			w.decodedView(p, sp, enc, loc, kind, table)
+		}
 		w.uuencoded(p, sp, p.Depth)
 		w.pastedBase64(p, sp, p.Depth)
 	}
@@ -1007,4 +1018,16 @@ func (w *walker) dataURIs(p *Part, uris []string) {
 		}
 		w.attachmentCTE(name, path.Base(name), mt, nil, bytes.NewReader(raw), nil, p.Depth+1, scope{})
 	}
+}
+
+// hasAppendedZip reports whether a file opens as a ZIP with at least one
+// entry: its end-of-central-directory record is in the last 64 KiB and
+// its directory parses (random image data does not).
+func hasAppendedZip(r io.ReaderAt, size int64) bool {
+	tail := make([]byte, min(size, 64<<10+22))
+	if n, _ := r.ReadAt(tail, size-int64(len(tail))); n != len(tail) || !bytes.Contains(tail, []byte("PK\x05\x06")) {
+		return false
+	}
+	zr, err := zip.NewReader(r, size)
+	return err == nil && len(zr.File) > 0
 }

@@ -172,10 +172,13 @@ func trimEOL(b []byte) []byte {
 // between adjacent encoded words is dropped). Adjacent words in the same
 // charset are joined before decoding, because Japanese mailers split
 // ISO-2022-JP text mid-shift-state and UTF-8 mid-character. Raw 8-bit
-// bytes outside encoded words are sniffed (UTF-8, CP932, EUC-JP).
+// bytes outside encoded words are sniffed (UTF-8, CP932, EUC-JP), and raw
+// ISO-2022-JP escapes are decoded.
 func decodeHeader(s string) string {
 	if !strings.Contains(s, "=?") {
-		if isASCII(s) {
+		// Raw ISO-2022-JP (7-bit, with escapes) is ASCII to isASCII but
+		// not to a reader: decodeUnknown decodes it.
+		if isASCII(s) && !strings.Contains(s, "\x1b") {
 			return s
 		}
 		return decodeUnknown([]byte(s))
@@ -202,7 +205,7 @@ func decodeHeader(s string) string {
 			return
 		}
 		flush()
-		if isASCII(t) {
+		if isASCII(t) && !strings.Contains(t, "\x1b") {
 			out.WriteString(t)
 		} else {
 			out.WriteString(decodeUnknown([]byte(t)))

@@ -255,11 +255,18 @@ var machinePrefixes = []string{"Arc-", "List-", "X-Ms-", "X-Microsoft-", "X-Fore
 
 // freeHeaders sends the other header fields that leave with the message
 // (X-Note, Comments, Keywords, Reply-To, Thread-Topic …): an insider can
-// put a number there as easily as in the body (3.3.5). Fields in skip are
-// already sent; machine fields are left out.
+// put a number there as easily as in the body (3.3.5). The first field of
+// each name in skip is already sent; machine fields are left out.
 func (w *walker) freeHeaders(h header, prefix string, skip ...string) {
+	seen := map[string]bool{}
 	for _, f := range h {
-		if machineFields[f.Key] || contains(skip, f.Key) {
+		if machineFields[f.Key] {
+			continue
+		}
+		if contains(skip, f.Key) && !seen[f.Key] {
+			// the first one is sent by the caller; a second Subject is
+			// what some clients show instead
+			seen[f.Key] = true
 			continue
 		}
 		machine := false

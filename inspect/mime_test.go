@@ -77,9 +77,10 @@ func TestMIME(t *testing.T) {
 		{file: "fn_raw_sjis.eml", loc: "attachment:表ソ一覧.csv", want: []string{"表ソ一覧.csv", "123456789012"}},
 		{file: "fn_rfc2047_quoted.eml", loc: "attachment:【秘】名簿.txt", want: []string{"【秘】名簿.txt", "中身 1234"}},
 		// HTML and alternatives: both alternatives, hidden text, alt/title,
-		// entities, table cells; no <style> content, no comments.
+		// entities, table cells; no <style> rules. Comments are hidden but
+		// sent: read apart, after the document (red team decision).
 		{file: "html_alt.eml", loc: "body", want: []string{"テキスト版のみ", "見える&本文 個人番号", "隠し 111122223333", "代替テキスト", "タイトル属性",
-			"氏名\t番号", "山田\t123456789012", "スクリプト"}, notWant: []string{"color:red", "999988887777", "<p>"},
+			"氏名\t番号", "山田\t123456789012", "スクリプト", "\n\ncomment 999988887777"}, notWant: []string{"color:red", "<p>"},
 			check: func(t *testing.T, res *Result, col *collect) {
 				if !tableAt(col, "body") {
 					t.Error("HTML table not marked Table")

@@ -1,7 +1,9 @@
 package inspect
 
 import (
+	"bytes"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -193,16 +195,42 @@ func htmlToTextData(r io.Reader, out io.StringWriter, onData func(uri string)) e
 		out.WriteString("\n")
 		lastSpace = true
 	}
+	// Text no client shows but that leaves with the message (comments,
+	// CSS generated content) is kept apart and written after the
+	// document, so that a comment between digits does not split them.
+	var hidden []string
+	hiddenBytes := 0
+	hide := func(s string) {
+		if s = strings.TrimSpace(s); s != "" && hiddenBytes+len(s) <= maxHiddenHTML {
+			hidden = append(hidden, s)
+			hiddenBytes += len(s)
+		}
+	}
+	flushHidden := func() {
+		for _, h := range hidden {
+			out.WriteString("\n\n")
+			out.WriteString(h)
+		}
+		if len(hidden) > 0 {
+			out.WriteString("\n")
+		}
+	}
 	for {
 		tt := z.Next()
 		switch tt {
 		case html.ErrorToken:
+			flushHidden()
 			if z.Err() == io.EOF {
 				return nil
 			}
 			return z.Err()
+		case html.CommentToken:
+			hide(collapseSpace(z.Text(), true))
 		case html.TextToken:
 			if skip > 0 {
+				for _, c := range cssContent(z.Text()) {
+					hide(c)
+				}
 				continue
 			}
 			t := z.Text()
@@ -256,13 +284,16 @@ func htmlToTextData(r io.Reader, out io.StringWriter, onData func(uri string)) e
 						onData(string(v))
 					}
 					continue
-				case "alt", "title", "placeholder", "summary", "aria-label":
+				case "alt", "title", "placeholder", "summary", "aria-label", "label", "abbr", "content":
 				case "value":
 					if a != atom.Input && a != atom.Option && a != atom.Button {
 						continue
 					}
 				default:
-					continue
+					// data-* attributes are not shown, but they are sent
+					if !bytes.HasPrefix(k, []byte("data-")) {
+						continue
+					}
 				}
 				if s := strings.TrimSpace(string(v)); s != "" {
 					if !lastSpace {
@@ -303,4 +334,81 @@ func collapseSpace(t []byte, lastSpace bool) string {
 // hasTable reports whether an HTML text contains a table.
 func hasTable(r io.ReaderAt, size int64) bool {
 	return size > 0 && containsAt(r, []byte("<table"), true)
+}
+
+// maxHiddenHTML bounds the comment and CSS text kept for one document.
+const maxHiddenHTML = 1 << 20
+
+// cssContent returns the strings of the CSS content properties in css
+// (p::before{content:"…"}): generated text a browser shows.
+func cssContent(css []byte) []string {
+	var out []string
+	for {
+		i := bytes.Index(css, []byte("content"))
+		if i < 0 {
+			return out
+		}
+		css = css[i+len("content"):]
+		j := 0
+		for j < len(css) && (css[j] == ' ' || css[j] == '\t' || css[j] == '\n' || css[j] == '\r') {
+			j++
+		}
+		if j >= len(css) || css[j] != ':' {
+			continue
+		}
+		j++
+		// the value: strings (and anything else) up to ';' or '}'
+		var b strings.Builder
+		for j < len(css) && css[j] != ';' && css[j] != '}' {
+			if q := css[j]; q == '"' || q == '\'' {
+				s, n := cssString(css[j+1:], q)
+				b.WriteString(s)
+				j += 1 + n
+				continue
+			}
+			j++
+		}
+		if b.Len() > 0 {
+			out = append(out, b.String())
+		}
+		css = css[j:]
+	}
+}
+
+// cssString decodes a CSS string body up to the closing quote q (CSS
+// Syntax §4.3.5: "\\31 " is a hex escape, "\\x" is x); it returns the text
+// and the bytes used, closing quote included.
+func cssString(b []byte, q byte) (string, int) {
+	var s strings.Builder
+	i := 0
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == q:
+			return s.String(), i + 1
+		case c == '\\' && i+1 < len(b):
+			j := i + 1
+			for j < len(b) && j-i <= 6 && isHex(b[j]) {
+				j++
+			}
+			if j == i+1 {
+				if b[j] != '\n' {
+					s.WriteByte(b[j])
+				}
+				i = j + 1
+				continue
+			}
+			if v, err := strconv.ParseUint(string(b[i+1:j]), 16, 32); err == nil && v > 0 && v <= 0x10FFFF {
+				s.WriteRune(rune(v))
+			}
+			if j < len(b) && (b[j] == ' ' || b[j] == '\t' || b[j] == '\n') {
+				j++
+			}
+			i = j
+		default:
+			s.WriteByte(c)
+			i++
+		}
+	}
+	return s.String(), i
 }

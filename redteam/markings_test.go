@@ -1,6 +1,7 @@
 package redteam
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -36,7 +37,7 @@ func TestMore(t *testing.T) {
 			return plain("=?ISO-2022-JP?B?"+b64str(encode(t, japanese.ISO2022JP, "個人番号"+fullWidth(mn)))+"?=", "本文\n")
 		}},
 		// UTF-7 (RFC 2152) is a registered charset; a sender can label it.
-		{"utf-7 body", notPass, raw(single("ご連絡", "text/plain; charset=UTF-7", "7bit", "+UYt1alVqU/f/Gg-"+mn+"\r\n"))},
+		{"utf-7 body", reject, raw(single("ご連絡", "text/plain; charset=UTF-7", "7bit", "+UAtOunVqU/f/Gg-"+mn+"\r\n"))},
 		// Markup between digits.
 		{"html wbr", reject, raw(html("個人番号：" + each(mn, "<wbr>")))},
 		{"html br groups", reject, raw(html("個人番号：" + grouped(mn, "-<br>")))},
@@ -46,6 +47,20 @@ func TestMore(t *testing.T) {
 		{"unknown multipart subtype", reject, raw([]byte(hdr("ご連絡") + "Content-Type: multipart/x-weird; boundary=\"A\"\r\n\r\n" + multipartBody("A", "", "", textPart(ctxLine(mn)))))},
 		// A Content-Description of a part leaves with the message.
 		{"part content-description", notPass, raw(mixed("送付", textPart("本文\n"), part{"Content-Type: text/plain; charset=UTF-8\r\nContent-Description: 個人番号 " + mn, "添付\r\n"}))},
+		// Text in HTML that no client shows but that leaves with the message.
+		{"html comment", notPass, raw(html("<!-- 個人番号：" + mn + " -->見えません"))},
+		{"css content", notPass, raw(html(`<style>p.x::before{content:"個人番号：` + mn + `"}</style><p class="x">氏名</p>`))},
+		{"css content escapes", notPass, raw(html(`<style>p.x::after{content:"個人番号\FF1A` + cssEsc(mn) + `"}</style><p class="x">氏名</p>`))},
+		{"html meta content", notPass, raw(html(`<head><meta name="description" content="個人番号：` + mn + `"></head>本文`))},
+		{"html data attribute", notPass, raw(html(`<p data-note="個人番号：` + mn + `">本文</p>`))},
+		// A second Subject field: clients differ on which they show.
+		{"second subject", reject, raw([]byte(strings.Replace(string(plain("ご連絡", "本文です。\n")), "MIME-Version", "Subject: 個人番号 "+mn+"\r\nMIME-Version", 1)))},
+		// Labels a clerk writes before the number.
+		{"No. label", notPass, raw(plain("ご連絡", "マイナンバー No."+mn+"\n"))},
+		{"NO: label", reject, raw(plain("ご連絡", "個人番号 NO:"+mn+"\n"))},
+		{"hash label", reject, raw(plain("ご連絡", "個人番号 #"+mn+"\n"))},
+		{"bracketed", reject, raw(plain("ご連絡", "個人番号（"+mn+"）\n"))},
+		{"keyword with spaces", notPass, raw(plain("ご連絡", "個 人 番 号 "+mn+"\n"))},
 		// Separators a clerk uses.
 		{"spaced dashes", reject, raw(plain("ご連絡", "個人番号 "+grouped(mn, " - ")+"\n"))},
 		{"dotted groups", reject, raw(plain("ご連絡", "個人番号 "+grouped(mn, ".")+"\n"))},
@@ -59,7 +74,7 @@ func TestMore(t *testing.T) {
 		}},
 		// The whole message body in base64 under a wrong multipart.
 		{"tar csv", reject, func(t *testing.T) []byte {
-			return withAttachment("送付", "application/x-tar", "a.tar", tarOf(t, entry{"list.csv", []byte("氏名,個人番号\n山田,"+mn+"\n")}))
+			return withAttachment("送付", "application/x-tar", "a.tar", tarOf(t, entry{"list.csv", []byte("氏名,個人番号\n山田," + mn + "\n")}))
 		}},
 		// Encrypted containers are held.
 		{"zipcrypto", notPass, func(t *testing.T) []byte {
@@ -99,4 +114,13 @@ func TestMore(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { check(t, e, c) })
 	}
+}
+
+// cssEsc writes each character as a CSS hex escape ("\\31 ").
+func cssEsc(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteString("\\" + strings.ToUpper(strconv.FormatInt(int64(r), 16)) + " ")
+	}
+	return b.String()
 }

@@ -217,7 +217,7 @@ func TestHidden(t *testing.T) {
 		}},
 		// Archives.
 		{"zip csv", reject, func(t *testing.T) []byte {
-			return withAttachment("送付", "application/zip", "a.zip", zipOf(t, entry{"list.csv", []byte("氏名,個人番号\n山田,"+mn+"\n")}))
+			return withAttachment("送付", "application/zip", "a.zip", zipOf(t, entry{"list.csv", []byte("氏名,個人番号\n山田," + mn + "\n")}))
 		}},
 		{"nested zips depth 8", notPass, func(t *testing.T) []byte {
 			d := []byte(ctxLine(mn))
@@ -238,7 +238,7 @@ func TestHidden(t *testing.T) {
 			return withAttachment("送付", "application/zip", "a.zip", d)
 		}},
 		{"tar.gz csv", reject, func(t *testing.T) []byte {
-			return withAttachment("送付", "application/gzip", "a.tar.gz", gz(t, tarOf(t, entry{"list.csv", []byte("氏名,個人番号\n山田,"+mn+"\n")})))
+			return withAttachment("送付", "application/gzip", "a.tar.gz", gz(t, tarOf(t, entry{"list.csv", []byte("氏名,個人番号\n山田," + mn + "\n")})))
 		}},
 		{"gz as octet-stream", reject, func(t *testing.T) []byte {
 			return withAttachment("送付", "application/octet-stream", "a.bin", gz(t, []byte(ctxLine(mn))))
@@ -305,6 +305,22 @@ func TestHidden(t *testing.T) {
 		{"25MB padding", notPass, func(t *testing.T) []byte {
 			pad := strings.Repeat("あいうえお かきくけこ\n", 25<<20/32)
 			return withAttachment("送付", "text/plain", "big.txt", []byte(pad+ctxLine(mn)))
+		}},
+		// Limits: more parts than MaxParts before the number.
+		{"over MaxParts", notPass, func(t *testing.T) []byte {
+			ps := make([]part, 0, 2101)
+			for i := 0; i < 2100; i++ {
+				ps = append(ps, textPart("x"))
+			}
+			return mixed("送付", append(ps, textPart(ctxLine(mn)))...)
+		}},
+		// Limits: forwarded messages nested beyond MaxDepth.
+		{"rfc822 nested 15 deep", notPass, func(t *testing.T) []byte {
+			m := plain("中", ctxLine(mn))
+			for i := 0; i < 15; i++ {
+				m = []byte(hdr("転送") + "Content-Type: message/rfc822\r\n\r\n" + string(m))
+			}
+			return m
 		}},
 		// PDF: uncompressed text in a page.
 		{"pdf text", reject, raw(withAttachment("送付", "application/pdf", "a.pdf", minimalPDF("(My Number: "+mn+") Tj", "")))},

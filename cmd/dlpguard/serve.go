@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"dlpguard/config"
+	"dlpguard/console"
 )
 
 // drainTimeout bounds how long SIGTERM waits for open SMTP sessions.
@@ -46,6 +47,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
+	// In the demo, a first console administrator, its password shown once.
+	var demoPW string
+	var demoCreated bool
+	var demoErr error
+	if *demo {
+		demoPW, demoCreated, demoErr = console.EnsureDemoAdmin(context.Background(), cfg.DataDir, "admin@"+cfg.Hostname)
+	}
 	r, err := startRelay(cfg, logger)
 	if err != nil {
 		logger.Error("start failed", "err", err)
@@ -54,6 +62,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if *demo {
 		fmt.Fprintf(stdout, "dlpguard demo: SMTP on %s, HTTP on http://%s/metrics, mail arrives in %s\n",
 			r.smtpAddrs[0], cfg.HTTP.Listen, r.mailboxDir)
+		switch {
+		case demoErr != nil:
+			logger.Error("demo console account", "err", demoErr)
+		case demoCreated:
+			fmt.Fprintf(stdout, "console: http://%s/console/  user admin  password %s  (shown once)\n", cfg.HTTP.Listen, demoPW)
+		default:
+			fmt.Fprintf(stdout, "console: http://%s/console/  (the demo administrator exists already)\n", cfg.HTTP.Listen)
+		}
 	}
 	for {
 		select {

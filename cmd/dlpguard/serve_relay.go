@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"dlpguard/config"
+	"dlpguard/console"
 	"dlpguard/icap"
 	"dlpguard/ops"
 	"dlpguard/policy"
@@ -34,6 +35,7 @@ type relay struct {
 	queue      *queue.Queue
 	policy     *policy.Holder
 	review     *review.Service
+	console    *console.Console
 	stores     *review.Stores
 	policyFile string // fixed at start (a change needs a restart)
 	ops        *ops.Server
@@ -133,7 +135,16 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		r.smtpAddrs = append(r.smtpAddrs, ln.Addr().String())
 	}
 	if cfg.HTTP.Listen != "" {
+		// The review console for security staff (Japanese first).
+		r.console, err = console.New(console.Config{DataDir: cfg.DataDir, SecureCookies: cfg.HTTP.SecureCookies},
+			console.Deps{Review: r.review, Holds: r.stores.Holds, Audit: r.stores.Audit, Policy: r.policy, Spool: r.store,
+				Logger: log.With("component", "console")})
+		if err != nil {
+			closeAll(plain, implicit)
+			return r, fmt.Errorf("console: %w", err)
+		}
 		mux := http.NewServeMux()
+		mux.Handle("/console/", r.console.Handler())
 		mux.Handle("/api/v1/", r.review.Handler())
 		mux.Handle("/", ops.Handler(reg, r.ready, r.policyStatus))
 		r.ops, err = ops.Listen(cfg.HTTP.Listen, mux, log.With("component", "http"))
@@ -281,6 +292,11 @@ func (r *relay) stop(d time.Duration) error {
 		ctx, cancel := shutdownContext(5 * time.Second)
 		r.ops.Shutdown(ctx)
 		cancel()
+	}
+	if r.console != nil {
+		if err := r.console.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("console: %w", err))
+		}
 	}
 	if r.review != nil {
 		if err := r.review.Close(); err != nil {

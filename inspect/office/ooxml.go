@@ -185,6 +185,7 @@ func (x *extractor) ooxmlTextMode(part, section string, tables, masters bool) er
 		cellSep bool   // a paragraph ended inside a cell: space before more text
 		shapes  []bool // open p:sp shapes: true for a prompt placeholder (masters)
 		prompt  int    // open shapes that are prompt placeholders
+		fields  strings.Builder
 	)
 	inCell := func() bool { return len(stack) > 0 }
 	w := func(s string) error {
@@ -210,10 +211,20 @@ func (x *extractor) ooxmlTextMode(part, section string, tables, masters bool) er
 		switch tok := tok.(type) {
 		case xml.StartElement:
 			switch tok.Name.Local {
-			case "Fallback", "instrText", "pPr", "rPr", "rPh", "rt", "tblPr", "trPr", "endParaRPr":
+			case "instrText":
+				// A field code (QUOTE "…", MERGEFIELD …) leaves with the
+				// file even when its result is empty or stale: its text
+				// is read apart, after the part, so that it does not
+				// split the shown text.
+				var s string
+				s, err = collectText(d, 1<<16)
+				if fields.Len() < 1<<20 {
+					fields.WriteString(s + "\n")
+				}
+			case "Fallback", "pPr", "rPr", "rPh", "rt", "tblPr", "trPr", "endParaRPr":
 				// mc:Fallback repeats mc:Choice (ECMA-376 Part 3); the
-				// others hold formatting, field codes or phonetic guides
-				// (rPh, w:rt: furigana would split the name it reads).
+				// others hold formatting or phonetic guides (rPh, w:rt:
+				// furigana would split the name it reads).
 				if err := skip(d); err != nil {
 					return fmt.Errorf("office: %s: %w", part, err)
 				}
@@ -338,7 +349,36 @@ func (x *extractor) ooxmlTextMode(part, section string, tables, masters bool) er
 			return err
 		}
 	}
-	return t.write("\n")
+	if err := t.write("\n"); err != nil {
+		return err
+	}
+	if strings.TrimSpace(fields.String()) != "" {
+		return t.section(section+":fields", false, fields.String())
+	}
+	return nil
+}
+
+// collectText reads the text of the element whose start was just read, up
+// to its end (at most max bytes kept).
+func collectText(d *tokenizer, max int) (string, error) {
+	var b strings.Builder
+	for depth := 1; depth > 0; {
+		tok, err := d.RawToken()
+		if err != nil {
+			return b.String(), err
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			depth++
+		case xml.EndElement:
+			depth--
+		case xml.CharData:
+			if b.Len() < max {
+				b.Write(tok)
+			}
+		}
+	}
+	return b.String(), nil
 }
 
 // textParts runs ooxmlText over parts, each in section name.
