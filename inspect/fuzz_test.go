@@ -150,3 +150,27 @@ func FuzzTNEF(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecoders: the small decoders added by the red team (UTF-7, CSS
+// strings, JSON escapes, content-line folding, pasted base64) never panic
+// and give valid UTF-8.
+func FuzzDecoders(f *testing.F) {
+	for _, s := range []string{"+UAtOunVqU/f/Gg-123 a+-b", `p::before{content:"\31 \FF1A" 'x\'y'}`, `{"\u500b\ud83d\ude00\u00"}`,
+		"DESCRIPTION:a\r\n b\\nc\\,", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY\n-----BEGIN X-----\n", "+2D3cAA-", "content:\"\\"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if s := decodeBytes(b, utf7{}); !utf8.ValidString(s) {
+			t.Errorf("utf-7 gave invalid UTF-8 for %q", b)
+		}
+		for _, c := range cssContent(b) {
+			_ = c
+		}
+		if s := unescapeJSON(b); utf8.Valid(b) && !utf8.ValidString(s) {
+			t.Errorf("JSON unescape gave invalid UTF-8 for %q", b)
+		}
+		_ = unfoldContentLines(b)
+		_ = base64Line(b)
+		_ = readableBlob(b)
+	})
+}
