@@ -261,6 +261,11 @@ func (w *walker) leaf(h header, mt string, params map[string]string, body io.Rea
 				name = w.genName(extFor(mt))
 			}
 		}
+		if alt := altName(h, name); alt != "" {
+			// Content-Type's name differs from the filename: some
+			// clients show that one (RFC 2183 §2.3 vs RFC 2046 §4.5.1).
+			w.emitString("attachment:"+sc.namePrefix+name, KindFileName, alt)
+		}
 		var st cteState
 		w.attachmentCTE(sc.namePrefix+name, name, mt, params, w.cteReader(h, body, &st), &st, depth, sc)
 		return
@@ -482,6 +487,13 @@ func (w *walker) dispatch(p *Part, sp *spill, depth int, hi hints) {
 		}
 		p.Media = true
 		p.Reason = "image, audio or video: no text layer (no OCR)"
+		if t := mediaText(sp, size); t != "" {
+			// its metadata text leaves with it: read
+			e := w.newEmitter("attachment:"+p.Name, KindAttachment, false)
+			e.WriteString(t)
+			e.close()
+			p.Reason = "image, audio or video: metadata text read; no text layer (no OCR)"
+		}
 	case typ == "text/rtf":
 		e := w.newEmitter("attachment:"+p.Name, KindAttachment, false)
 		err := rtfToText(sp.reader(), e)
@@ -506,6 +518,14 @@ func (w *walker) dispatch(p *Part, sp *spill, depth int, hi hints) {
 		if p.Reason == "" {
 			p.Reason = "archive format " + typ + " is not read"
 		}
+	case looksUTF16(head) != "":
+		// UTF-16 text without a BOM (mimetype calls it binary): read as
+		// the text it is rather than held unread.
+		cs := looksUTF16(head)
+		p.Type = "text/plain"
+		params := map[string]string{"charset": cs}
+		table := strings.HasSuffix(lower, ".csv") || strings.HasSuffix(lower, ".tsv")
+		w.text(p, sp, params, false, "attachment:"+p.Name, KindAttachment, table)
 	default:
 		if strings.HasSuffix(lower, ".gpg") || strings.HasSuffix(lower, ".pgp") {
 			p.Encrypted = true
@@ -605,6 +625,12 @@ func (w *walker) text(p *Part, sp *spill, params map[string]string, isHTML bool,
 	if !isHTML {
 		if err == nil && !e.truncated {
 			w.decodedView(p, sp, enc, loc, kind, table)
+		}
+		if enc := undecodedEncoding(sp); enc != "" {
+			// A file encoded in the text in a way inspect does not decode
+			// is noise to the detectors: fail closed.
+			p.Reason = joinReason(p.Reason, enc+" data in the text is not decoded")
+			p.Inspected = false
 		}
 		w.uuencoded(p, sp, p.Depth)
 		w.pastedBase64(p, sp, p.Depth)
@@ -1030,4 +1056,84 @@ func hasAppendedZip(r io.ReaderAt, size int64) bool {
 	}
 	zr, err := zip.NewReader(r, size)
 	return err == nil && len(zr.File) > 0
+}
+
+// altName returns the Content-Type name of an entity when it differs from
+// the chosen file name; "" otherwise.
+func altName(h header, name string) string {
+	_, cp := parseParams(h.get("Content-Type"))
+	alt := cleanName(cp["name"])
+	if alt == "" || alt == name {
+		return ""
+	}
+	return alt
+}
+
+// undecodedEncoding names a binary-to-text encoding found in a text part
+// that inspect does not decode (BinHex 4.0, yEnc), or "".
+func undecodedEncoding(sp *spill) string {
+	switch {
+	case containsAt(sp, []byte("(this file must be converted with binhex"), true):
+		return "BinHex"
+	case bytes.HasPrefix(sp.head(8), []byte("=ybegin ")) || containsAt(sp, []byte("\n=ybegin "), false):
+		return "yEnc"
+	}
+	return ""
+}
+
+// looksUTF16 returns "utf-16le" or "utf-16be" when head reads as text in
+// that byte order: no unpaired surrogate, and at least 95% of the code
+// units are printable characters or white space; "" otherwise.
+func looksUTF16(head []byte) string {
+	n := len(head) &^ 1
+	if n < 16 {
+		return ""
+	}
+	best, bestName := 0, ""
+	for _, order := range []struct {
+		name string
+		le   bool
+	}{{csUTF16LE, true}, {csUTF16BE, false}} {
+		good, ascii, units := 0, 0, n/2
+		highPending := false
+		bad := false
+		for i := 0; i+1 < n; i += 2 {
+			u := rune(head[i])<<8 | rune(head[i+1])
+			if order.le {
+				u = rune(head[i+1])<<8 | rune(head[i])
+			}
+			switch {
+			case u >= 0xD800 && u <= 0xDBFF:
+				if highPending {
+					bad = true
+				}
+				highPending = true
+				continue
+			case u >= 0xDC00 && u <= 0xDFFF:
+				if !highPending {
+					bad = true
+				}
+				highPending = false
+				good += 2
+				continue
+			}
+			if highPending {
+				bad = true
+			}
+			if u < 0x80 {
+				ascii++ // the tie-breaker: ASCII in the wrong order reads as CJK
+			}
+			if u == '\t' || u == '\n' || u == '\r' || u >= 0x20 && u < 0x7F || u >= 0xA0 && u < 0x2000 ||
+				u >= 0x2000 && u < 0x2070 || u >= 0x3000 && u < 0xA000 || u >= 0xFF00 && u < 0xFFF0 {
+				good++
+			}
+		}
+		if bad {
+			continue
+		}
+		if good*100 >= units*95 && good+ascii > best {
+			best, bestName = good+ascii, order.name
+		}
+	}
+	return bestName
 }

@@ -156,7 +156,7 @@ func FuzzTNEF(f *testing.F) {
 // and give valid UTF-8.
 func FuzzDecoders(f *testing.F) {
 	for _, s := range []string{"+UAtOunVqU/f/Gg-123 a+-b", `p::before{content:"\31 \FF1A" 'x\'y'}`, `{"\u500b\ud83d\ude00\u00"}`,
-		"DESCRIPTION:a\r\n b\\nc\\,", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY\n-----BEGIN X-----\n", "+2D3cAA-", "content:\"\\"} {
+		"DESCRIPTION:a\r\n b\\nc\\,", "\x00\x00\x00\x05tEXtk\x00abc\x00\x00\x00\x00", "\xFF\xFE\x00\x05abc", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY\n-----BEGIN X-----\n", "+2D3cAA-", "content:\"\\"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -172,5 +172,11 @@ func FuzzDecoders(f *testing.F) {
 		_ = unfoldContentLines(b)
 		_ = base64Line(b)
 		_ = readableBlob(b)
+		for _, prefix := range []string{"\x89PNG\r\n\x1a\n", "\xFF\xD8"} {
+			m := append([]byte(prefix), b...)
+			if s := mediaText(bytes.NewReader(m), int64(len(m))); !utf8.ValidString(s) {
+				t.Errorf("media text invalid UTF-8 for %q", m)
+			}
+		}
 	})
 }

@@ -2,9 +2,14 @@ package inspect
 
 import (
 	"archive/zip"
+	"bytes"
+	"compress/zlib"
 	"encoding/base64"
+	"encoding/binary"
+	"hash/crc32"
 	"strings"
 	"testing"
+	"unicode/utf16"
 )
 
 // TestGaps: places where text leaves with a message that the red team
@@ -19,6 +24,9 @@ func TestGaps(t *testing.T) {
 		want       string
 		incomplete bool
 	}{
+		{"content-type name differs", "Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; name=\"個人番号 123456789018.txt\"\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\nx\r\n--b--\r\n", "attachment:a.txt", "個人番号 123456789018.txt", false},
+		{"binhex held", "Subject: s\r\n\r\n(This file must be converted with BinHex 4.0)\r\n:$f*TEQKPH#jdCA0d:\r\n", "", "", true},
+		{"yenc held", "Subject: s\r\n\r\n=ybegin line=128 size=3 name=a.csv\r\nxyz\r\n=yend size=3\r\n", "", "", true},
 		{"raw iso-2022-jp subject", "Subject: \x1b$B8D?MHV9f\x1b(B 123456789018\r\n\r\nbody\r\n", "subject", "個人番号 123456789018", false},
 		{"second subject", "Subject: a\r\nSubject: 個人番号 123456789018\r\n\r\nbody\r\n", "header:Subject", "個人番号 123456789018", false},
 		{"x-header", "Subject: s\r\nX-Note: 個人番号 123456789018\r\n\r\nbody\r\n", "header:X-Note", "個人番号 123456789018", false},
@@ -130,6 +138,83 @@ func TestAppendedZip(t *testing.T) {
 		}
 		if !tt.media && !strings.Contains(col.text(""), "個人番号 123456789018") {
 			t.Errorf("appended zip not read: %q", col.text(""))
+		}
+	}
+}
+
+// TestMediaText: text in picture metadata (PNG text chunks, JPEG comments
+// and XMP) is read; the picture stays media.
+func TestMediaText(t *testing.T) {
+	chunk := func(typ string, data []byte) string {
+		var b bytes.Buffer
+		binary.Write(&b, binary.BigEndian, uint32(len(data)))
+		b.WriteString(typ)
+		b.Write(data)
+		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
+		return b.String()
+	}
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write([]byte("個人番号 123456789018"))
+	zw.Close()
+	png := "\x89PNG\r\n\x1a\n" + chunk("IHDR", []byte("\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"))
+	seg := func(marker byte, data string) string {
+		return string([]byte{0xFF, marker, byte((len(data) + 2) >> 8), byte(len(data) + 2)}) + data
+	}
+	tests := []struct{ name, data, want string }{
+		{"png tEXt", png + chunk("tEXt", []byte("Comment\x00No. 123456789018")) + chunk("IEND", nil), "Comment: No. 123456789018"},
+		{"png iTXt compressed", png + chunk("iTXt", append([]byte("Description\x00\x01\x00ja\x00説明\x00"), z.Bytes()...)) + chunk("IEND", nil), "個人番号 123456789018"},
+		{"jpeg COM", "\xFF\xD8" + seg(0xFE, "個人番号 123456789018") + "\xFF\xDA\x00\x02", "個人番号 123456789018"},
+		{"jpeg XMP", "\xFF\xD8" + seg(0xE1, "http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta><dc:title><rdf:li>&#x500B;人番号 123456789018</rdf:li></dc:title></x:xmpmeta>") + "\xFF\xDA\x00\x02", "個人番号 123456789018"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := "Subject: s\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=p.img\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+				base64.StdEncoding.EncodeToString([]byte(tt.data)) + "\r\n"
+			res, col := run(t, []byte(raw), DefaultLimits())
+			if got := col.text("attachment:p.img"); !strings.Contains(got, tt.want) {
+				t.Errorf("text %q, want %q", got, tt.want)
+			}
+			if !res.Parts[0].Media || res.Incomplete {
+				t.Errorf("%s", dumpParts(res))
+			}
+		})
+	}
+}
+
+// TestLooksUTF16: UTF-16 text without a BOM is recognised in either byte
+// order; binary data is not.
+func TestLooksUTF16(t *testing.T) {
+	le := func(s string) []byte {
+		var b []byte
+		for _, u := range utf16.Encode([]rune(s)) {
+			b = append(b, byte(u), byte(u>>8))
+		}
+		return b
+	}
+	be := func(s string) []byte {
+		var b []byte
+		for _, u := range utf16.Encode([]rune(s)) {
+			b = append(b, byte(u>>8), byte(u))
+		}
+		return b
+	}
+	text := "氏名\t個人番号\r\n山田太郎\t123456789018\r\n😀"
+	for _, tt := range []struct {
+		b    []byte
+		want string
+	}{
+		{le(text), "utf-16le"},
+		{be(text), "utf-16be"},
+		{le("My Number 123456789018"), "utf-16le"},
+		{be("My Number 123456789018"), "utf-16be"},
+		{le("abc"), ""}, // too short to tell
+		{[]byte("\x00\x01\x02\x03\xff\xfe\xfd\xfc\x00\x00\x00\x00\x10\x20\x30\x40\x50\x60"), ""},
+		{bytes.Repeat([]byte{0xff}, 64), ""},
+		{[]byte("PK\x03\x04\x14\x00\x00\x00\x08\x00\x00\x00!\x00\xa1\xb2\xc3\xd4"), ""},
+	} {
+		if got := looksUTF16(tt.b); got != tt.want {
+			t.Errorf("looksUTF16(% x) = %q, want %q", tt.b[:min(len(tt.b), 16)], got, tt.want)
 		}
 	}
 }

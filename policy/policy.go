@@ -111,9 +111,12 @@ type Verdict struct {
 	Department        string   // the sender's department, if known
 	Approvers         []string // its 情報セキュリティ管理責任者 and deputies
 	DelayMinutes      int      // for Delay
-	Inspect           *inspect.Result
-	Report            classify.Report
-	PolicyVersion     string
+	// Hide lists the external addresses visible in To/Cc that the bcc
+	// action takes out of the headers (3.3.5 mis-sending); set for Bcc.
+	Hide          []string
+	Inspect       *inspect.Result
+	Report        classify.Report
+	PolicyVersion string
 }
 
 // Engine is a compiled policy: rules, classifier and inspection limits. It
@@ -297,6 +300,7 @@ type facts struct {
 	sender      string
 	recipients  []string // envelope, or To/Cc when none
 	extVisible  int      // distinct external addresses in To/Cc
+	extAddrs    []string // those addresses
 	extDomains  int      // distinct external domains in To/Cc
 	anyExternal bool     // some recipient is external
 	encrypted   bool
@@ -340,6 +344,7 @@ func (e *Engine) facts(res *inspect.Result, in Input) facts {
 			visible = append(visible, addr)
 			if external(addr) {
 				f.extVisible++
+				f.extAddrs = append(f.extAddrs, addr)
 				domains[domainOf(addr)] = true
 			}
 		}
@@ -486,6 +491,11 @@ func (e *Engine) Decide(res *inspect.Result, rep classify.Report, in Input) *Ver
 	case v.DelayMinutes <= 0:
 		// A rule relaxed to delay by an exception has no minutes of its own.
 		v.DelayMinutes = defaultDelayMinutes
+	}
+	// 3.3.5 (mis-sending): bcc keeps every recipient but lets none of the
+	// external ones see the others.
+	if v.Action == Bcc {
+		v.Hide = f.extAddrs
 	}
 	// 3.3.5: class I/II information sent by mail must be encrypted, so a
 	// held I/II message is released only encrypted unless every holding

@@ -28,9 +28,10 @@
 //     leave with the message: they are scanned (apart from the visible
 //     text, so a comment between digits does not split them).
 //   - message/partial and message/external-body are held (the content is
-//     not in this message); images have no text layer and pass (policy:
-//     media), except an image with a ZIP appended, which is read as an
-//     archive.
+//     not in this message). Images have no text layer (no OCR) and pass
+//     (policy: media), but their metadata text (PNG text chunks, JPEG
+//     comments, XMP) is read, and an image with a ZIP appended is read as
+//     an archive.
 //   - A 12-digit number ending a file name (山田_123456789018.pdf) is a
 //     number, unless it reads as a scanner's time stamp (202611251000.pdf).
 //   - 123,456,789,018 (Excel's comma style) is a My Number only with a
@@ -39,5 +40,10 @@
 //     confidence): mynumber-hold has no min_confidence. Kept as is (the
 //     policy belongs to its owner); reported.
 //   - Word field codes (w:instrText) are read apart from the text.
+//   - Files pasted into text: uuencode and base64 blocks are decoded and
+//     inspected (base64 only when it decodes to text or a container, so
+//     keys and hashes hold nothing); BinHex and yEnc are held, not read.
+//     Hex dumps, base32, ROT13 and the like are out of scope (any cipher
+//     can hide text; the policy's answer is the encrypted-attachment hold).
 //   - Open: a ZIP embedded in an Office document is held, not read.
 package redteam

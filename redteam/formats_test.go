@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/unicode"
 
 	"dlpguard/policy"
 )
@@ -55,6 +56,20 @@ func TestFormats(t *testing.T) {
 		}},
 		// A single compressed file in a format not read: held.
 		{"bzip2 file", notPass, raw(withAttachment("送付", "application/x-bzip2", "a.csv.bz2", []byte("BZh91AY&SY garbage")))},
+		// SVG: text in a drawing.
+		{"svg text", reject, raw(withAttachment("送付", "image/svg+xml", "a.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><text x="0" y="10">個人番号 `+mn+`</text></svg>`)))},
+		{"html inline svg and template", reject, raw(single("ご連絡", "text/html; charset=UTF-8", "8bit", `<html><body><svg><text>個人番号 `+mn+`</text></svg><template><p>`+mn2+`</p></template></body></html>`))},
+		// The Content-Type name differs from the Content-Disposition filename:
+		// clients show one or the other.
+		{"name param differs", reject, raw(mixed("送付", textPart("本文\n"), part{"Content-Type: text/plain; name=\"=?UTF-8?B?" + b64str("個人番号"+mn+".txt") + "?=\"\r\nContent-Disposition: attachment; filename=\"a.txt\"", "x\r\n"}))},
+		// Encodings of files in text that inspect does not decode: held.
+		{"binhex", notPass, raw(withAttachment("送付", "application/mac-binhex40", "a.hqx", []byte("(This file must be converted with BinHex 4.0)\r\n:$f*TEQKPH#jdCA0d,R0TG!\"6594%8dP8)3#3\"!&m!*!%EMa6:\r\n")))},
+		{"yenc", notPass, raw(plain("ファイル", "=ybegin line=128 size=20 name=list.csv\n\x8f\x92\x93\n=yend size=20\n"))},
+		// A list of 12 residents as an HTML table, and as a UTF-16 CSV in a zip.
+		{"personal list html table", hold, raw(single("名簿", "text/html; charset=UTF-8", "8bit", residentsHTML()))},
+		{"personal list utf-16 csv in zip", hold, func(t *testing.T) []byte {
+			return withAttachment("名簿", "application/zip", "a.zip", zipOf(t, entry{"名簿.csv", []byte(encode(t, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM), residentsCSV()))}))
+		}},
 		// Office metadata.
 		{"docx core properties", notPass, func(t *testing.T) []byte {
 			d := docx(t, []string{"会議資料"}, "", entry{"docProps/core.xml", []byte(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
@@ -108,4 +123,31 @@ func pdfWithTrailer(content, trailerExtra, obj6 string) []byte {
 	}
 	body += "trailer\n<< /Size 7 /Root 1 0 R " + trailerExtra + " >>\nstartxref\n" + itoa(x) + "\n%%EOF\n"
 	return []byte(body)
+}
+
+var residents = [][3]string{
+	{"山田 太郎", "東京都千代田区千代田1-1", "03-1234-5601"}, {"佐藤 花子", "東京都千代田区丸の内2-3", "03-1234-5602"},
+	{"鈴木 一郎", "東京都港区芝公園4-2", "03-1234-5603"}, {"高橋 次郎", "東京都中央区銀座5-6", "03-1234-5604"},
+	{"田中 三郎", "東京都新宿区西新宿2-8", "03-1234-5605"}, {"伊藤 幸子", "東京都渋谷区道玄坂1-2", "03-1234-5606"},
+	{"渡辺 健", "東京都文京区本郷7-3", "03-1234-5607"}, {"山本 美香", "東京都台東区上野3-1", "03-1234-5608"},
+	{"中村 翔", "東京都品川区大井1-14", "03-1234-5609"}, {"小林 恵", "東京都目黒区目黒2-4", "03-1234-5610"},
+	{"加藤 大輔", "東京都世田谷区太子堂4-1", "03-1234-5611"}, {"吉田 愛", "東京都杉並区阿佐谷南1-15", "03-1234-5612"},
+}
+
+func residentsHTML() string {
+	var b strings.Builder
+	b.WriteString("<html><body><table><tr><th>氏名</th><th>住所</th><th>電話番号</th></tr>")
+	for _, r := range residents {
+		b.WriteString("<tr><td>" + r[0] + "</td><td>" + r[1] + "</td><td>" + r[2] + "</td></tr>")
+	}
+	return b.String() + "</table></body></html>\r\n"
+}
+
+func residentsCSV() string {
+	var b strings.Builder
+	b.WriteString("氏名,住所,電話番号\r\n")
+	for _, r := range residents {
+		b.WriteString(r[0] + "," + r[1] + "," + r[2] + "\r\n")
+	}
+	return b.String()
 }

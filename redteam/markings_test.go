@@ -1,6 +1,9 @@
 package redteam
 
 import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,7 +72,7 @@ func TestMore(t *testing.T) {
 		// Header folding inside the subject.
 		{"subject folded", reject, raw(plain("個人番号\r\n "+mn, "本文\n"))},
 		// NUL bytes between digits (UTF-16 labelled UTF-8).
-		{"utf16 labelled utf-8", notPass, func(t *testing.T) []byte {
+		{"utf16 labelled utf-8", reject, func(t *testing.T) []byte {
 			return withAttachment("送付", "text/plain; charset=UTF-8", "a.txt", []byte("\x00"+strings.Join(strings.Split("My Number "+mn, ""), "\x00")))
 		}},
 		// The whole message body in base64 under a wrong multipart.
@@ -89,6 +92,9 @@ func TestMore(t *testing.T) {
 		{"password docx (OLE)", notPass, raw(withAttachment("送付", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "a.docx", append([]byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"), make([]byte, 600)...)))},
 		// Image-only content: media pass by policy (no OCR); documented.
 		{"png only", pass, raw(withAttachment("送付", "image/png", "scan.png", append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), make([]byte, 64)...)))},
+		// Text in picture metadata leaves with the picture: read.
+		{"png text chunk", reject, raw(withAttachment("送付", "image/png", "photo.png", pngWithText("Comment", "個人番号 "+mn)))},
+		{"jpeg comment", reject, raw(withAttachment("送付", "image/jpeg", "photo.jpg", []byte("\xFF\xD8\xFF\xFE\x00"+string(rune(2+len("個人番号 "+mn)))+"個人番号 "+mn+"\xFF\xDA\x00\x02")))},
 		// Kanji numerals: out of scope (detectors.md §10.1); documented.
 		{"kanji numerals", pass, raw(plain("ご連絡", "個人番号 一二三四五六七八九〇一八\n"))},
 		// Circled digits (NFKC folds them): an insider's trick.
@@ -123,4 +129,20 @@ func cssEsc(s string) string {
 		b.WriteString("\\" + strings.ToUpper(strconv.FormatInt(int64(r), 16)) + " ")
 	}
 	return b.String()
+}
+
+// pngWithText is a 1x1 PNG with one tEXt chunk.
+func pngWithText(key, text string) []byte {
+	chunk := func(typ string, data []byte) []byte {
+		var b bytes.Buffer
+		binary.Write(&b, binary.BigEndian, uint32(len(data)))
+		b.WriteString(typ)
+		b.Write(data)
+		binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
+		return b.Bytes()
+	}
+	out := []byte("\x89PNG\r\n\x1a\n")
+	out = append(out, chunk("IHDR", []byte("\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"))...)
+	out = append(out, chunk("tEXt", []byte(key+"\x00"+text))...)
+	return append(out, chunk("IEND", nil)...)
 }

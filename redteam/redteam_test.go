@@ -161,10 +161,10 @@ func TestHidden(t *testing.T) {
 		{"utf16be bom", reject, func(t *testing.T) []byte {
 			return withAttachment("送付", "text/plain", "a.txt", []byte(encode(t, unicode.UTF16(unicode.BigEndian, unicode.UseBOM), ctxLine(mn))))
 		}},
-		{"utf16le no bom", notPass, func(t *testing.T) []byte {
+		{"utf16le no bom", reject, func(t *testing.T) []byte {
 			return withAttachment("送付", "application/octet-stream", "a.txt", []byte(encode(t, unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM), ctxLine(mn))))
 		}},
-		{"utf16be no bom", notPass, func(t *testing.T) []byte {
+		{"utf16be no bom", reject, func(t *testing.T) []byte {
 			return withAttachment("送付", "application/octet-stream", "a.txt", []byte(encode(t, unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM), ctxLine(mn))))
 		}},
 		{"iso-2022-jp fullwidth", reject, func(t *testing.T) []byte {

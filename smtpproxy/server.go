@@ -28,9 +28,12 @@ import (
 
 // Decision is the inspection hook's verdict on one message.
 type Decision struct {
-	Action string   // "pass", "hold", "reject" (later also "delay", "bcc")
+	Action string   // "pass", "hold", "reject", "delay", "bcc"
 	Reply  string   // ASCII text for the SMTP reply (reject: after "550 5.7.1 "; hold: after "250 2.0.0 ")
 	Rules  []string // rule IDs for the log
+	// Hide lists the addresses that bcc takes out of the visible To and
+	// Cc headers; the envelope (who receives it) is unchanged.
+	Hide []string
 	// Detail is opaque to the relay and handed to the Keeper (e.g. the
 	// *policy.Verdict).
 	Detail any
@@ -43,6 +46,7 @@ const (
 	ActionHold   = "hold"
 	ActionReject = "reject"
 	ActionDelay  = "delay"
+	ActionBcc    = "bcc"
 )
 
 // Keeper takes the messages the relay does not queue itself: held ones

@@ -943,7 +943,7 @@ func TestKeeper(t *testing.T) {
 	}{
 		{"hold", ActionHold, nil, "Held (rule x): held as K-1", true, false},
 		{"delay", ActionDelay, nil, "Held (rule x): delayed as K-1", true, false},
-		{"bcc unsupported", "bcc", nil, "Held (rule x): held as K-1", true, false},
+		{"unknown action is held", "shred", nil, "Held (rule x): held as K-1", true, false},
 		{"keeper fails", ActionHold, errors.New("db locked"), "Held (rule x): held as ", false, true},
 		{"pass skips keeper", ActionPass, nil, "queued as", false, false},
 	}

@@ -290,6 +290,39 @@ func (ss *session) Data(r io.Reader) error {
 		srv.metrics.Held.Inc()
 		log.Info("held", "rules", d.Rules)
 		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: replyText(d.Reply, "Ok") + ": held as " + id}
+	case ActionBcc:
+		// 3.3.5 (mis-sending): the recipients stay, but they no longer see
+		// each other. The rewritten copy replaces the received one; if it
+		// cannot be made, the message waits for staff (fail closed).
+		bw, err := srv.store.Create()
+		if err != nil {
+			w.Abort()
+			log.Error("spool create", "err", err)
+			return localFailure(id, err)
+		}
+		if err := rewriteHidden(bw, io.NewSectionReader(w.File(), 0, env.Size), d.Hide); err != nil {
+			bw.Abort()
+			log.Error("bcc rewrite failed; holding", "err", err)
+			if err := w.Commit(env, spool.AreaHold); err != nil {
+				log.Error("spool commit", "area", spool.AreaHold, "err", err)
+				return localFailure(id, err)
+			}
+			srv.metrics.Held.Inc()
+			return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Message held for review: held as " + id}
+		}
+		w.Abort()
+		benv := *env
+		benv.ID, benv.Size = bw.ID(), bw.Size()
+		if err := bw.Commit(&benv, spool.AreaQueue); err != nil {
+			log.Error("spool commit", "area", spool.AreaQueue, "err", err)
+			return localFailure(id, err)
+		}
+		srv.metrics.Queued.Inc()
+		log.Info("queued with recipients hidden", "rules", d.Rules, "hidden", len(d.Hide), "queue_id", benv.ID)
+		if srv.queue != nil {
+			srv.queue.Notify(benv.ID)
+		}
+		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: recipients hidden, queued as " + benv.ID}
 	default: // pass
 		if err := w.Commit(env, spool.AreaQueue); err != nil {
 			log.Error("spool commit", "area", spool.AreaQueue, "err", err)
@@ -372,11 +405,11 @@ func (s *Server) inspect(log *slog.Logger, env *spool.Envelope, f *os.File, time
 		return Decision{Action: ActionHold, Reply: "Message held for review", Rules: []string{"inspect-error"}}
 	}
 	switch res.d.Action {
-	case ActionPass, ActionHold, ActionReject, ActionDelay:
+	case ActionPass, ActionHold, ActionReject, ActionDelay, ActionBcc:
 		return res.d
 	default:
-		// bcc and anything unknown: not implemented here, so the message
-		// waits for staff rather than leaving.
+		// Anything unknown: the message waits for staff rather than
+		// leaving.
 		log.Warn("unsupported action; holding the message", "action", res.d.Action)
 		d := res.d
 		d.Action = ActionHold

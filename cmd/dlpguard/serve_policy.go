@@ -44,10 +44,11 @@ func (p *policyInspector) Inspect(ctx context.Context, env *spool.Envelope, cont
 	switch v.Action {
 	case policy.Reject:
 		d.Reply = v.SMTPReply()
-	case policy.Hold, policy.Delay, policy.Bcc:
-		// Delay goes to the Keeper when one is wired (else it is held);
-		// bcc is held until rewriting is implemented. The reply names the
-		// rules and clauses, as for a reject.
+	case policy.Bcc:
+		d.Hide = v.Hide
+	case policy.Hold, policy.Delay:
+		// Delay goes to the Keeper when one is wired (else it is held).
+		// The reply names the rules and clauses, as for a reject.
 		d.Reply = holdReply(v)
 	}
 	return d, nil

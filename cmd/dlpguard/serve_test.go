@@ -454,3 +454,73 @@ func TestRelayICAP(t *testing.T) {
 		t.Fatal("the block page shows a whole My Number")
 	}
 }
+
+// TestRelayBcc sends a message with many external To/Cc recipients through
+// a policy whose rule says bcc (3.3.5 mis-sending): every recipient still
+// gets it, but the external addresses are gone from the headers.
+func TestRelayBcc(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(pol, []byte(`version: 1
+organisation:
+  domains: [city.example.lg.jp]
+rules:
+  - id: many-external-bcc
+    when:
+      external_recipients: 3
+    action: bcc
+    clause: "3.3.5"
+    message: {ja: 外部の宛先が多いため宛先を Bcc にしました。, en: Many external recipients were moved to Bcc.}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Demo()
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.SMTP.Listen = []string{"127.0.0.1:0"}
+	cfg.HTTP.Listen = ""
+	cfg.ICAP.Listen = ""
+	cfg.Policy.File = pol
+	r, err := startRelay(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.shutdown(time.Second)
+
+	rcpts := []string{"a@x.example", "b@y.example", "c@z.example", "k@city.example.lg.jp"}
+	msg := "From: s@city.example.lg.jp\r\nTo: a@x.example, b@y.example, k@city.example.lg.jp\r\n" +
+		"Cc: c@z.example\r\nSubject: hi\r\n\r\nhello\r\n"
+	c, err := smtp.Dial(r.smtpAddrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SendMail("s@city.example.lg.jp", rcpts, strings.NewReader(msg)); err != nil {
+		t.Fatal(err)
+	}
+	for _, rc := range rcpts {
+		newDir := filepath.Join(cfg.DataDir, "mailbox", rc, "new")
+		var files []os.DirEntry
+		for range 200 {
+			if files, _ = os.ReadDir(newDir); len(files) == 1 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if len(files) != 1 {
+			t.Fatalf("%s: %d messages delivered", rc, len(files))
+		}
+		b, err := os.ReadFile(filepath.Join(newDir, files[0].Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := string(b)
+		for _, ext := range []string{"a@x.example", "b@y.example", "c@z.example"} {
+			if strings.Contains(got, ext) {
+				t.Fatalf("%s sees the external address %s:\n%s", rc, ext, got)
+			}
+		}
+		if !strings.Contains(got, "To: <k@city.example.lg.jp>") || strings.Contains(got, "\r\nCc:") {
+			t.Fatalf("%s: headers not rewritten as expected:\n%s", rc, got)
+		}
+	}
+}

@@ -1,0 +1,89 @@
+package smtpproxy
+
+import (
+	"bytes"
+	"net/mail"
+	"strings"
+	"testing"
+)
+
+func TestRewriteHidden(t *testing.T) {
+	tests := []struct {
+		name    string
+		header  string
+		hide    []string
+		wantTo  []string // addresses left in To ("" for the empty group)
+		wantCc  []string
+		wantErr bool
+	}{
+		{"all external hidden",
+			"To: a@ext.example, B <b@ext.example>\r\nCc: c@city.example.lg.jp, d@other.example\r\n",
+			[]string{"a@ext.example", "B@EXT.example", "d@other.example"},
+			nil, []string{"c@city.example.lg.jp"}, false},
+		{"internal To kept, Cc emptied",
+			"To: x@city.example.lg.jp,\r\n y@ext.example\r\nCc: z@ext.example\r\n",
+			[]string{"y@ext.example", "z@ext.example"},
+			[]string{"x@city.example.lg.jp"}, nil, false},
+		{"encoded display names",
+			"To: =?ISO-2022-JP?B?GyRCOzNFRBsoQg==?= <yamada@ext.example>, k@city.example.lg.jp\r\n",
+			[]string{"yamada@ext.example"},
+			[]string{"k@city.example.lg.jp"}, nil, false},
+		{"unparseable address list is an error",
+			"To: <<<broken\r\n",
+			[]string{"a@ext.example"}, nil, nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := "From: s@city.example.lg.jp\r\n" + tc.header + "Subject: x\r\n\r\nbody line\r\n.. dotted\r\n"
+			var out bytes.Buffer
+			err := rewriteHidden(&out, strings.NewReader(msg), tc.hide)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("no error; output:\n%s", out.String())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := mail.ReadMessage(strings.NewReader(out.String()))
+			if err != nil {
+				t.Fatalf("output does not parse: %v\n%s", err, out.String())
+			}
+			check := func(field string, want []string) {
+				t.Helper()
+				v := m.Header.Get(field)
+				if len(want) == 0 {
+					if field == "To" && v != "undisclosed-recipients:;" {
+						t.Errorf("To = %q, want the empty group", v)
+					}
+					if field == "Cc" && v != "" {
+						t.Errorf("Cc = %q, want none", v)
+					}
+					return
+				}
+				list, err := m.Header.AddressList(field)
+				if err != nil {
+					t.Fatalf("%s %q: %v", field, v, err)
+				}
+				var got []string
+				for _, a := range list {
+					got = append(got, a.Address)
+				}
+				if strings.Join(got, ",") != strings.Join(want, ",") {
+					t.Errorf("%s = %v, want %v", field, got, want)
+				}
+			}
+			check("To", tc.wantTo)
+			check("Cc", tc.wantCc)
+			for _, h := range tc.hide {
+				if strings.Contains(strings.ToLower(out.String()), strings.ToLower(h)) {
+					t.Errorf("hidden address %s still in the message:\n%s", h, out.String())
+				}
+			}
+			if !strings.HasSuffix(out.String(), "\r\n\r\nbody line\r\n.. dotted\r\n") || m.Header.Get("Subject") != "x" {
+				t.Errorf("other header or body changed:\n%s", out.String())
+			}
+		})
+	}
+}
