@@ -980,7 +980,7 @@ func TestKeeper(t *testing.T) {
 					t.Fatalf("keeper got %+v", got)
 				}
 				wantAction := tc.action
-				if tc.action == "bcc" {
+				if tc.action == "shred" { // unknown actions are held
 					wantAction = ActionHold
 				}
 				if got[0].action != wantAction {
