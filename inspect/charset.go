@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -176,6 +177,11 @@ func (s *sniffer) Write(p []byte) (int, error) {
 		s.nfirst++
 	}
 	s.n += int64(len(p))
+	// Most mail is plain ASCII: with no multi-byte state pending, a piece
+	// without high bytes or ESC changes nothing else.
+	if len(s.utf8Carry) == 0 && s.sjisLead == 0 && s.eucNeed == 0 && len(s.escPend) == 0 && plainASCII(p) {
+		return len(p), nil
+	}
 
 	// UTF-8: validate across piece boundaries by carrying an unfinished
 	// rune into the next piece (exactly as if the text came whole).
@@ -410,4 +416,31 @@ func decodeUnknown(b []byte) string {
 // (x/text decoders write U+FFFD for invalid input).
 func decodingReader(r io.Reader, enc encoding.Encoding) io.Reader {
 	return transform.NewReader(r, enc.NewDecoder())
+}
+
+// plainASCII reports whether p has no byte >= 0x80 and no ESC (0x1b),
+// eight bytes at a time.
+func plainASCII(p []byte) bool {
+	const hi, esc, ones = 0x8080808080808080, 0x1b1b1b1b1b1b1b1b, 0x0101010101010101
+	for len(p) >= 8 {
+		v := binary.LittleEndian.Uint64(p)
+		x := v ^ esc // a zero byte where v had ESC
+		if (v|((x-ones)&^x))&hi != 0 {
+			return false
+		}
+		p = p[8:]
+	}
+	for _, c := range p {
+		if c >= 0x80 || c == 0x1b {
+			return false
+		}
+	}
+	return true
+}
+
+// validUTF8NoBOM reports whether everything written was valid UTF-8 with
+// no byte-order mark: decoding it as UTF-8 would change nothing.
+func (s *sniffer) validUTF8NoBOM() bool {
+	bom := s.nfirst == 3 && s.first == [3]byte{0xef, 0xbb, 0xbf}
+	return s.utf8Bad == 0 && len(s.utf8Carry) == 0 && !bom
 }

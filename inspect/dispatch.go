@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"golang.org/x/text/encoding/unicode"
 	"io"
 	"os"
 	"path"
@@ -580,7 +581,12 @@ func (w *walker) text(p *Part, sp *spill, params map[string]string, isHTML bool,
 	if reason != "" {
 		p.Reason = joinReason(p.Reason, reason)
 	}
-	r := decodingReader(sp.reader(), enc)
+	var r io.Reader
+	if enc == unicode.UTF8BOM && sn.validUTF8NoBOM() {
+		r = sp.reader() // already what the decoder would give
+	} else {
+		r = decodingReader(sp.reader(), enc)
+	}
 	if strings.EqualFold(params["format"], "flowed") && !isHTML {
 		r = newFlowed(r, strings.EqualFold(params["delsp"], "yes"))
 	}
@@ -1073,9 +1079,9 @@ func altName(h header, name string) string {
 // that inspect does not decode (BinHex 4.0, yEnc), or "".
 func undecodedEncoding(sp *spill) string {
 	switch {
-	case containsAt(sp, []byte("(this file must be converted with binhex"), true):
+	case containsAt(sp, sp.size, []byte("(this file must be converted with binhex"), true):
 		return "BinHex"
-	case bytes.HasPrefix(sp.head(8), []byte("=ybegin ")) || containsAt(sp, []byte("\n=ybegin "), false):
+	case bytes.HasPrefix(sp.head(8), []byte("=ybegin ")) || containsAt(sp, sp.size, []byte("\n=ybegin "), false):
 		return "yEnc"
 	}
 	return ""

@@ -333,7 +333,7 @@ func collapseSpace(t []byte, lastSpace bool) string {
 
 // hasTable reports whether an HTML text contains a table.
 func hasTable(r io.ReaderAt, size int64) bool {
-	return size > 0 && containsAt(r, []byte("<table"), true)
+	return size > 0 && containsAt(r, size, []byte("<table"), true)
 }
 
 // maxHiddenHTML bounds the comment and CSS text kept for one document.

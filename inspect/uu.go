@@ -31,7 +31,7 @@ func uuBegin(line []byte) (string, bool) {
 
 // uuencoded finds the uuencoded blocks of a text part and inspects each.
 func (w *walker) uuencoded(p *Part, sp *spill, depth int) {
-	if !containsAt(sp, []byte("begin "), false) {
+	if !containsAt(sp, sp.size, []byte("begin "), false) {
 		return
 	}
 	if depth+1 > w.lim.MaxDepth {
@@ -116,19 +116,32 @@ func (u *uuReader) decode(l []byte) []byte {
 	return u.out
 }
 
-// containsAt reports whether a buffered part contains needle (ASCII,
-// case-folded when fold), looking in overlapping windows.
-func containsAt(r io.ReaderAt, needle []byte, fold bool) bool {
+// containsAt reports whether the first size bytes of a buffered part
+// contain needle (ASCII, case-folded when fold; then needle must be lower
+// case), looking in overlapping windows. It runs on every text part, so
+// the window is no larger than the part and is folded in place.
+func containsAt(r io.ReaderAt, size int64, needle []byte, fold bool) bool {
 	const win = 64 << 10
-	buf := make([]byte, win+len(needle))
-	for off := int64(0); ; off += win {
+	n0 := int64(win)
+	if size < n0 {
+		n0 = size
+	}
+	if n0 <= 0 {
+		return false
+	}
+	buf := make([]byte, n0+int64(len(needle)))
+	for off := int64(0); off < size; off += win {
 		n, _ := r.ReadAt(buf, off)
 		if n <= 0 {
 			return false
 		}
 		hay := buf[:n]
 		if fold {
-			hay = bytes.ToLower(hay)
+			for i, c := range hay {
+				if 'A' <= c && c <= 'Z' {
+					hay[i] = c + ('a' - 'A')
+				}
+			}
 		}
 		if bytes.Contains(hay, needle) {
 			return true
@@ -137,6 +150,7 @@ func containsAt(r io.ReaderAt, needle []byte, fold bool) bool {
 			return false
 		}
 	}
+	return false
 }
 
 // uuBody decodes a body sent with Content-Transfer-Encoding x-uuencode:
