@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -107,9 +106,6 @@ func TestSamplesInspect(t *testing.T) {
 			defer f.Close()
 			s := c.NewScanner()
 			res, err := inspect.Message(context.Background(), f, inspect.DefaultLimits(), s)
-			if errors.Is(err, inspect.ErrNotImplemented) {
-				t.Skip("inspect not implemented yet")
-			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,10 +12,6 @@ import (
 	"strings"
 )
 
-// ErrNotImplemented is kept for callers written against the first contract;
-// Message and File no longer return it.
-var ErrNotImplemented = errors.New("inspect: not implemented")
-
 // walker holds the state of one inspection. It is not shared between
 // messages.
 type walker struct {

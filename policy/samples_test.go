@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"dlpguard/classify"
-	"dlpguard/inspect"
 )
 
 // label is one line of testdata/samples/labels.jsonl.
@@ -62,13 +60,9 @@ func readLabels(t *testing.T) []label {
 }
 
 // TestSamples runs the default policy, through Evaluate (the relay's code
-// path), on every sample and compares with labels.jsonl. It needs the real
-// inspect and classify; until inspect lands it is skipped.
+// path), on every sample and compares with labels.jsonl.
 func TestSamples(t *testing.T) {
 	e := mustDefault(t)
-	if _, err := e.Evaluate(context.Background(), strings.NewReader("Subject: probe\r\n\r\nhello\r\n"), Input{}); errors.Is(err, inspect.ErrNotImplemented) {
-		t.Skip("inspect not implemented yet")
-	}
 	for _, lb := range readLabels(t) {
 		t.Run(lb.File, func(t *testing.T) {
 			f, err := os.Open(filepath.Join(samplesDir, lb.File))
@@ -77,9 +71,6 @@ func TestSamples(t *testing.T) {
 			}
 			defer f.Close()
 			v, err := e.Evaluate(context.Background(), f, Input{Now: time.Now()})
-			if errors.Is(err, inspect.ErrNotImplemented) {
-				t.Skip("inspect not implemented yet")
-			}
 			if err != nil {
 				t.Fatalf("Evaluate: %v", err)
 			}

@@ -21,17 +21,8 @@ func runCmd(stdin string, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-// skipUntilInspect skips while inspect.Message is still the stub.
-func skipUntilInspect(t *testing.T, stderr string) {
-	t.Helper()
-	if strings.Contains(stderr, inspect.ErrNotImplemented.Error()) {
-		t.Skip("inspect not implemented yet")
-	}
-}
-
 func TestScanJSONSamples(t *testing.T) {
 	code, out, errOut := runCmd("", "scan", "--json", samples)
-	skipUntilInspect(t, errOut)
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %s", code, errOut)
 	}
@@ -71,7 +62,6 @@ func TestScanStdinAndText(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCmd(string(data), "scan", "-")
-	skipUntilInspect(t, errOut)
 	if code != 0 || !strings.Contains(out, "判定 verdict:") || !strings.HasPrefix(out, "-\n") {
 		t.Fatalf("exit %d out %q err %q", code, out, errOut)
 	}
@@ -216,7 +206,6 @@ func TestPolicyDiff(t *testing.T) {
     message: {ja: 全件保留, en: hold all}
 `)...), 0o644)
 	code, out, errOut := runCmd("", "policy", "diff", "default", strict, samples)
-	skipUntilInspect(t, errOut)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
