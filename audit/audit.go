@@ -21,12 +21,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+	"dlpguard/sqlitedb"
 )
 
 // Actions. Others may be used; these are the ones dlpguard writes.
@@ -103,16 +102,10 @@ CREATE INDEX IF NOT EXISTS audit_action ON audit(action);
 
 // Open opens (creating if needed, mode 0600) the audit log at path.
 func Open(ctx context.Context, path string) (*Log, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	db, err := sqlitedb.Open(ctx, path, "")
+	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("audit: open %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(1)
 	l, err := New(ctx, db)
 	if err != nil {
 		db.Close()

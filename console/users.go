@@ -9,13 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"dlpguard/sqlitedb"
 	"golang.org/x/crypto/argon2"
-	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
 )
 
 // Roles of console users: the same words as review's API tokens.
@@ -79,23 +78,9 @@ func UsersPath(dataDir string) string { return filepath.Join(dataDir, "console.d
 
 // OpenUsers opens (creating 0600 if needed) the account database at path.
 func OpenUsers(ctx context.Context, path string) (*Users, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("console users: %w", err)
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate")
+	db, err := sqlitedb.Open(ctx, path, usersSchema)
 	if err != nil {
-		return nil, fmt.Errorf("console users %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, usersSchema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("console users %s: schema: %w", path, err)
-	}
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
-			db.Close()
-			return nil, fmt.Errorf("console users: %w", err)
-		}
+		return nil, fmt.Errorf("console users: %w", err)
 	}
 	return &Users{db: db, MaxFailures: DefaultMaxFailures, Lockout: DefaultLockout}, nil
 }

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+	"dlpguard/sqlitedb"
 )
 
 // Options configure OpenSQLite. Only Dir is required.
@@ -121,26 +121,13 @@ func OpenSQLite(ctx context.Context, opts Options) (*SQLite, error) {
 		s.now = time.Now
 	}
 	dbPath := filepath.Join(opts.Dir, "hold.db")
-	// _txlock=immediate: every transaction takes the write lock at BEGIN,
-	// so a read-check-write transition is atomic across processes too.
-	dsn := "file:" + dbPath + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	// Transactions take the write lock at BEGIN (sqlitedb), so a
+	// read-check-write transition is atomic across processes too.
+	db, err := sqlitedb.Open(ctx, dbPath, schema)
 	if err != nil {
-		return nil, fmt.Errorf("hold: open %s: %w", dbPath, err)
+		return nil, fmt.Errorf("hold: %w", err)
 	}
-	db.SetMaxOpenConns(1)
 	s.db = db
-	if _, err := db.ExecContext(ctx, schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("hold: schema %s: %w", dbPath, err)
-	}
-	for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm"} {
-		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
-			db.Close()
-			return nil, fmt.Errorf("hold: %w", err)
-		}
-	}
 	if err := s.cleanup(ctx); err != nil {
 		db.Close()
 		return nil, err

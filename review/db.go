@@ -10,12 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+	"dlpguard/sqlitedb"
 )
 
 // DB is the review service's own SQLite file (review.db in the data
@@ -45,25 +43,9 @@ CREATE TABLE IF NOT EXISTS hold_meta (
 
 // OpenDB opens (creating, mode 0600) the review database at path.
 func OpenDB(ctx context.Context, path string) (*DB, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("review db: %w", err)
-	}
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sqlitedb.Open(ctx, path, dbSchema)
 	if err != nil {
-		return nil, fmt.Errorf("review db %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, dbSchema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("review db %s: schema: %w", path, err)
-	}
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
-			db.Close()
-			return nil, fmt.Errorf("review db: %w", err)
-		}
+		return nil, fmt.Errorf("review db: %w", err)
 	}
 	return &DB{db: db}, nil
 }
