@@ -1,8 +1,11 @@
-// Package spool keeps accepted messages durably on disk: one immutable
-// message file per message plus its envelope, written and fsynced (file and
-// folder) before the SMTP 250 is given, and the per-recipient delivery state
-// that the queue updates. The envelope file is the commit record: a message
-// file without one is an incomplete write and is removed at start.
+// Package spool keeps accepted messages durably on disk, one file per
+// message: the message bytes followed by the envelope as a trailer, written
+// to a temp file (unnamed where the system allows), fsynced, named in its
+// area (queue or hold) and the folder fsynced before the SMTP 250 is given. The file in the area is the
+// commit record. The per-recipient delivery state that the queue updates
+// goes to an overlay file (ID.env) that takes precedence over the trailer.
+// Spools of the previous layout (the message file without a trailer and
+// its ID.env) are still read.
 package spool
 
 import (

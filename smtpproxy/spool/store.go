@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -38,12 +39,14 @@ const (
 type Store struct {
 	dir    string
 	syncer map[Area]*dirSyncer
+	// anon: the temp files are unnamed (O_TMPFILE) and linked into the
+	// area at commit, which spares the creation and the rename of a tmp
+	// folder entry; false where the filesystem or /proc does not allow it.
+	anon bool
 }
 
-// Open opens (creating if needed) the spool at dir and recovers it: temp
-// files are removed, a message file without an envelope (an interrupted
-// commit, never acknowledged) is removed, and a move interrupted between its
-// two renames is completed.
+// Open opens (creating if needed) the spool at dir and recovers it; see
+// recover.
 func Open(dir string) (*Store, error) {
 	s := &Store{dir: dir, syncer: map[Area]*dirSyncer{}}
 	for _, d := range []string{tmpDir, string(AreaQueue), string(AreaHold)} {
@@ -57,12 +60,39 @@ func Open(dir string) (*Store, error) {
 	if err := s.recover(); err != nil {
 		return nil, fmt.Errorf("spool recover %s: %w", dir, err)
 	}
+	s.anon = probeAnon(filepath.Join(dir, tmpDir))
 	return s, nil
+}
+
+// probeAnon reports whether unnamed temp files can be created and linked
+// in dir.
+func probeAnon(dir string) bool {
+	f, err := openAnon(dir, "probe")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	name := filepath.Join(dir, "probe-"+NewID())
+	if err := linkAnon(f, name); err != nil {
+		return false
+	}
+	return os.Remove(name) == nil
 }
 
 // Dir is the spool's root folder.
 func (s *Store) Dir() string { return s.dir }
 
+// recover brings the spool back to a state that only holds acknowledged
+// messages after a crash:
+//   - temp files are removed (no 250 was given for them);
+//   - an overlay envelope whose message file is in another area (a move
+//     interrupted between its two renames) joins the message file, and one
+//     without any message file (a remove interrupted between its two
+//     unlinks, or the previous layout's unfinished commit) is removed;
+//   - a message file with neither an overlay nor a valid trailer is
+//     removed: a file only reaches an area after its trailer was fsynced,
+//     so it cannot have been acknowledged. The previous layout's message
+//     file without its envelope (an unfinished commit) goes the same way.
 func (s *Store) recover() error {
 	tmp := filepath.Join(s.dir, tmpDir)
 	ents, err := os.ReadDir(tmp)
@@ -84,7 +114,7 @@ func (s *Store) recover() error {
 		for _, e := range ents {
 			name := e.Name()
 			id, isEnv := strings.CutSuffix(name, envSuffix)
-			if !validID(id) {
+			if !validID(id) || !e.Type().IsRegular() {
 				continue // not ours; leave it alone
 			}
 			l := ids[id]
@@ -101,27 +131,33 @@ func (s *Store) recover() error {
 	}
 	changed := map[Area]bool{}
 	for id, l := range ids {
-		switch {
-		case len(l.data) == 1 && len(l.env) == 1 && l.data[0] != l.env[0]:
-			// Move moves the data first, then the envelope: roll forward.
-			if err := os.Rename(s.envPath(l.env[0], id), s.envPath(l.data[0], id)); err != nil {
-				return err
-			}
-			changed[l.data[0]], changed[l.env[0]] = true, true
-		case len(l.env) == 0:
-			// Data without envelope: the commit did not finish, so no
-			// 250 was given; or Remove was interrupted.
-			for _, a := range l.data {
-				if err := os.Remove(s.dataPath(a, id)); err != nil {
+		var envs []Area // areas holding both the message file and an overlay
+		for _, a := range l.env {
+			switch {
+			case slices.Contains(l.data, a):
+				envs = append(envs, a)
+			case len(l.data) == 1 && !slices.Contains(l.env, l.data[0]) && !slices.Contains(envs, l.data[0]):
+				// An interrupted move: the overlay follows the message.
+				if err := os.Rename(s.envPath(a, id), s.envPath(l.data[0], id)); err != nil {
+					return err
+				}
+				envs = append(envs, l.data[0])
+				changed[a], changed[l.data[0]] = true, true
+			default:
+				if err := os.Remove(s.envPath(a, id)); err != nil {
 					return err
 				}
 				changed[a] = true
 			}
-		case len(l.data) == 0:
-			// Envelope without data: the commit's directory sync did not
-			// complete, so no 250 was given.
-			for _, a := range l.env {
-				if err := os.Remove(s.envPath(a, id)); err != nil {
+		}
+		for _, a := range l.data {
+			if slices.Contains(envs, a) {
+				continue // the overlay is the envelope (either layout)
+			}
+			if ok, err := s.hasTrailer(a, id); err != nil {
+				return err
+			} else if !ok {
+				if err := os.Remove(s.dataPath(a, id)); err != nil {
 					return err
 				}
 				changed[a] = true
@@ -134,6 +170,24 @@ func (s *Store) recover() error {
 		}
 	}
 	return nil
+}
+
+// hasTrailer reports whether a message file ends in a valid trailer.
+func (s *Store) hasTrailer(a Area, id string) (bool, error) {
+	f, err := os.Open(s.dataPath(a, id))
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	_, _, err = readTrailer(f, fi.Size(), id)
+	if errors.Is(err, errNoTrailer) || errors.Is(err, io.EOF) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func (s *Store) dataPath(a Area, id string) string { return filepath.Join(s.dir, string(a), id) }
@@ -154,6 +208,7 @@ type Writer struct {
 	s    *Store
 	id   string
 	f    *os.File
+	anon bool // f is unnamed until Commit links it
 	bw   *bufio.Writer
 	n    int64
 	done bool
@@ -162,11 +217,17 @@ type Writer struct {
 // Create starts a new message with a fresh ID (see Writer.ID).
 func (s *Store) Create() (*Writer, error) {
 	id := NewID()
-	f, err := os.OpenFile(filepath.Join(s.dir, tmpDir, id), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	var f *os.File
+	var err error
+	if s.anon {
+		f, err = openAnon(filepath.Join(s.dir, tmpDir), id)
+	} else {
+		f, err = os.OpenFile(filepath.Join(s.dir, tmpDir, id), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("spool create %s: %w", id, err)
 	}
-	return &Writer{s: s, id: id, f: f, bw: bufio.NewWriterSize(f, 64<<10)}, nil
+	return &Writer{s: s, id: id, f: f, anon: s.anon, bw: bufio.NewWriterSize(f, 64<<10)}, nil
 }
 
 // ID is the message ID the writer will commit under (unless the envelope
@@ -199,10 +260,11 @@ func (w *Writer) Abort() error {
 		return nil
 	}
 	w.done = true
-	name := w.f.Name()
 	cerr := w.f.Close()
-	if err := os.Remove(name); err != nil {
-		return fmt.Errorf("spool abort %s: %w", w.id, err)
+	if !w.anon { // an unnamed file is freed by the close
+		if err := os.Remove(w.f.Name()); err != nil {
+			return fmt.Errorf("spool abort %s: %w", w.id, err)
+		}
 	}
 	if cerr != nil {
 		return fmt.Errorf("spool abort %s: %w", w.id, cerr)
@@ -210,11 +272,12 @@ func (w *Writer) Abort() error {
 	return nil
 }
 
-// Commit makes the message durable in area: the content is fsynced and
-// renamed into the area, then the envelope is written (temp, fsync,
-// rename), then the area folder is fsynced. Only after Commit returns nil
-// may the message be acknowledged. env.ID defaults to the writer's ID and
-// env.Size to the bytes written. On error the message is discarded.
+// Commit makes the message durable in area: the envelope is appended to
+// the temp file as its trailer, the file is fsynced and linked (unnamed
+// temp file) or renamed into the area, and the area folder is fsynced. The file in the area is the commit
+// record, so one file is created per message. Only after Commit returns
+// nil may the message be acknowledged. env.ID defaults to the writer's ID
+// and env.Size to the bytes written. On error the message is discarded.
 func (w *Writer) Commit(env *Envelope, area Area) (err error) {
 	if w.done {
 		return fmt.Errorf("spool %s: commit after commit or abort", w.id)
@@ -232,46 +295,73 @@ func (w *Writer) Commit(env *Envelope, area Area) (err error) {
 		env.Size = w.n
 	}
 	id := env.ID
+	renamed := false
 	defer func() {
 		if err != nil {
 			_ = w.Abort()
-			_ = os.Remove(w.s.envPath(area, id))
-			_ = os.Remove(w.s.dataPath(area, id))
+			if renamed {
+				_ = os.Remove(w.s.dataPath(area, id))
+			}
 			err = fmt.Errorf("spool commit %s: %w", id, err)
 		}
 	}()
 	if err := w.bw.Flush(); err != nil {
 		return err
 	}
-	// The content and the envelope are fsynced concurrently: the two
-	// waits overlap (and the filesystem may commit them together).
-	synced := make(chan error, 1)
-	go func() { synced <- w.f.Sync() }()
-	envTmp, err := w.s.writeTempEnvelope(env)
-	if serr := <-synced; serr != nil {
-		if err == nil {
-			os.Remove(envTmp)
-		}
-		return serr
-	}
+	tr, err := appendTrailer(nil, env, w.n)
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(w.f.Name(), w.s.dataPath(area, id)); err != nil {
-		os.Remove(envTmp)
+	// At w.n, not the file offset: the trailer must follow the message
+	// bytes exactly, whatever a reader of File did.
+	if _, err := w.f.WriteAt(tr, w.n); err != nil {
 		return err
 	}
-	if err := os.Rename(envTmp, w.s.envPath(area, id)); err != nil {
-		os.Remove(envTmp)
+	if err := w.f.Sync(); err != nil {
 		return err
 	}
-	// One folder sync makes both names durable; concurrent commits share it
-	// (group commit). Recovery removes either half if the other is missing.
+	// An overlay left under this ID would hide the new trailer. Lstat
+	// first: an unlink locks the folder even when there is nothing to
+	// remove, and there almost never is.
+	if _, err := os.Lstat(w.s.envPath(area, id)); err == nil {
+		if err := os.Remove(w.s.envPath(area, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	if err := w.place(w.s.dataPath(area, id)); err != nil {
+		return err
+	}
+	renamed = true
+	// The folder sync makes the name durable; concurrent commits share it
+	// (group commit).
 	if err := w.s.syncer[area].sync(); err != nil {
 		return err
 	}
 	w.done = true
 	_ = w.f.Close() // durable already; a close error on a read-write fd changes nothing
+	return nil
+}
+
+// place gives the fsynced temp file its name in the area, replacing a file
+// of that name as rename does.
+func (w *Writer) place(dst string) error {
+	if !w.anon {
+		return os.Rename(w.f.Name(), dst)
+	}
+	err := linkAnon(w.f, dst)
+	if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	// A commit under an existing ID (a caller's retry): name it in tmp,
+	// then rename over.
+	tmp := filepath.Join(w.s.dir, tmpDir, w.id+"-"+NewID())
+	if err := linkAnon(w.f, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return err
+	}
 	return nil
 }
 
@@ -313,37 +403,16 @@ func (s *Store) List(area Area) ([]string, error) {
 	}
 	var ids []string
 	for _, e := range ents {
-		if id, ok := strings.CutSuffix(e.Name(), envSuffix); ok && validID(id) {
-			ids = append(ids, id)
+		if validID(e.Name()) && e.Type().IsRegular() {
+			ids = append(ids, e.Name())
 		}
 	}
 	slices.Sort(ids)
 	return ids, nil
 }
 
-// Envelope reads a committed message's envelope.
-func (s *Store) Envelope(area Area, id string) (*Envelope, error) {
-	if err := s.checkArea(area); err != nil {
-		return nil, err
-	}
-	if !validID(id) {
-		return nil, fmt.Errorf("spool %s: %w", id, ErrNotFound)
-	}
-	b, err := os.ReadFile(s.envPath(area, id))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("spool %s: %w", id, ErrNotFound)
-	} else if err != nil {
-		return nil, fmt.Errorf("spool %s: %w", id, err)
-	}
-	var env Envelope
-	if err := json.Unmarshal(b, &env); err != nil {
-		return nil, fmt.Errorf("spool %s: envelope: %w", id, err)
-	}
-	return &env, nil
-}
-
-// Open opens a committed message's content for reading.
-func (s *Store) Open(area Area, id string) (*os.File, error) {
+// openData opens a committed message file.
+func (s *Store) openData(area Area, id string) (*os.File, error) {
 	if err := s.checkArea(area); err != nil {
 		return nil, err
 	}
@@ -359,8 +428,63 @@ func (s *Store) Open(area Area, id string) (*os.File, error) {
 	return f, nil
 }
 
-// UpdateEnvelope atomically replaces a committed message's envelope
-// (temp file, fsync, rename, folder fsync).
+// Envelope reads a committed message's envelope: the overlay written by
+// UpdateEnvelope if there is one, else the trailer written by Commit.
+func (s *Store) Envelope(area Area, id string) (*Envelope, error) {
+	f, err := s.openData(area, id)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := os.ReadFile(s.envPath(area, id))
+	if errors.Is(err, fs.ErrNotExist) {
+		env, err := trailerEnvelope(f, id)
+		if err != nil {
+			return nil, fmt.Errorf("spool %s: %w", id, err)
+		}
+		return env, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("spool %s: %w", id, err)
+	}
+	var env Envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, fmt.Errorf("spool %s: envelope: %w", id, err)
+	}
+	return &env, nil
+}
+
+// Open opens a committed message's content for reading. The reads are
+// bounded to the message bytes.
+func (s *Store) Open(area Area, id string) (*Content, error) {
+	f, err := s.openData(area, id)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("spool %s: %w", id, err)
+	}
+	size, _, err := readTrailer(f, fi.Size(), id)
+	if errors.Is(err, errNoTrailer) {
+		// The previous layout: the whole file is the message and the
+		// envelope is the ID.env file beside it.
+		if _, serr := os.Stat(s.envPath(area, id)); serr != nil {
+			f.Close()
+			return nil, fmt.Errorf("spool %s: %w", id, err)
+		}
+		size, err = fi.Size(), nil
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("spool %s: %w", id, err)
+	}
+	return &Content{f: f, r: io.NewSectionReader(f, 0, size)}, nil
+}
+
+// UpdateEnvelope atomically replaces a committed message's envelope: it
+// writes the overlay ID.env (temp file, fsync, rename, folder fsync),
+// which takes precedence over the trailer.
 func (s *Store) UpdateEnvelope(area Area, env *Envelope) error {
 	if err := s.checkArea(area); err != nil {
 		return err
@@ -385,8 +509,9 @@ func (s *Store) UpdateEnvelope(area Area, env *Envelope) error {
 	return nil
 }
 
-// Remove deletes a committed message: the envelope first (the commit
-// record), then the content.
+// Remove deletes a committed message: the message file first (the commit
+// record; from then on the message is gone), then the overlay, which
+// recovery removes if a crash leaves it behind.
 func (s *Store) Remove(area Area, id string) error {
 	if err := s.checkArea(area); err != nil {
 		return err
@@ -394,13 +519,19 @@ func (s *Store) Remove(area Area, id string) error {
 	if !validID(id) {
 		return fmt.Errorf("spool remove %s: %w", id, ErrNotFound)
 	}
-	if err := os.Remove(s.envPath(area, id)); errors.Is(err, fs.ErrNotExist) {
+	err := os.Remove(s.dataPath(area, id))
+	if errors.Is(err, fs.ErrNotExist) {
+		_ = os.Remove(s.envPath(area, id)) // left by an interrupted remove
 		return fmt.Errorf("spool remove %s: %w", id, ErrNotFound)
 	} else if err != nil {
 		return fmt.Errorf("spool remove %s: %w", id, err)
 	}
-	if err := os.Remove(s.dataPath(area, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("spool remove %s: %w", id, err)
+	// Lstat first: most messages never had an overlay, and an unlink of
+	// nothing still locks the folder the commits are linking into.
+	if _, err := os.Lstat(s.envPath(area, id)); err == nil {
+		if err := os.Remove(s.envPath(area, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("spool remove %s: %w", id, err)
+		}
 	}
 	if err := s.syncer[area].sync(); err != nil {
 		return fmt.Errorf("spool remove %s: %w", id, err)
@@ -409,8 +540,10 @@ func (s *Store) Remove(area Area, id string) error {
 }
 
 // Move moves a committed message from one area to another (for example a
-// released message from hold to queue). The content moves first, then the
-// envelope; recovery completes a move interrupted in between.
+// released message from hold to queue). The overlay, if any, moves first
+// and the message file last, so the message appears in the destination
+// with its current envelope; recovery puts an overlay separated from its
+// message file by a crash back beside it.
 func (s *Store) Move(from, to Area, id string) error {
 	if err := s.checkArea(from); err != nil {
 		return err
@@ -424,13 +557,23 @@ func (s *Store) Move(from, to Area, id string) error {
 	if from == to {
 		return nil
 	}
-	if _, err := os.Stat(s.envPath(from, id)); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(s.dataPath(from, id)); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("spool move %s: %w", id, ErrNotFound)
 	}
-	if err := os.Rename(s.dataPath(from, id), s.dataPath(to, id)); err != nil {
+	overlay := true
+	if err := os.Rename(s.envPath(from, id), s.envPath(to, id)); errors.Is(err, fs.ErrNotExist) {
+		overlay = false
+		// A stale overlay in the destination would hide the trailer.
+		if err := os.Remove(s.envPath(to, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("spool move %s: %w", id, err)
+		}
+	} else if err != nil {
 		return fmt.Errorf("spool move %s: %w", id, err)
 	}
-	if err := os.Rename(s.envPath(from, id), s.envPath(to, id)); err != nil {
+	if err := os.Rename(s.dataPath(from, id), s.dataPath(to, id)); err != nil {
+		if overlay {
+			_ = os.Rename(s.envPath(to, id), s.envPath(from, id))
+		}
 		return fmt.Errorf("spool move %s: %w", id, err)
 	}
 	if err := s.syncer[to].sync(); err != nil {
