@@ -200,7 +200,7 @@ func TestBrowserReview(t *testing.T) {
 		t.Fatalf("passphrase %q", pp)
 	}
 	b.screenshot("released")
-	waitFor(t, "the released message at the upstream", func() bool { return len(f.up.to("partner@example.com")) == 1 })
+	waitFor(t, "the released message at the upstream", func() bool { return len(f.up.To("partner@example.com")) == 1 })
 	if rec, _ := f.stores.Holds.Get(context.Background(), idRel); rec.Status != hold.Released || rec.Actor != "kacho@city.example.lg.jp" {
 		t.Fatalf("after release: %s by %s", rec.Status, rec.Actor)
 	}
@@ -216,7 +216,7 @@ func TestBrowserReview(t *testing.T) {
 	if rec, _ := f.stores.Holds.Get(context.Background(), idRej); rec.Status != hold.Rejected {
 		t.Fatalf("after reject: %s", rec.Status)
 	}
-	if len(f.up.to("other@example.com")) != 0 {
+	if len(f.up.To("other@example.com")) != 0 {
 		t.Fatal("the rejected message was delivered")
 	}
 	b.do("history", chromedp.Navigate(base+"/console/history"), chromedp.WaitVisible(chromedp.ID("holds")))

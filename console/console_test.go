@@ -287,7 +287,7 @@ func TestReleaseAndRejectThroughConsole(t *testing.T) {
 	if r.status != 200 || !strings.Contains(r.body, `id="passphrase"`) {
 		t.Fatalf("release: %d %.500s", r.status, r.body)
 	}
-	waitFor(t, "delivery to the upstream", func() bool { return len(f.up.to("partner@example.com")) == 1 })
+	waitFor(t, "delivery to the upstream", func() bool { return len(f.up.To("partner@example.com")) == 1 })
 	// The passphrase is shown once: not on the next view.
 	if r := c.get("/console/holds/" + id); strings.Contains(r.body, `id="passphrase"`) {
 		t.Error("passphrase shown again")
@@ -572,7 +572,7 @@ func TestFourEyes(t *testing.T) {
 	if r := a.do("POST", "/console/holds/"+id+"/release", url.Values{"csrf": {atok}, "reason": {"二人目"}}); r.status != 200 || !strings.Contains(r.body, `id="passphrase"`) {
 		t.Fatalf("second approval: %d", r.status)
 	}
-	waitFor(t, "delivery", func() bool { return len(f.up.to("partner@example.com")) == 1 })
+	waitFor(t, "delivery", func() bool { return len(f.up.To("partner@example.com")) == 1 })
 }
 
 func TestLanguageSwitchKeepsQuery(t *testing.T) {

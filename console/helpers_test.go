@@ -3,10 +3,9 @@ package console
 import (
 	"bytes"
 	"context"
+	"dlpguard/internal/mailtest"
 	"io"
-	"log"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -19,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"dlpguard/hold"
 	"dlpguard/policy"
 	"dlpguard/release"
@@ -29,75 +26,13 @@ import (
 	"dlpguard/smtpproxy/spool"
 )
 
-// upstream is a real SMTP server on loopback that records every message.
-type upstream struct {
-	addr string
-	mu   sync.Mutex
-	msgs []got
-}
+// The recording upstream comes from mailtest.
+type (
+	upstream = mailtest.Upstream
+	got      = mailtest.Message
+)
 
-type got struct {
-	From  string
-	Rcpts []string
-	Data  []byte
-}
-
-type upSession struct {
-	u   *upstream
-	cur got
-}
-
-func (s *upSession) Mail(from string, _ *smtp.MailOptions) error { s.cur.From = from; return nil }
-func (s *upSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.cur.Rcpts = append(s.cur.Rcpts, to)
-	return nil
-}
-func (s *upSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.cur.Data = b
-	s.u.mu.Lock()
-	s.u.msgs = append(s.u.msgs, s.cur)
-	s.u.mu.Unlock()
-	s.cur = got{}
-	return nil
-}
-func (s *upSession) Reset()        { s.cur = got{} }
-func (s *upSession) Logout() error { return nil }
-
-func startUpstream(t testing.TB) *upstream {
-	t.Helper()
-	u := &upstream{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &upSession{u: u}, nil }))
-	srv.Domain = "upstream.test"
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.addr = ln.Addr().String()
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return u
-}
-
-// to returns the messages the upstream received for rcpt.
-func (u *upstream) to(rcpt string) []got {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	var out []got
-	for _, m := range u.msgs {
-		for _, r := range m.Rcpts {
-			if r == rcpt {
-				out = append(out, m)
-			}
-		}
-	}
-	return out
-}
+func startUpstream(t testing.TB) *upstream { return mailtest.StartUpstream(t) }
 
 // waitFor polls cond (delivery is asynchronous) with a generous bound so
 // that a broken pipeline fails instead of hanging.
@@ -186,7 +121,7 @@ func newFixtureWith(t testing.TB, mod func(*review.Config)) *fixture {
 	if f.spool, err = spool.Open(review.PathsIn(dir).Spool); err != nil {
 		t.Fatal(err)
 	}
-	q, err := queue.New(queue.Config{Upstream: f.up.addr, TLS: queue.TLSNone, Workers: 2,
+	q, err := queue.New(queue.Config{Upstream: f.up.Addr, TLS: queue.TLSNone, Workers: 2,
 		Retry: []time.Duration{20 * time.Millisecond}, Hostname: "relay.test", DrainTimeout: 5 * time.Second,
 		Rescan: time.Hour}, f.spool, logger(), nil)
 	if err != nil {

@@ -2,10 +2,10 @@ package keyring
 
 import (
 	"bytes"
+	"dlpguard/internal/mailtest"
 	"errors"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,40 +19,16 @@ import (
 
 // gpgHome is a throw-away GnuPG home (Debian package gnupg).
 type gpgHome struct {
-	t   *testing.T
-	dir string
+	*mailtest.GPG
+	t *testing.T
 }
 
-func newGPG(t *testing.T) *gpgHome {
-	t.Helper()
-	if _, err := exec.LookPath("gpg"); err != nil {
-		t.Fatal("gpg not found: install the Debian package gnupg")
-	}
-	// A short path: gpg-agent's socket path must fit in sun_path.
-	dir, err := os.MkdirTemp("", "gpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o700)
-	g := &gpgHome{t: t, dir: dir}
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", dir, "--kill", "all").Run()
-		os.RemoveAll(dir)
-	})
-	return g
-}
+func newGPG(t *testing.T) *gpgHome { return &gpgHome{mailtest.NewGPG(t), t} }
 
+// run runs gpg with an empty passphrase for new keys and fails the test on error.
 func (g *gpgHome) run(stdin []byte, args ...string) []byte {
 	g.t.Helper()
-	cmd := exec.Command("gpg", append([]string{"--homedir", g.dir, "--batch", "--yes", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		g.t.Fatalf("gpg %v: %v\n%s", args, err, stderr.String())
-	}
-	return out
+	return g.Run(stdin, append([]string{"--passphrase", ""}, args...)...)
 }
 
 // gen makes a key and returns its fingerprint.
@@ -104,7 +80,7 @@ func TestGnuPGKeys(t *testing.T) {
 	expired := g.gen("Old Key <old@example.jp>", "future-default", "default", "1y", "--faked-system-time", "20200101T000000")
 	revoked := g.gen("Gone <gone@example.jp>", "future-default", "default", "never")
 	beforeRevocation := g.run(nil, "--export", revoked) // binary
-	rev, err := os.ReadFile(filepath.Join(g.dir, "openpgp-revocs.d", revoked+".rev"))
+	rev, err := os.ReadFile(filepath.Join(g.Dir, "openpgp-revocs.d", revoked+".rev"))
 	if err != nil {
 		t.Fatal(err)
 	}

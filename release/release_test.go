@@ -39,7 +39,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{taro: newGPG(t), hana: newGPG(t), other: newGPG(t), logs: &bytes.Buffer{}}
-	f.taro.gen("Yamada Taro <Taro@Example.JP>")
+	f.taro.Gen("Yamada Taro <Taro@Example.JP>")
 	e, err := openpgp.NewEntity("Suzuki Hanako", "", "hanako@partner.example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
 	if err != nil {
 		t.Fatal(err)
@@ -50,12 +50,12 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	w.Close()
-	f.hana.run(sec.Bytes(), "--import")
+	f.hana.Run(sec.Bytes(), "--import")
 	f.kr, err = keyring.Open(t.TempDir(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.kr.Import(bytes.NewReader(f.taro.export())); err != nil {
+	if _, err := f.kr.Import(bytes.NewReader(f.taro.Export())); err != nil {
 		t.Fatal(err)
 	}
 	var pub bytes.Buffer
@@ -229,7 +229,7 @@ func TestPublicKeyRelease(t *testing.T) {
 						t.Errorf("%s: type %s", p.name, p.ctype)
 					}
 					for _, g := range []*gpgHome{f.taro, f.hana} {
-						plain, err := g.decrypt(p.body, "")
+						plain, err := g.Decrypt(p.body, "")
 						if err != nil {
 							t.Fatalf("%s: gpg: %v", p.name, err)
 						}
@@ -339,7 +339,7 @@ func TestJapaneseFilenames(t *testing.T) {
 	_, inParts := leaves(t, in)
 	for _, p := range parts {
 		if p.name == "住民名簿.csv.pgp" {
-			plain, err := f.taro.decrypt(p.body, "")
+			plain, err := f.taro.Decrypt(p.body, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -351,10 +351,10 @@ func TestJapaneseFilenames(t *testing.T) {
 	// The name inside the OpenPGP literal data packet is the original.
 	for _, p := range parts {
 		if p.name == "見積書.pdf.pgp" {
-			if err := os.WriteFile(filepath.Join(f.taro.dir, "x"), p.body, 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(f.taro.Dir, "x"), p.body, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			lp, _ := f.taro.cmd(nil, "--passphrase", "", "--list-packets", filepath.Join(f.taro.dir, "x"))
+			lp, _ := f.taro.Cmd(nil, "--passphrase", "", "--list-packets", filepath.Join(f.taro.Dir, "x"))
 			if !strings.Contains(string(lp), "name=\"\\xe8\\xa6\\x8b") && !strings.Contains(string(lp), "見積書.pdf") {
 				t.Errorf("literal packet name: %s", lp)
 			}
@@ -387,7 +387,7 @@ func TestAlternativeBodyMoved(t *testing.T) {
 	}
 	for _, p := range parts {
 		if p.name == "本文.html.pgp" {
-			plain, err := f.taro.decrypt(p.body, "")
+			plain, err := f.taro.Decrypt(p.body, "")
 			if err != nil || !strings.Contains(string(plain), "<b>個人番号</b>") {
 				t.Fatalf("html body: %q %v", plain, err)
 			}
@@ -428,17 +428,17 @@ func TestPassphraseMode(t *testing.T) {
 		}
 		n++
 		// The recipient without a key decrypts with the passphrase only.
-		plain, err := f.other.decrypt(p.body, res.Passphrase)
+		plain, err := f.other.Decrypt(p.body, res.Passphrase)
 		if err != nil {
 			t.Fatalf("%s: %v", p.name, err)
 		}
 		if !slices.ContainsFunc(inParts, func(l leaf) bool { return bytes.Equal(l.body, plain) }) {
 			t.Fatalf("%s: plaintext does not match any original part", p.name)
 		}
-		if _, err := f.other.decrypt(p.body, "wrong-passphrase"); err == nil {
+		if _, err := f.other.Decrypt(p.body, "wrong-passphrase"); err == nil {
 			t.Fatal("decrypted with a wrong passphrase")
 		}
-		if lp, _ := f.other.cmd(nil, "--passphrase", res.Passphrase, "--list-packets", filepath.Join(f.other.dir, "in.pgp")); !hasLine(lp, "cipher 9") || !hasLine(lp, "s2k 3") {
+		if lp, _ := f.other.Cmd(nil, "--passphrase", res.Passphrase, "--list-packets", filepath.Join(f.other.Dir, "in.pgp")); !hasLine(lp, "cipher 9") || !hasLine(lp, "s2k 3") {
 			t.Errorf("%s: not AES-256 with iterated S2K:\n%s", p.name, lp)
 		}
 	}
@@ -626,7 +626,7 @@ func TestSinglePart(t *testing.T) {
 	if h.Get("X-Custom") != "kept" || len(parts) != 1 || parts[0].name != "a.pdf.pgp" {
 		t.Fatalf("single attachment: %q %v", h.Get("X-Custom"), parts)
 	}
-	if plain, err := f.taro.decrypt(parts[0].body, ""); err != nil || !bytes.Equal(plain, pdf) {
+	if plain, err := f.taro.Decrypt(parts[0].body, ""); err != nil || !bytes.Equal(plain, pdf) {
 		t.Fatalf("decrypt: %v", err)
 	}
 	if res.Parts[0].OriginalSHA256 != sum(pdf) {
@@ -648,7 +648,7 @@ func TestSinglePart(t *testing.T) {
 	if _, parts = leaves(t, out); len(parts) != 1 {
 		t.Fatal("damaged base64")
 	}
-	if plain, err := f.taro.decrypt(parts[0].body, ""); err != nil || !bytes.Equal(plain, pdf) {
+	if plain, err := f.taro.Decrypt(parts[0].body, ""); err != nil || !bytes.Equal(plain, pdf) {
 		t.Fatalf("damaged base64: %q %v", plain, err)
 	}
 	// A text attachment whose disposition does not parse is still an

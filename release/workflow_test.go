@@ -93,7 +93,7 @@ func TestHoldReleaseWorkflow(t *testing.T) {
 	found := false
 	for _, p := range parts {
 		if p.name == "民生委員名簿.pdf.pgp" {
-			plain, err := f.taro.decrypt(p.body, "")
+			plain, err := f.taro.Decrypt(p.body, "")
 			if err != nil || !bytes.Equal(plain, orig[1].body) {
 				t.Fatalf("recipient cannot open the attachment: %v", err)
 			}

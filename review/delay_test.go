@@ -42,8 +42,8 @@ var linkRE = regexp.MustCompile(`http://[^\s]+/api/v1/delays/[^\s]+`)
 // links returns the cancel and send links of the n-th notice to the sender.
 func (f *fixture) links(n int) (cancel, send string) {
 	f.t.Helper()
-	waitFor(f.t, "delay notice", func() bool { return len(f.up.to(delaySender)) > n })
-	_, text := noticeText(f.t, f.up.to(delaySender)[n].Data)
+	waitFor(f.t, "delay notice", func() bool { return len(f.up.To(delaySender)) > n })
+	_, text := noticeText(f.t, f.up.To(delaySender)[n].Data)
 	for _, l := range linkRE.FindAllString(text, -1) {
 		switch {
 		case strings.Contains(l, "/cancel?"):
@@ -121,21 +121,21 @@ func TestDelay(t *testing.T) {
 	if code, _ := post(t, send3); code != 200 {
 		t.Fatalf("send now: %d", code)
 	}
-	waitFor(t, "sent-now message", func() bool { return len(f.up.to("c@delay.example")) == 1 })
+	waitFor(t, "sent-now message", func() bool { return len(f.up.To("c@delay.example")) == 1 })
 	f.svc.Tick(ctx)
-	if len(f.up.to("b@delay.example")) != 0 {
+	if len(f.up.To("b@delay.example")) != 0 {
 		t.Fatal("delivered before the delay ended")
 	}
 	f.clock.Add(6 * time.Minute)
 	f.svc.Tick(ctx)
-	waitFor(t, "due message", func() bool { return len(f.up.to("b@delay.example")) == 1 })
-	if m := f.up.to("b@delay.example")[0]; m.From != delaySender || !bytes.Contains(m.Data, []byte("Subject: two")) {
+	waitFor(t, "due message", func() bool { return len(f.up.To("b@delay.example")) == 1 })
+	if m := f.up.To("b@delay.example")[0]; m.From != delaySender || !bytes.Contains(m.Data, []byte("Subject: two")) {
 		t.Errorf("due message: from %q", m.From)
 	}
 	if ids, _ := f.svc.Delayed(); len(ids) != 0 {
 		t.Errorf("still delayed: %v", ids)
 	}
-	if len(f.up.to("a@delay.example")) != 0 {
+	if len(f.up.To("a@delay.example")) != 0 {
 		t.Error("the cancelled message was delivered")
 	}
 	if brk, err := f.stores.Audit.Verify(ctx); brk != nil || err != nil {

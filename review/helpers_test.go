@@ -3,16 +3,14 @@ package review
 import (
 	"bytes"
 	"context"
+	"dlpguard/internal/mailtest"
 	"encoding/json"
 	"io"
-	"log"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -22,7 +20,6 @@ import (
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset"
-	"github.com/emersion/go-smtp"
 
 	"dlpguard/inspect"
 	"dlpguard/policy"
@@ -31,81 +28,24 @@ import (
 	"dlpguard/smtpproxy/spool"
 )
 
-// upstream is a real SMTP server on loopback that records every message.
-type upstream struct {
-	addr string
-	mu   sync.Mutex
-	msgs []got
-}
+// The recording upstream and the GnuPG home come from mailtest.
+type (
+	upstream = mailtest.Upstream
+	got      = mailtest.Message
+	gpgHome  = mailtest.GPG
+)
 
-type got struct {
-	From  string
-	Rcpts []string
-	Data  []byte
-}
+func startUpstream(t testing.TB) *upstream { return mailtest.StartUpstream(t) }
 
-type upSession struct {
-	u   *upstream
-	cur got
-}
-
-func (s *upSession) Mail(from string, _ *smtp.MailOptions) error { s.cur.From = from; return nil }
-func (s *upSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.cur.Rcpts = append(s.cur.Rcpts, to)
-	return nil
-}
-func (s *upSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.cur.Data = b
-	s.u.mu.Lock()
-	s.u.msgs = append(s.u.msgs, s.cur)
-	s.u.mu.Unlock()
-	s.cur = got{}
-	return nil
-}
-func (s *upSession) Reset()        { s.cur = got{} }
-func (s *upSession) Logout() error { return nil }
-
-func startUpstream(t testing.TB) *upstream {
+// newGPG is a throw-away GnuPG home with one recipient's secret key (none
+// when uid is empty).
+func newGPG(t testing.TB, uid string) *gpgHome {
 	t.Helper()
-	u := &upstream{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &upSession{u: u}, nil }))
-	srv.Domain = "upstream.test"
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	srv.MaxMessageBytes = 30 << 20
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	g := mailtest.NewGPG(t)
+	if uid != "" {
+		g.Gen(uid)
 	}
-	u.addr = ln.Addr().String()
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return u
-}
-
-// to returns the messages received for rcpt.
-func (u *upstream) to(rcpt string) []got {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	var out []got
-	for _, m := range u.msgs {
-		for _, r := range m.Rcpts {
-			if r == rcpt {
-				out = append(out, m)
-			}
-		}
-	}
-	return out
-}
-
-func (u *upstream) all() []got {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]got(nil), u.msgs...)
+	return g
 }
 
 // waitFor polls cond (deliveries are asynchronous); it fails after a
@@ -210,7 +150,7 @@ func newFixture(t testing.TB, dir string, up *upstream, mod func(*Config)) *fixt
 	if f.spool, err = spool.Open(PathsIn(dir).Spool); err != nil {
 		t.Fatal(err)
 	}
-	f.q, err = queue.New(queue.Config{Upstream: up.addr, TLS: queue.TLSNone, Workers: 2,
+	f.q, err = queue.New(queue.Config{Upstream: up.Addr, TLS: queue.TLSNone, Workers: 2,
 		Retry: []time.Duration{20 * time.Millisecond}, Hostname: "relay.test", DrainTimeout: 5 * time.Second,
 		Rescan: time.Hour}, f.spool, logger(), nil)
 	if err != nil {
@@ -411,71 +351,6 @@ func digitsOnly(s string) string {
 		}
 	}
 	return b.String()
-}
-
-// gpgHome is a throw-away GnuPG home (Debian package gnupg) with one
-// recipient's secret key.
-type gpgHome struct {
-	t   testing.TB
-	dir string
-}
-
-func newGPG(t testing.TB, uid string) *gpgHome {
-	t.Helper()
-	if _, err := exec.LookPath("gpg"); err != nil {
-		t.Fatal("gpg not found: install the Debian package gnupg")
-	}
-	dir, err := os.MkdirTemp("", "gpg") // short: the agent socket path is limited
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o700)
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", dir, "--kill", "all").Run()
-		os.RemoveAll(dir)
-	})
-	g := &gpgHome{t: t, dir: dir}
-	if uid != "" {
-		if _, err := g.cmd(nil, "--passphrase", "", "--quick-gen-key", uid, "future-default", "default", "1y"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return g
-}
-
-func (g *gpgHome) cmd(stdin []byte, args ...string) ([]byte, error) {
-	cmd := exec.Command("gpg", append([]string{"--homedir", g.dir, "--batch", "--yes", "--no-tty", "--pinentry-mode", "loopback"}, args...)...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return out, &gpgErr{err: err, stderr: stderr.String()}
-	}
-	return out, nil
-}
-
-type gpgErr struct {
-	err    error
-	stderr string
-}
-
-func (e *gpgErr) Error() string { return e.err.Error() + ": " + e.stderr }
-
-func (g *gpgHome) export() []byte {
-	out, err := g.cmd(nil, "--armor", "--export")
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	return out
-}
-
-func (g *gpgHome) decrypt(ciphertext []byte, passphrase string) ([]byte, error) {
-	in := filepath.Join(g.dir, "in.pgp")
-	if err := os.WriteFile(in, ciphertext, 0o600); err != nil {
-		return nil, err
-	}
-	return g.cmd(nil, "--passphrase", passphrase, "--decrypt", in)
 }
 
 func openSpool(dir string) (*spool.Store, error) { return spool.Open(PathsIn(dir).Spool) }

@@ -60,7 +60,7 @@ func TestHoldReleaseEndToEnd(t *testing.T) {
 	f := newFixture(t, "", nil, nil)
 	ctx := context.Background()
 	g := newGPG(t, "Contact <"+rcpt17+">")
-	if _, err := f.stores.Keys.Import(bytes.NewReader(g.export())); err != nil {
+	if _, err := f.stores.Keys.Import(bytes.NewReader(g.Export())); err != nil {
 		t.Fatal(err)
 	}
 
@@ -72,11 +72,11 @@ func TestHoldReleaseEndToEnd(t *testing.T) {
 	// Notices: the sender and both approvers, through the real queue.
 	var senderNotice, approverNotice string
 	waitFor(t, "hold notices", func() bool {
-		return len(f.up.to(sender17)) == 1 && len(f.up.to(kacho)) == 1 && len(f.up.to(kakaricho)) == 1
+		return len(f.up.To(sender17)) == 1 && len(f.up.To(kacho)) == 1 && len(f.up.To(kakaricho)) == 1
 	})
-	senderNotice = checkNotice(t, f.up.to(sender17)[0], id, raw, "保留")
-	approverNotice = checkNotice(t, f.up.to(kacho)[0], id, raw, "承認")
-	checkNotice(t, f.up.to(kakaricho)[0], id, raw, "承認")
+	senderNotice = checkNotice(t, f.up.To(sender17)[0], id, raw, "保留")
+	approverNotice = checkNotice(t, f.up.To(kacho)[0], id, raw, "承認")
+	checkNotice(t, f.up.To(kakaricho)[0], id, raw, "承認")
 	for _, want := range []string{"personal-list-hold", "3.3.5", kacho, kakaricho, "個人情報の一覧"} {
 		if !strings.Contains(senderNotice, want) {
 			t.Errorf("sender notice lacks %q:\n%s", want, senderNotice)
@@ -155,7 +155,7 @@ func TestHoldReleaseEndToEnd(t *testing.T) {
 	if code != 409 {
 		t.Fatalf("same approver twice: %d %v", code, out)
 	}
-	if got := f.up.to(rcpt17); len(got) != 0 {
+	if got := f.up.To(rcpt17); len(got) != 0 {
 		t.Fatal("delivered after one approval")
 	}
 	code, out = f.api("POST", "/api/v1/holds/"+id+"/release", tKakaricho, map[string]string{"reason": "二人目の承認"})
@@ -168,8 +168,8 @@ func TestHoldReleaseEndToEnd(t *testing.T) {
 	}
 
 	// Delivered with the attachment encrypted; GnuPG opens it.
-	waitFor(t, "released message", func() bool { return len(f.up.to(rcpt17)) == 1 })
-	m := f.up.to(rcpt17)[0]
+	waitFor(t, "released message", func() bool { return len(f.up.To(rcpt17)) == 1 })
+	m := f.up.To(rcpt17)[0]
 	if m.From != sender17 {
 		t.Errorf("released message from %q", m.From)
 	}
@@ -186,7 +186,7 @@ func TestHoldReleaseEndToEnd(t *testing.T) {
 			t.Error("the plaintext attachment was sent")
 		}
 		if p.name == "要支援者名簿.xlsx.pgp" {
-			plain, err := g.decrypt(p.body, "")
+			plain, err := g.Decrypt(p.body, "")
 			if err != nil || !bytes.Equal(plain, orig) || len(orig) == 0 {
 				t.Fatalf("gpg cannot open the attachment to the original bytes: %v", err)
 			}
@@ -196,8 +196,8 @@ func TestHoldReleaseEndToEnd(t *testing.T) {
 	if !found {
 		t.Fatal("no .pgp attachment in the released message")
 	}
-	waitFor(t, "release notice", func() bool { return len(f.up.to(sender17)) == 2 })
-	checkNotice(t, f.up.to(sender17)[1], id, raw, "送信されました")
+	waitFor(t, "release notice", func() bool { return len(f.up.To(sender17)) == 2 })
+	checkNotice(t, f.up.To(sender17)[1], id, raw, "送信されました")
 
 	// Audit: the chain verifies; the release records the proof hashes.
 	if brk, err := f.stores.Audit.Verify(ctx); brk != nil || err != nil {
@@ -246,8 +246,8 @@ func TestPassphraseRelease(t *testing.T) {
 	if code != 200 || out["status"] != "released" || out["method"] != "passphrase" || len(pass) < 20 {
 		t.Fatalf("release: %d %v", code, out)
 	}
-	waitFor(t, "released message", func() bool { return len(f.up.to(rcpt17)) == 1 && len(f.up.to(sender17)) == 2 })
-	for _, m := range f.up.all() {
+	waitFor(t, "released message", func() bool { return len(f.up.To(rcpt17)) == 1 && len(f.up.To(sender17)) == 2 })
+	for _, m := range f.up.All() {
 		if bytes.Contains(m.Data, []byte(pass)) {
 			t.Fatalf("the passphrase was mailed (to %v)", m.Rcpts)
 		}
@@ -256,12 +256,12 @@ func TestPassphraseRelease(t *testing.T) {
 		t.Fatal("the passphrase is stored in the data folder")
 	}
 	_, origParts := leaves(t, raw)
-	_, parts := leaves(t, f.up.to(rcpt17)[0].Data)
+	_, parts := leaves(t, f.up.To(rcpt17)[0].Data)
 	g := newGPG(t, "")
 	ok := false
 	for _, p := range parts {
 		if p.name == "要支援者名簿.xlsx.pgp" {
-			plain, err := g.decrypt(p.body, pass)
+			plain, err := g.Decrypt(p.body, pass)
 			if err != nil || !bytes.Equal(plain, origParts[1].body) {
 				t.Fatalf("gpg with the passphrase: %v", err)
 			}
@@ -290,7 +290,7 @@ func TestRefuseWithoutKey(t *testing.T) {
 	}
 	// Once the key is there the same approver can retry.
 	g := newGPG(t, "Contact <"+rcpt17+">")
-	f.stores.Keys.Import(bytes.NewReader(g.export()))
+	f.stores.Keys.Import(bytes.NewReader(g.Export()))
 	if code, out = f.api("POST", "/api/v1/holds/"+id+"/release", tok, map[string]string{"reason": "鍵を登録したので送信"}); code != 200 || out["status"] != "released" {
 		t.Fatalf("retry: %d %v", code, out)
 	}
@@ -356,7 +356,7 @@ func TestRestartNothingLost(t *testing.T) {
 	if code != 200 || out["status"] != "released" {
 		t.Fatalf("release after restart: %d %v", code, out)
 	}
-	waitFor(t, "delivery after restart", func() bool { return len(up.to("contact78@example.net")) == 1 })
+	waitFor(t, "delivery after restart", func() bool { return len(up.To("contact78@example.net")) == 1 })
 	r, err := f2.stores.Holds.Content(context.Background(), id1)
 	if err != nil {
 		t.Fatal(err)
@@ -409,12 +409,12 @@ func TestExpiry(t *testing.T) {
 	if rec.Status != hold.Expired {
 		t.Fatalf("status %s, want expired", rec.Status)
 	}
-	waitFor(t, "expiry notice", func() bool { return len(f.up.to("user660@city.example.lg.jp")) == 2 })
-	checkNotice(t, f.up.to("user660@city.example.lg.jp")[1], id, raw, "期限")
+	waitFor(t, "expiry notice", func() bool { return len(f.up.To("user660@city.example.lg.jp")) == 2 })
+	checkNotice(t, f.up.To("user660@city.example.lg.jp")[1], id, raw, "期限")
 	if _, n, _ := f.stores.Audit.List(context.Background(), audit.Filter{Subject: id, Action: audit.Expire}); n != 1 {
 		t.Error("no expiry audit entry")
 	}
-	if len(f.up.to("contact78@example.net")) != 0 {
+	if len(f.up.To("contact78@example.net")) != 0 {
 		t.Error("an expired message was delivered")
 	}
 	tok := f.token("kacho", kacho, RoleApprover)
@@ -437,8 +437,8 @@ func TestEncryptedAttachmentPassesUnchanged(t *testing.T) {
 	if code != 200 || out["status"] != "released" {
 		t.Fatalf("release: %d %v", code, out)
 	}
-	waitFor(t, "delivery", func() bool { return len(f.up.to("partner@example.com")) == 1 })
-	_, sent := leaves(t, f.up.to("partner@example.com")[0].Data)
+	waitFor(t, "delivery", func() bool { return len(f.up.To("partner@example.com")) == 1 })
+	_, sent := leaves(t, f.up.To("partner@example.com")[0].Data)
 	ok := false
 	for _, o := range orig {
 		if o.name == "report.zip" {
@@ -484,7 +484,7 @@ func TestReleaseRejectRace(t *testing.T) {
 		}
 		rec, _ := f.stores.Holds.Get(context.Background(), id)
 		if won[0] == 0 {
-			waitFor(t, "delivery", func() bool { return len(f.up.to("contact78@example.net")) == 1 })
+			waitFor(t, "delivery", func() bool { return len(f.up.To("contact78@example.net")) == 1 })
 			if rec.Status != hold.Released {
 				t.Fatalf("release won but status %s", rec.Status)
 			}
@@ -493,7 +493,7 @@ func TestReleaseRejectRace(t *testing.T) {
 				t.Fatalf("reject won but status %s", rec.Status)
 			}
 			waitFor(t, "queue drained", func() bool { ids, _ := f.spool.List(spool.AreaQueue); return len(ids) == 0 })
-			if len(f.up.to("contact78@example.net")) != 0 {
+			if len(f.up.To("contact78@example.net")) != 0 {
 				t.Fatal("a rejected message was delivered")
 			}
 		}

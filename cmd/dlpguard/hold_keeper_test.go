@@ -3,9 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"dlpguard/internal/mailtest"
 	"encoding/json"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,52 +28,6 @@ import (
 	"dlpguard/smtpproxy/queue"
 	"dlpguard/smtpproxy/spool"
 )
-
-// hkUpstream records what the delivery queue sends.
-type hkUpstream struct {
-	mu   sync.Mutex
-	msgs map[string][][]byte // by recipient
-}
-
-type hkSession struct {
-	u     *hkUpstream
-	rcpts []string
-}
-
-func (s *hkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *hkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.rcpts = append(s.rcpts, to)
-	return nil
-}
-func (s *hkSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	s.u.mu.Lock()
-	for _, rc := range s.rcpts {
-		s.u.msgs[rc] = append(s.u.msgs[rc], b)
-	}
-	s.u.mu.Unlock()
-	s.rcpts = nil
-	return err
-}
-func (s *hkSession) Reset()        { s.rcpts = nil }
-func (s *hkSession) Logout() error { return nil }
-
-func (u *hkUpstream) to(rcpt string) [][]byte {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([][]byte(nil), u.msgs[rcpt]...)
-}
-
-func hkServe(t *testing.T, s *smtp.Server) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(ln)
-	t.Cleanup(func() { s.Close() })
-	return ln.Addr().String()
-}
 
 func hkWait(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -109,11 +62,16 @@ func TestHoldOverSMTP(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	up := &hkUpstream{msgs: map[string][][]byte{}}
-	usrv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &hkSession{u: up}, nil }))
-	usrv.Domain, usrv.ErrorLog = "upstream.test", log.New(io.Discard, "", 0)
-	usrv.MaxMessageBytes = 30 << 20
-	upAddr := hkServe(t, usrv)
+	up := mailtest.StartUpstream(t)
+	upAddr := up.Addr
+	// to is what reached the upstream for rcpt.
+	to := func(rcpt string) [][]byte {
+		var out [][]byte
+		for _, m := range up.To(rcpt) {
+			out = append(out, m.Data)
+		}
+		return out
+	}
 
 	sp, err := spool.Open(review.PathsIn(dir).Spool)
 	if err != nil {
@@ -158,19 +116,8 @@ func TestHoldOverSMTP(t *testing.T) {
 	defer relay.Shutdown(context.Background())
 
 	// The recipient's key, made by GnuPG, in the keyring.
-	gdir, _ := os.MkdirTemp("", "gpg")
-	defer func() { exec.Command("gpgconf", "--homedir", gdir, "--kill", "all").Run(); os.RemoveAll(gdir) }()
-	gpg := func(stdin []byte, args ...string) []byte {
-		cmd := exec.Command("gpg", append([]string{"--homedir", gdir, "--batch", "--yes", "--no-tty", "--pinentry-mode", "loopback"}, args...)...)
-		cmd.Stdin = bytes.NewReader(stdin)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("gpg %v: %v %s", args, err, stderr.String())
-		}
-		return out
-	}
+	g := mailtest.NewGPG(t)
+	gpg := g.Run
 	const from, rcpt = "user521@city.example.lg.jp", "contact19@example.org"
 	gpg(nil, "--passphrase", "", "--quick-gen-key", "Contact <"+rcpt+">", "future-default", "default", "1y")
 	if _, err := stores.Keys.Import(bytes.NewReader(gpg(nil, "--armor", "--export"))); err != nil {
@@ -208,11 +155,11 @@ func TestHoldOverSMTP(t *testing.T) {
 	id := m[1]
 	c.Quit()
 
-	hkWait(t, "sender notice", func() bool { return len(up.to(from)) == 1 && len(up.to("kacho@city.example.lg.jp")) == 1 })
-	if !bytes.Contains(up.to(from)[0], []byte("Auto-Submitted: auto-generated")) {
+	hkWait(t, "sender notice", func() bool { return len(to(from)) == 1 && len(to("kacho@city.example.lg.jp")) == 1 })
+	if !bytes.Contains(to(from)[0], []byte("Auto-Submitted: auto-generated")) {
 		t.Error("sender notice is not marked auto-generated")
 	}
-	if len(up.to(rcpt)) != 0 {
+	if len(to(rcpt)) != 0 {
 		t.Fatal("held message delivered before release")
 	}
 
@@ -232,15 +179,13 @@ func TestHoldOverSMTP(t *testing.T) {
 	if hr.StatusCode != 200 || rr.Status != "released" || rr.Method != "public-key" {
 		t.Fatalf("release: %d %+v", hr.StatusCode, rr)
 	}
-	hkWait(t, "released message", func() bool { return len(up.to(rcpt)) == 1 })
+	hkWait(t, "released message", func() bool { return len(to(rcpt)) == 1 })
 
-	orig, sent := hkAttachment(t, raw, "要支援者名簿.xlsx"), hkAttachment(t, up.to(rcpt)[0], "要支援者名簿.xlsx.pgp")
-	if len(orig) == 0 || len(sent) == 0 || hkAttachment(t, up.to(rcpt)[0], "要支援者名簿.xlsx") != nil {
+	orig, sent := hkAttachment(t, raw, "要支援者名簿.xlsx"), hkAttachment(t, to(rcpt)[0], "要支援者名簿.xlsx.pgp")
+	if len(orig) == 0 || len(sent) == 0 || hkAttachment(t, to(rcpt)[0], "要支援者名簿.xlsx") != nil {
 		t.Fatal("the released message does not carry the attachment as .pgp only")
 	}
-	in := filepath.Join(gdir, "in.pgp")
-	os.WriteFile(in, sent, 0o600)
-	if plain := gpg(nil, "--decrypt", in); !bytes.Equal(plain, orig) {
+	if plain, err := g.Decrypt(sent, ""); err != nil || !bytes.Equal(plain, orig) {
 		t.Fatal("gpg --decrypt does not give the original attachment")
 	}
 }
