@@ -3,7 +3,6 @@ package classify
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -121,13 +120,6 @@ type Classifier struct {
 	birthASCII           []string  // the ASCII keywords of birth_date, lower case
 	birthASCIIMax        int       // the longest of them
 	birthFirst           [256]bool // their first bytes, both cases
-	// birthPairs are their first two bytes (lower case, second byte in
-	// the high half) when all are letters and there are few pairs (the
-	// default: do, da, bi), else nil
-	birthPairs []uint16
-	// ref turns the hot loop's shortcuts off (plainRun, exact keyword
-	// windows): the differential test compares both ways.
-	ref bool
 }
 
 type orgData struct {
@@ -226,7 +218,6 @@ func New(cfg Config) (*Classifier, error) {
 			add(w, 0, 0, lab)
 		}
 	}
-	c.birthPairs = firstPairs(c.birthASCII)
 	if total := keywordBytes(kws); total >= 1<<15-1 {
 		return nil, fmt.Errorf("detectors: keywords too long in total (%d bytes, at most 32766)", total)
 	}
@@ -374,25 +365,6 @@ func New(cfg Config) (*Classifier, error) {
 		c.trig[r>>6] |= 1 << (r & 63)
 	}
 	return c, nil
-}
-
-// firstPairs returns the distinct first two bytes of the (lower-case)
-// words, second byte in the high half, when all are ASCII letters and
-// there are at most four pairs, else nil.
-func firstPairs(words []string) []uint16 {
-	var out []uint16
-	for _, w := range words {
-		if len(w) < 2 || w[0] < 'a' || w[0] > 'z' || w[1] < 'a' || w[1] > 'z' {
-			return nil
-		}
-		if p := uint16(w[0]) | uint16(w[1])<<8; !slices.Contains(out, p) {
-			out = append(out, p)
-		}
-	}
-	if len(out) > 4 {
-		return nil
-	}
-	return out
 }
 
 func keywordBytes(kws []kwInfo) int {

@@ -1,10 +1,5 @@
 package classify
 
-import (
-	"encoding/binary"
-	"math/bits"
-)
-
 // ymd packs a date as yyyymmdd for comparisons.
 func ymd(y, m, d int) int { return y*10000 + m*100 + d }
 
@@ -185,16 +180,12 @@ func (s *Scanner) judgeDate(i int) {
 	if !ctx {
 		// most dates are in plain ASCII text (logs, signatures): there only
 		// the ASCII keywords can match, and a direct search is cheaper
-		// than the keyword index. In ASCII, runes are bytes: try the byte
-		// window first.
+		// than the keyword index.
 		w := s.c.set[dBirth].window
-		lo, hi := max(0, i-w-s.c.birthASCIIMax), min(len(s.buf), end+w+s.c.birthASCIIMax)
-		if s.c.ref || !isASCII(s.buf[lo:hi]) {
-			lo, hi = runesBack(s.buf, i, w), runesFwd(s.buf, end, w)
-			lo, hi = max(0, lo-s.c.birthASCIIMax), min(len(s.buf), hi+s.c.birthASCIIMax)
-		}
+		lo, hi := runesBack(s.buf, i, w), runesFwd(s.buf, end, w)
+		lo, hi = max(0, lo-s.c.birthASCIIMax), min(len(s.buf), hi+s.c.birthASCIIMax)
 		if isASCII(s.buf[lo:hi]) {
-			ctx = s.c.containsBirth(s.buf[lo:hi])
+			ctx = containsFold(s.buf[lo:hi], s.c.birthASCII, &s.c.birthFirst)
 		} else {
 			_, ctx = s.near(1<<dBirth, 0, 0, i, end, w, true, true)
 		}
@@ -210,48 +201,11 @@ func (s *Scanner) judgeDate(i int) {
 }
 
 func isASCII(b []byte) bool {
-	var or uint64
-	for len(b) >= 32 {
-		or |= binary.LittleEndian.Uint64(b) | binary.LittleEndian.Uint64(b[8:]) |
-			binary.LittleEndian.Uint64(b[16:]) | binary.LittleEndian.Uint64(b[24:])
-		b = b[32:]
-	}
-	for len(b) >= 8 {
-		or |= binary.LittleEndian.Uint64(b)
-		b = b[8:]
-	}
+	var or byte
 	for _, c := range b {
-		or |= uint64(c)
+		or |= c
 	}
-	return or&hi8 == 0
-}
-
-// containsBirth is containsFold with the ASCII keywords of birth_date
-// (b is ASCII).
-func (c *Classifier) containsBirth(b []byte) bool {
-	if len(c.birthPairs) == 0 {
-		return containsFold(b, c.birthASCII, &c.birthFirst)
-	}
-	// candidates eight places at a time: the first two letters of a
-	// keyword (b|0x20 is the lower case of a letter; zero bytes of x^c
-	// are exact with the high bit clear, as in swarStop)
-	p := 0
-	for ; p+9 <= len(b); p += 8 {
-		x0 := binary.LittleEndian.Uint64(b[p:]) | lo8*0x20
-		x1 := binary.LittleEndian.Uint64(b[p+1:]) | lo8*0x20
-		var m uint64
-		for _, pr := range c.birthPairs {
-			e0, e1 := x0^(lo8*uint64(pr&0xFF)), x1^(lo8*uint64(pr>>8))
-			m |= ^((e0&^hi8 + lo8*0x7F) | e0) & ^((e1&^hi8 + lo8*0x7F) | e1)
-		}
-		for m &= hi8; m != 0; m &= m - 1 {
-			q := p + bits.TrailingZeros64(m)>>3
-			if containsFold(b[q:min(len(b), q+c.birthASCIIMax)], c.birthASCII, &c.birthFirst) {
-				return true
-			}
-		}
-	}
-	return containsFold(b[p:], c.birthASCII, &c.birthFirst)
+	return or < 0x80
 }
 
 // containsFold reports whether b contains one of the (lower-case ASCII)

@@ -169,14 +169,9 @@ func digitsOnly(s string) string {
 //
 // Text with none of their lead bytes is appended as is (the common case).
 func appendFolded(buf []byte, text string) []byte {
-	// copy first, then look at the copy: it is in the cache, the text
-	// may not be
-	n := len(buf)
-	buf = append(buf, text...)
-	if !mayNeedFold(buf[n:]) {
-		return buf
+	if !mayNeedFold(text) {
+		return append(buf, text...)
 	}
-	buf = buf[:n]
 	for i := 0; i < len(text); {
 		c := text[i]
 		if c < 0xC2 || c >= 0xE3 && c <= 0xE9 {
@@ -228,20 +223,12 @@ func appendFolded(buf []byte, text string) []byte {
 // U+1FFF (Indic, Mongolian …), U+2000–U+207F (spaces, zero-width and bidi
 // controls), U+A000–U+AFFF and U+FE00–U+FFFF (BOM; a few Nd blocks), and
 // the supplementary planes (mathematical digits, tags).
-func mayNeedFold[T string | []byte](text T) bool {
+func mayNeedFold(text string) bool {
 	for i := 0; i < len(text); i++ {
-		// plain ASCII thirty-two bytes at a time
-		for i+32 <= len(text) && (load64(text[i:i+8])|load64(text[i+8:i+16])|load64(text[i+16:i+24])|load64(text[i+24:i+32]))&hi8 == 0 {
-			i += 32
-		}
-		for i+16 <= len(text) && (load64(text[i:i+8])|load64(text[i+8:i+16]))&hi8 == 0 {
-			i += 16
-		}
-		if i+8 <= len(text) && load64(text[i:i+8])&hi8 == 0 {
+		// plain ASCII eight bytes at a time
+		for i+8 <= len(text) && (uint64(text[i])|uint64(text[i+1])<<8|uint64(text[i+2])<<16|uint64(text[i+3])<<24|
+			uint64(text[i+4])<<32|uint64(text[i+5])<<40|uint64(text[i+6])<<48|uint64(text[i+7])<<56)&0x8080808080808080 == 0 {
 			i += 8
-		}
-		for i < len(text) && text[i] < utf8.RuneSelf {
-			i++
 		}
 		if i >= len(text) {
 			break
@@ -264,13 +251,6 @@ func mayNeedFold[T string | []byte](text T) bool {
 		}
 	}
 	return false
-}
-
-// load64 reads eight bytes little-endian (one load: t has length 8).
-func load64[T string | []byte](t T) uint64 {
-	_ = t[7]
-	return uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
-		uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
 }
 
 // exoticDigit maps the digits NFKC folds but Nd does not hold: circled,
