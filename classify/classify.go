@@ -3,6 +3,7 @@ package classify
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -120,6 +121,17 @@ type Classifier struct {
 	birthASCII           []string  // the ASCII keywords of birth_date, lower case
 	birthASCIIMax        int       // the longest of them
 	birthFirst           [256]bool // their first bytes, both cases
+	// birthFirst2 and birthSecond are their first and second letters
+	// (lower case, each repeated in the eight bytes of a word) when all
+	// are letters and there are at most two first and four second ones
+	// (the default: d, b; o, a, i), else zero
+	birthFirst2 [2]uint64
+	birthSecond [4]uint64
+	// ref turns the shortcuts off (the alphanumeric-token skip in scan,
+	// plainRun, judge12's early return, the byte window of judgeDate,
+	// exact wide windows in near): set only by the differential tests,
+	// which compare both ways.
+	ref bool
 }
 
 type orgData struct {
@@ -218,6 +230,7 @@ func New(cfg Config) (*Classifier, error) {
 			add(w, 0, 0, lab)
 		}
 	}
+	c.birthFirst2, c.birthSecond = firstLetters(c.birthASCII)
 	if total := keywordBytes(kws); total >= 1<<15-1 {
 		return nil, fmt.Errorf("detectors: keywords too long in total (%d bytes, at most 32766)", total)
 	}
@@ -365,6 +378,35 @@ func New(cfg Config) (*Classifier, error) {
 		c.trig[r>>6] |= 1 << (r & 63)
 	}
 	return c, nil
+}
+
+// firstLetters returns the distinct first and second bytes of the
+// (lower-case) words, each times lo8, when all are ASCII letters and there
+// are at most two first and four second ones (repeated to fill the
+// arrays), else zeros.
+func firstLetters(words []string) (first [2]uint64, second [4]uint64) {
+	var f, s []byte
+	for _, w := range words {
+		if len(w) < 2 || w[0] < 'a' || w[0] > 'z' || w[1] < 'a' || w[1] > 'z' {
+			return
+		}
+		if !slices.Contains(f, w[0]) {
+			f = append(f, w[0])
+		}
+		if !slices.Contains(s, w[1]) {
+			s = append(s, w[1])
+		}
+	}
+	if len(f) == 0 || len(f) > len(first) || len(s) > len(second) {
+		return
+	}
+	for k := range first {
+		first[k] = lo8 * uint64(f[k%len(f)])
+	}
+	for k := range second {
+		second[k] = lo8 * uint64(s[k%len(s)])
+	}
+	return
 }
 
 func keywordBytes(kws []kwInfo) int {

@@ -2,6 +2,7 @@ package classify
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"math/rand"
 	"strings"
@@ -746,7 +747,8 @@ func TestScannerReset(t *testing.T) {
 }
 
 func TestSWARStop(t *testing.T) {
-	// every byte value at every position, against the table
+	// every byte value at every position: exactly the bytes the table
+	// stops at are marked
 	c := mustNew(t, Config{})
 	for _, table := range []bool{false, true} {
 		skip := &c.skipASCII
@@ -762,9 +764,42 @@ func TestSWARStop(t *testing.T) {
 					x = x<<8 | uint64(b[k])
 				}
 				want := !skip[v]
-				if got := swarStop(x, table); got != want {
+				if got := swarStop(x, table)>>(8*pos+7)&1 == 1; got != want {
 					t.Fatalf("byte %#x at %d (table %v): swarStop %v, want %v", v, pos, table, got, want)
 				}
+			}
+		}
+	}
+	// random words: marks are exact whatever the neighbours, and
+	// nextStop finds the first byte to stop at
+	rng := rand.New(rand.NewSource(1))
+	alphabet := []byte("ab Z:=-/.,\n\t0189@?\x80\xe3\xff")
+	for _, table := range []bool{false, true} {
+		skip := &c.skipASCII
+		if table {
+			skip = &c.skipTable
+		}
+		for n := 0; n < 200000; n++ {
+			var b [24]byte
+			for k := range b {
+				b[k] = alphabet[rng.Intn(len(alphabet))]
+			}
+			m := swarStop(binary.LittleEndian.Uint64(b[:8]), table)
+			for k := 0; k < 8; k++ {
+				if !skip[b[k]] != (m>>(8*k+7)&1 == 1) {
+					t.Fatalf("%q (table %v): byte %d marked %v", b[:8], table, k, m>>(8*k+7)&1 == 1)
+				}
+			}
+			from := rng.Intn(len(b))
+			want := len(b)
+			for k := from; k < len(b); k++ {
+				if !skip[b[k]] {
+					want = k
+					break
+				}
+			}
+			if got := nextStop(b[:], from, table, skip); got != want {
+				t.Fatalf("%q from %d (table %v): next stop %d, want %d", b[:], from, table, got, want)
 			}
 		}
 	}

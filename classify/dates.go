@@ -1,5 +1,10 @@
 package classify
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // ymd packs a date as yyyymmdd for comparisons.
 func ymd(y, m, d int) int { return y*10000 + m*100 + d }
 
@@ -180,12 +185,16 @@ func (s *Scanner) judgeDate(i int) {
 	if !ctx {
 		// most dates are in plain ASCII text (logs, signatures): there only
 		// the ASCII keywords can match, and a direct search is cheaper
-		// than the keyword index.
+		// than the keyword index. In ASCII, runes are bytes: try the byte
+		// window first.
 		w := s.c.set[dBirth].window
-		lo, hi := runesBack(s.buf, i, w), runesFwd(s.buf, end, w)
-		lo, hi = max(0, lo-s.c.birthASCIIMax), min(len(s.buf), hi+s.c.birthASCIIMax)
+		lo, hi := max(0, i-w-s.c.birthASCIIMax), min(len(s.buf), end+w+s.c.birthASCIIMax)
+		if s.c.ref || !isASCII(s.buf[lo:hi]) {
+			lo, hi = runesBack(s.buf, i, w), runesFwd(s.buf, end, w)
+			lo, hi = max(0, lo-s.c.birthASCIIMax), min(len(s.buf), hi+s.c.birthASCIIMax)
+		}
 		if isASCII(s.buf[lo:hi]) {
-			ctx = containsFold(s.buf[lo:hi], s.c.birthASCII, &s.c.birthFirst)
+			ctx = s.c.containsBirth(s.buf[lo:hi])
 		} else {
 			_, ctx = s.near(1<<dBirth, 0, 0, i, end, w, true, true)
 		}
@@ -201,11 +210,51 @@ func (s *Scanner) judgeDate(i int) {
 }
 
 func isASCII(b []byte) bool {
-	var or byte
-	for _, c := range b {
-		or |= c
+	var or uint64
+	for len(b) >= 32 {
+		or |= binary.LittleEndian.Uint64(b) | binary.LittleEndian.Uint64(b[8:]) |
+			binary.LittleEndian.Uint64(b[16:]) | binary.LittleEndian.Uint64(b[24:])
+		b = b[32:]
 	}
-	return or < 0x80
+	for len(b) >= 8 {
+		or |= binary.LittleEndian.Uint64(b)
+		b = b[8:]
+	}
+	for _, c := range b {
+		or |= uint64(c)
+	}
+	return or&hi8 == 0
+}
+
+// containsBirth is containsFold with the ASCII keywords of birth_date
+// (b is ASCII).
+func (c *Classifier) containsBirth(b []byte) bool {
+	f, sc := &c.birthFirst2, &c.birthSecond
+	if f[0] == 0 {
+		return containsFold(b, c.birthASCII, &c.birthFirst)
+	}
+	// candidates eight places at a time: a first letter of a keyword
+	// followed by a second letter of one (b|0x20 is the lower case of a
+	// letter; the zero tests may mark more, never less)
+	p := 0
+	for ; p+9 <= len(b); p += 8 {
+		x0 := binary.LittleEndian.Uint64(b[p:]) | lo8*0x20
+		x1 := binary.LittleEndian.Uint64(b[p+1:]) | lo8*0x20
+		e0, e1 := x0^f[0], x0^f[1]
+		first := (e0-lo8)&^e0 | (e1-lo8)&^e1
+		if first&hi8 == 0 {
+			continue
+		}
+		e0, e1, e2, e3 := x1^sc[0], x1^sc[1], x1^sc[2], x1^sc[3]
+		m := first & ((e0-lo8)&^e0 | (e1-lo8)&^e1 | (e2-lo8)&^e2 | (e3-lo8)&^e3) & hi8
+		for ; m != 0; m &= m - 1 {
+			q := p + bits.TrailingZeros64(m)>>3
+			if containsFold(b[q:min(len(b), q+c.birthASCIIMax)], c.birthASCII, &c.birthFirst) {
+				return true
+			}
+		}
+	}
+	return containsFold(b[p:], c.birthASCII, &c.birthFirst)
 }
 
 // containsFold reports whether b contains one of the (lower-case ASCII)

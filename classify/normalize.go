@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"encoding/binary"
 	"unicode"
 	"unicode/utf8"
 )
@@ -169,9 +170,14 @@ func digitsOnly(s string) string {
 //
 // Text with none of their lead bytes is appended as is (the common case).
 func appendFolded(buf []byte, text string) []byte {
-	if !mayNeedFold(text) {
-		return append(buf, text...)
+	// copy first, then look at the copy: it is in the cache, the text
+	// may not be
+	n := len(buf)
+	buf = append(buf, text...)
+	if !mayNeedFold(buf[n:]) {
+		return buf
 	}
+	buf = buf[:n]
 	for i := 0; i < len(text); {
 		c := text[i]
 		if c < 0xC2 || c >= 0xE3 && c <= 0xE9 {
@@ -223,17 +229,29 @@ func appendFolded(buf []byte, text string) []byte {
 // U+1FFF (Indic, Mongolian …), U+2000–U+207F (spaces, zero-width and bidi
 // controls), U+A000–U+AFFF and U+FE00–U+FFFF (BOM; a few Nd blocks), and
 // the supplementary planes (mathematical digits, tags).
-func mayNeedFold(text string) bool {
+func mayNeedFold(text []byte) bool {
 	for i := 0; i < len(text); i++ {
-		// plain ASCII eight bytes at a time
-		for i+8 <= len(text) && (uint64(text[i])|uint64(text[i+1])<<8|uint64(text[i+2])<<16|uint64(text[i+3])<<24|
-			uint64(text[i+4])<<32|uint64(text[i+5])<<40|uint64(text[i+6])<<48|uint64(text[i+7])<<56)&0x8080808080808080 == 0 {
-			i += 8
+		// plain ASCII thirty-two bytes at a time
+		for i+32 <= len(text) {
+			w := text[i : i+32 : i+32]
+			if (binary.LittleEndian.Uint64(w)|binary.LittleEndian.Uint64(w[8:])|
+				binary.LittleEndian.Uint64(w[16:])|binary.LittleEndian.Uint64(w[24:]))&hi8 != 0 {
+				break
+			}
+			i += 32
+		}
+		for i < len(text) && text[i] < utf8.RuneSelf {
+			i++
 		}
 		if i >= len(text) {
 			break
 		}
 		c := text[i]
+		if c >= 0xE3 && c <= 0xE9 && i+2 < len(text) && text[i+1]&0xC0 == 0x80 && text[i+2]&0xC0 == 0x80 {
+			// kana and kanji (U+3000–U+9FFF): nothing to fold
+			i += 2
+			continue
+		}
 		if c < 0xC2 {
 			continue
 		}

@@ -1,5 +1,11 @@
 package classify
 
+import (
+	"encoding/binary"
+	"math/bits"
+	"unicode/utf8"
+)
+
 // Numeric identifiers: one parse of a digit run (half or full width, with
 // space, dash and dot look-alikes between groups), then each detector
 // judges the groups.
@@ -44,6 +50,86 @@ func sepAt(buf []byte, i int) (byte, int) {
 		return '.', n
 	}
 	return 0, 0
+}
+
+// plainRun is the shortcut for the commonest digit runs of ASCII text
+// (7f3a9c1e, 12ms, 10:15, id=42;, 4711 was, section-4.html,
+// 2026-11-25T10:15): a run of ASCII digits at buf[i], in groups joined by
+// single separators (' ', '-', '.'), whose next byte rules out every
+// detector before onDigits and judgeRun would do any work. It returns the
+// run's end, as onDigits would, or 0 when the run needs the full parse.
+// What it passes over:
+//   - a run glued to an ASCII letter after it: judgeRun drops it;
+//   - one group of a length no identifier has (idLength) followed by
+//     ASCII other than '-' (an address or phone dash), a comma after
+//     three digits (123,456,789,018) or ')' after a leading zero
+//     ((03)1234-5678), with, after ' ', '.' or '/', an ASCII letter: the
+//     run ends there, no date parses (it needs a date separator right
+//     after at most four digits, then more digits), no street number
+//     starts at ASCII other than a dash, and judge has no length to try.
+func (s *Scanner) plainRun(i int) int {
+	if s.c.ref {
+		return 0
+	}
+	buf := s.buf
+	j, groups := i, 0
+	for {
+		j = digitsEnd(buf, j)
+		groups++
+		// ' ', '-' or '.' (one shift, no branch per byte value)
+		const seps uint64 = 1<<' ' | 1<<'-' | 1<<'.'
+		if j+2 < len(buf) && seps>>buf[j]&1 != 0 && buf[j+1]-'0' < 10 {
+			j++
+			continue
+		}
+		break
+	}
+	if j+1 >= len(buf) {
+		return 0 // the run may go on in the next chunk
+	}
+	c := buf[j]
+	if asciiLetter(c) {
+		return j
+	}
+	n := j - i
+	if groups > 1 || c >= utf8.RuneSelf || idLength(n) {
+		return 0
+	}
+	switch c {
+	case '-':
+		return 0
+	case ' ', '.', '/':
+		if !asciiLetter(buf[j+1]) {
+			return 0
+		}
+	case ',':
+		if n == 3 {
+			return 0
+		}
+	case ')':
+		if buf[i] == '0' {
+			return 0
+		}
+	}
+	return j
+}
+
+// digitsEnd returns the end of the run of ASCII digits at buf[j]: eight
+// bytes at a time (the digit test of swarStop, exact for every byte), so
+// that the length of a run costs no branch.
+func digitsEnd(buf []byte, j int) int {
+	for j+8 <= len(buf) {
+		y := binary.LittleEndian.Uint64(buf[j:j+8]) &^ hi8
+		digits := (y + lo8*0x50) &^ (y + lo8*0x46)
+		if m := ^digits & hi8; m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
+		}
+		j += 8
+	}
+	for j < len(buf) && buf[j]-'0' < 10 {
+		j++
+	}
+	return j
 }
 
 // onDigits handles the digit run at buf[i]; it returns where scanning goes
@@ -204,12 +290,11 @@ func (s *Scanner) judgeRun(run *numRun) {
 			mixed = true
 		}
 	}
-	whole := sub{start: run.start, end: run.end, val: string(run.digits[:run.n]), groups: run.groups, sep: sep}
-	if mixed {
-		whole.sep = 'x'
-	}
 	if !mixed && (sep != ' ' || knownGrouping(run.groups)) {
-		s.judge(&whole)
+		if idLength(run.n) {
+			whole := sub{start: run.start, end: run.end, val: string(run.digits[:run.n]), groups: run.groups, sep: sep}
+			s.judge(&whole)
+		}
 	} else {
 		// split at spaces: each part is its own number
 		g0, off := 0, 0
@@ -231,8 +316,10 @@ func (s *Scanner) judgeRun(run *numRun) {
 				for k := g0; k <= g; k++ {
 					n += run.groups[k]
 				}
-				p := sub{start: run.gs[g0], end: run.ge[g], val: string(run.digits[off : off+n]), groups: run.groups[g0 : g+1], sep: ps}
-				s.judge(&p)
+				if idLength(n) {
+					p := sub{start: run.gs[g0], end: run.ge[g], val: string(run.digits[off : off+n]), groups: run.groups[g0 : g+1], sep: ps}
+					s.judge(&p)
+				}
 				off += n
 				g0 = g + 1
 			}
@@ -330,9 +417,12 @@ func (s *Scanner) glued(a, b int) (glued bool, letterLeft int) {
 	return glued, letterLeft
 }
 
+// idLength reports a length of digits some built-in identifier has.
+func idLength(n int) bool { return n == 7 || n >= 10 && n <= 19 }
+
 func (s *Scanner) judge(p *sub) {
 	n := len(p.val)
-	if n < 7 || n == 8 || n == 9 || n > 19 {
+	if !idLength(n) {
 		return // no built-in identifier has this length
 	}
 	c := s.c
@@ -430,6 +520,12 @@ func (s *Scanner) judge12(p *sub) {
 	dlDist, dl := 0, false
 	if !c.set[dDL].disabled {
 		dlDist, dl = s.near(1<<dDL, 0, 0, p.start, p.end, c.set[dDL].window, true, true)
+	}
+	if !valid && !dl && !c.ref {
+		// neither a My Number nor a licence: the wide window of the My
+		// Number keywords would decide nothing (nine in ten 12-digit
+		// numbers fail the check digit)
+		return
 	}
 	mnDist, mn := s.near(1<<dMyNumber, 0, 0, p.start, p.end, c.set[dMyNumber].window, true, true)
 	var cl colLabel

@@ -3,8 +3,10 @@ package classify
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"strings"
+	"unicode/utf8"
 
 	"dlpguard/inspect"
 )
@@ -111,9 +113,13 @@ func (s *Scanner) recordB(d int, vb []byte, conf Confidence, a, b int) {
 		m = map[string]Confidence{}
 		s.values[d] = m
 	}
+	if s.noopOK && d == s.noopDet && conf == s.noopConf && string(vb) == string(s.noopVal) {
+		return // as last time: nothing new (ranks only grow; same location)
+	}
 	ag := &s.agg[d]
 	old, seen := m[string(vb)]
 	if seen && conf.Rank() <= old.Rank() && conf.Rank() <= ag.conf.Rank() && s.locSeen(ag) {
+		s.noopOK, s.noopDet, s.noopConf, s.noopVal = true, d, conf, append(s.noopVal[:0], vb...)
 		return // nothing new
 	}
 	val := string(vb)
@@ -242,8 +248,7 @@ func (s *Scanner) onAt(i int) {
 	if s.c.set[dEmail].disabled || s.buf[i] != '@' {
 		return
 	}
-	l := strings.ToLower(s.loc)
-	if strings.HasPrefix(l, "header:message-id") || strings.HasPrefix(l, "header:references") || strings.HasPrefix(l, "header:in-reply-to") {
+	if s.idHeader {
 		return
 	}
 	buf := s.buf
@@ -273,18 +278,24 @@ func (s *Scanner) onAt(i int) {
 			return
 		}
 	}
-	v := strings.ToLower(string(buf[a:b]))
+	// the address in lower case (local and domain characters are ASCII)
+	v := s.scratch[:0]
+	for _, c := range buf[a:b] {
+		v = append(v, lowerASCII(c))
+	}
+	s.scratch = v
 	dom := v[i-a+1:]
 	for _, d := range s.c.org.domains {
-		if dom == d || strings.HasSuffix(dom, "."+d) {
+		if string(dom) == d || len(dom) > len(d) && dom[len(dom)-len(d)-1] == '.' && string(dom[len(dom)-len(d):]) == d {
 			return
 		}
 	}
-	s.record(dEmail, v, High, a, b)
+	s.recordB(dEmail, v, High, a, b)
 }
 
 func isLocalChar(b byte) bool {
-	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || strings.IndexByte("._%+-", b) >= 0
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' ||
+		b == '.' || b == '_' || b == '%' || b == '+' || b == '-'
 }
 
 func isDomainChar(b byte) bool {
@@ -536,6 +547,16 @@ func (s *Scanner) nameLike(ls, le int) bool {
 	buf := s.buf[:le]
 	i := ls
 	for i < le {
+		// no name rune is ASCII: pass over ASCII eight bytes at a time
+		for i+8 <= le && binary.LittleEndian.Uint64(buf[i:i+8])&hi8 == 0 {
+			i += 8
+		}
+		for i < le && buf[i] < utf8.RuneSelf {
+			i++
+		}
+		if i >= le {
+			break
+		}
 		// a boundary, then 1–5 name runes, spaces, 1–5 name runes, a boundary
 		r, n := runeAt(buf, i)
 		if n == 0 {
