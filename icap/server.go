@@ -156,6 +156,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
+		ln.Close()
 		return ErrServerClosed
 	}
 	s.lns[ln] = true

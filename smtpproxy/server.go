@@ -266,6 +266,12 @@ func (s *Server) newSMTPServer() *smtp.Server {
 // certificate is configured) until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	srv := s.newSMTPServer()
+	if s.draining.Load() {
+		// Shutdown ran before this server was registered, so it could
+		// not stop it: never start accepting.
+		ln.Close()
+		return nil
+	}
 	err := srv.Serve(&limitListener{Listener: ln, s: s})
 	if errors.Is(err, smtp.ErrServerClosed) {
 		return nil
@@ -278,6 +284,10 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	srv := s.newSMTPServer()
 	if srv.TLSConfig == nil {
 		return errors.New("smtpproxy: implicit TLS needs a certificate")
+	}
+	if s.draining.Load() { // see Serve
+		ln.Close()
+		return nil
 	}
 	err := srv.Serve(tls.NewListener(&limitListener{Listener: ln, s: s}, srv.TLSConfig))
 	if errors.Is(err, smtp.ErrServerClosed) {

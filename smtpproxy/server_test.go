@@ -996,3 +996,32 @@ func TestKeeper(t *testing.T) {
 		})
 	}
 }
+
+// TestShutdownBeforeServe: a Shutdown that runs before a Serve goroutine
+// has started must still stop it (serve's drain waits for every Serve).
+func TestShutdownBeforeServe(t *testing.T) {
+	store, err := spool.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Config{Hostname: "relay.test", MaxMessageSize: 1 << 20, MaxRecipients: 10, MaxLineLength: 1000,
+		MaxHeaderSize: 1 << 16, CommandTimeout: time.Second, DataTimeout: time.Second,
+		MaxConnections: 10, MaxConnectionsPerIP: 10}, store, Options{})
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve after Shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve kept accepting after Shutdown")
+	}
+}
