@@ -113,6 +113,16 @@ func compile(data []byte, filename string, now time.Time) (*Engine, []Problem) {
 		Custom:         f.Detectors.Custom,
 		Exclude:        f.Detectors.Exclude,
 		MarkingHeaders: f.Detectors.MarkingHeaders,
+		Markings:       f.Detectors.Markings,
+	}
+	defaultMarkings := classify.DefaultMarkings()
+	for tok, l := range f.Detectors.Markings {
+		if _, ok := defaultMarkings[tok]; !ok {
+			c.errf(p("detectors", "markings", tok), "detectors.markings."+tok, "unknown marking %q (see classify.DefaultMarkings: 重要性1, 機密性2, 極秘, 部外秘 …)", tok)
+		}
+		if !validLevel(l) {
+			c.errf(p("detectors", "markings", tok), "detectors.markings."+tok, "bad level %q (I, II or III)", l)
+		}
 	}
 	for name, s := range f.Detectors.Builtin {
 		if !builtinDetectors[name] {

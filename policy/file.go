@@ -49,6 +49,9 @@ type detectorsFile struct {
 	Custom         []classify.CustomDetector            `yaml:"custom"`
 	Exclude        classify.Exclusions                  `yaml:"exclude"`
 	MarkingHeaders []classify.MarkingHeader             `yaml:"marking_headers"`
+	// Markings overrides the level a marking token states (clause 3.1
+	// classes), e.g. 重要性2: I; tokens as in classify.DefaultMarkings.
+	Markings map[string]classify.Level `yaml:"markings"`
 }
 
 type ruleFile struct {
