@@ -322,6 +322,19 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// waitAttempted waits until the message's first recipient has had an
+// attempt and returns the envelope as it then is.
+func (e *env) waitAttempted(id string) *spool.Envelope {
+	e.t.Helper()
+	var en *spool.Envelope
+	waitFor(e.t, "an attempt", func() bool {
+		var err error
+		en, err = e.store.Envelope(spool.AreaQueue, id)
+		return err == nil && en.Recipients[0].Attempts > 0
+	})
+	return en
+}
+
 func (e *env) queued() []string {
 	ids, err := e.store.List(spool.AreaQueue)
 	if err != nil {

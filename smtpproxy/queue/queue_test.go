@@ -597,11 +597,7 @@ func TestSTARTTLSAndAuth(t *testing.T) {
 				}
 				return
 			}
-			waitFor(t, "deferral", func() bool {
-				en, err := e.store.Envelope(spool.AreaQueue, id)
-				return err == nil && en.Recipients[0].Attempts > 0
-			})
-			en, _ := e.store.Envelope(spool.AreaQueue, id)
+			en := e.waitAttempted(id)
 			if en.Recipients[0].Status != spool.Pending || !strings.Contains(en.Recipients[0].LastError, tc.wantErr) {
 				t.Errorf("recipient %+v", en.Recipients[0])
 			}
@@ -617,11 +613,7 @@ func TestTLSRequiredButNotOffered(t *testing.T) {
 	e := newEnv(t, cfg, "")
 	e.start()
 	id := e.commit("yamada@city.example.lg.jp", []string{"a@example.com"}, msgText("x", "y"), true)
-	waitFor(t, "deferral", func() bool {
-		en, err := e.store.Envelope(spool.AreaQueue, id)
-		return err == nil && en.Recipients[0].Attempts > 0
-	})
-	en, _ := e.store.Envelope(spool.AreaQueue, id)
+	en := e.waitAttempted(id)
 	if en.Recipients[0].Status != spool.Pending || !strings.Contains(en.Recipients[0].LastError, "STARTTLS") {
 		t.Errorf("recipient %+v", en.Recipients[0])
 	}
@@ -641,11 +633,7 @@ func TestAuthNeverInClearText(t *testing.T) {
 	e := newEnv(t, cfg, "")
 	e.start()
 	id := e.commit("yamada@city.example.lg.jp", []string{"a@example.com"}, msgText("x", "y"), true)
-	waitFor(t, "deferral", func() bool {
-		en, err := e.store.Envelope(spool.AreaQueue, id)
-		return err == nil && en.Recipients[0].Attempts > 0
-	})
-	en, _ := e.store.Envelope(spool.AreaQueue, id)
+	en := e.waitAttempted(id)
 	if en.Recipients[0].Status != spool.Pending || !strings.Contains(en.Recipients[0].LastError, "refusing AUTH without TLS") {
 		t.Errorf("recipient %+v", en.Recipients[0])
 	}
@@ -674,12 +662,8 @@ func TestUpstreamDown(t *testing.T) {
 	e := newEnv(t, cfg, "")
 	e.start()
 	id := e.commit("yamada@city.example.lg.jp", []string{"a@example.com"}, msgText("x", "y"), true)
-	waitFor(t, "deferral", func() bool {
-		en, err := e.store.Envelope(spool.AreaQueue, id)
-		return err == nil && en.Recipients[0].Attempts == 1
-	})
-	en, _ := e.store.Envelope(spool.AreaQueue, id)
-	if en.Recipients[0].Status != spool.Pending || en.NextAttempt.Before(time.Now().Add(30*time.Minute)) {
+	en := e.waitAttempted(id)
+	if en.Recipients[0].Status != spool.Pending || en.Recipients[0].Attempts != 1 || en.NextAttempt.Before(time.Now().Add(30*time.Minute)) {
 		t.Errorf("envelope %+v", en)
 	}
 }
