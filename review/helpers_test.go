@@ -212,9 +212,7 @@ func (f *fixture) hold(name, from string, rcpts ...string) (string, *policy.Verd
 		f.t.Fatalf("%s: verdict %s, want hold", name, v.Action)
 	}
 	env := &spool.Envelope{ID: spool.NewID(), From: from, Received: time.Now()}
-	for _, r := range rcpts {
-		env.Recipients = append(env.Recipients, spool.Recipient{Address: r, Status: spool.Pending})
-	}
+	env.Recipients = spool.PendingRecipients(rcpts)
 	id, err := f.svc.Hold(ctx, env, bytes.NewReader(raw), v)
 	if err != nil {
 		f.t.Fatal(err)

@@ -246,9 +246,7 @@ func (s *Service) Release(ctx context.Context, id string, a Actor, reason string
 	}
 	env := &spool.Envelope{ID: w.ID(), From: rec.Envelope.From, Received: s.now().UTC(),
 		UTF8: m.UTF8, EightBit: m.EightBit, AuthUser: rec.Envelope.AuthUser, ClientIP: rec.Envelope.ClientIP, HELO: rec.Envelope.HELO}
-	for _, r := range rec.Envelope.Recipients {
-		env.Recipients = append(env.Recipients, spool.Recipient{Address: r, Status: spool.Pending})
-	}
+	env.Recipients = spool.PendingRecipients(rec.Envelope.Recipients)
 	// Queued first, then marked released: a crash in between can at worst
 	// send it twice, never lose it.
 	if err := w.Commit(env, spool.AreaQueue); err != nil {

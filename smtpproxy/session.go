@@ -250,9 +250,7 @@ func (ss *session) Data(r io.Reader) error {
 		UTF8:     ss.utf8,
 		EightBit: ss.eightBit,
 	}
-	for _, rc := range ss.rcpts {
-		env.Recipients = append(env.Recipients, spool.Recipient{Address: rc, Status: spool.Pending})
-	}
+	env.Recipients = spool.PendingRecipients(ss.rcpts)
 	log = log.With("from", env.From, "rcpts", len(env.Recipients), "size", env.Size)
 
 	d := srv.inspect(log, env, w.File(), cfg.InspectTimeout)

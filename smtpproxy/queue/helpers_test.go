@@ -294,9 +294,7 @@ func (e *env) commit(from string, rcpts []string, data string, notify bool, mod 
 		e.t.Fatal(err)
 	}
 	en := &spool.Envelope{From: from, Received: time.Now()}
-	for _, r := range rcpts {
-		en.Recipients = append(en.Recipients, spool.Recipient{Address: r, Status: spool.Pending})
-	}
+	en.Recipients = spool.PendingRecipients(rcpts)
 	for _, f := range mod {
 		f(en)
 	}

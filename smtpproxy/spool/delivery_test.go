@@ -111,9 +111,7 @@ func TestQueueDeliversMessageBytesOnly(t *testing.T) {
 		}
 		io.WriteString(w, data)
 		env := &spool.Envelope{From: "a@city.example.lg.jp", Received: time.Now()}
-		for _, r := range rcpts {
-			env.Recipients = append(env.Recipients, spool.Recipient{Address: r, Status: spool.Pending})
-		}
+		env.Recipients = spool.PendingRecipients(rcpts)
 		if err := w.Commit(env, area); err != nil {
 			t.Fatal(err)
 		}

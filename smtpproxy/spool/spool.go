@@ -55,3 +55,13 @@ type Envelope struct {
 
 // ErrNotFound is returned for an unknown message ID.
 var ErrNotFound = errors.New("spool: message not found")
+
+// PendingRecipients makes the recipient list of a message about to be
+// queued: every address pending, nothing attempted.
+func PendingRecipients(addrs []string) []Recipient {
+	rs := make([]Recipient, len(addrs))
+	for i, a := range addrs {
+		rs[i] = Recipient{Address: a, Status: Pending}
+	}
+	return rs
+}
