@@ -250,10 +250,21 @@ func abs(x int) int {
 }
 
 func asciiHex(data []byte) []byte {
-	out := make([]byte, 0, len(data)/2)
+	out, _ := appendHexDigits(make([]byte, 0, len(data)/2), data)
+	return out
+}
+
+// appendHexDigits decodes hexadecimal digits from data up to a '>' (or
+// the end), skipping anything else, and appends the bytes to b; an odd
+// final digit is followed by 0 (§7.3.4.3, §7.4.2). It returns b and how
+// much of data it consumed, the '>' included.
+func appendHexDigits(b, data []byte) ([]byte, int) {
 	var hi byte
 	half := false
-	for _, c := range data {
+	n := 0
+	for n < len(data) {
+		c := data[n]
+		n++
 		if c == '>' {
 			break
 		}
@@ -262,16 +273,16 @@ func asciiHex(data []byte) []byte {
 			continue
 		}
 		if half {
-			out = append(out, hi<<4|v)
+			b = append(b, hi<<4|v)
 		} else {
 			hi = v
 		}
 		half = !half
 	}
 	if half {
-		out = append(out, hi<<4)
+		b = append(b, hi<<4)
 	}
-	return out
+	return b, n
 }
 
 // ascii85 decodes ASCII base-85 (§7.4.3), tolerating a missing "~>".

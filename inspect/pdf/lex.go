@@ -399,28 +399,8 @@ func (l *lexer) hex() pdfString { return pdfString(l.appendHex(nil)) }
 // appendHex reads a hexadecimal string and appends its bytes to b.
 func (l *lexer) appendHex(b []byte) []byte {
 	l.pos++ // '<'
-	var hi byte
-	half := false
-	for l.pos < len(l.buf) {
-		c := l.buf[l.pos]
-		l.pos++
-		if c == '>' {
-			break
-		}
-		v, ok := unhex(c)
-		if !ok {
-			continue
-		}
-		if half {
-			b = append(b, hi<<4|v)
-		} else {
-			hi = v
-		}
-		half = !half
-	}
-	if half {
-		b = append(b, hi<<4)
-	}
+	b, n := appendHexDigits(b, l.buf[l.pos:])
+	l.pos += n
 	return b
 }
 
