@@ -207,7 +207,7 @@ func (s *SQLite) Put(ctx context.Context, rec Record, content io.Reader) (Record
 	if rec.RequiredApprovals < 1 {
 		rec.RequiredApprovals = 1
 	}
-	rec.Actor, rec.Reason, rec.ActedAt, rec.PurgedAt = "", "", time.Time{}, time.Time{}
+	rec.Actor, rec.Reason, rec.ActedAt, rec.PurgedAt, rec.RemindedAt = "", "", time.Time{}, time.Time{}, time.Time{}
 	rec.Approvals, rec.FalsePositives = nil, nil
 
 	size, sum, err := s.writeContent(ctx, rec.ID, content)
@@ -642,6 +642,44 @@ func (s *SQLite) ExpireDue(ctx context.Context, now time.Time) ([]Record, error)
 		s.log.Info("hold: expired", "id", r.ID)
 	}
 	return out, nil
+}
+
+// RemindDue implements Store.
+func (s *SQLite) RemindDue(ctx context.Context, before, now time.Time) ([]Record, error) {
+	var out []Record
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		ids, err := queryIDs(ctx, tx, `SELECT id FROM holds WHERE status = ? AND expires <= ? ORDER BY created`, Held, before.UnixNano())
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			rec, err := s.getRecord(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if !rec.RemindedAt.IsZero() {
+				continue
+			}
+			rec.RemindedAt, rec.Updated = now.UTC(), now.UTC()
+			if err := s.saveRecord(ctx, tx, rec); err != nil {
+				return err
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hold: remind: %w", err)
+	}
+	return out, nil
+}
+
+// SetHandling implements Store.
+func (s *SQLite) SetHandling(ctx context.Context, id string, h Handling) (Record, error) {
+	return s.transition(ctx, id, func(r *Record) error {
+		r.Handling = h
+		return nil
+	})
 }
 
 func queryIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {

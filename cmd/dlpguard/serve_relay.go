@@ -109,7 +109,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		Logger:    log.With("component", "smtp"),
 		Metrics:   metrics,
 		Queue:     r.queue,
-		Inspector: &policyInspector{holder: r.policy, metrics: policy.NewMetrics(reg)},
+		Inspector: auditRejects{&policyInspector{holder: r.policy, metrics: policy.NewMetrics(reg)}, r.review},
 		Keeper:    holdKeeper{r.review},
 	})
 
@@ -437,5 +437,6 @@ func reviewOptionsFrom(cfg *config.Config) reviewOptions {
 		Passphrase:     rc.NoKey == "passphrase",
 		SecurityTeam:   rc.SecurityTeam,
 		Store:          review.StoreOptions{HoldFor: rc.HoldFor, Retention: rc.Retention},
+		AdminsApprove:  rc.AdminsApprove, TimeZone: rc.TimeZone, RemindBefore: rc.RemindBefore, PassphraseChannel: rc.PassphraseChannel,
 	}
 }
