@@ -3,10 +3,15 @@
 // information-security manager, and only encrypted.
 //
 // The Service takes held messages from the relay (Hold) into the encrypted
-// hold store, tells the sender and the department's approvers, and serves
-// the HTTP JSON API (Handler) through which approvers release (encryption
-// enforced by package release, four-eyes for level I when configured),
-// reject or mark findings as false positives. Every step is an audit entry.
+// hold store (one record per message, hold.Handling included), tells the
+// sender and the department's approvers, and serves the HTTP JSON API
+// (Handler) through which approvers release (encryption enforced by package
+// release, four-eyes for level I when configured), reject or mark findings
+// as false positives. Every state change of a held message goes through the
+// Service, whichever of the console, the API or the CLI asks, under one
+// permission rule (Authorize) checked against the policy in force at the
+// time of the action; every attempt, granted or refused, is an audit entry
+// with a reason code.
 // It also keeps the policy's delayed messages (Delay): the sender may cancel
 // or send at once through signed links until the delay ends.
 //
@@ -15,7 +20,7 @@
 // …}, Deps{…, Spool, Notify: queue.Notify}) builds the service; the relay's
 // Keeper calls Hold or Delay with the verdict before it answers 250;
 // Handler() serves /api/v1/holds and /api/v1/delays; Run(ctx) does expiry,
-// retention and due delays. The CLI (dlpguard hold, keys, audit, tokens)
+// reminders before expiry, retention and due delays. The CLI (dlpguard hold, keys, audit, tokens)
 // works on the same layout.
 package review
 
