@@ -203,13 +203,8 @@ func (s *Service) importMeta(ctx context.Context) error {
 	}
 	n := 0
 	for _, r := range rs {
-		var m struct {
-			Approvers         []string          `json:"approvers"`
-			RequireEncryption bool              `json:"require_encryption"`
-			UTF8              bool              `json:"smtputf8"`
-			EightBit          bool              `json:"8bitmime"`
-			ReasonsEN         map[string]string `json:"reasons_en"`
-		}
+		// The old row's JSON is hold.Handling's (same field names).
+		var m hold.Handling
 		if err := json.Unmarshal([]byte(r.data), &m); err != nil {
 			return fmt.Errorf("review: hold_meta %s: %w", r.id, err)
 		}
@@ -221,9 +216,8 @@ func (s *Service) importMeta(ctx context.Context) error {
 			return fmt.Errorf("review: hold_meta %s: %w", r.id, err)
 		default:
 			// Encryption is never weakened by the import (3.3.5).
-			h := hold.Handling{Approvers: m.Approvers, RequireEncryption: m.RequireEncryption || rec.Level == "I" || rec.Level == "II",
-				SMTPUTF8: m.UTF8, EightBitMIME: m.EightBit, ReasonsEN: m.ReasonsEN}
-			if _, err := s.holds.SetHandling(ctx, r.id, h); err != nil {
+			m.RequireEncryption = m.RequireEncryption || rec.Level == "I" || rec.Level == "II"
+			if _, err := s.holds.SetHandling(ctx, r.id, m); err != nil {
 				return fmt.Errorf("review: hold_meta %s: %w", r.id, err)
 			}
 			n++

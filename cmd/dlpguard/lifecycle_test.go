@@ -64,30 +64,7 @@ func TestLifecycleOverRelay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := smtp.Dial(r.smtpAddrs[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.Mail(from, nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Rcpt(rcpt, nil); err != nil {
-			t.Fatal(err)
-		}
-		w, err := c.Data()
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(raw)
-		resp, err := w.CloseWithResponse()
-		if se, ok := err.(*smtp.SMTPError); ok {
-			return se, se.Message
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return nil, resp.StatusText
+		return smtpSend(t, r.smtpAddrs[0], from, rcpt, raw)
 	}
 	_, text := send("p017_personal_list.eml", "user521@city.example.lg.jp", "contact19@example.org")
 	m := regexp.MustCompile(`held as ([0-9A-Z]+)`).FindStringSubmatch(text)
@@ -179,6 +156,37 @@ func TestLifecycleOverRelay(t *testing.T) {
 	if brk, err := r.stores.Audit.Verify(ctx); brk != nil || err != nil {
 		t.Fatalf("audit chain: %v %v", brk, err)
 	}
+}
+
+// smtpSend sends raw over SMTP to addr in one transaction and returns the
+// refusal (nil for a 250) and the reply text.
+func smtpSend(t *testing.T, addr, from, rcpt string, raw []byte) (*smtp.SMTPError, string) {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Mail(from, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(rcpt, nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(raw)
+	resp, err := w.CloseWithResponse()
+	if se, ok := err.(*smtp.SMTPError); ok {
+		return se, se.Message
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
+	return nil, resp.StatusText
 }
 
 // decodeNotice returns a notice's subject and decoded text.
