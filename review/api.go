@@ -101,6 +101,21 @@ func (s *Service) auditRefusedAction(r *http.Request, err error) {
 	if splitErr != nil {
 		host = r.RemoteAddr
 	}
+	// Bounded like failed logins: one entry per host, message and action
+	// a minute, so that a flood of bad requests cannot flood the log.
+	key, now := "action\x00"+host+"\x00"+id+"\x00"+action, s.now()
+	s.loginMu.Lock()
+	last, seen := s.lastFailed[key]
+	if !seen || now.Sub(last) >= time.Minute {
+		if len(s.lastFailed) > 10000 {
+			clear(s.lastFailed)
+		}
+		s.lastFailed[key] = now
+	}
+	s.loginMu.Unlock()
+	if seen && now.Sub(last) < time.Minute {
+		return
+	}
 	s.attempt(r.Context(), Actor{}, action, id, err, map[string]any{"remote": host})
 }
 

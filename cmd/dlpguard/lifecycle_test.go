@@ -200,3 +200,21 @@ func decodeNotice(t *testing.T, raw []byte) string {
 	b, _ := io.ReadAll(e.Body)
 	return subj + "\n" + string(b)
 }
+
+// TestNoticeBaseURL: links in notices name a reachable host, also when
+// the HTTP listener is a wildcard.
+func TestNoticeBaseURL(t *testing.T) {
+	for _, c := range []struct{ listen, base, want string }{
+		{"127.0.0.1:8025", "", "http://127.0.0.1:8025"},
+		{":8025", "", "http://relay.city.example.lg.jp:8025"},
+		{"0.0.0.0:8025", "", "http://relay.city.example.lg.jp:8025"},
+		{"[::]:8025", "", "http://relay.city.example.lg.jp:8025"},
+		{":8025", "https://dlpguard.city.example.lg.jp", "https://dlpguard.city.example.lg.jp"},
+	} {
+		cfg := config.Default()
+		cfg.Hostname, cfg.HTTP.Listen, cfg.Review.BaseURL = "relay.city.example.lg.jp", c.listen, c.base
+		if got := reviewOptionsFrom(cfg).BaseURL; got != c.want {
+			t.Errorf("listen %q base %q: %q, want %q", c.listen, c.base, got, c.want)
+		}
+	}
+}

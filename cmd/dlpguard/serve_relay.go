@@ -427,6 +427,10 @@ func reviewOptionsFrom(cfg *config.Config) reviewOptions {
 	base := rc.BaseURL
 	if base == "" && cfg.HTTP.Listen != "" {
 		base = "http://" + cfg.HTTP.Listen
+		// A wildcard listener is no address to link to: the host name is.
+		if host, port, err := net.SplitHostPort(cfg.HTTP.Listen); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+			base = "http://" + net.JoinHostPort(cfg.Hostname, port)
+		}
 	}
 	return reviewOptions{
 		DataDir:        cfg.DataDir,
