@@ -116,7 +116,8 @@ func TestLifecycleOverRelay(t *testing.T) {
 	if code := runTokens([]string{"add", "--config", cfgFile, "--data", cfg.DataDir, "--name", "x@city.example.lg.jp", "--department", "市民課"}, &out, &errb); code != 1 {
 		t.Fatalf("tokens add for an unknown department: exit %d %q", code, errb.String())
 	}
-	if code := runTokens([]string{"add", "--config", cfgFile, "--data", cfg.DataDir, "--name", "member@city.example.lg.jp", "--department", "福祉課"}, &out, &errb); code != 0 {
+	// --config alone: its data_dir and its policy.
+	if code := runTokens([]string{"add", "--config", cfgFile, "--name", "member@city.example.lg.jp", "--department", "福祉課"}, &out, &errb); code != 0 {
 		t.Fatalf("tokens add: exit %d %q", code, errb.String())
 	}
 	tok := strings.TrimSpace(out.String())

@@ -38,6 +38,10 @@ func runTokens(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
+	if err := cliDataDir(fs, data, *cfgFile); err != nil {
+		fmt.Fprintf(stderr, "dlpguard tokens: %v\n", err)
+		return 1
+	}
 	ctx := context.Background()
 	p := review.PathsIn(*data)
 	db, err := review.OpenDB(ctx, filepath.Join(p.Review, "review.db"))
@@ -111,6 +115,22 @@ func cliPolicyFlags(fs *flag.FlagSet) (cfgFile, polFile *string) {
 	cfgFile = fs.String("config", os.Getenv("DLPGUARD_CONFIG"), "the server configuration (its policy.file names the policy; or $DLPGUARD_CONFIG)")
 	polFile = fs.String("policy", "", "the policy file (instead of the configuration's; default: the built-in policy)")
 	return cfgFile, polFile
+}
+
+// cliDataDir takes the configuration's data_dir when --config is given
+// and --data is not.
+func cliDataDir(fs *flag.FlagSet, data *string, cfgFile string) error {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "data" })
+	if set || cfgFile == "" {
+		return nil
+	}
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		return err
+	}
+	*data = cfg.DataDir
+	return nil
 }
 
 // cliPolicy loads the policy serve would run: --policy, else the

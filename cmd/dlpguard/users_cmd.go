@@ -73,6 +73,10 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
+	if err := cliDataDir(fs, data, *cfgFile); err != nil {
+		fmt.Fprintf(stderr, "dlpguard users: %v\n", err)
+		return 1
+	}
 	needUser := sub == "add" || sub == "passwd" || sub == "disable"
 	if (needUser && len(pos) != 1) || (!needUser && len(pos) != 0) {
 		fmt.Fprintln(stderr, usersUsage)
