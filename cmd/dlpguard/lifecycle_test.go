@@ -121,24 +121,49 @@ func TestLifecycleOverRelay(t *testing.T) {
 		t.Fatalf("tokens add: exit %d %q", code, errb.String())
 	}
 	tok := strings.TrimSpace(out.String())
-	req, _ := http.NewRequest("POST", "http://"+httpAddr+"/api/v1/holds/"+id+"/release", strings.NewReader(`{"reason":"課員ですが送ります"}`))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	release := func(tok, reason string) (int, string) {
+		req, _ := http.NewRequest("POST", "http://"+httpAddr+"/api/v1/holds/"+id+"/release", strings.NewReader(`{"reason":"`+reason+`"}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		json.NewDecoder(resp.Body).Decode(&e)
+		return resp.StatusCode, e.Error.Code
 	}
-	var apiErr struct {
-		Error struct{ Code string } `json:"error"`
-	}
-	json.NewDecoder(resp.Body).Decode(&apiErr)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden || apiErr.Error.Code != "not_approver" {
-		t.Fatalf("release by a member who is no approver: %d %q", resp.StatusCode, apiErr.Error.Code)
+	if code, ec := release(tok, "課員ですが送ります"); code != http.StatusForbidden || ec != "not_approver" {
+		t.Fatalf("release by a member who is no approver: %d %q", code, ec)
 	}
 	ctx := context.Background()
 	es, _, err := r.stores.Audit.List(ctx, audit.Filter{Subject: id, Action: audit.Release})
 	if err != nil || len(es) != 1 || !strings.Contains(string(es[0].Details), `"reason_code":"not_approver"`) || es[0].Actor != "member@city.example.lg.jp" {
 		t.Fatalf("refused release in the audit log: %v %+v", err, es)
+	}
+
+	// The deputy may decide (refused here only for the recipient's
+	// missing key), until a reload of the policy file drops them.
+	out.Reset()
+	if code := runTokens([]string{"add", "--config", cfgFile, "--name", "kakaricho@city.example.lg.jp"}, &out, &errb); code != 0 {
+		t.Fatalf("tokens add: exit %d %q", code, errb.String())
+	}
+	deputy := strings.TrimSpace(out.String())
+	if code, ec := release(deputy, "代理承認"); code != http.StatusConflict || ec != "no_key" {
+		t.Fatalf("deputy release: %d %s, want 409 no_key", code, ec)
+	}
+	os.WriteFile(pol, []byte(strings.Replace(y, "    deputies: [kakaricho@city.example.lg.jp]\n", "", 1)), 0o600)
+	if err := r.policy.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if code, ec := release(deputy, "代理承認"); code != http.StatusForbidden || ec != "wrong_department" {
+		t.Fatalf("deputy release after the reload: %d %s, want 403", code, ec)
+	}
+	es, _, _ = r.stores.Audit.List(ctx, audit.Filter{Subject: id, Action: audit.Release, Actor: "kakaricho@city.example.lg.jp"})
+	if len(es) != 2 || !strings.Contains(string(es[1].Details), `"reason_code":"no_key"`) || !strings.Contains(string(es[0].Details), `"reason_code":"wrong_department"`) {
+		t.Fatalf("deputy's attempts in the audit log: %+v", es)
 	}
 
 	// A 550 by the policy is audited.
