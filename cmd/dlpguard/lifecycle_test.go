@@ -29,7 +29,8 @@ import (
 // links to the console page that exists; a token made for the department
 // whose holder is no approver gets 403, in the audit log as
 // refused/not_approver; tokens add refuses a department the policy does
-// not name; a 550 by the policy is in the audit log.
+// not name; a deputy may decide until a reload of the policy file drops
+// them; a 550 by the policy is in the audit log.
 func TestLifecycleOverRelay(t *testing.T) {
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "policy.yaml")
