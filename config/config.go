@@ -239,8 +239,7 @@ func Default() *Config {
 			ConnectTimeout: 30 * time.Second,
 			CommandTimeout: 5 * time.Minute,
 		},
-		Review: Review{HoldFor: 7 * 24 * time.Hour, Retention: 30 * 24 * time.Hour, NoKey: "refuse",
-			TimeZone: "Asia/Tokyo", RemindBefore: 24 * time.Hour, PassphraseChannel: "電話または手渡し"},
+		Review: Review{HoldFor: 7 * 24 * time.Hour, Retention: 30 * 24 * time.Hour, NoKey: "refuse", TimeZone: "Asia/Tokyo", RemindBefore: 24 * time.Hour, PassphraseChannel: "電話または手渡し"},
 		ICAP:   ICAP{MaxConnections: 100, MaxBodySize: 100 << 20},
 		HTTP:   HTTP{Listen: "127.0.0.1:8025"},
 	}
