@@ -188,9 +188,9 @@ func approverNotice(s *Service, rec hold.Record, to string) *notice {
 		SubjectJA: "【承認依頼】保留メールの確認をお願いします（" + rec.ID + "）",
 		SubjectEN: "Approval requested: held message " + rec.ID}
 	fmt.Fprintf(&n.JA, "%s の承認者として、保留されたメールの確認をお願いします（対策基準 3.3.5）。\n\n保留番号: %s\n送信者: %s\n宛先: %s\n重要性分類: %s\n",
-		rec.Department, rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
+		deptOr(rec.Department, "所属のない送信者"), rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
 	fmt.Fprintf(&n.EN, "As an approver of %s, please review a held message (standard 3.3.5).\n\nHold ID: %s\nSender: %s\nRecipients: %s\nClass: %s\n",
-		rec.Department, rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
+		deptOr(rec.Department, "senders of no department"), rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
 	writeRules(n, rec.Verdict.Rules, m.ReasonsEN)
 	writeFindings(n, rec.Verdict.Findings)
 	link := s.HoldURL(rec.ID)
@@ -206,9 +206,9 @@ func reminderNotice(s *Service, rec hold.Record, to string) *notice {
 		SubjectJA: "【期限間近】保留メールの確認をお願いします（" + rec.ID + "）",
 		SubjectEN: "Reminder: held message " + rec.ID + " expires soon"}
 	fmt.Fprintf(&n.JA, "%s の承認者として確認をお願いした保留メールが、まだ処理されていません。期限（%s）を過ぎると送信されずに破棄されます（対策基準 3.3.5）。\n\n保留番号: %s\n送信者: %s\n宛先: %s\n重要性分類: %s\n",
-		rec.Department, s.Time(rec.ExpiresAt), rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
+		deptOr(rec.Department, "所属のない送信者"), s.Time(rec.ExpiresAt), rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
 	fmt.Fprintf(&n.EN, "A held message you were asked to review as an approver of %s is still undecided. It is discarded unsent at %s (standard 3.3.5).\n\nHold ID: %s\nSender: %s\nRecipients: %s\nClass: %s\n",
-		rec.Department, s.Time(rec.ExpiresAt), rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
+		deptOr(rec.Department, "senders of no department"), s.Time(rec.ExpiresAt), rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
 	link := s.HoldURL(rec.ID)
 	fmt.Fprintf(&n.JA, "\n確認・承認・却下: %s\n", link)
 	fmt.Fprintf(&n.EN, "\nReview, release or reject: %s\n", link)
