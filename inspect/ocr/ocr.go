@@ -81,8 +81,8 @@ func DefaultConfig() Config {
 // usable (use New).
 type Engine struct {
 	cfg     Config
-	path    string   // resolved Tesseract
-	prlimit string   // resolved prlimit, "" when absent
+	path    string // resolved Tesseract
+	prlimit string // resolved prlimit, "" when absent
 	sem     chan struct{}
 	log     *slog.Logger
 }
