@@ -27,6 +27,8 @@ const minWidth = 1600
 // maxPixels.
 func prepare(img image.Image, maxPixels int64) *image.Gray {
 	g := gray(img)
+	binarize(g)
+	removeBoxes(g)
 	b := g.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w >= minWidth || w <= 0 || h <= 0 {
@@ -49,7 +51,11 @@ func gray(img image.Image) *image.Gray {
 	b := img.Bounds()
 	switch m := img.(type) {
 	case *image.Gray:
-		return m
+		c := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+		for y := 0; y < b.Dy(); y++ {
+			copy(c.Pix[y*c.Stride:y*c.Stride+b.Dx()], m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):])
+		}
+		return c
 	case *image.YCbCr:
 		g := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
 		for y := 0; y < b.Dy(); y++ {
