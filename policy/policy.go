@@ -83,6 +83,9 @@ type Input struct {
 	Size       int64     // message size in bytes; 0 → counted while reading
 	Now        time.Time // for exception and permit expiry; zero → time.Now()
 	Transfer   *Transfer // nil for mail
+	// OCR reads images and scanned PDF pages (the server's inspect.ocr);
+	// nil: they are not read, and the policy decides on them unread.
+	OCR inspect.OCR
 }
 
 // RuleHit is one rule that fired.
@@ -160,6 +163,7 @@ type rule struct {
 	attEnc         *bool
 	attUninspected *bool
 	attMedia       *bool
+	attUnreadScan  *bool // scanned content OCR did not read (3.3.5)
 	incomplete     *bool
 	extRcpt        int
 	extDomains     int
@@ -267,10 +271,12 @@ func (e *Engine) Evaluate(ctx context.Context, r io.Reader, in Input) (*Verdict,
 	cr := &countingReader{r: r}
 	var res *inspect.Result
 	var err error
+	lim := e.limits
+	lim.OCR = in.OCR
 	if in.Transfer != nil {
-		res, err = inspect.File(ctx, in.Transfer.FileName, cr, e.limits, sc)
+		res, err = inspect.File(ctx, in.Transfer.FileName, cr, lim, sc)
 	} else {
-		res, err = inspect.Message(ctx, cr, e.limits, sc)
+		res, err = inspect.Message(ctx, cr, lim, sc)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("policy: inspect: %w", err)
@@ -306,6 +312,7 @@ type facts struct {
 	encrypted   bool
 	uninspected bool
 	media       bool
+	unreadScan  bool      // a scan OCR did not read
 	transfer    *Transfer // nil for mail
 }
 
@@ -364,6 +371,9 @@ func (e *Engine) facts(res *inspect.Result, in Input) facts {
 	}
 	explained := false
 	for _, p := range res.Parts {
+		if p.UnreadScan && !p.Encrypted {
+			f.unreadScan = true
+		}
 		switch {
 		case p.Encrypted:
 			f.encrypted = true
@@ -536,6 +546,9 @@ func (r *rule) matches(f *facts, res *inspect.Result, rep *classify.Report, leve
 		return false
 	}
 	if r.attMedia != nil && *r.attMedia != f.media {
+		return false
+	}
+	if r.attUnreadScan != nil && *r.attUnreadScan != f.unreadScan {
 		return false
 	}
 	if r.incomplete != nil && *r.incomplete != res.Incomplete {

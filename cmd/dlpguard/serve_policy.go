@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 
+	"dlpguard/inspect"
+	"dlpguard/inspect/ocr"
 	"dlpguard/policy"
 	"dlpguard/smtpproxy"
 	"dlpguard/smtpproxy/spool"
@@ -18,6 +20,7 @@ import (
 type policyInspector struct {
 	holder  *policy.Holder
 	metrics *policy.Metrics
+	ocr     inspect.OCR // nil: images and scanned pages are not read
 }
 
 func (p *policyInspector) Inspect(ctx context.Context, env *spool.Envelope, content *os.File) (smtpproxy.Decision, error) {
@@ -31,6 +34,7 @@ func (p *policyInspector) Inspect(ctx context.Context, env *spool.Envelope, cont
 		Recipients: rcpts,
 		Size:       env.Size,
 		Now:        env.Received,
+		OCR:        p.ocr,
 	})
 	if err != nil {
 		return smtpproxy.Decision{}, err // the relay holds the message (fail closed)
@@ -66,4 +70,12 @@ func holdReply(v *policy.Verdict) string {
 		return "Held for review"
 	}
 	return "Held for review (" + strings.Join(parts, "; ") + ")"
+}
+
+// ocrInput keeps a nil engine a nil interface (OCR off), not a typed nil.
+func ocrInput(e *ocr.Engine) inspect.OCR {
+	if e == nil {
+		return nil
+	}
+	return e
 }

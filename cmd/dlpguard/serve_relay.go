@@ -17,6 +17,7 @@ import (
 	"dlpguard/config"
 	"dlpguard/console"
 	"dlpguard/icap"
+	"dlpguard/inspect/ocr"
 	"dlpguard/ops"
 	"dlpguard/policy"
 	"dlpguard/review"
@@ -101,6 +102,17 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		return r, fmt.Errorf("review: %w", err)
 	}
 
+	// Scanned forms and photographed cards are read by OCR (3.3.5); with
+	// enabled: auto a machine without Tesseract runs without it (logged)
+	// and the policy holds unread scans.
+	ocrEng, err := ocr.New(cfg.Inspect.OCR.Options(), log.With("component", "ocr"))
+	if err != nil {
+		return r, fmt.Errorf("inspect.ocr: %w", err)
+	}
+	if ocrEng != nil {
+		log.Info("OCR on", "command", ocrEng.Config().Command, "languages", ocrEng.Config().Languages, "concurrency", ocrEng.Config().Concurrency)
+	}
+
 	scfg, err := smtpConfig(cfg)
 	if err != nil {
 		return r, err
@@ -109,7 +121,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		Logger:    log.With("component", "smtp"),
 		Metrics:   metrics,
 		Queue:     r.queue,
-		Inspector: auditRejects{&policyInspector{holder: r.policy, metrics: policy.NewMetrics(reg)}, r.review},
+		Inspector: auditRejects{&policyInspector{holder: r.policy, metrics: policy.NewMetrics(reg), ocr: ocrInput(ocrEng)}, r.review},
 		Keeper:    holdKeeper{r.review},
 	})
 
