@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 
+	"dlpguard/inspect/ocr"
 	"dlpguard/inspect/pdf"
 )
 
@@ -63,10 +64,7 @@ func (w *walker) ocrImage(p *Part, sp *spill, head []byte) {
 		if len(pages) > 1 {
 			loc = fmt.Sprintf("attachment:%s/page %d%s", p.Name, i+1, ocrSuffix)
 		}
-		e := w.newEmitter(loc, KindAttachment, false)
-		e.WriteString(t)
-		e.close()
-		truncated = truncated || e.truncated
+		truncated = w.emitOCR(loc, t) || truncated
 	}
 	p.OCR = true
 	if truncated {
@@ -103,13 +101,8 @@ func (w *walker) ocrPDF(p *Part, r *pdf.Result) bool {
 			break
 		}
 		text, err := w.ocrPage(r, sp)
-		if text != "" {
-			e := w.newEmitter(fmt.Sprintf("attachment:%s/page %d%s", p.Name, sp.Page, ocrSuffix), KindAttachment, false)
-			e.WriteString(text)
-			e.close()
-			if e.truncated {
-				err = errors.Join(err, errors.New("text limit reached (MaxTextBytes)"))
-			}
+		if text != "" && w.emitOCR(fmt.Sprintf("attachment:%s/page %d%s", p.Name, sp.Page, ocrSuffix), text) {
+			err = errors.Join(err, errors.New("text limit reached (MaxTextBytes)"))
 		}
 		if err != nil {
 			all = false
@@ -127,6 +120,20 @@ func (w *walker) ocrPDF(p *Part, r *pdf.Result) bool {
 		p.UnreadScan = true
 	}
 	return all
+}
+
+// emitOCR sends the text read from one page; it reports whether the text
+// limit cut it. A page laid out as a table (a scanned list) is sent as one,
+// so that its columns are read as a spreadsheet's are.
+func (w *walker) emitOCR(loc, text string) bool {
+	table := false
+	if t, ok := ocr.Table(text); ok {
+		text, table = t, true
+	}
+	e := w.newEmitter(loc, KindAttachment, table)
+	e.WriteString(text)
+	e.close()
+	return e.truncated
 }
 
 // ocrPage reads the pictures of one scanned page, in drawing order.

@@ -90,7 +90,10 @@ func isTIFF(b []byte) bool {
 	return len(b) >= 8 && (string(b[:4]) == "II*\x00" || string(b[:4]) == "MM\x00*")
 }
 
-type tiffPage struct{ w, h int }
+type tiffPage struct {
+	w, h int
+	ifd  int64 // offset of its directory
+}
 
 // tiffPages walks the image file directories of a TIFF (TIFF 6.0 §2) for
 // each page's size, at most limit pages, without decoding any pixel.
@@ -115,7 +118,7 @@ func tiffPages(b []byte, limit int) ([]tiffPage, error) {
 		if end+4 > int64(len(b)) {
 			return pages, errors.New("directory past the end of the file")
 		}
-		var p tiffPage
+		p := tiffPage{ifd: off}
 		for i := int64(0); i < n; i++ {
 			e := b[off+2+i*12 : off+2+i*12+12]
 			tag, typ := bo.Uint16(e[0:2]), bo.Uint16(e[2:4])
@@ -142,4 +145,17 @@ func tiffPages(b []byte, limit int) ([]tiffPage, error) {
 		off = int64(bo.Uint32(b[end : end+4]))
 	}
 	return pages, nil
+}
+
+// tiffPage returns the TIFF with page p first: the same bytes with the
+// header pointing at p's directory (its strips are at absolute offsets), so
+// that a decoder that reads the first page reads p.
+func tiffPageFirst(b []byte, p tiffPage) []byte {
+	out := append([]byte(nil), b...)
+	var bo binary.ByteOrder = binary.LittleEndian
+	if b[0] == 'M' {
+		bo = binary.BigEndian
+	}
+	bo.PutUint32(out[4:8], uint32(p.ifd))
+	return out
 }

@@ -22,12 +22,11 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Errors that say why a picture was not read. They are wrapped with detail;
@@ -212,31 +211,40 @@ func (e *Engine) ReadFile(ctx context.Context, data []byte) ([]string, error) {
 			}
 		}
 		if len(pages) > 1 {
-			// Tesseract reads every page of a multi-page TIFF itself
-			// (leptonica); each page was size-checked above.
-			text, err := e.run(ctx, data, len(pages))
-			if err != nil {
-				return nil, err
+			// Each page is read on its own (prepared like any picture):
+			// the file with that page's directory first.
+			var out []string
+			for i, p := range pages {
+				t, err := e.readOne(ctx, tiffPageFirst(data, p))
+				if err != nil {
+					return out, fmt.Errorf("TIFF page %d: %w", i+1, err)
+				}
+				out = append(out, t)
 			}
-			return splitPages(text, len(pages)), nil
+			return out, nil
 		}
 	}
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
-	}
-	if err := e.CheckSize(cfg.Width, cfg.Height); err != nil {
-		return nil, err
-	}
-	img, _, err := image.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
-	}
-	t, err := e.ReadImage(ctx, img)
+	t, err := e.readOne(ctx, data)
 	if err != nil {
 		return nil, err
 	}
 	return []string{t}, nil
+}
+
+// readOne reads a one-page image file.
+func (e *Engine) readOne(ctx context.Context, data []byte) (string, error) {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	if err := e.CheckSize(cfg.Width, cfg.Height); err != nil {
+		return "", err
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrUnsupported, err)
+	}
+	return e.ReadImage(ctx, img)
 }
 
 // ReadImage reads the text of a decoded picture (a PDF page's image): it is
@@ -247,19 +255,19 @@ func (e *Engine) ReadImage(ctx context.Context, img image.Image) (string, error)
 		return "", err
 	}
 	g := prepare(img, e.cfg.MaxPixels)
-	return e.run(ctx, pgm(g), 1)
+	return e.run(ctx, pgm(g))
 }
 
 // run gives one picture to Tesseract and returns its text. It waits for a
 // free slot (bounded concurrency) as long as ctx allows.
-func (e *Engine) run(ctx context.Context, input []byte, pages int) (string, error) {
+func (e *Engine) run(ctx context.Context, input []byte) (string, error) {
 	select {
 	case e.sem <- struct{}{}:
 	case <-ctx.Done():
-		return "", fmt.Errorf("%w: waiting for a free OCR slot: %v", ErrTimeout, ctx.Err())
+		return "", fmt.Errorf("%w: the inspection's time ran out waiting for a free OCR slot", ErrTimeout)
 	}
 	defer func() { <-e.sem }()
-	timeout := e.cfg.Timeout * time.Duration(max(1, pages))
+	timeout := e.cfg.Timeout
 	jctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -267,7 +275,7 @@ func (e *Engine) run(ctx context.Context, input []byte, pages int) (string, erro
 	// skew of a scan; preserve_interword_spaces keeps Japanese text from
 	// being spread out with spaces. OMP_THREAD_LIMIT=1: one core per job,
 	// so that Concurrency is the real bound.
-	args := []string{"stdin", "stdout", "-l", e.cfg.Languages, "--psm", "3", "--dpi", "300",
+	args := []string{"stdin", "stdout", "-l", e.cfg.Languages, "--psm", "3",
 		"-c", "preserve_interword_spaces=1"}
 	name := e.path
 	if e.prlimit != "" {
@@ -298,7 +306,7 @@ func (e *Engine) run(ctx context.Context, input []byte, pages int) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("%w: %v: %s", ErrFailed, err, firstLine(stderr.String()))
 	}
-	e.log.Debug("OCR job done", "pages", pages, "bytes_in", len(input), "took", time.Since(start))
+	e.log.Debug("OCR job done", "bytes_in", len(input), "took", time.Since(start))
 	return Clean(out.String()), nil
 }
 
@@ -325,57 +333,53 @@ func firstLine(s string) string {
 	return "no message"
 }
 
-// splitPages cuts Tesseract's text at its form feeds, one page each.
-func splitPages(text string, n int) []string {
-	pages := strings.Split(text, "\f")
-	for len(pages) > 1 && strings.TrimSpace(pages[len(pages)-1]) == "" && len(pages) > n {
-		pages = pages[:len(pages)-1]
-	}
-	return pages
-}
+// boxedDigits are four or more single digits with single spaces between:
+// one digit a box.
+var boxedDigits = regexp.MustCompile(`(?:^|\b)\d(?: \d){3,}\b`)
 
-// Clean makes Tesseract's text readable for the detectors: valid UTF-8, and
-// the spaces Tesseract puts between Japanese characters ("個 人 番 号")
-// taken out. Spaces between digits stay (the detectors know 1234 5678 9018).
+// Clean makes Tesseract's text readable for the detectors: valid UTF-8,
+// no form feeds, and digits read one per box ("3 1 4 1 5 9 …", a form
+// field) joined into the number they are. Other spaces stay: between
+// digits the detectors know 1234 5678 9018, and between Japanese words
+// they separate a family name from a given name (山田 太郎) or one cell
+// from the next. Tesseract, told to preserve_interword_spaces, does not
+// spread Japanese out with spaces.
 func Clean(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\f", "\n")
+	return boxedDigits.ReplaceAllStringFunc(s, func(m string) string {
+		return strings.Join(strings.Fields(m), "")
+	})
+}
+
+// cellGap separates the cells of a table as Tesseract lays it out: a run of
+// two or more spaces (preserve_interword_spaces keeps the gap between
+// columns) or a vertical rule read as '|'.
+var cellGap = regexp.MustCompile(`\s*\|\s*|  +`)
+
+// Table returns the text as a table (cells separated by tabs, rows by
+// newlines) when it looks like one — a scanned list of people: at least
+// three lines of three or more cells; ok is false otherwise. Detectors read
+// a table by its columns (a column labelled 氏名 is names), which is what
+// makes the rows of a scanned list countable as personal records.
+func Table(text string) (table string, ok bool) {
+	lines := strings.Split(text, "\n")
+	rows := 0
 	var b strings.Builder
-	b.Grow(len(s))
-	rs := []rune(s)
-	for i, r := range rs {
-		if r == ' ' || r == '\u3000' {
-			prev, next := prevRune(rs, i), nextRune(rs, i)
-			if isCJK(prev) && isCJK(next) {
-				continue
-			}
-		}
-		if r == '\f' {
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" {
 			continue
 		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func prevRune(rs []rune, i int) rune {
-	for j := i - 1; j >= 0; j-- {
-		if rs[j] != ' ' && rs[j] != '\u3000' {
-			return rs[j]
+		cells := cellGap.Split(l, -1)
+		if len(cells) >= 3 {
+			rows++
 		}
+		b.WriteString(strings.Join(cells, "\t"))
+		b.WriteByte('\n')
 	}
-	return utf8.RuneError
-}
-
-func nextRune(rs []rune, i int) rune {
-	for j := i + 1; j < len(rs); j++ {
-		if rs[j] != ' ' && rs[j] != '\u3000' {
-			return rs[j]
-		}
+	if rows < 3 {
+		return "", false
 	}
-	return utf8.RuneError
-}
-
-func isCJK(r rune) bool {
-	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana) ||
-		r >= 0x3000 && r <= 0x303F || r >= 0xFF01 && r <= 0xFF60 || r == 'ー'
+	return b.String(), true
 }

@@ -45,11 +45,11 @@ convert "$tmp"/card-1.png -background '#c8c0b0' -rotate -3 +repage -blur 0x0.6 -
 	-density 72 -units PixelsPerInch -quality 70 "$out/card-photo.jpg"
 
 # A scanned list of 14 people, two pages of a black-and-white multi-page
-# TIFF (Group 4, as scanners send it).
-pdftoppm -r 200 -gray -png -f 1 -l 1 -x 0 -y 0 -W 1654 -H 600 "$tmp/namelist.pdf" "$tmp/nl-a"
-pdftoppm -r 200 -gray -png -f 1 -l 1 -x 0 -y 600 -W 1654 -H 500 "$tmp/namelist.pdf" "$tmp/nl-b"
+# TIFF at 300 dpi (Group 4, as scanners send it).
+pdftoppm -r 300 -gray -png -f 1 -l 1 -x 0 -y 0 -W 2480 -H 1400 "$tmp/namelist.pdf" "$tmp/nl-a"
+pdftoppm -r 300 -gray -png -f 1 -l 1 -x 0 -y 1400 -W 2480 -H 600 "$tmp/namelist.pdf" "$tmp/nl-b"
 convert "$tmp"/nl-a-1.png "$tmp"/nl-b-1.png -background white -rotate 0.5 +repage -threshold 60% -type Bilevel \
-	-density 200 -units PixelsPerInch -compress Group4 "$out/namelist-scan.tif"
+	-density 300 -units PixelsPerInch -compress Group4 "$out/namelist-scan.tif"
 # Its first page as a scanner's PDF (CCITT Group 4 in the PDF).
 tiffsplit "$out/namelist-scan.tif" "$tmp/nl-page-"
 tiff2pdf -o "$out/namelist-scan.pdf" "$tmp/nl-page-aaa.tif"

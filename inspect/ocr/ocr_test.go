@@ -1,0 +1,186 @@
+package ocr
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testEngine opens the real Tesseract. It skips only where Tesseract is
+// absent and the run is not CI: in CI (CI=true) a missing Tesseract fails.
+func testEngine(t testing.TB, cfg Config) *Engine {
+	t.Helper()
+	if _, err := exec.LookPath("tesseract"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("tesseract not installed in CI (.ci/run installs tesseract-ocr, tesseract-ocr-jpn): %v", err)
+		}
+		t.Skip("tesseract not installed (apt-get install tesseract-ocr tesseract-ocr-jpn tesseract-ocr-jpn-vert)")
+	}
+	cfg.Enabled = "true"
+	e, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var nonDigits = regexp.MustCompile(`[^0-9]`)
+
+// The pictures of testdata/gen/gen.sh, read by the real Tesseract: the
+// numbers and the list are found, the negatives carry no identifier.
+func TestReadFile(t *testing.T) {
+	e := testEngine(t, Config{})
+	for _, tc := range []struct {
+		file  string
+		pages int
+		want  []string // substrings of the text (spaces removed)
+		// digits: strings of digits that must appear in the text with
+		// everything but digits removed
+		digits []string
+		// noDigits: no run of this many digits (a negative)
+		noDigits int
+	}{
+		{file: "form-scan.jpg", pages: 1, want: []string{"個人番号", "申請書"}, digits: []string{"314159265352"}},
+		{file: "card-photo.jpg", pages: 1, want: []string{"個人番号"}, digits: []string{"271828182840"}},
+		{file: "namelist-scan.tif", pages: 2, want: []string{"名簿", "佐藤"}, digits: []string{"09012345678"}},
+		{file: "map.png", pages: 1, want: []string{"市役所"}, noDigits: 10},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			pages, err := e.ReadFile(context.Background(), readTestdata(t, tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pages) != tc.pages {
+				t.Fatalf("%d pages, want %d", len(pages), tc.pages)
+			}
+			all := strings.Join(pages, "\n")
+			flat := strings.Join(strings.Fields(all), "")
+			for _, w := range tc.want {
+				if !strings.Contains(flat, w) {
+					t.Errorf("text lacks %q:\n%s", w, all)
+				}
+			}
+			digits := nonDigits.ReplaceAllString(all, "")
+			for _, d := range tc.digits {
+				if !strings.Contains(digits, d) {
+					t.Errorf("digits lack %s:\n%s", d, all)
+				}
+			}
+			if tc.noDigits > 0 {
+				if m := regexp.MustCompile(`\d{` + strings.Repeat("", 0) + itoa(tc.noDigits) + `,}`).FindString(strings.ReplaceAll(all, " ", "")); m != "" {
+					t.Errorf("negative has a %d-digit run %q", len(m), m)
+				}
+			}
+		})
+	}
+}
+
+func itoa(n int) string {
+	return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+n/10)) + string(rune('0'+n%10)))
+}
+
+// An image bomb — a huge pixel count in a small file — is refused from its
+// header, before it is decoded, and Tesseract is never started: the command
+// here is a script that leaves a mark when run.
+func TestImageBombNeverReachesTesseract(t *testing.T) {
+	dir := t.TempDir()
+	mark := filepath.Join(dir, "ran")
+	script := filepath.Join(dir, "tesseract")
+	os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = --list-langs ] && { echo jpn; echo eng; exit 0; }\ntouch "+mark+"\n"), 0o755)
+	e, err := New(Config{Enabled: "true", Command: script, MaxPixels: 50_000_000}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{
+		"png 100000x100000":  pngHeader(100000, 100000),
+		"tiff 3 pages, huge": tiffHeader(3, 60000, 60000),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := e.ReadFile(context.Background(), data)
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("err %v, want ErrTooLarge", err)
+			}
+			if _, err := os.Stat(mark); err == nil {
+				t.Fatal("Tesseract was started for an image bomb")
+			}
+		})
+	}
+}
+
+// A job that runs past its time limit is killed and reported (fail closed),
+// and so is one whose caller's deadline (the inspection's) passes first.
+func TestTimeout(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "tesseract")
+	os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = --list-langs ] && { echo jpn; echo eng; exit 0; }\nexec sleep 60\n"), 0o755)
+	e, err := New(Config{Enabled: "true", Command: script, Timeout: time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	png := readTestdata(t, "map.png")
+	if _, err := e.ReadFile(context.Background(), png); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("job over its timeout: err %v, want ErrTimeout", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = e.ReadFile(ctx, png)
+	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "inspection") {
+		t.Fatalf("inspection deadline: err %v, want ErrTimeout naming the inspection", err)
+	}
+}
+
+// enabled: auto without Tesseract is off (nil, no error); enabled: true is
+// an error that names the command; an unknown value is refused.
+func TestNewEnabled(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-tesseract")
+	for _, tc := range []struct {
+		enabled string
+		wantNil bool
+		wantErr string
+	}{
+		{"auto", true, ""},
+		{"false", true, ""},
+		{"true", true, "not found"},
+		{"yes", true, "not auto, true or false"},
+	} {
+		t.Run(tc.enabled, func(t *testing.T) {
+			e, err := New(Config{Enabled: tc.enabled, Command: missing}, nil)
+			if (e == nil) != tc.wantNil {
+				t.Fatalf("engine %v", e)
+			}
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("err %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestClean(t *testing.T) {
+	for in, want := range map[string]string{
+		"個人番号 3 1 4 1 5 9 2 6 5 3 5 2": "個人番号 314159265352",
+		"個人番号 2718 2818 2840":          "個人番号 2718 2818 2840",
+		"昭和 60 年 4 月 1 日":              "昭和 60 年 4 月 1 日",
+		"1 2 3":                        "1 2 3",
+		"page\fnext":                   "page\nnext",
+		"佐藤 太郎 090-1234-5678":          "佐藤 太郎 090-1234-5678",
+	} {
+		if got := Clean(in); got != want {
+			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
