@@ -1,0 +1,105 @@
+package pdf
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// ocrDir holds the scans made by inspect/ocr/testdata/gen/gen.sh (img2pdf,
+// tiff2pdf): image-only PDFs as multifunction printers write them.
+var ocrDir = filepath.Join("..", "ocr", "testdata")
+
+// TestScannedPictures takes the picture of each scanned page in each of the
+// ways scanners store it, and refuses a picture over the pixel limit before
+// decoding it.
+func TestScannedPictures(t *testing.T) {
+	for _, tc := range []struct {
+		file          string
+		jpeg          bool
+		width, height int
+	}{
+		{"form-scan-jpeg.pdf", true, 0, 0}, // DCTDecode: the JPEG as is
+		{"form-scan.pdf", false, 0, 0},     // FlateDecode, 1 bit
+		{"namelist-scan.pdf", false, 0, 0}, // CCITTFaxDecode, Group 4
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(ocrDir, tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := Extract(bytes.NewReader(b), int64(len(b)), -1, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.ImagesOnly || len(r.Scanned) != 1 || r.Scanned[0].Page != 1 {
+				t.Fatalf("ImagesOnly %v, scanned %+v", r.ImagesOnly, r.Scanned)
+			}
+			pics, err := r.Images(context.Background(), r.Scanned[0], 50_000_000)
+			if err != nil || len(pics) != 1 {
+				t.Fatalf("%d pictures, err %v", len(pics), err)
+			}
+			p := pics[0]
+			if tc.jpeg {
+				cfg, err := jpeg.DecodeConfig(bytes.NewReader(p.JPEG))
+				if err != nil || cfg.Width != p.Width || cfg.Height != p.Height {
+					t.Fatalf("JPEG %+v (%v), picture %d×%d", cfg, err, p.Width, p.Height)
+				}
+			} else {
+				if p.Image == nil || p.Image.Bounds().Dx() != p.Width || p.Image.Bounds().Dy() != p.Height {
+					t.Fatalf("raster %v for %d×%d", p.Image, p.Width, p.Height)
+				}
+				// a scan is mostly white paper with some black ink
+				var black, white int
+				bd := p.Image.Bounds()
+				for y := bd.Min.Y; y < bd.Max.Y; y += 4 {
+					for x := bd.Min.X; x < bd.Max.X; x += 4 {
+						if r, _, _, _ := p.Image.At(x, y).RGBA(); r < 0x8000 {
+							black++
+						} else {
+							white++
+						}
+					}
+				}
+				if black == 0 || white < 5*black {
+					t.Fatalf("picture does not look like a scan: %d black, %d white samples", black, white)
+				}
+			}
+			if _, err := r.Images(context.Background(), r.Scanned[0], 1000); !errors.Is(err, ErrPictureTooLarge) {
+				t.Fatalf("over the pixel limit: err %v", err)
+			}
+		})
+	}
+}
+
+// FuzzImages takes the pictures of every scanned page of arbitrary input:
+// never a panic, never a picture over the limit.
+func FuzzImages(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(ocrDir, "*.pdf"))
+	for _, name := range files {
+		if b, err := os.ReadFile(name); err == nil && len(b) < 60000 {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := Extract(bytes.NewReader(data), int64(len(data)), 1<<14, 1<<20)
+		if r == nil || errors.Is(err, errInternal) {
+			t.Fatalf("result %v err %v", r, err)
+		}
+		for _, sp := range r.Scanned {
+			pics, err := r.Images(context.Background(), sp, 4_000_000)
+			if errors.Is(err, errInternal) {
+				t.Fatalf("panic: %v", err)
+			}
+			for _, p := range pics {
+				if int64(p.Width)*int64(p.Height) > 4_000_000 {
+					t.Fatalf("picture %d×%d over the limit", p.Width, p.Height)
+				}
+			}
+		}
+	})
+}
