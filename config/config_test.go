@@ -85,6 +85,12 @@ func TestErrors(t *testing.T) {
 		{"workers", "upstream:\n  workers: 0\n", []string{"line 2", "upstream.workers"}},
 		{"line length", "smtp:\n  limits:\n    max_line_length: 80\n", []string{"line 3", "RFC 5321"}},
 		{"not yaml", "smtp: [\n", []string{"line"}},
+		{"ocr enabled", "inspect:\n  ocr:\n    enabled: maybe\n", []string{"line 3", "inspect.ocr.enabled"}},
+		{"ocr pages", "inspect:\n  ocr:\n    max_pages: 0\n", []string{"line 3", "inspect.ocr.max_pages"}},
+		{"ocr timeout", "inspect:\n  ocr:\n    timeout: 10ms\n", []string{"line 3", "inspect.ocr.timeout"}},
+		{"ocr languages", "inspect:\n  ocr:\n    languages: jpn eng\n", []string{"line 3", "inspect.ocr.languages"}},
+		{"ocr memory", "inspect:\n  ocr:\n    max_memory: 1MiB\n", []string{"line 3", "inspect.ocr.max_memory"}},
+		{"ocr unknown", "inspect:\n  ocr:\n    dpi: 300\n", []string{"line 3", "dpi"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
