@@ -159,6 +159,7 @@ func (s *Server) evaluate(ctx context.Context, eng *policy.Engine, hreq *http.Re
 	cl := eng.Classifier()
 	sc := cl.NewScanner()
 	lim := eng.Limits()
+	lim.OCR = s.cfg.OCR
 	if s.cfg.TempDir != "" {
 		lim.TempDir = s.cfg.TempDir
 	}

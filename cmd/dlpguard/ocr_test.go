@@ -91,7 +91,7 @@ func TestScanOCR(t *testing.T) {
 		{"form-scan.pdf", off, policy.Hold, "unread-scan-hold", ""},
 		{"namelist-scan.tif", off, policy.Hold, "unread-scan-hold", ""},
 		{"form-scan.jpg", off, policy.Hold, "unread-scan-hold", ""}, // 200 dpi: a scanner's signature
-		{"card-photo.jpg", off, policy.Pass, "", ""},                 // a camera's 72 dpi: media
+		{"card-photo.jpg", off, policy.Pass, "", ""},                // a camera's 72 dpi: media
 		{"map.png", off, policy.Pass, "", ""},
 	} {
 		name := tc.file + "/ocr-on"

@@ -175,6 +175,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		ic.MaxBodyBytes = int64(cfg.ICAP.MaxBodySize)
 		ic.Contact = cfg.ICAP.Contact
 		ic.ApprovedRoute = cfg.ICAP.ApprovedRoute
+		ic.OCR = ocrInput(ocrEng)
 		ic.Audit = r.stores.Audit
 		r.icap = icap.New(ic, r.policy.Engine, log.With("component", "icap"), reg)
 		if icapLn, err = net.Listen("tcp", cfg.ICAP.Listen); err != nil {
