@@ -184,3 +184,47 @@ func TestClean(t *testing.T) {
 		}
 	}
 }
+
+// The memory limit is applied to the child: Tesseract under a 64 MiB
+// address space cannot even load its libraries, and the job fails (the
+// picture is then reported unread) instead of growing without bound.
+func TestMemoryLimit(t *testing.T) {
+	e := testEngine(t, Config{MaxMemory: 64 << 20})
+	if e.prlimit == "" {
+		t.Skip("prlimit not installed (util-linux)")
+	}
+	_, err := e.ReadFile(context.Background(), readTestdata(t, "map.png"))
+	if !errors.Is(err, ErrFailed) {
+		t.Fatalf("err %v, want ErrFailed under a 64 MiB limit", err)
+	}
+}
+
+// At most Concurrency Tesseract processes run at once: the command here
+// takes a lock directory and leaves a mark when it finds it taken.
+func TestConcurrency(t *testing.T) {
+	dir := t.TempDir()
+	lock, overlap := filepath.Join(dir, "lock"), filepath.Join(dir, "overlap")
+	script := filepath.Join(dir, "tesseract")
+	os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = --list-langs ] && { echo jpn; echo eng; exit 0; }\n"+
+		"cat >/dev/null\nmkdir "+lock+" 2>/dev/null || touch "+overlap+"\nsleep 0.2\nrmdir "+lock+" 2>/dev/null\necho text\n"), 0o755)
+	e, err := New(Config{Enabled: "true", Command: script, Concurrency: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	png := readTestdata(t, "map.png")
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := e.ReadFile(context.Background(), png)
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(overlap); err == nil {
+		t.Fatal("two Tesseract processes ran at once with concurrency 1")
+	}
+}
