@@ -21,24 +21,16 @@ func BenchmarkScannedPage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	eng := benchEngine(b)
-	for _, tc := range []struct {
-		name string
-		ocr  OCR
-	}{{"ocr-off", nil}, {"ocr-on", eng}} {
-		b.Run(tc.name, func(b *testing.B) {
-			lim := DefaultLimits()
-			lim.OCR = tc.ocr
-			for b.Loop() {
-				res, err := File(context.Background(), "form-scan.pdf", strings.NewReader(string(data)), lim, nil)
-				if err != nil || (tc.ocr != nil) != res.Parts[0].OCR {
-					b.Fatalf("err %v part %+v", err, res.Parts[0])
-				}
+	withAndWithoutOCR(b, func(b *testing.B, lim Limits) {
+		for b.Loop() {
+			res, err := File(context.Background(), "form-scan.pdf", strings.NewReader(string(data)), lim, nil)
+			if err != nil || (lim.OCR != nil) != res.Parts[0].OCR {
+				b.Fatalf("err %v part %+v", err, res.Parts[0])
 			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pages/s")
-			b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/page")
-		})
-	}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pages/s")
+		b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N), "ms/page")
+	})
 }
 
 // BenchmarkOrdinaryMail: mail without pictures costs the same with OCR on
@@ -46,27 +38,20 @@ func BenchmarkScannedPage(b *testing.B) {
 func BenchmarkOrdinaryMail(b *testing.B) {
 	msg := "From: a@city.example.lg.jp\r\nTo: b@example.jp\r\nSubject: 会議の件\r\n" +
 		"Content-Type: text/plain; charset=utf-8\r\n\r\n" + strings.Repeat("来週の会議は第3会議室で行います。資料は当日配布します。\r\n", 300)
-	eng := benchEngine(b)
-	for _, tc := range []struct {
-		name string
-		ocr  OCR
-	}{{"ocr-off", nil}, {"ocr-on", eng}} {
-		b.Run(tc.name, func(b *testing.B) {
-			lim := DefaultLimits()
-			lim.OCR = tc.ocr
-			b.SetBytes(int64(len(msg)))
-			for b.Loop() {
-				if _, err := Message(context.Background(), strings.NewReader(msg), lim, nil); err != nil {
-					b.Fatal(err)
-				}
+	withAndWithoutOCR(b, func(b *testing.B, lim Limits) {
+		b.SetBytes(int64(len(msg)))
+		for b.Loop() {
+			if _, err := Message(context.Background(), strings.NewReader(msg), lim, nil); err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
-		})
-	}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+	})
 }
 
-func benchEngine(b *testing.B) *ocr.Engine {
-	b.Helper()
+// withAndWithoutOCR runs fn as sub-benchmarks ocr-off and ocr-on (one
+// Tesseract at a time).
+func withAndWithoutOCR(b *testing.B, fn func(b *testing.B, lim Limits)) {
 	e, err := ocr.New(ocr.Config{Enabled: "auto", Concurrency: 1}, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -74,5 +59,14 @@ func benchEngine(b *testing.B) *ocr.Engine {
 	if e == nil {
 		b.Skip("tesseract not installed")
 	}
-	return e
+	for _, tc := range []struct {
+		name string
+		ocr  OCR
+	}{{"ocr-off", nil}, {"ocr-on", e}} {
+		b.Run(tc.name, func(b *testing.B) {
+			lim := DefaultLimits()
+			lim.OCR = tc.ocr
+			fn(b, lim)
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -204,7 +205,7 @@ func sendReply(c *smtp.Client, body string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := w.Write([]byte(body)); err != nil {
+	if _, err := io.WriteString(w, body); err != nil {
 		return "", err
 	}
 	resp, err := w.CloseWithResponse()

@@ -100,8 +100,7 @@ func itoa(n int) string {
 func TestImageBombNeverReachesTesseract(t *testing.T) {
 	dir := t.TempDir()
 	mark := filepath.Join(dir, "ran")
-	script := filepath.Join(dir, "tesseract")
-	os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = --list-langs ] && { echo jpn; echo eng; exit 0; }\ntouch "+mark+"\n"), 0o755)
+	script := fakeTesseract(t, dir, "touch "+mark)
 	e, err := New(Config{Enabled: "true", Command: script, MaxPixels: 50_000_000}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -125,9 +124,7 @@ func TestImageBombNeverReachesTesseract(t *testing.T) {
 // A job that runs past its time limit is killed and reported (fail closed),
 // and so is one whose caller's deadline (the inspection's) passes first.
 func TestTimeout(t *testing.T) {
-	dir := t.TempDir()
-	script := filepath.Join(dir, "tesseract")
-	os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = --list-langs ] && { echo jpn; echo eng; exit 0; }\nexec sleep 60\n"), 0o755)
+	script := fakeTesseract(t, t.TempDir(), "exec sleep 60")
 	e, err := New(Config{Enabled: "true", Command: script, Timeout: time.Second}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -204,9 +201,7 @@ func TestMemoryLimit(t *testing.T) {
 func TestConcurrency(t *testing.T) {
 	dir := t.TempDir()
 	lock, overlap := filepath.Join(dir, "lock"), filepath.Join(dir, "overlap")
-	script := filepath.Join(dir, "tesseract")
-	os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = --list-langs ] && { echo jpn; echo eng; exit 0; }\n"+
-		"cat >/dev/null\nmkdir "+lock+" 2>/dev/null || touch "+overlap+"\nsleep 0.2\nrmdir "+lock+" 2>/dev/null\necho text\n"), 0o755)
+	script := fakeTesseract(t, dir, "cat >/dev/null\nmkdir "+lock+" 2>/dev/null || touch "+overlap+"\nsleep 0.2\nrmdir "+lock+" 2>/dev/null\necho text")
 	e, err := New(Config{Enabled: "true", Command: script, Concurrency: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -227,4 +222,17 @@ func TestConcurrency(t *testing.T) {
 	if _, err := os.Stat(overlap); err == nil {
 		t.Fatal("two Tesseract processes ran at once with concurrency 1")
 	}
+}
+
+// fakeTesseract writes a stand-in command into dir that lists jpn and eng
+// and otherwise runs body: for what the real one cannot be made to do on
+// demand (hang, be counted).
+func fakeTesseract(t *testing.T, dir, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, "tesseract")
+	script := "#!/bin/sh\n[ \"$1\" = --list-langs ] && { echo jpn; echo eng; exit 0; }\n" + body + "\n"
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
