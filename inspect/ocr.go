@@ -52,28 +52,30 @@ func (w *walker) ocrImage(p *Part, sp *spill, head []byte) {
 		return
 	}
 	pages, err := w.lim.OCR.ReadFile(w.ctx, data)
-	if err != nil {
-		p.UnreadScan = scan
-		p.Reason = joinReason(p.Reason, "image: not read by OCR: "+ocrReason(err))
-		w.log.Info("OCR: image not read", "part", p.Name, "err", err)
-		return
-	}
 	truncated := false
 	for i, t := range pages {
+		// What was read is sent even when a later page failed.
 		loc := "attachment:" + p.Name + ocrSuffix
-		if len(pages) > 1 {
+		if len(pages) > 1 || err != nil {
 			loc = fmt.Sprintf("attachment:%s/page %d%s", p.Name, i+1, ocrSuffix)
 		}
 		truncated = w.emitOCR(loc, t) || truncated
 	}
-	p.OCR = true
-	if truncated {
+	if len(pages) > 0 {
+		p.OCR = true
+	}
+	switch {
+	case err != nil:
+		p.UnreadScan = scan
+		p.Reason = joinReason(p.Reason, "image: not read by OCR: "+ocrReason(err))
+		w.log.Info("OCR: image not read", "part", p.Name, "err", err)
+	case truncated:
 		p.UnreadScan = scan
 		p.Reason = joinReason(p.Reason, "text limit reached (MaxTextBytes) in the text read by OCR")
-		return
+	default:
+		p.Inspected = true
+		p.Reason = joinReason(p.Reason, fmt.Sprintf("image: text read by OCR (%d page(s))", len(pages)))
 	}
-	p.Inspected = true
-	p.Reason = joinReason(p.Reason, fmt.Sprintf("image: text read by OCR (%d page(s))", len(pages)))
 }
 
 // ocrPDF reads the scanned pages of a PDF (pages that draw pictures and no

@@ -231,7 +231,9 @@ func (e *Engine) ReadFile(ctx context.Context, data []byte) ([]string, error) {
 	return []string{t}, nil
 }
 
-// readOne reads a one-page image file.
+// readOne reads a one-page image file. The slot is taken before the
+// picture is decoded, so that Concurrency bounds the decoded pictures in
+// memory as well as the Tesseract processes.
 func (e *Engine) readOne(ctx context.Context, data []byte) (string, error) {
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
@@ -240,33 +242,54 @@ func (e *Engine) readOne(ctx context.Context, data []byte) (string, error) {
 	if err := e.CheckSize(cfg.Width, cfg.Height); err != nil {
 		return "", err
 	}
+	release, err := e.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
-	return e.ReadImage(ctx, img)
+	return e.read(ctx, img)
 }
 
 // ReadImage reads the text of a decoded picture (a PDF page's image): it is
 // made grayscale, small pictures are enlarged, and it goes to Tesseract.
 func (e *Engine) ReadImage(ctx context.Context, img image.Image) (string, error) {
+	release, err := e.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return e.read(ctx, img)
+}
+
+// acquire waits for a free slot (bounded concurrency) as long as ctx
+// allows.
+func (e *Engine) acquire(ctx context.Context) (release func(), err error) {
+	if ctx.Err() == nil {
+		select {
+		case e.sem <- struct{}{}:
+			return func() { <-e.sem }, nil
+		case <-ctx.Done():
+		}
+	}
+	return nil, fmt.Errorf("%w: the inspection's time ran out waiting for a free OCR slot", ErrTimeout)
+}
+
+// read prepares a picture and reads it; the caller holds a slot.
+func (e *Engine) read(ctx context.Context, img image.Image) (string, error) {
 	b := img.Bounds()
 	if err := e.CheckSize(b.Dx(), b.Dy()); err != nil {
 		return "", err
 	}
-	g := prepare(img, e.cfg.MaxPixels)
-	return e.run(ctx, pgm(g))
+	return e.run(ctx, pgm(prepare(img, e.cfg.MaxPixels)))
 }
 
-// run gives one picture to Tesseract and returns its text. It waits for a
-// free slot (bounded concurrency) as long as ctx allows.
+// run gives one picture to Tesseract and returns its text; the caller
+// holds a slot.
 func (e *Engine) run(ctx context.Context, input []byte) (string, error) {
-	select {
-	case e.sem <- struct{}{}:
-	case <-ctx.Done():
-		return "", fmt.Errorf("%w: the inspection's time ran out waiting for a free OCR slot", ErrTimeout)
-	}
-	defer func() { <-e.sem }()
 	timeout := e.cfg.Timeout
 	jctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
