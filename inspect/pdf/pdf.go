@@ -55,7 +55,7 @@ type Result struct {
 	Incomplete bool
 	// ImagesOnly is true when the pages draw images but have no text at
 	// all: a scanned document without an OCR text layer, which cannot be
-	// read here (no OCR is done).
+	// read here as text; Scanned lists its pages for OCR.
 	ImagesOnly bool
 	// ImagePages counts the pages that draw images and have no text: in a
 	// document that is partly scanned, what those pages show is not in
