@@ -132,11 +132,11 @@ func TestScanOCR(t *testing.T) {
 				t.Fatalf("no attachment reported: %s", stdout.String())
 			}
 			a := line.Attachments[len(line.Attachments)-1]
-			if tc.config == on && !a.Inspected {
-				t.Errorf("OCR on: %s not inspected: %s", a.Name, a.Error)
+			if tc.config == on && (!a.Inspected || !a.OCR || a.UnreadScan) {
+				t.Errorf("OCR on: %+v", a)
 			}
-			if tc.config == off && a.Inspected {
-				t.Errorf("OCR off: %s reported inspected", a.Name)
+			if tc.config == off && (a.Inspected || a.OCR || a.UnreadScan != (tc.rule == "unread-scan-hold")) {
+				t.Errorf("OCR off: %+v", a)
 			}
 		})
 	}

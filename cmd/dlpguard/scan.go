@@ -364,6 +364,9 @@ func printSummary(w io.Writer, l scanLine) {
 		case !a.Inspected:
 			state = "未検査 not inspected"
 		}
+		if a.OCR {
+			state += " (OCR)"
+		}
 		if a.Error != "" {
 			state += ": " + a.Error
 		}
