@@ -65,8 +65,23 @@ func gray(img image.Image) *image.Gray {
 		return g
 	}
 	g := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	var pix []uint8 // 8-bit RGBA or NRGBA rows: the common PNG layouts
+	stride := 0
+	switch m := img.(type) {
+	case *image.RGBA:
+		pix, stride = m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride
+	case *image.NRGBA:
+		pix, stride = m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride
+	}
 	for y := 0; y < b.Dy(); y++ {
 		for x := 0; x < b.Dx(); x++ {
+			if pix != nil {
+				p := pix[y*stride+4*x:]
+				// ITU-R 601 luma, as color.GrayModel (alpha ignored: scans are opaque)
+				r, gr, bl := uint32(p[0])*0x101, uint32(p[1])*0x101, uint32(p[2])*0x101
+				g.Pix[y*g.Stride+x] = uint8((19595*r + 38470*gr + 7471*bl + 1<<15) >> 24)
+				continue
+			}
 			g.Pix[y*g.Stride+x] = color.GrayModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.Gray).Y
 		}
 	}

@@ -3,6 +3,8 @@ package ocr
 import (
 	"context"
 	"errors"
+	"image"
+	"image/color"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -235,4 +237,29 @@ func fakeTesseract(t *testing.T, dir, body string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// gray gives the same values on its fast paths as color.GrayModel.
+func TestGrayFastPaths(t *testing.T) {
+	r := image.NewRGBA(image.Rect(3, 5, 13, 9))
+	n := image.NewNRGBA(r.Bounds())
+	for y := r.Bounds().Min.Y; y < r.Bounds().Max.Y; y++ {
+		for x := r.Bounds().Min.X; x < r.Bounds().Max.X; x++ {
+			c := color.RGBA{uint8(x * 20), uint8(y * 30), uint8(x * y), 255}
+			r.Set(x, y, c)
+			n.Set(x, y, c)
+		}
+	}
+	for _, img := range []image.Image{r, n} {
+		g := gray(img)
+		b := img.Bounds()
+		for y := 0; y < b.Dy(); y++ {
+			for x := 0; x < b.Dx(); x++ {
+				want := color.GrayModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.Gray).Y
+				if got := g.GrayAt(x, y).Y; got != want {
+					t.Fatalf("%T at %d,%d: %d, want %d", img, x, y, got, want)
+				}
+			}
+		}
+	}
 }
