@@ -79,9 +79,14 @@ func (d *document) picture(s *stream, maxPixels int64) (p Picture, err error) {
 	}
 	p.Width, p.Height = int(w), int(h)
 	if m, _ := d.resolve(s.dict["ImageMask"]).(bool); m {
-		// A stencil mask is also how scanners store 1-bit pages.
-		s.dict["BitsPerComponent"] = int64(1)
-		s.dict["ColorSpace"] = name("DeviceGray")
+		// A stencil mask is also how scanners store 1-bit pages: read as
+		// 1-bit gray (a copy: the parsed object is left as it is).
+		sd := make(dict, len(s.dict)+2)
+		for k, v := range s.dict {
+			sd[k] = v
+		}
+		sd["BitsPerComponent"], sd["ColorSpace"] = int64(1), name("DeviceGray")
+		s = &stream{dict: sd, raw: s.raw, ref: s.ref, off: s.off}
 	}
 	filters, parms := d.filters(s.dict)
 	last := name("")
