@@ -704,8 +704,6 @@ func (s *SQLite) PurgeDue(ctx context.Context, now time.Time) ([]Record, error) 
 	return out, nil
 }
 
-func dirOf(path string) string { return filepath.Dir(path) }
-
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
