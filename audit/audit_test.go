@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"dlpguard/sqlitedb"
 )
 
 func openLog(t *testing.T, path string) *Log {
@@ -146,7 +148,32 @@ func TestConcurrentAppends(t *testing.T) {
 			}
 		})
 	}
+	// Verifying while others append never reports a false break (the
+	// checkpoint is read before the chain is walked).
+	done := make(chan struct{})
+	verified := make(chan int)
+	go func() {
+		n := 0
+		defer func() { verified <- n }()
+		v := openLog(t, path)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if brk, err := v.Verify(ctx); brk != nil || err != nil {
+				t.Errorf("verify during appends: %v %v", brk, err)
+				return
+			}
+			n++
+		}
+	}()
 	wg.Wait()
+	close(done)
+	if n := <-verified; n == 0 {
+		t.Log("no verification overlapped the appends")
+	}
 	if brk, err := a.Verify(ctx); brk != nil || err != nil {
 		t.Fatalf("after concurrent appends: %v %v", brk, err)
 	}
@@ -212,12 +239,20 @@ func TestTamperDetected(t *testing.T) {
 	}
 }
 
-// Removing the newest entries leaves a valid chain; a head kept elsewhere
-// catches it.
-func TestTruncationNeedsHead(t *testing.T) {
+// With New (no checkpoint), removing the newest entries leaves a valid
+// chain; a head kept elsewhere catches it.
+func TestTruncationNeedsHeadWithoutAnchor(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "audit.db")
-	l := openLog(t, path)
+	db, err := sqlitedb.Open(ctx, path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	l, err := New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fill(t, l, 10)
 	seq, hash, err := l.Head(ctx)
 	if err != nil {
@@ -232,6 +267,141 @@ func TestTruncationNeedsHead(t *testing.T) {
 	b, err := l.VerifyHead(ctx, seq, hash)
 	if err != nil || b == nil || b.Seq != 10 || !strings.Contains(b.Reason, "removed from the end") {
 		t.Fatalf("VerifyHead: %v %v", b, err)
+	}
+}
+
+// The signed head checkpoint finds what the chain alone cannot: entries
+// cut off the end (rows deleted with SQL, the whole log emptied, the end
+// rewritten) and a checkpoint removed or edited; an intact log, and one
+// whose checkpoint lags one entry (a crash between commit and checkpoint),
+// verify.
+func TestAnchor(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, path string, l *Log)
+		seq    int64  // 0: intact
+		reason string // part of the break's reason
+	}{
+		{"intact", func(*testing.T, string, *Log) {}, 0, ""},
+		{"checkpoint one behind (crash after commit)", func(t *testing.T, _ string, l *Log) {
+			var h string
+			rawQuery(t, l, `SELECT hash FROM audit WHERE seq = 19`, &h)
+			if err := l.anchor.write(19, h); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, ""},
+		{"last rows deleted", func(t *testing.T, path string, _ *Log) {
+			sqlExec(t, path, `DELETE FROM audit WHERE seq > 17`)
+		}, 18, "entries 18 to 20 were removed from the end"},
+		{"last row deleted", func(t *testing.T, path string, _ *Log) {
+			sqlExec(t, path, `DELETE FROM audit WHERE seq = 20`)
+		}, 20, "entries 20 to 20 were removed"},
+		{"all rows deleted", func(t *testing.T, path string, _ *Log) {
+			sqlExec(t, path, `DELETE FROM audit`)
+		}, 1, "removed from the end"},
+		{"end rewritten", func(t *testing.T, path string, l *Log) {
+			sqlExec(t, path, `DELETE FROM audit WHERE seq > 15`)
+			// Re-append five entries with a valid chain, as someone with the
+			// database but not the key could, bypassing the checkpoint.
+			keep := l.anchor
+			l.anchor = nil
+			defer func() { l.anchor = keep }()
+			for range 5 {
+				if _, err := l.Append(context.Background(), "mallory", Hold, "H1", nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, 20, "hash differs"},
+		{"checkpoint removed", func(t *testing.T, path string, _ *Log) {
+			_, head := anchorPaths(path)
+			if err := os.Remove(head); err != nil {
+				t.Fatal(err)
+			}
+		}, 20, "missing"},
+		{"checkpoint edited", func(t *testing.T, path string, _ *Log) {
+			_, head := anchorPaths(path)
+			b, _ := os.ReadFile(head)
+			b = []byte(strings.Replace(string(b), " 20 ", " 15 ", 1))
+			os.WriteFile(head, b, 0o600)
+			sqlExec(t, path, `DELETE FROM audit WHERE seq > 15`)
+		}, 15, "signature does not match"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "audit.db")
+			l := openLog(t, path)
+			fill(t, l, 20)
+			key, head := anchorPaths(path)
+			for _, p := range []string{key, head} {
+				if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+					t.Fatalf("%s: %v (want mode 0600)", p, err)
+				}
+			}
+			tc.tamper(t, path, l)
+			// A fresh handle, as `audit verify` or a restart would open it.
+			l2 := openLog(t, path)
+			b, err := l2.Verify(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.seq == 0 {
+				if b != nil {
+					t.Fatalf("intact log reported broken: %v", b)
+				}
+				return
+			}
+			if b == nil {
+				t.Fatal("not detected")
+			}
+			if b.Seq != tc.seq || !strings.Contains(b.Reason, tc.reason) {
+				t.Fatalf("break at %d (%s), want %d (%s)", b.Seq, b.Reason, tc.seq, tc.reason)
+			}
+		})
+	}
+}
+
+// A log written before checkpoints existed gets its key and an
+// audit-anchor entry at the next Open; from then on a cut end is found.
+func TestAnchorUpgrade(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	l := openLog(t, path)
+	fill(t, l, 5)
+	l.Close()
+	key, head := anchorPaths(path)
+	os.Remove(key)
+	os.Remove(head)
+	l2 := openLog(t, path)
+	es, _, err := l2.List(ctx, Filter{Limit: 1})
+	if err != nil || len(es) != 1 || es[0].Action != AnchorStart || es[0].Seq != 6 || string(es[0].Details) != `{"anchored_after":5}` {
+		t.Fatalf("anchor entry: %+v %v", es, err)
+	}
+	if b, err := l2.Verify(ctx); b != nil || err != nil {
+		t.Fatalf("after upgrade: %v %v", b, err)
+	}
+	if cp, err := l2.Checkpoint(); err != nil || cp.Seq != 6 || cp.Hash != es[0].Hash {
+		t.Fatalf("checkpoint %+v %v", cp, err)
+	}
+	// A key readable by others is refused: the log does not open.
+	l2.Close()
+	os.Chmod(key, 0o644)
+	if _, err := Open(ctx, path); err == nil || !strings.Contains(err.Error(), "permissions") {
+		t.Fatalf("open with a readable key: %v", err)
+	}
+}
+
+func sqlExec(t *testing.T, path, q string) {
+	t.Helper()
+	if _, err := rawDB(t, path).Exec(q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func rawQuery(t *testing.T, l *Log, q string, dst ...any) {
+	t.Helper()
+	if err := l.db.QueryRow(q).Scan(dst...); err != nil {
+		t.Fatalf("%s: %v", q, err)
 	}
 }
 

@@ -12,7 +12,9 @@ import (
 )
 
 // runAudit is `dlpguard audit verify | list`: the hash-chained audit log
-// of holds, releases, rejections and exceptions (3.3.5, 8.4).
+// of holds, releases, rejections and exceptions (3.3.5, 8.4). verify checks
+// the chain and its signed head checkpoint (entries cut off the end are
+// found without --head); --head adds a head recorded elsewhere.
 func runAudit(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "usage: dlpguard audit verify [--data DIR] [--head SEQ:HASH] | list [--data DIR] [--subject ID] [--action A] [--limit N]")
@@ -64,7 +66,13 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "dlpguard audit verify: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "ok: %d entries, head %d:%s\n", seq, seq, hash)
+		cp, err := al.Checkpoint()
+		if err != nil {
+			fmt.Fprintf(stderr, "dlpguard audit verify: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "監査ログに改ざんはありません（署名付きチェックポイント %d まで確認）/ ok: %d entries, head %d:%s, signed checkpoint at %d\n",
+			cp.Seq, seq, seq, hash, cp.Seq)
 		return 0
 	case "list":
 		entries, total, err := al.List(ctx, audit.Filter{Subject: *subject, Action: *action, Limit: *limit})

@@ -18,6 +18,10 @@ func TestAuditVerifyCLI(t *testing.T) {
 		`UPDATE audit SET actor = 'mallory' WHERE seq = 2`,
 		`DELETE FROM audit WHERE seq = 2`,
 		`UPDATE audit SET details = '{"reason":"changed"}' WHERE seq = 3`,
+		// Cutting the end: found by the signed head checkpoint, with no
+		// head kept by hand (issue 11 item 7).
+		`DELETE FROM audit WHERE seq > 2`,
+		`DELETE FROM audit WHERE seq = 4`,
 	} {
 		dir := t.TempDir()
 		ctx := context.Background()
@@ -46,6 +50,9 @@ func TestAuditVerifyCLI(t *testing.T) {
 		out.Reset()
 		if code := runAudit([]string{"verify", "--data", dir}, &out, &errb); code != 1 || !strings.Contains(out.String(), "tampered") {
 			t.Errorf("%s: not detected: %d %q", tamper, code, out.String())
+		}
+		if strings.HasPrefix(tamper, "DELETE FROM audit WHERE seq >") && !strings.Contains(out.String(), "entries 3 to 4 were removed from the end") {
+			t.Errorf("%s: message does not say what was cut: %q", tamper, out.String())
 		}
 	}
 	var out, errb bytes.Buffer

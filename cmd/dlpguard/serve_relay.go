@@ -43,6 +43,7 @@ type relay struct {
 	icapAddr   string
 	smtpAddrs  []string
 	mailboxDir string
+	audit      auditCheck
 
 	draining    atomic.Bool
 	stopOnce    sync.Once
@@ -100,6 +101,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	if err != nil {
 		return r, fmt.Errorf("review: %w", err)
 	}
+	r.audit.start(context.Background(), r.stores.Audit, log.With("component", "audit"))
 
 	scfg, err := smtpConfig(cfg)
 	if err != nil {
@@ -146,7 +148,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		mux := http.NewServeMux()
 		mux.Handle("/console/", r.console.Handler())
 		mux.Handle("/api/v1/", r.review.Handler())
-		mux.Handle("/", ops.Handler(reg, r.ready, r.policyStatus))
+		mux.Handle("/", ops.Handler(reg, r.ready, r.policyStatus, r.audit.status))
 		r.ops, err = ops.Listen(cfg.HTTP.Listen, mux, log.With("component", "http"))
 		if err != nil {
 			closeAll(plain, implicit)

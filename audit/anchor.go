@@ -1,0 +1,239 @@
+package audit
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"dlpguard/internal/keyfile"
+)
+
+// The chain alone proves that no entry was changed, inserted or removed
+// before the last one; cutting entries off the end leaves a shorter chain
+// that is still whole. So every append also writes a head checkpoint — the
+// last entry's sequence number and hash, with an HMAC under a key file the
+// database does not hold — beside the log (audit.head, key audit.key, both
+// 0600). Verify then requires the checkpointed entry to exist with that
+// hash: rows deleted from the end (or the whole log rolled back to an older
+// copy) are found without a head kept by hand. Whoever can also read
+// audit.key could forge a checkpoint; the key is meant to be readable by
+// the dlpguard user only (and kept in its backups apart from audit.db).
+
+// AnchorStart is the action of the entry written when the checkpoint key
+// is first made on a log that already has entries: from that entry on,
+// cutting the end is detected.
+const AnchorStart = "audit-anchor"
+
+const headTag = "dlpguard-audit-head-v1"
+
+// anchor is the checkpoint of one log.
+type anchor struct {
+	key      []byte
+	headPath string
+	lock     *os.File // flock'd around append + checkpoint across processes
+}
+
+// anchorPaths are the key and checkpoint files beside the database file
+// path: audit.db → audit.key, audit.head.
+func anchorPaths(dbPath string) (key, head string) {
+	base := strings.TrimSuffix(dbPath, filepath.Ext(dbPath))
+	return base + ".key", base + ".head"
+}
+
+// openAnchor loads (or makes) the checkpoint key of the log at dbPath. On a
+// log that has entries but had no key yet (an older installation), it
+// writes a first checkpoint through an AnchorStart entry.
+func (l *Log) openAnchor(ctx context.Context, dbPath string) error {
+	keyPath, headPath := anchorPaths(dbPath)
+	key, created, err := keyfile.Load(keyPath)
+	if err != nil {
+		return fmt.Errorf("checkpoint key: %w", err)
+	}
+	lock, err := os.Open(keyPath)
+	if err != nil {
+		return fmt.Errorf("checkpoint key: %w", err)
+	}
+	l.anchor = &anchor{key: key, headPath: headPath, lock: lock}
+	if !created {
+		return nil
+	}
+	if _, err := os.Stat(headPath); err == nil {
+		// A checkpoint without its key: the key was removed. Do not sign
+		// over it; Verify reports the mismatch.
+		return nil
+	}
+	unlock, err := l.anchor.lockFile()
+	if err != nil {
+		return err
+	}
+	seq, _, err := l.Head(ctx)
+	if err == nil && seq == 0 {
+		// A new log: an empty checkpoint at once, so that from the
+		// first entry on a missing checkpoint means a removed one.
+		err = l.anchor.write(0, "")
+	}
+	unlock()
+	if err != nil || seq == 0 {
+		return err
+	}
+	_, err = l.Append(ctx, "dlpguard", AnchorStart, "", map[string]any{"anchored_after": seq})
+	return err
+}
+
+func (a *anchor) close() error { return a.lock.Close() }
+
+// mac is the HMAC of a checkpoint: the tag, the sequence number and hash.
+func (a *anchor) mac(seq int64, hash string) string {
+	m := hmac.New(sha256.New, a.key)
+	fmt.Fprintf(m, "%s\x00%d\x00%s", headTag, seq, hash)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// lockFile takes the inter-process lock that keeps appends and checkpoint
+// writes in the same order (the SQLite lock ends at commit, before the
+// checkpoint is written).
+func (a *anchor) lockFile() (unlock func(), err error) {
+	if err := unix.Flock(int(a.lock.Fd()), unix.LOCK_EX); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", a.lock.Name(), err)
+	}
+	return func() { unix.Flock(int(a.lock.Fd()), unix.LOCK_UN) }, nil
+}
+
+// write replaces the checkpoint durably: a temporary file fsynced, renamed
+// over the old one, the folder fsynced. A crash leaves the old checkpoint
+// or the new one, and an old one (one entry behind) is still valid.
+func (a *anchor) write(seq int64, hash string) error {
+	field := hash
+	if field == "" {
+		field = "-" // an empty log: keep four fields
+	}
+	line := fmt.Sprintf("%s %d %s %s\n", headTag, seq, field, a.mac(seq, hash))
+	tmp := a.headPath + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if _, err := f.WriteString(line); err != nil {
+		f.Close()
+		return fmt.Errorf("checkpoint %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("checkpoint %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, a.headPath); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := keyfile.SyncDir(filepath.Dir(a.headPath)); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", a.headPath, err)
+	}
+	return nil
+}
+
+// Checkpoint is the signed head last written beside the log.
+type Checkpoint struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// errNoCheckpoint: no checkpoint file (a new log, or one removed).
+var errNoCheckpoint = errors.New("no checkpoint")
+
+// read returns the checkpoint; a file that does not parse or whose MAC is
+// wrong is reported as a Break, not an error: it is evidence of tampering.
+func (a *anchor) read() (Checkpoint, *Break, error) {
+	b, err := os.ReadFile(a.headPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return Checkpoint{}, nil, errNoCheckpoint
+	}
+	if err != nil {
+		return Checkpoint{}, nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	var tag, hash, mac string
+	var cp Checkpoint
+	if n, _ := fmt.Sscanf(string(b), "%s %d %s %s", &tag, &cp.Seq, &hash, &mac); n != 4 || tag != headTag {
+		return Checkpoint{}, &Break{Seq: 0, Reason: "the head checkpoint " + a.headPath + " is damaged"}, nil
+	}
+	if hash != "-" {
+		cp.Hash = hash
+	}
+	if !hmac.Equal([]byte(mac), []byte(a.mac(cp.Seq, cp.Hash))) {
+		return cp, &Break{Seq: cp.Seq, Reason: "the head checkpoint's signature does not match (forged, or another key)"}, nil
+	}
+	return cp, nil, nil
+}
+
+// readCheckpoint is the anchor's checkpoint as read before a chain walk:
+// read first, because it is written after its entry's commit, so the walk
+// that follows sees that entry even while others append.
+type readCheckpoint struct {
+	cp  Checkpoint
+	brk *Break
+	err error
+}
+
+// verifyAnchor checks the checkpoint read before the walk against a chain
+// verified up to head (its last sequence number; 0 when empty).
+func (l *Log) verifyAnchor(ctx context.Context, rc readCheckpoint, head int64) (*Break, error) {
+	cp, brk, err := rc.cp, rc.brk, rc.err
+	switch {
+	case errors.Is(err, errNoCheckpoint):
+		if head == 0 {
+			return nil, nil
+		}
+		return &Break{Seq: head, Reason: "the head checkpoint " + l.anchor.headPath +
+			" is missing: whether entries were removed from the end cannot be shown"}, nil
+	case err != nil:
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	case brk != nil:
+		return brk, nil
+	}
+	if cp.Seq > head {
+		first := head + 1
+		return &Break{Seq: first, Reason: fmt.Sprintf("entries %d to %d were removed from the end (the signed checkpoint names entry %d)",
+			first, cp.Seq, cp.Seq)}, nil
+	}
+	if cp.Seq == 0 {
+		return nil, nil
+	}
+	var got string
+	err = l.db.QueryRowContext(ctx, `SELECT hash FROM audit WHERE seq = ?`, cp.Seq).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return &Break{Seq: cp.Seq, Reason: "the checkpointed entry is missing"}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	}
+	if got != cp.Hash {
+		return &Break{Seq: cp.Seq, Reason: "the checkpointed entry's hash differs (the log was rewritten from there)"}, nil
+	}
+	return nil, nil
+}
+
+// Checkpoint returns the signed head checkpoint (zero when the log has none
+// or was opened with New).
+func (l *Log) Checkpoint() (Checkpoint, error) {
+	if l.anchor == nil {
+		return Checkpoint{}, nil
+	}
+	cp, brk, err := l.anchor.read()
+	if errors.Is(err, errNoCheckpoint) {
+		return Checkpoint{}, nil
+	}
+	if err == nil && brk != nil {
+		err = brk
+	}
+	return cp, err
+}
