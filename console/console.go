@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"dlpguard/audit"
+	"dlpguard/classify"
 	"dlpguard/hold"
 	"dlpguard/policy"
 	"dlpguard/review"
@@ -160,8 +161,8 @@ var funcs = template.FuncMap{
 		}
 		return t.Local().Format("2006-01-02 15:04")
 	},
-	"mask":      Mask,
-	"maskLoose": MaskLoose,
+	"mask":      classify.MaskText,
+	"maskLoose": classify.MaskTextLoose,
 	"join":      strings.Join,
 	"bytes":     humanBytes,
 	"add":       func(a, b int) int { return a + b },

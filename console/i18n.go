@@ -63,6 +63,7 @@ var messages = map[string][2]string{
 	"yes":              {"はい", "yes"},
 	"no":               {"いいえ", "no"},
 	"text":             {"本文（識別番号はマスク済み）", "Text (identifiers masked)"},
+	"text_records":     {"個人情報の一覧が見つかった箇所です。見出し行のほかは、氏名・住所などすべての欄を伏せています。", "A personal list was found here: every field below the headings (names, addresses …) is masked."},
 	"text_truncated":   {"長いため途中までを表示しています。", "Shortened: the text is long."},
 	"text_unavailable": {"本文を表示できません", "The text cannot be shown"},
 	"decide":           {"判断", "Decision"},

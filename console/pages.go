@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"dlpguard/audit"
+	"dlpguard/classify"
 	"dlpguard/hold"
 	"dlpguard/inspect"
 	"dlpguard/policy"
@@ -122,7 +123,7 @@ func (c *Console) rows(pg *page, recs []hold.Record) []row {
 		for _, ru := range rec.Verdict.Rules {
 			ids = append(ids, ru.ID)
 		}
-		rec.Subject = Mask(rec.Subject)
+		rec.Subject = classify.MaskText(rec.Subject)
 		out = append(out, row{Record: rec, Rules: strings.Join(ids, ", "), Own: sameAddr(rec.Envelope.From, pg.User.Email)})
 	}
 	return out
@@ -199,6 +200,9 @@ func (c *Console) listPage(w http.ResponseWriter, r *http.Request, pg *page, nam
 type textBlock struct {
 	Location string
 	Text     string
+	// Records: a personal list was found here, so every field below the
+	// headings is masked (classify.MaskRecords).
+	Records bool
 }
 
 type findingView struct {
@@ -288,13 +292,28 @@ func (c *Console) readable(ctx context.Context, id string, d *detailData) error 
 	if err != nil {
 		return err
 	}
+	// One masking for every view (classify/mask.go), and a personal
+	// list's names and addresses masked whole where it was found.
+	lists := map[string]bool{}
+	for _, f := range d.Rec.Verdict.Findings {
+		if f.Detector == classify.PersonalList {
+			for _, l := range f.Locations {
+				lists[l] = true
+			}
+		}
+	}
 	for i := range sink.blocks {
-		sink.blocks[i].Text = Mask(sink.blocks[i].Text)
+		b := &sink.blocks[i]
+		if lists[b.Location] {
+			b.Text, b.Records = classify.MaskRecords(b.Text), true
+		} else {
+			b.Text = classify.MaskText(b.Text)
+		}
 	}
 	d.Text, d.Truncated = sink.blocks, sink.cut
 	for _, k := range []string{"From", "To", "Cc", "Subject", "Date", "Message-Id", "Reply-To"} {
 		for _, v := range res.Header.Raw[k] {
-			d.Headers = append(d.Headers, [2]string{k, Mask(v)})
+			d.Headers = append(d.Headers, [2]string{k, classify.MaskText(v)})
 		}
 	}
 	d.Parts = d.Parts[:0]
@@ -303,7 +322,7 @@ func (c *Console) readable(ctx context.Context, id string, d *detailData) error 
 		if name == "" {
 			name = "(本文 body)"
 		}
-		d.Parts = append(d.Parts, partView{Name: Mask(name), Type: p.Type, Reason: p.Reason, Size: p.Size,
+		d.Parts = append(d.Parts, partView{Name: classify.MaskText(name), Type: p.Type, Reason: p.Reason, Size: p.Size,
 			Encrypted: p.Encrypted, Inspected: p.Inspected, Attachment: p.Attachment, Known: true})
 	}
 	return nil
@@ -319,13 +338,13 @@ func (c *Console) detail(ctx context.Context, pg *page, id string) (*detailData,
 		return nil, err
 	}
 	rec := v.Record
-	rec.Subject, rec.Reason = Mask(rec.Subject), Mask(rec.Reason)
+	rec.Subject, rec.Reason = classify.MaskText(rec.Subject), classify.MaskText(rec.Reason)
 	v.Approvers = uniqueFold(v.Approvers)
 	d := &detailData{Rec: rec, View: v, IsHeld: rec.Status == hold.Held}
 	d.Own = sameAddr(rec.Envelope.From, pg.User.Email)
 	d.CanAct = d.IsHeld && c.d.Review.ConsoleCanAct(ctx, pg.actor, id) == nil
 	for _, ru := range rec.Verdict.Rules {
-		ru.Reason = Mask(ru.Reason)
+		ru.Reason = classify.MaskText(ru.Reason)
 		d.Rules = append(d.Rules, ruleView{Rule: ru, Clauses: clausesOf(ru.Clause)})
 	}
 	for _, f := range rec.Verdict.Findings {
@@ -341,7 +360,7 @@ func (c *Console) detail(ctx context.Context, pg *page, id string) (*detailData,
 		d.Findings = append(d.Findings, fv)
 	}
 	for _, a := range rec.Verdict.Attachments {
-		d.Parts = append(d.Parts, partView{Name: Mask(a.Name), Type: a.Type, Encrypted: a.Encrypted, Inspected: a.Inspected, Reason: a.Error, Attachment: true})
+		d.Parts = append(d.Parts, partView{Name: classify.MaskText(a.Name), Type: a.Type, Encrypted: a.Encrypted, Inspected: a.Inspected, Reason: a.Error, Attachment: true})
 	}
 	if err := c.readable(ctx, id, d); err != nil {
 		c.log.Warn("console: content not readable", "id", id, "err", err)
@@ -371,7 +390,7 @@ func uniqueFold(in []string) []string {
 func maskAll(in []string) []string {
 	out := make([]string, len(in))
 	for i, s := range in {
-		out[i] = Mask(s)
+		out[i] = classify.MaskText(s)
 	}
 	return out
 }
@@ -656,7 +675,7 @@ func (c *Console) handleDelivery(w http.ResponseWriter, r *http.Request, pg *pag
 			var pend []spool.Recipient
 			for _, rc := range env.Recipients {
 				if rc.Status == spool.Pending && (rc.Attempts > 0 || rc.LastError != "") {
-					rc.LastError = Mask(rc.LastError)
+					rc.LastError = classify.MaskText(rc.LastError)
 					pend = append(pend, rc)
 				}
 			}

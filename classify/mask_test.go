@@ -1,4 +1,4 @@
-package console
+package classify
 
 import (
 	"strings"
@@ -17,7 +17,19 @@ func TestMask(t *testing.T) {
 		{"年金 1234-567890", "年金 ****-**7890"},
 		{"〒190-8666", "〒***-8666"}, // seven digits: masked too
 		{"電話 03-1234-5678", "電話 **-****-5678"},
-		{"2026年11月25日 会議は 3 件", "2026年11月25日 会議は 3 件"},
+		// Dates: the year only, whatever the form (one way with the
+		// birth_date samples, 1980-**-**).
+		{"2026年11月25日 会議は 3 件", "2026年**月**日 会議は 3 件"},
+		{"生年月日 1980-01-10", "生年月日 1980-**-**"},
+		{"生年月日 1980/1/10", "生年月日 1980/*/**"},
+		{"生年月日 １９８０年１月１０日", "生年月日 １９８０年*月**日"},
+		{"生年月日 昭和55年1月10日", "生年月日 昭和55年*月**日"},
+		{"生年月日 S55.1.10", "生年月日 S55.*.**"},
+		{"生年月日 19800110", "生年月日 1980****"},
+		{"口座 12345678", "口座 ****5678"},         // not a date (month 56)
+		{"1980-01-10-1234", "****-**-**-1234"}, // a longer number, not a date
+		{"55年1月10日", "55年1月10日"},               // two-digit year without an era: no date
+		{"2026-11-25T10:00", "2026-**-**T10:00"},
 		{"旅券 TK1234567", "旅券 TK***4567"},
 		{"short 123456", "short 123456"},
 		{"a-1234567", "a-***4567"},
@@ -25,9 +37,9 @@ func TestMask(t *testing.T) {
 		{"", ""},
 	}
 	for _, c := range cases {
-		got := Mask(c.in)
+		got := MaskText(c.in)
 		if got != c.want {
-			t.Errorf("Mask(%q) = %q, want %q", c.in, got, c.want)
+			t.Errorf("MaskText(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }
@@ -40,8 +52,8 @@ func TestMaskLoose(t *testing.T) {
 		{"TK1234567", "TK1234567"},
 	}
 	for _, c := range cases {
-		if got := MaskLoose(c.in); got != c.want {
-			t.Errorf("MaskLoose(%q) = %q, want %q", c.in, got, c.want)
+		if got := MaskTextLoose(c.in); got != c.want {
+			t.Errorf("MaskTextLoose(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }
@@ -69,11 +81,11 @@ func FuzzMask(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		m := Mask(s)
+		m := MaskText(s)
 		if !maskedOK(m) {
-			t.Fatalf("Mask(%q) = %q still has a long number", s, m)
+			t.Fatalf("MaskText(%q) = %q still has a long number", s, m)
 		}
-		if Mask(m) != m {
+		if MaskText(m) != m {
 			t.Fatalf("Mask is not idempotent on %q", s)
 		}
 		if utf8.ValidString(s) && utf8.RuneCountInString(m) != utf8.RuneCountInString(s) {
