@@ -316,6 +316,28 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, int, error) {
 	return out, total, nil
 }
 
+// Actions returns the actions the log holds, sorted (for a filter list:
+// whatever kinds other parts of dlpguard write, not only the constants).
+func (l *Log) Actions(ctx context.Context) ([]string, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT DISTINCT action FROM audit ORDER BY action`)
+	if err != nil {
+		return nil, fmt.Errorf("audit: actions: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, fmt.Errorf("audit: actions: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit: actions: %w", err)
+	}
+	return out, nil
+}
+
 // Head returns the last entry's sequence number and hash ("" when empty).
 // Keeping the head somewhere else too (a syslog line, a daily report) lets
 // VerifyHead detect a rollback even by someone who holds the checkpoint

@@ -222,6 +222,8 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST "+p+"/holds/{id}/false-positive", c.authed(c.handleFalsePositive, false))
 	mux.HandleFunc("GET "+p+"/history", c.authed(c.handleHistory, false))
 	mux.HandleFunc("GET "+p+"/audit", c.authed(c.handleAudit, true))
+	mux.HandleFunc("GET "+p+"/audit.csv", c.authed(c.handleAuditExport("csv"), true))
+	mux.HandleFunc("GET "+p+"/audit.json", c.authed(c.handleAuditExport("json"), true))
 	mux.HandleFunc("GET "+p+"/rules", c.authed(c.handleRules, true))
 	mux.HandleFunc("GET "+p+"/delivery", c.authed(c.handleDelivery, true))
 	return securityHeaders(mux)

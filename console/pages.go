@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"dlpguard/audit"
 	"dlpguard/classify"
 	"dlpguard/hold"
 	"dlpguard/inspect"
@@ -465,56 +464,6 @@ func (c *Console) handleFalsePositive(w http.ResponseWriter, r *http.Request, pg
 		return
 	}
 	c.afterAction(w, r, pg, id, "fp_done", nil)
-}
-
-type auditData struct {
-	Entries    []audit.Entry
-	Total      int
-	Action     string
-	Actor      string
-	Broken     *audit.Break
-	VerifyErr  string
-	PrevURL    string
-	NextURL    string
-	From, To   int
-	ActionList []string
-}
-
-// handleAudit: the audit log with the chain verified on every view.
-func (c *Console) handleAudit(w http.ResponseWriter, r *http.Request, pg *page) {
-	q := r.URL.Query()
-	off, _ := strconv.Atoi(q.Get("offset"))
-	off = max(off, 0)
-	d := auditData{Action: q.Get("action"), Actor: q.Get("actor"),
-		ActionList: []string{audit.Hold, audit.Approve, audit.Release, audit.Reject, audit.Expire, audit.Purge, audit.FalsePositive, audit.Login, "login-failed", "logout", audit.PolicyReload}}
-	ents, total, err := c.d.Audit.List(r.Context(), audit.Filter{Action: d.Action, Actor: d.Actor, Limit: 100, Offset: off})
-	if err != nil {
-		c.failErr(w, r, pg, err)
-		return
-	}
-	// Newest first for reading.
-	sort.Slice(ents, func(i, j int) bool { return ents[i].Seq > ents[j].Seq })
-	d.Entries, d.Total, d.From, d.To = ents, total, off+1, off+len(ents)
-	if d.Broken, err = c.d.Audit.Verify(r.Context()); err != nil {
-		d.VerifyErr = err.Error()
-	}
-	v := url.Values{}
-	if d.Action != "" {
-		v.Set("action", d.Action)
-	}
-	if d.Actor != "" {
-		v.Set("actor", d.Actor)
-	}
-	if off > 0 {
-		v.Set("offset", strconv.Itoa(max(off-100, 0)))
-		d.PrevURL = pg.P + "/audit?" + v.Encode()
-	}
-	if off+len(ents) < total {
-		v.Set("offset", strconv.Itoa(off+100))
-		d.NextURL = pg.P + "/audit?" + v.Encode()
-	}
-	pg.Nav, pg.Title, pg.Data = "audit", pg.T("audit_title"), d
-	c.render(w, http.StatusOK, "audit", pg)
 }
 
 // RuleStat is how one rule behaved over the hold store.
