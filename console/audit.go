@@ -118,7 +118,9 @@ var detailLabels = map[string][2]string{
 	"subject": {"件名", "subject"}, "version": {"版", "version"}, "file": {"ファイル", "file"},
 	"fingerprint": {"指紋", "fingerprint"}, "queue_id": {"配送ID", "queue ID"}, "content_sha256": {"内容の SHA-256", "content SHA-256"},
 	"anchored_after": {"固定した最後の番号", "anchored after entry"}, "filter": {"条件", "filter"}, "format": {"形式", "format"},
-	"count": {"件数", "count"},
+	"count": {"件数", "count"}, "policy_version": {"ポリシーの版", "policy version"}, "approvers": {"承認", "approvals"},
+	"parts": {"送信した部分", "parts sent"}, "fingerprints": {"鍵の指紋", "key fingerprints"}, "required": {"必要な承認数", "approvals required"},
+	"note": {"備考", "note"}, "id": {"ID", "ID"},
 }
 
 func label(m map[string][2]string, key, lang string) string {
@@ -181,6 +183,24 @@ func valueText(v any) string {
 		}
 		return strings.Join(parts, "; ")
 	case map[string]any:
+		// A finding and a rule as people name them.
+		if det, ok := x["detector"].(string); ok {
+			s := det
+			if n, ok := x["count"].(float64); ok {
+				s += " ×" + strconv.FormatFloat(n, 'f', -1, 64)
+			}
+			if l := valueText(x["locations"]); x["locations"] != nil && l != "" {
+				s += " (" + l + ")"
+			}
+			return s
+		}
+		if id, ok := x["id"].(string); ok && x["clause"] != nil {
+			s := id + " [" + valueText(x["clause"]) + "]"
+			if x["reason"] != nil {
+				s += " " + valueText(x["reason"])
+			}
+			return s
+		}
 		keys := make([]string, 0, len(x))
 		for k := range x {
 			keys = append(keys, k)

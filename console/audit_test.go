@@ -52,7 +52,7 @@ func TestAuditPage(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("audit page: %d", r.status)
 	}
-	for _, want := range []string{"<dt>理由</dt>", "<dd>個人番号 ********9018 を含む</dd>", "<dt>規則</dt>", "clause: 3.3.5, id: mynumber-hold",
+	for _, want := range []string{"<dt>理由</dt>", "<dd>個人番号 ********9018 を含む</dd>", "<dt>規則</dt>", "<dd>mynumber-hold [3.3.5]</dd>",
 		"送信許可（解除）", "却下", "サインイン失敗", "<dd>25000000</dd>", `id="export-csv"`} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("audit page lacks %q", want)

@@ -217,6 +217,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET "+p, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, p+"/", http.StatusSeeOther) })
 	mux.HandleFunc("GET "+p+"/holds", c.authed(c.handleList, false))
 	mux.HandleFunc("GET "+p+"/holds/{id}", c.authed(c.handleDetail, false))
+	mux.HandleFunc("POST "+p+"/bulk/{action}", c.authed(c.handleBulk, false))
 	mux.HandleFunc("POST "+p+"/holds/{id}/release", c.authed(c.handleRelease, false))
 	mux.HandleFunc("POST "+p+"/holds/{id}/reject", c.authed(c.handleReject, false))
 	mux.HandleFunc("POST "+p+"/holds/{id}/false-positive", c.authed(c.handleFalsePositive, false))

@@ -25,12 +25,15 @@ const pageSize = 50
 // listQuery is the filter form of the list and history pages.
 type listQuery struct {
 	Department, Rule, Level, Age, Status string
-	Offset                               int
+	// Search: words that must each match the hold ID, the sender, a
+	// recipient or the (masked) subject.
+	Search string
+	Offset int
 }
 
 func (q listQuery) url(base string, offset int) string {
 	v := url.Values{}
-	for k, s := range map[string]string{"department": q.Department, "rule": q.Rule, "level": q.Level, "age": q.Age, "status": q.Status} {
+	for k, s := range map[string]string{"department": q.Department, "rule": q.Rule, "level": q.Level, "age": q.Age, "status": q.Status, "q": q.Search} {
 		if s != "" {
 			v.Set(k, s)
 		}
@@ -89,7 +92,8 @@ func contains(list []string, v string) bool {
 
 func readQuery(r *http.Request) listQuery {
 	q := r.URL.Query()
-	lq := listQuery{Department: q.Get("department"), Rule: q.Get("rule"), Level: q.Get("level"), Age: q.Get("age"), Status: q.Get("status")}
+	lq := listQuery{Department: q.Get("department"), Rule: q.Get("rule"), Level: q.Get("level"), Age: q.Get("age"), Status: q.Get("status"),
+		Search: strings.TrimSpace(q.Get("q"))}
 	if n, err := strconv.Atoi(q.Get("offset")); err == nil && n > 0 {
 		lq.Offset = n
 	}
@@ -103,7 +107,12 @@ type row struct {
 }
 
 type listData struct {
-	Q           listQuery
+	Q listQuery
+	// Bulk: the page offers selecting rows for one decision (held
+	// messages, not the history).
+	Bulk bool
+	// SearchCut: the search looked at the newest maxSearched records only.
+	SearchCut   bool
 	Rows        []row
 	Total       int
 	ByLevel     map[string]int
@@ -159,9 +168,14 @@ func (c *Console) handleHistory(w http.ResponseWriter, r *http.Request, pg *page
 func (c *Console) listPage(w http.ResponseWriter, r *http.Request, pg *page, name string, status []hold.Status) {
 	q := readQuery(r)
 	pg.Nav, pg.Title = name, pg.T(name+"_title")
-	d := listData{Q: q, ByLevel: map[string]int{}, RuleIDs: c.ruleIDs(), Statuses: []string{"released", "rejected", "expired"}}
+	d := listData{Q: q, ByLevel: map[string]int{}, RuleIDs: c.ruleIDs(), Statuses: []string{"released", "rejected", "expired"},
+		Bulk: name == "holds"}
 	if pg.User.Role != RoleAdmin {
 		d.Departments = pg.User.Departments
+	} else {
+		// An administrator picks from the policy's departments (a typo in
+		// a free-text box would show an empty list, not an error).
+		d.Departments = c.departments(q.Department)
 	}
 	f, ok := c.filterFor(pg, q)
 	if !ok {
@@ -170,17 +184,23 @@ func (c *Console) listPage(w http.ResponseWriter, r *http.Request, pg *page, nam
 		return
 	}
 	f.Status = status
-	res, err := c.d.Holds.List(r.Context(), f)
+	var res hold.Page
+	var err error
+	if q.Search != "" {
+		res, d.SearchCut, err = c.search(r.Context(), f, q.Search, d.ByLevel)
+	} else {
+		res, err = c.d.Holds.List(r.Context(), f)
+		for _, l := range []string{"I", "II", "III"} {
+			lf := f
+			lf.Level, lf.Limit, lf.Offset = hold.Level(l), 1, 0
+			if p, err := c.d.Holds.List(r.Context(), lf); err == nil {
+				d.ByLevel[l] = p.Total
+			}
+		}
+	}
 	if err != nil {
 		c.failErr(w, r, pg, err)
 		return
-	}
-	for _, l := range []string{"I", "II", "III"} {
-		lf := f
-		lf.Level, lf.Limit, lf.Offset = hold.Level(l), 1, 0
-		if p, err := c.d.Holds.List(r.Context(), lf); err == nil {
-			d.ByLevel[l] = p.Total
-		}
 	}
 	d.Rows, d.Total = c.rows(pg, res.Records), res.Total
 	d.From, d.To = q.Offset+1, q.Offset+len(res.Records)
@@ -193,6 +213,74 @@ func (c *Console) listPage(w http.ResponseWriter, r *http.Request, pg *page, nam
 	}
 	pg.Data = d
 	c.render(w, http.StatusOK, name, pg)
+}
+
+// maxSearched bounds the records one search reads (newest first): the
+// records are encrypted at rest, so sender, recipients and subject are
+// matched here, not in SQL.
+const maxSearched = 10000
+
+// search returns the page of records under f (the person's departments,
+// status, rule, level, age) whose ID, sender, recipients or masked subject
+// contain every word of query (case folded), and counts them per level.
+// The subject is matched as shown, masked: a search for digits cannot find
+// out the hidden part of an identifier.
+func (c *Console) search(ctx context.Context, f hold.Filter, query string, byLevel map[string]int) (hold.Page, bool, error) {
+	words := strings.Fields(strings.ToLower(query))
+	off, limit := f.Offset, f.Limit
+	var matched []hold.Record
+	cut := false
+	for scanned := 0; ; {
+		f.Offset, f.Limit = scanned, 1000
+		p, err := c.d.Holds.List(ctx, f)
+		if err != nil {
+			return hold.Page{}, false, err
+		}
+		for _, rec := range p.Records {
+			if matchesSearch(rec, words) {
+				matched = append(matched, rec)
+				byLevel[string(rec.Level)]++
+			}
+		}
+		scanned += len(p.Records)
+		if len(p.Records) < 1000 || scanned >= p.Total {
+			break
+		}
+		if scanned >= maxSearched {
+			cut = true
+			break
+		}
+	}
+	page := hold.Page{Total: len(matched), Offset: off, Limit: limit, Records: []hold.Record{}}
+	if off < len(matched) {
+		page.Records = matched[off:min(off+limit, len(matched))]
+	}
+	return page, cut, nil
+}
+
+func matchesSearch(rec hold.Record, words []string) bool {
+	hay := strings.ToLower(strings.Join(append([]string{rec.ID, rec.Envelope.From, classify.MaskText(rec.Subject)}, rec.Envelope.Recipients...), "\n"))
+	for _, w := range words {
+		if !strings.Contains(hay, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// departments are the policy's departments, and the one asked for if the
+// policy (reloaded since) no longer names it.
+func (c *Console) departments(selected string) []string {
+	var out []string
+	if c.d.Policy != nil {
+		if e := c.d.Policy.Engine(); e != nil {
+			out = e.DepartmentNames()
+		}
+	}
+	if selected != "" && !contains(out, selected) {
+		out = append(out, selected)
+	}
+	return out
 }
 
 // textBlock is the readable text of one location, identifiers masked.
