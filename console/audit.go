@@ -5,8 +5,10 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -148,11 +150,7 @@ func decodeDetails(raw json.RawMessage, lang string) []field {
 		}
 		return []field{{Key: "details", Label: "details", Value: valueText(v)}}
 	}
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(obj))
 	out := make([]field, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, field{Key: k, Label: label(detailLabels, k, lang), Value: valueText(obj[k])})
@@ -201,13 +199,8 @@ func valueText(v any) string {
 			}
 			return s
 		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		parts := make([]string, 0, len(keys))
-		for _, k := range keys {
+		parts := make([]string, 0, len(x))
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			parts = append(parts, k+": "+valueText(x[k]))
 		}
 		return strings.Join(parts, ", ")
