@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"dlpguard/audit"
+	"dlpguard/review"
 )
 
 // auditFixture writes entries on three days (local time) with details
@@ -164,5 +166,26 @@ func TestAuditExport(t *testing.T) {
 	}
 	if b, err := f.stores.Audit.Verify(context.Background()); b != nil || err != nil {
 		t.Errorf("chain after exports: %v %v", b, err)
+	}
+}
+
+// TestAuditPageShowsCutEnd: entries deleted from the end of the log with
+// SQL are reported on the audit page (the signed head checkpoint), with
+// no head kept by hand.
+func TestAuditPageShowsCutEnd(t *testing.T) {
+	f := auditFixture(t)
+	adm := f.client()
+	adm.signIn("admin") // appends a login entry
+	db, err := sql.Open("sqlite", "file:"+review.PathsIn(f.dir).Audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DELETE FROM audit WHERE seq > 3`); err != nil {
+		t.Fatal(err)
+	}
+	r := adm.get("/console/audit")
+	if !strings.Contains(r.body, `class="error" id="chain"`) || !strings.Contains(r.body, "entries 4 to 5 were removed from the end") {
+		t.Fatalf("cut end not shown:\n%s", r.body)
 	}
 }

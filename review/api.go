@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"dlpguard/audit"
+	"dlpguard/classify"
 	"dlpguard/hold"
 )
 
@@ -190,6 +191,10 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request, a Actor) {
 	if page.Records == nil {
 		page.Records = []hold.Record{}
 	}
+	for i := range page.Records {
+		// Masked as every view of a message is (issue 11 item 8).
+		page.Records[i].Subject, page.Records[i].Reason = classify.MaskText(page.Records[i].Subject), classify.MaskText(page.Records[i].Reason)
+	}
 	writeJSON(w, http.StatusOK, page)
 }
 
@@ -215,6 +220,9 @@ func (s *Service) view(ctx context.Context, rec hold.Record) HoldView {
 	if !found {
 		m.RequireEncryption = rec.Level == "I" || rec.Level == "II"
 	}
+	// What staff read (the CLI's hold list/show) is masked the one way
+	// every view masks (issue 11 item 8).
+	rec.Subject, rec.Reason = classify.MaskText(rec.Subject), classify.MaskText(rec.Reason)
 	v := HoldView{Record: rec, Approvers: s.approversOf(ctx, rec), RequireEncryption: m.RequireEncryption, Parts: rec.Verdict.Attachments}
 	if v.Approvers == nil {
 		v.Approvers = []string{}
