@@ -54,6 +54,14 @@ func anchorPaths(dbPath string) (key, head string) {
 // writes a first checkpoint through an AnchorStart entry.
 func (l *Log) openAnchor(ctx context.Context, dbPath string) error {
 	keyPath, headPath := anchorPaths(dbPath)
+	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(headPath); err == nil {
+			// A checkpoint whose key is gone: a new key would sign over the
+			// evidence. The operator restores the key, or moves the
+			// checkpoint away to start a new anchor (recorded in the log).
+			return fmt.Errorf("checkpoint %s exists but its key %s is missing: restore the key from a backup, or move the checkpoint away to anchor the log anew", headPath, keyPath)
+		}
+	}
 	key, created, err := keyfile.Load(keyPath)
 	if err != nil {
 		return fmt.Errorf("checkpoint key: %w", err)
@@ -64,11 +72,6 @@ func (l *Log) openAnchor(ctx context.Context, dbPath string) error {
 	}
 	l.anchor = &anchor{key: key, headPath: headPath, lock: lock}
 	if !created {
-		return nil
-	}
-	if _, err := os.Stat(headPath); err == nil {
-		// A checkpoint without its key: the key was removed. Do not sign
-		// over it; Verify reports the mismatch.
 		return nil
 	}
 	unlock, err := l.anchor.lockFile()
@@ -85,8 +88,65 @@ func (l *Log) openAnchor(ctx context.Context, dbPath string) error {
 	if err != nil || seq == 0 {
 		return err
 	}
-	_, err = l.Append(ctx, "dlpguard", AnchorStart, "", map[string]any{"anchored_after": seq})
+	_, err = l.append(ctx, "dlpguard", AnchorStart, "", map[string]any{"anchored_after": seq}, true)
 	return err
+}
+
+// advance moves the checkpoint to the entry e just committed — only from
+// an intact anchor: a checkpoint that is valid, behind e, and whose entry
+// still has its hash. Otherwise the checkpoint stays as it is, so that
+// entries cut off the end (or a checkpoint removed or forged) stay
+// evident to every later Verify instead of being signed over by the next
+// append; Reanchor, an operator's recorded decision, moves it on.
+func (l *Log) advance(ctx context.Context, e Entry, force bool) error {
+	a := l.anchor
+	if force {
+		return a.write(e.Seq, e.Hash)
+	}
+	cp, brk, err := a.read()
+	switch {
+	case errors.Is(err, errNoCheckpoint):
+		if e.Seq == 1 {
+			return a.write(e.Seq, e.Hash)
+		}
+		return nil // removed: keep it missing
+	case err != nil:
+		return err
+	case brk != nil || cp.Seq >= e.Seq:
+		return nil
+	case cp.Seq == e.Seq-1:
+		if e.Prev != cp.Hash {
+			return nil
+		}
+	case cp.Seq > 0:
+		var got string
+		if err := l.db.QueryRowContext(ctx, `SELECT hash FROM audit WHERE seq = ?`, cp.Seq).Scan(&got); err != nil || got != cp.Hash {
+			return nil
+		}
+	}
+	return a.write(e.Seq, e.Hash)
+}
+
+// Reanchor is the operator's answer to a broken anchor (entries cut off the
+// end, a checkpoint lost): it appends an AnchorStart entry naming the break
+// and the reason given, and moves the checkpoint to it, so that from there
+// on a cut end is found again. What was found stays in the log. It does
+// nothing (nil Break) when the log verifies; a break inside the chain (an
+// entry changed or removed before the end) is not the checkpoint's and
+// still shows after.
+func (l *Log) Reanchor(ctx context.Context, actor, reason string) (Entry, *Break, error) {
+	if l.anchor == nil {
+		return Entry{}, nil, errors.New("audit: reanchor: the log has no checkpoint (opened with New)")
+	}
+	if strings.TrimSpace(reason) == "" {
+		return Entry{}, nil, errors.New("audit: reanchor: a reason is required")
+	}
+	brk, err := l.Verify(ctx)
+	if err != nil || brk == nil {
+		return Entry{}, nil, err
+	}
+	e, err := l.append(ctx, actor, AnchorStart, "", map[string]any{"reason": reason, "break_seq": brk.Seq, "break": brk.Reason}, true)
+	return e, brk, err
 }
 
 func (a *anchor) close() error { return a.lock.Close() }

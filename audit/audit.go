@@ -185,6 +185,12 @@ func hashOf(e *Entry) string {
 // Append adds an entry and returns it with Seq, Time, Prev and Hash set.
 // details may be nil or any value that marshals to JSON.
 func (l *Log) Append(ctx context.Context, actor, action, subject string, details any) (Entry, error) {
+	return l.append(ctx, actor, action, subject, details, false)
+}
+
+// append is Append; reanchor moves the checkpoint to the new entry even
+// where it would stay (anchor.go: Reanchor and the first anchor).
+func (l *Log) append(ctx context.Context, actor, action, subject string, details any, reanchor bool) (Entry, error) {
 	if actor == "" || action == "" {
 		return Entry{}, errors.New("audit: append: actor and action are required")
 	}
@@ -240,7 +246,7 @@ func (l *Log) Append(ctx context.Context, actor, action, subject string, details
 		// After the commit, under the file lock: a crash in between leaves
 		// the checkpoint one entry behind, which still verifies. The entry
 		// is written either way; the error says the anchor lags.
-		if err := l.anchor.write(e.Seq, e.Hash); err != nil {
+		if err := l.advance(ctx, e, reanchor); err != nil {
 			return e, fmt.Errorf("audit: append %d: %w", e.Seq, err)
 		}
 	}

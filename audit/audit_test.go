@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -415,5 +416,53 @@ func BenchmarkAppend(b *testing.B) {
 		if _, err := l.Append(context.Background(), "bench", Hold, "H1", map[string]string{"k": "v"}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestAnchorKeepsEvidence: after entries were cut off the end, further
+// appends do not sign over the cut (the checkpoint stays); Reanchor, with
+// a reason, records the break and anchors anew, after which a new cut is
+// found again. A checkpoint whose key is gone stops Open.
+func TestAnchorKeepsEvidence(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	l := openLog(t, path)
+	fill(t, l, 10)
+	sqlExec(t, path, `DELETE FROM audit WHERE seq > 7`)
+	fill(t, l, 5) // seq 8 to 12 again, after the cut
+	b, err := l.Verify(ctx)
+	if err != nil || b == nil || b.Seq != 10 || !strings.Contains(b.Reason, "hash differs") {
+		t.Fatalf("after appends over the cut: %v %v", b, err)
+	}
+	if _, _, err := l.Reanchor(ctx, "admin", ""); err == nil {
+		t.Fatal("reanchor without a reason accepted")
+	}
+	e, brk, err := l.Reanchor(ctx, "admin", "バックアップから復元できなかった区間を確認済み")
+	if err != nil || brk == nil || brk.Seq != 10 || e.Action != AnchorStart || !strings.Contains(string(e.Details), `"break_seq":10`) {
+		t.Fatalf("reanchor: %+v %v %v", e, brk, err)
+	}
+	if b, err := l.Verify(ctx); b != nil || err != nil {
+		t.Fatalf("after reanchor: %v %v", b, err)
+	}
+	if _, brk, err := l.Reanchor(ctx, "admin", "again"); brk != nil || err != nil {
+		t.Fatalf("reanchor of an intact log: %v %v", brk, err)
+	}
+	fill(t, l, 3)
+	sqlExec(t, path, `DELETE FROM audit WHERE seq > 14`)
+	if b, _ := l.Verify(ctx); b == nil || !strings.Contains(b.Reason, "removed from the end") {
+		t.Fatalf("cut after reanchor: %v", b)
+	}
+
+	// The key removed, the checkpoint left: Open refuses to sign anew.
+	l.Close()
+	key, _ := anchorPaths(path)
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, path); err == nil || !strings.Contains(err.Error(), "key") || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("open without the key: %v", err)
+	}
+	if _, err := os.Stat(key); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a new key was made over the old checkpoint")
 	}
 }
