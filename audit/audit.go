@@ -75,6 +75,9 @@ type Filter struct {
 	Until   time.Time // Time < Until
 	Limit   int       // default 100, at most 1000
 	Offset  int
+	// Oldest lists oldest first (stable pages while others append, for an
+	// export); newest first otherwise.
+	Oldest bool
 }
 
 // Log is the audit log.
@@ -271,7 +274,8 @@ func scanEntry(r scanner) (Entry, error) {
 
 const columns = `seq, time, actor, action, subject, details, prev, hash`
 
-// List returns entries matching f, newest first, and the number matching.
+// List returns entries matching f, newest first (or oldest first), and the
+// number matching.
 func (l *Log) List(ctx context.Context, f Filter) ([]Entry, int, error) {
 	var where []string
 	var args []any
@@ -302,7 +306,11 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, int, error) {
 	if err := l.db.QueryRowContext(ctx, "SELECT count(*) FROM audit"+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("audit: list: %w", err)
 	}
-	rows, err := l.db.QueryContext(ctx, "SELECT "+columns+" FROM audit"+cond+" ORDER BY seq DESC LIMIT ? OFFSET ?",
+	order := " ORDER BY seq DESC"
+	if f.Oldest {
+		order = " ORDER BY seq"
+	}
+	rows, err := l.db.QueryContext(ctx, "SELECT "+columns+" FROM audit"+cond+order+" LIMIT ? OFFSET ?",
 		append(args, limit, max(f.Offset, 0))...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("audit: list: %w", err)

@@ -111,6 +111,7 @@ func TestList(t *testing.T) {
 		{"until", Filter{Until: base.Add(3 * time.Minute)}, 2, 2},
 		{"page", Filter{Limit: 10, Offset: 10}, 35, 25},
 		{"combined", Filter{Actor: "user0", Action: Hold}, 3, 31},
+		{"oldest first", Filter{Oldest: true, Limit: 10, Offset: 10}, 35, 11},
 	}
 	for _, tc := range tests {
 		es, total, err := l.List(ctx, tc.f)
@@ -121,8 +122,8 @@ func TestList(t *testing.T) {
 			t.Errorf("%s: total %d first %v, want %d %d", tc.name, total, es, tc.total, tc.first)
 		}
 		for i := 1; i < len(es); i++ {
-			if es[i].Seq >= es[i-1].Seq {
-				t.Errorf("%s: not newest first", tc.name)
+			if (es[i].Seq >= es[i-1].Seq) != tc.f.Oldest {
+				t.Errorf("%s: not in order", tc.name)
 			}
 		}
 	}

@@ -5,11 +5,11 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -292,7 +292,7 @@ func (c *Console) actionList(ctx context.Context, lang, selected string) []field
 	return out
 }
 
-// maxExport bounds one export (pages of 1000 are read).
+// maxExport bounds one export (read in pages of 1000).
 const maxExport = 1_000_000
 
 // handleAuditExport writes every entry matching the page's filters, oldest
@@ -308,54 +308,79 @@ func (c *Console) handleAuditExport(format string) func(http.ResponseWriter, *ht
 			c.fail(w, pg, http.StatusBadRequest, pg.T("bad_date")+": "+err.Error())
 			return
 		}
-		var all []audit.Entry
-		for off := 0; off < maxExport; off += 1000 {
-			f.Limit, f.Offset = 1000, off
-			ents, _, err := c.d.Audit.List(r.Context(), f)
-			if err != nil {
-				c.failErr(w, r, pg, err)
-				return
-			}
-			all = append(all, ents...)
-			if len(ents) < 1000 {
-				break
-			}
+		// Counted first, so that the export's own audit entry says how
+		// many entries it carries (and the entry itself, appended now,
+		// falls outside a range that ends before it).
+		f.Limit = 1
+		_, total, err := c.d.Audit.List(r.Context(), f)
+		if err != nil {
+			c.failErr(w, r, pg, err)
+			return
 		}
-		sort.Slice(all, func(i, j int) bool { return all[i].Seq < all[j].Seq })
-		c.audit(r.Context(), pg.User.Email, "audit-export", map[string]any{"format": format, "count": len(all), "filter": q.values().Encode()})
+		total = min(total, maxExport)
+		c.audit(r.Context(), pg.User.Email, "audit-export", map[string]any{"format": format, "count": total, "filter": q.values().Encode()})
 		name := "dlpguard-audit-" + c.now().Format("20060102-150405") + "." + format
 		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+		// Oldest first, page by page (stable while others append), up to
+		// the count taken above: the file is streamed, never held whole.
+		f.Oldest = true
+		each := func(write func(audit.Entry) error) error {
+			for off := 0; off < total; off += 1000 {
+				f.Limit, f.Offset = min(1000, total-off), off
+				ents, _, err := c.d.Audit.List(r.Context(), f)
+				if err != nil {
+					return err
+				}
+				for _, e := range ents {
+					if err := write(e); err != nil {
+						return err
+					}
+				}
+				if len(ents) == 0 {
+					break
+				}
+			}
+			return nil
+		}
+		var werr error
 		switch format {
 		case "json":
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			out := make([]exportEntry, 0, len(all))
-			for _, e := range all {
-				out = append(out, exportOf(e))
-			}
-			enc := json.NewEncoder(w)
-			enc.SetEscapeHTML(false)
-			enc.SetIndent("", " ")
-			if err := enc.Encode(out); err != nil {
-				c.log.Warn("console: audit export", "err", err)
-			}
+			io.WriteString(w, "[")
+			sep := "\n"
+			werr = each(func(e audit.Entry) error {
+				b, err := json.Marshal(exportOf(e))
+				if err != nil {
+					return err
+				}
+				io.WriteString(w, sep)
+				sep = ",\n"
+				_, err = w.Write(b)
+				return err
+			})
+			io.WriteString(w, "\n]\n")
 		default:
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			w.Write([]byte("\ufeff"))
 			cw := csv.NewWriter(w)
 			cw.Write([]string{"seq", "time", "actor", "action", "action_label", "subject", "details", "prev", "hash"})
-			for _, e := range all {
+			werr = each(func(e audit.Entry) error {
 				v := viewOf(e, pg.Lang)
 				parts := make([]string, 0, len(v.Fields))
 				for _, fl := range v.Fields {
 					parts = append(parts, fl.Label+": "+fl.Value)
 				}
-				cw.Write([]string{strconv.FormatInt(e.Seq, 10), e.Time.Local().Format(time.RFC3339Nano), cell(e.Actor), e.Action,
+				return cw.Write([]string{strconv.FormatInt(e.Seq, 10), e.Time.Local().Format(time.RFC3339Nano), cell(e.Actor), e.Action,
 					v.ActionLabel, cell(v.Subject), cell(strings.Join(parts, " / ")), e.Prev, e.Hash})
-			}
+			})
 			cw.Flush()
-			if err := cw.Error(); err != nil {
-				c.log.Warn("console: audit export", "err", err)
+			if werr == nil {
+				werr = cw.Error()
 			}
+		}
+		if werr != nil {
+			// The status is sent: the file ends short; the log says why.
+			c.log.Warn("console: audit export cut short", "user", pg.User.Username, "err", werr)
 		}
 	}
 }
