@@ -648,3 +648,18 @@ func TestPersonalListMaskedInTextPane(t *testing.T) {
 		t.Errorf("column headings %q not shown", headings)
 	}
 }
+
+// TestTextPaneCutKeepsMask: where the text pane's bound cuts a number,
+// the cut-off start is dropped rather than masked as a number of its own
+// (which would show other digits than the whole number's last four).
+func TestTextPaneCutKeepsMask(t *testing.T) {
+	var s textSink
+	pad := strings.Repeat("あ", (maxShownText-8)/3) + strings.Repeat("x", (maxShownText-8)%3)
+	s.Chunk(inspect.Chunk{Location: "body", Kind: inspect.KindBody, Text: pad + "12345678" + "9018 です"})
+	if !s.cut || len(s.blocks) != 1 {
+		t.Fatalf("cut %v blocks %d", s.cut, len(s.blocks))
+	}
+	if got := s.blocks[0].Text; strings.ContainsAny(got[len(pad):], "0123456789") || !strings.HasPrefix(got, pad) {
+		t.Fatalf("tail of the cut text: %q", got[len(pad):])
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"dlpguard/classify"
 	"dlpguard/hold"
@@ -348,7 +349,12 @@ func (s *textSink) Chunk(ch inspect.Chunk) {
 	}
 	t := ch.Text
 	if s.n+len(t) > maxShownText {
-		t = strings.ToValidUTF8(t[:maxShownText-s.n], "")
+		// Cut off a number the bound splits, too: the part before the cut
+		// would be masked as a number of its own and show other digits
+		// than the whole number's last four.
+		t = strings.TrimRightFunc(strings.ToValidUTF8(t[:maxShownText-s.n], ""), func(r rune) bool {
+			return unicode.IsDigit(r) || strings.ContainsRune("-‐‑‒–—―−ー－﹣ 　.．/／_\u200b\u200c\u200d\u2060\ufeff\u00ad", r)
+		})
 		s.cut = true
 	}
 	s.n += len(t)
