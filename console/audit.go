@@ -107,11 +107,16 @@ var actionLabels = map[string][2]string{
 	audit.KeyRemove: {"公開鍵の削除", "key removed"}, audit.Login: {"サインイン", "signed in"},
 	"login-failed": {"サインイン失敗", "sign-in failed"}, "logout": {"サインアウト", "signed out"},
 	audit.AnchorStart: {"監査ログの固定開始", "audit log anchored"}, "audit-export": {"監査ログの書き出し", "audit log exported"},
+	"smtp-reject": {"SMTP で拒否（550）", "refused over SMTP (550)"}, "remind": {"期限前の催促", "reminder"},
+	"delay": {"送信遅延", "delayed"}, "delay-send": {"遅延中の即時送信", "delay: sent now"}, "delay-cancel": {"遅延中の取消", "delay: cancelled"},
+	"upload-block": {"アップロード停止", "upload blocked"}, "upload-allow": {"アップロード通過", "upload allowed"},
 }
 
 // detailLabels name the fields dlpguard writes; others show their key.
 var detailLabels = map[string][2]string{
-	"reason": {"理由", "reason"}, "code": {"理由コード", "reason code"}, "outcome": {"結果", "outcome"},
+	"reason": {"理由", "reason"}, "code": {"理由コード", "reason code"}, "reason_code": {"理由コード", "reason code"}, "outcome": {"結果", "outcome"},
+	"client_ip": {"送信元 IP", "client IP"}, "reply": {"応答", "reply"}, "due": {"送信予定", "due"},
+	"break_seq": {"改ざんを検出した番号", "break at entry"}, "break": {"検出内容", "break found"},
 	"level": {"重要性分類", "class"}, "rules": {"規則", "rules"}, "findings": {"検出", "findings"},
 	"department": {"所属", "department"}, "from": {"差出人", "sender"}, "recipients": {"宛先", "recipients"},
 	"status": {"状態", "status"}, "encryption": {"暗号化", "encryption"}, "user": {"利用者", "user"},

@@ -111,7 +111,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		Logger:    log.With("component", "smtp"),
 		Metrics:   metrics,
 		Queue:     r.queue,
-		Inspector: &policyInspector{holder: r.policy, metrics: policy.NewMetrics(reg)},
+		Inspector: auditRejects{&policyInspector{holder: r.policy, metrics: policy.NewMetrics(reg)}, r.review},
 		Keeper:    holdKeeper{r.review},
 	})
 
@@ -429,6 +429,10 @@ func reviewOptionsFrom(cfg *config.Config) reviewOptions {
 	base := rc.BaseURL
 	if base == "" && cfg.HTTP.Listen != "" {
 		base = "http://" + cfg.HTTP.Listen
+		// A wildcard listener is no address to link to: the host name is.
+		if host, port, err := net.SplitHostPort(cfg.HTTP.Listen); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+			base = "http://" + net.JoinHostPort(cfg.Hostname, port)
+		}
 	}
 	return reviewOptions{
 		DataDir:        cfg.DataDir,
@@ -439,5 +443,6 @@ func reviewOptionsFrom(cfg *config.Config) reviewOptions {
 		Passphrase:     rc.NoKey == "passphrase",
 		SecurityTeam:   rc.SecurityTeam,
 		Store:          review.StoreOptions{HoldFor: rc.HoldFor, Retention: rc.Retention},
+		AdminsApprove:  rc.AdminsApprove, TimeZone: rc.TimeZone, RemindBefore: rc.RemindBefore, PassphraseChannel: rc.PassphraseChannel,
 	}
 }
