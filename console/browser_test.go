@@ -237,6 +237,8 @@ func TestBrowserReview(t *testing.T) {
 			chromedp.WaitVisible(chromedp.ID("search")),
 			chromedp.SendKeys(chromedp.ID("search"), s.words),
 			chromedp.Submit(chromedp.ID("search")),
+			// The result page, not the list it was typed on.
+			chromedp.WaitVisible(chromedp.ID("search-result")),
 			chromedp.WaitVisible(chromedp.CSS(`input[value="`+s.shows+`"]`)),
 		)
 		if n := strings.TrimSpace(b.text("#total")); n != s.total {

@@ -92,6 +92,7 @@ var messages = map[string][2]string{
 	"chain_broken":     {"ハッシュチェーンが壊れています（改ざんの可能性）", "The hash chain is broken (possible tampering)"},
 	"seq":              {"番号", "Seq"},
 	"search_words":     {"検索", "Search"},
+	"search_result":    {"検索結果", "Search results"},
 	"search_hint":      {"保留番号・差出人・宛先・件名の語", "hold ID, sender, recipient, subject words"},
 	"search_cut":       {"検索は新しい順に 10,000 件までを対象にしています。条件を絞ってください。", "The search looked at the newest 10,000 messages only: narrow the filters."},
 	"select":           {"選択", "Select"},
