@@ -27,7 +27,7 @@ import (
 // auditQuery is the filter form of the audit page and its exports.
 type auditQuery struct {
 	Action, Actor, Subject string
-	From, To               string // dates (YYYY-MM-DD), local time, both inclusive
+	From, To               string // dates (YYYY-MM-DD) in review.time_zone, both inclusive
 	Offset                 int
 }
 
@@ -44,17 +44,17 @@ func readAuditQuery(r *http.Request) auditQuery {
 // filter turns the query into an audit.Filter; a date that does not parse
 // is an error shown to the person (never silently ignored: an export
 // without the range asked for would mislead).
-func (q auditQuery) filter() (audit.Filter, error) {
+func (q auditQuery) filter(loc *time.Location) (audit.Filter, error) {
 	f := audit.Filter{Action: q.Action, Actor: q.Actor, Subject: q.Subject, Offset: q.Offset}
 	if q.From != "" {
-		t, err := time.ParseInLocation("2006-01-02", q.From, time.Local)
+		t, err := time.ParseInLocation("2006-01-02", q.From, loc)
 		if err != nil {
 			return f, fmt.Errorf("from %q", q.From)
 		}
 		f.Since = t
 	}
 	if q.To != "" {
-		t, err := time.ParseInLocation("2006-01-02", q.To, time.Local)
+		t, err := time.ParseInLocation("2006-01-02", q.To, loc)
 		if err != nil {
 			return f, fmt.Errorf("to %q", q.To)
 		}
@@ -243,7 +243,7 @@ func (c *Console) handleAudit(w http.ResponseWriter, r *http.Request, pg *page) 
 	d := auditData{Q: q}
 	pg.Nav, pg.Title = "audit", pg.T("audit_title")
 	d.ActionList = c.actionList(r.Context(), pg.Lang, q.Action)
-	f, err := q.filter()
+	f, err := q.filter(c.d.Review.Location())
 	if err != nil {
 		d.QueryErr = pg.T("bad_date") + ": " + err.Error()
 		pg.Data = d
@@ -308,7 +308,7 @@ func (c *Console) handleAuditExport(format string) func(http.ResponseWriter, *ht
 	return func(w http.ResponseWriter, r *http.Request, pg *page) {
 		q := readAuditQuery(r)
 		q.Offset = 0
-		f, err := q.filter()
+		f, err := q.filter(c.d.Review.Location())
 		if err != nil {
 			c.fail(w, pg, http.StatusBadRequest, pg.T("bad_date")+": "+err.Error())
 			return
@@ -375,7 +375,7 @@ func (c *Console) handleAuditExport(format string) func(http.ResponseWriter, *ht
 				for _, fl := range v.Fields {
 					parts = append(parts, fl.Label+": "+fl.Value)
 				}
-				return cw.Write([]string{strconv.FormatInt(e.Seq, 10), e.Time.Local().Format(time.RFC3339Nano), cell(e.Actor), e.Action,
+				return cw.Write([]string{strconv.FormatInt(e.Seq, 10), e.Time.In(c.d.Review.Location()).Format(time.RFC3339Nano), cell(e.Actor), e.Action,
 					v.ActionLabel, cell(v.Subject), cell(strings.Join(parts, " / ")), e.Prev, e.Hash})
 			})
 			cw.Flush()

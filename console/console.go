@@ -139,7 +139,7 @@ func New(cfg Config, d Deps) (*Console, error) {
 		u.Lockout = cfg.Lockout
 	}
 	c.users = u
-	if c.pages, err = parsePages(); err != nil {
+	if c.pages, err = parsePages(c.funcs()); err != nil {
 		u.Close()
 		return nil, err
 	}
@@ -154,19 +154,24 @@ func (c *Console) Users() *Users { return c.users }
 // Close closes the account database.
 func (c *Console) Close() error { return c.users.Close() }
 
-var funcs = template.FuncMap{
-	"fmtTime": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.Local().Format("2006-01-02 15:04")
-	},
-	"mask":      classify.MaskText,
-	"maskLoose": classify.MaskTextLoose,
-	"join":      strings.Join,
-	"bytes":     humanBytes,
-	"add":       func(a, b int) int { return a + b },
-	"list":      func(s ...string) []string { return s },
+// funcs are the pages' template functions. Times are written in the
+// review service's zone (review.time_zone, Asia/Tokyo by default) with the
+// zone shown, as notices and the CLI write them.
+func (c *Console) funcs() template.FuncMap {
+	return template.FuncMap{
+		"fmtTime": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return c.d.Review.Time(t)
+		},
+		"mask":      classify.MaskText,
+		"maskLoose": classify.MaskTextLoose,
+		"join":      strings.Join,
+		"bytes":     humanBytes,
+		"add":       func(a, b int) int { return a + b },
+		"list":      func(s ...string) []string { return s },
+	}
 }
 
 func humanBytes(n int64) string {
@@ -179,7 +184,7 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-func parsePages() (map[string]*template.Template, error) {
+func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("console: templates: %w", err)
