@@ -77,7 +77,8 @@ func maskedOK(s string) bool {
 }
 
 func FuzzMask(f *testing.F) {
-	for _, s := range []string{"123456789018", "１２３４　５６７８　９０１８", "4111-1111-1111-1111", "a\xff1234567", "12--34--56--78"} {
+	for _, s := range []string{"123456789018", "１２３４　５６７８　９０１８", "4111-1111-1111-1111", "a\xff1234567", "12--34--56--78",
+		"1980-01-10", "1980/1/10", "昭和55年1月10日", "S55.1.10", "19800110", "2026-11-25T10:00", "1980年13月40日", "㍼55年1月10日"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -95,4 +96,48 @@ func FuzzMask(f *testing.F) {
 			t.Fatal("lost characters")
 		}
 	})
+}
+
+// FuzzMaskRecords: whatever the text, a personal list's rows keep their
+// line count and show no digit and no letter of any field (only the
+// separators, ＊＊＊ and the one heading line).
+func FuzzMaskRecords(f *testing.F) {
+	for _, s := range []string{"氏名\t住所\n山田太郎\t立川市1-2\n", "a,b\n1,2\r\n", "山田 太郎 042-523-2111\n", "\n\n", "x\xff\t\xfe\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m := MaskRecords(s)
+		if strings.Count(m, "\n") != strings.Count(s, "\n") {
+			t.Fatalf("line count changed: %q → %q", s, m)
+		}
+		heading := true
+		for _, line := range strings.Split(m, "\n") {
+			rest := strings.NewReplacer(recordMask, "", "\r", "").Replace(line)
+			rest = strings.Map(func(r rune) rune {
+				if isFieldSep(r) {
+					return -1
+				}
+				return r
+			}, rest)
+			if rest == "" {
+				continue
+			}
+			if heading && !strings.ContainsFunc(line, isDigit) {
+				heading = false // the one heading line may show
+				continue
+			}
+			t.Fatalf("a row shows %q: %q → %q", rest, s, m)
+		}
+	})
+}
+
+// BenchmarkMaskText: masking the text pane's bound (256 KiB) of mixed
+// Japanese text with numbers and dates.
+func BenchmarkMaskText(b *testing.B) {
+	line := "個人番号 1234 5678 9018、生年月日 昭和55年1月10日、電話 03-1234-5678、会議は 2026年11月25日 10:00 から 3 件。\n"
+	text := strings.Repeat(line, (256<<10)/len(line))
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		MaskText(text)
+	}
 }
