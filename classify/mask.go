@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"bytes"
 	"strings"
 	"unicode/utf8"
 )
@@ -165,7 +166,7 @@ func eraBefore(b []byte, i int) bool {
 		return true
 	}
 	for _, e := range []string{"明治", "大正", "昭和", "平成", "令和"} {
-		if strings.HasSuffix(string(b[:i]), e) {
+		if bytes.HasSuffix(b[:i], []byte(e)) {
 			return true
 		}
 	}
@@ -179,8 +180,9 @@ func eraBefore(b []byte, i int) bool {
 // era, 55年1月10日 or S55.1.10. A run longer than the date is no date.
 func matchDate(b []byte, i, runEnd, digits int) (end, yearEnd int, ok bool) {
 	y, yn, ye := digitsAt(b, i, 4)
-	era := eraBefore(b, i)
-	if yn != 4 && !(era && yn <= 2) {
+	// A year of one or two digits only after an era name (looked for
+	// last: most numbers are no dates).
+	if yn == 3 || yn < 3 && !eraBefore(b, i) {
 		return 0, 0, false
 	}
 	if yn == 4 && digits == 8 && runEnd == i+8 {
@@ -194,14 +196,14 @@ func matchDate(b []byte, i, runEnd, digits int) (end, yearEnd int, ok bool) {
 	r, n := utf8.DecodeRune(b[ye:])
 	if r == '年' {
 		m, mn, me := digitsAt(b, ye+n, 2)
-		if mn == 0 || !strings.HasPrefix(string(b[me:]), "月") {
+		if mn == 0 || !bytes.HasPrefix(b[me:], []byte("月")) {
 			return 0, 0, false
 		}
 		d, dn, de := digitsAt(b, me+len("月"), 2)
 		if dn == 0 || !validYMD(max(y, 2000), m, d) {
 			return 0, 0, false
 		}
-		if strings.HasPrefix(string(b[de:]), "日") {
+		if bytes.HasPrefix(b[de:], []byte("日")) {
 			de += len("日")
 		}
 		return de, ye, true
