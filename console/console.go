@@ -9,8 +9,10 @@
 // inline script. Accounts are local (console.db, argon2id, lockout);
 // sessions are server-side with a CSRF token per session. Every decision
 // goes through review.Service (Release, Reject, MarkFalsePositive), which
-// enforces the authorisation rules and audits; the console audits
-// sign-ins and sign-outs.
+// enforces the authorisation rules and audits — a bulk decision too, one
+// call per message (bulk.go); the console audits sign-ins, sign-outs and
+// audit-log exports (audit.go). Everything shown from a message is masked
+// by classify.MaskText, the one masking of every view (issue 11 item 8).
 package console
 
 import (
