@@ -72,9 +72,9 @@ type AuthEvent struct {
 
 // Kinds of AuthEvent.
 const (
-	AuthFailure      = "smtp_auth_failure"
-	AuthBlockAddress = "smtp_auth_block_address"
-	AuthBlockAccount = "smtp_auth_block_account"
+	AuthFailure      = "smtp-auth-failure"
+	AuthBlockAddress = "smtp-auth-block-address"
+	AuthBlockAccount = "smtp-auth-block-account"
 )
 
 // Auditor records security events of the SMTP front end (cmd/dlpguard

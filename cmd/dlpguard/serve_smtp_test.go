@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"dlpguard/audit"
+	"dlpguard/config"
+	"dlpguard/review"
+	"dlpguard/smtpproxy"
+	"dlpguard/smtpproxy/spool"
+)
+
+// heldBody is a class I message (a 極秘 marking holds it, 3.3.5) with a
+// token to look for in clear on disk.
+const heldToken = "CLEARTEXT-CANARY-7d1f"
+
+func heldMessage() string {
+	return "From: a@city.example.lg.jp\r\nTo: b@example.jp\r\nSubject: report\r\n\r\n極秘\r\n" + heldToken + "\r\n"
+}
+
+// testRelay starts the demo relay on free ports in a temp data folder.
+func testRelay(t *testing.T, edit func(*config.Config)) (*relay, *config.Config, *syncBuffer) {
+	t.Helper()
+	cfg := config.Demo()
+	cfg.DataDir = t.TempDir()
+	cfg.ICAP.Listen = ""
+	cfg.SMTP.Listen = []string{"127.0.0.1:0"}
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	if edit != nil {
+		edit(cfg)
+	}
+	logBuf := &syncBuffer{}
+	r, err := startRelay(cfg, slog.New(slog.NewTextHandler(logBuf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.shutdown(time.Second) })
+	return r, cfg, logBuf
+}
+
+// assertNoClearText fails if any file under dir holds needle.
+func assertNoClearText(t *testing.T, dir, needle string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), needle) {
+			t.Errorf("%s holds %q in clear", path, needle)
+		}
+		return nil
+	})
+}
+
+// TestRelayHoldStoreFailure: when the hold store cannot take a held
+// message the client gets 451 4.3.0 and retries; nothing of it lies in
+// clear anywhere under data_dir (issue 11).
+func TestRelayHoldStoreFailure(t *testing.T) {
+	r, cfg, logBuf := testRelay(t, nil)
+	r.stores.Holds.Close() // the hold store fails from now on
+	c, err := smtp.Dial(r.smtpAddrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Hello("client.test")
+	_, err = sendOne(c, heldMessage())
+	se, ok := err.(*smtp.SMTPError)
+	if !ok || se.Code != 451 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 0}) {
+		t.Fatalf("reply %v, want 451 4.3.0; log:\n%s", err, logBuf.String())
+	}
+	if ids, _ := r.store.List(spool.AreaHold); len(ids) != 0 {
+		t.Fatalf("plaintext spool hold area has %v", ids)
+	}
+	assertNoClearText(t, cfg.DataDir, heldToken)
+}
+
+// TestRelayImportsLegacyHolds: a plaintext hold left in spool/hold by an
+// older version is, at start, inspected again, put into the encrypted hold
+// store under its ID, and removed from the spool.
+func TestRelayImportsLegacyHolds(t *testing.T) {
+	dir := t.TempDir()
+	sp, err := spool.Open(filepath.Join(dir, "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := sp.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, heldMessage())
+	id := w.ID()
+	if err := w.Commit(&spool.Envelope{ID: id, From: "a@city.example.lg.jp", Received: time.Now(),
+		Recipients: spool.PendingRecipients([]string{"b@example.jp"}), Size: w.Size()}, spool.AreaHold); err != nil {
+		t.Fatal(err)
+	}
+
+	r, cfg, logBuf := testRelay(t, func(c *config.Config) { c.DataDir = dir })
+	rec, err := r.stores.Holds.Get(context.Background(), id)
+	if err != nil {
+		t.Fatalf("legacy hold %s not in the hold store: %v; log:\n%s", id, err, logBuf.String())
+	}
+	if rec.Envelope.From != "a@city.example.lg.jp" {
+		t.Errorf("record %+v", rec.Envelope)
+	}
+	if ids, _ := r.store.List(spool.AreaHold); len(ids) != 0 {
+		t.Fatalf("spool hold area still has %v", ids)
+	}
+	assertNoClearText(t, cfg.DataDir, heldToken)
+	if !strings.Contains(logBuf.String(), "legacy plaintext holds imported") {
+		t.Errorf("import not logged:\n%s", logBuf.String())
+	}
+}
+
+// TestFailClosedKeeper: a message the relay holds without a verdict (its
+// inspection failed) reaches the hold store as class I, encryption
+// required, under the inspect-error rule, instead of being refused.
+func TestFailClosedKeeper(t *testing.T) {
+	dir := t.TempDir()
+	sp, _ := spool.Open(review.PathsIn(dir).Spool)
+	svc, st, err := openReview(context.Background(), reviewOptions{DataDir: dir}, nil, sp, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	defer svc.Close()
+	env := &spool.Envelope{ID: spool.NewID(), From: "a@city.example.lg.jp", Recipients: spool.PendingRecipients([]string{"b@example.jp"})}
+	d := smtpproxy.Decision{Action: smtpproxy.ActionHold, Rules: []string{"inspect-error"}}
+	id, err := failClosedKeeper{holdKeeper{svc}}.Keep(context.Background(), smtpproxy.ActionHold, env, strings.NewReader(heldMessage()), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := st.Holds.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Level != "I" || len(rec.Verdict.Rules) != 1 || rec.Verdict.Rules[0].ID != "inspect-error" || rec.Verdict.Action != "hold" {
+		t.Fatalf("record level %q verdict %+v", rec.Level, rec.Verdict)
+	}
+}
+
+// TestRelayAuthFailuresAudited: AUTH failures and the block of a guessing
+// address are in the audit log; the account's owner on another address
+// still logs in.
+func TestRelayAuthFailuresAudited(t *testing.T) {
+	hash, err := smtpproxy.HashPassword("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, logBuf := testRelay(t, func(c *config.Config) {
+		c.SMTP.Accounts = []config.Account{{Username: "alice", PasswordHash: hash}}
+		c.SMTP.AuthLimits.AddressBlockAfter = 3
+		c.SMTP.AuthLimits.AddressDelay = time.Millisecond
+		c.SMTP.AuthLimits.AddressMaxDelay = time.Millisecond
+		c.SMTP.AuthLimits.AccountDelay = time.Millisecond
+		c.SMTP.AuthLimits.AccountMaxDelay = time.Millisecond
+	})
+	tlsCfg := &tls.Config{InsecureSkipVerify: true} // the demo's self-signed certificate
+	try := func(local, pw string) error {
+		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+		nc, err := d.Dial("tcp", r.smtpAddrs[0])
+		if err != nil {
+			return err
+		}
+		c, err := smtp.NewClientStartTLS(nc, tlsCfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return c.Auth(sasl.NewPlainClient("", "alice", pw))
+	}
+	var codes []int
+	for i := range 5 {
+		err := try("127.0.0.2", "guess"+string(rune('a'+i)))
+		se, _ := err.(*smtp.SMTPError)
+		if se == nil {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+		codes = append(codes, se.Code)
+	}
+	if want := []int{535, 535, 535, 454, 454}; !slicesEqual(codes, want) {
+		t.Fatalf("replies %v, want %v; log:\n%s", codes, want, logBuf.String())
+	}
+	if err := try("127.0.0.1", "correct horse"); err != nil {
+		t.Fatalf("owner on another address: %v", err)
+	}
+	for action, want := range map[string]int{smtpproxy.AuthFailure: 3, smtpproxy.AuthBlockAddress: 1} {
+		entries, _, err := r.stores.Audit.List(context.Background(), audit.Filter{Action: action, Subject: "127.0.0.2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != want {
+			t.Errorf("audit %s: %d entries, want %d", action, len(entries), want)
+		}
+		for _, e := range entries {
+			if !strings.Contains(string(e.Details), `"user":"alice"`) {
+				t.Errorf("audit entry details %s", e.Details)
+			}
+		}
+	}
+	if brk, err := r.stores.Audit.Verify(context.Background()); err != nil || brk != nil {
+		t.Fatalf("audit chain: %v %v", brk, err)
+	}
+}
+
+func slicesEqual(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
