@@ -90,12 +90,12 @@ type Config struct {
 	// Certificate enables STARTTLS and the implicit-TLS listener.
 	Certificate *tls.Certificate
 
-	MaxMessageSize      int64
-	MaxRecipients       int
-	MaxLineLength       int
-	MaxHeaderSize       int64
-	CommandTimeout      time.Duration
-	DataTimeout         time.Duration
+	MaxMessageSize int64
+	MaxRecipients  int
+	MaxLineLength  int
+	MaxHeaderSize  int64
+	CommandTimeout time.Duration
+	DataTimeout    time.Duration
 	MaxConnections int
 	// MaxConnectionsPerIP caps one address's sessions so that slow
 	// clients from one address cannot take every connection (default: a
