@@ -17,7 +17,9 @@ import (
 // not lock its owner out from another.
 type AuthLimits struct {
 	// MaxSessions bounds the sessions inside an AUTH exchange at once, over
-	// all clients (default: max_connections/5, at least 1).
+	// all clients (default: max_connections/5, at least 1); one address
+	// may hold at most a tenth of them (at least 1), so that one address
+	// waiting out its delays cannot take them all.
 	MaxSessions int
 	// MaxChecks bounds the password checks (bcrypt, argon2id) running at
 	// once, so a flood costs a bounded share of the CPU (default: half the
@@ -100,7 +102,8 @@ type authGuard struct {
 	checks chan struct{} // password check slots
 
 	mu       sync.Mutex
-	sessions int // sessions inside AUTH
+	sessions int                // sessions inside AUTH
+	inAuth   map[netip.Addr]int // the same per address
 	byAddr   map[netip.Addr]*failures
 	byUser   map[string]*failures // configured accounts; "" for every unknown name
 }
@@ -110,6 +113,7 @@ func newAuthGuard(maxChecks int) *authGuard {
 		checks: make(chan struct{}, max(1, maxChecks)),
 		byAddr: map[netip.Addr]*failures{},
 		byUser: map[string]*failures{},
+		inAuth: map[netip.Addr]int{},
 	}
 }
 
@@ -211,19 +215,24 @@ func (g *authGuard) prune(now time.Time, l *AuthLimits) {
 	}
 }
 
-// enter takes a slot for a session in AUTH; false when all are taken.
-func (g *authGuard) enter(maxSessions int) bool {
+// enter takes a slot for a session in AUTH; false when all are taken or
+// the address holds its share.
+func (g *authGuard) enter(ip netip.Addr, maxSessions int) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.sessions >= maxSessions {
+	if g.sessions >= maxSessions || g.inAuth[ip] >= max(1, maxSessions/10) {
 		return false
 	}
 	g.sessions++
+	g.inAuth[ip]++
 	return true
 }
 
-func (g *authGuard) leave() {
+func (g *authGuard) leave(ip netip.Addr) {
 	g.mu.Lock()
 	g.sessions--
+	if g.inAuth[ip]--; g.inAuth[ip] <= 0 {
+		delete(g.inAuth, ip)
+	}
 	g.mu.Unlock()
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -477,5 +478,69 @@ func TestImportLegacyHolds(t *testing.T) {
 			}
 			h.assertNoTemp()
 		})
+	}
+}
+
+// TestAuthGuard: the counters behind AUTH's brakes, step by step.
+func TestAuthGuard(t *testing.T) {
+	l := AuthLimits{Window: time.Minute, AddressDelay: time.Second, AddressMaxDelay: 5 * time.Second, AddressBlockAfter: 4,
+		AddressBlockFor: time.Hour, AccountDelay: time.Second, AccountMaxDelay: 3 * time.Second}
+	l.setDefaults(100)
+	for _, tc := range []struct {
+		n    int
+		want time.Duration
+	}{{0, 0}, {1, time.Second}, {2, 2 * time.Second}, {3, 4 * time.Second}, {4, 5 * time.Second}, {60, 5 * time.Second}} {
+		if got := delayFor(tc.n, l.AddressDelay, l.AddressMaxDelay); got != tc.want {
+			t.Errorf("delayFor(%d) = %v, want %v", tc.n, got, tc.want)
+		}
+	}
+	g := newAuthGuard(1)
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	now := time.Unix(1e9, 0)
+	steps := []struct {
+		ip        netip.Addr
+		wantWait  time.Duration // before this attempt
+		wantBlock bool          // this attempt is refused
+		startsBlk bool          // its failure starts a block
+	}{
+		{a, 0, false, false},
+		{a, time.Second, false, false},     // address 1, account 1
+		{a, 2 * time.Second, false, false}, // 2, 2
+		{b, 3 * time.Second, false, false}, // another address: the account's delay only
+		{a, 4 * time.Second, false, true},  // the 4th failure from a blocks a
+		{a, 0, true, false},                // blocked
+		{b, 3 * time.Second, false, false}, // b: slowed by the account, not locked
+	}
+	for i, st := range steps {
+		wait, until := g.admit(st.ip, "alice", &l, now)
+		if blocked := !until.IsZero(); blocked != st.wantBlock || (!blocked && wait != st.wantWait) {
+			t.Fatalf("step %d: wait %v blocked %v, want %v %v", i, wait, blocked, st.wantWait, st.wantBlock)
+		}
+		if st.wantBlock {
+			continue
+		}
+		_, _, addrBlock, userBlock := g.fail(st.ip, "alice", &l, now)
+		if !addrBlock.IsZero() != st.startsBlk || !userBlock.IsZero() {
+			t.Fatalf("step %d: blocks %v %v", i, addrBlock, userBlock)
+		}
+	}
+	// Failures age out after the window; a block lasts its time.
+	later := now.Add(2 * time.Minute)
+	if wait, until := g.admit(b, "alice", &l, later); wait != 0 || !until.IsZero() {
+		t.Errorf("after the window: wait %v until %v", wait, until)
+	}
+	if _, until := g.admit(a, "alice", &l, later); until.IsZero() {
+		t.Error("block ended before its time")
+	}
+	// Sessions in AUTH: 100/5 = 20 in all, 2 per address.
+	if l.MaxSessions != 20 {
+		t.Fatalf("MaxSessions default %d", l.MaxSessions)
+	}
+	if !g.enter(a, 20) || !g.enter(a, 20) || g.enter(a, 20) || !g.enter(b, 20) {
+		t.Fatal("per-address share of AUTH sessions not kept")
+	}
+	g.leave(a)
+	if !g.enter(a, 20) {
+		t.Fatal("slot not given back")
 	}
 }

@@ -92,7 +92,7 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 	}
 	// A client that abandoned an exchange gives its slot back here.
 	ss.leaveAuth()
-	if !ss.srv.auth.enter(ss.srv.config().Auth.MaxSessions) {
+	if !ss.srv.auth.enter(ss.ip, ss.srv.config().Auth.MaxSessions) {
 		ss.srv.metrics.AuthRefused.Inc()
 		ss.log.Warn("authentication refused: too many sessions in AUTH")
 		return nil, errAuthBusy
@@ -132,7 +132,7 @@ func (a *authExchange) Next(response []byte) ([]byte, bool, error) {
 
 func (ss *session) leaveAuth() {
 	if ss.inAuth.CompareAndSwap(true, false) {
-		ss.srv.auth.leave()
+		ss.srv.auth.leave(ss.ip)
 	}
 }
 
