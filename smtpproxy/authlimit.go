@@ -101,11 +101,11 @@ type failures struct {
 type authGuard struct {
 	checks chan struct{} // password check slots
 
-	mu       sync.Mutex
-	sessions int                // sessions inside AUTH
-	inAuth   map[netip.Addr]int // the same per address
-	byAddr   map[netip.Addr]*failures
-	byUser   map[string]*failures // configured accounts; "" for every unknown name
+	sessions connLimiter // sessions inside AUTH, in all and per address
+
+	mu     sync.Mutex
+	byAddr map[netip.Addr]*failures
+	byUser map[string]*failures // configured accounts; "" for every unknown name
 }
 
 func newAuthGuard(maxChecks int) *authGuard {
@@ -113,7 +113,6 @@ func newAuthGuard(maxChecks int) *authGuard {
 		checks: make(chan struct{}, max(1, maxChecks)),
 		byAddr: map[netip.Addr]*failures{},
 		byUser: map[string]*failures{},
-		inAuth: map[netip.Addr]int{},
 	}
 }
 
@@ -218,21 +217,7 @@ func (g *authGuard) prune(now time.Time, l *AuthLimits) {
 // enter takes a slot for a session in AUTH; false when all are taken or
 // the address holds its share.
 func (g *authGuard) enter(ip netip.Addr, maxSessions int) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.sessions >= maxSessions || g.inAuth[ip] >= max(1, maxSessions/10) {
-		return false
-	}
-	g.sessions++
-	g.inAuth[ip]++
-	return true
+	return g.sessions.acquire(ip, maxSessions, max(1, maxSessions/10))
 }
 
-func (g *authGuard) leave(ip netip.Addr) {
-	g.mu.Lock()
-	g.sessions--
-	if g.inAuth[ip]--; g.inAuth[ip] <= 0 {
-		delete(g.inAuth, ip)
-	}
-	g.mu.Unlock()
-}
+func (g *authGuard) leave(ip netip.Addr) { g.sessions.release(ip) }

@@ -321,21 +321,6 @@ func newBenchHarness(b *testing.B) string {
 	return ln.Addr().String()
 }
 
-// assertNothingInClear fails if any file under dir contains needle: a held
-// or refused message must not lie in clear anywhere in the data folder.
-func assertNothingInClear(t *testing.T, dir, needle string) {
-	t.Helper()
-	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), needle) {
-			t.Errorf("%s holds %q in clear", path, needle)
-		}
-		return nil
-	})
-}
-
 // readToEOF reads what the server sends until it closes the connection
 // (the test's deadline stops a server that never does).
 func (r *raw) readToEOF() (string, error) {

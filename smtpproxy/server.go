@@ -206,7 +206,6 @@ func New(cfg Config, store *spool.Store, opts Options) *Server {
 	}
 	s.cfg.Store(&cfg)
 	s.SetInspector(opts.Inspector)
-	s.conns.counts = map[netip.Addr]int{}
 	s.open = map[string]*countedConn{}
 	return s
 }
@@ -403,7 +402,8 @@ func (l slogErrorLog) Printf(format string, v ...any) {
 
 func (l slogErrorLog) Println(v ...any) { l.log.Warn("smtp", "detail", fmt.Sprint(v...)) }
 
-// connLimiter counts open connections per client address and in total.
+// connLimiter counts open connections (or sessions in AUTH) per client
+// address and in total.
 type connLimiter struct {
 	mu     sync.Mutex
 	total  int
@@ -415,6 +415,9 @@ func (l *connLimiter) acquire(ip netip.Addr, max, maxPer int) bool {
 	defer l.mu.Unlock()
 	if l.total >= max || l.counts[ip] >= maxPer {
 		return false
+	}
+	if l.counts == nil {
+		l.counts = map[netip.Addr]int{}
 	}
 	l.total++
 	l.counts[ip]++

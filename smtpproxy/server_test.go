@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"dlpguard/internal/mailtest"
 	"dlpguard/smtpproxy/spool"
 )
 
@@ -1043,7 +1044,7 @@ func TestKeeper(t *testing.T) {
 				t.Errorf("queue has %d", n)
 			}
 			if tc.action != ActionPass {
-				assertNothingInClear(t, h.dir, "secret body")
+				mailtest.NoClearText(t, h.dir, "secret body")
 			}
 			h.assertNoTemp()
 		})

@@ -4,11 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +17,7 @@ import (
 
 	"dlpguard/audit"
 	"dlpguard/config"
-	"dlpguard/review"
+	"dlpguard/internal/mailtest"
 	"dlpguard/smtpproxy"
 	"dlpguard/smtpproxy/spool"
 )
@@ -51,20 +50,6 @@ func testRelay(t *testing.T, edit func(*config.Config)) (*relay, *config.Config,
 	return r, cfg, logBuf
 }
 
-// assertNoClearText fails if any file under dir holds needle.
-func assertNoClearText(t *testing.T, dir, needle string) {
-	t.Helper()
-	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), needle) {
-			t.Errorf("%s holds %q in clear", path, needle)
-		}
-		return nil
-	})
-}
-
 // TestRelayHoldStoreFailure: when the hold store cannot take a held
 // message the client gets 451 4.3.0 and retries; nothing of it lies in
 // clear anywhere under data_dir (issue 11).
@@ -85,7 +70,7 @@ func TestRelayHoldStoreFailure(t *testing.T) {
 	if ids, _ := r.store.List(spool.AreaHold); len(ids) != 0 {
 		t.Fatalf("plaintext spool hold area has %v", ids)
 	}
-	assertNoClearText(t, cfg.DataDir, heldToken)
+	mailtest.NoClearText(t, cfg.DataDir, heldToken)
 }
 
 // TestRelayImportsLegacyHolds: a plaintext hold left in spool/hold by an
@@ -119,7 +104,7 @@ func TestRelayImportsLegacyHolds(t *testing.T) {
 	if ids, _ := r.store.List(spool.AreaHold); len(ids) != 0 {
 		t.Fatalf("spool hold area still has %v", ids)
 	}
-	assertNoClearText(t, cfg.DataDir, heldToken)
+	mailtest.NoClearText(t, cfg.DataDir, heldToken)
 	if !strings.Contains(logBuf.String(), "legacy plaintext holds imported") {
 		t.Errorf("import not logged:\n%s", logBuf.String())
 	}
@@ -129,21 +114,14 @@ func TestRelayImportsLegacyHolds(t *testing.T) {
 // inspection failed) reaches the hold store as class I, encryption
 // required, under the inspect-error rule, instead of being refused.
 func TestFailClosedKeeper(t *testing.T) {
-	dir := t.TempDir()
-	sp, _ := spool.Open(review.PathsIn(dir).Spool)
-	svc, st, err := openReview(context.Background(), reviewOptions{DataDir: dir}, nil, sp, nil, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	defer svc.Close()
+	r, _, _ := testRelay(t, nil)
 	env := &spool.Envelope{ID: spool.NewID(), From: "a@city.example.lg.jp", Recipients: spool.PendingRecipients([]string{"b@example.jp"})}
 	d := smtpproxy.Decision{Action: smtpproxy.ActionHold, Rules: []string{"inspect-error"}}
-	id, err := failClosedKeeper{holdKeeper{svc}}.Keep(context.Background(), smtpproxy.ActionHold, env, strings.NewReader(heldMessage()), d)
+	id, err := failClosedKeeper{holdKeeper{r.review}}.Keep(context.Background(), smtpproxy.ActionHold, env, strings.NewReader(heldMessage()), d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := st.Holds.Get(context.Background(), id)
+	rec, err := r.stores.Holds.Get(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +169,7 @@ func TestRelayAuthFailuresAudited(t *testing.T) {
 		}
 		codes = append(codes, se.Code)
 	}
-	if want := []int{535, 535, 535, 454, 454}; !slicesEqual(codes, want) {
+	if want := []int{535, 535, 535, 454, 454}; !slices.Equal(codes, want) {
 		t.Fatalf("replies %v, want %v; log:\n%s", codes, want, logBuf.String())
 	}
 	if err := try("127.0.0.1", "correct horse"); err != nil {
@@ -214,16 +192,4 @@ func TestRelayAuthFailuresAudited(t *testing.T) {
 	if brk, err := r.stores.Audit.Verify(context.Background()); err != nil || brk != nil {
 		t.Fatalf("audit chain: %v %v", brk, err)
 	}
-}
-
-func slicesEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
