@@ -707,6 +707,7 @@ func FuzzCheckWriter(f *testing.F) {
 	f.Add([]byte("Subject: x\r\n\r\nbody\r\n"), 64)
 	f.Add([]byte("a\nb"), 10)
 	f.Add([]byte("a\r\r\n"), 10)
+	f.Add([]byte("Subject: a\x00b\r\n\r\n3016\x006613\r\n"), 64)
 	f.Fuzz(func(t *testing.T, data []byte, max int) {
 		if max < 1 {
 			max = 1
@@ -721,7 +722,9 @@ func FuzzCheckWriter(f *testing.F) {
 			_, err2 = cw.Write(data[cut:])
 		}
 		if err1 == nil && err2 == nil {
-			err3 = cw.finish()
+			if e := cw.finish(); e != nil { // a typed nil is no error
+				err3 = e
+			}
 		}
 		accepted := err1 == nil && err2 == nil && err3 == nil
 		if accepted {
@@ -731,6 +734,9 @@ func FuzzCheckWriter(f *testing.F) {
 			s := strings.ReplaceAll(string(data), "\r\n", "")
 			if strings.ContainsAny(s, "\r\n") {
 				t.Fatalf("bare CR/LF accepted in %q", data)
+			}
+			if strings.IndexByte(s, 0) >= 0 {
+				t.Fatalf("NUL accepted in %q", data)
 			}
 		}
 	})
