@@ -35,8 +35,9 @@ type countedConn struct {
 	// return and go-smtp writing the 250.
 	quiet atomic.Int64
 
-	expired atomic.Bool // a read deadline passed: the session is over
-	ended   atomic.Bool // the session ended the connection (fatal reply sent)
+	expired   atomic.Bool // a read deadline passed: the session is over
+	ended     atomic.Bool // the session ended the connection (fatal reply sent)
+	lingering atomic.Bool // end's goroutine closes the socket
 
 	mu          sync.Mutex
 	transferEnd time.Time // zero outside a transfer
@@ -46,7 +47,16 @@ func (c *countedConn) idle(now time.Time) bool {
 	return !c.busy.Load() && now.UnixNano() > c.quiet.Load()
 }
 
+// Close closes the connection, unless end is already closing it gently
+// (go-smtp closes right after its last read fails).
 func (c *countedConn) Close() error {
+	if c.lingering.Load() {
+		return nil
+	}
+	return c.close()
+}
+
+func (c *countedConn) close() error {
 	c.once.Do(c.release)
 	return c.Conn.Close()
 }
@@ -135,12 +145,13 @@ func (c *countedConn) end() {
 	}
 	tcp, ok := c.Conn.(*net.TCPConn)
 	if !ok {
-		c.Close()
+		c.close()
 		return
 	}
+	c.lingering.Store(true)
 	tcp.CloseWrite()
 	go func() {
-		defer c.Close()
+		defer c.close()
 		tcp.SetReadDeadline(time.Now().Add(lingerTime))
 		io.CopyN(io.Discard, tcp, lingerBytes)
 	}()
