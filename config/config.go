@@ -167,8 +167,22 @@ type Review struct {
 	// "refuse" or "passphrase" (a one-time passphrase shown to the
 	// releasing officer, never mailed).
 	NoKey string `yaml:"no_key"`
-	// SecurityTeam are told of holds from senders of no department.
+	// SecurityTeam are told of holds from senders of no department, and
+	// approve them (3.3.5).
 	SecurityTeam []string `yaml:"security_team"`
+	// AdminsApprove lets administrators release and reject for every
+	// department; otherwise only the department's manager and deputies
+	// of the policy in force (or the security team) decide.
+	AdminsApprove bool `yaml:"admins_approve"`
+	// TimeZone is the IANA zone of times shown to people (notices, CLI,
+	// console data), e.g. Asia/Tokyo.
+	TimeZone string `yaml:"time_zone"`
+	// RemindBefore is how long before a hold expires its approvers are
+	// reminded, once; 0: no reminder.
+	RemindBefore time.Duration `yaml:"remind_before"`
+	// PassphraseChannel is the channel named to the releasing officer for
+	// handing a release passphrase to the recipients (never mail).
+	PassphraseChannel string `yaml:"passphrase_channel"`
 }
 
 // ICAP configures the file-transfer guard: the ICAP (RFC 3507) service
@@ -270,7 +284,7 @@ func Default() *Config {
 			CommandTimeout: 5 * time.Minute,
 			LocalRetry:     time.Minute,
 		},
-		Review: Review{HoldFor: 7 * 24 * time.Hour, Retention: 30 * 24 * time.Hour, NoKey: "refuse"},
+		Review: Review{HoldFor: 7 * 24 * time.Hour, Retention: 30 * 24 * time.Hour, NoKey: "refuse", TimeZone: "Asia/Tokyo", RemindBefore: 24 * time.Hour, PassphraseChannel: "電話または手渡し"},
 		ICAP:   ICAP{MaxConnections: 100, MaxBodySize: 100 << 20},
 		HTTP:   HTTP{Listen: "127.0.0.1:8025"},
 	}
@@ -406,6 +420,12 @@ func (c *Config) validate() error {
 	}
 	if c.Review.Retention <= 0 {
 		return verr("review.retention", "must be positive")
+	}
+	if _, err := time.LoadLocation(c.Review.TimeZone); err != nil || c.Review.TimeZone == "" {
+		return verr("review.time_zone", "%q is not a time zone (e.g. Asia/Tokyo)", c.Review.TimeZone)
+	}
+	if c.Review.RemindBefore < 0 {
+		return verr("review.remind_before", "must not be negative (0: no reminder)")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

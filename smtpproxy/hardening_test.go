@@ -459,7 +459,7 @@ func TestImportLegacyHolds(t *testing.T) {
 			if err := w.Commit(env, spool.AreaHold); err != nil {
 				t.Fatal(err)
 			}
-			n, err := h.srv.ImportLegacyHolds(context.Background())
+			n, err := h.srv.ImportLegacyHolds(context.Background(), nil)
 			if tc.keepErr != nil {
 				if err == nil || !strings.Contains(err.Error(), env.ID) || n != 0 {
 					t.Fatalf("import = %d, %v; want the failure named with %s", n, err, env.ID)

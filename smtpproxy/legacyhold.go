@@ -17,8 +17,13 @@ import (
 // sender was told "held", so only staff may release or reject it. A message
 // the Keeper took is removed from the spool; one it could not take stays
 // where it is, named in the returned error, never silently lost. Call it at
-// start, before serving.
-func (s *Server) ImportLegacyHolds(ctx context.Context) (imported int, err error) {
+// start, before serving. in inspects them (nil: the server's Inspector).
+func (s *Server) ImportLegacyHolds(ctx context.Context, in Inspector) (imported int, err error) {
+	if in == nil {
+		if box := s.inspector.Load(); box != nil {
+			in = box.Inspector
+		}
+	}
 	ids, err := s.store.List(spool.AreaHold)
 	if err != nil {
 		return 0, fmt.Errorf("legacy holds: %w", err)
@@ -28,7 +33,7 @@ func (s *Server) ImportLegacyHolds(ctx context.Context) (imported int, err error
 		if err := ctx.Err(); err != nil {
 			return imported, errors.Join(append(errs, err)...)
 		}
-		if err := s.importLegacyHold(id); err != nil {
+		if err := s.importLegacyHold(id, in); err != nil {
 			s.log.Error("legacy plaintext hold NOT imported; it stays in spool/hold until this is fixed", "id", id, "err", err)
 			errs = append(errs, fmt.Errorf("legacy hold %s: %w", id, err))
 			continue
@@ -38,7 +43,7 @@ func (s *Server) ImportLegacyHolds(ctx context.Context) (imported int, err error
 	return imported, errors.Join(errs...)
 }
 
-func (s *Server) importLegacyHold(id string) error {
+func (s *Server) importLegacyHold(id string, in Inspector) error {
 	if s.keeper == nil {
 		return errors.New("no hold store (Keeper)")
 	}
@@ -64,7 +69,7 @@ func (s *Server) importLegacyHold(id string) error {
 	env.Size = w.Size()
 	log := s.log.With("id", id)
 	timeout := s.config().InspectTimeout
-	d := s.inspect(log, env, w.File(), timeout)
+	d := s.inspect(log, in, env, w.File(), timeout)
 	inspected := d.Action
 	d.Action = ActionHold
 	kid, err := s.keep(d, env, w, timeout)

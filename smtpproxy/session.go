@@ -458,7 +458,7 @@ func (ss *session) Data(r io.Reader) error {
 	env.Recipients = spool.PendingRecipients(ss.rcpts)
 	log = log.With("from", env.From, "rcpts", len(env.Recipients), "size", env.Size)
 
-	d := srv.inspect(log, env, w.File(), cfg.InspectTimeout)
+	d := srv.inspect(log, srv.inspector.Load().Inspector, env, w.File(), cfg.InspectTimeout)
 	switch d.Action {
 	case ActionReject:
 		if err := w.Abort(); err != nil {
@@ -570,9 +570,8 @@ func localFailure(id string, err error) *smtp.SMTPError {
 
 // inspect runs the hook with a timeout and turns every failure into hold:
 // a message is never passed uninspected (fail closed, 3.3.5).
-func (s *Server) inspect(log *slog.Logger, env *spool.Envelope, f *os.File, timeout time.Duration) Decision {
-	box := s.inspector.Load()
-	if box == nil || box.Inspector == nil {
+func (s *Server) inspect(log *slog.Logger, in Inspector, env *spool.Envelope, f *os.File, timeout time.Duration) Decision {
+	if in == nil {
 		return Decision{Action: ActionPass}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -590,7 +589,7 @@ func (s *Server) inspect(log *slog.Logger, env *spool.Envelope, f *os.File, time
 				ch <- result{err: fmt.Errorf("inspector panic: %v", p)}
 			}
 		}()
-		d, err := box.Inspect(ctx, &envCopy, f)
+		d, err := in.Inspect(ctx, &envCopy, f)
 		ch <- result{d, err}
 	}()
 	var res result

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-message"
-	"github.com/emersion/go-smtp"
 
 	"dlpguard/policy"
 	"dlpguard/review"
@@ -128,32 +127,15 @@ func TestHoldOverSMTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := smtp.Dial(ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	se, text := smtpSend(t, ln.Addr().String(), from, rcpt, raw)
+	if se != nil {
+		t.Fatalf("DATA: %v", se)
 	}
-	defer c.Close()
-	if err := c.Mail(from, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Rcpt(rcpt, nil); err != nil {
-		t.Fatal(err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(raw)
-	resp, err := w.CloseWithResponse()
-	if err != nil {
-		t.Fatalf("DATA: %v %v", resp, err)
-	}
-	m := regexp.MustCompile(`held as ([0-9A-Z]+)`).FindStringSubmatch(resp.StatusText)
+	m := regexp.MustCompile(`held as ([0-9A-Z]+)`).FindStringSubmatch(text)
 	if m == nil {
-		t.Fatalf("reply without hold ID: %q", resp.StatusText)
+		t.Fatalf("reply without hold ID: %q", text)
 	}
 	id := m[1]
-	c.Quit()
 
 	hkWait(t, "sender notice", func() bool { return len(to(from)) == 1 && len(to("kacho@city.example.lg.jp")) == 1 })
 	if !bytes.Contains(to(from)[0], []byte("Auto-Submitted: auto-generated")) {

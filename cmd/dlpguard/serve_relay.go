@@ -106,11 +106,13 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	if err != nil {
 		return r, err
 	}
+	inspector := &policyInspector{holder: r.policy, metrics: policy.NewMetrics(reg)}
 	r.smtp = smtpproxy.New(scfg, r.store, smtpproxy.Options{
-		Logger:    log.With("component", "smtp"),
-		Metrics:   metrics,
-		Queue:     r.queue,
-		Inspector: &policyInspector{holder: r.policy, metrics: policy.NewMetrics(reg)},
+		Logger:  log.With("component", "smtp"),
+		Metrics: metrics,
+		Queue:   r.queue,
+		// SMTP rejections go to the audit log.
+		Inspector: auditRejects{inspector, r.review},
 		// A held message goes to the encrypted hold store or the client
 		// gets 451 (nothing is kept in clear, 3.3.4).
 		Keeper:  failClosedKeeper{holdKeeper{r.review}},
@@ -120,7 +122,9 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	// hold store failed: they go into the hold store now, inspected again,
 	// or stay and are reported on every start and on /healthz.
 	if len(legacyHeld) > 0 {
-		n, err := r.smtp.ImportLegacyHolds(context.Background())
+		// Inspected without auditRejects: nothing is refused here, every
+		// one is held.
+		n, err := r.smtp.ImportLegacyHolds(context.Background(), inspector)
 		r.legacy.set(err)
 		if err != nil {
 			log.Error("legacy plaintext holds left in spool/hold: fix the cause and restart to import them", "imported", n, "err", err)
@@ -446,6 +450,10 @@ func reviewOptionsFrom(cfg *config.Config) reviewOptions {
 	base := rc.BaseURL
 	if base == "" && cfg.HTTP.Listen != "" {
 		base = "http://" + cfg.HTTP.Listen
+		// A wildcard listener is no address to link to: the host name is.
+		if host, port, err := net.SplitHostPort(cfg.HTTP.Listen); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+			base = "http://" + net.JoinHostPort(cfg.Hostname, port)
+		}
 	}
 	return reviewOptions{
 		DataDir:        cfg.DataDir,
@@ -456,5 +464,6 @@ func reviewOptionsFrom(cfg *config.Config) reviewOptions {
 		Passphrase:     rc.NoKey == "passphrase",
 		SecurityTeam:   rc.SecurityTeam,
 		Store:          review.StoreOptions{HoldFor: rc.HoldFor, Retention: rc.Retention},
+		AdminsApprove:  rc.AdminsApprove, TimeZone: rc.TimeZone, RemindBefore: rc.RemindBefore, PassphraseChannel: rc.PassphraseChannel,
 	}
 }
