@@ -90,8 +90,12 @@ func (c *countedConn) expiredErr() error {
 	return os.ErrDeadlineExceeded
 }
 
-// SetReadDeadline keeps every read inside a running transfer's deadline.
+// SetReadDeadline keeps every read inside a running transfer's deadline,
+// and leaves a lingering close's own deadline alone.
 func (c *countedConn) SetReadDeadline(t time.Time) error {
+	if c.ended.Load() {
+		return nil
+	}
 	c.mu.Lock()
 	if end := c.transferEnd; !end.IsZero() && (t.IsZero() || t.After(end)) {
 		t = end

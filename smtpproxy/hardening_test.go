@@ -41,22 +41,28 @@ func trickle(c net.Conn, s string, gap time.Duration) <-chan struct{} {
 }
 
 // TestTrickledBodyInjection: a body trickled past data_timeout gets 421
-// 4.4.2 and the connection closes; the MAIL/RCPT/DATA lines in the rest of
-// the body never run (DATA and BDAT).
+// and the connection closes; the MAIL/RCPT/DATA lines in the rest of the
+// body never run (DATA, a BDAT chunk, and between BDAT chunks, where the
+// chunk commands are held to the transfer's deadline too).
 func TestTrickledBodyInjection(t *testing.T) {
 	tests := []struct {
 		name  string
 		start string // after EHLO, MAIL, RCPT
-		want  string // reply expected before the close
+		want  string // reply expected before the trickle
+		close string // the reply before the close
 	}{
-		{"DATA", "DATA\r\n", "354"},
-		{"BDAT", "BDAT 4000 LAST\r\n", ""},
+		{"DATA", "DATA\r\n", "354", "421 4.4.2"},
+		{"BDAT chunk", "BDAT 4000 LAST\r\n", "", "421 4.4.2"},
+		// go-smtp answers a failed command read itself: 421 4.4.0.
+		{"between BDAT chunks", "BDAT 5\r\nfirst", "250", "421 4.4."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, harnessOpt{cfg: func(c *Config) {
 				c.DataTimeout = time.Second
-				c.CommandTimeout = 5 * time.Second
+				// Longer than the whole trickle: only data_timeout can
+				// stop it, also between BDAT chunks.
+				c.CommandTimeout = 30 * time.Second
 			}})
 			r := h.raw("127.0.0.1")
 			r.cmd("EHLO trickle.test", "250")
@@ -66,11 +72,15 @@ func TestTrickledBodyInjection(t *testing.T) {
 			if tc.want != "" {
 				r.expect(tc.want)
 			}
-			done := trickle(r.c, "Subject: slow\r\n\r\nfirst line\r\n.\r\n"+injected+injected, 40*time.Millisecond)
+			body := "Subject: slow\r\n\r\nfirst line\r\n.\r\n" + injected + injected
+			if tc.name == "between BDAT chunks" {
+				body = bdatLast("Subject: slow\r\n\r\nx\r\n") + injected
+			}
+			done := trickle(r.c, body, 40*time.Millisecond)
 			rest, _ := r.readToEOF()
 			<-done
-			if !strings.HasPrefix(rest, "421 4.4.2") || strings.Count(rest, "\r\n") != 1 {
-				t.Fatalf("after the data timeout the server sent %q, want one 421 4.4.2 and the close", rest)
+			if !strings.HasPrefix(rest, tc.close) || strings.Count(rest, "\r\n") != 1 {
+				t.Fatalf("after the data timeout the server sent %q, want one %s and the close", rest, tc.close)
 			}
 			if ids := h.list(spool.AreaQueue); len(ids) != 0 {
 				t.Fatalf("queued %v: a command inside the trickled body ran", ids)
