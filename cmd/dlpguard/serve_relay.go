@@ -124,7 +124,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	if len(legacyHeld) > 0 {
 		// Inspected without auditRejects: nothing is refused here, every
 		// one is held.
-		n, err := r.smtp.ImportLegacyHolds(context.Background(), inspector)
+		n, err := r.smtp.ImportLegacyHolds(context.Background(), legacyInspector{inspector})
 		r.legacy.set(err)
 		if err != nil {
 			log.Error("legacy plaintext holds left in spool/hold: fix the cause and restart to import them", "imported", n, "err", err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"sync/atomic"
 
 	"dlpguard/audit"
@@ -73,4 +75,29 @@ func (l *legacyHolds) status() string {
 		return fmt.Sprintf("legacy plaintext holds in spool/hold NOT imported (see the log; they stay until imported): %v", *p)
 	}
 	return ""
+}
+
+// legacyInspector inspects a plaintext hold left by an older version
+// before it goes into the hold store. Its sender was told "held", so it is
+// held whatever the policy says now (3.3.5: staff release or reject it);
+// the verdict says so, and names what the policy in force would do.
+type legacyInspector struct{ next smtpproxy.Inspector }
+
+func (l legacyInspector) Inspect(ctx context.Context, env *spool.Envelope, content *os.File) (smtpproxy.Decision, error) {
+	d, err := l.next.Inspect(ctx, env, content)
+	if err != nil {
+		return d, err // held fail-closed (failClosedKeeper)
+	}
+	if v, ok := d.Detail.(*policy.Verdict); ok && v != nil && v.Action != policy.Hold {
+		held := *v
+		held.Action = policy.Hold
+		held.Rules = append(slices.Clone(v.Rules), policy.RuleHit{
+			ID: "legacy-plaintext-hold", Action: policy.Hold, RuleAction: policy.Hold, Clause: "3.3.5",
+			Reason:   fmt.Sprintf("旧版が保留したメッセージを取り込みました（現在の方針による判定: %s）。", v.Action),
+			ReasonEN: fmt.Sprintf("Held by an earlier version and imported; the policy in force would now %s it.", v.Action),
+		})
+		d.Detail = &held
+	}
+	d.Action = smtpproxy.ActionHold
+	return d, nil
 }

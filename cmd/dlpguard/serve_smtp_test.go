@@ -73,36 +73,58 @@ func TestRelayHoldStoreFailure(t *testing.T) {
 	mailtest.NoClearText(t, cfg.DataDir, heldToken)
 }
 
-// TestRelayImportsLegacyHolds: a plaintext hold left in spool/hold by an
-// older version is, at start, inspected again, put into the encrypted hold
-// store under its ID, and removed from the spool.
+// TestRelayImportsLegacyHolds: plaintext holds left in spool/hold by an
+// older version are, at start, inspected again, put into the encrypted
+// hold store under their IDs as held (also one the policy would now pass:
+// its sender was told "held"), and removed from the spool.
 func TestRelayImportsLegacyHolds(t *testing.T) {
 	dir := t.TempDir()
 	sp, err := spool.Open(filepath.Join(dir, "spool"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := sp.Create()
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name, msg string
+		wantRules []string // rule IDs in the hold record, in order, after the policy's
+	}{
+		{"still held", heldMessage(), nil},
+		{"would pass now", "From: a@city.example.lg.jp\r\nTo: b@example.jp\r\nSubject: hi\r\n\r\n" + heldToken + "\r\n", []string{"legacy-plaintext-hold"}},
 	}
-	io.WriteString(w, heldMessage())
-	id := w.ID()
-	if err := w.Commit(&spool.Envelope{ID: id, From: "a@city.example.lg.jp", Received: time.Now(),
-		Recipients: spool.PendingRecipients([]string{"b@example.jp"}), Size: w.Size()}, spool.AreaHold); err != nil {
-		t.Fatal(err)
+	ids := make([]string, len(tests))
+	for i, tc := range tests {
+		w, err := sp.Create()
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, tc.msg)
+		ids[i] = w.ID()
+		if err := w.Commit(&spool.Envelope{ID: ids[i], From: "a@city.example.lg.jp", Received: time.Now(),
+			Recipients: spool.PendingRecipients([]string{"b@example.jp"}), Size: w.Size()}, spool.AreaHold); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	r, cfg, logBuf := testRelay(t, func(c *config.Config) { c.DataDir = dir })
-	rec, err := r.stores.Holds.Get(context.Background(), id)
-	if err != nil {
-		t.Fatalf("legacy hold %s not in the hold store: %v; log:\n%s", id, err, logBuf.String())
+	for i, tc := range tests {
+		rec, err := r.stores.Holds.Get(context.Background(), ids[i])
+		if err != nil {
+			t.Fatalf("%s: legacy hold %s not in the hold store: %v; log:\n%s", tc.name, ids[i], err, logBuf.String())
+		}
+		if rec.Envelope.From != "a@city.example.lg.jp" || rec.Verdict.Action != "hold" {
+			t.Errorf("%s: record %+v verdict %+v", tc.name, rec.Envelope, rec.Verdict)
+		}
+		var got []string
+		for _, h := range rec.Verdict.Rules {
+			if h.ID == "legacy-plaintext-hold" {
+				got = append(got, h.ID)
+			}
+		}
+		if !slices.Equal(got, tc.wantRules) {
+			t.Errorf("%s: legacy rule %v, want %v (rules %+v)", tc.name, got, tc.wantRules, rec.Verdict.Rules)
+		}
 	}
-	if rec.Envelope.From != "a@city.example.lg.jp" {
-		t.Errorf("record %+v", rec.Envelope)
-	}
-	if ids, _ := r.store.List(spool.AreaHold); len(ids) != 0 {
-		t.Fatalf("spool hold area still has %v", ids)
+	if left, _ := r.store.List(spool.AreaHold); len(left) != 0 {
+		t.Fatalf("spool hold area still has %v", left)
 	}
 	mailtest.NoClearText(t, cfg.DataDir, heldToken)
 	if !strings.Contains(logBuf.String(), "legacy plaintext holds imported") {
