@@ -554,27 +554,3 @@ func TestAuthGuard(t *testing.T) {
 		t.Fatal("slot not given back")
 	}
 }
-
-// TestClientThatDoesNotRead: a client that pipelines commands but never
-// reads the replies does not hold its session open while it goes on
-// sending.
-func TestClientThatDoesNotRead(t *testing.T) {
-	h := newHarness(t, harnessOpt{cfg: func(c *Config) { c.CommandTimeout = time.Second }})
-	c := h.dialFrom("127.0.0.1", h.addr)
-	defer c.Close()
-	c.(*net.TCPConn).SetReadBuffer(4096)
-	// The client keeps sending NOOPs for up to 10 s: the replies fill the
-	// buffers, the server's write times out and it ends the session while
-	// the client is still sending (a session that went on reading would
-	// last as long as the client sends).
-	noops := []byte(strings.Repeat("NOOP\r\n", 1000))
-	stop := time.Now().Add(10 * time.Second)
-	for time.Now().Before(stop) {
-		if metricValue(h.metrics.Sessions) == 0 {
-			return
-		}
-		c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		c.Write(noops) // blocks, times out or fails once the server stops reading
-	}
-	t.Fatal("the server kept the session of a client that does not read")
-}
