@@ -116,6 +116,19 @@ func newAuthGuard(maxChecks int) *authGuard {
 	}
 }
 
+// authKey is the address AUTH counts by: an IPv4 address, or the /64 of
+// an IPv6 address, since one holder of a /64 has all of its 2^64
+// addresses to rotate through.
+func authKey(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		if p, err := ip.Prefix(64); err == nil {
+			return p.Addr()
+		}
+	}
+	return ip
+}
+
 // current returns the entry with failures older than the window forgotten.
 func current(f *failures, now time.Time, l *AuthLimits) *failures {
 	if f != nil && now.Sub(f.last) > l.Window && now.After(f.blockedUntil) {
@@ -140,6 +153,7 @@ func delayFor(n int, base, maxD time.Duration) time.Duration {
 // address or account is blocked, until is the end of the block; otherwise
 // wait is the delay to sleep first.
 func (g *authGuard) admit(ip netip.Addr, account string, l *AuthLimits, now time.Time) (wait time.Duration, until time.Time) {
+	ip = authKey(ip)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	a := current(g.byAddr[ip], now, l)
@@ -161,6 +175,7 @@ func (g *authGuard) admit(ip netip.Addr, account string, l *AuthLimits, now time
 
 // fail counts a failure; it returns the counts and the blocks it started.
 func (g *authGuard) fail(ip netip.Addr, account string, l *AuthLimits, now time.Time) (addrN, userN int, addrBlock, userBlock time.Time) {
+	ip = authKey(ip)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	a := current(g.byAddr[ip], now, l)
@@ -200,6 +215,7 @@ func (g *authGuard) fail(ip netip.Addr, account string, l *AuthLimits, now time.
 // succeed forgets the address's failures (the account's stay until they
 // age out: they may be an attacker's from elsewhere).
 func (g *authGuard) succeed(ip netip.Addr) {
+	ip = authKey(ip)
 	g.mu.Lock()
 	delete(g.byAddr, ip)
 	g.mu.Unlock()
@@ -217,7 +233,7 @@ func (g *authGuard) prune(now time.Time, l *AuthLimits) {
 // enter takes a slot for a session in AUTH; false when all are taken or
 // the address holds its share.
 func (g *authGuard) enter(ip netip.Addr, maxSessions int) bool {
-	return g.sessions.acquire(ip, maxSessions, max(1, maxSessions/10))
+	return g.sessions.acquire(authKey(ip), maxSessions, max(1, maxSessions/10))
 }
 
-func (g *authGuard) leave(ip netip.Addr) { g.sessions.release(ip) }
+func (g *authGuard) leave(ip netip.Addr) { g.sessions.release(authKey(ip)) }

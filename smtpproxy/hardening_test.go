@@ -553,4 +553,15 @@ func TestAuthGuard(t *testing.T) {
 	if !g.enter(a, 20) {
 		t.Fatal("slot not given back")
 	}
+	// IPv6 counts by /64: rotating addresses inside it does not help.
+	v6a, v6b, v6other := netip.MustParseAddr("2001:db8:1:2::1"), netip.MustParseAddr("2001:db8:1:2:ffff::9"), netip.MustParseAddr("2001:db8:1:3::1")
+	for range l.AddressBlockAfter {
+		g.fail(v6a, "", &l, now)
+	}
+	if _, until := g.admit(v6b, "", &l, now); until.IsZero() {
+		t.Error("another address of a blocked /64 is not blocked")
+	}
+	if _, until := g.admit(v6other, "", &l, now); !until.IsZero() {
+		t.Error("a neighbouring /64 is blocked too")
+	}
 }
