@@ -215,3 +215,23 @@ func TestRelayAuthFailuresAudited(t *testing.T) {
 		t.Fatalf("audit chain: %v %v", brk, err)
 	}
 }
+
+// TestSettingsReachTheRelay: the new settings from the file arrive in the
+// SMTP front end's and the queue's configuration.
+func TestSettingsReachTheRelay(t *testing.T) {
+	cfg, err := config.Parse([]byte("smtp:\n  limits:\n    max_connections: 40\n  auth_limits:\n    address_block_after: 4\n    account_block_after: 7\n    max_checks: 3\nupstream:\n  local_retry: 45s\n"), config.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := smtpConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.MaxConnectionsPerIP != 10 || sc.Auth.AddressBlockAfter != 4 || sc.Auth.AccountBlockAfter != 7 || sc.Auth.MaxChecks != 3 ||
+		sc.Auth.AccountMaxDelay != 8*time.Second {
+		t.Errorf("smtp config %+v", sc)
+	}
+	if q := queueConfig(cfg, ""); q.LocalRetry != 45*time.Second {
+		t.Errorf("queue local retry %v", q.LocalRetry)
+	}
+}
