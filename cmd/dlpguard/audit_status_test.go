@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -48,17 +47,7 @@ func TestServeAuditCheckAtStart(t *testing.T) {
 				}
 				db.Close()
 			}
-			cfg := config.Demo()
-			cfg.DataDir = dir
-			cfg.ICAP.Listen = ""
-			cfg.SMTP.Listen = []string{"127.0.0.1:0"}
-			cfg.HTTP.Listen = "127.0.0.1:0"
-			var logBuf syncBuffer
-			r, err := startRelay(cfg, slog.New(slog.NewTextHandler(&logBuf, nil)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.shutdown(time.Second)
+			r, _, logBuf := testRelay(t, func(cfg *config.Config) { cfg.DataDir = dir })
 			// The check runs in the background; wait for its line.
 			var body string
 			for range 250 {
