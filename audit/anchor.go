@@ -168,35 +168,42 @@ func (a *anchor) lockFile() (unlock func(), err error) {
 	return func() { unix.Flock(int(a.lock.Fd()), unix.LOCK_UN) }, nil
 }
 
-// write replaces the checkpoint durably: a temporary file fsynced, renamed
-// over the old one, the folder fsynced. A crash leaves the old checkpoint
-// or the new one, and an old one (one entry behind) is still valid.
+// headSize is the checkpoint record: one line padded to a fixed size,
+// rewritten in place at offset 0 — within the first disk sector, which is
+// written whole or not at all — and fdatasynced. One sync per append (a
+// temporary file, rename and folder sync cost three); a crash leaves the
+// old record or the new, and an old one (an entry behind) still verifies.
+const headSize = 256
+
+// write sets the checkpoint durably. The file is made (and its folder
+// synced) by the first write; it is opened by name each time, so that a
+// checkpoint removed while dlpguard runs stays removed (Verify reports it;
+// advance does not write over a missing one).
 func (a *anchor) write(seq int64, hash string) error {
 	field := hash
 	if field == "" {
 		field = "-" // an empty log: keep four fields
 	}
-	line := fmt.Sprintf("%s %d %s %s\n", headTag, seq, field, a.mac(seq, hash))
-	tmp := a.headPath + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	line := fmt.Sprintf("%s %d %s %s", headTag, seq, field, a.mac(seq, hash))
+	rec := []byte(line + strings.Repeat(" ", headSize-1-len(line)) + "\n")
+	f, err := os.OpenFile(a.headPath, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	if _, err := f.WriteString(line); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint %s: %w", tmp, err)
+	fi, err := f.Stat()
+	if err == nil {
+		_, err = f.WriteAt(rec, 0)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint %s: %w", tmp, err)
+	if err == nil {
+		err = unix.Fdatasync(int(f.Fd()))
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", tmp, err)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := os.Rename(tmp, a.headPath); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+	if err == nil && fi.Size() == 0 {
+		err = keyfile.SyncDir(filepath.Dir(a.headPath)) // just made
 	}
-	if err := keyfile.SyncDir(filepath.Dir(a.headPath)); err != nil {
+	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", a.headPath, err)
 	}
 	return nil
