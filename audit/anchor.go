@@ -103,7 +103,7 @@ func (l *Log) advance(ctx context.Context, e Entry, force bool) error {
 	if force {
 		return a.write(e.Seq, e.Hash)
 	}
-	cp, brk, err := a.read()
+	cp, brk, err := a.readLocked() // under the append's exclusive lock
 	switch {
 	case errors.Is(err, errNoCheckpoint):
 		if e.Seq == 1 {
@@ -218,9 +218,27 @@ type Checkpoint struct {
 // errNoCheckpoint: no checkpoint file (a new log, or one removed).
 var errNoCheckpoint = errors.New("no checkpoint")
 
-// read returns the checkpoint; a file that does not parse or whose MAC is
-// wrong is reported as a Break, not an error: it is evidence of tampering.
+// read returns the checkpoint, under a shared lock so that it never sees
+// a record half rewritten by an append (which holds the lock exclusively).
+// The lock is taken on a descriptor of its own: one shared with this
+// process's appends would convert their exclusive lock instead of waiting.
 func (a *anchor) read() (Checkpoint, *Break, error) {
+	f, err := os.Open(a.lock.Name())
+	if err != nil {
+		return Checkpoint{}, nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+		return Checkpoint{}, nil, fmt.Errorf("checkpoint: lock %s: %w", f.Name(), err)
+	}
+	defer unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return a.readLocked()
+}
+
+// readLocked is read for a caller that holds the lock. A file that does not
+// parse or whose MAC is wrong is reported as a Break, not an error: it is
+// evidence of tampering.
+func (a *anchor) readLocked() (Checkpoint, *Break, error) {
 	b, err := os.ReadFile(a.headPath)
 	if errors.Is(err, os.ErrNotExist) {
 		return Checkpoint{}, nil, errNoCheckpoint
