@@ -164,6 +164,7 @@ type rule struct {
 	attUninspected *bool
 	attMedia       *bool
 	attUnreadScan  *bool // scanned content OCR did not read (3.3.5)
+	unreadImageMin int64 // an image OCR did not read is at least this large
 	incomplete     *bool
 	extRcpt        int
 	extDomains     int
@@ -323,6 +324,7 @@ type facts struct {
 	uninspected bool
 	media       bool
 	unreadScan  bool      // a scan OCR did not read
+	unreadImage int64     // the largest image OCR did not read (bytes)
 	transfer    *Transfer // nil for mail
 }
 
@@ -383,6 +385,9 @@ func (e *Engine) facts(res *inspect.Result, in Input) facts {
 	for _, p := range res.Parts {
 		if p.UnreadScan && !p.Encrypted {
 			f.unreadScan = true
+		}
+		if p.Media && !p.Inspected && strings.HasPrefix(p.Type, "image/") {
+			f.unreadImage = max(f.unreadImage, p.Size)
 		}
 		switch {
 		case p.Encrypted:
@@ -559,6 +564,9 @@ func (r *rule) matches(f *facts, res *inspect.Result, rep *classify.Report, leve
 		return false
 	}
 	if r.attUnreadScan != nil && *r.attUnreadScan != f.unreadScan {
+		return false
+	}
+	if r.unreadImageMin > 0 && (f.unreadImage == 0 || f.unreadImage < r.unreadImageMin) {
 		return false
 	}
 	if r.incomplete != nil && *r.incomplete != res.Incomplete {
