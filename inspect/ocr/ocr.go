@@ -16,6 +16,7 @@ package ocr
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"image"
@@ -84,6 +85,7 @@ type Engine struct {
 	prlimit string // resolved prlimit, "" when absent
 	sem     chan struct{}
 	log     *slog.Logger
+	cache   *cache // text of image files seen lately (signature logos)
 }
 
 // New checks the configuration and finds Tesseract. It returns (nil, nil)
@@ -141,7 +143,7 @@ func New(cfg Config, log *slog.Logger) (*Engine, error) {
 	if err := checkLanguages(path, cfg.Languages); err != nil {
 		return off(err)
 	}
-	e := &Engine{cfg: cfg, path: path, sem: make(chan struct{}, cfg.Concurrency), log: log}
+	e := &Engine{cfg: cfg, path: path, sem: make(chan struct{}, cfg.Concurrency), log: log, cache: newCache(cacheEntries)}
 	if cfg.MaxMemory > 0 {
 		if p, err := exec.LookPath("prlimit"); err == nil {
 			e.prlimit = p
@@ -197,6 +199,20 @@ func (e *Engine) CheckSize(w, h int) error {
 // TIFF (every page of a multi-page TIFF, at most MaxPages). It returns the
 // text of each page.
 func (e *Engine) ReadFile(ctx context.Context, data []byte) ([]string, error) {
+	// The same picture comes back in message after message (the logo in
+	// a signature, a letterhead): it is read once.
+	key := sha256.Sum256(data)
+	if pages, ok := e.cache.get(key); ok {
+		return pages, nil
+	}
+	pages, err := e.readFile(ctx, data)
+	if err == nil {
+		e.cache.put(key, pages)
+	}
+	return pages, err
+}
+
+func (e *Engine) readFile(ctx context.Context, data []byte) ([]string, error) {
 	if isTIFF(data) {
 		pages, err := tiffPages(data, e.cfg.MaxPages+1)
 		if err != nil {
@@ -278,11 +294,19 @@ func (e *Engine) acquire(ctx context.Context) (release func(), err error) {
 	return nil, fmt.Errorf("%w: the inspection's time ran out waiting for a free OCR slot", ErrTimeout)
 }
 
+// minSide is the height (or width) under which a picture holds no legible
+// text: tracking pixels, spacers, icons. It is read as having none, without
+// starting Tesseract.
+const minTextSide = 12
+
 // read prepares a picture and reads it; the caller holds a slot.
 func (e *Engine) read(ctx context.Context, img image.Image) (string, error) {
 	b := img.Bounds()
 	if err := e.CheckSize(b.Dx(), b.Dy()); err != nil {
 		return "", err
+	}
+	if b.Dx() < minTextSide || b.Dy() < minTextSide {
+		return "", nil
 	}
 	return e.run(ctx, pgm(prepare(img, e.cfg.MaxPixels)))
 }

@@ -1,10 +1,12 @@
 package ocr
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"image"
 	"image/color"
+	"image/gif"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -261,5 +263,36 @@ func TestGrayFastPaths(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A picture seen before is not read again (the logo of every signature),
+// and a picture too small to hold text never starts Tesseract.
+func TestCacheAndTinyPictures(t *testing.T) {
+	dir := t.TempDir()
+	count := filepath.Join(dir, "count")
+	script := fakeTesseract(t, dir, "cat >/dev/null\necho x >> "+count+"\necho 市役所")
+	e, err := New(Config{Enabled: "true", Command: script}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	png := readTestdata(t, "map.png")
+	for range 3 {
+		pages, err := e.ReadFile(context.Background(), png)
+		if err != nil || len(pages) != 1 || !strings.Contains(pages[0], "市役所") {
+			t.Fatalf("pages %q err %v", pages, err)
+		}
+	}
+	if b, _ := os.ReadFile(count); strings.Count(string(b), "x") != 1 {
+		t.Fatalf("Tesseract ran %d times for one picture read 3 times", strings.Count(string(b), "x"))
+	}
+	var pixel bytes.Buffer
+	gif.Encode(&pixel, image.NewPaletted(image.Rect(0, 0, 1, 1), color.Palette{color.White}), nil)
+	pages, err := e.ReadFile(context.Background(), pixel.Bytes())
+	if err != nil || len(pages) != 1 || pages[0] != "" {
+		t.Fatalf("tracking pixel: pages %q err %v", pages, err)
+	}
+	if b, _ := os.ReadFile(count); strings.Count(string(b), "x") != 1 {
+		t.Fatal("Tesseract started for a 1×1 picture")
 	}
 }
