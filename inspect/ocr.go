@@ -39,15 +39,14 @@ const ocrSuffix = " (OCR)"
 // when it fails, the picture stays media, not inspected, with the reason.
 func (w *walker) ocrImage(p *Part, sp *spill, head []byte) {
 	p.Media = true
-	scan := scannerSignature(head)
 	if w.lim.OCR == nil {
-		p.UnreadScan = scan
+		p.UnreadScan = scannerSignature(head)
 		p.Reason = joinReason(p.Reason, "image: not read (no OCR: inspect.ocr off)")
 		return
 	}
 	data, err := io.ReadAll(io.LimitReader(sp.reader(), w.lim.MaxPartBytes))
 	if err != nil {
-		p.UnreadScan = scan
+		p.UnreadScan = scannerSignature(head)
 		p.Reason = joinReason(p.Reason, "image: not read by OCR: "+err.Error())
 		return
 	}
@@ -66,11 +65,11 @@ func (w *walker) ocrImage(p *Part, sp *spill, head []byte) {
 	}
 	switch {
 	case err != nil:
-		p.UnreadScan = scan
+		p.UnreadScan = scannerSignature(head)
 		p.Reason = joinReason(p.Reason, "image: not read by OCR: "+ocrReason(err))
 		w.log.Info("OCR: image not read", "part", p.Name, "err", err)
 	case truncated:
-		p.UnreadScan = scan
+		p.UnreadScan = scannerSignature(head)
 		p.Reason = joinReason(p.Reason, "text limit reached (MaxTextBytes) in the text read by OCR")
 	default:
 		p.Inspected = true
