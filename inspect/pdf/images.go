@@ -48,11 +48,19 @@ func (r *Result) Images(ctx context.Context, sp ScannedPage, maxPixels int64) ([
 	if len(sp.streams) > maxPagePictures {
 		return nil, fmt.Errorf("pdf: page %d draws %d pictures (over %d)", sp.Page, len(sp.streams), maxPagePictures)
 	}
+	// Each picture is decoded under a budget of its own, sized by its
+	// pixel limit (4 bytes a pixel and a margin): the text's budget is
+	// spent, and a 20-page scan must not run out on page 7. Images is
+	// called after Extract, on one goroutine, so the swap is safe.
+	saved := d.budget
+	defer func() { d.budget = saved }()
 	var out []Picture
 	for _, s := range sp.streams {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
+		n := maxPixels*4 + 1<<20
+		d.budget = &budget{maxStream: n, total: 2 * n}
 		p, err := d.picture(s, maxPixels)
 		if err != nil {
 			return out, fmt.Errorf("page %d: %w", sp.Page, err)
@@ -139,9 +147,6 @@ func (d *document) decodeUpTo(s *stream, filters []name, parms []dict) ([]byte, 
 		if data, err = d.applyFilter(f, p, data); err != nil {
 			return nil, err
 		}
-	}
-	if int64(len(data)) > d.budget.maxStream {
-		return nil, fmt.Errorf("pdf: picture larger than %d bytes", d.budget.maxStream)
 	}
 	return data, nil
 }

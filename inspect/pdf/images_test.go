@@ -2,8 +2,11 @@ package pdf
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"errors"
+	"fmt"
+	"image"
 	"image/jpeg"
 	"os"
 	"path/filepath"
@@ -102,4 +105,61 @@ func FuzzImages(f *testing.F) {
 			}
 		}
 	})
+}
+
+// scanPDF writes an image-only PDF of n pages, each one 8-bit gray Flate
+// picture of w×h pixels (white, with a black bar), as a lossless scanner
+// setting does. Its cross-reference is left for the reader to rebuild.
+func scanPDF(t *testing.T, n, w, h int) []byte {
+	t.Helper()
+	raw := bytes.Repeat([]byte{255}, w*h)
+	for x := 0; x < w; x++ {
+		raw[(h/2)*w+x] = 0
+	}
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(raw)
+	zw.Close()
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n")
+	kids := ""
+	for i := 0; i < n; i++ {
+		kids += fmt.Sprintf("%d 0 R ", 10+2*i)
+	}
+	fmt.Fprintf(&b, "2 0 obj << /Type /Pages /Kids [%s] /Count %d >> endobj\n", kids, n)
+	content := fmt.Sprintf("q %d 0 0 %d 0 0 cm /Im0 Do Q", w, h)
+	fmt.Fprintf(&b, "3 0 obj << /Length %d >> stream\n%s\nendstream endobj\n", len(content), content)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "%d 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Contents 3 0 R /Resources << /XObject << /Im0 %d 0 R >> >> >> endobj\n",
+			10+2*i, w, h, 11+2*i)
+		fmt.Fprintf(&b, "%d 0 obj << /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode /Length %d >> stream\n",
+			11+2*i, w, h, z.Len())
+		b.Write(z.Bytes())
+		b.WriteString("\nendstream endobj\n")
+	}
+	b.WriteString("trailer << /Root 1 0 R >>\n%%EOF\n")
+	return b.Bytes()
+}
+
+// A long scan of lossless 8-bit pages is taken whole: each picture is
+// decoded under its own budget, not what the text left of the file's.
+func TestScannedPicturesBudget(t *testing.T) {
+	const pages, w, h = 10, 2500, 3500 // 8.75 MB a page, 87.5 MB in all
+	b := scanPDF(t, pages, w, h)
+	r, err := Extract(bytes.NewReader(b), int64(len(b)), -1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Scanned) != pages {
+		t.Fatalf("%d scanned pages, want %d (notes %v)", len(r.Scanned), pages, r.Notes)
+	}
+	for _, sp := range r.Scanned {
+		pics, err := r.Images(context.Background(), sp, 40_000_000)
+		if err != nil || len(pics) != 1 || pics[0].Image == nil {
+			t.Fatalf("page %d: %d pictures, err %v", sp.Page, len(pics), err)
+		}
+		if g, ok := pics[0].Image.(*image.Gray); !ok || g.GrayAt(10, h/2).Y != 0 || g.GrayAt(10, 10).Y != 255 {
+			t.Fatalf("page %d: picture not as written", sp.Page)
+		}
+	}
 }
