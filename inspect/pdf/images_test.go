@@ -146,7 +146,8 @@ func scanPDF(t *testing.T, n, w, h int) []byte {
 func TestScannedPicturesBudget(t *testing.T) {
 	const pages, w, h = 10, 2500, 3500 // 8.75 MB a page, 87.5 MB in all
 	b := scanPDF(t, pages, w, h)
-	r, err := Extract(bytes.NewReader(b), int64(len(b)), -1, 0)
+	// 10 MB a stream: the file's budget is the minimum, 64 MB
+	r, err := Extract(bytes.NewReader(b), int64(len(b)), -1, 10<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
