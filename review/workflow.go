@@ -435,7 +435,8 @@ func (s *Service) markFalsePositive(ctx context.Context, id string, fp hold.Fals
 }
 
 // Run does the periodic work until ctx is done: expiry (the sender is
-// told), retention purge, and delayed messages that are due.
+// told), reminders and retention purge. (Delayed messages are the
+// delivery queue's: it sends them when due.)
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
@@ -472,7 +473,6 @@ func (s *Service) Tick(ctx context.Context) {
 	for _, rec := range purged {
 		s.auditLog(ctx, s.logger(rec.ID), "system", audit.Purge, rec.ID, nil)
 	}
-	s.sendDueDelays(ctx, now)
 }
 
 // remind tells the approvers, once, that a held message expires within

@@ -21,6 +21,7 @@ import (
 
 	"github.com/emersion/go-message"
 
+	"dlpguard/dispose"
 	"dlpguard/policy"
 	"dlpguard/review"
 	"dlpguard/smtpproxy"
@@ -89,7 +90,7 @@ func TestHoldOverSMTP(t *testing.T) {
 	hsrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { api.ServeHTTP(w, r) }))
 	defer hsrv.Close()
 	svc, stores, err := openReview(ctx, reviewOptions{DataDir: dir, Hostname: "relay.test", NoticeFrom: "dlpguard@city.example.lg.jp",
-		BaseURL: hsrv.URL}, holder.Engine, sp, q.Notify, logger)
+		BaseURL: hsrv.URL}, holder.Engine, sp, q, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,16 +98,12 @@ func TestHoldOverSMTP(t *testing.T) {
 	defer svc.Close()
 	api = svc.Handler()
 
+	disposer, err := dispose.New(dispose.Config{Policy: holder.Engine, Spool: sp, Queue: q, Review: svc, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
 	relay := smtpproxy.New(smtpproxy.Config{Hostname: "relay.test", Networks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, sp,
-		smtpproxy.Options{Logger: logger, Queue: q, Keeper: holdKeeper{svc},
-			Inspector: smtpproxy.InspectorFunc(func(ctx context.Context, env *spool.Envelope, content *os.File) (smtpproxy.Decision, error) {
-				v, err := holder.Engine().Evaluate(ctx, io.NewSectionReader(content, 0, env.Size), policy.Input{Sender: env.From,
-					Recipients: []string{env.Recipients[0].Address}, Size: env.Size})
-				if err != nil {
-					return smtpproxy.Decision{}, err
-				}
-				return smtpproxy.Decision{Action: string(v.Action), Reply: "Held for review", Detail: v}, nil
-			})})
+		smtpproxy.Options{Logger: logger, Queue: q, Disposer: disposer})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -193,18 +190,3 @@ func hkAttachment(t *testing.T, raw []byte, name string) []byte {
 	return found
 }
 
-// TestKeeperWithoutVerdict: with no verdict the keeper refuses, so the
-// relay keeps the message in its own hold area (fail closed).
-func TestKeeperWithoutVerdict(t *testing.T) {
-	dir := t.TempDir()
-	sp, _ := spool.Open(review.PathsIn(dir).Spool)
-	svc, st, err := openReview(context.Background(), reviewOptions{DataDir: dir}, nil, sp, nil, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	defer svc.Close()
-	if _, err := (holdKeeper{svc}).Keep(context.Background(), "hold", &spool.Envelope{ID: spool.NewID()}, strings.NewReader("x"), smtpproxy.Decision{Action: "hold"}); err == nil {
-		t.Fatal("keeper accepted a message without a verdict")
-	}
-}
