@@ -160,17 +160,6 @@ func (r *relay) send(t *testing.T, rcpts []string, raw string) (code int, text s
 	return 250, resp.StatusText
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 // idOf is the ID at the end of a reply ("… as ID" or "… (ID)").
 func idOf(t *testing.T, text string) string {
 	t.Helper()
@@ -230,7 +219,7 @@ func TestRelayActions(t *testing.T) {
 	}{
 		{"pass", []string{"b@example.jp"}, msg("<b@example.jp>", "hello", "会議の件です。"), 250, []string{"Ok: queued as "},
 			func(t *testing.T, id string) {
-				waitFor(t, "delivery", func() bool { return len(r.up.To("b@example.jp")) == 1 })
+				mailtest.WaitFor(t, "delivery", func() bool { return len(r.up.To("b@example.jp")) == 1 })
 				if m := r.up.To("b@example.jp")[0]; !bytes.Contains(m.Data, []byte("Subject: hello")) || m.From != sender {
 					t.Errorf("delivered %q from %q", m.Data, m.From)
 				}
@@ -265,7 +254,7 @@ func TestRelayActions(t *testing.T) {
 			[]string{"Ok: recipients hidden, queued as "},
 			func(t *testing.T, id string) {
 				for _, rc := range []string{"e@one.example", "f@two.example", "g@three.example"} {
-					waitFor(t, "delivery to "+rc, func() bool { return len(r.up.To(rc)) == 1 })
+					mailtest.WaitFor(t, "delivery to "+rc, func() bool { return len(r.up.To(rc)) == 1 })
 					m := r.up.To(rc)[0]
 					head, _, _ := bytes.Cut(m.Data, []byte("\r\n\r\n"))
 					if bytes.Contains(head, []byte("@one.example")) || bytes.Contains(head, []byte("@three.example")) ||
@@ -313,7 +302,7 @@ func TestRelayDelay(t *testing.T) {
 		if d := env.NextAttempt.Sub(start); d < 7*time.Minute || d > 7*time.Minute+time.Minute {
 			t.Fatalf("due in %v, want 7 minutes", d)
 		}
-		waitFor(t, "the sender's notice", func() bool {
+		mailtest.WaitFor(t, "the sender's notice", func() bool {
 			for _, m := range r.up.To(sender) {
 				if strings.HasPrefix(subject(t, m.Data), "【送信待ち】7 分後に送信されます（"+id+"）") {
 					return true
@@ -345,7 +334,7 @@ func TestRelayDelay(t *testing.T) {
 	if code := post(r.svc.DelayLink("send", idSend, dueSend)); code != 200 {
 		t.Fatalf("send now: %d", code)
 	}
-	waitFor(t, "the message sent now", func() bool { return len(r.up.To("now@delay.example")) == 1 })
+	mailtest.WaitFor(t, "the message sent now", func() bool { return len(r.up.To("now@delay.example")) == 1 })
 	if code := post(r.svc.DelayLink("cancel", idCancel, dueCancel)); code != 200 {
 		t.Fatalf("cancel: %d", code)
 	}

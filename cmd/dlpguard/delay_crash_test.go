@@ -58,14 +58,7 @@ http:
 policy:
   file: %s
 `, filepath.Join(dir, "data"), smtpAddr, up.Addr, httpAddr, polPath)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(dir, "dlpguard.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
+	logf := writeConfig(t, dir, cfgPath, cfg)
 
 	const from = "user1@city.example.lg.jp"
 	cmd := startBinary(t, bin, cfgPath, smtpAddr, logf)
@@ -108,7 +101,7 @@ policy:
 	// The notices were queued before the kill: the cancel link reaches the
 	// sender.
 	var cancel string
-	waitUntil(t, "the sender's notice with links", func() bool {
+	mailtest.WaitFor(t, "the sender's notice with links", func() bool {
 		for _, m := range up.To(from) {
 			text := decodeNotice(t, m.Data)
 			for _, l := range delayLinkRE.FindAllString(text, -1) {
@@ -130,22 +123,11 @@ policy:
 	if resp.StatusCode != 200 {
 		t.Fatalf("cancel link after the restart: %d", resp.StatusCode)
 	}
-	waitUntil(t, "the due message", func() bool { return len(up.To("due@delay.example")) == 1 })
+	mailtest.WaitFor(t, "the due message", func() bool { return len(up.To("due@delay.example")) == 1 })
 	if _, err := store.Envelope(spool.AreaQueue, ids["cancel@delay.example"]); err == nil {
 		t.Fatal("cancelled message still queued")
 	}
 	if n := len(up.To("cancel@delay.example")); n != 0 {
 		t.Fatalf("cancelled message delivered (%d)", n)
 	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 1500 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }

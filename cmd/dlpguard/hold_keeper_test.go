@@ -189,4 +189,3 @@ func hkAttachment(t *testing.T, raw []byte, name string) []byte {
 	})
 	return found
 }
-
