@@ -233,7 +233,7 @@ func (d *Disposer) Apply(ctx context.Context, env *spool.Envelope, msg *spool.Wr
 		if kid == "" {
 			kid = env.ID
 		}
-		log.Info("held", "keeper_id", kid, "rules", disp.Rules)
+		log.Info("held", "hold_id", kid, "rules", disp.Rules)
 		return reply(250, [3]int{2, 0, 0}, ruleReply("Held for review", v)+": held as "+kid, smtpproxy.Held, disp), nil
 
 	case policy.Delay:

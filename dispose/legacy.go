@@ -83,7 +83,7 @@ func (d *Disposer) importLegacyHold(ctx context.Context, id string) error {
 		// The hold store has it; a copy in clear is left behind.
 		return fmt.Errorf("imported as %s, but the plaintext copy could not be removed: %w", kid, err)
 	}
-	d.log.Warn("legacy plaintext hold imported into the hold store and removed from the spool", "id", id, "keeper_id", kid,
+	d.log.Warn("legacy plaintext hold imported into the hold store and removed from the spool", "id", id, "hold_id", kid,
 		"inspected_action", v.Action, "rules", Of(held).Rules)
 	return nil
 }

@@ -1,9 +1,11 @@
 // Package smtpproxy is the relay's SMTP front end: it accepts submissions
 // from the city's clients and MTAs (allowed networks, or AUTH over TLS),
-// enforces the limits, streams DATA into the spool, asks the inspection
-// hook for a decision before replying, and commits the message to the
-// delivery queue or the hold store. A 250 is given only after the message
-// is durably on disk.
+// enforces the limits and streams DATA into the spool. What happens to a
+// received message is not its business: it hands the spooled message to
+// one Disposer (package dispose: reject, queue, bcc, hold or delay, and
+// the reply text), answers what the Disposer says, and fails closed around
+// it (an error, a panic or an overrun is 451, nothing kept). A 250 is
+// given only after the message is durably on disk.
 package smtpproxy
 
 import (
