@@ -359,29 +359,64 @@ func TestRelayDelay(t *testing.T) {
 // force) is held as class I, encryption required, under the rule
 // inspect-error, never passed; with no hold store the client gets 451.
 func TestFailClosed(t *testing.T) {
-	r := startRelay(t, func() *policy.Engine { return nil })
-	code, text := r.send(t, []string{"b@example.jp"}, msg("<b@example.jp>", "hello", "本文"))
-	if code != 250 || !strings.Contains(text, "(rule inspect-error, clause 3.3.5): held as ") {
-		t.Fatalf("reply %d %q", code, text)
+	heldUninspected := func(t *testing.T, r *relay, code int, text string) {
+		t.Helper()
+		if code != 250 || !strings.Contains(text, "(rule inspect-error, clause 3.3.5): held as ") {
+			t.Fatalf("reply %d %q", code, text)
+		}
+		rec, err := r.stores.Holds.Get(context.Background(), idOf(t, text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Level != "I" || !rec.Handling.RequireEncryption || len(rec.Verdict.Rules) != 1 || rec.Verdict.Rules[0].ID != "inspect-error" {
+			t.Fatalf("record level %q handling %+v verdict %+v", rec.Level, rec.Handling, rec.Verdict)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if n := len(r.up.To("b@example.jp")); n != 0 {
+			t.Fatalf("delivered uninspected (%d)", n)
+		}
 	}
-	rec, err := r.stores.Holds.Get(context.Background(), idOf(t, text))
+	for _, tc := range []struct {
+		name string
+		pol  func() *policy.Engine
+	}{
+		{"no policy in force", func() *policy.Engine { return nil }},
+		{"inspection panics", func() *policy.Engine { return &policy.Engine{} }}, // no classifier
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := startRelay(t, tc.pol)
+			code, text := r.send(t, []string{"b@example.jp"}, msg("<b@example.jp>", "hello", "本文"))
+			heldUninspected(t, r, code, text)
+		})
+	}
+	t.Run("inspection budget spent", func(t *testing.T) {
+		r := startRelay(t, nil)
+		w, err := r.spool.Create()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Abort()
+		io.WriteString(w, msg("<b@example.jp>", "hello", "本文"))
+		env := &spool.Envelope{ID: w.ID(), From: sender, Recipients: spool.PendingRecipients([]string{"b@example.jp"}), Size: w.Size()}
+		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+		defer cancel()
+		rep, err := r.d.Dispose(ctx, env, w)
+		if err != nil || rep.Outcome != smtpproxy.Held {
+			t.Fatalf("Dispose = %+v, %v; want held", rep, err)
+		}
+		heldUninspected(t, r, rep.Code, rep.Text)
+	})
+
+	// Without a hold store nothing is kept: 451, the client retries.
+	pol, err := policy.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Level != "I" || !rec.Handling.RequireEncryption || len(rec.Verdict.Rules) != 1 || rec.Verdict.Rules[0].ID != "inspect-error" {
-		t.Fatalf("record level %q handling %+v verdict %+v", rec.Level, rec.Handling, rec.Verdict)
-	}
-	time.Sleep(200 * time.Millisecond)
-	if n := len(r.up.To("b@example.jp")); n != 0 {
-		t.Fatalf("delivered uninspected (%d)", n)
-	}
-
-	// Without a hold store nothing is kept: 451, the client retries.
 	sp, err := spool.Open(filepath.Join(t.TempDir(), "spool"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := dispose.New(dispose.Config{Policy: func() *policy.Engine { return r.pol }, Spool: sp})
+	d, err := dispose.New(dispose.Config{Policy: func() *policy.Engine { return pol }, Spool: sp})
 	if err != nil {
 		t.Fatal(err)
 	}
