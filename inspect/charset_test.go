@@ -3,6 +3,7 @@ package inspect
 import (
 	"bufio"
 	"bytes"
+	"dlpguard/mimemsg"
 	"encoding/base64"
 	"io"
 	"math/rand"
@@ -54,12 +55,12 @@ func TestLookupCharset(t *testing.T) {
 		"utf8": "utf-8", "UTF-8": "utf-8", "\"utf-8\"": "utf-8", "us-ascii": "us-ascii",
 		"iso-8859-1": "iso-8859-1", "ISO-8859-15": "iso-8859-15", "utf-16le": "utf-16le",
 	} {
-		_, name, ok := lookupCharset(label)
+		_, name, ok := mimemsg.LookupCharset(label)
 		if !ok || name != want {
 			t.Errorf("%q → %q %v, want %q", label, name, ok, want)
 		}
 	}
-	if _, _, ok := lookupCharset("x-wakaba-unknown"); ok {
+	if _, _, ok := mimemsg.LookupCharset("x-wakaba-unknown"); ok {
 		t.Error("unknown label accepted")
 	}
 }
@@ -85,17 +86,17 @@ func TestSniffCharset(t *testing.T) {
 		{"half-width kana cp932", []byte{0xb1, 0xb2, 0xb3, 0x82, 0xa0, 0x82, 0xa2, 0x82, 0xa4}, "cp932"},
 	}
 	for _, c := range cases {
-		if got, _ := sniffCharset(c.in); got != c.want {
+		if got, _ := mimemsg.SniffCharset(c.in); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
 		// Fed in small pieces, the answer is the same (split runes and
 		// escape sequences across writes).
-		var s sniffer
+		var s mimemsg.Sniffer
 		for i := 0; i < len(c.in); i += 3 {
 			end := min(i+3, len(c.in))
 			s.Write(c.in[i:end])
 		}
-		if got, _ := s.result(); got != c.want {
+		if got, _ := s.Result(); got != c.want {
 			t.Errorf("%s in pieces: %s, want %s", c.name, got, c.want)
 		}
 	}
@@ -123,7 +124,7 @@ func TestDecodeHeader(t *testing.T) {
 		string(sjisBytes("【秘】資料")): "【秘】資料",
 	}
 	for in, want := range cases {
-		if got := decodeHeader(in); got != want {
+		if got := mimemsg.DecodeHeader(in); got != want {
 			t.Errorf("decodeHeader(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -156,7 +157,7 @@ func TestParseParams(t *testing.T) {
 		{`;;;`, "x", "", ""},
 	}
 	for _, c := range cases {
-		typ, params := parseParams(c.in)
+		typ, params := mimemsg.ParseParams(c.in)
 		if typ != c.typ || params[c.key] != c.want {
 			t.Errorf("parseParams(%q) = %q %q, want %q %q", c.in, typ, params[c.key], c.typ, c.want)
 		}
@@ -165,15 +166,15 @@ func TestParseParams(t *testing.T) {
 
 func TestReadHeader(t *testing.T) {
 	in := "From a@b Mon Jan  1 00:00:00 2024\r\nSubject: one\r\n two\r\nX-Nul: a\x00b\r\r\nBad Line Here\r\nrest"
-	h, res, err := readHeader(bufio.NewReader(strings.NewReader(in)), 1<<20)
+	h, res, err := mimemsg.ReadHeader(bufio.NewReader(strings.NewReader(in)), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.get("Subject") != "one two" || h.get("X-Nul") != "ab" {
+	if h.Get("Subject") != "one two" || h.Get("X-Nul") != "ab" {
 		t.Errorf("header %+v", h)
 	}
-	if string(res.leftover) != "Bad Line Here\r\n" || res.problem == "" {
-		t.Errorf("leftover %q problem %q", res.leftover, res.problem)
+	if string(res.Leftover) != "Bad Line Here\r\n" || res.Problem == "" {
+		t.Errorf("leftover %q problem %q", res.Leftover, res.Problem)
 	}
 }
 
@@ -189,7 +190,7 @@ func TestTransferDecoders(t *testing.T) {
 		"=====":              "",
 		"YWJjZA=\r\n=\r\nYQ": "abcda",
 	} {
-		got, _ := decodeBase64Lenient([]byte(in))
+		got, _ := mimemsg.DecodeBase64([]byte(in))
 		if !strings.HasPrefix(string(got), want) {
 			t.Errorf("base64 %q → %q, want %q", in, got, want)
 		}
@@ -205,8 +206,8 @@ func TestTransferDecoders(t *testing.T) {
 		for i := 0; i < len(enc); i += 76 {
 			lined.WriteString(enc[i:min(i+76, len(enc))] + "\r\n")
 		}
-		got, err := io.ReadAll(transform.NewReader(iotest.OneByteReader(strings.NewReader(lined.String())), &b64Decoder{}))
-		got2, _ := decodeBase64Lenient([]byte(lined.String()))
+		got, err := io.ReadAll(transform.NewReader(iotest.OneByteReader(strings.NewReader(lined.String())), &mimemsg.Base64Decoder{}))
+		got2, _ := mimemsg.DecodeBase64([]byte(lined.String()))
 		if err != nil || !bytes.Equal(got, data) || !bytes.Equal(got2, data) {
 			t.Errorf("base64 round trip of %d bytes: %v", size, err)
 		}
@@ -220,7 +221,7 @@ func TestTransferDecoders(t *testing.T) {
 		"=E6=9C=AC":      "本",
 		"lower=e6=9c=ac": "lower本",
 	} {
-		got, _, err := transform.String(&qpDecoder{}, in)
+		got, _, err := transform.String(&mimemsg.QPDecoder{}, in)
 		if err != nil || got != want {
 			t.Errorf("qp %q → %q %v, want %q", in, got, err, want)
 		}
@@ -332,7 +333,7 @@ func TestResolveCharset(t *testing.T) {
 		{"x-unknown", string(sjisBytes("個人番号")), "cp932", true},
 		{"", "plain", "us-ascii", false},
 	} {
-		var sn sniffer
+		var sn mimemsg.Sniffer
 		if c.label == "iso-8859-1" && c.text == "café" {
 			sn.Write([]byte{'c', 'a', 'f', 0xe9})
 		} else {

@@ -3,6 +3,7 @@ package inspect
 import (
 	"bytes"
 	"context"
+	"dlpguard/mimemsg"
 	"os"
 	"path/filepath"
 	"testing"
@@ -95,24 +96,24 @@ func FuzzCharsetSniff(f *testing.F) {
 		f.Add(s, uint8(3))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, step uint8) {
-		whole, _ := sniffCharset(data)
-		var s sniffer
+		whole, _ := mimemsg.SniffCharset(data)
+		var s mimemsg.Sniffer
 		n := int(step%16) + 1
 		for i := 0; i < len(data); i += n {
 			s.Write(data[i:min(i+n, len(data))])
 		}
-		if pieces, _ := s.result(); pieces != whole {
+		if pieces, _ := s.Result(); pieces != whole {
 			t.Fatalf("whole %s, in pieces of %d %s", whole, n, pieces)
 		}
-		for _, name := range []string{whole, csCP932, csEUCJP, csISO2022, csUTF8, csUTF16LE} {
-			if out := decodeBytes(data, encodingFor(name)); !utf8.ValidString(out) {
+		for _, name := range []string{whole, mimemsg.CharsetCP932, mimemsg.CharsetEUCJP, mimemsg.CharsetISO2022JP, mimemsg.CharsetUTF8, mimemsg.CharsetUTF16LE} {
+			if out := mimemsg.DecodeBytes(data, mimemsg.EncodingFor(name)); !utf8.ValidString(out) {
 				t.Fatalf("%s decode not valid UTF-8", name)
 			}
 		}
-		if out := decodeHeader(string(data)); !utf8.ValidString(out) {
+		if out := mimemsg.DecodeHeader(string(data)); !utf8.ValidString(out) {
 			t.Fatal("decodeHeader not valid UTF-8")
 		}
-		_, params := parseParams(string(data))
+		_, params := mimemsg.ParseParams(string(data))
 		for k, v := range params {
 			if !utf8.ValidString(v) {
 				t.Fatalf("param %q not valid UTF-8", k)
@@ -159,8 +160,9 @@ func FuzzDecoders(f *testing.F) {
 		"DESCRIPTION:a\r\n b\\nc\\,", "\x00\x00\x00\x05tEXtk\x00abc\x00\x00\x00\x00", "\xFF\xFE\x00\x05abc", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY\n-----BEGIN X-----\n", "+2D3cAA-", "content:\"\\"} {
 		f.Add([]byte(s))
 	}
+	utf7, _, _ := mimemsg.LookupCharset("utf-7")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if s := decodeBytes(b, utf7{}); !utf8.ValidString(s) {
+		if s := mimemsg.DecodeBytes(b, utf7); !utf8.ValidString(s) {
 			t.Errorf("utf-7 gave invalid UTF-8 for %q", b)
 		}
 		for _, c := range cssContent(b) {

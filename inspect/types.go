@@ -8,7 +8,11 @@
 // inspect knows nothing of detectors or policy: it only extracts.
 package inspect
 
-import "time"
+import (
+	"time"
+
+	"dlpguard/mimemsg"
+)
 
 // Limits bound the work and memory of one inspection. Each breach is reported
 // as a Reason on the part (or on the Result) rather than stopping the scan.
@@ -119,10 +123,7 @@ type Part struct {
 }
 
 // Address is a decoded mailbox from a header.
-type Address struct {
-	Name    string // display name, decoded
-	Address string // addr-spec as written
-}
+type Address = mimemsg.Address
 
 // Header is what inspection found in the top-level message header.
 type Header struct {
