@@ -433,7 +433,10 @@ func (w *walker) dispatch(p *Part, sp *spill, depth int, hi hints) {
 				if len(hr.Leftover) > 0 {
 					b = io.MultiReader(bytes.NewReader(hr.Leftover), cbr)
 				}
-				w.entity(h, b, depth+1, *hi.whole)
+				// Inside a part of the tree: not an entity of its own.
+				inner := *hi.whole
+				inner.path = ""
+				w.entity(h, b, depth+1, inner)
 				return
 			}
 			w.embedded(csp.reader(), p.Name, depth, scope{})

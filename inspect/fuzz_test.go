@@ -54,6 +54,17 @@ func FuzzMessage(f *testing.F) {
 		if res == nil {
 			t.Fatal("nil result")
 		}
+		if res.TreeComplete {
+			// The tree is the list release compares against (3.3.5).
+			split, err := mimemsg.Split(context.Background(), bytes.NewReader(data),
+				mimemsg.Limits{MaxDepth: lim.MaxDepth, MaxParts: lim.MaxParts, MaxHeaderBytes: lim.MaxHeaderBytes})
+			if err != nil {
+				t.Fatalf("split: %v", err)
+			}
+			if m := mimemsg.Compare(split, res.Tree); m != nil {
+				t.Fatalf("tree differs from mimemsg.Split: %v", m)
+			}
+		}
 		if len(res.Parts) > lim.MaxParts {
 			t.Errorf("%d parts over MaxParts %d", len(res.Parts), lim.MaxParts)
 		}

@@ -29,6 +29,7 @@ type walker struct {
 	stopped  bool // timeout or MaxParts: nothing more is read
 	lastLoc  string
 	readErr  error
+	treeCut  bool // the tree (Result.Tree) was not read to its end
 	probSeen map[string]bool
 
 	chunkBuf []byte // reused between emitters
@@ -141,7 +142,8 @@ func Message(ctx context.Context, r io.Reader, lim Limits, sink Sink) (*Result, 
 	if len(hr.Leftover) > 0 {
 		body = io.MultiReader(strings.NewReader(string(hr.Leftover)), br)
 	}
-	w.entity(h, body, 0, scope{bodyLoc: "body", bodyKind: KindBody})
+	w.entity(h, body, 0, scope{bodyLoc: "body", bodyKind: KindBody, path: mimemsg.RootPath})
+	w.res.TreeComplete = !w.treeCut && !w.stopped && w.readErr == nil && w.ctx.Err() == nil
 	return w.finish()
 }
 
@@ -295,6 +297,10 @@ type scope struct {
 	bodyKind   Kind
 	namePrefix string // prefix of attachment names ("fwd.eml/")
 	digest     bool   // parent is multipart/digest
+	// path is the entity's place in the message's MIME tree
+	// (mimemsg.Part.Path); "" inside an attachment or embedded message,
+	// which is one entity of the tree.
+	path string
 }
 
 // checkCtx stops the walk at the deadline.
@@ -324,9 +330,17 @@ func (w *walker) countPart() bool {
 // message or a leaf.
 func (w *walker) entity(h mimemsg.Header, body io.Reader, depth int, sc scope) {
 	if !w.checkCtx() || !w.countPart() {
+		w.treeCut = sc.path != "" || w.treeCut
 		return
 	}
 	mt, params, bad := mimemsg.ContentType(h, sc.digest)
+	if sc.path != "" {
+		// The tree as transferred (3.3.5: what is released is what was
+		// inspected): recorded as mimemsg.Split records it.
+		tb := w.treeEntry(sc.path, h, mt, body)
+		body = tb
+		defer w.treeDone(tb)
+	}
 	if depth > w.lim.MaxDepth {
 		w.problem("MIME nesting deeper than %d (MaxDepth): deeper parts were not read", w.lim.MaxDepth)
 		w.res.Parts = append(w.res.Parts, Part{Name: sc.namePrefix + "nested-part", Attachment: true,
@@ -403,6 +417,7 @@ func (w *walker) multipart(mt string, params map[string]string, boundary string,
 	i := 0
 	for {
 		if !w.checkCtx() {
+			w.treeCut = true
 			return
 		}
 		p, err := mr.NextPart()
@@ -418,9 +433,18 @@ func (w *walker) multipart(mt string, params map[string]string, boundary string,
 		if phr.Truncated {
 			w.problem("%s part %d: header larger than MaxHeaderBytes", mt, i)
 		}
-		var pbody io.Reader = pbr
-		if len(phr.Leftover) > 0 {
-			pbody = io.MultiReader(strings.NewReader(string(phr.Leftover)), pbr)
+		pbody := mimemsg.BodyReader(phr, pbr)
+		childScope.path = ""
+		var opaque *treeBody
+		if sc.path != "" {
+			childScope.path = mimemsg.ChildPath(sc.path, i)
+			if !mimemsg.Descends(sub, i, ph) {
+				// An encrypted part or a signature: one entity of the tree,
+				// whatever its type says.
+				pmt, _, _ := mimemsg.ContentType(ph, childScope.digest)
+				opaque = w.treeEntry(childScope.path, ph, pmt, pbody)
+				pbody = opaque
+			}
 		}
 		// A part's own fields (Content-Description, an X-Note) leave
 		// with the message too.
@@ -447,7 +471,7 @@ func (w *walker) multipart(mt string, params map[string]string, boundary string,
 					Size: n, Encrypted: true, Reason: reason, Depth: depth + 1})
 				encryptedPart = true
 			}
-		case sub == "signed" && i > 1 && isSignatureType(ph):
+		case sub == "signed" && i > 1 && mimemsg.IsSignature(ph):
 			// RFC 1847 §2.1: the last part is the signature.
 			n, _ := io.Copy(io.Discard, pbody)
 			pmt, _, _ := mimemsg.ContentType(ph, false)
@@ -466,6 +490,9 @@ func (w *walker) multipart(mt string, params map[string]string, boundary string,
 				Reason: "signature: not encryption", Depth: depth + 1})
 		default:
 			w.entity(ph, pbody, depth+1, childScope)
+		}
+		if opaque != nil {
+			w.treeDone(opaque)
 		}
 	}
 	if sub == "encrypted" && !encryptedPart && !w.stopped {
@@ -504,13 +531,26 @@ func (w *walker) outside(sc scope, what string, b []byte, over bool) {
 	w.emitString(sc.bodyLoc, sc.bodyKind, mimemsg.DecodeUnknown(b))
 }
 
-func isSignatureType(h mimemsg.Header) bool {
-	mt, _, _ := mimemsg.ContentType(h, false)
-	switch mt {
-	case "application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature":
-		return true
+// treeEntry records an entity of the message's tree (as mimemsg.Split
+// records it) and returns its body, which hashes what is read; treeDone
+// drains it and records the sum.
+func (w *walker) treeEntry(path string, h mimemsg.Header, mt string, body io.Reader) *treeBody {
+	name, _ := mimemsg.Filename(h)
+	w.res.Tree = append(w.res.Tree, mimemsg.Part{Path: path, Type: mt, Name: name, HeaderSHA256: h.Digest()})
+	return &treeBody{HashReader: mimemsg.NewHashReader(body), idx: len(w.res.Tree) - 1}
+}
+
+type treeBody struct {
+	*mimemsg.HashReader
+	idx int
+}
+
+func (w *walker) treeDone(tb *treeBody) {
+	sum, n, err := tb.Drain()
+	if err != nil {
+		w.treeCut = true
 	}
-	return false
+	w.res.Tree[tb.idx].SHA256, w.res.Tree[tb.idx].Size = sum, n
 }
 
 func orDefault(s, d string) string {
@@ -542,6 +582,7 @@ func (w *walker) embedded(body io.Reader, name string, depth int, sc scope) {
 		w.problem("embedded message %s: header larger than MaxHeaderBytes", name)
 	}
 	inner := sc
+	inner.path = "" // the embedded message is one entity of the tree
 	subjLoc := "subject"
 	if name != "" {
 		inner = scope{bodyLoc: "attachment:" + name, bodyKind: KindAttachment, namePrefix: name + "/"}

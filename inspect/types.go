@@ -150,4 +150,13 @@ type Result struct {
 	// the policy must not pass the message as if it had been read.
 	Incomplete bool
 	TextBytes  int64 // UTF-8 text bytes handed to the sink
+	// Tree lists every entity of the message's MIME tree as transferred
+	// (path, type, name, SHA-256 of header and raw body), as mimemsg.Split
+	// lists it; attachments and embedded messages are one entity each.
+	// A release compares it with the message it sends (3.3.5). Empty for
+	// File.
+	Tree []mimemsg.Part
+	// TreeComplete is true when Tree covers the whole message (no limit,
+	// timeout or read error cut the walk short).
+	TreeComplete bool
 }

@@ -1,0 +1,65 @@
+package mimemsg
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzSplit: on any input Split returns (the input is in memory, so
+// without error unless too many parts), the same list twice, the message
+// first and every part after its parent; header decoding and parameter
+// parsing give valid UTF-8.
+func FuzzSplit(f *testing.F) {
+	for _, pat := range []string{"testdata/*.eml", "../testdata/samples/*.eml", "../inspect/testdata/mime/*.eml"} {
+		files, _ := filepath.Glob(pat)
+		for _, file := range files {
+			if b, err := os.ReadFile(file); err == nil && len(b) < 64<<10 {
+				f.Add(b)
+			}
+		}
+	}
+	lim := Limits{MaxDepth: 8, MaxParts: 50, MaxHeaderBytes: 64 << 10}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := Split(context.Background(), bytes.NewReader(data), lim)
+		if err != nil && err != ErrTooManyParts {
+			t.Fatalf("split: %v", err)
+		}
+		b, _ := Split(context.Background(), bytes.NewReader(data), lim)
+		if m := Compare(a, b); m != nil {
+			t.Fatalf("two splits differ: %v", m)
+		}
+		if len(a) == 0 || a[0].Path != RootPath || len(a) > lim.MaxParts {
+			t.Fatalf("list: %+v", a)
+		}
+		seen := map[string]bool{}
+		for _, p := range a {
+			if i := strings.LastIndexByte(p.Path, '.'); i >= 0 && !seen[p.Path[:i]] {
+				t.Fatalf("part %s before its parent", p.Path)
+			}
+			if seen[p.Path] {
+				t.Fatalf("path %s twice", p.Path)
+			}
+			seen[p.Path] = true
+			if !utf8.ValidString(p.Name) || len(p.SHA256) != 64 || len(p.HeaderSHA256) != 64 {
+				t.Fatalf("entry %+v", p)
+			}
+		}
+		h, _, _ := ReadHeader(bufioReader(data), lim.MaxHeaderBytes)
+		for _, fl := range h {
+			if s := DecodeHeader(fl.Value); !utf8.ValidString(s) {
+				t.Fatalf("DecodeHeader(%q) is not UTF-8", fl.Value)
+			}
+			_, params := ParseParams(fl.Value)
+			for _, v := range params {
+				if !utf8.ValidString(v) {
+					t.Fatalf("ParseParams(%q) gave invalid UTF-8", fl.Value)
+				}
+			}
+		}
+	})
+}
