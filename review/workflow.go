@@ -33,6 +33,7 @@ func holdVerdict(v *policy.Verdict, id string) hold.Verdict {
 	for _, a := range sum.Attachments {
 		hv.Attachments = append(hv.Attachments, hold.Attachment{Name: a.Name, Type: a.Type, Encrypted: a.Encrypted, Inspected: a.Inspected, Error: a.Error})
 	}
+	hv.Parts, hv.PartsComplete = sum.Parts, sum.PartsComplete
 	return hv
 }
 
