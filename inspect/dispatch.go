@@ -217,10 +217,7 @@ func (w *walker) cteReader(h mimemsg.Header, body io.Reader, st *cteState) io.Re
 	if st == nil {
 		st = &cteState{}
 	}
-	cte := strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
-	if i := strings.IndexAny(cte, " \t;("); i >= 0 {
-		cte = cte[:i]
-	}
+	cte := mimemsg.TransferEncoding(h)
 	switch cte {
 	case "", "7bit", "8bit", "binary":
 		return body

@@ -10,10 +10,14 @@ import (
 	"unicode/utf8"
 )
 
-// Field is one header field, unfolded, value as raw bytes (not yet decoded).
+// Field is one header field, unfolded, value as raw bytes (not yet
+// decoded; NUL bytes removed).
 type Field struct {
 	Key   string // canonical
 	Value string
+	// Raw is the field as read, folded lines and line ends included (nil
+	// for a field made by a program): a rewrite copies it unchanged.
+	Raw []byte
 }
 
 // Header is a header block in order. Lookups are linear: header blocks are
@@ -110,6 +114,7 @@ func ReadHeader(br *bufio.Reader, max int64) (Header, HeaderResult, error) {
 			if len(h) > 0 {
 				// RFC 5322 §2.2.3: unfolding removes the CRLF only.
 				h[len(h)-1].Value += string(bytes.ReplaceAll(content, []byte{0}, nil))
+				h[len(h)-1].Raw = append(h[len(h)-1].Raw, raw...)
 				if err != nil {
 					return h, res, nil
 				}
@@ -133,7 +138,7 @@ func ReadHeader(br *bufio.Reader, max int64) (Header, HeaderResult, error) {
 		}
 		key := textproto.CanonicalMIMEHeaderKey(string(bytes.TrimRight(content[:colon], " \t")))
 		val := bytes.TrimLeft(content[colon+1:], " \t")
-		h = append(h, Field{Key: key, Value: string(bytes.ReplaceAll(val, []byte{0}, nil))})
+		h = append(h, Field{Key: key, Value: string(bytes.ReplaceAll(val, []byte{0}, nil)), Raw: append([]byte(nil), raw...)})
 		if err != nil {
 			return h, res, nil
 		}

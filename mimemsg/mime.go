@@ -381,9 +381,13 @@ func (p *PartReader) fill() {
 
 // ContentType returns the media type and parameters of an entity, with the
 // default of RFC 2045 §5.2 (or message/rfc822 inside multipart/digest,
-// RFC 2046 §5.1.5).
-func ContentType(h Header, parentDigest bool) (string, map[string]string, bool) {
-	v := h.Get("Content-Type")
+// RFC 2046 §5.1.5); bad is true when a field was there but unreadable.
+func ContentType(h Header, parentDigest bool) (mt string, params map[string]string, bad bool) {
+	return ContentTypeOf(h.Get("Content-Type"), parentDigest)
+}
+
+// ContentTypeOf is ContentType for the value of a Content-Type field.
+func ContentTypeOf(v string, parentDigest bool) (string, map[string]string, bool) {
 	mt, params := ParseParams(v)
 	if mt == "" || !strings.Contains(mt, "/") {
 		if parentDigest {
@@ -392,4 +396,27 @@ func ContentType(h Header, parentDigest bool) (string, map[string]string, bool) 
 		return "text/plain", params, v != ""
 	}
 	return mt, params, false
+}
+
+// TransferEncoding is the Content-Transfer-Encoding of an entity, lower
+// case, without comments or parameters ("" when there is none).
+func TransferEncoding(h Header) string {
+	cte := strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
+	if i := strings.IndexAny(cte, " \t;("); i >= 0 {
+		cte = cte[:i]
+	}
+	return cte
+}
+
+// DecodeTransfer undoes a Content-Transfer-Encoding as inspection does:
+// base64 and quoted-printable leniently (RFC 2045 §6.7, §6.8); any other
+// encoding is returned as it is.
+func DecodeTransfer(cte string, r io.Reader) io.Reader {
+	switch cte {
+	case "base64":
+		return transform.NewReader(r, &Base64Decoder{})
+	case "quoted-printable":
+		return transform.NewReader(r, &QPDecoder{})
+	}
+	return r
 }

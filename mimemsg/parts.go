@@ -52,7 +52,8 @@ func DefaultLimits() Limits {
 	return Limits{MaxDepth: 12, MaxParts: 2000, MaxHeaderBytes: 1 << 20}
 }
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with its zero fields set from DefaultLimits.
+func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = d.MaxDepth
@@ -154,7 +155,7 @@ func Descends(parentSub string, i int, h Header) bool {
 // ctx or ErrTooManyParts; malformed MIME is read leniently as inspection
 // reads it.
 func Split(ctx context.Context, r io.Reader, lim Limits) ([]Part, error) {
-	s := &splitter{ctx: ctx, lim: lim.withDefaults()}
+	s := &splitter{ctx: ctx, lim: lim.WithDefaults()}
 	br := bufio.NewReaderSize(ctxReader{ctx, r}, 64<<10)
 	h, hr, err := ReadHeader(br, s.lim.MaxHeaderBytes)
 	if err != nil {
