@@ -71,6 +71,10 @@ type Config struct {
 	// SecurityTeam get the approvers' notice of a message whose department
 	// names no approver (so that someone hears of it).
 	SecurityTeam []string
+	// ReleaseSubject replaces, on release, a Subject that carried findings
+	// (default release.DefaultSubject); the original goes inside the
+	// encryption (3.3.5).
+	ReleaseSubject string
 }
 
 // Deps are the stores and hooks the Service works with.

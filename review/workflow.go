@@ -140,6 +140,11 @@ type ReleaseResult struct {
 	Passphrase   string         `json:"passphrase,omitempty"`
 	Fingerprints []string       `json:"fingerprints,omitempty"`
 	Parts        []release.Part `json:"parts,omitempty"`
+	// Exception is the 8.4 exception of a class I/II release sent
+	// unencrypted; ProtectedHeaders the header fields moved into the
+	// encrypted 元のヘッダー.txt.pgp.
+	Exception        string   `json:"exception,omitempty"`
+	ProtectedHeaders []string `json:"protected_headers,omitempty"`
 }
 
 func needReason(reason string) error {
@@ -154,7 +159,9 @@ func needReason(reason string) error {
 // attachment encrypted when its level requires it (3.3.5), queued for
 // delivery without being judged again, audited with the SHA-256 of every
 // part as inspected and as sent, and the sender told.
-func (s *Service) Release(ctx context.Context, id string, a Actor, reason string) (*ReleaseResult, error) {
+//
+// opt (at most one) asks for "encryption none" under an 8.4 exception.
+func (s *Service) Release(ctx context.Context, id string, a Actor, reason string, opt ...ReleaseOptions) (*ReleaseResult, error) {
 	if err := needReason(reason); err != nil {
 		return nil, err
 	}
@@ -206,42 +213,20 @@ func (s *Service) Release(ctx context.Context, id string, a Actor, reason string
 	if !found {
 		m.RequireEncryption = rec.Level == "I" || rec.Level == "II"
 	}
-	content, err := s.holds.Content(ctx, id)
-	if err != nil {
-		return nil, storeErr(err)
+	var o ReleaseOptions
+	if len(opt) > 0 {
+		o = opt[0]
 	}
 	var rr *release.Result
 	w, err := s.spoolWriter(func(w io.Writer) error {
-		if !m.RequireEncryption {
-			_, err := io.Copy(w, content)
-			return err
-		}
-		inspected := make([]release.Inspected, 0, len(rec.Verdict.Attachments))
-		for _, at := range rec.Verdict.Attachments {
-			inspected = append(inspected, release.Inspected{Name: at.Name, Encrypted: at.Encrypted})
-		}
-		var keys release.KeyLookup
-		if s.keys != nil {
-			keys = s.keys
-		}
 		var err error
-		rr, err = release.Rewrite(ctx, w, content, release.Options{
-			Recipients: rec.Envelope.Recipients, Keys: keys, Mode: s.cfg.NoKeyMode,
-			BodyHasFindings: bodyHasFindings(rec.Verdict.Findings), Inspected: inspected,
-			// The real clock, not s.now: key validity and packet times
-			// are about the present.
-			MessageID: id, Logger: log,
-		})
+		rr, err = s.sendRelease(ctx, w, rec, m.RequireEncryption, o, log)
 		return err
 	})
-	content.Close()
 	if err != nil {
-		var mk *release.MissingKeyError
-		if errors.As(err, &mk) {
-			log.Warn("review: release refused, no key", "recipients", mk.Recipients)
-			return nil, errf(http.StatusConflict, "no_key",
-				"次の宛先の公開鍵が鍵束にないため、暗号化して送信できません（対策基準 3.3.5）: "+strings.Join(mk.Recipients, ", "),
-				"no OpenPGP key for these recipients, so the message cannot be sent encrypted (standard 3.3.5): "+strings.Join(mk.Recipients, ", "), err)
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, e
 		}
 		return nil, fmt.Errorf("review release %s: %w", id, err)
 	}
@@ -265,9 +250,16 @@ func (s *Service) Release(ctx context.Context, id string, a Actor, reason string
 		"approvers": rec.Approvals, "encryption": "none"}
 	if rr != nil {
 		res.Method, res.Passphrase, res.Fingerprints, res.Parts = rr.Method, rr.Passphrase, rr.Fingerprints, rr.Parts
+		res.Exception, res.ProtectedHeaders = rr.Exception, rr.ProtectedHeaders
 		// Inspect first, then encrypt, with proof: every part's hash as
-		// inspected and as sent (rr's JSON leaves the passphrase out).
+		// inspected and as sent (rr's JSON leaves the passphrase out),
+		// whether the stored tree was the inspected one, and the 8.4
+		// exception of an unencrypted class I/II release.
 		details["encryption"], details["fingerprints"], details["parts"] = rr.Method, rr.Fingerprints, rr.Parts
+		details["parts_checked"], details["protected_headers"] = rr.PartsChecked, rr.ProtectedHeaders
+		if rr.Exception != "" {
+			details["exception"] = rr.Exception
+		}
 	}
 	s.auditLog(ctx, log, a.Address, audit.Release, id, details)
 	log.Info("review: released", "actor", a.Address, "queue_id", env.ID, "method", res.Method)
