@@ -28,6 +28,14 @@ func TestRewriteHidden(t *testing.T) {
 			"To: =?ISO-2022-JP?B?GyRCOzNFRBsoQg==?= <yamada@ext.example>, k@city.example.lg.jp\r\n",
 			[]string{"yamada@ext.example"},
 			[]string{"k@city.example.lg.jp"}, nil, false},
+		{"second To folded into the first",
+			"To: a@ext.example\r\nTo: k@city.example.lg.jp, b@ext.example\r\n",
+			[]string{"a@ext.example", "b@ext.example"},
+			[]string{"k@city.example.lg.jp"}, nil, false},
+		{"group syntax",
+			"To: team: a@ext.example, k@city.example.lg.jp;\r\n",
+			[]string{"a@ext.example"},
+			[]string{"k@city.example.lg.jp"}, nil, false},
 		{"unparseable address list is an error",
 			"To: <<<broken\r\n",
 			[]string{"a@ext.example"}, nil, nil, true},
@@ -85,5 +93,29 @@ func TestRewriteHidden(t *testing.T) {
 				t.Errorf("other header or body changed:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// TestRewriteHiddenVerbatim: fields with nothing to hide, and the body,
+// leave byte for byte (folding, raw 8-bit display names included); a line
+// that ends the header as inspection reads it stays body.
+func TestRewriteHiddenVerbatim(t *testing.T) {
+	head := "From: s@city.example.lg.jp\r\nTo: \"\x8eR\x93c\" <k@city.example.lg.jp>,\r\n\tm@city.example.lg.jp\r\nCc: x@ext.example\r\nX-Note: kept\r\n"
+	msg := head + "\r\nbody\r\n"
+	var out bytes.Buffer
+	if err := rewriteHidden(&out, strings.NewReader(msg), []string{"x@ext.example"}); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(msg, "Cc: x@ext.example\r\n", "", 1)
+	if out.String() != want {
+		t.Fatalf("got\n%q\nwant\n%q", out.String(), want)
+	}
+	msg = "To: x@ext.example\r\nnot a header line\r\nbody\r\n"
+	out.Reset()
+	if err := rewriteHidden(&out, strings.NewReader(msg), []string{"x@ext.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "To: undisclosed-recipients:;\r\n\r\nnot a header line\r\nbody\r\n" {
+		t.Fatalf("malformed header: %q", out.String())
 	}
 }
