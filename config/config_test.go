@@ -85,6 +85,7 @@ func TestErrors(t *testing.T) {
 		{"workers", "upstream:\n  workers: 0\n", []string{"line 2", "upstream.workers"}},
 		{"line length", "smtp:\n  limits:\n    max_line_length: 80\n", []string{"line 3", "RFC 5321"}},
 		{"not yaml", "smtp: [\n", []string{"line"}},
+		{"release subject two lines", "review:\n  release_subject: \"a\\nb\"\n", []string{"line 2", "review.release_subject"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

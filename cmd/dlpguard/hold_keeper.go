@@ -43,6 +43,7 @@ type reviewOptions struct {
 	FourEyesLevelI bool
 	Passphrase     bool // release with a passphrase when a recipient has no key (else refuse)
 	SecurityTeam   []string
+	ReleaseSubject string // replaces a Subject with findings on release
 	Store          review.StoreOptions
 }
 
@@ -66,7 +67,8 @@ func openReview(ctx context.Context, o reviewOptions, pol func() *policy.Engine,
 		mode = release.PassphraseWithoutKey
 	}
 	svc, err := review.New(review.Config{DataDir: review.PathsIn(o.DataDir).Review, Hostname: o.Hostname,
-		NoticeFrom: o.NoticeFrom, BaseURL: o.BaseURL, HoldFor: o.Store.HoldFor, FourEyesLevelI: o.FourEyesLevelI, NoKeyMode: mode, SecurityTeam: o.SecurityTeam},
+		NoticeFrom: o.NoticeFrom, BaseURL: o.BaseURL, HoldFor: o.Store.HoldFor, FourEyesLevelI: o.FourEyesLevelI, NoKeyMode: mode, SecurityTeam: o.SecurityTeam,
+		ReleaseSubject: o.ReleaseSubject},
 		review.Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Policy: pol, Spool: sp, Notify: notify, Logger: log})
 	if err != nil {
 		st.Close()

@@ -436,6 +436,7 @@ func reviewOptionsFrom(cfg *config.Config) reviewOptions {
 		FourEyesLevelI: rc.FourEyesLevelI,
 		Passphrase:     rc.NoKey == "passphrase",
 		SecurityTeam:   rc.SecurityTeam,
+		ReleaseSubject: rc.ReleaseSubject,
 		Store:          review.StoreOptions{HoldFor: rc.HoldFor, Retention: rc.Retention},
 	}
 }
