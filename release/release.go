@@ -15,6 +15,19 @@
 // and Gpg4win/Kleopatra (what Windows recipients use) open .pgp files by
 // double-click.
 //
+// Header fields that carried findings (ProtectHeaders: the Subject above
+// all) leave only inside the encryption: outside, the Subject is replaced
+// by a neutral Japanese one, address fields keep their addresses without
+// display names, other such fields are removed; the originals travel in
+// the encrypted attachment 元のヘッダー.txt.pgp (protected headers, as
+// draft-ietf-lamps-header-protection and OpenPGP "memory hole" do).
+//
+// The message is read with package mimemsg, as inspection read it. Send is
+// the release as a whole: it compares the stored message's MIME tree with
+// the tree inspected and refuses (Refusal, with a reason code such as
+// content_mismatch) when they differ, allows "encryption none" only for
+// class III or under a named 8.4 exception, and then rewrites or copies.
+//
 // The rewrite streams: parts are copied, decoded, encrypted and encoded
 // piece by piece, so a 25 MB attachment is never held whole in memory.
 package release
