@@ -97,42 +97,6 @@ func (c *countSink) Chunk(ch Chunk) {
 	}
 }
 
-// FuzzCharsetSniff: the sniffer gives the same answer fed whole or in
-// pieces, and decoding with its answer (or any label) gives valid UTF-8.
-func FuzzCharsetSniff(f *testing.F) {
-	for _, s := range [][]byte{
-		[]byte("plain"), []byte("\x1b$B8D?M\x1b(B"), {0x8c, 0xc2, 0x90, 0x6c}, {0xb8, 0xc4, 0xbf, 0xcd},
-		{0xef, 0xbb, 0xbf, 'a'}, {0xff, 0xfe, 'a', 0}, {0xe6, 0x9c}, {0x8f, 0xb0}, {0x1b, '$'},
-	} {
-		f.Add(s, uint8(3))
-	}
-	f.Fuzz(func(t *testing.T, data []byte, step uint8) {
-		whole, _ := mimemsg.SniffCharset(data)
-		var s mimemsg.Sniffer
-		n := int(step%16) + 1
-		for i := 0; i < len(data); i += n {
-			s.Write(data[i:min(i+n, len(data))])
-		}
-		if pieces, _ := s.Result(); pieces != whole {
-			t.Fatalf("whole %s, in pieces of %d %s", whole, n, pieces)
-		}
-		for _, name := range []string{whole, mimemsg.CharsetCP932, mimemsg.CharsetEUCJP, mimemsg.CharsetISO2022JP, mimemsg.CharsetUTF8, mimemsg.CharsetUTF16LE} {
-			if out := mimemsg.DecodeBytes(data, mimemsg.EncodingFor(name)); !utf8.ValidString(out) {
-				t.Fatalf("%s decode not valid UTF-8", name)
-			}
-		}
-		if out := mimemsg.DecodeHeader(string(data)); !utf8.ValidString(out) {
-			t.Fatal("decodeHeader not valid UTF-8")
-		}
-		_, params := mimemsg.ParseParams(string(data))
-		for k, v := range params {
-			if !utf8.ValidString(v) {
-				t.Fatalf("param %q not valid UTF-8", k)
-			}
-		}
-	})
-}
-
 // FuzzRTF: the RTF reader ends on any input with valid UTF-8 output.
 func FuzzRTF(f *testing.F) {
 	f.Add([]byte(`{\rtf1\ansi\ansicpg932{\fonttbl{\f0\fcharset128 x;}}\f0\'82\'a0\u23665?\par}`))

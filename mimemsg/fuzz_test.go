@@ -63,3 +63,39 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCharsetSniff: the sniffer gives the same answer fed whole or in
+// pieces, and decoding with its answer (or any label) gives valid UTF-8.
+func FuzzCharsetSniff(f *testing.F) {
+	for _, s := range [][]byte{
+		[]byte("plain"), []byte("\x1b$B8D?M\x1b(B"), {0x8c, 0xc2, 0x90, 0x6c}, {0xb8, 0xc4, 0xbf, 0xcd},
+		{0xef, 0xbb, 0xbf, 'a'}, {0xff, 0xfe, 'a', 0}, {0xe6, 0x9c}, {0x8f, 0xb0}, {0x1b, '$'},
+	} {
+		f.Add(s, uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, step uint8) {
+		whole, _ := SniffCharset(data)
+		var s Sniffer
+		n := int(step%16) + 1
+		for i := 0; i < len(data); i += n {
+			s.Write(data[i:min(i+n, len(data))])
+		}
+		if pieces, _ := s.Result(); pieces != whole {
+			t.Fatalf("whole %s, in pieces of %d %s", whole, n, pieces)
+		}
+		for _, name := range []string{whole, CharsetCP932, CharsetEUCJP, CharsetISO2022JP, CharsetUTF8, CharsetUTF16LE} {
+			if out := DecodeBytes(data, EncodingFor(name)); !utf8.ValidString(out) {
+				t.Fatalf("%s decode not valid UTF-8", name)
+			}
+		}
+		if out := DecodeHeader(string(data)); !utf8.ValidString(out) {
+			t.Fatal("decodeHeader not valid UTF-8")
+		}
+		_, params := ParseParams(string(data))
+		for k, v := range params {
+			if !utf8.ValidString(v) {
+				t.Fatalf("param %q not valid UTF-8", k)
+			}
+		}
+	})
+}
