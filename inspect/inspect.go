@@ -52,19 +52,6 @@ func (e errReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// ctxReader ends reading when the inspection's deadline passes.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 func newWalker(ctx context.Context, lim Limits, sink Sink) (*walker, context.CancelFunc) {
 	def := DefaultLimits()
 	if lim.MaxDecodedBytes <= 0 {
@@ -123,7 +110,7 @@ func (discardSink) Chunk(Chunk) {}
 func Message(ctx context.Context, r io.Reader, lim Limits, sink Sink) (*Result, error) {
 	w, cancel := newWalker(ctx, lim, sink)
 	defer cancel()
-	src := ctxReader{ctx: w.ctx, r: errReader{r: r, err: &w.readErr}}
+	src := mimemsg.ContextReader(w.ctx, errReader{r: r, err: &w.readErr})
 	br := bufio.NewReaderSize(src, 64<<10)
 
 	h, hr, err := mimemsg.ReadHeader(br, w.lim.MaxHeaderBytes)
@@ -156,7 +143,7 @@ func File(ctx context.Context, name string, r io.Reader, lim Limits, sink Sink) 
 	if name == "" {
 		name = "upload"
 	}
-	src := ctxReader{ctx: w.ctx, r: errReader{r: r, err: &w.readErr}}
+	src := mimemsg.ContextReader(w.ctx, errReader{r: r, err: &w.readErr})
 	w.attachment(name, "", src, 0, scope{bodyLoc: "body", bodyKind: KindBody})
 	return w.finish()
 }

@@ -221,6 +221,10 @@ func (s *splitter) multipart(path, sub, boundary string, body io.Reader, depth i
 	}
 }
 
+// ContextReader ends reading when ctx is done: a deadline stops the work
+// on a message between two reads.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader

@@ -21,19 +21,13 @@ func filename(h textproto.Header) string {
 	return clean(name)
 }
 
-// clean keeps only the last path element and drops control characters,
-// so a name cannot point anywhere on the recipient's disk.
+// clean keeps only the last path element, printable and on one line, so
+// a name cannot point anywhere on the recipient's disk.
 func clean(s string) string {
 	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
 		s = s[i+1:]
 	}
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	return strings.TrimSpace(s)
+	return mimemsg.CleanName(s)
 }
 
 // toTP is h as go-message's header, for writing; field order is kept (a

@@ -236,7 +236,7 @@ func Rewrite(ctx context.Context, w io.Writer, r io.Reader, opts Options) (*Resu
 
 	// The message is read as inspection read it (one MIME model): what is
 	// encrypted or passed is the part that was inspected.
-	br := bufio.NewReaderSize(ctxReader{ctx, r}, 64<<10)
+	br := bufio.NewReaderSize(mimemsg.ContextReader(ctx, r), 64<<10)
 	mh, hr, err := mimemsg.ReadHeader(br, opts.Limits.MaxHeaderBytes)
 	if err != nil {
 		return nil, fmt.Errorf("release %s: header: %w", opts.MessageID, err)
@@ -642,7 +642,7 @@ func (rw *rewriter) unchanged(create createFunc, h textproto.Header, body io.Rea
 		return err
 	}
 	dh := newDecodedHash(h.Get("Content-Transfer-Encoding"))
-	_, err = io.Copy(out, io.TeeReader(ctxReader{rw.ctx, body}, dh))
+	_, err = io.Copy(out, io.TeeReader(mimemsg.ContextReader(rw.ctx, body), dh))
 	sum, n, derr := dh.finish()
 	if err != nil {
 		return err
@@ -684,7 +684,7 @@ func (rw *rewriter) encryptPart(create createFunc, h textproto.Header, body io.R
 		return fmt.Errorf("encrypt %q: %w", name, err)
 	}
 	origHash := sha256.New()
-	n, err := io.Copy(io.MultiWriter(pw, origHash), ctxReader{rw.ctx, decode(h.Get("Content-Transfer-Encoding"), body)})
+	n, err := io.Copy(io.MultiWriter(pw, origHash), mimemsg.ContextReader(rw.ctx, decode(h.Get("Content-Transfer-Encoding"), body)))
 	if err != nil {
 		return fmt.Errorf("part %q: %w", name, err)
 	}
@@ -757,18 +757,6 @@ func NewPassphrase() (string, error) {
 		i++
 	}
 	return b.String(), nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 type countWriter struct {

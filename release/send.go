@@ -95,7 +95,7 @@ func Send(ctx context.Context, w io.Writer, open func() (io.ReadCloser, error), 
 	}
 	defer r.Close()
 	if !encrypt {
-		if _, err := io.Copy(w, ctxReader{ctx, r}); err != nil {
+		if _, err := io.Copy(w, mimemsg.ContextReader(ctx, r)); err != nil {
 			return nil, fmt.Errorf("release %s: %w", opts.MessageID, err)
 		}
 		return &Result{Method: "none", Parts: []Part{}, PartsChecked: checked, Exception: exception}, nil
