@@ -226,6 +226,8 @@ func (s *Service) Release(ctx context.Context, id string, a Actor, reason string
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
+			s.auditLog(ctx, log, a.Address, ActionReleaseRefused, id, map[string]any{"code": e.Code, "reason": e.EN,
+				"encryption": o.Encryption, "exception": o.Exception})
 			return nil, e
 		}
 		return nil, fmt.Errorf("review release %s: %w", id, err)

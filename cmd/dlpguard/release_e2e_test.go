@@ -21,6 +21,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"dlpguard/audit"
 	"dlpguard/hold"
 	"dlpguard/internal/mailtest"
 	"dlpguard/policy"
@@ -283,5 +284,21 @@ func TestReleaseKeeps335(t *testing.T) {
 	}
 	if len(h.delivered(rcpt)) != 1 {
 		t.Fatal("the tampered message was delivered")
+	}
+	// Every refusal is in the audit log with its reason code.
+	codes := map[string]string{}
+	entries, _, err := h.stores.Audit.List(context.Background(), audit.Filter{Action: review.ActionReleaseRefused})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		var d struct{ Code string }
+		json.Unmarshal(e.Details, &d)
+		codes[d.Code] = e.Subject
+	}
+	for code, subject := range map[string]string{"encryption_required": id, "unknown_exception": id, "bad_encryption": id, "content_mismatch": tampered.ID} {
+		if codes[code] != subject {
+			t.Errorf("audit: no %s refusal for %s (%v)", code, subject, codes)
+		}
 	}
 }
