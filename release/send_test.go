@@ -150,3 +150,38 @@ func TestProtectedHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestProtectedHeadersBareMessage: a message with no MIME fields at all
+// (text/plain by default) and no key for its recipient: with a passphrase,
+// the protected Subject opens without a key; the body is encrypted too.
+func TestProtectedHeadersBareMessage(t *testing.T) {
+	f := newFixture(t)
+	in := []byte("From: a@example.jp\r\nSubject: 123456789018\r\n\r\nplain body\r\n")
+	o := f.opts("nokey@example.org")
+	o.Mode, o.BodyHasFindings, o.ProtectHeaders = PassphraseWithoutKey, true, []string{"Subject"}
+	var out bytes.Buffer
+	res, err := Send(context.Background(), &out, opener(in), o, SendOptions{Level: "II", Parts: treeOf(t, in), PartsComplete: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Method != "passphrase" || bytes.Contains(out.Bytes(), []byte("123456789018")) || bytes.Contains(out.Bytes(), []byte("plain body")) {
+		t.Fatalf("method %s, output:\n%s", res.Method, out.Bytes())
+	}
+	h, parts := leaves(t, out.Bytes())
+	if s, _ := h.Subject(); s != DefaultSubject {
+		t.Errorf("subject %q", s)
+	}
+	opened := map[string]string{}
+	for _, p := range parts {
+		if strings.HasSuffix(p.name, ".pgp") {
+			plain, err := f.other.Decrypt(p.body, res.Passphrase)
+			if err != nil {
+				t.Fatalf("%s: %v", p.name, err)
+			}
+			opened[p.name] = string(plain)
+		}
+	}
+	if !strings.Contains(opened[headerFileName+".pgp"], "Subject: 123456789018\r\n") || opened["本文.txt.pgp"] != "plain body\r\n" {
+		t.Fatalf("opened %q", opened)
+	}
+}
