@@ -40,11 +40,31 @@ func toTP(h mimemsg.Header) textproto.Header {
 			th.AddRaw(raw)
 			continue
 		}
-		// Unfolding removed the line ends; a stray CR or LF left in a
-		// value would end the field early when written.
-		th.Add(h[i].Key, crlf.Replace(h[i].Value))
+		th.AddRaw(formatField(h[i].Key, h[i].Value))
 	}
 	return th
+}
+
+// formatField writes a field made by the program, or read without a
+// proper line end: a stray CR or LF would end it early, and go-message's
+// own folding panics on field names longer than a line. Long values are
+// folded at spaces (RFC 5322 §2.2.3), words are never split.
+func formatField(key, value string) []byte {
+	words := strings.Split(crlf.Replace(value), " ")
+	b := make([]byte, 0, len(key)+len(value)+8)
+	b = append(b, key...)
+	b = append(b, ':')
+	col := len(b)
+	for i, w := range words {
+		if i > 0 && len(w) > 0 && col+1+len(w) > 76 {
+			b = append(b, "\r\n"...)
+			col = 0
+		}
+		b = append(b, ' ')
+		b = append(b, w...)
+		col += 1 + len(w)
+	}
+	return append(b, "\r\n"...)
 }
 
 var crlf = strings.NewReplacer("\r", " ", "\n", " ", "\x00", "")

@@ -342,6 +342,17 @@ func decodePrefix(cte string, raw []byte) []byte {
 	return out
 }
 
+// strictType is the media type as a strict reader (mime.ParseMediaType,
+// what many mail readers use) reads it, "" when it cannot: a part passes
+// unencrypted only when every reader agrees on its encrypted type.
+func strictType(h textproto.Header) string {
+	t, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(t)
+}
+
 // passthroughType reports parts that are encrypted by their type.
 func passthroughType(t string, p map[string]string) bool {
 	switch t {
@@ -380,7 +391,7 @@ func (rw *rewriter) entity(create createFunc, h textproto.Header, body io.Reader
 		// not pass.
 		return rw.multipart(create, h, body, t, params, depth, inAlt)
 	}
-	if passthroughType(t, params) {
+	if passthroughType(t, params) && strictType(h) == t {
 		// Trust the type only when the content agrees: a plaintext file
 		// labelled application/pgp-encrypted must not pass in the clear.
 		br := bufio.NewReaderSize(body, peekSize)
