@@ -5,6 +5,11 @@
 // not be read. Whatever cannot be read is reported, never silently skipped, so
 // that the policy can hold it (fail closed).
 //
+// It reads the message with package mimemsg (the one MIME model of
+// dlpguard) and records the message's MIME tree as transferred
+// (Result.Tree: path, type, name, SHA-256 of each entity's header and raw
+// body), the list a release compares with what it sends.
+//
 // inspect knows nothing of detectors or policy: it only extracts.
 package inspect
 
