@@ -302,3 +302,44 @@ func TestReleaseKeeps335(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseUnencryptedUnder84: class I content leaves unencrypted only
+// under an 8.4 exception of the policy in force that covers the sender and
+// recipient, and the audit entry of the release names it; an expired one,
+// or one for other recipients, is refused.
+func TestReleaseUnencryptedUnder84(t *testing.T) {
+	const from, rcpt = "user521@city.example.lg.jp", "contact19@example.org"
+	h := startRelayHarness(t, "exceptions:\n"+
+		"  - {id: EX-2026-007, approved_by: CISO, reason: 照会への回答, senders: [\""+from+"\"], recipients: [\""+rcpt+"\"], rules: [mynumber-reject], action: hold, expires: 2099-03-31}\n"+
+		"  - {id: EX-2020-001, approved_by: CISO, reason: 期限切れ, senders: [\""+from+"\"], recipients: [\""+rcpt+"\"], rules: [mynumber-reject], action: hold, expires: 2020-03-31}\n"+
+		"  - {id: EX-2026-008, approved_by: CISO, reason: 別の宛先, senders: [\""+from+"\"], recipients: [other@example.org], rules: [mynumber-reject], action: hold, expires: 2099-03-31}\n")
+	raw := []byte("From: <" + from + ">\r\nTo: <" + rcpt + ">\r\nSubject: =?UTF-8?B?" + "54Wn5LyaIDEyMzQ1Njc4OTAxOA==" + "?=\r\n\r\nbody\r\n")
+	id := h.send(from, rcpt, raw)
+	tok := h.token(manager)
+	for _, ex := range []string{"EX-2020-001", "EX-2026-008"} {
+		if st, _, code := h.release(tok, id, `{"reason":"例外","encryption":"none","exception":"`+ex+`"}`); st != http.StatusConflict || code != "unknown_exception" {
+			t.Errorf("%s: %d %q", ex, st, code)
+		}
+	}
+	st, rr, code := h.release(tok, id, `{"reason":"例外措置 EX-2026-007 による","encryption":"none","exception":"EX-2026-007"}`)
+	if st != 200 || rr.Status != "released" || rr.Method != "none" || rr.Exception != "EX-2026-007" {
+		t.Fatalf("release: %d %s %+v", st, code, rr)
+	}
+	hkWait(t, "released message", func() bool { return len(h.delivered(rcpt)) == 1 })
+	if !bytes.HasSuffix(h.delivered(rcpt)[0], raw) {
+		t.Fatal("not delivered as it was")
+	}
+	entries, _, err := h.stores.Audit.List(context.Background(), audit.Filter{Subject: id, Action: audit.Release})
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("audit: %d %v", len(entries), err)
+	}
+	var d struct {
+		Exception    string
+		Encryption   string
+		PartsChecked bool `json:"parts_checked"`
+	}
+	json.Unmarshal(entries[0].Details, &d)
+	if d.Exception != "EX-2026-007" || d.Encryption != "none" || !d.PartsChecked {
+		t.Fatalf("audit details %s", entries[0].Details)
+	}
+}
