@@ -24,6 +24,7 @@ type Field struct {
 // small and bounded by MaxHeaderBytes.
 type Header []Field
 
+// Get returns the value of the first field named key ("" when none).
 func (h Header) Get(key string) string {
 	key = textproto.CanonicalMIMEHeaderKey(key)
 	for _, f := range h {
@@ -34,6 +35,7 @@ func (h Header) Get(key string) string {
 	return ""
 }
 
+// Values returns the values of every field named key, in order.
 func (h Header) Values(key string) []string {
 	key = textproto.CanonicalMIMEHeaderKey(key)
 	var vs []string
@@ -307,6 +309,7 @@ func decodeQWord(s string) []byte {
 	return out
 }
 
+// IsASCII reports whether s has no byte >= 0x80.
 func IsASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
@@ -316,10 +319,12 @@ func IsASCII(s string) bool {
 	return true
 }
 
+// IsHex reports whether c is a hexadecimal digit.
 func IsHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
+// Unhex is the value of the hexadecimal digit c (0 for another byte).
 func Unhex(c byte) byte {
 	switch {
 	case c >= '0' && c <= '9':
@@ -476,6 +481,8 @@ func atoiSmall(s string) (int, bool) {
 	return n, true
 }
 
+// PercentDecode undoes the %XX escapes of an RFC 2231 extended value; a
+// value that is not extended is returned as it is.
 func PercentDecode(s string, extended bool) []byte {
 	if !extended {
 		return []byte(s)

@@ -78,18 +78,7 @@ func (d *Base64Decoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, 
 				if len(dst)-nDst < 2 {
 					return nDst, nSrc, transform.ErrShortDst
 				}
-				switch d.n {
-				case 2:
-					dst[nDst] = byte(d.acc >> 4)
-					nDst++
-				case 3:
-					dst[nDst] = byte(d.acc >> 10)
-					dst[nDst+1] = byte(d.acc >> 2)
-					nDst += 2
-				case 1:
-					d.Partial = true
-				}
-				d.acc, d.n = 0, 0
+				nDst += d.flush(dst[nDst:])
 			case ' ', '\t', '\r', '\n':
 			default:
 				d.Invalid++
@@ -115,22 +104,32 @@ func (d *Base64Decoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, 
 		if len(dst)-nDst < 2 {
 			return nDst, nSrc, transform.ErrShortDst
 		}
-		switch d.n {
-		case 1:
-			d.Partial = true
-		case 2:
-			dst[nDst] = byte(d.acc >> 4)
-			nDst++
-		case 3:
-			dst[nDst] = byte(d.acc >> 10)
-			dst[nDst+1] = byte(d.acc >> 2)
-			nDst += 2
-		}
-		d.acc, d.n = 0, 0
+		nDst += d.flush(dst[nDst:])
 	}
 	return nDst, nSrc, nil
 }
 
+// flush writes the bytes of an incomplete quantum (padding, or the end of
+// the input) to dst, which has room for two, and returns their number.
+func (d *Base64Decoder) flush(dst []byte) int {
+	n := 0
+	switch d.n {
+	case 1:
+		d.Partial = true
+	case 2:
+		dst[0] = byte(d.acc >> 4)
+		n = 1
+	case 3:
+		dst[0] = byte(d.acc >> 10)
+		dst[1] = byte(d.acc >> 2)
+		n = 2
+	}
+	d.acc, d.n = 0, 0
+	return n
+}
+
+// DecodeBase64 decodes b leniently and returns how many characters it
+// skipped.
 func DecodeBase64(b []byte) ([]byte, int64) {
 	var d Base64Decoder
 	out, _, _ := transform.Bytes(&d, b)
