@@ -57,6 +57,21 @@ func (rw *rewriter) protects(key string) bool {
 	return false
 }
 
+// protectsAny reports whether a field of the message's own header is to
+// be protected (a field with a finding in a part only is removed there).
+func (rw *rewriter) protectsAny(h mimemsg.Header) bool {
+	for _, f := range h {
+		if !structural[f.Key] && rw.protects(f.Key) {
+			return true
+		}
+	}
+	return false
+}
+
+// structural fields describe the content and are never protected
+// (inspection never reads them as text).
+var structural = map[string]bool{"Content-Type": true, "Content-Transfer-Encoding": true, "Content-Disposition": true}
+
 // strip removes protected fields from a part's header: a Content-
 // Description with a finding says what the part hides. The fields that
 // describe the content stay (inspection never reads them as text).
@@ -66,12 +81,8 @@ func (rw *rewriter) strip(h mimemsg.Header) mimemsg.Header {
 	}
 	out := make(mimemsg.Header, 0, len(h))
 	for _, f := range h {
-		switch f.Key {
-		case "Content-Type", "Content-Transfer-Encoding", "Content-Disposition":
-		default:
-			if rw.protects(f.Key) {
-				continue
-			}
+		if !structural[f.Key] && rw.protects(f.Key) {
+			continue
 		}
 		out = append(out, f)
 	}
@@ -92,7 +103,7 @@ func (rw *rewriter) protected(w io.Writer, h mimemsg.Header, body io.Reader) err
 		"personal information, so under clause 3.3.5 of the standard they were encrypted and replaced outside.\r\n\r\n")
 	for _, f := range h {
 		switch {
-		case strings.HasPrefix(f.Key, "Content-"):
+		case structural[f.Key] || (strings.HasPrefix(f.Key, "Content-") && !rw.protects(f.Key)):
 			content = append(content, f)
 			continue
 		case f.Key == "Mime-Version":

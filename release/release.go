@@ -245,7 +245,7 @@ func Rewrite(ctx context.Context, w io.Writer, r io.Reader, opts Options) (*Resu
 		return nil, fmt.Errorf("release %s: header larger than %d bytes", opts.MessageID, opts.Limits.MaxHeaderBytes)
 	}
 	body := mimemsg.BodyReader(hr, br)
-	if len(opts.ProtectHeaders) > 0 {
+	if rw.protectsAny(mh) {
 		err = rw.protected(w, mh, body)
 	} else {
 		// A multipart body needs its own header written first; in every
@@ -257,7 +257,9 @@ func Rewrite(ctx context.Context, w io.Writer, r io.Reader, opts Options) (*Resu
 			}
 			return w, textproto.WriteHeader(w, nh)
 		}
-		err = rw.entity(top, toTP(mh), body, 0, false)
+		// A protected Content- field (Content-Description) of the
+		// message's own header goes, as in its parts.
+		err = rw.entity(top, toTP(rw.strip(mh)), body, 0, false)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("release %s: %w", opts.MessageID, err)

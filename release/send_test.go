@@ -185,3 +185,31 @@ func TestProtectedHeadersBareMessage(t *testing.T) {
 		t.Fatalf("opened %q", opened)
 	}
 }
+
+// TestProtectedContentField: a descriptive Content- field of the message's
+// own header that carried a finding is protected like any other field; one
+// only in a part is removed there and the header is left alone.
+func TestProtectedContentField(t *testing.T) {
+	f := newFixture(t)
+	in := []byte("Subject: s\r\nContent-Type: text/plain\r\nContent-Description: 123456789018\r\n\r\nbody\r\n")
+	o := f.opts("taro@example.jp")
+	o.BodyHasFindings, o.ProtectHeaders = true, []string{"Content-Description"}
+	out, res := rewrite(t, in, o)
+	if bytes.Contains(out, []byte("123456789018")) || !slices.Equal(res.ProtectedHeaders, []string{"Content-Description"}) {
+		t.Fatalf("result %+v, output:\n%s", res, out)
+	}
+	h, _ := leaves(t, out)
+	if s, _ := h.Subject(); s != "s" {
+		t.Errorf("subject %q changed", s)
+	}
+	in = []byte(sendMsg)
+	out, res = rewrite(t, in, o)
+	if bytes.Contains(out, []byte("Content-Description")) || len(res.ProtectedHeaders) != 0 {
+		t.Fatalf("result %+v, output:\n%s", res, out)
+	}
+	for _, p := range res.Parts {
+		if p.Kind == "header" {
+			t.Errorf("a header file without protected fields: %+v", p)
+		}
+	}
+}
