@@ -136,7 +136,7 @@ type Inspected struct {
 
 // Part is the proof for one part of the released message.
 type Part struct {
-	Kind     string `json:"kind"`      // "attachment" or "body"
+	Kind     string `json:"kind"`      // "attachment", "body" or "header" (the protected header fields)
 	Name     string `json:"name"`      // the original file name ("" for a body part)
 	SentName string `json:"sent_name"` // the name as sent ("x.pdf.pgp", or unchanged)
 	Action   string `json:"action"`    // "encrypted" or "unchanged"
