@@ -50,6 +50,33 @@ type SMTP struct {
 	Accounts []Account `yaml:"accounts"`
 	TLS      TLS       `yaml:"tls"`
 	Limits   Limits    `yaml:"limits"`
+	// AuthLimits are the brakes on password guessing.
+	AuthLimits AuthLimits `yaml:"auth_limits"`
+}
+
+// AuthLimits slow and block password guessing (issue 17): failures are
+// counted per client address and per account; each further attempt waits
+// a delay that doubles per failure; an address is blocked after
+// AddressBlockAfter failures, an account only when AccountBlockAfter is
+// set (by default it is slowed, never locked, so an attacker cannot lock
+// its owner out).
+type AuthLimits struct {
+	// MaxSessions caps the sessions inside an AUTH exchange at once;
+	// 0: max_connections/5.
+	MaxSessions int `yaml:"max_sessions"`
+	// MaxChecks caps the password checks running at once; 0: half the
+	// CPUs.
+	MaxChecks         int           `yaml:"max_checks"`
+	Window            time.Duration `yaml:"window"`
+	AddressDelay      time.Duration `yaml:"address_delay"`
+	AddressMaxDelay   time.Duration `yaml:"address_max_delay"`
+	AddressBlockAfter int           `yaml:"address_block_after"`
+	AddressBlockFor   time.Duration `yaml:"address_block_for"`
+	AccountDelay      time.Duration `yaml:"account_delay"`
+	AccountMaxDelay   time.Duration `yaml:"account_max_delay"`
+	// AccountBlockAfter: 0 never blocks an account.
+	AccountBlockAfter int           `yaml:"account_block_after"`
+	AccountBlockFor   time.Duration `yaml:"account_block_for"`
 }
 
 // Account is one SMTP AUTH identity.
@@ -71,14 +98,17 @@ type TLS struct {
 
 // Limits bound what one client can make the relay do.
 type Limits struct {
-	MaxMessageSize    Size          `yaml:"max_message_size"`
-	MaxRecipients     int           `yaml:"max_recipients"`
-	MaxLineLength     int           `yaml:"max_line_length"`
-	MaxHeaderSize     Size          `yaml:"max_header_size"`
-	CommandTimeout    time.Duration `yaml:"command_timeout"`
-	DataTimeout       time.Duration `yaml:"data_timeout"`
-	MaxConnections    int           `yaml:"max_connections"`
-	MaxConnectionsPer int           `yaml:"max_connections_per_ip"`
+	MaxMessageSize Size          `yaml:"max_message_size"`
+	MaxRecipients  int           `yaml:"max_recipients"`
+	MaxLineLength  int           `yaml:"max_line_length"`
+	MaxHeaderSize  Size          `yaml:"max_header_size"`
+	CommandTimeout time.Duration `yaml:"command_timeout"`
+	DataTimeout    time.Duration `yaml:"data_timeout"`
+	MaxConnections int           `yaml:"max_connections"`
+	// MaxConnectionsPer caps one client address's sessions; when it is
+	// not set, a quarter of MaxConnections (at most 50, at least 1), so
+	// that slow clients from one address cannot take them all.
+	MaxConnectionsPer int `yaml:"max_connections_per_ip"`
 	// InspectTimeout bounds the inspection of one message; when it runs
 	// out, the message is held (fail closed).
 	InspectTimeout time.Duration `yaml:"inspect_timeout"`
@@ -105,6 +135,10 @@ type Upstream struct {
 	MaxAge         time.Duration `yaml:"max_age"`
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	CommandTimeout time.Duration `yaml:"command_timeout"`
+	// LocalRetry is the wait before another attempt after a local problem
+	// (the spool could not be read or written, e.g. a full disk), which is
+	// not the upstream's fault and is not counted as an attempt.
+	LocalRetry time.Duration `yaml:"local_retry"`
 }
 
 // HTTP is the operations listener (health, readiness, metrics).
@@ -134,8 +168,22 @@ type Review struct {
 	// "refuse" or "passphrase" (a one-time passphrase shown to the
 	// releasing officer, never mailed).
 	NoKey string `yaml:"no_key"`
-	// SecurityTeam are told of holds from senders of no department.
+	// SecurityTeam are told of holds from senders of no department, and
+	// approve them (3.3.5).
 	SecurityTeam []string `yaml:"security_team"`
+	// AdminsApprove lets administrators release and reject for every
+	// department; otherwise only the department's manager and deputies
+	// of the policy in force (or the security team) decide.
+	AdminsApprove bool `yaml:"admins_approve"`
+	// TimeZone is the IANA zone of times shown to people (notices, CLI,
+	// console data), e.g. Asia/Tokyo.
+	TimeZone string `yaml:"time_zone"`
+	// RemindBefore is how long before a hold expires its approvers are
+	// reminded, once; 0: no reminder.
+	RemindBefore time.Duration `yaml:"remind_before"`
+	// PassphraseChannel is the channel named to the releasing officer for
+	// handing a release passphrase to the recipients (never mail).
+	PassphraseChannel string `yaml:"passphrase_channel"`
 	// ReleaseSubject replaces, on release, a Subject that carried
 	// findings (the original goes inside the encryption, 3.3.5); empty:
 	// "[dlpguard] 暗号化されたメッセージ".
@@ -221,6 +269,16 @@ func Default() *Config {
 				MaxConnectionsPer: 50,
 				InspectTimeout:    2 * time.Minute,
 			},
+			AuthLimits: AuthLimits{
+				Window:            15 * time.Minute,
+				AddressDelay:      time.Second,
+				AddressMaxDelay:   30 * time.Second,
+				AddressBlockAfter: 10,
+				AddressBlockFor:   15 * time.Minute,
+				AccountDelay:      time.Second,
+				AccountMaxDelay:   8 * time.Second,
+				AccountBlockFor:   15 * time.Minute,
+			},
 		},
 		Upstream: Upstream{
 			StartTLS:       "opportunistic",
@@ -229,8 +287,9 @@ func Default() *Config {
 			MaxAge:         5 * 24 * time.Hour,
 			ConnectTimeout: 30 * time.Second,
 			CommandTimeout: 5 * time.Minute,
+			LocalRetry:     time.Minute,
 		},
-		Review: Review{HoldFor: 7 * 24 * time.Hour, Retention: 30 * 24 * time.Hour, NoKey: "refuse"},
+		Review: Review{HoldFor: 7 * 24 * time.Hour, Retention: 30 * 24 * time.Hour, NoKey: "refuse", TimeZone: "Asia/Tokyo", RemindBefore: 24 * time.Hour, PassphraseChannel: "電話または手渡し"},
 		ICAP:   ICAP{MaxConnections: 100, MaxBodySize: 100 << 20},
 		HTTP:   HTTP{Listen: "127.0.0.1:8025"},
 	}
@@ -304,6 +363,10 @@ func Parse(b []byte, base *Config) (*Config, error) {
 	if !present(&root, "upstream", "retry") {
 		c.Upstream.Retry = base.Upstream.Retry
 	}
+	if !present(&root, "smtp", "limits", "max_connections_per_ip") && present(&root, "smtp", "limits", "max_connections") {
+		// One address's share follows the total it is a share of.
+		c.SMTP.Limits.MaxConnectionsPer = DefaultConnectionsPerIP(c.SMTP.Limits.MaxConnections)
+	}
 	if err := c.validate(); err != nil {
 		var ve *validationError
 		if errors.As(err, &ve) {
@@ -365,6 +428,12 @@ func (c *Config) validate() error {
 	}
 	if c.Review.Retention <= 0 {
 		return verr("review.retention", "must be positive")
+	}
+	if _, err := time.LoadLocation(c.Review.TimeZone); err != nil || c.Review.TimeZone == "" {
+		return verr("review.time_zone", "%q is not a time zone (e.g. Asia/Tokyo)", c.Review.TimeZone)
+	}
+	if c.Review.RemindBefore < 0 {
+		return verr("review.remind_before", "must not be negative (0: no reminder)")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -436,6 +505,11 @@ func (c *Config) validate() error {
 		return verr("smtp.limits.max_connections_per_ip", "must be at least 1")
 	case l.InspectTimeout < time.Second:
 		return verr("smtp.limits.inspect_timeout", "must be at least 1s")
+	case l.MaxConnectionsPer > l.MaxConnections:
+		return verr("smtp.limits.max_connections_per_ip", "must not be more than max_connections (%d)", l.MaxConnections)
+	}
+	if err := c.SMTP.AuthLimits.validate(); err != nil {
+		return err
 	}
 	u := c.Upstream
 	if u.Address != "" {
@@ -469,10 +543,52 @@ func (c *Config) validate() error {
 	if u.ConnectTimeout < time.Second || u.CommandTimeout < time.Second {
 		return verr("upstream.connect_timeout", "timeouts must be at least 1s")
 	}
+	if u.LocalRetry < time.Second || u.LocalRetry > 24*time.Hour {
+		return verr("upstream.local_retry", "must be between 1s and 24h")
+	}
 	if c.HTTP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 			return verr("http.listen", "%q is not host:port", c.HTTP.Listen)
 		}
+	}
+	return nil
+}
+
+// DefaultConnectionsPerIP is max_connections_per_ip when the file sets
+// max_connections but not it: a quarter, at most 50, at least 1.
+func DefaultConnectionsPerIP(maxConnections int) int {
+	return max(1, min(50, maxConnections/4))
+}
+
+func (a *AuthLimits) validate() error {
+	const p = "smtp.auth_limits."
+	switch {
+	case a.MaxSessions < 0:
+		return verr(p+"max_sessions", "must not be negative (0: max_connections/5)")
+	case a.MaxChecks < 0:
+		return verr(p+"max_checks", "must not be negative (0: half the CPUs)")
+	case a.Window < time.Second:
+		return verr(p+"window", "must be at least 1s")
+	case a.AddressDelay <= 0:
+		return verr(p+"address_delay", "must be positive")
+	case a.AccountDelay <= 0:
+		return verr(p+"account_delay", "must be positive")
+	case a.AddressMaxDelay < a.AddressDelay:
+		return verr(p+"address_max_delay", "must be at least address_delay")
+	case a.AccountMaxDelay < a.AccountDelay:
+		return verr(p+"account_max_delay", "must be at least account_delay")
+	case a.AddressMaxDelay > 10*time.Minute:
+		return verr(p+"address_max_delay", "must be at most 10m (a session waits it out)")
+	case a.AccountMaxDelay > 10*time.Minute:
+		return verr(p+"account_max_delay", "must be at most 10m (a session waits it out)")
+	case a.AddressBlockAfter < 1:
+		return verr(p+"address_block_after", "must be at least 1")
+	case a.AddressBlockFor < time.Second:
+		return verr(p+"address_block_for", "must be at least 1s")
+	case a.AccountBlockAfter < 0:
+		return verr(p+"account_block_after", "must not be negative (0: an account is never blocked)")
+	case a.AccountBlockAfter > 0 && a.AccountBlockFor < time.Second:
+		return verr(p+"account_block_for", "must be at least 1s")
 	}
 	return nil
 }

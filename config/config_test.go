@@ -85,6 +85,13 @@ func TestErrors(t *testing.T) {
 		{"workers", "upstream:\n  workers: 0\n", []string{"line 2", "upstream.workers"}},
 		{"line length", "smtp:\n  limits:\n    max_line_length: 80\n", []string{"line 3", "RFC 5321"}},
 		{"not yaml", "smtp: [\n", []string{"line"}},
+		{"per-ip above total", "smtp:\n  limits:\n    max_connections: 10\n    max_connections_per_ip: 20\n", []string{"line 4", "smtp.limits.max_connections_per_ip"}},
+		{"auth block after", "smtp:\n  auth_limits:\n    address_block_after: 0\n", []string{"line 3", "smtp.auth_limits.address_block_after"}},
+		{"auth max delay", "smtp:\n  auth_limits:\n    account_delay: 5s\n    account_max_delay: 1s\n", []string{"line 4", "smtp.auth_limits.account_max_delay"}},
+		{"auth delay", "smtp:\n  auth_limits:\n    address_delay: 0s\n", []string{"line 3", "smtp.auth_limits.address_delay"}},
+		{"auth unknown", "smtp:\n  auth_limits:\n    lockout: true\n", []string{"line 3", "lockout"}},
+		{"auth window", "smtp:\n  auth_limits:\n    window: 0s\n", []string{"line 3", "smtp.auth_limits.window"}},
+		{"local retry", "upstream:\n  local_retry: 0s\n", []string{"line 2", "upstream.local_retry"}},
 		{"release subject two lines", "review:\n  release_subject: \"a\\nb\"\n", []string{"line 2", "review.release_subject"}},
 	}
 	for _, tc := range tests {
@@ -99,6 +106,38 @@ func TestErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConnectionsPerIPDefault: without max_connections_per_ip, one
+// address gets a quarter of max_connections (at most 50, at least 1), so
+// slow clients from one address cannot take every connection (issue 17).
+func TestConnectionsPerIPDefault(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want int
+	}{
+		{"", 50},
+		{"smtp:\n  limits:\n    max_connections: 6\n", 1},
+		{"smtp:\n  limits:\n    max_connections: 100\n", 25},
+		{"smtp:\n  limits:\n    max_connections: 1000\n", 50},
+		{"smtp:\n  limits:\n    max_connections: 6\n    max_connections_per_ip: 6\n", 6},
+	}
+	for _, tc := range tests {
+		c, err := Parse([]byte(tc.yaml), Default())
+		if err != nil {
+			t.Fatalf("%q: %v", tc.yaml, err)
+		}
+		if got := c.SMTP.Limits.MaxConnectionsPer; got != tc.want {
+			t.Errorf("%q: max_connections_per_ip %d, want %d", tc.yaml, got, tc.want)
+		}
+	}
+	c, err := Parse([]byte("smtp:\n  auth_limits:\n    account_block_after: 5\nupstream:\n  local_retry: 30s\n"), Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.SMTP.AuthLimits; a.AccountBlockAfter != 5 || a.AddressBlockAfter != 10 || a.AccountMaxDelay != 8*time.Second || c.Upstream.LocalRetry != 30*time.Second {
+		t.Fatalf("auth limits %+v, local retry %v", a, c.Upstream.LocalRetry)
 	}
 }
 

@@ -284,7 +284,7 @@ func TestReleaseAndRejectThroughConsole(t *testing.T) {
 		t.Fatalf("release without reason: %d", r.status)
 	}
 	r := c.do("POST", "/console/holds/"+id+"/release", url.Values{"csrf": {tok}, "reason": {"業務上必要"}})
-	if r.status != 200 || !strings.Contains(r.body, `id="passphrase"`) {
+	if r.status != 200 || !strings.Contains(r.body, `id="passphrase"`) || !strings.Contains(r.body, `id="passphrase-handoff"`) || !strings.Contains(r.body, "partner@example.com") {
 		t.Fatalf("release: %d %.500s", r.status, r.body)
 	}
 	waitFor(t, "delivery to the upstream", func() bool { return len(f.up.To("partner@example.com")) == 1 })

@@ -131,7 +131,8 @@ func newFixtureWith(t testing.TB, mod func(*review.Config)) *fixture {
 	done := make(chan struct{})
 	go func() { q.Run(qctx); close(done) }()
 	rcfg := review.Config{DataDir: review.PathsIn(dir).Review, Hostname: "relay.test",
-		NoticeFrom: "dlpguard@city.example.lg.jp", NoKeyMode: release.PassphraseWithoutKey}
+		NoticeFrom: "dlpguard@city.example.lg.jp", NoKeyMode: release.PassphraseWithoutKey,
+		AdminsApprove: true} // the administrators of these tests decide (review.admins_approve)
 	if mod != nil {
 		mod(&rcfg)
 	}

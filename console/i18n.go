@@ -81,6 +81,7 @@ var messages = map[string][2]string{
 	"queue_id":         {"配送キュー ID", "Queue ID"},
 	"method":           {"暗号化の方法", "Encryption"},
 	"passphrase":       {"パスワード（この画面でのみ表示します。受信者へは別の経路で伝えてください）", "Passphrase (shown only now; give it to the recipient by another channel)"},
+	"passphrase_to":    {"パスワードの渡し方", "How the passphrase reaches the recipients"},
 	"back":             {"一覧へ戻る", "Back to the list"},
 	"history_title":    {"履歴", "History"},
 	"decided_by":       {"判断者", "Decided by"},

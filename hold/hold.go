@@ -118,6 +118,20 @@ type FalsePositive struct {
 	Note     string    `json:"note,omitempty"`
 }
 
+// Handling is how the review service treats a held message, fixed when it
+// was held: who the policy named as approvers then (for notices; the right
+// to act is checked against the policy in force), whether a release must
+// encrypt (3.3.5), the SMTP body flags the release must keep, and the
+// rules' English reasons for the English half of notices. It used to live
+// in review.db's hold_meta table; the review service imports old rows once.
+type Handling struct {
+	Approvers         []string          `json:"approvers,omitempty"`
+	RequireEncryption bool              `json:"require_encryption"`
+	SMTPUTF8          bool              `json:"smtputf8,omitempty"`
+	EightBitMIME      bool              `json:"8bitmime,omitempty"`
+	ReasonsEN         map[string]string `json:"reasons_en,omitempty"`
+}
+
 // Record is one held message without its content.
 type Record struct {
 	ID         string   `json:"id"`
@@ -130,6 +144,11 @@ type Record struct {
 	// RequiredApprovals is how many different people must approve before
 	// Release (at least 1; 2 or more for four-eyes).
 	RequiredApprovals int `json:"required_approvals"`
+	// Handling is the review service's part of the record.
+	Handling Handling `json:"handling"`
+	// RemindedAt is when the approvers were reminded that the hold
+	// expires soon (once per message).
+	RemindedAt time.Time `json:"reminded_at,omitzero"`
 
 	Status Status `json:"status"`
 	// Actor, Reason and ActedAt describe the decision that ended the hold
@@ -209,6 +228,14 @@ type Store interface {
 	// ExpireDue moves every held message whose ExpiresAt ≤ now to expired
 	// and returns them, so the caller can notify the senders and audit.
 	ExpireDue(ctx context.Context, now time.Time) ([]Record, error)
+	// RemindDue marks every held message whose ExpiresAt ≤ before and
+	// whose approvers were not yet reminded as reminded (at now) and
+	// returns them: each message is returned once, so the reminder goes
+	// out once.
+	RemindDue(ctx context.Context, before, now time.Time) ([]Record, error)
+	// SetHandling replaces a record's Handling (any status): the import of
+	// review.db's old hold_meta rows.
+	SetHandling(ctx context.Context, id string, h Handling) (Record, error)
 	// PurgeDue deletes the content of released, rejected and expired
 	// messages decided more than the retention period before now; the
 	// records stay. It returns the records it purged.

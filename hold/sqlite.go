@@ -207,7 +207,7 @@ func (s *SQLite) Put(ctx context.Context, rec Record, content io.Reader) (Record
 	if rec.RequiredApprovals < 1 {
 		rec.RequiredApprovals = 1
 	}
-	rec.Actor, rec.Reason, rec.ActedAt, rec.PurgedAt = "", "", time.Time{}, time.Time{}
+	rec.Actor, rec.Reason, rec.ActedAt, rec.PurgedAt, rec.RemindedAt = "", "", time.Time{}, time.Time{}, time.Time{}
 	rec.Approvals, rec.FalsePositives = nil, nil
 
 	size, sum, err := s.writeContent(ctx, rec.ID, content)
@@ -613,11 +613,12 @@ func (s *SQLite) MarkFalsePositive(ctx context.Context, id string, fp FalsePosit
 	})
 }
 
-// ExpireDue implements Store.
-func (s *SQLite) ExpireDue(ctx context.Context, now time.Time) ([]Record, error) {
+// sweep runs fn on every record q selects (by ID), in one write
+// transaction, saves those fn changed and returns them.
+func (s *SQLite) sweep(ctx context.Context, q string, args []any, fn func(*Record) (bool, error)) ([]Record, error) {
 	var out []Record
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		ids, err := queryIDs(ctx, tx, `SELECT id FROM holds WHERE status = ? AND expires <= ? ORDER BY created`, Held, now.UnixNano())
+		ids, err := queryIDs(ctx, tx, q, args...)
 		if err != nil {
 			return err
 		}
@@ -626,8 +627,13 @@ func (s *SQLite) ExpireDue(ctx context.Context, now time.Time) ([]Record, error)
 			if err != nil {
 				return err
 			}
-			rec.Status, rec.Actor, rec.Reason = Expired, "system", "hold period ended"
-			rec.ActedAt, rec.Updated = now.UTC(), now.UTC()
+			changed, err := fn(&rec)
+			if err != nil {
+				return err
+			}
+			if !changed {
+				continue
+			}
 			if err := s.saveRecord(ctx, tx, rec); err != nil {
 				return err
 			}
@@ -635,6 +641,17 @@ func (s *SQLite) ExpireDue(ctx context.Context, now time.Time) ([]Record, error)
 		}
 		return nil
 	})
+	return out, err
+}
+
+// ExpireDue implements Store.
+func (s *SQLite) ExpireDue(ctx context.Context, now time.Time) ([]Record, error) {
+	out, err := s.sweep(ctx, `SELECT id FROM holds WHERE status = ? AND expires <= ? ORDER BY created`, []any{Held, now.UnixNano()},
+		func(rec *Record) (bool, error) {
+			rec.Status, rec.Actor, rec.Reason = Expired, "system", "hold period ended"
+			rec.ActedAt, rec.Updated = now.UTC(), now.UTC()
+			return true, nil
+		})
 	if err != nil {
 		return nil, fmt.Errorf("hold: expire: %w", err)
 	}
@@ -642,6 +659,30 @@ func (s *SQLite) ExpireDue(ctx context.Context, now time.Time) ([]Record, error)
 		s.log.Info("hold: expired", "id", r.ID)
 	}
 	return out, nil
+}
+
+// RemindDue implements Store.
+func (s *SQLite) RemindDue(ctx context.Context, before, now time.Time) ([]Record, error) {
+	out, err := s.sweep(ctx, `SELECT id FROM holds WHERE status = ? AND expires <= ? ORDER BY created`, []any{Held, before.UnixNano()},
+		func(rec *Record) (bool, error) {
+			if !rec.RemindedAt.IsZero() {
+				return false, nil
+			}
+			rec.RemindedAt, rec.Updated = now.UTC(), now.UTC()
+			return true, nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("hold: remind: %w", err)
+	}
+	return out, nil
+}
+
+// SetHandling implements Store.
+func (s *SQLite) SetHandling(ctx context.Context, id string, h Handling) (Record, error) {
+	return s.transition(ctx, id, func(r *Record) error {
+		r.Handling = h
+		return nil
+	})
 }
 
 func queryIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
@@ -663,33 +704,18 @@ func queryIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string,
 
 // PurgeDue implements Store.
 func (s *SQLite) PurgeDue(ctx context.Context, now time.Time) ([]Record, error) {
-	var out []Record
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		ids, err := queryIDs(ctx, tx,
-			`SELECT id FROM holds WHERE status IN (?, ?, ?) AND purged_at = 0 AND acted_at <= ? ORDER BY acted_at`,
-			Released, Rejected, Expired, now.Add(-s.retention).UnixNano())
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			// The file goes first: if the update below is lost, the next
-			// run marks it again; the reverse order could leave content
-			// on disk that the records say is gone.
-			if err := os.Remove(s.contentPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-			rec, err := s.getRecord(ctx, tx, id)
-			if err != nil {
-				return err
+	out, err := s.sweep(ctx, `SELECT id FROM holds WHERE status IN (?, ?, ?) AND purged_at = 0 AND acted_at <= ? ORDER BY acted_at`,
+		[]any{Released, Rejected, Expired, now.Add(-s.retention).UnixNano()},
+		func(rec *Record) (bool, error) {
+			// The file goes first: if the update is lost, the next run
+			// marks it again; the reverse order could leave content on
+			// disk that the records say is gone.
+			if err := os.Remove(s.contentPath(rec.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return false, err
 			}
 			rec.PurgedAt, rec.Updated = now.UTC(), now.UTC()
-			if err := s.saveRecord(ctx, tx, rec); err != nil {
-				return err
-			}
-			out = append(out, rec)
-		}
-		return nil
-	})
+			return true, nil
+		})
 	if err != nil {
 		return nil, fmt.Errorf("hold: purge: %w", err)
 	}

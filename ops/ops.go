@@ -36,6 +36,10 @@ type Metrics struct {
 	Sessions      prometheus.Gauge   // SMTP sessions open now
 	SessionsTotal prometheus.Counter // SMTP connections accepted
 	Refused       prometheus.Counter // connections refused at connect (421: limits)
+
+	AuthFailures prometheus.Counter     // SMTP AUTH attempts with a wrong user name or password
+	AuthBlocks   *prometheus.CounterVec // blocks started after repeated failures, by scope (address, account)
+	AuthRefused  prometheus.Counter     // AUTH attempts refused without a password check (blocked, busy)
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -61,10 +65,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "SMTP sessions open now."}),
 		SessionsTotal: c("smtp_connections_total", "SMTP connections accepted."),
 		Refused:       c("smtp_connections_refused_total", "SMTP connections refused at connect by a limit."),
+		AuthFailures:  c("smtp_auth_failures_total", "SMTP AUTH attempts with a wrong user name or password."),
+		AuthBlocks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dlpguard", Name: "smtp_auth_blocks_total",
+			Help: "Temporary AUTH blocks started after repeated failures, by scope."}, []string{"scope"}),
+		AuthRefused: c("smtp_auth_refused_total", "SMTP AUTH attempts refused without a password check (blocked or too busy)."),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Received, m.Queued, m.Held, m.Rejected, m.Delivered, m.Deferred, m.Bounced,
-			m.QueueLength, m.DeliveryLatency, m.Sessions, m.SessionsTotal, m.Refused)
+			m.QueueLength, m.DeliveryLatency, m.Sessions, m.SessionsTotal, m.Refused,
+			m.AuthFailures, m.AuthBlocks, m.AuthRefused)
 	}
 	return m
 }

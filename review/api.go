@@ -1,7 +1,6 @@
 package review
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,7 +67,9 @@ func (s *Service) auth(next func(http.ResponseWriter, *http.Request, Actor)) htt
 		h := r.Header.Get("Authorization")
 		tok, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok || strings.TrimSpace(tok) == "" {
-			s.writeErr(w, r, errf(http.StatusUnauthorized, "unauthorized", "認証が必要です（API トークン）。", "authentication required (API token)", nil))
+			err := errf(http.StatusUnauthorized, "unauthorized", "認証が必要です（API トークン）。", "authentication required (API token)", nil)
+			s.auditRefusedAction(r, err)
+			s.writeErr(w, r, err)
 			return
 		}
 		t, err := s.db.Authenticate(r.Context(), strings.TrimSpace(tok))
@@ -77,6 +78,7 @@ func (s *Service) auth(next func(http.ResponseWriter, *http.Request, Actor)) htt
 				s.log.Warn("review api: invalid token", "remote", r.RemoteAddr, "path", r.URL.Path)
 				s.auditLogin(r, "", false)
 				err = errf(http.StatusUnauthorized, "invalid_token", "API トークンが無効です。", "invalid API token", err)
+				s.auditRefusedAction(r, err)
 			}
 			s.writeErr(w, r, err)
 			return
@@ -84,6 +86,37 @@ func (s *Service) auth(next func(http.ResponseWriter, *http.Request, Actor)) htt
 		s.auditLogin(r, t.Name+"\x00"+t.Actor, true)
 		next(w, r, Actor{Address: t.Actor, Role: t.Role, Departments: t.Departments})
 	}
+}
+
+// auditRefusedAction records an action on a held message refused before
+// its actor was known (no or a bad token): every attempt is in the audit
+// log with its reason code (bad_token).
+func (s *Service) auditRefusedAction(r *http.Request, err error) {
+	id := r.PathValue("id")
+	if r.Method != http.MethodPost || id == "" {
+		return
+	}
+	action := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+	host, _, splitErr := net.SplitHostPort(r.RemoteAddr)
+	if splitErr != nil {
+		host = r.RemoteAddr
+	}
+	// Bounded like failed logins: one entry per host, message and action
+	// a minute, so that a flood of bad requests cannot flood the log.
+	key, now := "action\x00"+host+"\x00"+id+"\x00"+action, s.now()
+	s.loginMu.Lock()
+	last, seen := s.lastFailed[key]
+	if !seen || now.Sub(last) >= time.Minute {
+		if len(s.lastFailed) > 10000 {
+			clear(s.lastFailed)
+		}
+		s.lastFailed[key] = now
+	}
+	s.loginMu.Unlock()
+	if seen && now.Sub(last) < time.Minute {
+		return
+	}
+	s.attempt(r.Context(), Actor{}, action, id, err, map[string]any{"remote": host})
 }
 
 // auditLogin records API logins: a token's first use and then at most
@@ -138,9 +171,6 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request, a Actor) {
 			f.Status = append(f.Status, hold.Status(st))
 		}
 	}
-	if d := q.Get("department"); d != "" {
-		f.Departments = []string{d}
-	}
 	if v := q.Get("age"); v != "" {
 		d, err := parseAge(v)
 		if err != nil || d < 0 {
@@ -159,33 +189,17 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request, a Actor) {
 			*dst = n
 		}
 	}
-	filterAfter := false
-	if a.Role != RoleAdmin {
-		// Approvers see their departments' messages only.
-		if len(a.Departments) > 0 {
-			if len(f.Departments) == 0 {
-				f.Departments = a.Departments
-			} else if !contains(a.Departments, f.Departments[0]) {
-				filterAfter = true
-			}
-		} else {
-			filterAfter = true
-		}
+	// One rule for lists, shows and actions (Authorize); the scope is
+	// its list part.
+	f, ok := s.ListScope(a).Filter(f, q.Get("department"))
+	if !ok {
+		s.writeErr(w, r, errDept)
+		return
 	}
 	page, err := s.holds.List(r.Context(), f)
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
-	}
-	if filterAfter {
-		kept := page.Records[:0]
-		for _, rec := range page.Records {
-			if err := s.authorize(r.Context(), a, rec); err == nil || errors.Is(err, errSelf) {
-				kept = append(kept, rec)
-			}
-		}
-		page.Records = kept
-		page.Total = len(kept) // of this page only: the store cannot filter by approver
 	}
 	if page.Records == nil {
 		page.Records = []hold.Record{}
@@ -193,32 +207,31 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request, a Actor) {
 	writeJSON(w, http.StatusOK, page)
 }
 
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // HoldView is what GET /api/v1/holds/{id} returns.
 type HoldView struct {
 	hold.Record
+	// Approvers are who may decide now, by the policy in force (3.3.5).
 	Approvers         []string          `json:"approvers"`
 	RequireEncryption bool              `json:"require_encryption"`
 	Parts             []hold.Attachment `json:"parts"`
+	// Times are the record's times for people, in review.time_zone with
+	// the zone shown.
+	Times Times `json:"times"`
 }
 
-func (s *Service) view(ctx context.Context, rec hold.Record) HoldView {
-	m, found, _ := s.db.getMeta(ctx, rec.ID)
-	if !found {
-		m.RequireEncryption = rec.Level == "I" || rec.Level == "II"
-	}
-	v := HoldView{Record: rec, Approvers: s.approversOf(ctx, rec), RequireEncryption: m.RequireEncryption, Parts: rec.Verdict.Attachments}
-	if v.Approvers == nil {
-		v.Approvers = []string{}
-	}
+// Times are a record's times written for people (e.g. "2026-12-07 11:02
+// JST"); empty when not set.
+type Times struct {
+	Created   string `json:"created"`
+	ExpiresAt string `json:"expires_at"`
+	ActedAt   string `json:"acted_at,omitempty"`
+	Reminded  string `json:"reminded_at,omitempty"`
+}
+
+func (s *Service) view(rec hold.Record) HoldView {
+	v := HoldView{Record: rec, Approvers: append([]string{}, s.currentApprovers(rec)...),
+		RequireEncryption: rec.Handling.RequireEncryption || rec.Level == "I" || rec.Level == "II", Parts: rec.Verdict.Attachments,
+		Times: Times{Created: s.Time(rec.Created), ExpiresAt: s.Time(rec.ExpiresAt), ActedAt: s.Time(rec.ActedAt), Reminded: s.Time(rec.RemindedAt)}}
 	if v.Parts == nil {
 		v.Parts = []hold.Attachment{}
 	}
@@ -228,16 +241,13 @@ func (s *Service) view(ctx context.Context, rec hold.Record) HoldView {
 func (s *Service) handleShow(w http.ResponseWriter, r *http.Request, a Actor) {
 	rec, err := s.get(r.Context(), r.PathValue("id"))
 	if err == nil {
-		// The sender may look at their own held message, not act on it.
-		if err = s.authorize(r.Context(), a, rec); errors.Is(err, errSelf) {
-			err = nil
-		}
+		err = s.Authorize(r.Context(), a, rec, OpView)
 	}
 	if err != nil {
 		s.writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(r.Context(), rec))
+	writeJSON(w, http.StatusOK, s.view(rec))
 }
 
 // actionBody is the JSON body of the POST actions.
@@ -287,7 +297,7 @@ func (s *Service) handleReject(w http.ResponseWriter, r *http.Request, a Actor) 
 		s.writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(r.Context(), rec))
+	writeJSON(w, http.StatusOK, s.view(rec))
 }
 
 func (s *Service) handleFalsePositive(w http.ResponseWriter, r *http.Request, a Actor) {
@@ -301,7 +311,7 @@ func (s *Service) handleFalsePositive(w http.ResponseWriter, r *http.Request, a 
 		s.writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(r.Context(), rec))
+	writeJSON(w, http.StatusOK, s.view(rec))
 }
 
 var delayPage = template.Must(template.New("delay").Parse(`<!DOCTYPE html>

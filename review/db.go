@@ -13,14 +13,14 @@ import (
 	"strings"
 	"time"
 
+	"dlpguard/hold"
 	"dlpguard/sqlitedb"
 )
 
 // DB is the review service's own SQLite file (review.db in the data
-// folder): API tokens (hashed) and per-hold facts the hold store has no
-// field for (approvers, whether release must encrypt, SMTP body flags).
-// It is apart from hold.db so that the hold store stays a leaf package with
-// a back-end-neutral interface.
+// folder): the API tokens (hashed). Its hold_meta table is what older
+// versions kept about a held message beside the hold store; New imports
+// its rows into the hold records (hold.Handling) once and empties it.
 type DB struct {
 	db *sql.DB
 }
@@ -178,39 +178,56 @@ func (d *DB) RevokeToken(ctx context.Context, name string, now time.Time) error 
 	return nil
 }
 
-// meta is what the review service keeps about a held message beyond the
-// hold record.
-type meta struct {
-	Approvers         []string `json:"approvers,omitempty"`
-	RequireEncryption bool     `json:"require_encryption"`
-	UTF8              bool     `json:"smtputf8,omitempty"`
-	EightBit          bool     `json:"8bitmime,omitempty"`
-	// ReasonsEN are the rules' English reasons (the hold record keeps the
-	// Japanese ones), for the English half of notices.
-	ReasonsEN map[string]string `json:"reasons_en,omitempty"`
-}
-
-func (d *DB) putMeta(ctx context.Context, id string, m meta) error {
-	b, _ := json.Marshal(m)
-	if _, err := d.db.ExecContext(ctx, `INSERT OR REPLACE INTO hold_meta (id, data) VALUES (?, ?)`, id, string(b)); err != nil {
-		return fmt.Errorf("review: meta %s: %w", id, err)
+// importMeta folds the hold_meta rows of older versions (approvers,
+// require-encryption, SMTP flags, English reasons) into the hold records,
+// once: each row is deleted after its record took it, so a crash in
+// between only imports the same facts again.
+func (s *Service) importMeta(ctx context.Context) error {
+	rows, err := s.db.db.QueryContext(ctx, `SELECT id, data FROM hold_meta`)
+	if err != nil {
+		return fmt.Errorf("review: hold_meta import: %w", err)
+	}
+	type row struct{ id, data string }
+	var rs []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.data); err != nil {
+			rows.Close()
+			return fmt.Errorf("review: hold_meta import: %w", err)
+		}
+		rs = append(rs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("review: hold_meta import: %w", err)
+	}
+	n := 0
+	for _, r := range rs {
+		// The old row's JSON is hold.Handling's (same field names).
+		var m hold.Handling
+		if err := json.Unmarshal([]byte(r.data), &m); err != nil {
+			return fmt.Errorf("review: hold_meta %s: %w", r.id, err)
+		}
+		rec, err := s.holds.Get(ctx, r.id)
+		switch {
+		case errors.Is(err, hold.ErrNotFound):
+			// An orphan row (a crash between the facts and the record).
+		case err != nil:
+			return fmt.Errorf("review: hold_meta %s: %w", r.id, err)
+		default:
+			// Encryption is never weakened by the import (3.3.5).
+			m.RequireEncryption = m.RequireEncryption || rec.Level == "I" || rec.Level == "II"
+			if _, err := s.holds.SetHandling(ctx, r.id, m); err != nil {
+				return fmt.Errorf("review: hold_meta %s: %w", r.id, err)
+			}
+			n++
+		}
+		if _, err := s.db.db.ExecContext(ctx, `DELETE FROM hold_meta WHERE id = ?`, r.id); err != nil {
+			return fmt.Errorf("review: hold_meta %s: %w", r.id, err)
+		}
+	}
+	if len(rs) > 0 {
+		s.log.Info("review: imported hold_meta into the hold records", "records", n, "rows", len(rs))
 	}
 	return nil
-}
-
-// getMeta returns the stored facts; found is false for a hold stored
-// without them (then the caller falls back to the record's level).
-func (d *DB) getMeta(ctx context.Context, id string) (m meta, found bool, err error) {
-	var data string
-	err = d.db.QueryRowContext(ctx, `SELECT data FROM hold_meta WHERE id = ?`, id).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return meta{}, false, nil
-	}
-	if err != nil {
-		return meta{}, false, fmt.Errorf("review: meta %s: %w", id, err)
-	}
-	if err := json.Unmarshal([]byte(data), &m); err != nil {
-		return meta{}, false, fmt.Errorf("review: meta %s: %w", id, err)
-	}
-	return m, true, nil
 }

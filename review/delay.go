@@ -130,10 +130,10 @@ func (s *Service) Delay(ctx context.Context, env *spool.Envelope, content io.Rea
 	cancel, send := s.DelayLink("cancel", id, due), s.DelayLink("send", id, due)
 	fmt.Fprintf(&n.JA, "誤送信防止のため（対策基準 3.3.5）、あなたのメールは %s まで送信を保留しています。\n\n受付番号: %s\n宛先: %s\n\n"+
 		"宛先と内容に誤りがあれば、次のリンクで送信を取り消してください:\n%s\n\nすぐに送信する場合:\n%s\n\n何もしなければ %s に送信されます。\n",
-		fmtTime(due), id, strings.Join(recipientsOf(env), ", "), cancel, send, fmtTime(due))
+		s.Time(due), id, strings.Join(recipientsOf(env), ", "), cancel, send, s.Time(due))
 	fmt.Fprintf(&n.EN, "To prevent mis-sending (standard 3.3.5) your message is kept until %s.\n\nReference: %s\nRecipients: %s\n\n"+
 		"If a recipient or the content is wrong, cancel it here:\n%s\n\nTo send it now:\n%s\n\nIf you do nothing it is sent at %s.\n",
-		fmtTime(due), id, strings.Join(recipientsOf(env), ", "), cancel, send, fmtTime(due))
+		s.Time(due), id, strings.Join(recipientsOf(env), ", "), cancel, send, s.Time(due))
 	s.sendNotice(ctx, id, n)
 	return id, nil
 }

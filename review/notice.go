@@ -102,21 +102,56 @@ func writeRules(n *notice, rules []hold.Rule, en map[string]string) {
 	}
 }
 
-func fmtTime(t time.Time) string {
-	jst := time.FixedZone("JST", 9*3600)
-	return t.In(jst).Format("2006-01-02 15:04 MST")
+// DefaultTimeZone is Asia/Tokyo (a fixed +09:00 "JST" where the system
+// has no zone database: Japan keeps no daylight saving time).
+func DefaultTimeZone() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Tokyo"); err == nil {
+		return loc
+	}
+	return time.FixedZone("JST", 9*3600)
 }
+
+// TimeLayout is how times are written for people: the zone is always
+// shown (e.g. 2026-12-07 11:02 JST).
+const TimeLayout = "2006-01-02 15:04 MST"
+
+// FormatTime writes t for people in the configured zone (review.time_zone)
+// with the zone shown; "" for the zero time.
+func FormatTime(t time.Time, loc *time.Location) string {
+	if t.IsZero() {
+		return ""
+	}
+	if loc == nil {
+		loc = DefaultTimeZone()
+	}
+	return t.In(loc).Format(TimeLayout)
+}
+
+// Time writes t for people in the service's zone (review.time_zone).
+func (s *Service) Time(t time.Time) string { return FormatTime(t, s.cfg.TimeZone) }
+
+// Location is the zone of times shown to people (review.time_zone).
+func (s *Service) Location() *time.Location { return s.cfg.TimeZone }
+
+// HoldURL is the console page of a held message, for links in notices.
+func (s *Service) HoldURL(id string) string {
+	return s.cfg.BaseURL + ConsolePrefix + "/holds/" + id
+}
+
+// ConsolePrefix is where serve mounts the review console (console.Prefix).
+const ConsolePrefix = "/console"
 
 // heldNotice tells the sender what was found, why, the hold ID, who can
 // approve and what to do.
-func heldNotice(s *Service, rec hold.Record, m meta) *notice {
+func heldNotice(s *Service, rec hold.Record) *notice {
+	m := rec.Handling
 	n := &notice{To: rec.Envelope.From,
 		SubjectJA: "【保留】送信メールを保留しました（" + rec.ID + "）",
 		SubjectEN: "Held: your message was held (" + rec.ID + ")"}
 	fmt.Fprintf(&n.JA, "あなたが送信したメールは、情報セキュリティ対策基準 3.3.5 に基づき保留されました。まだ送信されていません。\n\n保留番号: %s\n宛先: %s\n受付日時: %s\n",
-		rec.ID, strings.Join(rec.Envelope.Recipients, ", "), fmtTime(rec.Created))
+		rec.ID, strings.Join(rec.Envelope.Recipients, ", "), s.Time(rec.Created))
 	fmt.Fprintf(&n.EN, "Your message was held under clause 3.3.5 of the information security standard. It has not been sent.\n\nHold ID: %s\nRecipients: %s\nReceived: %s\n",
-		rec.ID, strings.Join(rec.Envelope.Recipients, ", "), fmtTime(rec.Created))
+		rec.ID, strings.Join(rec.Envelope.Recipients, ", "), s.Time(rec.Created))
 	if rec.Level != "" {
 		fmt.Fprintf(&n.JA, "重要性分類: %s\n", rec.Level)
 		fmt.Fprintf(&n.EN, "Class: %s\n", rec.Level)
@@ -134,33 +169,84 @@ func heldNotice(s *Service, rec hold.Record, m meta) *notice {
 		fmt.Fprintf(&n.JA, "送信には %d 人の異なる承認者の承認が必要です。\n", rec.RequiredApprovals)
 		fmt.Fprintf(&n.EN, "%d different approvers must approve.\n", rec.RequiredApprovals)
 	}
-	if m.RequireEncryption {
+	if m.RequireEncryption || rec.Level == "I" || rec.Level == "II" {
 		n.JA.WriteString("承認されると、添付ファイルはすべて暗号化して送信されます（対策基準 3.3.5）。\n")
 		n.EN.WriteString("If approved, every attachment is encrypted before it is sent (standard 3.3.5).\n")
 	}
 	days := int(s.cfg.HoldFor / (24 * time.Hour))
 	fmt.Fprintf(&n.JA, "\n対応: 送信が必要な場合は、保留番号を添えて承認者に連絡してください。誤りであれば何もする必要はありません。"+
-		"%d 日以内に処理されない場合は自動的に破棄されます（期限: %s）。\n", days, fmtTime(rec.ExpiresAt))
+		"%d 日以内に処理されない場合は自動的に破棄されます（期限: %s）。\n", days, s.Time(rec.ExpiresAt))
 	fmt.Fprintf(&n.EN, "\nWhat to do: if the message must be sent, ask an approver, quoting the hold ID. If it was a mistake, do nothing. "+
-		"Unless someone acts within %d days it is discarded (by %s).\n", days, fmtTime(rec.ExpiresAt))
+		"Unless someone acts within %d days it is discarded (by %s).\n", days, s.Time(rec.ExpiresAt))
 	return n
 }
 
 // approverNotice tells an approver that a message awaits them.
-func approverNotice(s *Service, rec hold.Record, m meta, to string) *notice {
+func approverNotice(s *Service, rec hold.Record, to string) *notice {
+	m := rec.Handling
 	n := &notice{To: to,
 		SubjectJA: "【承認依頼】保留メールの確認をお願いします（" + rec.ID + "）",
 		SubjectEN: "Approval requested: held message " + rec.ID}
 	fmt.Fprintf(&n.JA, "%s の承認者として、保留されたメールの確認をお願いします（対策基準 3.3.5）。\n\n保留番号: %s\n送信者: %s\n宛先: %s\n重要性分類: %s\n",
-		rec.Department, rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
+		deptOr(rec.Department, "所属のない送信者"), rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
 	fmt.Fprintf(&n.EN, "As an approver of %s, please review a held message (standard 3.3.5).\n\nHold ID: %s\nSender: %s\nRecipients: %s\nClass: %s\n",
-		rec.Department, rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
+		deptOr(rec.Department, "senders of no department"), rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
 	writeRules(n, rec.Verdict.Rules, m.ReasonsEN)
 	writeFindings(n, rec.Verdict.Findings)
-	link := s.cfg.BaseURL + "/holds/" + rec.ID
-	fmt.Fprintf(&n.JA, "\n確認・承認・却下: %s\nコマンド: dlpguard hold show %s\n", link, rec.ID)
-	fmt.Fprintf(&n.EN, "\nReview, release or reject: %s\nCommand: dlpguard hold show %s\n", link, rec.ID)
+	link := s.HoldURL(rec.ID)
+	fmt.Fprintf(&n.JA, "保留期限: %s\n\n確認・承認・却下: %s\nコマンド: dlpguard hold show %s\n", s.Time(rec.ExpiresAt), link, rec.ID)
+	fmt.Fprintf(&n.EN, "Held until: %s\n\nReview, release or reject: %s\nCommand: dlpguard hold show %s\n", s.Time(rec.ExpiresAt), link, rec.ID)
 	return n
+}
+
+// reminderNotice reminds an approver, once, that a held message expires
+// soon and is then discarded unless someone decides.
+func reminderNotice(s *Service, rec hold.Record, to string) *notice {
+	n := &notice{To: to,
+		SubjectJA: "【期限間近】保留メールの確認をお願いします（" + rec.ID + "）",
+		SubjectEN: "Reminder: held message " + rec.ID + " expires soon"}
+	fmt.Fprintf(&n.JA, "%s の承認者として確認をお願いした保留メールが、まだ処理されていません。期限（%s）を過ぎると送信されずに破棄されます（対策基準 3.3.5）。\n\n保留番号: %s\n送信者: %s\n宛先: %s\n重要性分類: %s\n",
+		deptOr(rec.Department, "所属のない送信者"), s.Time(rec.ExpiresAt), rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
+	fmt.Fprintf(&n.EN, "A held message you were asked to review as an approver of %s is still undecided. It is discarded unsent at %s (standard 3.3.5).\n\nHold ID: %s\nSender: %s\nRecipients: %s\nClass: %s\n",
+		deptOr(rec.Department, "senders of no department"), s.Time(rec.ExpiresAt), rec.ID, rec.Envelope.From, strings.Join(rec.Envelope.Recipients, ", "), rec.Level)
+	link := s.HoldURL(rec.ID)
+	fmt.Fprintf(&n.JA, "\n確認・承認・却下: %s\n", link)
+	fmt.Fprintf(&n.EN, "\nReview, release or reject: %s\n", link)
+	return n
+}
+
+// releasedNotice tells the sender that the message left, and, when the
+// recipients need a passphrase, that one exists and whom to ask: the
+// releasing officer gives it to them by another channel. The passphrase
+// itself is never in a notice (3.3.5).
+func releasedNotice(s *Service, rec hold.Record, method string) *notice {
+	n := decisionNotice(s, rec, "released")
+	switch method {
+	case methodPassphrase:
+		fmt.Fprintf(&n.JA, "\n添付ファイル等はパスワード付きで暗号化して送信しました（対策基準 3.3.5）。受信者が開くにはパスワードが必要です。"+
+			"パスワードは承認者 %s（%s）が、メール以外の手段（%s）で受信者に伝えます。このメールにパスワードは書かれていません。"+
+			"受信者から問い合わせがあれば、承認者 %s に尋ねるよう案内してください。\n", rec.Actor, deptOr(rec.Department, "情報セキュリティ担当"), s.cfg.PassphraseChannel, rec.Actor)
+		fmt.Fprintf(&n.EN, "\nThe attachments were sent encrypted with a passphrase (standard 3.3.5); the recipients need it to open them. "+
+			"The approver %s (%s) gives it to them by a channel other than mail. This notice does not contain it. "+
+			"If a recipient asks, refer them to %s.\n", rec.Actor, deptOr(rec.Department, "security office"), rec.Actor)
+	case methodPublicKey:
+		n.JA.WriteString("\n添付ファイル等は受信者の公開鍵で暗号化して送信しました（対策基準 3.3.5）。受信者は自分の秘密鍵で開けます。\n")
+		n.EN.WriteString("\nThe attachments were sent encrypted to the recipients' public keys (standard 3.3.5); they open them with their own keys.\n")
+	}
+	return n
+}
+
+// Release methods as release.Result.Method names them.
+const (
+	methodPassphrase = "passphrase"
+	methodPublicKey  = "public-key"
+)
+
+func deptOr(d, def string) string {
+	if d == "" {
+		return def
+	}
+	return d
 }
 
 // decisionNotice tells the sender the outcome: released, rejected, expired.
@@ -177,8 +263,8 @@ func decisionNotice(s *Service, rec hold.Record, kind string) *notice {
 		fmt.Fprintf(&n.EN, "Your held message (hold ID %s) was rejected and not sent.\nBy: %s\nReason: %s\n", rec.ID, rec.Actor, rec.Reason)
 	default:
 		n.SubjectJA, n.SubjectEN = "【期限切れ】保留メールは送信されませんでした（"+rec.ID+"）", "Expired: held message "+rec.ID+" was not sent"
-		fmt.Fprintf(&n.JA, "保留されていたメール（保留番号 %s）は期限（%s）までに承認されなかったため、送信されませんでした。必要であれば承認者に相談のうえ送り直してください。\n", rec.ID, fmtTime(rec.ExpiresAt))
-		fmt.Fprintf(&n.EN, "Your held message (hold ID %s) was not approved by %s and was not sent. If it is needed, talk to an approver and send it again.\n", rec.ID, fmtTime(rec.ExpiresAt))
+		fmt.Fprintf(&n.JA, "保留されていたメール（保留番号 %s）は期限（%s）までに承認されなかったため、送信されませんでした。必要であれば承認者に相談のうえ送り直してください。\n", rec.ID, s.Time(rec.ExpiresAt))
+		fmt.Fprintf(&n.EN, "Your held message (hold ID %s) was not approved by %s and was not sent. If it is needed, talk to an approver and send it again.\n", rec.ID, s.Time(rec.ExpiresAt))
 	}
 	fmt.Fprintf(&n.JA, "宛先: %s\n", strings.Join(rec.Envelope.Recipients, ", "))
 	fmt.Fprintf(&n.EN, "Recipients: %s\n", strings.Join(rec.Envelope.Recipients, ", "))

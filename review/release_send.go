@@ -13,11 +13,6 @@ import (
 	"dlpguard/release"
 )
 
-// ActionReleaseRefused is the audit action of a release that release
-// refused, with its reason code (content_mismatch, no_key,
-// encryption_required …) in the details.
-const ActionReleaseRefused = "release-refused"
-
 // ReleaseOptions are what a releasing officer may ask for besides the
 // reason (the API's release body).
 type ReleaseOptions struct {

@@ -3,10 +3,15 @@
 // information-security manager, and only encrypted.
 //
 // The Service takes held messages from the relay (Hold) into the encrypted
-// hold store, tells the sender and the department's approvers, and serves
-// the HTTP JSON API (Handler) through which approvers release (encryption
-// enforced by package release, four-eyes for level I when configured),
-// reject or mark findings as false positives. Every step is an audit entry.
+// hold store (one record per message, hold.Handling included), tells the
+// sender and the department's approvers, and serves the HTTP JSON API
+// (Handler) through which approvers release (encryption enforced by package
+// release, four-eyes for level I when configured), reject or mark findings
+// as false positives. Every state change of a held message goes through the
+// Service, whichever of the console, the API or the CLI asks, under one
+// permission rule (Authorize) checked against the policy in force at the
+// time of the action; every attempt, granted or refused, is an audit entry
+// with a reason code.
 // It also keeps the policy's delayed messages (Delay): the sender may cancel
 // or send at once through signed links until the delay ends.
 //
@@ -15,7 +20,7 @@
 // …}, Deps{…, Spool, Notify: queue.Notify}) builds the service; the relay's
 // Keeper calls Hold or Delay with the verdict before it answers 250;
 // Handler() serves /api/v1/holds and /api/v1/delays; Run(ctx) does expiry,
-// retention and due delays. The CLI (dlpguard hold, keys, audit, tokens)
+// reminders before expiry, retention and due delays. The CLI (dlpguard hold, keys, audit, tokens)
 // works on the same layout.
 package review
 
@@ -69,8 +74,23 @@ type Config struct {
 	// Interval of Run's periodic work (default 30s).
 	Interval time.Duration
 	// SecurityTeam get the approvers' notice of a message whose department
-	// names no approver (so that someone hears of it).
+	// names no approver (so that someone hears of it), and approve the
+	// messages of senders of no department (3.3.5).
 	SecurityTeam []string
+	// AdminsApprove lets administrators give the 3.3.5 permission for
+	// every department (review.admins_approve); otherwise only the
+	// department's manager and deputies (or the security team) may.
+	AdminsApprove bool
+	// TimeZone is the zone of every time shown to people (notices, the
+	// CLI, the console's data); default Asia/Tokyo.
+	TimeZone *time.Location
+	// RemindBefore is how long before a hold expires the approvers are
+	// reminded, once (default 24h; negative: no reminder).
+	RemindBefore time.Duration
+	// PassphraseChannel is how a release passphrase reaches the
+	// recipients, as told to the releasing officer (Japanese; default
+	// 電話または手渡し). Never this mail.
+	PassphraseChannel string
 	// ReleaseSubject replaces, on release, a Subject that carried findings
 	// (default release.DefaultSubject); the original goes inside the
 	// encryption (3.3.5).
@@ -140,6 +160,15 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if cfg.NoticeFrom == "" {
 		cfg.NoticeFrom = "dlpguard@" + cfg.Hostname
 	}
+	if cfg.TimeZone == nil {
+		cfg.TimeZone = DefaultTimeZone()
+	}
+	if cfg.RemindBefore == 0 {
+		cfg.RemindBefore = 24 * time.Hour
+	}
+	if cfg.PassphraseChannel == "" {
+		cfg.PassphraseChannel = "電話または手渡し"
+	}
 	if cfg.LinkKeyFile == "" {
 		cfg.LinkKeyFile = filepath.Join(cfg.DataDir, "link.key")
 	}
@@ -168,6 +197,10 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, fmt.Errorf("review: delay spool: %w", err)
 	}
 	if s.db, err = OpenDB(context.Background(), filepath.Join(cfg.DataDir, "review.db")); err != nil {
+		return nil, err
+	}
+	if err := s.importMeta(context.Background()); err != nil {
+		s.db.Close()
 		return nil, err
 	}
 	return s, nil
@@ -237,50 +270,6 @@ type Actor struct {
 
 func sameAddr(a, b string) bool {
 	return keyring.NormalizeAddress(a) != "" && keyring.NormalizeAddress(a) == keyring.NormalizeAddress(b)
-}
-
-// approversOf is who may approve rec: the approvers stored at hold time and
-// those of the sender's department in the policy in force (a deputy added
-// since counts).
-func (s *Service) approversOf(ctx context.Context, rec hold.Record) []string {
-	m, _, _ := s.db.getMeta(ctx, rec.ID)
-	out := append([]string(nil), m.Approvers...)
-	if s.policy != nil {
-		if e := s.policy(); e != nil {
-			from := rec.Envelope.From
-			msg := "From: <" + from + ">\r\nSubject: x\r\n\r\nx\r\n"
-			if v, err := e.Evaluate(ctx, strings.NewReader(msg), policy.Input{Sender: from, Recipients: []string{from}, Now: s.now()}); err == nil {
-				out = append(out, v.Approvers...)
-			}
-		}
-	}
-	return out
-}
-
-// authorize: admins act for every department, approvers for theirs (by the
-// token's departments or by being named an approver); nobody for their own
-// message (3.3.5: the permission is someone else's).
-func (s *Service) authorize(ctx context.Context, a Actor, rec hold.Record) error {
-	if sameAddr(a.Address, rec.Envelope.From) {
-		return errSelf
-	}
-	if a.Role == RoleAdmin {
-		return nil
-	}
-	if a.Role != RoleApprover {
-		return errDept
-	}
-	for _, d := range a.Departments {
-		if d != "" && d == rec.Department {
-			return nil
-		}
-	}
-	for _, ap := range s.approversOf(ctx, rec) {
-		if sameAddr(ap, a.Address) {
-			return nil
-		}
-	}
-	return errDept
 }
 
 // logger returns the logger with the message ID, for every line about it.

@@ -82,7 +82,7 @@ func TestHoldReleaseEndToEnd(t *testing.T) {
 			t.Errorf("sender notice lacks %q:\n%s", want, senderNotice)
 		}
 	}
-	if !strings.Contains(approverNotice, f.srv.URL+"/holds/"+id) || !strings.Contains(approverNotice, sender17) {
+	if !strings.Contains(approverNotice, f.srv.URL+"/console/holds/"+id) || !strings.Contains(approverNotice, sender17) {
 		t.Errorf("approver notice lacks the console link or the sender:\n%s", approverNotice)
 	}
 	_, origParts := leaves(t, raw)
@@ -162,9 +162,14 @@ func TestHoldReleaseEndToEnd(t *testing.T) {
 	if code != 200 || out["status"] != "released" || out["method"] != "public-key" || out["passphrase"] != nil {
 		t.Fatalf("release: %d %v", code, out)
 	}
-	code, _ = f.api("POST", "/api/v1/holds/"+id+"/reject", admin, map[string]string{"reason": "late"})
+	code, _ = f.api("POST", "/api/v1/holds/"+id+"/reject", tKacho, map[string]string{"reason": "late"})
 	if code != 409 {
 		t.Fatalf("reject after release: %d, want 409", code)
+	}
+	// Administrators see everything but decide only with
+	// review.admins_approve (3.3.5: the department's manager decides).
+	if code, _ := f.api("GET", "/api/v1/holds/"+id, admin, nil); code != 200 {
+		t.Fatalf("admin show: %d", code)
 	}
 
 	// Delivered with the attachment encrypted; GnuPG opens it.
@@ -203,9 +208,28 @@ func TestHoldReleaseEndToEnd(t *testing.T) {
 	if brk, err := f.stores.Audit.Verify(ctx); brk != nil || err != nil {
 		t.Fatalf("audit chain: %v %v", brk, err)
 	}
-	entries, _, err := f.stores.Audit.List(ctx, audit.Filter{Subject: id, Action: audit.Release})
+	all, _, err := f.stores.Audit.List(ctx, audit.Filter{Subject: id, Action: audit.Release})
+	// Every attempt is an entry with its outcome and reason code.
+	codes := map[string]int{}
+	var entries []audit.Entry
+	for _, e := range all {
+		var d struct{ Outcome, ReasonCode string }
+		json.Unmarshal(e.Details, &struct {
+			O *string `json:"outcome"`
+			R *string `json:"reason_code"`
+		}{&d.Outcome, &d.ReasonCode})
+		codes[d.Outcome+"/"+d.ReasonCode]++
+		if d.Outcome == "granted" {
+			entries = append(entries, e)
+		}
+	}
 	if err != nil || len(entries) != 1 {
-		t.Fatalf("release audit: %v %d", err, len(entries))
+		t.Fatalf("release audit: %v %d granted of %d", err, len(entries), len(all))
+	}
+	for _, want := range []string{"refused/bad_token", "refused/wrong_department", "refused/self_approval", "refused/reason_required", "refused/state"} {
+		if codes[want] == 0 {
+			t.Errorf("no %s release attempt in the audit log: %v", want, codes)
+		}
 	}
 	var det struct {
 		Parts []release.Part `json:"parts"`
@@ -318,7 +342,11 @@ func grepDir(t testing.TB, dir string, needle []byte) (int, []string) {
 func TestRestartNothingLost(t *testing.T) {
 	dir := t.TempDir()
 	up := startUpstream(t)
-	f := newFixture(t, dir, up, func(c *Config) { c.FourEyesLevelI = false; c.NoKeyMode = release.PassphraseWithoutKey })
+	f := newFixture(t, dir, up, func(c *Config) {
+		c.FourEyesLevelI = false
+		c.NoKeyMode = release.PassphraseWithoutKey
+		c.AdminsApprove = true
+	})
 	id1, _, raw1 := f.hold("p017_personal_list.eml", sender17, rcpt17)
 	id2, _, raw2 := f.hold("p011_other_id.eml", "user660@city.example.lg.jp", "contact78@example.net")
 	f.stop()
@@ -333,7 +361,11 @@ func TestRestartNothingLost(t *testing.T) {
 		}
 	}
 
-	f2 := newFixture(t, dir, up, func(c *Config) { c.FourEyesLevelI = false; c.NoKeyMode = release.PassphraseWithoutKey })
+	f2 := newFixture(t, dir, up, func(c *Config) {
+		c.FourEyesLevelI = false
+		c.NoKeyMode = release.PassphraseWithoutKey
+		c.AdminsApprove = true
+	})
 	admin := f2.token("admin", "admin@city.example.lg.jp", RoleAdmin)
 	code, page := f2.api("GET", "/api/v1/holds?status=held", admin, nil)
 	if code != 200 || page["total"].(float64) != 2 {
@@ -458,7 +490,11 @@ func TestEncryptedAttachmentPassesUnchanged(t *testing.T) {
 // wins, and a message is delivered if and only if the release won.
 func TestReleaseRejectRace(t *testing.T) {
 	for i := 0; i < 3; i++ {
-		f := newFixture(t, "", nil, func(c *Config) { c.NoKeyMode = release.PassphraseWithoutKey; c.FourEyesLevelI = false })
+		f := newFixture(t, "", nil, func(c *Config) {
+			c.NoKeyMode = release.PassphraseWithoutKey
+			c.FourEyesLevelI = false
+			c.AdminsApprove = true
+		})
 		id, _, _ := f.hold("p011_other_id.eml", "user660@city.example.lg.jp", "contact78@example.net")
 		a1, a2 := f.token("a1", "a1@city.example.lg.jp", RoleAdmin), f.token("a2", "a2@city.example.lg.jp", RoleAdmin)
 		codes := make(chan [2]int, 2)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,21 +74,18 @@ func (s *Service) Hold(ctx context.Context, env *spool.Envelope, content io.Read
 		Level:             hold.Level(level),
 		Verdict:           holdVerdict(v, id),
 		RequiredApprovals: s.requiredApprovals(level),
+		// One record per held message: what the release and the notices
+		// need travels with it (3.3.5: class I/II leaves encrypted).
+		Handling: hold.Handling{Approvers: v.Approvers, RequireEncryption: v.RequireEncryption || level == "I" || level == "II",
+			SMTPUTF8: env.UTF8, EightBitMIME: env.EightBit, ReasonsEN: map[string]string{}},
+	}
+	for _, h := range v.Rules {
+		if h.ReasonEN != "" {
+			rec.Handling.ReasonsEN[h.ID] = h.ReasonEN
+		}
 	}
 	if rec.Envelope.Received.IsZero() {
 		rec.Envelope.Received = s.now().UTC()
-	}
-	// The facts first: a crash after them but before Put leaves only an
-	// orphan row; the other order could leave a hold without its approvers.
-	m := meta{Approvers: v.Approvers, RequireEncryption: v.RequireEncryption || level == "I" || level == "II",
-		UTF8: env.UTF8, EightBit: env.EightBit, ReasonsEN: map[string]string{}}
-	for _, h := range v.Rules {
-		if h.ReasonEN != "" {
-			m.ReasonsEN[h.ID] = h.ReasonEN
-		}
-	}
-	if err := s.db.putMeta(ctx, id, m); err != nil {
-		return "", err
 	}
 	rec, err := s.holds.Put(ctx, rec, content)
 	if err != nil {
@@ -103,15 +101,65 @@ func (s *Service) Hold(ctx context.Context, env *spool.Envelope, content io.Read
 		log.Error("review: audit hold", "err", err)
 	}
 	log.Info("review: held", "from", rec.Envelope.From, "department", rec.Department, "level", rec.Level, "verdict", v)
-	s.sendNotice(ctx, id, heldNotice(s, rec, m))
-	to := m.Approvers
-	if len(to) == 0 {
-		to = s.cfg.SecurityTeam
-	}
-	for _, ap := range to {
-		s.sendNotice(ctx, id, approverNotice(s, rec, m, ap))
+	s.sendNotice(ctx, id, heldNotice(s, rec))
+	for _, ap := range s.noticeApprovers(rec) {
+		s.sendNotice(ctx, id, approverNotice(s, rec, ap))
 	}
 	return id, nil
+}
+
+// noticeApprovers is who is asked to decide: the approvers the policy
+// named at hold time, or the security team when it named none.
+func (s *Service) noticeApprovers(rec hold.Record) []string {
+	if len(rec.Handling.Approvers) > 0 {
+		return rec.Handling.Approvers
+	}
+	return s.cfg.SecurityTeam
+}
+
+// AuditRejected records a message the relay refused with 550 by the
+// policy (3.3.5): nothing of it is kept, so this entry is its only trace.
+func (s *Service) AuditRejected(ctx context.Context, env *spool.Envelope, v *policy.Verdict) {
+	if env == nil || v == nil {
+		return
+	}
+	rules := []map[string]string{}
+	for _, h := range v.Rules {
+		if h.Action == policy.Reject {
+			rules = append(rules, map[string]string{"id": h.ID, "clause": h.Clause})
+		}
+	}
+	hv := holdVerdict(v, env.ID)
+	s.auditLog(ctx, s.logger(env.ID), "relay", ActionSMTPReject, env.ID, map[string]any{
+		"from": env.From, "recipients": recipientsOf(env), "client_ip": env.ClientIP, "department": v.Department,
+		"level": v.Level, "rules": rules, "findings": maskedFindings(hv.Findings), "policy_version": v.PolicyVersion,
+		"reply": "550 5.7.1", "outcome": "refused", "reason_code": "policy",
+	})
+}
+
+// Audit actions the review service writes beside the audit package's.
+const (
+	ActionSMTPReject = "smtp-reject" // the relay's 550 by the policy
+	ActionRemind     = "remind"      // approvers reminded before expiry
+)
+
+// attempt records one approve/release/reject/false-positive attempt with
+// its outcome and reason code (granted, or the refusal's code:
+// self_approval, wrong_department, not_approver, no_key, state, …).
+func (s *Service) attempt(ctx context.Context, a Actor, action, id string, err error, details map[string]any) {
+	if details == nil {
+		details = map[string]any{}
+	}
+	if err == nil {
+		details["outcome"], details["reason_code"] = "granted", "granted"
+	} else {
+		details["outcome"], details["reason_code"] = "refused", reasonCode(err)
+	}
+	actor := a.Address
+	if actor == "" {
+		actor = "unknown"
+	}
+	s.auditLog(ctx, s.logger(id), actor, action, id, details)
 }
 
 // maskedFindings keeps what the audit log needs: detector, count and
@@ -137,14 +185,35 @@ type ReleaseResult struct {
 	// Passphrase is returned once, in passphrase mode, for the releasing
 	// officer to give the recipient by another channel (never stored or
 	// mailed).
-	Passphrase   string         `json:"passphrase,omitempty"`
-	Fingerprints []string       `json:"fingerprints,omitempty"`
-	Parts        []release.Part `json:"parts,omitempty"`
+	Passphrase string `json:"passphrase,omitempty"`
+	// PassphraseHandoff says to whom the passphrase must go and how
+	// (never by this mail); set with Passphrase.
+	PassphraseHandoff *Handoff       `json:"passphrase_handoff,omitempty"`
+	Fingerprints      []string       `json:"fingerprints,omitempty"`
+	Parts             []release.Part `json:"parts,omitempty"`
 	// Exception is the 8.4 exception of a class I/II release sent
 	// unencrypted; ProtectedHeaders the header fields moved into the
 	// encrypted 元のヘッダー.txt.pgp.
 	Exception        string   `json:"exception,omitempty"`
 	ProtectedHeaders []string `json:"protected_headers,omitempty"`
+}
+
+// Handoff tells the releasing officer whom to give the passphrase and by
+// which channel (3.3.5: the key never travels with the message).
+type Handoff struct {
+	To        []string `json:"to"`         // the recipients who need it
+	ChannelJA string   `json:"channel_ja"` // e.g. 電話または手渡し
+	JA        string   `json:"message_ja"`
+	EN        string   `json:"message_en"`
+}
+
+func (s *Service) handoff(rec hold.Record) *Handoff {
+	to := strings.Join(rec.Envelope.Recipients, ", ")
+	return &Handoff{To: rec.Envelope.Recipients, ChannelJA: s.cfg.PassphraseChannel,
+		JA: fmt.Sprintf("このパスワードを受信者（%s）に、%sなど、このメール以外の手段で伝えてください。メールやその返信では送らないでください。送信者には「パスワードは承認者（%s）から受信者に伝える」と通知しました。",
+			to, s.cfg.PassphraseChannel, rec.Actor),
+		EN: fmt.Sprintf("Give this passphrase to the recipients (%s) by a channel other than mail (%s); never by mail or in a reply. The sender was told that you (%s) give it to the recipients.",
+			to, s.cfg.PassphraseChannel, rec.Actor)}
 }
 
 func needReason(reason string) error {
@@ -158,10 +227,29 @@ func needReason(reason string) error {
 // approvers agreed (four-eyes), the message is rewritten with every
 // attachment encrypted when its level requires it (3.3.5), queued for
 // delivery without being judged again, audited with the SHA-256 of every
-// part as inspected and as sent, and the sender told.
+// part as inspected and as sent, and the sender told. Every attempt is
+// audited with its outcome and reason code.
 //
 // opt (at most one) asks for "encryption none" under an 8.4 exception.
 func (s *Service) Release(ctx context.Context, id string, a Actor, reason string, opt ...ReleaseOptions) (*ReleaseResult, error) {
+	action := audit.Release
+	details := map[string]any{"reason": reason}
+	var o ReleaseOptions
+	if len(opt) > 0 {
+		o = opt[0]
+		if o.Encryption != "" || o.Exception != "" {
+			details["encryption_requested"], details["exception"] = o.Encryption, o.Exception
+		}
+	}
+	res, err := s.release(ctx, id, a, reason, o, &action, details)
+	s.attempt(ctx, a, action, id, err, details)
+	if err != nil {
+		s.logger(id).Warn("review: release refused", "actor", a.Address, "err", err)
+	}
+	return res, err
+}
+
+func (s *Service) release(ctx context.Context, id string, a Actor, reason string, o ReleaseOptions, action *string, details map[string]any) (*ReleaseResult, error) {
 	if err := needReason(reason); err != nil {
 		return nil, err
 	}
@@ -170,32 +258,27 @@ func (s *Service) Release(ctx context.Context, id string, a Actor, reason string
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, a, rec); err != nil {
-		log.Warn("review: release refused", "actor", a.Address, "err", err)
+	// Checked now, against the policy in force (3.3.5).
+	if err := s.Authorize(ctx, a, rec, OpDecide); err != nil {
 		return nil, err
 	}
 	if rec.Status != hold.Held {
 		return nil, storeErr(fmt.Errorf("hold %s is %s: %w", id, rec.Status, hold.ErrInvalidTransition))
 	}
-	approved := false
-	for _, ap := range rec.Approvals {
-		if sameAddr(ap.Actor, a.Address) {
-			approved = true
-		}
-	}
-	if !approved {
+	approved := slices.ContainsFunc(rec.Approvals, func(ap hold.Approval) bool { return sameAddr(ap.Actor, a.Address) })
+	need := max(rec.RequiredApprovals, 1)
+	if !approved && len(rec.Approvals)+1 < need {
+		// Four-eyes: this approval is not the last one.
+		*action = audit.Approve
 		if rec, err = s.holds.Approve(ctx, id, a.Address, reason); err != nil {
 			return nil, storeErr(err)
 		}
-		s.auditLog(ctx, log, a.Address, audit.Approve, id, map[string]any{"reason": reason,
-			"approvals": len(rec.Approvals), "required": rec.RequiredApprovals})
-	} else if !rec.Ready() {
-		return nil, storeErr(hold.ErrDuplicateApproval)
-	}
-	res := &ReleaseResult{ID: id, Status: "approved", Approvals: len(rec.Approvals), Required: max(rec.RequiredApprovals, 1)}
-	if !rec.Ready() {
+		details["approvals"], details["required"] = len(rec.Approvals), need
 		log.Info("review: approved, waiting for another approver", "actor", a.Address)
-		return res, nil
+		return &ReleaseResult{ID: id, Status: "approved", Approvals: len(rec.Approvals), Required: need}, nil
+	}
+	if approved && !rec.Ready() {
+		return nil, storeErr(hold.ErrDuplicateApproval)
 	}
 
 	s.decideMu.Lock()
@@ -206,35 +289,38 @@ func (s *Service) Release(ctx context.Context, id string, a Actor, reason string
 	if rec.Status != hold.Held {
 		return nil, storeErr(fmt.Errorf("hold %s is %s: %w", id, rec.Status, hold.ErrInvalidTransition))
 	}
-	m, found, err := s.db.getMeta(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		m.RequireEncryption = rec.Level == "I" || rec.Level == "II"
-	}
-	var o ReleaseOptions
-	if len(opt) > 0 {
-		o = opt[0]
-	}
+	// Class I/II never leaves in clear; a record of an older version
+	// without the flag falls back to its level (3.3.5).
+	requireEnc := rec.Handling.RequireEncryption || rec.Level == "I" || rec.Level == "II"
+	// The release is prepared before the approval is recorded: a release
+	// refused (no key, content_mismatch …) leaves no approval behind, and
+	// the next attempt records its own reason.
 	var rr *release.Result
 	w, err := s.spoolWriter(func(w io.Writer) error {
 		var err error
-		rr, err = s.sendRelease(ctx, w, rec, m.RequireEncryption, o, log)
+		rr, err = s.sendRelease(ctx, w, rec, requireEnc, o, log)
 		return err
 	})
 	if err != nil {
+		var mk *release.MissingKeyError
+		if errors.As(err, &mk) {
+			details["recipients_without_key"] = mk.Recipients
+		}
 		var e *Error
 		if errors.As(err, &e) {
-			s.auditLog(ctx, log, a.Address, ActionReleaseRefused, id, map[string]any{"code": e.Code, "reason": e.EN,
-				"encryption": o.Encryption, "exception": o.Exception})
 			return nil, e
 		}
 		return nil, fmt.Errorf("review release %s: %w", id, err)
 	}
 	env := &spool.Envelope{ID: w.ID(), From: rec.Envelope.From, Received: s.now().UTC(),
-		UTF8: m.UTF8, EightBit: m.EightBit, AuthUser: rec.Envelope.AuthUser, ClientIP: rec.Envelope.ClientIP, HELO: rec.Envelope.HELO}
+		UTF8: rec.Handling.SMTPUTF8, EightBit: rec.Handling.EightBitMIME, AuthUser: rec.Envelope.AuthUser, ClientIP: rec.Envelope.ClientIP, HELO: rec.Envelope.HELO}
 	env.Recipients = spool.PendingRecipients(rec.Envelope.Recipients)
+	if !approved {
+		if rec, err = s.holds.Approve(ctx, id, a.Address, reason); err != nil {
+			w.Abort()
+			return nil, storeErr(err)
+		}
+	}
 	// Queued first, then marked released: a crash in between can at worst
 	// send it twice, never lose it.
 	if err := w.Commit(env, spool.AreaQueue); err != nil {
@@ -247,9 +333,8 @@ func (s *Service) Release(ctx context.Context, id string, a Actor, reason string
 		return nil, storeErr(err)
 	}
 	s.notify(env.ID)
-	res.Status, res.QueueID = "released", env.ID
-	details := map[string]any{"reason": reason, "queue_id": env.ID, "content_sha256": rec.ContentSHA256,
-		"approvers": rec.Approvals, "encryption": "none"}
+	res := &ReleaseResult{ID: id, Status: "released", Approvals: len(rec.Approvals), Required: need, QueueID: env.ID, Method: "none"}
+	details["queue_id"], details["content_sha256"], details["approvers"], details["encryption"] = env.ID, rec.ContentSHA256, rec.Approvals, "none"
 	if rr != nil {
 		res.Method, res.Passphrase, res.Fingerprints, res.Parts = rr.Method, rr.Passphrase, rr.Fingerprints, rr.Parts
 		res.Exception, res.ProtectedHeaders = rr.Exception, rr.ProtectedHeaders
@@ -263,23 +348,13 @@ func (s *Service) Release(ctx context.Context, id string, a Actor, reason string
 			details["exception"] = rr.Exception
 		}
 	}
-	s.auditLog(ctx, log, a.Address, audit.Release, id, details)
-	log.Info("review: released", "actor", a.Address, "queue_id", env.ID, "method", res.Method)
-	s.sendNotice(ctx, id, decisionNotice(s, rec, "released"))
-	return res, nil
-}
-
-// bodyHasFindings: a finding located in the body moves the body into an
-// encrypted attachment on release.
-func bodyHasFindings(fs []hold.Finding) bool {
-	for _, f := range fs {
-		for _, l := range f.Locations {
-			if l == "body" || strings.HasPrefix(l, "body") {
-				return true
-			}
-		}
+	if res.Passphrase != "" {
+		res.PassphraseHandoff = s.handoff(rec)
+		details["passphrase_to"] = rec.Envelope.Recipients
 	}
-	return false
+	log.Info("review: released", "actor", a.Address, "queue_id", env.ID, "method", res.Method)
+	s.sendNotice(ctx, id, releasedNotice(s, rec, res.Method))
+	return res, nil
 }
 
 func (s *Service) auditLog(ctx context.Context, log interface{ Error(string, ...any) }, actor, action, subject string, details any) {
@@ -288,55 +363,62 @@ func (s *Service) auditLog(ctx context.Context, log interface{ Error(string, ...
 	}
 }
 
-// Reject refuses a held message; the sender is told.
+// Reject refuses a held message; the sender is told. Every attempt is
+// audited with its outcome and reason code.
 func (s *Service) Reject(ctx context.Context, id string, a Actor, reason string) (hold.Record, error) {
+	rec, err := s.reject(ctx, id, a, reason)
+	s.attempt(ctx, a, audit.Reject, id, err, map[string]any{"reason": reason})
+	if err != nil {
+		s.logger(id).Warn("review: reject refused", "actor", a.Address, "err", err)
+		return hold.Record{}, err
+	}
+	s.logger(id).Info("review: rejected", "actor", a.Address)
+	s.sendNotice(ctx, id, decisionNotice(s, rec, "rejected"))
+	return rec, nil
+}
+
+func (s *Service) reject(ctx context.Context, id string, a Actor, reason string) (hold.Record, error) {
 	if err := needReason(reason); err != nil {
 		return hold.Record{}, err
 	}
-	log := s.logger(id)
 	rec, err := s.get(ctx, id)
 	if err != nil {
 		return hold.Record{}, err
 	}
-	if err := s.authorize(ctx, a, rec); err != nil {
-		log.Warn("review: reject refused", "actor", a.Address, "err", err)
+	if err := s.Authorize(ctx, a, rec, OpDecide); err != nil {
 		return hold.Record{}, err
 	}
 	s.decideMu.Lock()
 	rec, err = s.holds.Reject(ctx, id, a.Address, reason)
 	s.decideMu.Unlock()
-	if err != nil {
-		return hold.Record{}, storeErr(err)
-	}
-	s.auditLog(ctx, log, a.Address, audit.Reject, id, map[string]any{"reason": reason})
-	log.Info("review: rejected", "actor", a.Address)
-	s.sendNotice(ctx, id, decisionNotice(s, rec, "rejected"))
-	return rec, nil
+	return rec, storeErr(err)
 }
 
 // MarkFalsePositive records that a finding (by detector, optionally
 // location) was wrong, for tuning the detectors; it does not release.
 func (s *Service) MarkFalsePositive(ctx context.Context, id string, fp hold.FalsePositive, a Actor, reason string) (hold.Record, error) {
+	rec, err := s.markFalsePositive(ctx, id, fp, a, reason)
+	s.attempt(ctx, a, audit.FalsePositive, id, err, map[string]any{"detector": fp.Detector, "location": fp.Location, "reason": reason})
+	return rec, err
+}
+
+func (s *Service) markFalsePositive(ctx context.Context, id string, fp hold.FalsePositive, a Actor, reason string) (hold.Record, error) {
 	if err := needReason(reason); err != nil {
 		return hold.Record{}, err
 	}
 	if strings.TrimSpace(fp.Detector) == "" {
 		return hold.Record{}, errf(http.StatusBadRequest, "detector_required", "検出器（detector）の指定が必要です。", "a detector is required", nil)
 	}
-	log := s.logger(id)
 	rec, err := s.get(ctx, id)
 	if err != nil {
 		return hold.Record{}, err
 	}
-	if err := s.authorize(ctx, a, rec); err != nil {
+	if err := s.Authorize(ctx, a, rec, OpDecide); err != nil {
 		return hold.Record{}, err
 	}
 	fp.Actor, fp.Note, fp.At = a.Address, reason, s.now().UTC()
-	if rec, err = s.holds.MarkFalsePositive(ctx, id, fp); err != nil {
-		return hold.Record{}, storeErr(err)
-	}
-	s.auditLog(ctx, log, a.Address, audit.FalsePositive, id, map[string]any{"detector": fp.Detector, "location": fp.Location, "reason": reason})
-	return rec, nil
+	rec, err = s.holds.MarkFalsePositive(ctx, id, fp)
+	return rec, storeErr(err)
 }
 
 // Run does the periodic work until ctx is done: expiry (the sender is
@@ -367,6 +449,9 @@ func (s *Service) Tick(ctx context.Context) {
 		s.auditLog(ctx, log, "system", audit.Expire, rec.ID, map[string]any{"expires_at": rec.ExpiresAt})
 		s.sendNotice(ctx, rec.ID, decisionNotice(s, rec, "expired"))
 	}
+	if s.cfg.RemindBefore > 0 {
+		s.remind(ctx, now)
+	}
 	purged, err := s.holds.PurgeDue(ctx, now)
 	if err != nil {
 		s.log.Error("review: purge", "err", err)
@@ -375,6 +460,25 @@ func (s *Service) Tick(ctx context.Context) {
 		s.auditLog(ctx, s.logger(rec.ID), "system", audit.Purge, rec.ID, nil)
 	}
 	s.sendDueDelays(ctx, now)
+}
+
+// remind tells the approvers, once, that a held message expires within
+// RemindBefore (nobody has decided yet; 3.3.5 needs their decision).
+func (s *Service) remind(ctx context.Context, now time.Time) {
+	due, err := s.holds.RemindDue(ctx, now.Add(s.cfg.RemindBefore), now)
+	if err != nil {
+		s.log.Error("review: reminders", "err", err)
+	}
+	for _, rec := range due {
+		to := s.currentApprovers(rec)
+		if len(to) == 0 {
+			to = s.noticeApprovers(rec)
+		}
+		for _, ap := range to {
+			s.sendNotice(ctx, rec.ID, reminderNotice(s, rec, ap))
+		}
+		s.auditLog(ctx, s.logger(rec.ID), "system", ActionRemind, rec.ID, map[string]any{"to": to, "expires_at": rec.ExpiresAt})
+	}
 }
 
 // sha256Hex is the hex SHA-256 of b.

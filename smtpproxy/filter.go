@@ -13,6 +13,12 @@ var (
 	// CR and LF only as CRLF).
 	errBareCRLF = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
 		Message: "Bare CR or LF in message, only CRLF line endings are allowed (RFC 5321 2.3.8)"}
+	// errNUL: RFC 5322 (2.2, 3.5: text excludes %d0) and RFC 5321 4.1.4
+	// leave no room for NUL in a message; BINARYMIME, which would, is not
+	// offered. NUL also splits a number so that detectors miss it (issue
+	// 17), so the message is refused, headers and body alike (3.3.5).
+	errNUL = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
+		Message: "NUL character in message (RFC 5322)"}
 	// RFC 5321 4.5.3.1.6 limits a text line; ours is configurable.
 	errLineTooLong = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2},
 		Message: "Line too long (RFC 5321 4.5.3.1.6)"}
@@ -48,6 +54,8 @@ func (c *checkWriter) Write(p []byte) (int, error) {
 	}
 	for _, b := range p {
 		switch {
+		case b == 0:
+			return 0, errNUL
 		case b == '\n' && c.prev != '\r':
 			return 0, errBareCRLF
 		case c.prev == '\r' && b != '\n':
@@ -81,7 +89,7 @@ func (c *checkWriter) Write(p []byte) (int, error) {
 }
 
 // finish checks the end of the message.
-func (c *checkWriter) finish() error {
+func (c *checkWriter) finish() *smtp.SMTPError {
 	if c.prev == '\r' {
 		return errBareCRLF
 	}

@@ -57,6 +57,7 @@ type harnessOpt struct {
 	cfg       func(*Config)
 	inspector Inspector
 	keeper    Keeper
+	auditor   Auditor
 	tls       bool
 }
 
@@ -86,7 +87,7 @@ func newHarness(t *testing.T, o harnessOpt) *harness {
 		o.cfg(&cfg)
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.srv = New(cfg, store, Options{Logger: logger, Metrics: h.metrics, Inspector: o.inspector, Queue: h.notify, Keeper: o.keeper})
+	h.srv = New(cfg, store, Options{Logger: logger, Metrics: h.metrics, Inspector: o.inspector, Queue: h.notify, Keeper: o.keeper, Auditor: o.auditor})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -318,4 +319,12 @@ func newBenchHarness(b *testing.B) string {
 		<-done
 	})
 	return ln.Addr().String()
+}
+
+// readToEOF reads what the server sends until it closes the connection
+// (the test's deadline stops a server that never does).
+func (r *raw) readToEOF() (string, error) {
+	var b strings.Builder
+	_, err := io.Copy(&b, r.r)
+	return b.String(), err
 }

@@ -90,15 +90,20 @@ type Config struct {
 	// Certificate enables STARTTLS and the implicit-TLS listener.
 	Certificate *tls.Certificate
 
-	MaxMessageSize      int64
-	MaxRecipients       int
-	MaxLineLength       int
-	MaxHeaderSize       int64
-	CommandTimeout      time.Duration
-	DataTimeout         time.Duration
-	MaxConnections      int
+	MaxMessageSize int64
+	MaxRecipients  int
+	MaxLineLength  int
+	MaxHeaderSize  int64
+	CommandTimeout time.Duration
+	DataTimeout    time.Duration
+	MaxConnections int
+	// MaxConnectionsPerIP caps one address's sessions so that slow
+	// clients from one address cannot take every connection (default: a
+	// quarter of MaxConnections, at most 50, at least 1).
 	MaxConnectionsPerIP int
 	InspectTimeout      time.Duration
+	// Auth are the brakes on password guessing.
+	Auth AuthLimits
 }
 
 func (c *Config) setDefaults() {
@@ -127,11 +132,19 @@ func (c *Config) setDefaults() {
 		c.MaxConnections = 500
 	}
 	if c.MaxConnectionsPerIP == 0 {
-		c.MaxConnectionsPerIP = 50
+		c.MaxConnectionsPerIP = DefaultConnectionsPerIP(c.MaxConnections)
 	}
 	if c.InspectTimeout == 0 {
 		c.InspectTimeout = 2 * time.Minute
 	}
+	c.Auth.setDefaults(c.MaxConnections)
+}
+
+// DefaultConnectionsPerIP is the per-address cap when none is configured:
+// a quarter of the connections, at most 50, at least 1, so that one
+// address never holds them all.
+func DefaultConnectionsPerIP(maxConnections int) int {
+	return max(1, min(50, maxConnections/4))
 }
 
 // Options are the front end's collaborators; all are optional.
@@ -140,9 +153,12 @@ type Options struct {
 	Metrics   *ops.Metrics
 	Inspector Inspector // nil: every message passes
 	Queue     Notifier  // nil: nobody is told
-	// Keeper takes held and delayed messages; nil: they go to
-	// spool.AreaHold (delay too: it waits for staff instead).
+	// Keeper takes held and delayed messages. When it fails (or is nil)
+	// the client gets 451 4.3.0 and retries: nothing is kept in clear.
 	Keeper Keeper
+	// Auditor records AUTH failures and blocks (the audit log); nil: only
+	// the log and the metrics have them.
+	Auditor Auditor
 }
 
 // Server is the SMTP front end. One Server may serve several listeners.
@@ -152,6 +168,8 @@ type Server struct {
 	metrics *ops.Metrics
 	queue   Notifier
 	keeper  Keeper
+	auditor Auditor
+	auth    *authGuard
 
 	cfg       atomic.Pointer[Config] // reloadable settings
 	inspector atomic.Pointer[inspectorBox]
@@ -176,7 +194,9 @@ func New(cfg Config, store *spool.Store, opts Options) *Server {
 		metrics:  opts.Metrics,
 		queue:    opts.Queue,
 		keeper:   opts.Keeper,
+		auditor:  opts.Auditor,
 		startCfg: cfg,
+		auth:     newAuthGuard(cfg.Auth.MaxChecks),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -186,7 +206,6 @@ func New(cfg Config, store *spool.Store, opts Options) *Server {
 	}
 	s.cfg.Store(&cfg)
 	s.SetInspector(opts.Inspector)
-	s.conns.counts = map[netip.Addr]int{}
 	s.open = map[string]*countedConn{}
 	return s
 }
@@ -211,6 +230,10 @@ func (s *Server) Reload(cfg Config) (needRestart []string) {
 	if cfg.MaxLineLength != old.MaxLineLength {
 		needRestart = append(needRestart, "max_line_length")
 		cfg.MaxLineLength = old.MaxLineLength
+	}
+	if cfg.Auth.MaxChecks != old.Auth.MaxChecks {
+		needRestart = append(needRestart, "auth_limits.max_checks")
+		cfg.Auth.MaxChecks = old.Auth.MaxChecks
 	}
 	if cfg.CommandTimeout != old.CommandTimeout {
 		needRestart = append(needRestart, "command_timeout")
@@ -379,7 +402,8 @@ func (l slogErrorLog) Printf(format string, v ...any) {
 
 func (l slogErrorLog) Println(v ...any) { l.log.Warn("smtp", "detail", fmt.Sprint(v...)) }
 
-// connLimiter counts open connections per client address and in total.
+// connLimiter counts open connections (or sessions in AUTH) per client
+// address and in total.
 type connLimiter struct {
 	mu     sync.Mutex
 	total  int
@@ -391,6 +415,9 @@ func (l *connLimiter) acquire(ip netip.Addr, max, maxPer int) bool {
 	defer l.mu.Unlock()
 	if l.total >= max || l.counts[ip] >= maxPer {
 		return false
+	}
+	if l.counts == nil {
+		l.counts = map[netip.Addr]int{}
 	}
 	l.total++
 	l.counts[ip]++
@@ -442,26 +469,6 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		l.s.track(cc)
 		return cc, nil
 	}
-}
-
-type countedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-	busy    atomic.Bool // a message transfer is in progress
-	// quiet is when the last transfer's reply has surely been written
-	// (unix ns); a drain must not close the connection between Data's
-	// return and go-smtp writing the 250.
-	quiet atomic.Int64
-}
-
-func (c *countedConn) idle(now time.Time) bool {
-	return !c.busy.Load() && now.UnixNano() > c.quiet.Load()
-}
-
-func (c *countedConn) Close() error {
-	c.once.Do(c.release)
-	return c.Conn.Close()
 }
 
 func remoteIP(a net.Addr) netip.Addr {

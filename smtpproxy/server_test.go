@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"dlpguard/internal/mailtest"
 	"dlpguard/smtpproxy/spool"
 )
 
@@ -142,8 +143,10 @@ func TestSizeLimit(t *testing.T) {
 	r := h.raw("127.0.0.1")
 	r.cmd("EHLO client.test", "250")
 	r.cmd("MAIL FROM:<a@x.jp> SIZE=20000", "552 5.3.4")
-	// The session goes on after a refusal.
-	if _, err := send(c, "a@x.jp", []string{"b@y.jp"}, message("small", "ok\r\n")); err != nil {
+	// A refusal at MAIL keeps the session; one during DATA ended it
+	// (issue 17), so the client sends on a new connection.
+	r.cmd("MAIL FROM:<a@x.jp> SIZE=2000", "250")
+	if _, err := send(h.client("127.0.0.1"), "a@x.jp", []string{"b@y.jp"}, message("small", "ok\r\n")); err != nil {
 		t.Fatalf("after oversize: %v", err)
 	}
 	if n := len(h.list(spool.AreaQueue)); n != 1 {
@@ -177,7 +180,9 @@ func TestHeaderSizeLimit(t *testing.T) {
 	if code(err) != 552 || !strings.Contains(err.Error(), "header too large") {
 		t.Fatalf("big header: %v", err)
 	}
-	// A big body with a small header is fine.
+	// A big body with a small header is fine (a new connection: the
+	// refusal ended the last one).
+	c = h.client("127.0.0.1")
 	if _, err := send(c, "a@x.jp", []string{"b@y.jp"}, "Subject: x\r\n\r\n"+strings.Repeat(strings.Repeat("b", 70)+"\r\n", 100)); err != nil {
 		t.Fatalf("big body: %v", err)
 	}
@@ -381,26 +386,30 @@ func TestBDAT(t *testing.T) {
 	// returns, which races with the next BDAT on the same connection (an
 	// upstream bug); a following DATA transaction is unaffected.
 	aborts := []struct {
-		name string
-		run  func(r *raw)
+		name   string
+		run    func(r *raw)
+		closes bool // a refused transfer ends the session (issue 17)
 	}{
 		{"RSET mid-transfer", func(r *raw) {
 			r.send("BDAT 10\r\n0123456789")
 			r.expect("250")
 			r.cmd("RSET", "250")
-		}},
+		}, false},
 		{"oversize across chunks", func(r *raw) {
 			chunk := strings.Repeat("x", 3000)
 			r.send("BDAT 3000\r\n" + chunk)
 			r.expect("250")
 			r.send("BDAT 3000 LAST\r\n" + chunk)
+			// go-smtp refuses the chunk before it reaches the session and
+			// reads it away exactly, so the stream stays in step and the
+			// session goes on.
 			r.expect("552 5.3.4")
-		}},
+		}, false},
 		{"bare LF", func(r *raw) {
 			bad := "Subject: x\r\n\r\nhello\n.\nMAIL FROM:<evil@x>\r\n"
 			r.send("BDAT " + itoa(len(bad)) + " LAST\r\n" + bad)
 			r.expect("554 5.6.0")
-		}},
+		}, true},
 	}
 	for _, tc := range aborts {
 		t.Run(tc.name, func(t *testing.T) {
@@ -410,7 +419,15 @@ func TestBDAT(t *testing.T) {
 			r.cmd("MAIL FROM:<a@x.jp>", "250")
 			r.cmd("RCPT TO:<b@y.jp>", "250")
 			tc.run(r)
-			// The session goes on with a fresh transaction.
+			if tc.closes {
+				if rest, _ := r.readToEOF(); rest != "" {
+					t.Fatalf("after the refusal: %q, want the close", rest)
+				}
+				r = h.raw("127.0.0.1")
+				r.t = t
+				r.cmd("EHLO client.test", "250")
+			}
+			// The client goes on with a fresh transaction.
 			r.cmd("MAIL FROM:<a@x.jp>", "250")
 			r.cmd("RCPT TO:<b@y.jp>", "250")
 			r.cmd("DATA", "354")
@@ -467,9 +484,11 @@ func TestSmuggling(t *testing.T) {
 			r.cmd("DATA", "354")
 			r.send(tc.data + ".\r\n")
 			r.expect("554 5.6.0")
-			// Nothing smuggled is taken as a command: the session is in
-			// its initial state.
-			r.cmd("NOOP", "250")
+			// Nothing smuggled is taken as a command: the session ends
+			// after the reply.
+			if rest, _ := r.readToEOF(); rest != "" {
+				t.Fatalf("after the refusal: %q, want the close", rest)
+			}
 		})
 	}
 	if n := len(h.list(spool.AreaQueue)); n != 0 {
@@ -547,7 +566,7 @@ func TestInspectionHook(t *testing.T) {
 		inspect  func(ctx context.Context, env *spool.Envelope, f *os.File) (Decision, error)
 		wantCode string // reply prefix
 		wantText string
-		area     spool.Area // "" = nothing committed
+		area     spool.Area // "" = nothing committed; AreaHold: given to the Keeper
 	}{
 		{"pass", func(context.Context, *spool.Envelope, *os.File) (Decision, error) {
 			return Decision{Action: ActionPass}, nil
@@ -583,8 +602,17 @@ func TestInspectionHook(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			var kept []string
+			var mu sync.Mutex
+			keeper := keeperFunc(func(_ context.Context, _ string, env *spool.Envelope, _ io.Reader, _ Decision) (string, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				kept = append(kept, env.ID)
+				return env.ID, nil
+			})
 			h := newHarness(t, harnessOpt{
 				inspector: InspectorFunc(tc.inspect),
+				keeper:    keeper,
 				cfg:       func(c *Config) { c.InspectTimeout = 200 * time.Millisecond },
 			})
 			r := h.raw("127.0.0.1")
@@ -597,13 +625,18 @@ func TestInspectionHook(t *testing.T) {
 				t.Fatalf("reply %q, want %q", rep, tc.wantText)
 			}
 			id := idFrom(t, rep)
-			for _, a := range []spool.Area{spool.AreaQueue, spool.AreaHold} {
-				ids := h.list(a)
-				if want := a == tc.area; want != slices.Contains(ids, id) || len(ids) > 1 {
-					t.Errorf("area %s holds %v (want message there: %v)", a, ids, want)
-				}
+			if ids := h.list(spool.AreaQueue); (tc.area == spool.AreaQueue) != slices.Contains(ids, id) || len(ids) > 1 {
+				t.Errorf("queue holds %v (want the message there: %v)", ids, tc.area == spool.AreaQueue)
 			}
-			if tc.area != "" {
+			if ids := h.list(spool.AreaHold); len(ids) != 0 {
+				t.Errorf("plaintext spool hold area has %v", ids)
+			}
+			mu.Lock()
+			if (tc.area == spool.AreaHold) != slices.Contains(kept, id) {
+				t.Errorf("keeper got %v (want %s: %v)", kept, id, tc.area == spool.AreaHold)
+			}
+			mu.Unlock()
+			if tc.area == spool.AreaQueue {
 				env, _ := h.store.Envelope(tc.area, id)
 				if len(env.Recipients) != 1 {
 					t.Errorf("recipients %v", env.Recipients)
@@ -674,6 +707,7 @@ func FuzzCheckWriter(f *testing.F) {
 	f.Add([]byte("Subject: x\r\n\r\nbody\r\n"), 64)
 	f.Add([]byte("a\nb"), 10)
 	f.Add([]byte("a\r\r\n"), 10)
+	f.Add([]byte("Subject: a\x00b\r\n\r\n3016\x006613\r\n"), 64)
 	f.Fuzz(func(t *testing.T, data []byte, max int) {
 		if max < 1 {
 			max = 1
@@ -688,7 +722,9 @@ func FuzzCheckWriter(f *testing.F) {
 			_, err2 = cw.Write(data[cut:])
 		}
 		if err1 == nil && err2 == nil {
-			err3 = cw.finish()
+			if e := cw.finish(); e != nil { // a typed nil is no error
+				err3 = e
+			}
 		}
 		accepted := err1 == nil && err2 == nil && err3 == nil
 		if accepted {
@@ -698,6 +734,9 @@ func FuzzCheckWriter(f *testing.F) {
 			s := strings.ReplaceAll(string(data), "\r\n", "")
 			if strings.ContainsAny(s, "\r\n") {
 				t.Fatalf("bare CR/LF accepted in %q", data)
+			}
+			if strings.IndexByte(s, 0) >= 0 {
+				t.Fatalf("NUL accepted in %q", data)
 			}
 		}
 	})
@@ -735,6 +774,7 @@ func TestMailLoop(t *testing.T) {
 	if _, err := send(c, "a@x.jp", []string{"b@y.jp"}, hops(maxHops)); code(err) != 554 {
 		t.Fatalf("%d hops: %v", maxHops, err)
 	}
+	c = h.client("127.0.0.1") // the refusal ended the session
 	// RECEIVED in the body or as another header's value does not count.
 	body := hops(maxHops-1) + strings.Repeat("Received: body text\r\n", 100)
 	if _, err := send(c, "a@x.jp", []string{"b@y.jp"}, "X-Note: Received: x\r\n"+body); err != nil {
@@ -849,7 +889,7 @@ func TestLocalFailureCodes(t *testing.T) {
 		{errors.New("disk on fire"), 451, smtp.EnhancedCode{4, 3, 0}},
 	}
 	for _, tc := range tests {
-		se := localFailure("ID1", tc.err).(*smtp.SMTPError)
+		se := localFailure("ID1", tc.err)
 		if se.Code != tc.code || se.EnhancedCode != tc.ec || !strings.HasSuffix(se.Message, "(ID1)") || strings.Contains(se.Message, "/x") {
 			t.Errorf("%v -> %d %v %q", tc.err, se.Code, se.EnhancedCode, se.Message)
 		}
@@ -925,8 +965,9 @@ func (f keeperFunc) Keep(ctx context.Context, action string, env *spool.Envelope
 }
 
 // TestKeeper: held and delayed messages go to the keeper (the review
-// service) with the inspector's detail; when it fails, the message is held
-// in the spool instead (fail closed, never lost).
+// service) with the inspector's detail; when it fails (or there is none),
+// the client gets 451 4.3.0 and retries: nothing is kept, above all not in
+// clear in the spool (issue 11).
 func TestKeeper(t *testing.T) {
 	type kept struct {
 		action, content string
@@ -938,14 +979,17 @@ func TestKeeper(t *testing.T) {
 		action    string
 		keepErr   error
 		wantReply string
+		wantCode  int // 0: 250
 		wantKept  bool
-		wantHold  bool // in spool.AreaHold
+		noKeeper  bool
 	}{
-		{"hold", ActionHold, nil, "Held (rule x): held as K-1", true, false},
-		{"delay", ActionDelay, nil, "Held (rule x): delayed as K-1", true, false},
-		{"unknown action is held", "shred", nil, "Held (rule x): held as K-1", true, false},
-		{"keeper fails", ActionHold, errors.New("db locked"), "Held (rule x): held as ", false, true},
-		{"pass skips keeper", ActionPass, nil, "queued as", false, false},
+		{"hold", ActionHold, nil, "Held (rule x): held as K-1", 0, true, false},
+		{"delay", ActionDelay, nil, "Held (rule x): delayed as K-1", 0, true, false},
+		{"unknown action is held", "shred", nil, "Held (rule x): held as K-1", 0, true, false},
+		{"keeper fails", ActionHold, errors.New("db locked"), "Temporary local failure", 451, false, false},
+		{"keeper disk full", ActionHold, syscall.ENOSPC, "Insufficient system storage", 452, false, false},
+		{"no keeper", ActionHold, nil, "Temporary local failure", 451, false, true},
+		{"pass skips keeper", ActionPass, nil, "queued as", 0, false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -961,12 +1005,22 @@ func TestKeeper(t *testing.T) {
 				mu.Unlock()
 				return "K-1", nil
 			})
-			h := newHarness(t, harnessOpt{keeper: keeper, inspector: InspectorFunc(func(context.Context, *spool.Envelope, *os.File) (Decision, error) {
+			o := harnessOpt{keeper: keeper, inspector: InspectorFunc(func(context.Context, *spool.Envelope, *os.File) (Decision, error) {
 				return Decision{Action: tc.action, Reply: "Held (rule x)", Rules: []string{"x"}, Detail: 42}, nil
-			})})
+			})}
+			if tc.noKeeper {
+				o.keeper = nil
+			}
+			h := newHarness(t, o)
 			c := h.client("127.0.0.1")
 			text, err := send(c, "a@x.jp", []string{"b@y.jp"}, message("keep", "secret body\r\n"))
-			if err != nil {
+			if tc.wantCode != 0 {
+				var se *smtp.SMTPError
+				if !errors.As(err, &se) || se.Code != tc.wantCode || se.EnhancedCode[0] != 4 || se.EnhancedCode[1] != 3 {
+					t.Fatalf("reply %v, want %d 4.3.x", err, tc.wantCode)
+				}
+				text = se.Message
+			} else if err != nil {
 				t.Fatal(err)
 			}
 			if !strings.Contains(text, tc.wantReply) {
@@ -989,8 +1043,14 @@ func TestKeeper(t *testing.T) {
 			} else if len(got) != 0 {
 				t.Fatalf("keeper called: %+v", got)
 			}
-			if n := len(h.list(spool.AreaHold)); (n == 1) != tc.wantHold {
-				t.Errorf("spool hold area has %d", n)
+			if n := len(h.list(spool.AreaHold)); n != 0 {
+				t.Errorf("plaintext spool hold area has %d", n)
+			}
+			if n := len(h.list(spool.AreaQueue)); (n == 1) != (tc.action == ActionPass) {
+				t.Errorf("queue has %d", n)
+			}
+			if tc.action != ActionPass {
+				mailtest.NoClearText(t, h.dir, "secret body")
 			}
 			h.assertNoTemp()
 		})

@@ -11,8 +11,10 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -35,6 +37,8 @@ type session struct {
 	log      *slog.Logger
 	started  time.Time
 	messages int
+	ended    atomic.Bool // the session ended the connection (untracked conns)
+	inAuth   atomic.Bool // holds a slot of AuthLimits.MaxSessions
 
 	mu       sync.Mutex
 	authUser string
@@ -78,47 +82,222 @@ func (ss *session) AuthMechanisms() []string {
 }
 
 func (ss *session) Auth(mech string) (sasl.Server, error) {
+	if ss.over() {
+		return nil, errSessionOver
+	}
 	// go-smtp refuses AUTH before TLS (AllowInsecureAuth is false) with
 	// 523 5.7.10 (RFC 4954 4); this is a second guard.
 	if !ss.tls {
 		return nil, &smtp.SMTPError{Code: 523, EnhancedCode: smtp.EnhancedCode{5, 7, 10}, Message: "TLS is required"}
 	}
-	check := func(user, pass string) error {
-		if !ss.srv.checkPassword(user, pass) {
-			ss.log.Warn("authentication failed", "user", asciiOnly(user, 64))
-			// Slow down guessing; the session is this client's alone.
-			time.Sleep(300 * time.Millisecond)
-			return smtp.ErrAuthFailed
-		}
+	// A client that abandoned an exchange gives its slot back here.
+	ss.leaveAuth()
+	if !ss.srv.auth.enter(ss.ip, ss.srv.config().Auth.MaxSessions) {
+		ss.srv.metrics.AuthRefused.Inc()
+		ss.log.Warn("authentication refused: too many sessions in AUTH")
+		return nil, errAuthBusy
+	}
+	ss.inAuth.Store(true)
+	var srv sasl.Server
+	switch strings.ToUpper(mech) {
+	case sasl.Plain:
+		srv = sasl.NewPlainServer(func(identity, user, pass string) error {
+			if identity != "" && identity != user {
+				return smtp.ErrAuthFailed // no proxy authorization
+			}
+			return ss.checkAuth(user, pass)
+		})
+	case sasl.Login:
+		srv = &loginServer{check: ss.checkAuth}
+	default:
+		ss.leaveAuth()
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	return &authExchange{Server: srv, ss: ss}, nil
+}
+
+// authExchange gives the AUTH slot back when the exchange ends.
+type authExchange struct {
+	sasl.Server
+	ss *session
+}
+
+func (a *authExchange) Next(response []byte) ([]byte, bool, error) {
+	challenge, done, err := a.Server.Next(response)
+	if done || err != nil {
+		a.ss.leaveAuth()
+	}
+	return challenge, done, err
+}
+
+func (ss *session) leaveAuth() {
+	if ss.inAuth.CompareAndSwap(true, false) {
+		ss.srv.auth.leave(ss.ip)
+	}
+}
+
+var (
+	// RFC 4954 6: 454 4.7.0 is a temporary authentication failure.
+	errAuthBlocked = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+		Message: "Too many failed authentications, try again later"}
+	errAuthBusy = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0},
+		Message: "Too many authentications in progress, try again later"}
+)
+
+// authQueueWait bounds the wait for a password check slot.
+const authQueueWait = 30 * time.Second
+
+// checkAuth verifies one user name and password under the AuthLimits:
+// refused without a check while the address or account is blocked, after
+// a delay that grows with their recent failures, and one of a bounded
+// number of checks at a time. Failures and blocks go to the log, the
+// metrics and the audit log.
+func (ss *session) checkAuth(user, pass string) error {
+	srv := ss.srv
+	cfg := srv.config()
+	l := cfg.Auth
+	name := asciiOnly(user, 64)
+	account := "" // every unknown name shares one counter (bounded table)
+	if _, ok := cfg.Accounts[user]; ok {
+		account = user
+	}
+	refused := func(err *smtp.SMTPError, until time.Time) error {
+		srv.metrics.AuthRefused.Inc()
+		ss.log.Warn("authentication refused", "user", name, "reason", err.Message, "until", until)
+		return err
+	}
+	wait, until := srv.auth.admit(ss.ip, account, &l, time.Now())
+	if !until.IsZero() {
+		return refused(errAuthBlocked, until)
+	}
+	if wait > 0 {
+		time.Sleep(wait)
+	}
+	select {
+	case srv.auth.checks <- struct{}{}:
+	case <-time.After(authQueueWait):
+		return refused(errAuthBusy, time.Time{})
+	}
+	// A block may have started while this attempt waited.
+	if _, until := srv.auth.admit(ss.ip, account, &l, time.Now()); !until.IsZero() {
+		<-srv.auth.checks
+		return refused(errAuthBlocked, until)
+	}
+	ok := srv.checkPassword(user, pass)
+	<-srv.auth.checks
+	if ok {
+		srv.auth.succeed(ss.ip)
 		ss.mu.Lock()
 		ss.authUser = user
 		ss.mu.Unlock()
 		ss.log.Info("authenticated", "user", user)
 		return nil
 	}
-	switch strings.ToUpper(mech) {
-	case sasl.Plain:
-		return sasl.NewPlainServer(func(identity, user, pass string) error {
-			if identity != "" && identity != user {
-				return smtp.ErrAuthFailed // no proxy authorization
-			}
-			return check(user, pass)
-		}), nil
-	case sasl.Login:
-		return &loginServer{check: check}, nil
+	addrN, userN, addrBlock, userBlock := srv.auth.fail(ss.ip, account, &l, time.Now())
+	srv.metrics.AuthFailures.Inc()
+	ss.log.Warn("authentication failed", "user", name, "address_failures", addrN, "account_failures", userN)
+	srv.audit(AuthEvent{Kind: AuthFailure, Client: ss.ip.String(), User: name, Failures: addrN})
+	if !addrBlock.IsZero() {
+		srv.metrics.AuthBlocks.WithLabelValues("address").Inc()
+		ss.log.Error("client address blocked for AUTH after repeated failures", "failures", addrN, "until", addrBlock)
+		srv.audit(AuthEvent{Kind: AuthBlockAddress, Client: ss.ip.String(), User: name, Failures: addrN, Until: addrBlock})
 	}
-	return nil, smtp.ErrAuthUnknownMechanism
+	if !userBlock.IsZero() {
+		srv.metrics.AuthBlocks.WithLabelValues("account").Inc()
+		ss.log.Error("account blocked for AUTH after repeated failures", "user", name, "failures", userN, "until", userBlock)
+		srv.audit(AuthEvent{Kind: AuthBlockAccount, Client: ss.ip.String(), User: name, Failures: userN, Until: userBlock})
+	}
+	return smtp.ErrAuthFailed
+}
+
+// audit hands an event to the Auditor; a failure to record is logged.
+func (s *Server) audit(ev AuthEvent) {
+	if s.auditor == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.auditor.RecordAuth(ctx, ev); err != nil {
+		s.log.Error("audit: AUTH event not recorded", "kind", ev.Kind, "client", ev.Client, "err", err)
+	}
 }
 
 var errDataTimeout = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Timeout waiting for data"}
 
 var errShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down, try again later"}
 
+// errSessionOver answers a command read after the session ended (a partial
+// line go-smtp runs after a timeout, or lines it had buffered).
+var errSessionOver = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Session ended, closing connection"}
+
+// RFC 6531 3.5 / RFC 6533: a non-ASCII address needs SMTPUTF8 (and must
+// be UTF-8).
+var errNeedUTF8 = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 6, 7},
+	Message: "Non-ASCII address without SMTPUTF8 (RFC 6531)"}
+var errBadUTF8 = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 6, 7},
+	Message: "Address is not valid UTF-8 (RFC 6531)"}
+
+// checkAddress refuses an 8-bit address unless the transaction declared
+// SMTPUTF8.
+func checkAddress(addr string, utf8Declared bool) error {
+	for i := 0; i < len(addr); i++ {
+		if addr[i] >= 0x80 {
+			if !utf8Declared {
+				return errNeedUTF8
+			}
+			if !utf8.ValidString(addr) {
+				return errBadUTF8
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// over reports whether the session has ended: every command is refused.
+func (ss *session) over() bool {
+	return ss.ended.Load() || (ss.tracked != nil && ss.tracked.over())
+}
+
+// endWith answers a transfer that cannot go on and closes the connection
+// after the reply (RFC 5321 3.8 allows the server to close): the rest of
+// what the client sends is never read as commands (issue 17: a trickled
+// body's MAIL/RCPT/DATA ran after the data timeout). The reply is written
+// here rather than by go-smtp, which would go on reading; go-smtp's own
+// attempt afterwards fails on the closed connection.
+func (ss *session) endWith(e *smtp.SMTPError) error {
+	if ss.conn != nil && !ss.ended.Load() && (ss.tracked == nil || !ss.tracked.ended.Load()) {
+		ss.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(ss.conn, "%d %d.%d.%d %s\r\n", e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], e.Message)
+	}
+	ss.end()
+	return e
+}
+
+// end closes the connection (after a reply already written).
+func (ss *session) end() {
+	ss.ended.Store(true)
+	switch {
+	case ss.tracked != nil:
+		ss.tracked.end()
+	case ss.conn != nil:
+		ss.conn.Close()
+	}
+}
+
 func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	ss.leaveAuth()
+	if ss.over() {
+		return errSessionOver
+	}
 	if ss.srv.draining.Load() {
 		return errShuttingDown
+	}
+	if err := checkAddress(from, opts != nil && opts.UTF8); err != nil {
+		ss.log.Warn("sender refused", "reason", err.Error())
+		return err
 	}
 	ss.from, ss.fromSet = from, true
 	ss.rcpts = nil
@@ -139,6 +318,13 @@ var (
 func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	if ss.over() {
+		return errSessionOver
+	}
+	if err := checkAddress(to, ss.utf8); err != nil {
+		ss.log.Warn("recipient refused", "reason", err.Error())
+		return err
+	}
 	// Never an open relay: every recipient needs an allowed client
 	// network or an authenticated account.
 	if ss.authUser == "" && !ss.allowedNetwork() {
@@ -160,12 +346,14 @@ func (ss *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 }
 
 func (ss *session) Reset() {
+	ss.leaveAuth()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.from, ss.fromSet, ss.rcpts = "", false, nil
 }
 
 func (ss *session) Logout() error {
+	ss.leaveAuth()
 	ss.log.Debug("session end", "messages", ss.messages, "duration", time.Since(ss.started).Round(time.Millisecond))
 	return nil
 }
@@ -187,16 +375,25 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	srv := ss.srv
 	cfg := srv.config()
+	if ss.over() {
+		return errSessionOver
+	}
 	if !ss.fromSet || len(ss.rcpts) == 0 {
 		return &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "Need MAIL and RCPT first"}
 	}
+	// data_timeout bounds the whole transfer, BDAT chunk commands included.
+	end := time.Now().Add(cfg.DataTimeout)
+	if ss.tracked != nil {
+		ss.tracked.beginTransfer(end)
+		defer ss.tracked.endTransfer()
+	}
 	if ss.conn != nil {
-		ss.conn.SetReadDeadline(time.Now().Add(cfg.DataTimeout))
+		ss.conn.SetReadDeadline(end)
 	}
 	w, err := srv.store.Create()
 	if err != nil {
 		ss.log.Error("spool create", "err", err)
-		return localFailure("", err)
+		return ss.endWith(localFailure("", err))
 	}
 	id := w.ID()
 	log := ss.log.With("id", id)
@@ -204,37 +401,45 @@ func (ss *session) Data(r io.Reader) error {
 	if _, err := io.WriteString(w, ss.receivedHeader(cfg.Hostname, id, now)); err != nil {
 		w.Abort()
 		log.Error("spool write", "err", err)
-		return localFailure(id, err)
+		return ss.endWith(localFailure(id, err))
 	}
 	cw := &checkWriter{w: w, maxHeader: cfg.MaxHeaderSize}
 	buf := make([]byte, 32<<10)
 	if _, err := io.CopyBuffer(cw, r, buf); err != nil {
 		w.Abort()
+		// Every error that ends a transfer early ends the session after
+		// its reply; only a client's own RSET or abandon keeps it.
 		var serr *smtp.SMTPError
+		var ne net.Error
 		switch {
+		case errors.Is(err, smtp.ErrDataReset) && ss.tracked != nil && ss.tracked.expired.Load():
+			// BDAT: go-smtp has answered the chunk's timeout (421) and
+			// reset the transfer; the session ends here.
+			log.Warn("receiving failed: data timeout")
+			ss.end()
+			return err
 		case errors.Is(err, smtp.ErrDataReset):
 			log.Info("transfer abandoned by the client")
+			return err
 		case errors.As(err, &serr):
 			log.Warn("message refused while receiving", "code", serr.Code, "reason", serr.Message)
+			return ss.endWith(serr)
 		case errors.Is(err, smtp.ErrTooLongLine):
 			log.Warn("message refused while receiving: line too long")
-			return errLineTooLong
+			return ss.endWith(errLineTooLong)
+		case errors.As(err, &ne) && ne.Timeout():
+			log.Warn("receiving failed: data timeout")
+			return ss.endWith(errDataTimeout)
 		default:
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				log.Warn("receiving failed: data timeout")
-				return errDataTimeout
-			}
 			log.Warn("receiving failed", "err", err)
 			// No internal detail (addresses, paths) in the reply.
-			return localFailure(id, err)
+			return ss.endWith(localFailure(id, err))
 		}
-		return err
 	}
 	if err := cw.finish(); err != nil {
 		w.Abort()
-		log.Warn("message refused while receiving", "err", err)
-		return err
+		log.Warn("message refused while receiving", "code", err.Code, "reason", err.Message)
+		return ss.endWith(err)
 	}
 	srv.metrics.Received.Inc()
 	ss.messages++
@@ -253,7 +458,7 @@ func (ss *session) Data(r io.Reader) error {
 	env.Recipients = spool.PendingRecipients(ss.rcpts)
 	log = log.With("from", env.From, "rcpts", len(env.Recipients), "size", env.Size)
 
-	d := srv.inspect(log, env, w.File(), cfg.InspectTimeout)
+	d := srv.inspect(log, srv.inspector.Load().Inspector, env, w.File(), cfg.InspectTimeout)
 	switch d.Action {
 	case ActionReject:
 		if err := w.Abort(); err != nil {
@@ -264,34 +469,34 @@ func (ss *session) Data(r io.Reader) error {
 		log.Info("rejected", "rules", d.Rules, "reply", text)
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: text + " (" + id + ")"}
 	case ActionHold, ActionDelay:
-		if srv.keeper != nil {
-			kid, err := srv.keep(d, env, w, cfg.InspectTimeout)
-			if err == nil {
-				w.Abort() // the keeper has its own durable copy
-				srv.metrics.Held.Inc()
-				log.Info("kept", "action", d.Action, "rules", d.Rules, "keeper_id", kid)
-				verb := "held"
-				if d.Action == ActionDelay {
-					verb = "delayed"
-				}
-				return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
-					Message: replyText(d.Reply, "Ok") + ": " + verb + " as " + asciiOnly(kid, 64)}
-			}
-			// Fail closed and keep the message: the spool's hold area
-			// is durable and staff find it there.
-			log.Error("keeper failed; holding in the spool", "action", d.Action, "err", err)
+		// Held mail lives only in the hold store, encrypted (3.3.4, 3.3.5).
+		// When the store cannot take it, the client keeps it and retries
+		// (451): nothing is kept in clear.
+		if srv.keeper == nil {
+			w.Abort()
+			log.Error("no hold store to take a held message; 451, nothing kept", "action", d.Action, "rules", d.Rules)
+			return localFailure(id, errors.New("no keeper"))
 		}
-		if err := w.Commit(env, spool.AreaHold); err != nil {
-			log.Error("spool commit", "area", spool.AreaHold, "err", err)
+		kid, err := srv.keep(d, env, w, cfg.InspectTimeout)
+		w.Abort() // the keeper has its own durable copy, or it failed
+		if err != nil {
+			log.Error("hold store cannot take the message; 451, nothing kept", "action", d.Action, "rules", d.Rules, "err", err)
 			return localFailure(id, err)
 		}
 		srv.metrics.Held.Inc()
-		log.Info("held", "rules", d.Rules)
-		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: replyText(d.Reply, "Ok") + ": held as " + id}
+		log.Info("kept", "action", d.Action, "rules", d.Rules, "keeper_id", kid)
+		verb := "held"
+		if d.Action == ActionDelay {
+			verb = "delayed"
+		}
+		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
+			Message: replyText(d.Reply, "Ok") + ": " + verb + " as " + asciiOnly(kid, 64)}
 	case ActionBcc:
 		// 3.3.5 (mis-sending): the recipients stay, but they no longer see
 		// each other. The rewritten copy replaces the received one; if it
-		// cannot be made, the message waits for staff (fail closed).
+		// cannot be made, the client retries later (451): the message
+		// never leaves with every recipient visible, and nothing is kept
+		// in clear outside the queue.
 		bw, err := srv.store.Create()
 		if err != nil {
 			w.Abort()
@@ -300,13 +505,9 @@ func (ss *session) Data(r io.Reader) error {
 		}
 		if err := rewriteHidden(bw, io.NewSectionReader(w.File(), 0, env.Size), d.Hide); err != nil {
 			bw.Abort()
-			log.Error("bcc rewrite failed; holding", "err", err)
-			if err := w.Commit(env, spool.AreaHold); err != nil {
-				log.Error("spool commit", "area", spool.AreaHold, "err", err)
-				return localFailure(id, err)
-			}
-			srv.metrics.Held.Inc()
-			return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Message held for review: held as " + id}
+			w.Abort()
+			log.Error("bcc rewrite failed; 451, nothing kept", "rules", d.Rules, "err", err)
+			return localFailure(id, err)
 		}
 		w.Abort()
 		benv := *env
@@ -356,7 +557,7 @@ func (s *Server) keep(d Decision, env *spool.Envelope, w *spool.Writer, timeout 
 // localFailure is the reply for a local problem: 452 4.3.1 when the disk
 // is full (RFC 5321 4.2.3, RFC 3463), else 451 4.3.0. The client keeps the
 // message and tries again; no internal detail goes into the reply.
-func localFailure(id string, err error) error {
+func localFailure(id string, err error) *smtp.SMTPError {
 	code, ec, msg := 451, smtp.EnhancedCode{4, 3, 0}, "Temporary local failure, try again later"
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		code, ec, msg = 452, smtp.EnhancedCode{4, 3, 1}, "Insufficient system storage, try again later"
@@ -369,9 +570,8 @@ func localFailure(id string, err error) error {
 
 // inspect runs the hook with a timeout and turns every failure into hold:
 // a message is never passed uninspected (fail closed, 3.3.5).
-func (s *Server) inspect(log *slog.Logger, env *spool.Envelope, f *os.File, timeout time.Duration) Decision {
-	box := s.inspector.Load()
-	if box == nil || box.Inspector == nil {
+func (s *Server) inspect(log *slog.Logger, in Inspector, env *spool.Envelope, f *os.File, timeout time.Duration) Decision {
+	if in == nil {
 		return Decision{Action: ActionPass}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -389,7 +589,7 @@ func (s *Server) inspect(log *slog.Logger, env *spool.Envelope, f *os.File, time
 				ch <- result{err: fmt.Errorf("inspector panic: %v", p)}
 			}
 		}()
-		d, err := box.Inspect(ctx, &envCopy, f)
+		d, err := in.Inspect(ctx, &envCopy, f)
 		ch <- result{d, err}
 	}()
 	var res result

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"dlpguard/review"
@@ -38,9 +37,13 @@ func holdUsage(w io.Writer) {
 
   list [--status held] [--department D] [--rule R] [--level I] [--age 24h] [--limit N] [--offset N] [--json]
   show ID [--json]
-  release ID --reason TEXT      approve; releases once enough approvers agreed (four-eyes)
-  reject ID --reason TEXT
-  false-positive ID --detector NAME [--location L] --reason TEXT
+  release ID --reason TEXT [--json]      approve; releases once enough approvers agreed (four-eyes)
+  reject ID --reason TEXT [--json]
+  false-positive ID --detector NAME [--location L] --reason TEXT [--json]
+
+Output is readable text (Japanese first, identifiers masked, times in
+--time-zone, default $DLPGUARD_TIME_ZONE or Asia/Tokyo); --json prints the
+API's JSON for scripts.
 
 The token comes from --token or $DLPGUARD_TOKEN (dlpguard tokens add);
 the URL from --url or $DLPGUARD_URL (default http://127.0.0.1:8025).
@@ -60,7 +63,8 @@ func runHold(args []string, stdout, stderr io.Writer) int {
 	apiURL := fs.String("url", holdEnvOr("DLPGUARD_URL", "http://127.0.0.1:8025"), "API base URL")
 	token := fs.String("token", os.Getenv("DLPGUARD_TOKEN"), "API token (or $DLPGUARD_TOKEN)")
 	reason := fs.String("reason", "", "reason for the action (required for release, reject, false-positive)")
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := fs.Bool("json", false, "print the API's JSON (for scripts)")
+	tz := fs.String("time-zone", "", "zone of the times shown (default $DLPGUARD_TIME_ZONE or Asia/Tokyo)")
 	status := fs.String("status", "", "list: statuses, comma-separated (held, released, rejected, expired)")
 	dept := fs.String("department", "", "list: department")
 	rule := fs.String("rule", "", "list: rule ID")
@@ -76,6 +80,11 @@ func runHold(args []string, stdout, stderr io.Writer) int {
 	}
 	if *token == "" {
 		fmt.Fprintln(stderr, "dlpguard hold: no token (--token or $DLPGUARD_TOKEN)")
+		return 2
+	}
+	loc, err := cliZone(*tz)
+	if err != nil {
+		fmt.Fprintf(stderr, "dlpguard hold: %v\n", err)
 		return 2
 	}
 	c := &review.Client{BaseURL: *apiURL, Token: *token}
@@ -108,18 +117,7 @@ func runHold(args []string, stdout, stderr io.Writer) int {
 			return holdFail(stderr, err)
 		}
 		if !*asJSON {
-			tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATUS\tLEVEL\tDEPARTMENT\tFROM\tRULES\tCREATED")
-			for _, r := range page.Records {
-				var rules []string
-				for _, h := range r.Verdict.Rules {
-					rules = append(rules, h.ID)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Status, r.Level, r.Department, r.Envelope.From,
-					strings.Join(rules, ","), r.Created.Local().Format("2006-01-02 15:04"))
-			}
-			tw.Flush()
-			fmt.Fprintf(stdout, "%d of %d\n", len(page.Records), page.Total)
+			printList(stdout, page, loc)
 			return 0
 		}
 		out = page
@@ -131,6 +129,10 @@ func runHold(args []string, stdout, stderr io.Writer) int {
 		v, err := c.Show(ctx, id)
 		if err != nil {
 			return holdFail(stderr, err)
+		}
+		if !*asJSON {
+			printView(stdout, v, loc)
+			return 0
 		}
 		out = v
 	case "release", "reject", "false-positive":
@@ -149,13 +151,7 @@ func runHold(args []string, stdout, stderr io.Writer) int {
 				return holdFail(stderr, err)
 			}
 			if !*asJSON {
-				fmt.Fprintf(stdout, "%s: %s (approvals %d/%d)\n", res.ID, res.Status, res.Approvals, res.Required)
-				if res.QueueID != "" {
-					fmt.Fprintf(stdout, "queued as %s, encryption %s\n", res.QueueID, res.Method)
-				}
-				if res.Passphrase != "" {
-					fmt.Fprintf(stdout, "パスワード（受信者に別の手段で伝えてください。再表示できません）/ passphrase (give it to the recipient by another channel; shown once):\n%s\n", res.Passphrase)
-				}
+				printRelease(stdout, res)
 				return 0
 			}
 			out = res
@@ -163,6 +159,11 @@ func runHold(args []string, stdout, stderr io.Writer) int {
 			v, err := c.Reject(ctx, id, *reason)
 			if err != nil {
 				return holdFail(stderr, err)
+			}
+			if !*asJSON {
+				fmt.Fprintf(stdout, "%s: 却下しました。送信者に通知しました rejected; the sender was told\n\n", id)
+				printView(stdout, v, loc)
+				return 0
 			}
 			out = v
 		default:
@@ -173,6 +174,10 @@ func runHold(args []string, stdout, stderr io.Writer) int {
 			v, err := c.FalsePositive(ctx, id, *detector, *location, *reason)
 			if err != nil {
 				return holdFail(stderr, err)
+			}
+			if !*asJSON {
+				fmt.Fprintf(stdout, "%s: 誤検知として記録しました marked as a false positive (%s)\n", id, *detector)
+				return 0
 			}
 			out = v
 		}

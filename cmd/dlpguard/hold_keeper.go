@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"time"
+	_ "time/tzdata" // review.time_zone (Asia/Tokyo) also where the system has no zone files
 
 	"dlpguard/policy"
 	"dlpguard/release"
@@ -45,6 +48,30 @@ type reviewOptions struct {
 	SecurityTeam   []string
 	ReleaseSubject string // replaces a Subject with findings on release
 	Store          review.StoreOptions
+	AdminsApprove  bool          // administrators may release (review.admins_approve)
+	TimeZone       string        // IANA zone of times for people; "" is Asia/Tokyo
+	RemindBefore   time.Duration // reminder lead time; 0: none
+	// PassphraseChannel is named to the officer for the passphrase.
+	PassphraseChannel string
+}
+
+// auditRejects is the relay's inspector with the policy's 550 refusals
+// recorded in the audit log (3.3.5: nothing of the message is kept, so the
+// entry is its only trace).
+type auditRejects struct {
+	next smtpproxy.Inspector
+	svc  *review.Service
+}
+
+func (a auditRejects) Inspect(ctx context.Context, env *spool.Envelope, content *os.File) (smtpproxy.Decision, error) {
+	d, err := a.next.Inspect(ctx, env, content)
+	// After a timeout the relay holds the message instead: no entry then.
+	if err == nil && ctx.Err() == nil && d.Action == smtpproxy.ActionReject {
+		if v, ok := d.Detail.(*policy.Verdict); ok {
+			a.svc.AuditRejected(ctx, env, v)
+		}
+	}
+	return d, err
 }
 
 // openReview opens the hold store, audit log and keyring in the data
@@ -66,8 +93,20 @@ func openReview(ctx context.Context, o reviewOptions, pol func() *policy.Engine,
 	if o.Passphrase {
 		mode = release.PassphraseWithoutKey
 	}
+	loc := review.DefaultTimeZone()
+	if o.TimeZone != "" {
+		if loc, err = time.LoadLocation(o.TimeZone); err != nil {
+			st.Close()
+			return nil, nil, fmt.Errorf("review.time_zone: %w", err)
+		}
+	}
+	remind := o.RemindBefore
+	if remind <= 0 {
+		remind = -1 // off
+	}
 	svc, err := review.New(review.Config{DataDir: review.PathsIn(o.DataDir).Review, Hostname: o.Hostname,
 		NoticeFrom: o.NoticeFrom, BaseURL: o.BaseURL, HoldFor: o.Store.HoldFor, FourEyesLevelI: o.FourEyesLevelI, NoKeyMode: mode, SecurityTeam: o.SecurityTeam,
+		AdminsApprove: o.AdminsApprove, TimeZone: loc, RemindBefore: remind, PassphraseChannel: o.PassphraseChannel,
 		ReleaseSubject: o.ReleaseSubject},
 		review.Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Policy: pol, Spool: sp, Notify: notify, Logger: log})
 	if err != nil {

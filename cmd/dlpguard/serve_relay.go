@@ -43,6 +43,7 @@ type relay struct {
 	icapAddr   string
 	smtpAddrs  []string
 	mailboxDir string
+	legacy     legacyHolds // plaintext holds of older versions left in spool/hold
 
 	draining    atomic.Bool
 	stopOnce    sync.Once
@@ -68,8 +69,8 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		return r, err
 	}
 	queued, _ := r.store.List(spool.AreaQueue)
-	held, _ := r.store.List(spool.AreaHold)
-	log.Info("spool open", "dir", spoolDir, "queued", len(queued), "held", len(held))
+	legacyHeld, _ := r.store.List(spool.AreaHold)
+	log.Info("spool open", "dir", spoolDir, "queued", len(queued), "legacy_plaintext_holds", len(legacyHeld))
 
 	reg, metrics := ops.NewRegistry()
 
@@ -105,13 +106,32 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	if err != nil {
 		return r, err
 	}
+	inspector := &policyInspector{holder: r.policy, metrics: policy.NewMetrics(reg)}
 	r.smtp = smtpproxy.New(scfg, r.store, smtpproxy.Options{
-		Logger:    log.With("component", "smtp"),
-		Metrics:   metrics,
-		Queue:     r.queue,
-		Inspector: &policyInspector{holder: r.policy, metrics: policy.NewMetrics(reg)},
-		Keeper:    holdKeeper{r.review},
+		Logger:  log.With("component", "smtp"),
+		Metrics: metrics,
+		Queue:   r.queue,
+		// SMTP rejections go to the audit log.
+		Inspector: auditRejects{inspector, r.review},
+		// A held message goes to the encrypted hold store or the client
+		// gets 451 (nothing is kept in clear, 3.3.4).
+		Keeper:  failClosedKeeper{holdKeeper{r.review}},
+		Auditor: authAuditor{r.stores.Audit},
 	})
+	// Older versions kept held messages in clear in spool/hold when the
+	// hold store failed: they go into the hold store now, inspected again,
+	// or stay and are reported on every start and on /healthz.
+	if len(legacyHeld) > 0 {
+		// Inspected without auditRejects: nothing is refused here, every
+		// one is held.
+		n, err := r.smtp.ImportLegacyHolds(context.Background(), legacyInspector{inspector})
+		r.legacy.set(err)
+		if err != nil {
+			log.Error("legacy plaintext holds left in spool/hold: fix the cause and restart to import them", "imported", n, "err", err)
+		} else {
+			log.Warn("legacy plaintext holds imported into the hold store", "imported", n)
+		}
+	}
 
 	// Bind everything before serving anything, so a bad address fails the
 	// start instead of leaving half a relay.
@@ -146,7 +166,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		mux := http.NewServeMux()
 		mux.Handle("/console/", r.console.Handler())
 		mux.Handle("/api/v1/", r.review.Handler())
-		mux.Handle("/", ops.Handler(reg, r.ready, r.policyStatus))
+		mux.Handle("/", ops.Handler(reg, r.ready, r.policyStatus, r.legacy.status))
 		r.ops, err = ops.Listen(cfg.HTTP.Listen, mux, log.With("component", "http"))
 		if err != nil {
 			closeAll(plain, implicit)
@@ -330,7 +350,8 @@ func (r *relay) reload(cfg *config.Config) {
 	if old.Upstream.Address != cfg.Upstream.Address || old.Upstream.StartTLS != cfg.Upstream.StartTLS ||
 		old.Upstream.Username != cfg.Upstream.Username || old.Upstream.Password != cfg.Upstream.Password ||
 		old.Upstream.Workers != cfg.Upstream.Workers || !slices.Equal(old.Upstream.Retry, cfg.Upstream.Retry) ||
-		old.Upstream.MaxAge != cfg.Upstream.MaxAge || old.Upstream.TLSSkipVerify != cfg.Upstream.TLSSkipVerify {
+		old.Upstream.MaxAge != cfg.Upstream.MaxAge || old.Upstream.TLSSkipVerify != cfg.Upstream.TLSSkipVerify ||
+		old.Upstream.LocalRetry != cfg.Upstream.LocalRetry {
 		// The queue takes its configuration at start.
 		restart = append(restart, "upstream")
 	}
@@ -377,6 +398,7 @@ func smtpConfig(cfg *config.Config) (smtpproxy.Config, error) {
 		MaxConnections:      l.MaxConnections,
 		MaxConnectionsPerIP: l.MaxConnectionsPer,
 		InspectTimeout:      l.InspectTimeout,
+		Auth:                smtpproxy.AuthLimits(cfg.SMTP.AuthLimits),
 	}
 	for _, a := range cfg.SMTP.Accounts {
 		sc.Accounts[a.Username] = a.PasswordHash
@@ -414,6 +436,7 @@ func queueConfig(cfg *config.Config, mailboxDir string) queue.Config {
 		DialTimeout:    u.ConnectTimeout,
 		CommandTimeout: u.CommandTimeout,
 		MailboxDir:     mailboxDir,
+		LocalRetry:     u.LocalRetry,
 	}
 }
 
@@ -427,6 +450,10 @@ func reviewOptionsFrom(cfg *config.Config) reviewOptions {
 	base := rc.BaseURL
 	if base == "" && cfg.HTTP.Listen != "" {
 		base = "http://" + cfg.HTTP.Listen
+		// A wildcard listener is no address to link to: the host name is.
+		if host, port, err := net.SplitHostPort(cfg.HTTP.Listen); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+			base = "http://" + net.JoinHostPort(cfg.Hostname, port)
+		}
 	}
 	return reviewOptions{
 		DataDir:        cfg.DataDir,
@@ -438,5 +465,6 @@ func reviewOptionsFrom(cfg *config.Config) reviewOptions {
 		SecurityTeam:   rc.SecurityTeam,
 		ReleaseSubject: rc.ReleaseSubject,
 		Store:          review.StoreOptions{HoldFor: rc.HoldFor, Retention: rc.Retention},
+		AdminsApprove:  rc.AdminsApprove, TimeZone: rc.TimeZone, RemindBefore: rc.RemindBefore, PassphraseChannel: rc.PassphraseChannel,
 	}
 }

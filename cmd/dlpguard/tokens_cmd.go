@@ -5,12 +5,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"dlpguard/audit"
+	"dlpguard/config"
+	"dlpguard/policy"
 	"dlpguard/review"
 )
 
@@ -18,7 +21,7 @@ import (
 // approvers and administrators, stored hashed in the data folder.
 func runTokens(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: dlpguard tokens add --name NAME --actor ADDRESS --role approver|admin [--department D]... | list | revoke NAME  [--data DIR]")
+		fmt.Fprintln(stderr, "usage: dlpguard tokens add --name NAME --actor ADDRESS --role approver|admin [--department D]... [--config FILE | --policy FILE] | list | revoke NAME  [--data DIR]")
 		return 2
 	}
 	sub := args[0]
@@ -29,10 +32,15 @@ func runTokens(args []string, stdout, stderr io.Writer) int {
 	actor := fs.String("actor", "", "add: the holder's mail address (recorded as who acted; default: --name when it is an address)")
 	role := fs.String("role", review.RoleApprover, "add: approver or admin")
 	var depts holdList
-	fs.Var(&depts, "department", "add: department the approver approves for (repeatable)")
+	fs.Var(&depts, "department", "add: department the approver approves for (repeatable; must be named by the policy)")
+	cfgFile, polFile := cliPolicyFlags(fs)
 	pos, err := holdParseArgs(fs, args[1:])
 	if err != nil {
 		return 2
+	}
+	if err := cliDataDir(fs, data, *cfgFile); err != nil {
+		fmt.Fprintf(stderr, "dlpguard tokens: %v\n", err)
+		return 1
 	}
 	ctx := context.Background()
 	p := review.PathsIn(*data)
@@ -47,6 +55,10 @@ func runTokens(args []string, stdout, stderr io.Writer) int {
 	case "add":
 		if *actor == "" && strings.Contains(*name, "@") {
 			*actor = *name
+		}
+		if err := checkDepartments(*cfgFile, *polFile, depts); err != nil {
+			fmt.Fprintf(stderr, "dlpguard tokens add: %v\n", err)
+			return 1
 		}
 		tok, err := db.AddToken(ctx, review.Token{Name: *name, Actor: *actor, Role: *role, Departments: depts}, now)
 		if err != nil {
@@ -95,6 +107,75 @@ func runTokens(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "dlpguard tokens: unknown command %q\n", sub)
 	return 2
+}
+
+// cliPolicyFlags adds --config and --policy: where the CLI finds the
+// policy in force (its departments) the way serve does.
+func cliPolicyFlags(fs *flag.FlagSet) (cfgFile, polFile *string) {
+	cfgFile = fs.String("config", os.Getenv("DLPGUARD_CONFIG"), "the server configuration (its policy.file names the policy; or $DLPGUARD_CONFIG)")
+	polFile = fs.String("policy", "", "the policy file (instead of the configuration's; default: the built-in policy)")
+	return cfgFile, polFile
+}
+
+// cliDataDir takes the configuration's data_dir when --config is given
+// and --data is not.
+func cliDataDir(fs *flag.FlagSet, data *string, cfgFile string) error {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "data" })
+	if set || cfgFile == "" {
+		return nil
+	}
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		return err
+	}
+	*data = cfg.DataDir
+	return nil
+}
+
+// cliPolicy loads the policy serve would run: --policy, else the
+// configuration's policy.file, else the built-in default.
+func cliPolicy(cfgFile, polFile string) (*policy.Engine, string, error) {
+	if polFile == "" && cfgFile != "" {
+		cfg, err := config.Load(cfgFile)
+		if err != nil {
+			return nil, "", err
+		}
+		polFile = cfg.Policy.File
+	}
+	if polFile == "" {
+		e, err := policy.Default()
+		return e, "組み込みの既定ポリシー / the built-in policy", err
+	}
+	e, err := policy.Load(polFile)
+	return e, polFile, err
+}
+
+// checkDepartments refuses departments the policy does not name: a token
+// or account for one would grant nothing or, worse, look as if it did
+// (3.3.5: the policy names each department's approvers).
+func checkDepartments(cfgFile, polFile string, depts []string) error {
+	if len(depts) == 0 {
+		return nil
+	}
+	e, name, err := cliPolicy(cfgFile, polFile)
+	if err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	var known []string
+	for _, d := range e.Departments() {
+		known = append(known, d.Name)
+	}
+	for _, d := range depts {
+		if _, ok := e.Department(d); !ok {
+			list := strings.Join(known, ", ")
+			if list == "" {
+				list = "なし / none"
+			}
+			return fmt.Errorf("部署 %q はポリシー（%s）にありません。ポリシーの部署: %s / department %q is not named by the policy (%s)", d, name, list, d, name)
+		}
+	}
+	return nil
 }
 
 // holdList is a repeatable string flag.

@@ -40,7 +40,7 @@ func usersParse(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 const usersUsage = `usage: dlpguard users COMMAND [--data DIR]
-  add USER --email ADDRESS --role approver|admin [--department D]... [--name "表示名"] [--password-stdin]
+  add USER --email ADDRESS --role approver|admin [--department D]... [--name "表示名"] [--password-stdin] [--config FILE | --policy FILE]
   passwd USER [--password-stdin]
   disable USER [--enable]
   list
@@ -67,10 +67,15 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	enable := fs.Bool("enable", false, "disable: enable the account again")
 	var depts usersFlagList
-	fs.Var(&depts, "department", "add: department the approver approves for (repeatable)")
+	fs.Var(&depts, "department", "add: department the approver approves for (repeatable; must be named by the policy)")
+	cfgFile, polFile := cliPolicyFlags(fs)
 	pos, err := usersParse(fs, args[1:])
 	if err != nil {
 		return 2
+	}
+	if err := cliDataDir(fs, data, *cfgFile); err != nil {
+		fmt.Fprintf(stderr, "dlpguard users: %v\n", err)
+		return 1
 	}
 	needUser := sub == "add" || sub == "passwd" || sub == "disable"
 	if (needUser && len(pos) != 1) || (!needUser && len(pos) != 0) {
@@ -104,6 +109,10 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch sub {
 	case "add":
+		if err := checkDepartments(*cfgFile, *polFile, depts); err != nil {
+			fmt.Fprintf(stderr, "dlpguard users add: %v\n", err)
+			return 1
+		}
 		pw, generated, err := password()
 		if err == nil {
 			err = u.Add(ctx, console.User{Username: pos[0], DisplayName: *display, Email: *email, Role: *role, Departments: depts}, pw, time.Now())

@@ -12,10 +12,14 @@ import (
 
 func TestUsersCommand(t *testing.T) {
 	dir := t.TempDir()
+	pol := deptPolicyFile(t, "福祉課")
 	run := func(stdin string, args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
-		code := runUsers(append(args, "--data", dir), strings.NewReader(stdin), &out, &errb)
+		code := runUsers(append(args, "--data", dir, "--policy", pol), strings.NewReader(stdin), &out, &errb)
 		return code, out.String(), errb.String()
+	}
+	if code, out, errb := run("", "add", "someone", "--email", "someone@city.example.lg.jp", "--department", "市民課"); code != 1 || out != "" || !strings.Contains(errb, "市民課") {
+		t.Fatalf("unknown department: exit %d %q %q", code, out, errb)
 	}
 	if code, _, _ := run("", "add", "kacho", "--email", "kacho@city.example.lg.jp", "--role", "approver"); code != 1 {
 		t.Fatalf("approver without department: exit %d", code)
