@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"dlpguard/audit"
+	"dlpguard/classify"
 	"dlpguard/hold"
 )
 
@@ -204,6 +205,10 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request, a Actor) {
 	if page.Records == nil {
 		page.Records = []hold.Record{}
 	}
+	for i := range page.Records {
+		// Masked as every view of a message is (issue 11 item 8).
+		page.Records[i].Subject, page.Records[i].Reason = classify.MaskText(page.Records[i].Subject), classify.MaskText(page.Records[i].Reason)
+	}
 	writeJSON(w, http.StatusOK, page)
 }
 
@@ -229,6 +234,9 @@ type Times struct {
 }
 
 func (s *Service) view(rec hold.Record) HoldView {
+	// What staff read (the CLI's hold list/show, the console) is masked
+	// the one way every view masks (issue 11 item 8).
+	rec.Subject, rec.Reason = classify.MaskText(rec.Subject), classify.MaskText(rec.Reason)
 	v := HoldView{Record: rec, Approvers: append([]string{}, s.currentApprovers(rec)...),
 		RequireEncryption: rec.Handling.RequireEncryption || rec.Level == "I" || rec.Level == "II", Parts: rec.Verdict.Attachments,
 		Times: Times{Created: s.Time(rec.Created), ExpiresAt: s.Time(rec.ExpiresAt), ActedAt: s.Time(rec.ActedAt), Reminded: s.Time(rec.RemindedAt)}}
