@@ -522,8 +522,7 @@ func (w *walker) outside(sc scope, what string, b []byte, over bool) {
 // records it) and returns its body, which hashes what is read; treeDone
 // drains it and records the sum.
 func (w *walker) treeEntry(path string, h mimemsg.Header, mt string, body io.Reader) *treeBody {
-	name, _ := mimemsg.Filename(h)
-	w.res.Tree = append(w.res.Tree, mimemsg.Part{Path: path, Type: mt, Name: name, HeaderSHA256: h.Digest()})
+	w.res.Tree = append(w.res.Tree, mimemsg.Part{Path: path, Type: mt, HeaderSHA256: h.Digest()})
 	return &treeBody{HashReader: mimemsg.NewHashReader(body), idx: len(w.res.Tree) - 1}
 }
 

@@ -70,7 +70,7 @@ func TestTreeAsSplit(t *testing.T) {
 	// The root's body hash covers everything after the header.
 	raw := cases["nested"]
 	res, _ := Message(context.Background(), bytes.NewReader(raw), Limits{}, nil)
-	if len(res.Tree) != 5 || res.Tree[0].Path != "1" || res.Tree[4].Path != "1.2" || res.Tree[4].Name != "a.pdf" ||
+	if len(res.Tree) != 5 || res.Tree[0].Path != "1" || res.Tree[4].Path != "1.2" || res.Tree[4].Type != "application/pdf" ||
 		res.Tree[2].Path != "1.1.1" || res.Tree[0].Size != int64(len(raw)-bytes.Index(raw, []byte("\r\n\r\n"))-4) {
 		t.Errorf("nested tree: %+v", res.Tree)
 	}

@@ -7,7 +7,7 @@
 //
 // It reads the message with package mimemsg (the one MIME model of
 // dlpguard) and records the message's MIME tree as transferred
-// (Result.Tree: path, type, name, SHA-256 of each entity's header and raw
+// (Result.Tree: path, type, SHA-256 of each entity's header and raw
 // body), the list a release compares with what it sends.
 //
 // inspect knows nothing of detectors or policy: it only extracts.
@@ -156,7 +156,7 @@ type Result struct {
 	Incomplete bool
 	TextBytes  int64 // UTF-8 text bytes handed to the sink
 	// Tree lists every entity of the message's MIME tree as transferred
-	// (path, type, name, SHA-256 of header and raw body), as mimemsg.Split
+	// (path, type, SHA-256 of header and raw body), as mimemsg.Split
 	// lists it; attachments and embedded messages are one entity each.
 	// A release compares it with the message it sends (3.3.5). Empty for
 	// File.

@@ -45,7 +45,7 @@ func FuzzSplit(f *testing.F) {
 				t.Fatalf("path %s twice", p.Path)
 			}
 			seen[p.Path] = true
-			if !utf8.ValidString(p.Name) || len(p.SHA256) != 64 || len(p.HeaderSHA256) != 64 {
+			if !utf8.ValidString(p.Type) || len(p.SHA256) != 64 || len(p.HeaderSHA256) != 64 {
 				t.Fatalf("entry %+v", p)
 			}
 		}

@@ -21,13 +21,13 @@ func TestSplit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Part{{Path: "1", Type: "multipart/mixed"}, {Path: "1.1", Type: "text/plain"}, {Path: "1.2", Type: "text/csv", Name: "名簿.csv", Size: 8}}
+	want := []Part{{Path: "1", Type: "multipart/mixed"}, {Path: "1.1", Type: "text/plain"}, {Path: "1.2", Type: "text/csv", Size: 8}}
 	if len(parts) != len(want) {
 		t.Fatalf("parts %+v", parts)
 	}
 	for i, w := range want {
 		p := parts[i]
-		if p.Path != w.Path || p.Type != w.Type || p.Name != w.Name || (w.Size > 0 && p.Size != w.Size) || len(p.SHA256) != 64 {
+		if p.Path != w.Path || p.Type != w.Type || (w.Size > 0 && p.Size != w.Size) || len(p.SHA256) != 64 {
 			t.Errorf("part %d: %+v, want %+v", i, p, w)
 		}
 	}
@@ -45,7 +45,7 @@ func TestCompare(t *testing.T) {
 	}{
 		{"body text", "本文です", "個人番号 123456789018", "1.1", "body"},
 		{"attachment body", "YSxiLGMK", "YSxiLGQK", "1.2", "body"},
-		{"attachment renamed", "%96%BC%95%EB.csv", "%96%BC%95%EC.csv", "1.2", "name"},
+		{"attachment renamed", "%96%BC%95%EB.csv", "%96%BC%95%EC.csv", "1.2", "header"},
 		{"subject", "5ZCN57C/", "5ZCN57C0", "1", "header"},
 		{"part added", "--b1--", "--b1\r\n\r\nmore\r\n--b1--", "1.3", "added"},
 		{"type changed", "text/plain; charset=utf-8", "text/html; charset=utf-8", "1.1", "type"},

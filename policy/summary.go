@@ -36,7 +36,7 @@ type Summary struct {
 	MessageID         string             `json:"message_id,omitempty"`
 	Subject           string             `json:"subject,omitempty"`
 	PolicyVersion     string             `json:"policy_version"`
-	// Parts is the message's MIME tree as inspected (path, type, name,
+	// Parts is the message's MIME tree as inspected (path, type,
 	// SHA-256 of header and raw body of each entity); a release sends
 	// only a message whose tree is this one (3.3.5).
 	Parts         []mimemsg.Part `json:"parts,omitempty"`
