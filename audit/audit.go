@@ -75,6 +75,9 @@ type Filter struct {
 	Until   time.Time // Time < Until
 	Limit   int       // default 100, at most 1000
 	Offset  int
+	// Oldest lists oldest first (stable pages while others append, for an
+	// export); newest first otherwise.
+	Oldest bool
 }
 
 // Log is the audit log.
@@ -83,6 +86,9 @@ type Log struct {
 	own bool
 	mu  sync.Mutex // one writer in this process; BEGIN IMMEDIATE across processes
 	now func() time.Time
+	// anchor is the signed head checkpoint (anchor.go); nil for a log
+	// opened with New.
+	anchor *anchor
 }
 
 const schema = `
@@ -100,7 +106,9 @@ CREATE INDEX IF NOT EXISTS audit_subject ON audit(subject);
 CREATE INDEX IF NOT EXISTS audit_action ON audit(action);
 `
 
-// Open opens (creating if needed, mode 0600) the audit log at path.
+// Open opens (creating if needed, mode 0600) the audit log at path, with
+// its head checkpoint and checkpoint key beside it (audit.head, audit.key;
+// see anchor.go).
 func Open(ctx context.Context, path string) (*Log, error) {
 	db, err := sqlitedb.Open(ctx, path, "")
 	if err != nil {
@@ -117,6 +125,10 @@ func Open(ctx context.Context, path string) (*Log, error) {
 			db.Close()
 			return nil, fmt.Errorf("audit: %w", err)
 		}
+	}
+	if err := l.openAnchor(ctx, path); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("audit: %s: %w", path, err)
 	}
 	return l, nil
 }
@@ -137,10 +149,16 @@ func (l *Log) SetClock(now func() time.Time) { l.now = now }
 
 // Close closes the database if Open opened it.
 func (l *Log) Close() error {
-	if l.own {
-		return l.db.Close()
+	var err error
+	if l.anchor != nil {
+		err = l.anchor.close()
 	}
-	return nil
+	if l.own {
+		if e := l.db.Close(); e != nil {
+			err = e
+		}
+	}
+	return err
 }
 
 // canonical is the byte string an entry's hash covers: a version tag and
@@ -170,6 +188,12 @@ func hashOf(e *Entry) string {
 // Append adds an entry and returns it with Seq, Time, Prev and Hash set.
 // details may be nil or any value that marshals to JSON.
 func (l *Log) Append(ctx context.Context, actor, action, subject string, details any) (Entry, error) {
+	return l.append(ctx, actor, action, subject, details, false)
+}
+
+// append is Append; reanchor moves the checkpoint to the new entry even
+// where it would stay (anchor.go: Reanchor and the first anchor).
+func (l *Log) append(ctx context.Context, actor, action, subject string, details any, reanchor bool) (Entry, error) {
 	if actor == "" || action == "" {
 		return Entry{}, errors.New("audit: append: actor and action are required")
 	}
@@ -189,6 +213,13 @@ func (l *Log) Append(ctx context.Context, actor, action, subject string, details
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.anchor != nil {
+		unlock, err := l.anchor.lockFile()
+		if err != nil {
+			return Entry{}, fmt.Errorf("audit: append: %w", err)
+		}
+		defer unlock()
+	}
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit: append: %w", err)
@@ -214,6 +245,14 @@ func (l *Log) Append(ctx context.Context, actor, action, subject string, details
 	if err := tx.Commit(); err != nil {
 		return Entry{}, fmt.Errorf("audit: append: %w", err)
 	}
+	if l.anchor != nil {
+		// After the commit, under the file lock: a crash in between leaves
+		// the checkpoint one entry behind, which still verifies. The entry
+		// is written either way; the error says the anchor lags.
+		if err := l.advance(ctx, e, reanchor); err != nil {
+			return e, fmt.Errorf("audit: append %d: %w", e.Seq, err)
+		}
+	}
 	return e, nil
 }
 
@@ -235,7 +274,8 @@ func scanEntry(r scanner) (Entry, error) {
 
 const columns = `seq, time, actor, action, subject, details, prev, hash`
 
-// List returns entries matching f, newest first, and the number matching.
+// List returns entries matching f, newest first (or oldest first), and the
+// number matching.
 func (l *Log) List(ctx context.Context, f Filter) ([]Entry, int, error) {
 	var where []string
 	var args []any
@@ -266,7 +306,11 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, int, error) {
 	if err := l.db.QueryRowContext(ctx, "SELECT count(*) FROM audit"+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("audit: list: %w", err)
 	}
-	rows, err := l.db.QueryContext(ctx, "SELECT "+columns+" FROM audit"+cond+" ORDER BY seq DESC LIMIT ? OFFSET ?",
+	order := " ORDER BY seq DESC"
+	if f.Oldest {
+		order = " ORDER BY seq"
+	}
+	rows, err := l.db.QueryContext(ctx, "SELECT "+columns+" FROM audit"+cond+order+" LIMIT ? OFFSET ?",
 		append(args, limit, max(f.Offset, 0))...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("audit: list: %w", err)
@@ -286,10 +330,32 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, int, error) {
 	return out, total, nil
 }
 
+// Actions returns the actions the log holds, sorted (for a filter list:
+// whatever kinds other parts of dlpguard write, not only the constants).
+func (l *Log) Actions(ctx context.Context) ([]string, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT DISTINCT action FROM audit ORDER BY action`)
+	if err != nil {
+		return nil, fmt.Errorf("audit: actions: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, fmt.Errorf("audit: actions: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit: actions: %w", err)
+	}
+	return out, nil
+}
+
 // Head returns the last entry's sequence number and hash ("" when empty).
-// Keeping the head somewhere else (a syslog line, a daily report) lets
-// VerifyHead detect entries removed from the end, which the chain alone
-// cannot.
+// Keeping the head somewhere else too (a syslog line, a daily report) lets
+// VerifyHead detect a rollback even by someone who holds the checkpoint
+// key.
 func (l *Log) Head(ctx context.Context) (int64, string, error) {
 	var seq int64
 	var hash string
@@ -307,9 +373,14 @@ func (l *Log) Head(ctx context.Context) (int64, string, error) {
 // chain is intact, or the first broken entry: an entry whose hash does not
 // match its contents (changed), whose Prev is not the hash of the entry
 // before it (an entry removed or inserted before it, or rows reordered),
-// or a gap in the sequence (entries removed). The error is for database
-// failures only.
+// or a gap in the sequence (entries removed); for a log opened with Open,
+// also entries cut off the end, a missing, damaged or forged head
+// checkpoint. The error is for database failures only.
 func (l *Log) Verify(ctx context.Context) (*Break, error) {
+	var rc readCheckpoint
+	if l.anchor != nil {
+		rc.cp, rc.brk, rc.err = l.anchor.read()
+	}
 	rows, err := l.db.QueryContext(ctx, "SELECT "+columns+" FROM audit ORDER BY seq")
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
@@ -336,6 +407,10 @@ func (l *Log) Verify(ctx context.Context) (*Break, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
+	}
+	rows.Close()
+	if l.anchor != nil {
+		return l.verifyAnchor(ctx, rc, want-1)
 	}
 	return nil, nil
 }

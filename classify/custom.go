@@ -118,7 +118,7 @@ func (s *Scanner) runCustom(final bool) {
 					conf = Low
 				}
 			}
-			s.recordCustom(k, val, conf, maskText(string(norm[max(lo, ms-3*ctxRunes):min(hi, me+3*ctxRunes)])))
+			s.recordCustom(k, val, conf, maskDigits(string(norm[max(lo, ms-3*ctxRunes):min(hi, me+3*ctxRunes)])))
 		}
 	}
 	s.custDone = s.base + int64(to)

@@ -182,65 +182,7 @@ func (s *Scanner) context(a, b int) string {
 		}
 		b += n
 	}
-	return maskText(string(buf[a:b]))
-}
-
-// maskText replaces every digit (any width) by '*' and tabs by spaces.
-func maskText(t string) string {
-	var sb strings.Builder
-	sb.Grow(len(t))
-	for _, r := range t {
-		switch {
-		case fold(r) >= '0' && fold(r) <= '9':
-			sb.WriteByte('*')
-		case r == '\t' || r == '\r' || r == '\n':
-			sb.WriteByte(' ')
-		default:
-			sb.WriteRune(r)
-		}
-	}
-	return sb.String()
-}
-
-// maskValue shows a value so that reviewers can recognise it without the
-// whole identifier: numbers keep their last four digits.
-func maskValue(d int, v string) string {
-	switch d {
-	case dMyNumber:
-		if len(v) == 12 {
-			return "**** **** " + v[8:]
-		}
-	case dCard:
-		return strings.Repeat("*", len(v)-4) + v[len(v)-4:]
-	case dPassport:
-		if len(v) > 4 {
-			return v[:2] + strings.Repeat("*", len(v)-4) + v[len(v)-2:]
-		}
-	case dPostal:
-		if len(v) == 8 {
-			return v[:4] + "****"
-		}
-	case dBirth:
-		if len(v) >= 4 {
-			return v[:4] + "-**-**"
-		}
-	case dAddress:
-		return maskText(v)
-	case dEmail:
-		if at := strings.IndexByte(v, '@'); at > 0 {
-			return v[:1] + "***" + maskText(v[at:])
-		}
-	}
-	return maskTail(v)
-}
-
-// maskTail masks all but the last four characters.
-func maskTail(v string) string {
-	r := []rune(v)
-	if len(r) <= 4 {
-		return strings.Repeat("*", len(r))
-	}
-	return strings.Repeat("*", len(r)-4) + string(r[len(r)-4:])
+	return maskDigits(string(buf[a:b]))
 }
 
 // onAt finds an e-mail address around the @ at buf[i].

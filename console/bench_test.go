@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"dlpguard/classify"
 	"dlpguard/hold"
 )
 
@@ -44,6 +45,6 @@ func BenchmarkMask(b *testing.B) {
 	text := strings.Repeat("福祉課の山田です。個人番号 1234 5678 9018 の件、電話 03-1234-5678 までご連絡ください。2026年11月25日\n", 200)
 	b.SetBytes(int64(len(text)))
 	for i := 0; i < b.N; i++ {
-		Mask(text)
+		classify.MaskText(text)
 	}
 }

@@ -223,6 +223,48 @@ func TestBrowserReview(t *testing.T) {
 	if h := b.text("#holds"); !strings.Contains(h, "kacho@city.example.lg.jp") {
 		t.Fatalf("history: %s", h)
 	}
+
+	// A day's work: find messages by search, then reject several at once
+	// with one reason; each is decided through the review service.
+	id7 := f.hold("p018_personal_list.eml", "user7@city.example.lg.jp", "meibo@example.com")
+	id8 := f.hold("p021_marking.eml", "user8@city.example.lg.jp", "meibo@example.com")
+	for _, s := range []struct{ words, shows, total string }{
+		{"user7@city", id7, "1"},        // the sender
+		{"meibo@example.com", id8, "2"}, // the recipient
+	} {
+		b.do("search "+s.words,
+			chromedp.Navigate(base+"/console/holds"),
+			chromedp.WaitVisible(chromedp.ID("search")),
+			chromedp.SendKeys(chromedp.ID("search"), s.words),
+			chromedp.Submit(chromedp.ID("search")),
+			// The result page, not the list it was typed on.
+			chromedp.WaitVisible(chromedp.ID("search-result")),
+			chromedp.WaitVisible(chromedp.CSS(`input[value="`+s.shows+`"]`)),
+		)
+		if n := strings.TrimSpace(b.text("#total")); n != s.total {
+			t.Fatalf("search for %s: %s rows, want %s", s.words, n, s.total)
+		}
+	}
+	b.screenshot("search")
+	b.do("bulk reject",
+		chromedp.Click(chromedp.CSS(`input[value="`+id7+`"]`)),
+		chromedp.Click(chromedp.CSS(`input[value="`+id8+`"]`)),
+		chromedp.SendKeys(chromedp.ID("bulk-reason"), "名簿の送付は庁外不可のため"),
+		chromedp.Click(chromedp.ID("bulk-reject")),
+		chromedp.WaitVisible(chromedp.ID("bulk-results")),
+	)
+	if n := strings.TrimSpace(b.text("#bulk-done")); n != "2" {
+		t.Fatalf("bulk reject: %s done, want 2: %s", n, b.text("#bulk-results"))
+	}
+	b.screenshot("bulk")
+	for _, id := range []string{id7, id8} {
+		if rec, _ := f.stores.Holds.Get(context.Background(), id); rec.Status != hold.Rejected || rec.Reason != "名簿の送付は庁外不可のため" {
+			t.Fatalf("%s after bulk reject: %s %q", id, rec.Status, rec.Reason)
+		}
+	}
+	if len(f.up.To("meibo@example.com")) != 0 {
+		t.Fatal("a rejected message was delivered")
+	}
 	b.noConsoleErrors()
 	b.signOut()
 

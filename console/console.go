@@ -9,8 +9,10 @@
 // inline script. Accounts are local (console.db, argon2id, lockout);
 // sessions are server-side with a CSRF token per session. Every decision
 // goes through review.Service (Release, Reject, MarkFalsePositive), which
-// enforces the authorisation rules and audits; the console audits
-// sign-ins and sign-outs.
+// enforces the authorisation rules and audits — a bulk decision too, one
+// call per message (bulk.go); the console audits sign-ins, sign-outs and
+// audit-log exports (audit.go). Everything shown from a message is masked
+// by classify.MaskText, the one masking of every view (issue 11 item 8).
 package console
 
 import (
@@ -30,6 +32,7 @@ import (
 	"time"
 
 	"dlpguard/audit"
+	"dlpguard/classify"
 	"dlpguard/hold"
 	"dlpguard/policy"
 	"dlpguard/review"
@@ -138,7 +141,7 @@ func New(cfg Config, d Deps) (*Console, error) {
 		u.Lockout = cfg.Lockout
 	}
 	c.users = u
-	if c.pages, err = parsePages(); err != nil {
+	if c.pages, err = parsePages(c.funcs()); err != nil {
 		u.Close()
 		return nil, err
 	}
@@ -153,19 +156,24 @@ func (c *Console) Users() *Users { return c.users }
 // Close closes the account database.
 func (c *Console) Close() error { return c.users.Close() }
 
-var funcs = template.FuncMap{
-	"fmtTime": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.Local().Format("2006-01-02 15:04")
-	},
-	"mask":      Mask,
-	"maskLoose": MaskLoose,
-	"join":      strings.Join,
-	"bytes":     humanBytes,
-	"add":       func(a, b int) int { return a + b },
-	"list":      func(s ...string) []string { return s },
+// funcs are the pages' template functions. Times are written in the
+// review service's zone (review.time_zone, Asia/Tokyo by default) with the
+// zone shown, as notices and the CLI write them.
+func (c *Console) funcs() template.FuncMap {
+	return template.FuncMap{
+		"fmtTime": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return c.d.Review.Time(t)
+		},
+		"mask":      classify.MaskText,
+		"maskLoose": classify.MaskTextLoose,
+		"join":      strings.Join,
+		"bytes":     humanBytes,
+		"add":       func(a, b int) int { return a + b },
+		"list":      func(s ...string) []string { return s },
+	}
 }
 
 func humanBytes(n int64) string {
@@ -178,7 +186,7 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-func parsePages() (map[string]*template.Template, error) {
+func parsePages(funcs template.FuncMap) (map[string]*template.Template, error) {
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("console: templates: %w", err)
@@ -216,11 +224,14 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET "+p, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, p+"/", http.StatusSeeOther) })
 	mux.HandleFunc("GET "+p+"/holds", c.authed(c.handleList, false))
 	mux.HandleFunc("GET "+p+"/holds/{id}", c.authed(c.handleDetail, false))
+	mux.HandleFunc("POST "+p+"/bulk/{action}", c.authed(c.handleBulk, false))
 	mux.HandleFunc("POST "+p+"/holds/{id}/release", c.authed(c.handleRelease, false))
 	mux.HandleFunc("POST "+p+"/holds/{id}/reject", c.authed(c.handleReject, false))
 	mux.HandleFunc("POST "+p+"/holds/{id}/false-positive", c.authed(c.handleFalsePositive, false))
 	mux.HandleFunc("GET "+p+"/history", c.authed(c.handleHistory, false))
 	mux.HandleFunc("GET "+p+"/audit", c.authed(c.handleAudit, true))
+	mux.HandleFunc("GET "+p+"/audit.csv", c.authed(c.handleAuditExport("csv"), true))
+	mux.HandleFunc("GET "+p+"/audit.json", c.authed(c.handleAuditExport("json"), true))
 	mux.HandleFunc("GET "+p+"/rules", c.authed(c.handleRules, true))
 	mux.HandleFunc("GET "+p+"/delivery", c.authed(c.handleDelivery, true))
 	return securityHeaders(mux)

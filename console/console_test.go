@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"context"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"dlpguard/audit"
 	"dlpguard/hold"
@@ -582,5 +584,82 @@ func TestLanguageSwitchKeepsQuery(t *testing.T) {
 	r := c.get("/console/history?level=I&status=released")
 	if !strings.Contains(r.body, `href="/console/history?lang=en&amp;level=I&amp;status=released"`) {
 		t.Fatalf("language link: %s", regexp.MustCompile(`class="lang" href="[^"]*"`).FindString(r.body))
+	}
+}
+
+// TestPersonalListMaskedInTextPane: the text pane of a held personal list
+// (p017: an XLSX roster) shows no name, reading, address, birth date or
+// phone number of its rows — the heading says identifiers are masked —
+// while the column headings stay readable (issue 11 item 8).
+func TestPersonalListMaskedInTextPane(t *testing.T) {
+	f := newFixture(t)
+	raw := readSample(t, "p017_personal_list.eml")
+	id := f.hold("p017_personal_list.eml", "user2@city.example.lg.jp", "list@example.com")
+	c := f.client()
+	c.signIn("admin")
+	r := c.get("/console/holds/" + id)
+	if r.status != 200 {
+		t.Fatalf("detail: %d", r.status)
+	}
+	_, pane, ok := strings.Cut(r.body, `<h2>本文`)
+	if !ok {
+		t.Fatalf("no text pane:\n%s", r.body)
+	}
+	pane, _, _ = strings.Cut(pane, "</section>")
+	if !strings.Contains(pane, "＊＊＊") || !strings.Contains(pane, "氏名などすべての欄を伏せています") && !strings.Contains(pane, "すべての欄を伏せています") {
+		t.Fatalf("text pane not masked as a list:\n%s", pane)
+	}
+	// Every cell of every row below the headings, as extracted.
+	var s textSinkAll
+	if _, err := inspect.Message(context.Background(), bytes.NewReader(raw), inspect.Limits{}, &s); err != nil {
+		t.Fatal(err)
+	}
+	var cells, headings []string
+	for _, line := range strings.Split(s.b.String(), "\n") {
+		fields := strings.Split(line, "\t")
+		if len(fields) < 4 {
+			continue
+		}
+		if headings == nil {
+			headings = fields
+			continue
+		}
+		for _, fl := range fields {
+			if fl = strings.TrimSpace(fl); utf8.RuneCountInString(fl) >= 2 {
+				cells = append(cells, fl)
+			}
+		}
+	}
+	if len(cells) < 100 {
+		t.Fatalf("only %d cells extracted: the test would prove nothing", len(cells))
+	}
+	for _, cell := range cells {
+		if strings.Contains(pane, html.EscapeString(cell)) {
+			t.Errorf("text pane shows %q", cell)
+		}
+	}
+	shown := 0
+	for _, h := range headings {
+		if h = strings.TrimSpace(h); h != "" && strings.Contains(pane, html.EscapeString(h)) {
+			shown++
+		}
+	}
+	if shown < 3 {
+		t.Errorf("column headings %q not shown", headings)
+	}
+}
+
+// TestTextPaneCutKeepsMask: where the text pane's bound cuts a number,
+// the cut-off start is dropped rather than masked as a number of its own
+// (which would show other digits than the whole number's last four).
+func TestTextPaneCutKeepsMask(t *testing.T) {
+	var s textSink
+	pad := strings.Repeat("あ", (maxShownText-8)/3) + strings.Repeat("x", (maxShownText-8)%3)
+	s.Chunk(inspect.Chunk{Location: "body", Kind: inspect.KindBody, Text: pad + "12345678" + "9018 です"})
+	if !s.cut || len(s.blocks) != 1 {
+		t.Fatalf("cut %v blocks %d", s.cut, len(s.blocks))
+	}
+	if got := s.blocks[0].Text; strings.ContainsAny(got[len(pad):], "0123456789") || !strings.HasPrefix(got, pad) {
+		t.Fatalf("tail of the cut text: %q", got[len(pad):])
 	}
 }

@@ -11,8 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
-	"dlpguard/audit"
+	"dlpguard/classify"
 	"dlpguard/hold"
 	"dlpguard/inspect"
 	"dlpguard/policy"
@@ -25,12 +26,15 @@ const pageSize = 50
 // listQuery is the filter form of the list and history pages.
 type listQuery struct {
 	Department, Rule, Level, Age, Status string
-	Offset                               int
+	// Search: words that must each match the hold ID, the sender, a
+	// recipient or the (masked) subject.
+	Search string
+	Offset int
 }
 
 func (q listQuery) url(base string, offset int) string {
 	v := url.Values{}
-	for k, s := range map[string]string{"department": q.Department, "rule": q.Rule, "level": q.Level, "age": q.Age, "status": q.Status} {
+	for k, s := range map[string]string{"department": q.Department, "rule": q.Rule, "level": q.Level, "age": q.Age, "status": q.Status, "q": q.Search} {
 		if s != "" {
 			v.Set(k, s)
 		}
@@ -89,7 +93,8 @@ func contains(list []string, v string) bool {
 
 func readQuery(r *http.Request) listQuery {
 	q := r.URL.Query()
-	lq := listQuery{Department: q.Get("department"), Rule: q.Get("rule"), Level: q.Get("level"), Age: q.Get("age"), Status: q.Get("status")}
+	lq := listQuery{Department: q.Get("department"), Rule: q.Get("rule"), Level: q.Get("level"), Age: q.Get("age"), Status: q.Get("status"),
+		Search: strings.TrimSpace(q.Get("q"))}
 	if n, err := strconv.Atoi(q.Get("offset")); err == nil && n > 0 {
 		lq.Offset = n
 	}
@@ -103,7 +108,12 @@ type row struct {
 }
 
 type listData struct {
-	Q           listQuery
+	Q listQuery
+	// Bulk: the page offers selecting rows for one decision (held
+	// messages, not the history).
+	Bulk bool
+	// SearchCut: the search looked at the newest maxSearched records only.
+	SearchCut   bool
 	Rows        []row
 	Total       int
 	ByLevel     map[string]int
@@ -122,7 +132,7 @@ func (c *Console) rows(pg *page, recs []hold.Record) []row {
 		for _, ru := range rec.Verdict.Rules {
 			ids = append(ids, ru.ID)
 		}
-		rec.Subject = Mask(rec.Subject)
+		rec.Subject = classify.MaskText(rec.Subject)
 		out = append(out, row{Record: rec, Rules: strings.Join(ids, ", "), Own: sameAddr(rec.Envelope.From, pg.User.Email)})
 	}
 	return out
@@ -159,9 +169,14 @@ func (c *Console) handleHistory(w http.ResponseWriter, r *http.Request, pg *page
 func (c *Console) listPage(w http.ResponseWriter, r *http.Request, pg *page, name string, status []hold.Status) {
 	q := readQuery(r)
 	pg.Nav, pg.Title = name, pg.T(name+"_title")
-	d := listData{Q: q, ByLevel: map[string]int{}, RuleIDs: c.ruleIDs(), Statuses: []string{"released", "rejected", "expired"}}
+	d := listData{Q: q, ByLevel: map[string]int{}, RuleIDs: c.ruleIDs(), Statuses: []string{"released", "rejected", "expired"},
+		Bulk: name == "holds"}
 	if pg.User.Role != RoleAdmin {
 		d.Departments = pg.User.Departments
+	} else {
+		// An administrator picks from the policy's departments (a typo in
+		// a free-text box would show an empty list, not an error).
+		d.Departments = c.departments(q.Department)
 	}
 	f, ok := c.filterFor(pg, q)
 	if !ok {
@@ -170,17 +185,23 @@ func (c *Console) listPage(w http.ResponseWriter, r *http.Request, pg *page, nam
 		return
 	}
 	f.Status = status
-	res, err := c.d.Holds.List(r.Context(), f)
+	var res hold.Page
+	var err error
+	if q.Search != "" {
+		res, d.SearchCut, err = c.search(r.Context(), f, q.Search, d.ByLevel)
+	} else {
+		res, err = c.d.Holds.List(r.Context(), f)
+		for _, l := range []string{"I", "II", "III"} {
+			lf := f
+			lf.Level, lf.Limit, lf.Offset = hold.Level(l), 1, 0
+			if p, err := c.d.Holds.List(r.Context(), lf); err == nil {
+				d.ByLevel[l] = p.Total
+			}
+		}
+	}
 	if err != nil {
 		c.failErr(w, r, pg, err)
 		return
-	}
-	for _, l := range []string{"I", "II", "III"} {
-		lf := f
-		lf.Level, lf.Limit, lf.Offset = hold.Level(l), 1, 0
-		if p, err := c.d.Holds.List(r.Context(), lf); err == nil {
-			d.ByLevel[l] = p.Total
-		}
 	}
 	d.Rows, d.Total = c.rows(pg, res.Records), res.Total
 	d.From, d.To = q.Offset+1, q.Offset+len(res.Records)
@@ -195,10 +216,81 @@ func (c *Console) listPage(w http.ResponseWriter, r *http.Request, pg *page, nam
 	c.render(w, http.StatusOK, name, pg)
 }
 
+// maxSearched bounds the records one search reads (newest first): the
+// records are encrypted at rest, so sender, recipients and subject are
+// matched here, not in SQL.
+const maxSearched = 10000
+
+// search returns the page of records under f (the person's departments,
+// status, rule, level, age) whose ID, sender, recipients or masked subject
+// contain every word of query (case folded), and counts them per level.
+// The subject is matched as shown, masked: a search for digits cannot find
+// out the hidden part of an identifier.
+func (c *Console) search(ctx context.Context, f hold.Filter, query string, byLevel map[string]int) (hold.Page, bool, error) {
+	words := strings.Fields(strings.ToLower(query))
+	off, limit := f.Offset, f.Limit
+	var matched []hold.Record
+	cut := false
+	for scanned := 0; ; {
+		f.Offset, f.Limit = scanned, 1000
+		p, err := c.d.Holds.List(ctx, f)
+		if err != nil {
+			return hold.Page{}, false, err
+		}
+		for _, rec := range p.Records {
+			if matchesSearch(rec, words) {
+				matched = append(matched, rec)
+				byLevel[string(rec.Level)]++
+			}
+		}
+		scanned += len(p.Records)
+		if len(p.Records) < 1000 || scanned >= p.Total {
+			break
+		}
+		if scanned >= maxSearched {
+			cut = true
+			break
+		}
+	}
+	page := hold.Page{Total: len(matched), Offset: off, Limit: limit, Records: []hold.Record{}}
+	if off < len(matched) {
+		page.Records = matched[off:min(off+limit, len(matched))]
+	}
+	return page, cut, nil
+}
+
+func matchesSearch(rec hold.Record, words []string) bool {
+	hay := strings.ToLower(strings.Join(append([]string{rec.ID, rec.Envelope.From, classify.MaskText(rec.Subject)}, rec.Envelope.Recipients...), "\n"))
+	for _, w := range words {
+		if !strings.Contains(hay, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// departments are the policy's departments, and the one asked for if the
+// policy (reloaded since) no longer names it.
+func (c *Console) departments(selected string) []string {
+	var out []string
+	if c.d.Policy != nil {
+		if e := c.d.Policy.Engine(); e != nil {
+			out = e.DepartmentNames()
+		}
+	}
+	if selected != "" && !contains(out, selected) {
+		out = append(out, selected)
+	}
+	return out
+}
+
 // textBlock is the readable text of one location, identifiers masked.
 type textBlock struct {
 	Location string
 	Text     string
+	// Records: a personal list was found here, so every field below the
+	// headings is masked (classify.MaskRecords).
+	Records bool
 }
 
 type findingView struct {
@@ -257,7 +349,12 @@ func (s *textSink) Chunk(ch inspect.Chunk) {
 	}
 	t := ch.Text
 	if s.n+len(t) > maxShownText {
-		t = strings.ToValidUTF8(t[:maxShownText-s.n], "")
+		// Cut off a number the bound splits, too: the part before the cut
+		// would be masked as a number of its own and show other digits
+		// than the whole number's last four.
+		t = strings.TrimRightFunc(strings.ToValidUTF8(t[:maxShownText-s.n], ""), func(r rune) bool {
+			return unicode.IsDigit(r) || strings.ContainsRune("-‐‑‒–—―−ー－﹣ 　.．/／_\u200b\u200c\u200d\u2060\ufeff\u00ad", r)
+		})
 		s.cut = true
 	}
 	s.n += len(t)
@@ -288,13 +385,28 @@ func (c *Console) readable(ctx context.Context, id string, d *detailData) error 
 	if err != nil {
 		return err
 	}
+	// One masking for every view (classify/mask.go), and a personal
+	// list's names and addresses masked whole where it was found.
+	lists := map[string]bool{}
+	for _, f := range d.Rec.Verdict.Findings {
+		if f.Detector == classify.PersonalList {
+			for _, l := range f.Locations {
+				lists[l] = true
+			}
+		}
+	}
 	for i := range sink.blocks {
-		sink.blocks[i].Text = Mask(sink.blocks[i].Text)
+		b := &sink.blocks[i]
+		if lists[b.Location] {
+			b.Text, b.Records = classify.MaskRecords(b.Text), true
+		} else {
+			b.Text = classify.MaskText(b.Text)
+		}
 	}
 	d.Text, d.Truncated = sink.blocks, sink.cut
 	for _, k := range []string{"From", "To", "Cc", "Subject", "Date", "Message-Id", "Reply-To"} {
 		for _, v := range res.Header.Raw[k] {
-			d.Headers = append(d.Headers, [2]string{k, Mask(v)})
+			d.Headers = append(d.Headers, [2]string{k, classify.MaskText(v)})
 		}
 	}
 	d.Parts = d.Parts[:0]
@@ -303,7 +415,7 @@ func (c *Console) readable(ctx context.Context, id string, d *detailData) error 
 		if name == "" {
 			name = "(本文 body)"
 		}
-		d.Parts = append(d.Parts, partView{Name: Mask(name), Type: p.Type, Reason: p.Reason, Size: p.Size,
+		d.Parts = append(d.Parts, partView{Name: classify.MaskText(name), Type: p.Type, Reason: p.Reason, Size: p.Size,
 			Encrypted: p.Encrypted, Inspected: p.Inspected, Attachment: p.Attachment, Known: true})
 	}
 	return nil
@@ -319,13 +431,13 @@ func (c *Console) detail(ctx context.Context, pg *page, id string) (*detailData,
 		return nil, err
 	}
 	rec := v.Record
-	rec.Subject, rec.Reason = Mask(rec.Subject), Mask(rec.Reason)
+	rec.Subject, rec.Reason = classify.MaskText(rec.Subject), classify.MaskText(rec.Reason)
 	v.Approvers = uniqueFold(v.Approvers)
 	d := &detailData{Rec: rec, View: v, IsHeld: rec.Status == hold.Held}
 	d.Own = sameAddr(rec.Envelope.From, pg.User.Email)
 	d.CanAct = d.IsHeld && c.d.Review.ConsoleCanAct(ctx, pg.actor, id) == nil
 	for _, ru := range rec.Verdict.Rules {
-		ru.Reason = Mask(ru.Reason)
+		ru.Reason = classify.MaskText(ru.Reason)
 		d.Rules = append(d.Rules, ruleView{Rule: ru, Clauses: clausesOf(ru.Clause)})
 	}
 	for _, f := range rec.Verdict.Findings {
@@ -341,7 +453,7 @@ func (c *Console) detail(ctx context.Context, pg *page, id string) (*detailData,
 		d.Findings = append(d.Findings, fv)
 	}
 	for _, a := range rec.Verdict.Attachments {
-		d.Parts = append(d.Parts, partView{Name: Mask(a.Name), Type: a.Type, Encrypted: a.Encrypted, Inspected: a.Inspected, Reason: a.Error, Attachment: true})
+		d.Parts = append(d.Parts, partView{Name: classify.MaskText(a.Name), Type: a.Type, Encrypted: a.Encrypted, Inspected: a.Inspected, Reason: a.Error, Attachment: true})
 	}
 	if err := c.readable(ctx, id, d); err != nil {
 		c.log.Warn("console: content not readable", "id", id, "err", err)
@@ -371,7 +483,7 @@ func uniqueFold(in []string) []string {
 func maskAll(in []string) []string {
 	out := make([]string, len(in))
 	for i, s := range in {
-		out[i] = Mask(s)
+		out[i] = classify.MaskText(s)
 	}
 	return out
 }
@@ -446,56 +558,6 @@ func (c *Console) handleFalsePositive(w http.ResponseWriter, r *http.Request, pg
 		return
 	}
 	c.afterAction(w, r, pg, id, "fp_done", nil)
-}
-
-type auditData struct {
-	Entries    []audit.Entry
-	Total      int
-	Action     string
-	Actor      string
-	Broken     *audit.Break
-	VerifyErr  string
-	PrevURL    string
-	NextURL    string
-	From, To   int
-	ActionList []string
-}
-
-// handleAudit: the audit log with the chain verified on every view.
-func (c *Console) handleAudit(w http.ResponseWriter, r *http.Request, pg *page) {
-	q := r.URL.Query()
-	off, _ := strconv.Atoi(q.Get("offset"))
-	off = max(off, 0)
-	d := auditData{Action: q.Get("action"), Actor: q.Get("actor"),
-		ActionList: []string{audit.Hold, audit.Approve, audit.Release, audit.Reject, audit.Expire, audit.Purge, audit.FalsePositive, audit.Login, "login-failed", "logout", audit.PolicyReload}}
-	ents, total, err := c.d.Audit.List(r.Context(), audit.Filter{Action: d.Action, Actor: d.Actor, Limit: 100, Offset: off})
-	if err != nil {
-		c.failErr(w, r, pg, err)
-		return
-	}
-	// Newest first for reading.
-	sort.Slice(ents, func(i, j int) bool { return ents[i].Seq > ents[j].Seq })
-	d.Entries, d.Total, d.From, d.To = ents, total, off+1, off+len(ents)
-	if d.Broken, err = c.d.Audit.Verify(r.Context()); err != nil {
-		d.VerifyErr = err.Error()
-	}
-	v := url.Values{}
-	if d.Action != "" {
-		v.Set("action", d.Action)
-	}
-	if d.Actor != "" {
-		v.Set("actor", d.Actor)
-	}
-	if off > 0 {
-		v.Set("offset", strconv.Itoa(max(off-100, 0)))
-		d.PrevURL = pg.P + "/audit?" + v.Encode()
-	}
-	if off+len(ents) < total {
-		v.Set("offset", strconv.Itoa(off+100))
-		d.NextURL = pg.P + "/audit?" + v.Encode()
-	}
-	pg.Nav, pg.Title, pg.Data = "audit", pg.T("audit_title"), d
-	c.render(w, http.StatusOK, "audit", pg)
 }
 
 // RuleStat is how one rule behaved over the hold store.
@@ -656,7 +718,7 @@ func (c *Console) handleDelivery(w http.ResponseWriter, r *http.Request, pg *pag
 			var pend []spool.Recipient
 			for _, rc := range env.Recipients {
 				if rc.Status == spool.Pending && (rc.Attempts > 0 || rc.LastError != "") {
-					rc.LastError = Mask(rc.LastError)
+					rc.LastError = classify.MaskText(rc.LastError)
 					pend = append(pend, rc)
 				}
 			}

@@ -10,12 +10,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
+
+	"dlpguard/internal/keyfile"
 )
 
 // Content at rest (clause 3.3.4): each held message is one file, encrypted
@@ -51,69 +51,17 @@ var ErrTampered = errors.New("hold: content failed authentication (tampered, tru
 // digits and a newline, mode 0600. A key file readable by others is refused.
 func LoadKey(path string) ([]byte, error) {
 	if v := os.Getenv(KeyEnv); v != "" {
-		k, err := parseKey(v)
+		k, err := keyfile.Parse(v)
 		if err != nil {
 			return nil, fmt.Errorf("hold key from $%s: %w", KeyEnv, err)
 		}
 		return k, nil
 	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return createKeyFile(path)
-	}
+	k, _, err := keyfile.Load(path)
 	if err != nil {
-		return nil, fmt.Errorf("hold key %s: %w", path, err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("hold key %s: %w", path, err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("hold key %s: permissions %v, want 0600", path, fi.Mode().Perm())
-	}
-	k, err := parseKey(string(b))
-	if err != nil {
-		return nil, fmt.Errorf("hold key %s: %w", path, err)
+		return nil, fmt.Errorf("hold key: %w", err)
 	}
 	return k, nil
-}
-
-func parseKey(s string) ([]byte, error) {
-	k, err := hex.DecodeString(strings.TrimSpace(s))
-	if err != nil {
-		return nil, fmt.Errorf("not hex: %w", err)
-	}
-	if len(k) != 32 {
-		return nil, fmt.Errorf("%d bytes, want 32", len(k))
-	}
-	return k, nil
-}
-
-func createKeyFile(path string) ([]byte, error) {
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
-		return nil, err
-	}
-	// O_EXCL: two processes starting at once must not both write a key.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return LoadKey(path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("hold key %s: %w", path, err)
-	}
-	if _, err := f.WriteString(hex.EncodeToString(k) + "\n"); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("hold key %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("hold key %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("hold key %s: %w", path, err)
-	}
-	return k, syncDir(dirOf(path))
 }
 
 func messageKey(master, salt []byte) (cipher.AEAD, error) {

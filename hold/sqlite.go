@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"dlpguard/internal/keyfile"
 	"dlpguard/sqlitedb"
 )
 
@@ -302,7 +303,7 @@ func (s *SQLite) writeContent(ctx context.Context, id string, content io.Reader)
 	}
 	ok = true
 	os.Remove(tmp)
-	if err := syncDir(filepath.Dir(final)); err != nil {
+	if err := keyfile.SyncDir(filepath.Dir(final)); err != nil {
 		return 0, "", err
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
@@ -720,7 +721,7 @@ func (s *SQLite) PurgeDue(ctx context.Context, now time.Time) ([]Record, error) 
 		return nil, fmt.Errorf("hold: purge: %w", err)
 	}
 	if len(out) > 0 {
-		if err := syncDir(filepath.Join(s.dir, "content")); err != nil {
+		if err := keyfile.SyncDir(filepath.Join(s.dir, "content")); err != nil {
 			return out, fmt.Errorf("hold: purge: %w", err)
 		}
 	}
@@ -728,15 +729,4 @@ func (s *SQLite) PurgeDue(ctx context.Context, now time.Time) ([]Record, error) 
 		s.log.Info("hold: content purged", "id", r.ID)
 	}
 	return out, nil
-}
-
-func dirOf(path string) string { return filepath.Dir(path) }
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

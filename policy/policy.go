@@ -253,6 +253,16 @@ func (e *Engine) RuleIDs() []string {
 	return ids
 }
 
+// DepartmentNames lists the policy's departments in policy order (for the
+// console's department choice).
+func (e *Engine) DepartmentNames() []string {
+	names := make([]string, len(e.departments))
+	for i, d := range e.departments {
+		names[i] = d.name
+	}
+	return names
+}
+
 func hashVersion(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])[:16]

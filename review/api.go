@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"dlpguard/audit"
+	"dlpguard/classify"
 	"dlpguard/hold"
 )
 
@@ -20,7 +21,7 @@ import (
 //
 //	GET  /api/v1/holds                      list (status, department, rule, level, age, limit, offset)
 //	GET  /api/v1/holds/{id}                 record, verdict, parts, approvers
-//	POST /api/v1/holds/{id}/release         {"reason": "..."}
+//	POST /api/v1/holds/{id}/release         {"reason": "...", "encryption": "none", "exception": "EX-…"} (the last two optional)
 //	POST /api/v1/holds/{id}/reject          {"reason": "..."}
 //	POST /api/v1/holds/{id}/false-positive  {"detector": "...", "location": "...", "reason": "..."}
 //	GET  /api/v1/delays/{id}/{cancel|send}  signed link from the sender's notice: a confirmation page
@@ -204,6 +205,10 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request, a Actor) {
 	if page.Records == nil {
 		page.Records = []hold.Record{}
 	}
+	for i := range page.Records {
+		// Masked as every view of a message is (issue 11 item 8).
+		page.Records[i].Subject, page.Records[i].Reason = classify.MaskText(page.Records[i].Subject), classify.MaskText(page.Records[i].Reason)
+	}
 	writeJSON(w, http.StatusOK, page)
 }
 
@@ -229,6 +234,9 @@ type Times struct {
 }
 
 func (s *Service) view(rec hold.Record) HoldView {
+	// What staff read (the CLI's hold list/show, the console) is masked
+	// the one way every view masks (issue 11 item 8).
+	rec.Subject, rec.Reason = classify.MaskText(rec.Subject), classify.MaskText(rec.Reason)
 	v := HoldView{Record: rec, Approvers: append([]string{}, s.currentApprovers(rec)...),
 		RequireEncryption: rec.Handling.RequireEncryption || rec.Level == "I" || rec.Level == "II", Parts: rec.Verdict.Attachments,
 		Times: Times{Created: s.Time(rec.Created), ExpiresAt: s.Time(rec.ExpiresAt), ActedAt: s.Time(rec.ActedAt), Reminded: s.Time(rec.RemindedAt)}}
@@ -255,6 +263,7 @@ type actionBody struct {
 	Reason   string `json:"reason"`
 	Detector string `json:"detector,omitempty"`
 	Location string `json:"location,omitempty"`
+	ReleaseOptions
 }
 
 func readBody(r *http.Request) (actionBody, error) {
@@ -277,7 +286,7 @@ func (s *Service) handleRelease(w http.ResponseWriter, r *http.Request, a Actor)
 		s.writeErr(w, r, err)
 		return
 	}
-	res, err := s.Release(r.Context(), r.PathValue("id"), a, b.Reason)
+	res, err := s.Release(r.Context(), r.PathValue("id"), a, b.Reason, b.ReleaseOptions)
 	if err != nil {
 		s.writeErr(w, r, err)
 		return

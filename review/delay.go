@@ -3,7 +3,6 @@ package review
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"dlpguard/internal/keyfile"
 	"dlpguard/policy"
 	"dlpguard/smtpproxy/spool"
 )
@@ -31,38 +31,9 @@ import (
 // loadLinkKey reads the HMAC key of delay links, creating it (32 random
 // bytes, hex, mode 0600) on first use. A key readable by others is refused.
 func loadLinkKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		var k [32]byte
-		if _, err := rand.Read(k[:]); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("review: link key %s: %w", path, err)
-		}
-		if _, err := f.WriteString(hex.EncodeToString(k[:]) + "\n"); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("review: link key %s: %w", path, err)
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, err
-		}
-		if err := f.Close(); err != nil {
-			return nil, err
-		}
-		return k[:], nil
-	}
+	k, _, err := keyfile.Load(path)
 	if err != nil {
-		return nil, fmt.Errorf("review: link key %s: %w", path, err)
-	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("review: link key %s is readable by others (mode %v); chmod 600", path, fi.Mode().Perm())
-	}
-	k, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(k) < 32 {
-		return nil, fmt.Errorf("review: link key %s: want 64 hex digits", path)
+		return nil, fmt.Errorf("review: link key: %w", err)
 	}
 	return k, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"dlpguard/classify"
 	"dlpguard/hold"
 	"dlpguard/smtpproxy/spool"
 )
@@ -32,26 +33,6 @@ var detectorJA = map[string]string{
 	"credit_card": "クレジットカード番号", "bank_account": "口座番号", "phone_number": "電話番号",
 	"postal_code": "郵便番号", "address": "住所", "birth_date": "生年月日", "email_address": "メールアドレス",
 	"personal_list": "個人情報の一覧", "marking": "重要性分類の表示",
-}
-
-// maskedSample: samples come masked from classify; this is a second guard
-// so that a notice can never carry a long digit run (an identifier).
-func maskedSample(s string) string {
-	var b strings.Builder
-	run := 0
-	for _, r := range s {
-		if r >= '0' && r <= '9' || r >= '０' && r <= '９' {
-			run++
-			if run > 4 {
-				b.WriteRune('*')
-				continue
-			}
-		} else if r != ' ' && r != '-' && r != '　' {
-			run = 0
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 func writeFindings(n *notice, fs []hold.Finding) {
@@ -77,7 +58,7 @@ func writeFindings(n *notice, fs []hold.Finding) {
 		}
 		var ss []string
 		for _, smp := range f.Samples {
-			ss = append(ss, maskedSample(smp))
+			ss = append(ss, classify.MaskText(smp)) // one masking for every view (issue 11 item 8)
 		}
 		if len(ss) > 0 {
 			fmt.Fprintf(&n.JA, "  例: %s\n", strings.Join(ss, " / "))

@@ -91,6 +91,10 @@ type Config struct {
 	// recipients, as told to the releasing officer (Japanese; default
 	// 電話または手渡し). Never this mail.
 	PassphraseChannel string
+	// ReleaseSubject replaces, on release, a Subject that carried findings
+	// (default release.DefaultSubject); the original goes inside the
+	// encryption (3.3.5).
+	ReleaseSubject string
 }
 
 // Deps are the stores and hooks the Service works with.

@@ -2,15 +2,13 @@ package smtpproxy
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/mail"
 	"strings"
 
-	gmcharset "github.com/emersion/go-message/charset"
+	"dlpguard/mimemsg"
 )
 
 // maxRewriteHeader bounds the header block rewriteHidden reads; the
@@ -19,99 +17,92 @@ const maxRewriteHeader = 4 << 20
 
 // rewriteHidden copies the message from r to w with the addresses in hide
 // taken out of the To and Cc headers (the bcc action, 3.3.5 mis-sending).
-// A To that is left empty becomes "undisclosed-recipients:;" (RFC 5322
-// 3.4 group syntax), an empty Cc is dropped; the body is copied as is. An
-// address header that cannot be parsed is an error: the caller then holds
-// the message rather than sending it with every recipient visible.
+// The header is read with mimemsg, as inspection read it (so the addresses
+// hidden are the ones the policy counted); fields are copied byte for
+// byte, To and Cc rewritten only when an address goes. A To that is left
+// empty becomes "undisclosed-recipients:;" (RFC 5322 3.4 group syntax), an
+// empty Cc is dropped, a second To is folded into the first; the body is
+// copied as is. An address that cannot be read is an error: the caller
+// then holds the message rather than sending it with a recipient visible.
 func rewriteHidden(w io.Writer, r io.Reader, hide []string) error {
 	hidden := map[string]bool{}
 	for _, a := range hide {
 		hidden[strings.ToLower(a)] = true
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
-	var fields [][]byte // each header field with its folded lines and CRLFs
-	read := 0
-	for {
-		line, err := br.ReadBytes('\n')
-		read += len(line)
-		if read > maxRewriteHeader {
-			return errors.New("bcc: header too large")
-		}
-		if err != nil && (err != io.EOF || len(line) == 0) {
-			if err == io.EOF {
-				return errors.New("bcc: no end of header")
-			}
-			return fmt.Errorf("bcc: read header: %w", err)
-		}
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			fields = append(fields, line) // the blank line
-			break
-		}
-		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
-			fields[len(fields)-1] = append(fields[len(fields)-1], line...)
-			continue
-		}
-		fields = append(fields, append([]byte(nil), line...))
-		if err == io.EOF {
-			return errors.New("bcc: no end of header")
-		}
+	h, hr, err := mimemsg.ReadHeader(br, maxRewriteHeader)
+	if err != nil {
+		return fmt.Errorf("bcc: read header: %w", err)
 	}
-	sawTo := false
-	for _, f := range fields {
-		name, value, ok := bytes.Cut(f, []byte{':'})
-		key := strings.ToLower(strings.TrimSpace(string(name)))
-		if !ok || (key != "to" && key != "cc") {
-			if _, err := w.Write(f); err != nil {
-				return err
-			}
+	if hr.Truncated {
+		return errors.New("bcc: header too large")
+	}
+	var to []string
+	toAt, toChanged := -1, false
+	out := make([][]byte, 0, len(h))
+	for _, f := range h {
+		if f.Key != "To" && f.Key != "Cc" {
+			out = append(out, f.Raw)
 			continue
 		}
-		kept, err := keepAddresses(string(value), hidden)
+		kept, removed, err := keepAddresses(f.Value, hidden)
 		if err != nil {
-			return fmt.Errorf("bcc: %s: %w", key, err)
+			return fmt.Errorf("bcc: %s: %w", f.Key, err)
 		}
 		switch {
-		case key == "to" && sawTo:
-			continue // a second To field: its addresses were folded into the first
-		case key == "to":
-			sawTo = true
-			if len(kept) == 0 {
-				kept = []string{"undisclosed-recipients:;"}
+		case f.Key == "To":
+			to = append(to, kept...)
+			toChanged = toChanged || removed || toAt >= 0
+			if toAt < 0 {
+				toAt = len(out)
+				out = append(out, f.Raw)
 			}
-		case len(kept) == 0:
-			continue // Cc with nobody left
+		case !removed:
+			out = append(out, f.Raw)
+		case len(kept) > 0:
+			out = append(out, addressField("Cc", kept))
 		}
-		if _, err := fmt.Fprintf(w, "%s: %s\r\n", bytes.TrimSpace(name), strings.Join(kept, ",\r\n\t")); err != nil {
+	}
+	if toAt >= 0 && toChanged {
+		if len(to) == 0 {
+			to = []string{"undisclosed-recipients:;"}
+		}
+		out[toAt] = addressField("To", to)
+	}
+	for _, f := range out {
+		if _, err := w.Write(f); err != nil {
 			return err
 		}
 	}
-	_, err := io.Copy(w, br)
+	// The blank line; a line that could not start a field ended the
+	// header and is body, as inspection read it.
+	if _, err := io.WriteString(w, "\r\n"); err != nil {
+		return err
+	}
+	_, err = io.Copy(w, mimemsg.BodyReader(hr, br))
 	return err
 }
 
-// keepAddresses parses an address list and returns the mailboxes not in
-// hidden, formatted for a header.
-func keepAddresses(value string, hidden map[string]bool) ([]string, error) {
-	value = strings.TrimSpace(strings.NewReplacer("\r\n", "", "\n", "").Replace(value))
-	if value == "" || strings.HasSuffix(value, ":;") {
-		return nil, nil // empty, or an empty group
-	}
-	p := mail.AddressParser{WordDecoder: &mime.WordDecoder{CharsetReader: charsetReader}}
-	list, err := p.ParseList(value)
-	if err != nil {
-		return nil, err
-	}
-	var kept []string
-	for _, a := range list {
-		if !hidden[strings.ToLower(a.Address)] {
-			kept = append(kept, a.String())
-		}
-	}
-	return kept, nil
+func addressField(key string, addrs []string) []byte {
+	return []byte(key + ": " + strings.Join(addrs, ",\r\n\t") + "\r\n")
 }
 
-// charsetReader lets display names in any charset parse; they are written
-// back as UTF-8 encoded words by mail.Address.String.
-func charsetReader(charset string, input io.Reader) (io.Reader, error) {
-	return gmcharset.Reader(charset, input)
+// keepAddresses reads an address list as inspection does and returns the
+// mailboxes not in hidden, formatted for a header, and whether one was
+// taken out.
+func keepAddresses(value string, hidden map[string]bool) ([]string, bool, error) {
+	var kept []string
+	removed := false
+	for _, a := range mimemsg.ParseAddressList([]string{value}) {
+		at := strings.IndexByte(a.Address, '@')
+		if at <= 0 || at == len(a.Address)-1 || strings.ContainsAny(a.Address, "<>,;: \t\"") {
+			return nil, false, fmt.Errorf("unreadable address %q", a.Address)
+		}
+		if hidden[strings.ToLower(a.Address)] {
+			removed = true
+			continue
+		}
+		kept = append(kept, (&mail.Address{Name: a.Name, Address: a.Address}).String())
+	}
+	return kept, removed, nil
 }

@@ -1,10 +1,14 @@
 package smtpproxy
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"net/mail"
 	"strings"
 	"testing"
+
+	"dlpguard/mimemsg"
 )
 
 func TestRewriteHidden(t *testing.T) {
@@ -27,6 +31,14 @@ func TestRewriteHidden(t *testing.T) {
 		{"encoded display names",
 			"To: =?ISO-2022-JP?B?GyRCOzNFRBsoQg==?= <yamada@ext.example>, k@city.example.lg.jp\r\n",
 			[]string{"yamada@ext.example"},
+			[]string{"k@city.example.lg.jp"}, nil, false},
+		{"second To folded into the first",
+			"To: a@ext.example\r\nTo: k@city.example.lg.jp, b@ext.example\r\n",
+			[]string{"a@ext.example", "b@ext.example"},
+			[]string{"k@city.example.lg.jp"}, nil, false},
+		{"group syntax",
+			"To: team: a@ext.example, k@city.example.lg.jp;\r\n",
+			[]string{"a@ext.example"},
 			[]string{"k@city.example.lg.jp"}, nil, false},
 		{"unparseable address list is an error",
 			"To: <<<broken\r\n",
@@ -86,4 +98,63 @@ func TestRewriteHidden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRewriteHiddenVerbatim: fields with nothing to hide, and the body,
+// leave byte for byte (folding, raw 8-bit display names included); a line
+// that ends the header as inspection reads it stays body.
+func TestRewriteHiddenVerbatim(t *testing.T) {
+	head := "From: s@city.example.lg.jp\r\nTo: \"\x8eR\x93c\" <k@city.example.lg.jp>,\r\n\tm@city.example.lg.jp\r\nCc: x@ext.example\r\nX-Note: kept\r\n"
+	msg := head + "\r\nbody\r\n"
+	var out bytes.Buffer
+	if err := rewriteHidden(&out, strings.NewReader(msg), []string{"x@ext.example"}); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(msg, "Cc: x@ext.example\r\n", "", 1)
+	if out.String() != want {
+		t.Fatalf("got\n%q\nwant\n%q", out.String(), want)
+	}
+	msg = "To: x@ext.example\r\nnot a header line\r\nbody\r\n"
+	out.Reset()
+	if err := rewriteHidden(&out, strings.NewReader(msg), []string{"x@ext.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "To: undisclosed-recipients:;\r\n\r\nnot a header line\r\nbody\r\n" {
+		t.Fatalf("malformed header: %q", out.String())
+	}
+}
+
+// FuzzRewriteHidden: on any input the bcc rewrite fails (and the relay
+// holds) or gives a message whose To and Cc, read as inspection reads
+// them, name none of the hidden addresses, with the body unchanged.
+func FuzzRewriteHidden(f *testing.F) {
+	f.Add([]byte("To: a@ext.example, k@city.example.lg.jp\r\nCc: =?UTF-8?B?5bGx55Sw?= <b@ext.example>\r\n\r\nbody\r\n"))
+	f.Add([]byte("To: team: a@ext.example;\r\nTo: b@ext.example\r\nbroken line\r\nbody\r\n"))
+	f.Add([]byte("Cc: \"a@ext.example\" <k@city.example.lg.jp>\r\n\r\n"))
+	hide := []string{"a@ext.example", "b@ext.example"}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var out bytes.Buffer
+		if err := rewriteHidden(&out, bytes.NewReader(in), hide); err != nil {
+			return
+		}
+		br := bufio.NewReader(bytes.NewReader(out.Bytes()))
+		h, hr, err := mimemsg.ReadHeader(br, maxRewriteHeader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range mimemsg.ParseAddressList(append(h.Values("To"), h.Values("Cc")...)) {
+			for _, x := range hide {
+				if strings.EqualFold(a.Address, x) {
+					t.Fatalf("hidden %s left in the output:\n%q", x, out.Bytes())
+				}
+			}
+		}
+		body, _ := io.ReadAll(mimemsg.BodyReader(hr, br))
+		ibr := bufio.NewReader(bytes.NewReader(in))
+		_, ihr, _ := mimemsg.ReadHeader(ibr, maxRewriteHeader)
+		inBody, _ := io.ReadAll(mimemsg.BodyReader(ihr, ibr))
+		if !bytes.Equal(body, inBody) {
+			t.Fatalf("body changed: %q → %q", inBody, body)
+		}
+	})
 }

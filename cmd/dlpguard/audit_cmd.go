@@ -12,10 +12,12 @@ import (
 )
 
 // runAudit is `dlpguard audit verify | list`: the hash-chained audit log
-// of holds, releases, rejections and exceptions (3.3.5, 8.4).
+// of holds, releases, rejections and exceptions (3.3.5, 8.4). verify checks
+// the chain and its signed head checkpoint (entries cut off the end are
+// found without --head); --head adds a head recorded elsewhere.
 func runAudit(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: dlpguard audit verify [--data DIR] [--head SEQ:HASH] | list [--data DIR] [--subject ID] [--action A] [--limit N]")
+		fmt.Fprintln(stderr, "usage: dlpguard audit verify [--data DIR] [--head SEQ:HASH] | list [--data DIR] [--subject ID] [--action A] [--limit N] | reanchor [--data DIR] --reason TEXT [--actor NAME]")
 		return 2
 	}
 	sub := args[0]
@@ -26,6 +28,8 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 	subject := fs.String("subject", "", "list: subject (hold ID)")
 	action := fs.String("action", "", "list: action")
 	limit := fs.Int("limit", 100, "list: entries")
+	reason := fs.String("reason", "", "reanchor: why the break is accepted (recorded in the log)")
+	actor := fs.String("actor", "cli:"+holdEnvOr("USER", "unknown"), "reanchor: who decides (recorded in the log)")
 	pos, err := holdParseArgs(fs, args[1:])
 	if err != nil || len(pos) > 0 {
 		return 2
@@ -64,7 +68,37 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "dlpguard audit verify: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "ok: %d entries, head %d:%s\n", seq, seq, hash)
+		cp, err := al.Checkpoint()
+		if err != nil {
+			fmt.Fprintf(stderr, "dlpguard audit verify: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "監査ログに改ざんはありません（署名付きチェックポイント %d まで確認）/ ok: %d entries, head %d:%s, signed checkpoint at %d\n",
+			cp.Seq, seq, seq, hash, cp.Seq)
+		return 0
+	case "reanchor":
+		// The operator's recorded decision after a break of the anchor
+		// (entries cut off the end, a checkpoint lost): from here on a cut
+		// end is found again; the break stays in the log.
+		if *reason == "" {
+			fmt.Fprintln(stderr, "dlpguard audit reanchor: --reason が必要です / --reason is required")
+			return 2
+		}
+		e, brk, err := al.Reanchor(ctx, *actor, *reason)
+		if err != nil {
+			fmt.Fprintf(stderr, "dlpguard audit reanchor: %v\n", err)
+			return 1
+		}
+		if brk == nil {
+			fmt.Fprintln(stdout, "監査ログに改ざんはありません。何もしていません / the log verifies: nothing done")
+			return 0
+		}
+		fmt.Fprintf(stdout, "検出されていた改ざん: entry %d: %s\nエントリ %d に記録し、署名付きチェックポイントを付け直しました / recorded as entry %d and anchored anew\n",
+			brk.Seq, brk.Reason, e.Seq, e.Seq)
+		if b, err := al.Verify(ctx); err == nil && b != nil {
+			fmt.Fprintf(stdout, "なお改ざんが残っています（チェーン内）/ still broken inside the chain: entry %d: %s\n", b.Seq, b.Reason)
+			return 1
+		}
 		return 0
 	case "list":
 		entries, total, err := al.List(ctx, audit.Filter{Subject: *subject, Action: *action, Limit: *limit})

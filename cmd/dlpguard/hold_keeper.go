@@ -23,6 +23,7 @@ type reviewOptions struct {
 	FourEyesLevelI bool
 	Passphrase     bool // release with a passphrase when a recipient has no key (else refuse)
 	SecurityTeam   []string
+	ReleaseSubject string // replaces a Subject with findings on release
 	Store          review.StoreOptions
 	AdminsApprove  bool          // administrators may release (review.admins_approve)
 	TimeZone       string        // IANA zone of times for people; "" is Asia/Tokyo
@@ -69,7 +70,8 @@ func openReview(ctx context.Context, o reviewOptions, pol func() *policy.Engine,
 	}
 	svc, err := review.New(review.Config{DataDir: review.PathsIn(o.DataDir).Review, Hostname: o.Hostname,
 		NoticeFrom: o.NoticeFrom, BaseURL: o.BaseURL, HoldFor: o.Store.HoldFor, FourEyesLevelI: o.FourEyesLevelI, NoKeyMode: mode, SecurityTeam: o.SecurityTeam,
-		AdminsApprove: o.AdminsApprove, TimeZone: loc, RemindBefore: remind, PassphraseChannel: o.PassphraseChannel},
+		AdminsApprove: o.AdminsApprove, TimeZone: loc, RemindBefore: remind, PassphraseChannel: o.PassphraseChannel,
+		ReleaseSubject: o.ReleaseSubject},
 		deps)
 	if err != nil {
 		st.Close()

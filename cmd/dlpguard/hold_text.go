@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/text/width"
 
-	"dlpguard/console"
+	"dlpguard/classify"
 	"dlpguard/hold"
 	"dlpguard/review"
 )
@@ -93,7 +93,7 @@ func printList(w io.Writer, page hold.Page, loc *time.Location) {
 			rules = append(rules, h.ID)
 		}
 		rows = append(rows, []string{r.ID, statusText(r.Status), string(r.Level), dash(r.Department), r.Envelope.From,
-			strings.Join(rules, ","), review.FormatTime(r.Created, loc), clip(console.Mask(r.Subject), 40)})
+			strings.Join(rules, ","), review.FormatTime(r.Created, loc), clip(classify.MaskText(r.Subject), 40)})
 	}
 	table(w, rows)
 	fmt.Fprintf(w, "%d 件 / %d 件中 (%d of %d)\n", len(page.Records), page.Total, len(page.Records), page.Total)
@@ -108,7 +108,7 @@ func printView(w io.Writer, v review.HoldView, loc *time.Location) {
 		{"状態 Status", statusText(r.Status)},
 		{"送信者 From", r.Envelope.From},
 		{"宛先 To", strings.Join(r.Envelope.Recipients, ", ")},
-		{"件名 Subject", console.Mask(r.Subject)},
+		{"件名 Subject", classify.MaskText(r.Subject)},
 		{"所属 Department", dash(r.Department)},
 		{"重要性分類 Class", dash(string(r.Level))},
 		{"受付 Received", review.FormatTime(r.Created, loc)},
@@ -123,14 +123,14 @@ func printView(w io.Writer, v review.HoldView, loc *time.Location) {
 	rows = append(rows, []string{"暗号化 Encryption", enc})
 	if r.Status != hold.Held {
 		rows = append(rows, []string{"処理者 Decided by", r.Actor}, []string{"処理日時 Decided at", review.FormatTime(r.ActedAt, loc)},
-			[]string{"理由 Reason", console.Mask(r.Reason)})
+			[]string{"理由 Reason", classify.MaskText(r.Reason)})
 	}
 	table(w, rows)
 	if len(r.Verdict.Rules) > 0 {
 		fmt.Fprintln(w, "\n該当した規則 Rules:")
 		var rr [][]string
 		for _, h := range r.Verdict.Rules {
-			rr = append(rr, []string{"  " + h.ID, h.Action, "対策基準 " + h.Clause, console.Mask(h.Reason)})
+			rr = append(rr, []string{"  " + h.ID, h.Action, "対策基準 " + h.Clause, classify.MaskText(h.Reason)})
 		}
 		table(w, rr)
 	}
@@ -141,7 +141,7 @@ func printView(w io.Writer, v review.HoldView, loc *time.Location) {
 			var ss []string
 			if f.Detector != "personal_list" { // its samples may be names
 				for _, s := range f.Samples {
-					ss = append(ss, console.Mask(s))
+					ss = append(ss, classify.MaskText(s))
 				}
 			}
 			fr = append(fr, []string{"  " + f.Detector, fmt.Sprintf("%d 件", f.Count), string(f.Level), strings.Join(f.Locations, ","), strings.Join(ss, " / ")})
@@ -159,12 +159,12 @@ func printView(w io.Writer, v review.HoldView, loc *time.Location) {
 			if p.Encrypted {
 				state += "・暗号化済み encrypted"
 			}
-			pr = append(pr, []string{"  " + console.Mask(p.Name), p.Type, state})
+			pr = append(pr, []string{"  " + classify.MaskText(p.Name), p.Type, state})
 		}
 		table(w, pr)
 	}
 	for _, a := range r.Approvals {
-		fmt.Fprintf(w, "\n承認 approved: %s %s %s", a.Actor, review.FormatTime(a.At, loc), console.Mask(a.Note))
+		fmt.Fprintf(w, "\n承認 approved: %s %s %s", a.Actor, review.FormatTime(a.At, loc), classify.MaskText(a.Note))
 	}
 	if len(r.Approvals) > 0 {
 		fmt.Fprintln(w)

@@ -14,13 +14,33 @@ import (
 	"strings"
 	"time"
 
+	"dlpguard/classify"
 	"dlpguard/policy"
 )
 
 // scanLine is one line of `dlpguard scan --json` (DESIGN.md's contract).
 type scanLine = policy.Summary
 
-func toScanLine(source string, v *policy.Verdict) scanLine { return v.Summary(source) }
+// toScanLine is the verdict as staff and scripts see it: the subject,
+// attachment names and problems masked the one way every view masks
+// (classify.MaskText, issue 11 item 8); the findings' samples come masked
+// from classify.
+func toScanLine(source string, v *policy.Verdict) scanLine {
+	l := v.Summary(source)
+	l.Subject = classify.MaskText(l.Subject)
+	for i := range l.Attachments {
+		l.Attachments[i].Name = classify.MaskText(l.Attachments[i].Name)
+		l.Attachments[i].Error = classify.MaskText(l.Attachments[i].Error)
+	}
+	if l.Problems != nil {
+		ps := make([]string, len(l.Problems))
+		for i, p := range l.Problems {
+			ps[i] = classify.MaskText(p)
+		}
+		l.Problems = ps
+	}
+	return l
+}
 
 // scanOpts are the flags shared by scan and policy diff.
 type scanOpts struct {

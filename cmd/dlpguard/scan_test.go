@@ -216,3 +216,38 @@ func TestPolicyDiff(t *testing.T) {
 		t.Errorf("a reject cannot change by adding a hold rule:\n%s", out)
 	}
 }
+
+// TestScanJSONMasksSubject: `scan --json` shows the subject, attachment
+// names and samples masked the one way the console and notices mask
+// (issue 11 item 8): a context-free My Number in the Subject and a birth
+// date in an attachment's name show only their last four digits / year.
+func TestScanJSONMasksSubject(t *testing.T) {
+	msg := "From: a@city.example.lg.jp\r\nTo: b@example.com\r\nSubject: 123456789018\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n個人番号 1234 5678 9018\r\n" +
+		"--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"1980-01-10 card 4111111111111111.txt\"\r\n\r\nhello\r\n--b--\r\n"
+	code, out, errOut := runCmd(msg, "scan", "--json", "-")
+	if code != 0 && code != 1 {
+		t.Fatalf("exit %d err %q", code, errOut)
+	}
+	var line struct {
+		Subject     string `json:"subject"`
+		Attachments []struct {
+			Name string `json:"name"`
+		} `json:"attachments"`
+	}
+	if err := json.Unmarshal([]byte(out), &line); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	if line.Subject != "********9018" {
+		t.Errorf("subject %q, want ********9018", line.Subject)
+	}
+	if len(line.Attachments) != 1 || line.Attachments[0].Name != "1980-**-** card ************1111.txt" {
+		t.Errorf("attachments %+v", line.Attachments)
+	}
+	for _, leak := range []string{"12345678", "4111111111", "01-10"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("scan --json shows %q: %s", leak, out)
+		}
+	}
+}

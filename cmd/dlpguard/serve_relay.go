@@ -44,6 +44,7 @@ type relay struct {
 	icapAddr   string
 	smtpAddrs  []string
 	mailboxDir string
+	audit      auditCheck
 	legacy     legacyHolds // plaintext holds of older versions left in spool/hold
 
 	draining    atomic.Bool
@@ -102,6 +103,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	if err != nil {
 		return r, fmt.Errorf("review: %w", err)
 	}
+	r.audit.start(context.Background(), r.stores.Audit, log.With("component", "audit"))
 
 	scfg, err := smtpConfig(cfg)
 	if err != nil {
@@ -170,7 +172,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		mux := http.NewServeMux()
 		mux.Handle("/console/", r.console.Handler())
 		mux.Handle("/api/v1/", r.review.Handler())
-		mux.Handle("/", ops.Handler(reg, r.ready, r.policyStatus, r.legacy.status))
+		mux.Handle("/", ops.Handler(reg, r.ready, r.policyStatus, r.legacy.status, r.audit.status))
 		r.ops, err = ops.Listen(cfg.HTTP.Listen, mux, log.With("component", "http"))
 		if err != nil {
 			closeAll(plain, implicit)
@@ -468,6 +470,7 @@ func reviewOptionsFrom(cfg *config.Config) reviewOptions {
 		FourEyesLevelI: rc.FourEyesLevelI,
 		Passphrase:     rc.NoKey == "passphrase",
 		SecurityTeam:   rc.SecurityTeam,
+		ReleaseSubject: rc.ReleaseSubject,
 		Store:          review.StoreOptions{HoldFor: rc.HoldFor, Retention: rc.Retention},
 		AdminsApprove:  rc.AdminsApprove, TimeZone: rc.TimeZone, RemindBefore: rc.RemindBefore, PassphraseChannel: rc.PassphraseChannel,
 	}
