@@ -264,7 +264,7 @@ func (d *Disposer) Apply(ctx context.Context, env *spool.Envelope, msg *spool.Wr
 		if err != nil {
 			return smtpproxy.Reply{}, fmt.Errorf("dispose bcc %s: %w", env.ID, err)
 		}
-		if err := smtpproxy.RewriteHidden(bw, io.NewSectionReader(msg.File(), 0, env.Size), disp.Hide); err != nil {
+		if err := rewriteHidden(bw, io.NewSectionReader(msg.File(), 0, env.Size), disp.Hide); err != nil {
 			bw.Abort()
 			return smtpproxy.Reply{}, fmt.Errorf("dispose bcc %s: %w", env.ID, err)
 		}

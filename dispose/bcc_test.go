@@ -1,4 +1,4 @@
-package smtpproxy
+package dispose
 
 import (
 	"bufio"

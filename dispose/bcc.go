@@ -1,4 +1,4 @@
-package smtpproxy
+package dispose
 
 import (
 	"bufio"
@@ -12,7 +12,7 @@ import (
 )
 
 // maxRewriteHeader bounds the header block rewriteHidden reads; the
-// session has already refused larger headers.
+// relay has already refused larger headers.
 const maxRewriteHeader = 4 << 20
 
 // rewriteHidden copies the message from r to w with the addresses in hide
