@@ -501,20 +501,24 @@ func (s *Server) dispose(log *slog.Logger, env *spool.Envelope, w *spool.Writer,
 	}
 	ch := make(chan result, 1)
 	go func() {
-		defer cancel()
-		defer func() {
-			if p := recover(); p != nil {
-				ch <- result{err: fmt.Errorf("disposer panic: %v", p)}
+		res := func() (res result) {
+			defer func() {
+				if p := recover(); p != nil {
+					res = result{err: fmt.Errorf("disposer panic: %v", p)}
+				}
+			}()
+			r, err := d.Dispose(ctx, &envCopy, w)
+			if err == nil && r.Code/100 != 2 && r.Code/100 != 5 {
+				err = fmt.Errorf("disposer reply code %d", r.Code)
 			}
-			if err := w.Abort(); err != nil {
-				log.Error("spool abort", "err", err)
-			}
+			return result{r, err}
 		}()
-		r, err := d.Dispose(ctx, &envCopy, w)
-		if err == nil && r.Code/100 != 2 && r.Code/100 != 5 {
-			err = fmt.Errorf("disposer reply code %d", r.Code)
+		cancel()
+		// Gone before the reply: only what the Disposer committed stays.
+		if err := w.Abort(); err != nil {
+			log.Error("spool abort", "err", err)
 		}
-		ch <- result{r, err}
+		ch <- res
 	}()
 	t := time.NewTimer(2 * budget)
 	defer t.Stop()
