@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -213,6 +214,10 @@ type Review struct {
 	// PassphraseChannel is the channel named to the releasing officer for
 	// handing a release passphrase to the recipients (never mail).
 	PassphraseChannel string `yaml:"passphrase_channel"`
+	// ReleaseSubject replaces, on release, a Subject that carried
+	// findings (the original goes inside the encryption, 3.3.5); empty:
+	// "[dlpguard] 暗号化されたメッセージ".
+	ReleaseSubject string `yaml:"release_subject"`
 }
 
 // ICAP configures the file-transfer guard: the ICAP (RFC 3507) service
@@ -455,6 +460,9 @@ func (c *Config) validate() error {
 	}
 	if c.Review.HoldFor <= 0 {
 		return verr("review.hold_for", "must be positive")
+	}
+	if s := c.Review.ReleaseSubject; len(s) > 200 || strings.ContainsAny(s, "\r\n") || !utf8.ValidString(s) {
+		return verr("review.release_subject", "must be one line of UTF-8 text of at most 200 bytes")
 	}
 	if c.Review.Retention <= 0 {
 		return verr("review.retention", "must be positive")

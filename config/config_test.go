@@ -98,6 +98,7 @@ func TestErrors(t *testing.T) {
 		{"auth unknown", "smtp:\n  auth_limits:\n    lockout: true\n", []string{"line 3", "lockout"}},
 		{"auth window", "smtp:\n  auth_limits:\n    window: 0s\n", []string{"line 3", "smtp.auth_limits.window"}},
 		{"local retry", "upstream:\n  local_retry: 0s\n", []string{"line 2", "upstream.local_retry"}},
+		{"release subject two lines", "review:\n  release_subject: \"a\\nb\"\n", []string{"line 2", "review.release_subject"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

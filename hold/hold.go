@@ -13,6 +13,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"dlpguard/mimemsg"
 )
 
 // Status of a held message.
@@ -92,6 +94,12 @@ type Verdict struct {
 	Rules       []Rule       `json:"rules"`
 	Findings    []Finding    `json:"findings"`
 	Attachments []Attachment `json:"attachments,omitempty"`
+	// Parts is the message's MIME tree as inspected (mimemsg.Split's
+	// list); release refuses a stored message whose tree differs (3.3.5).
+	// PartsComplete is false when the inspection did not read the whole
+	// tree (a limit or a timeout), so the list cannot vouch for it.
+	Parts         []mimemsg.Part `json:"parts,omitempty"`
+	PartsComplete bool           `json:"parts_complete,omitempty"`
 }
 
 // Approval is one reviewer's approval (four-eyes: several, by different people).

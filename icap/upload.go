@@ -156,39 +156,22 @@ func (s *Server) decide(ctx context.Context, ih textproto.MIMEHeader, hreq *http
 // with one classifier scan, so the upload is judged as a whole (a list
 // split over two files is still a list).
 func (s *Server) evaluate(ctx context.Context, eng *policy.Engine, hreq *http.Request, raw io.Reader, size int64, u, host, user string, now time.Time) (*policy.Verdict, error) {
-	cl := eng.Classifier()
-	sc := cl.NewScanner()
-	lim := eng.Limits()
-	lim.OCR = s.cfg.OCR
-	if s.cfg.TempDir != "" {
-		lim.TempDir = s.cfg.TempDir
-	}
-	res := &inspect.Result{Header: inspect.Header{Raw: map[string][]string{}}}
-	add := func(name string, r io.Reader) error {
-		pr, err := inspect.File(ctx, name, r, lim, sc)
-		if pr != nil {
-			res.Parts = append(res.Parts, pr.Parts...)
-			res.Problems = append(res.Problems, pr.Problems...)
-			res.Incomplete = res.Incomplete || pr.Incomplete
-			res.TextBytes += pr.TextBytes
-		}
-		return err
-	}
-	problem := func(format string, args ...any) {
-		res.Problems = append(res.Problems, fmt.Sprintf(format, args...))
-		res.Incomplete = true
-	}
+	// The one evaluation entry point of policy, as for mail (3.3.5).
+	ev := eng.NewEvaluation(s.cfg.TempDir)
+	ev.UseOCR(s.cfg.OCR)
+	lim := ev.Limits()
+	add := func(name string, r io.Reader) error { return ev.File(ctx, name, r) }
+	problem := ev.Problem
 
 	// A form sent with GET carries its fields in the query.
 	if q := hreq.URL.RawQuery; q != "" {
 		if err := add("url-query.txt", strings.NewReader(queryText(q))); err != nil {
+			ev.Discard()
 			return nil, err
 		}
 	}
 	if raw == nil {
-		rep := sc.Report()
-		cl.Release(sc)
-		return eng.Decide(res, rep, transferInput(size, now, u, host, "", user)), nil
+		return ev.Decide(transferInput(size, now, u, host, "", user)), nil
 	}
 
 	// Content-Encoding (RFC 9110 8.4): decode what we can; anything else
@@ -219,15 +202,14 @@ func (s *Server) evaluate(ctx context.Context, eng *policy.Engine, hreq *http.Re
 		lr := &limitReader{r: body, n: lim.MaxDecodedBytes}
 		body = lr
 		if err := s.extract(ctx, hreq, body, add, problem, &firstFile, lim); err != nil {
+			ev.Discard()
 			return nil, err
 		}
 		if lr.hit {
 			problem("decoded upload larger than %d bytes: the rest was not read", lim.MaxDecodedBytes)
 		}
 	}
-	rep := sc.Report()
-	cl.Release(sc)
-	return eng.Decide(res, rep, transferInput(size, now, u, host, firstFile, user)), nil
+	return ev.Decide(transferInput(size, now, u, host, firstFile, user)), nil
 }
 
 func transferInput(size int64, now time.Time, u, host, file, user string) policy.Input {

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"dlpguard/mimemsg"
 	"errors"
 	"fmt"
 	"golang.org/x/text/encoding/unicode"
@@ -190,8 +191,8 @@ func (w *walker) buffer(r io.Reader, ratioCap int64, drain bool) (*spill, limitH
 
 // cteState collects what the transfer decoding had to repair.
 type cteState struct {
-	b64     *b64Decoder
-	qp      *qpDecoder
+	b64     *mimemsg.Base64Decoder
+	qp      *mimemsg.QPDecoder
 	unknown string
 }
 
@@ -203,31 +204,28 @@ func (st *cteState) note() (string, bool) {
 	switch {
 	case st.unknown != "":
 		return fmt.Sprintf("unknown Content-Transfer-Encoding %q: read as is", st.unknown), true
-	case st.b64 != nil && (st.b64.invalid > 0 || st.b64.partial):
-		return fmt.Sprintf("broken base64 (%d invalid characters skipped): decoded best-effort", st.b64.invalid), true
-	case st.qp != nil && st.qp.invalid > 0:
-		return fmt.Sprintf("broken quoted-printable (%d bad escapes kept as is)", st.qp.invalid), false
+	case st.b64 != nil && (st.b64.Invalid > 0 || st.b64.Partial):
+		return fmt.Sprintf("broken base64 (%d invalid characters skipped): decoded best-effort", st.b64.Invalid), true
+	case st.qp != nil && st.qp.Invalid > 0:
+		return fmt.Sprintf("broken quoted-printable (%d bad escapes kept as is)", st.qp.Invalid), false
 	}
 	return "", false
 }
 
 // cteReader undoes the Content-Transfer-Encoding (RFC 2045 §6).
-func (w *walker) cteReader(h header, body io.Reader, st *cteState) io.Reader {
+func (w *walker) cteReader(h mimemsg.Header, body io.Reader, st *cteState) io.Reader {
 	if st == nil {
 		st = &cteState{}
 	}
-	cte := strings.ToLower(strings.TrimSpace(h.get("Content-Transfer-Encoding")))
-	if i := strings.IndexAny(cte, " \t;("); i >= 0 {
-		cte = cte[:i]
-	}
+	cte := mimemsg.TransferEncoding(h)
 	switch cte {
 	case "", "7bit", "8bit", "binary":
 		return body
 	case "base64":
-		st.b64 = &b64Decoder{}
+		st.b64 = &mimemsg.Base64Decoder{}
 		return transform.NewReader(body, st.b64)
 	case "quoted-printable":
-		st.qp = &qpDecoder{}
+		st.qp = &mimemsg.QPDecoder{}
 		return transform.NewReader(body, st.qp)
 	case "x-uuencode", "uuencode", "x-uue":
 		// Not in RFC 2045, but sent by old clients.
@@ -238,8 +236,8 @@ func (w *walker) cteReader(h header, body io.Reader, st *cteState) io.Reader {
 }
 
 // leaf inspects a non-multipart entity: body text, or an attachment.
-func (w *walker) leaf(h header, mt string, params map[string]string, body io.Reader, depth int, sc scope) {
-	name, disp := filename(h)
+func (w *walker) leaf(h mimemsg.Header, mt string, params map[string]string, body io.Reader, depth int, sc scope) {
+	name, disp := mimemsg.Filename(h)
 	if mt == "application/applefile" {
 		// The AppleDouble header part (RFC 1740): Finder metadata and the
 		// resource fork; the file itself is the next part.
@@ -427,12 +425,15 @@ func (w *walker) dispatch(p *Part, sp *spill, depth int, hi hints) {
 				// RFC 8551 §3.5.2: the signed content is a MIME entity,
 				// here the body of the message itself.
 				cbr := bufio.NewReader(csp.reader())
-				h, hr, _ := readHeader(cbr, w.lim.MaxHeaderBytes)
+				h, hr, _ := mimemsg.ReadHeader(cbr, w.lim.MaxHeaderBytes)
 				var b io.Reader = cbr
-				if len(hr.leftover) > 0 {
-					b = io.MultiReader(bytes.NewReader(hr.leftover), cbr)
+				if len(hr.Leftover) > 0 {
+					b = io.MultiReader(bytes.NewReader(hr.Leftover), cbr)
 				}
-				w.entity(h, b, depth+1, *hi.whole)
+				// Inside a part of the tree: not an entity of its own.
+				inner := *hi.whole
+				inner.path = ""
+				w.entity(h, b, depth+1, inner)
 				return
 			}
 			w.embedded(csp.reader(), p.Name, depth, scope{})
@@ -583,7 +584,7 @@ func (w *walker) guard(p *Part, fn func()) {
 
 // text decodes a text file or body and sends it.
 func (w *walker) text(p *Part, sp *spill, params map[string]string, isHTML bool, loc string, kind Kind, table bool) {
-	var sn sniffer
+	var sn mimemsg.Sniffer
 	io.Copy(&sn, sp.reader())
 	enc, name, reason := resolveCharset(params["charset"], &sn)
 	p.Charset = name
@@ -591,10 +592,10 @@ func (w *walker) text(p *Part, sp *spill, params map[string]string, isHTML bool,
 		p.Reason = joinReason(p.Reason, reason)
 	}
 	var r io.Reader
-	if enc == unicode.UTF8BOM && sn.validUTF8NoBOM() {
+	if enc == unicode.UTF8BOM && sn.ValidUTF8NoBOM() {
 		r = sp.reader() // already what the decoder would give
 	} else {
-		r = decodingReader(sp.reader(), enc)
+		r = mimemsg.DecodingReader(sp.reader(), enc)
 	}
 	if strings.EqualFold(params["format"], "flowed") && !isHTML {
 		r = newFlowed(r, strings.EqualFold(params["delsp"], "yes"))
@@ -655,21 +656,21 @@ func (w *walker) text(p *Part, sp *spill, params map[string]string, isHTML bool,
 // resolveCharset picks the decoder: the declared label when the text can be
 // in it, else what the content says. A wrong or unknown label is reported
 // but does not leave the part unread.
-func resolveCharset(label string, sn *sniffer) (enc encoding.Encoding, name, reason string) {
-	sniffed, sure := sn.result()
+func resolveCharset(label string, sn *mimemsg.Sniffer) (enc encoding.Encoding, name, reason string) {
+	sniffed, sure := sn.Result()
 	if label == "" {
-		return encodingFor(sniffed), sniffed, ""
+		return mimemsg.EncodingFor(sniffed), sniffed, ""
 	}
-	e, cname, ok := lookupCharset(label)
+	e, cname, ok := mimemsg.LookupCharset(label)
 	if !ok {
-		return encodingFor(sniffed), sniffed, fmt.Sprintf("unknown charset %q, decoded as %s", label, sniffed)
+		return mimemsg.EncodingFor(sniffed), sniffed, fmt.Sprintf("unknown charset %q, decoded as %s", label, sniffed)
 	}
 	// A 7-bit label on 8-bit text is wrong for sure; otherwise the label
 	// gives way only to a charset the text is valid in (UTF-8 with one
 	// bad byte stays UTF-8).
-	sevenBit := cname == csASCII || cname == csISO2022
-	if !verifyDeclared(cname, sn) && sniffed != cname && (sure || sevenBit) {
-		return encodingFor(sniffed), sniffed, fmt.Sprintf("declared charset %q does not fit the text, decoded as %s", label, sniffed)
+	sevenBit := cname == mimemsg.CharsetASCII || cname == mimemsg.CharsetISO2022JP
+	if !mimemsg.VerifyDeclared(cname, sn) && sniffed != cname && (sure || sevenBit) {
+		return mimemsg.EncodingFor(sniffed), sniffed, fmt.Sprintf("declared charset %q does not fit the text, decoded as %s", label, sniffed)
 	}
 	return e, cname, ""
 }
@@ -774,7 +775,7 @@ func (w *walker) pdf(p *Part, sp *spill) {
 				complete = false
 				break
 			}
-			base := cleanName(ef.Name)
+			base := mimemsg.CleanName(ef.Name)
 			if base == "" {
 				base = fmt.Sprintf("embedded-%d", i+1)
 			}
@@ -832,10 +833,10 @@ func (w *walker) archive(p *Part, sp *spill, depth int, typ string) {
 			complete = false
 			break
 		}
-		name := p.Name + "/" + cleanName(e.Name)
+		name := p.Name + "/" + mimemsg.CleanName(e.Name)
 		mp := Part{Name: name, Attachment: true, Size: e.Size, Depth: depth + 1, Encrypted: e.Encrypted}
 		loc := "attachment:" + name
-		w.emitString(loc, KindFileName, cleanName(e.Name))
+		w.emitString(loc, KindFileName, mimemsg.CleanName(e.Name))
 		idx := len(w.res.Parts)
 		w.res.Parts = append(w.res.Parts, mp)
 		mp = w.member(a, i, e, mp, p.Size, depth)
@@ -1013,8 +1014,8 @@ var mailFields = map[string]bool{
 }
 
 func looksLikeMail(sp *spill) bool {
-	h, hr, err := readHeader(bufio.NewReader(io.NewSectionReader(sp, 0, min(sp.size, 256<<10))), 256<<10)
-	if err != nil || hr.truncated || len(hr.leftover) > 0 || len(h) < 2 {
+	h, hr, err := mimemsg.ReadHeader(bufio.NewReader(io.NewSectionReader(sp, 0, min(sp.size, 256<<10))), 256<<10)
+	if err != nil || hr.Truncated || len(hr.Leftover) > 0 || len(h) < 2 {
 		return false
 	}
 	for _, f := range h {
@@ -1049,9 +1050,9 @@ func (w *walker) dataURIs(p *Part, uris []string) {
 		mt := strings.ToLower(strings.TrimSpace(strings.Split(meta, ";")[0]))
 		var raw []byte
 		if strings.HasSuffix(strings.ToLower(meta), ";base64") {
-			raw, _ = decodeBase64Lenient([]byte(data))
+			raw, _ = mimemsg.DecodeBase64([]byte(data))
 		} else {
-			raw = percentDecode(data, true)
+			raw = mimemsg.PercentDecode(data, true)
 		}
 		name := fmt.Sprintf("data-uri-%d.%s", i+1, extFor(orDefault(mt, "text/plain")))
 		if p.Name != "" {
@@ -1078,9 +1079,9 @@ func hasAppendedZip(r io.ReaderAt, size int64) bool {
 
 // altName returns the Content-Type name of an entity when it differs from
 // the chosen file name; "" otherwise.
-func altName(h header, name string) string {
-	_, cp := parseParams(h.get("Content-Type"))
-	alt := cleanName(cp["name"])
+func altName(h mimemsg.Header, name string) string {
+	_, cp := mimemsg.ParseParams(h.Get("Content-Type"))
+	alt := mimemsg.CleanName(cp["name"])
 	if alt == "" || alt == name {
 		return ""
 	}
@@ -1111,7 +1112,7 @@ func looksUTF16(head []byte) string {
 	for _, order := range []struct {
 		name string
 		le   bool
-	}{{csUTF16LE, true}, {csUTF16BE, false}} {
+	}{{mimemsg.CharsetUTF16LE, true}, {mimemsg.CharsetUTF16BE, false}} {
 		good, ascii, units := 0, 0, n/2
 		highPending := false
 		bad := false

@@ -3,6 +3,7 @@ package inspect
 import (
 	"bytes"
 	"context"
+	"dlpguard/mimemsg"
 	"os"
 	"path/filepath"
 	"testing"
@@ -53,6 +54,17 @@ func FuzzMessage(f *testing.F) {
 		if res == nil {
 			t.Fatal("nil result")
 		}
+		if res.TreeComplete {
+			// The tree is the list release compares against (3.3.5).
+			split, err := mimemsg.Split(context.Background(), bytes.NewReader(data),
+				mimemsg.Limits{MaxDepth: lim.MaxDepth, MaxParts: lim.MaxParts, MaxHeaderBytes: lim.MaxHeaderBytes})
+			if err != nil {
+				t.Fatalf("split: %v", err)
+			}
+			if m := mimemsg.Compare(split, res.Tree); m != nil {
+				t.Fatalf("tree differs from mimemsg.Split: %v", m)
+			}
+		}
 		if len(res.Parts) > lim.MaxParts {
 			t.Errorf("%d parts over MaxParts %d", len(res.Parts), lim.MaxParts)
 		}
@@ -83,42 +95,6 @@ func (c *countSink) Chunk(ch Chunk) {
 	if !utf8.ValidString(ch.Text) || !utf8.ValidString(ch.Location) {
 		c.invalid = true
 	}
-}
-
-// FuzzCharsetSniff: the sniffer gives the same answer fed whole or in
-// pieces, and decoding with its answer (or any label) gives valid UTF-8.
-func FuzzCharsetSniff(f *testing.F) {
-	for _, s := range [][]byte{
-		[]byte("plain"), []byte("\x1b$B8D?M\x1b(B"), {0x8c, 0xc2, 0x90, 0x6c}, {0xb8, 0xc4, 0xbf, 0xcd},
-		{0xef, 0xbb, 0xbf, 'a'}, {0xff, 0xfe, 'a', 0}, {0xe6, 0x9c}, {0x8f, 0xb0}, {0x1b, '$'},
-	} {
-		f.Add(s, uint8(3))
-	}
-	f.Fuzz(func(t *testing.T, data []byte, step uint8) {
-		whole, _ := sniffCharset(data)
-		var s sniffer
-		n := int(step%16) + 1
-		for i := 0; i < len(data); i += n {
-			s.Write(data[i:min(i+n, len(data))])
-		}
-		if pieces, _ := s.result(); pieces != whole {
-			t.Fatalf("whole %s, in pieces of %d %s", whole, n, pieces)
-		}
-		for _, name := range []string{whole, csCP932, csEUCJP, csISO2022, csUTF8, csUTF16LE} {
-			if out := decodeBytes(data, encodingFor(name)); !utf8.ValidString(out) {
-				t.Fatalf("%s decode not valid UTF-8", name)
-			}
-		}
-		if out := decodeHeader(string(data)); !utf8.ValidString(out) {
-			t.Fatal("decodeHeader not valid UTF-8")
-		}
-		_, params := parseParams(string(data))
-		for k, v := range params {
-			if !utf8.ValidString(v) {
-				t.Fatalf("param %q not valid UTF-8", k)
-			}
-		}
-	})
 }
 
 // FuzzRTF: the RTF reader ends on any input with valid UTF-8 output.
@@ -159,8 +135,9 @@ func FuzzDecoders(f *testing.F) {
 		"DESCRIPTION:a\r\n b\\nc\\,", "\x00\x00\x00\x05tEXtk\x00abc\x00\x00\x00\x00", "\xFF\xFE\x00\x05abc", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY\n-----BEGIN X-----\n", "+2D3cAA-", "content:\"\\"} {
 		f.Add([]byte(s))
 	}
+	utf7, _, _ := mimemsg.LookupCharset("utf-7")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if s := decodeBytes(b, utf7{}); !utf8.ValidString(s) {
+		if s := mimemsg.DecodeBytes(b, utf7); !utf8.ValidString(s) {
 			t.Errorf("utf-7 gave invalid UTF-8 for %q", b)
 		}
 		for _, c := range cssContent(b) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"dlpguard/mimemsg"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ type walker struct {
 	stopped  bool // timeout or MaxParts: nothing more is read
 	lastLoc  string
 	readErr  error
+	treeCut  bool // the tree (Result.Tree) was not read to its end
 	probSeen map[string]bool
 
 	chunkBuf []byte // reused between emitters
@@ -48,19 +50,6 @@ func (e errReader) Read(p []byte) (int, error) {
 		*e.err = err
 	}
 	return n, err
-}
-
-// ctxReader ends reading when the inspection's deadline passes.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 func newWalker(ctx context.Context, lim Limits, sink Sink) (*walker, context.CancelFunc) {
@@ -121,26 +110,27 @@ func (discardSink) Chunk(Chunk) {}
 func Message(ctx context.Context, r io.Reader, lim Limits, sink Sink) (*Result, error) {
 	w, cancel := newWalker(ctx, lim, sink)
 	defer cancel()
-	src := ctxReader{ctx: w.ctx, r: errReader{r: r, err: &w.readErr}}
+	src := mimemsg.ContextReader(w.ctx, errReader{r: r, err: &w.readErr})
 	br := bufio.NewReaderSize(src, 64<<10)
 
-	h, hr, err := readHeader(br, w.lim.MaxHeaderBytes)
+	h, hr, err := mimemsg.ReadHeader(br, w.lim.MaxHeaderBytes)
 	if err != nil && w.readErr == nil && w.ctx.Err() == nil {
 		w.readErr = err
 	}
 	w.topHeader(h)
 	w.log = w.log.With("msgid", w.res.Header.MessageID)
-	if hr.truncated {
+	if hr.Truncated {
 		w.problem("header larger than MaxHeaderBytes (%d): the rest of it was skipped", w.lim.MaxHeaderBytes)
 	}
-	if hr.problem != "" {
-		w.problem("message header: %s", hr.problem)
+	if hr.Problem != "" {
+		w.problem("message header: %s", hr.Problem)
 	}
 	var body io.Reader = br
-	if len(hr.leftover) > 0 {
-		body = io.MultiReader(strings.NewReader(string(hr.leftover)), br)
+	if len(hr.Leftover) > 0 {
+		body = io.MultiReader(strings.NewReader(string(hr.Leftover)), br)
 	}
-	w.entity(h, body, 0, scope{bodyLoc: "body", bodyKind: KindBody})
+	w.entity(h, body, 0, scope{bodyLoc: "body", bodyKind: KindBody, path: mimemsg.RootPath})
+	w.res.TreeComplete = !w.treeCut && !w.stopped && w.readErr == nil && w.ctx.Err() == nil
 	return w.finish()
 }
 
@@ -153,7 +143,7 @@ func File(ctx context.Context, name string, r io.Reader, lim Limits, sink Sink) 
 	if name == "" {
 		name = "upload"
 	}
-	src := ctxReader{ctx: w.ctx, r: errReader{r: r, err: &w.readErr}}
+	src := mimemsg.ContextReader(w.ctx, errReader{r: r, err: &w.readErr})
 	w.attachment(name, "", src, 0, scope{bodyLoc: "body", bodyKind: KindBody})
 	return w.finish()
 }
@@ -199,17 +189,17 @@ func (w *walker) problem(format string, args ...any) {
 // the subject and the display names (3.3.5: a marking or a personal name
 // there leaves with the message). Message-ID, References, Received and the
 // like are never sent: their long digit strings are not content.
-func (w *walker) topHeader(h header) {
+func (w *walker) topHeader(h mimemsg.Header) {
 	rh := &w.res.Header
 	for _, f := range h {
-		rh.Raw[f.Key] = append(rh.Raw[f.Key], decodeHeader(f.Value))
+		rh.Raw[f.Key] = append(rh.Raw[f.Key], mimemsg.DecodeHeader(f.Value))
 	}
-	rh.Subject = strings.TrimSpace(decodeHeader(h.get("Subject")))
-	rh.From = parseAddressList(h.values("From"))
-	rh.To = parseAddressList(h.values("To"))
-	rh.Cc = parseAddressList(h.values("Cc"))
-	rh.MessageID = strings.TrimSpace(h.get("Message-Id"))
-	if d := h.get("Date"); d != "" {
+	rh.Subject = strings.TrimSpace(mimemsg.DecodeHeader(h.Get("Subject")))
+	rh.From = mimemsg.ParseAddressList(h.Values("From"))
+	rh.To = mimemsg.ParseAddressList(h.Values("To"))
+	rh.Cc = mimemsg.ParseAddressList(h.Values("Cc"))
+	rh.MessageID = strings.TrimSpace(h.Get("Message-Id"))
+	if d := h.Get("Date"); d != "" {
 		if t, err := mail.ParseDate(strings.TrimSpace(d)); err == nil {
 			rh.Date = t
 		}
@@ -253,7 +243,7 @@ var machinePrefixes = []string{"Arc-", "List-", "X-Ms-", "X-Microsoft-", "X-Fore
 // (X-Note, Comments, Keywords, Reply-To, Thread-Topic …): an insider can
 // put a number there as easily as in the body (3.3.5). The first field of
 // each name in skip is already sent; machine fields are left out.
-func (w *walker) freeHeaders(h header, prefix string, skip ...string) {
+func (w *walker) freeHeaders(h mimemsg.Header, prefix string, skip ...string) {
 	seen := map[string]bool{}
 	for _, f := range h {
 		if machineFields[f.Key] {
@@ -273,7 +263,7 @@ func (w *walker) freeHeaders(h header, prefix string, skip ...string) {
 			}
 		}
 		if !machine {
-			w.emitString(prefix+f.Key, KindHeader, strings.TrimSpace(decodeHeader(f.Value)))
+			w.emitString(prefix+f.Key, KindHeader, strings.TrimSpace(mimemsg.DecodeHeader(f.Value)))
 		}
 	}
 }
@@ -287,103 +277,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// parseAddressList reads mailboxes tolerantly: what can be read is kept, a
-// bad address does not lose the others.
-func parseAddressList(values []string) []Address {
-	var out []Address
-	for _, v := range values {
-		for _, item := range splitAddresses(v) {
-			item = strings.TrimSpace(item)
-			if item == "" {
-				continue
-			}
-			// Group syntax "name: a, b;" (RFC 5322 §3.4).
-			if c := strings.IndexByte(item, ':'); c >= 0 && !strings.ContainsAny(item[:c], "<\"@") {
-				item = strings.TrimSpace(item[c+1:])
-			}
-			item = strings.TrimSuffix(item, ";")
-			if item == "" {
-				continue
-			}
-			var a Address
-			lt := strings.LastIndexByte(item, '<')
-			gt := -1
-			if lt >= 0 {
-				gt = strings.IndexByte(item[lt:], '>')
-			}
-			if gt >= 0 {
-				a.Address = strings.TrimSpace(item[lt+1 : lt+gt])
-				a.Name = cleanDisplayName(item[:lt])
-			} else {
-				addr := item
-				if op := strings.IndexByte(addr, '('); op >= 0 {
-					// "addr (Name)": the comment is the name (RFC 5322 §3.2.2).
-					cp := strings.LastIndexByte(addr, ')')
-					if cp > op {
-						a.Name = cleanDisplayName(addr[op+1 : cp])
-					}
-					addr = addr[:op]
-				}
-				a.Address = strings.TrimSpace(addr)
-			}
-			if a.Address == "" && a.Name == "" {
-				continue
-			}
-			a.Address = decodeUnknownIfNeeded(a.Address)
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-func decodeUnknownIfNeeded(s string) string {
-	if isASCII(s) {
-		return s
-	}
-	return decodeUnknown([]byte(s))
-}
-
-func cleanDisplayName(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		s, _ = unquote(s[1:])
-	}
-	return strings.TrimSpace(decodeHeader(s))
-}
-
-// splitAddresses splits on commas outside quotes, angle brackets and
-// comments.
-func splitAddresses(v string) []string {
-	var out []string
-	depth, inQ, inA := 0, false, false
-	start := 0
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case c == '\\' && inQ:
-			i++
-		case c == '"' && depth == 0:
-			inQ = !inQ
-		case inQ:
-		case c == '(':
-			depth++
-		case c == ')' && depth > 0:
-			depth--
-		case c == '<' && depth == 0:
-			// Only a bracket closed before the next comma opens an
-			// address: "broken<<@@, b@x" must not swallow b@x.
-			rest := v[i+1 : min(len(v), i+1+1024)] // bounded: stays linear
-			gt, comma := strings.IndexByte(rest, '>'), strings.IndexByte(rest, ',')
-			inA = gt >= 0 && (comma < 0 || gt < comma)
-		case c == '>' && depth == 0:
-			inA = false
-		case c == ',' && depth == 0 && !inA:
-			out = append(out, v[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, v[start:])
-}
-
 // scope says where the text of an entity goes: the top message's body, or
 // the body of an attached message that is reported under its file name.
 type scope struct {
@@ -391,6 +284,10 @@ type scope struct {
 	bodyKind   Kind
 	namePrefix string // prefix of attachment names ("fwd.eml/")
 	digest     bool   // parent is multipart/digest
+	// path is the entity's place in the message's MIME tree
+	// (mimemsg.Part.Path); "" inside an attachment or embedded message,
+	// which is one entity of the tree.
+	path string
 }
 
 // checkCtx stops the walk at the deadline.
@@ -418,11 +315,19 @@ func (w *walker) countPart() bool {
 
 // entity inspects one MIME entity: a multipart container, an embedded
 // message or a leaf.
-func (w *walker) entity(h header, body io.Reader, depth int, sc scope) {
+func (w *walker) entity(h mimemsg.Header, body io.Reader, depth int, sc scope) {
 	if !w.checkCtx() || !w.countPart() {
+		w.treeCut = sc.path != "" || w.treeCut
 		return
 	}
-	mt, params, bad := contentType(h, sc.digest)
+	mt, params, bad := mimemsg.ContentType(h, sc.digest)
+	if sc.path != "" {
+		// The tree as transferred (3.3.5: what is released is what was
+		// inspected): recorded as mimemsg.Split records it.
+		tb := w.treeEntry(sc.path, h, mt, body)
+		body = tb
+		defer w.treeDone(tb)
+	}
 	if depth > w.lim.MaxDepth {
 		w.problem("MIME nesting deeper than %d (MaxDepth): deeper parts were not read", w.lim.MaxDepth)
 		w.res.Parts = append(w.res.Parts, Part{Name: sc.namePrefix + "nested-part", Attachment: true,
@@ -430,7 +335,7 @@ func (w *walker) entity(h header, body io.Reader, depth int, sc scope) {
 		return
 	}
 	if bad {
-		w.problem("unreadable Content-Type %q: read as %s", truncate(h.get("Content-Type"), 80), mt)
+		w.problem("unreadable Content-Type %q: read as %s", truncate(h.Get("Content-Type"), 80), mt)
 	}
 	switch {
 	case strings.HasPrefix(mt, "multipart/"):
@@ -457,7 +362,7 @@ func (w *walker) entity(h header, body io.Reader, depth int, sc scope) {
 			DeclaredType: mt, Type: mt, Size: n, Depth: depth,
 			Reason: "message/external-body: the content is outside the message and cannot be inspected"})
 	case mt == "message/rfc822" || mt == "message/global":
-		name, disp := filename(h)
+		name, disp := mimemsg.Filename(h)
 		if disp == "attachment" || name != "" {
 			if name == "" {
 				name = w.genName("message.eml")
@@ -474,14 +379,14 @@ func (w *walker) entity(h header, body io.Reader, depth int, sc scope) {
 
 // multipart walks the parts of a multipart entity (RFC 2046 §5.1).
 func (w *walker) multipart(mt string, params map[string]string, boundary string, body io.Reader, depth int, sc scope) {
-	mr := newMPReader(body, boundary)
+	mr := mimemsg.NewMultipartReader(body, boundary)
 	// The preamble is not content, but if no delimiter ever appears it is
 	// the whole body: keep its start to read it then.
 	pre := make([]byte, 0, 512)
 	preBuf := make([]byte, 4096)
 	preOver := false
 	for {
-		n, err := mr.preamble().Read(preBuf)
+		n, err := mr.Preamble().Read(preBuf)
 		if len(pre)+n <= 1<<20 {
 			pre = append(pre, preBuf[:n]...)
 		} else {
@@ -499,24 +404,34 @@ func (w *walker) multipart(mt string, params map[string]string, boundary string,
 	i := 0
 	for {
 		if !w.checkCtx() {
+			w.treeCut = true
 			return
 		}
-		p, err := mr.nextPart()
+		p, err := mr.NextPart()
 		if err != nil {
 			break
 		}
 		i++
 		pbr := bufio.NewReaderSize(p, 16<<10)
-		ph, phr, err := readHeader(pbr, w.lim.MaxHeaderBytes)
+		ph, phr, err := mimemsg.ReadHeader(pbr, w.lim.MaxHeaderBytes)
 		if err != nil {
 			w.problem("%s part %d: %v", mt, i, err)
 		}
-		if phr.truncated {
+		if phr.Truncated {
 			w.problem("%s part %d: header larger than MaxHeaderBytes", mt, i)
 		}
-		var pbody io.Reader = pbr
-		if len(phr.leftover) > 0 {
-			pbody = io.MultiReader(strings.NewReader(string(phr.leftover)), pbr)
+		pbody := mimemsg.BodyReader(phr, pbr)
+		childScope.path = ""
+		var opaque *treeBody
+		if sc.path != "" {
+			childScope.path = mimemsg.ChildPath(sc.path, i)
+			if !mimemsg.Descends(sub, i, ph) {
+				// An encrypted part or a signature: one entity of the tree,
+				// whatever its type says.
+				pmt, _, _ := mimemsg.ContentType(ph, childScope.digest)
+				opaque = w.treeEntry(childScope.path, ph, pmt, pbody)
+				pbody = opaque
+			}
 		}
 		// A part's own fields (Content-Description, an X-Note) leave
 		// with the message too.
@@ -543,11 +458,11 @@ func (w *walker) multipart(mt string, params map[string]string, boundary string,
 					Size: n, Encrypted: true, Reason: reason, Depth: depth + 1})
 				encryptedPart = true
 			}
-		case sub == "signed" && i > 1 && isSignatureType(ph):
+		case sub == "signed" && i > 1 && mimemsg.IsSignature(ph):
 			// RFC 1847 §2.1: the last part is the signature.
 			n, _ := io.Copy(io.Discard, pbody)
-			pmt, _, _ := contentType(ph, false)
-			name, _ := filename(ph)
+			pmt, _, _ := mimemsg.ContentType(ph, false)
+			name, _ := mimemsg.Filename(ph)
 			if name == "" {
 				name = "signature.asc"
 				if strings.Contains(pmt, "pkcs7") {
@@ -563,6 +478,9 @@ func (w *walker) multipart(mt string, params map[string]string, boundary string,
 		default:
 			w.entity(ph, pbody, depth+1, childScope)
 		}
+		if opaque != nil {
+			w.treeDone(opaque)
+		}
 	}
 	if sub == "encrypted" && !encryptedPart && !w.stopped {
 		// A broken multipart/encrypted still says "encrypted": fail closed.
@@ -571,7 +489,7 @@ func (w *walker) multipart(mt string, params map[string]string, boundary string,
 			Reason: "malformed encrypted message: treated as encrypted", Depth: depth + 1})
 		return
 	}
-	if mr.parts == 0 && !w.stopped {
+	if mr.Parts() == 0 && !w.stopped {
 		w.problem("%s: boundary %q never found: body read as text", mt, truncate(boundary, 70))
 		if preOver {
 			w.problem("%s: body without parts larger than 1 MiB: only its start was read", mt)
@@ -579,13 +497,14 @@ func (w *walker) multipart(mt string, params map[string]string, boundary string,
 		w.leaf(nil, "text/plain", nil, strings.NewReader(string(pre)), depth, sc)
 		return
 	}
-	if !mr.final && !w.stopped {
+	if !mr.Final() && !w.stopped {
 		w.problem("%s: missing final boundary: the message may be truncated", mt)
 	}
 	// The preamble and the epilogue are hidden by mail clients but leave
 	// with the message (3.3.5): a number put there is still sent.
 	w.outside(sc, "preamble", pre, preOver)
-	w.outside(sc, "epilogue", mr.epilogue, mr.epiOver)
+	epi, epiOver := mr.Epilogue()
+	w.outside(sc, "epilogue", epi, epiOver)
 }
 
 // outside scans the text of a multipart preamble or epilogue as body text.
@@ -596,16 +515,28 @@ func (w *walker) outside(sc scope, what string, b []byte, over bool) {
 	if over {
 		w.problem("multipart %s larger than 1 MiB: only its start was read", what)
 	}
-	w.emitString(sc.bodyLoc, sc.bodyKind, decodeUnknown(b))
+	w.emitString(sc.bodyLoc, sc.bodyKind, mimemsg.DecodeUnknown(b))
 }
 
-func isSignatureType(h header) bool {
-	mt, _, _ := contentType(h, false)
-	switch mt {
-	case "application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature":
-		return true
+// treeEntry records an entity of the message's tree (as mimemsg.Split
+// records it) and returns its body, which hashes what is read; treeDone
+// drains it and records the sum.
+func (w *walker) treeEntry(path string, h mimemsg.Header, mt string, body io.Reader) *treeBody {
+	w.res.Tree = append(w.res.Tree, mimemsg.Part{Path: path, Type: mt, HeaderSHA256: h.Digest()})
+	return &treeBody{HashReader: mimemsg.NewHashReader(body), idx: len(w.res.Tree) - 1}
+}
+
+type treeBody struct {
+	*mimemsg.HashReader
+	idx int
+}
+
+func (w *walker) treeDone(tb *treeBody) {
+	sum, n, err := tb.Drain()
+	if err != nil {
+		w.treeCut = true
 	}
-	return false
+	w.res.Tree[tb.idx].SHA256, w.res.Tree[tb.idx].Size = sum, n
 }
 
 func orDefault(s, d string) string {
@@ -629,20 +560,21 @@ func truncate(s string, n int) string {
 // as the recipient would read them.
 func (w *walker) embedded(body io.Reader, name string, depth int, sc scope) {
 	br := bufio.NewReaderSize(body, 16<<10)
-	h, hr, err := readHeader(br, w.lim.MaxHeaderBytes)
+	h, hr, err := mimemsg.ReadHeader(br, w.lim.MaxHeaderBytes)
 	if err != nil {
 		w.problem("embedded message %s: %v", name, err)
 	}
-	if hr.truncated {
+	if hr.Truncated {
 		w.problem("embedded message %s: header larger than MaxHeaderBytes", name)
 	}
 	inner := sc
+	inner.path = "" // the embedded message is one entity of the tree
 	subjLoc := "subject"
 	if name != "" {
 		inner = scope{bodyLoc: "attachment:" + name, bodyKind: KindAttachment, namePrefix: name + "/"}
 		subjLoc = inner.bodyLoc
 	}
-	w.emitString(subjLoc, KindSubject, strings.TrimSpace(decodeHeader(h.get("Subject"))))
+	w.emitString(subjLoc, KindSubject, strings.TrimSpace(mimemsg.DecodeHeader(h.Get("Subject"))))
 	// A forwarded message's other fields (its From and To with their
 	// display names, an X-Note) are read like the top header's.
 	hdrPrefix := "header:"
@@ -651,34 +583,10 @@ func (w *walker) embedded(body io.Reader, name string, depth int, sc scope) {
 	}
 	w.freeHeaders(h, hdrPrefix, "Subject")
 	var b io.Reader = br
-	if len(hr.leftover) > 0 {
-		b = io.MultiReader(strings.NewReader(string(hr.leftover)), br)
+	if len(hr.Leftover) > 0 {
+		b = io.MultiReader(strings.NewReader(string(hr.Leftover)), br)
 	}
 	w.entity(h, b, depth+1, inner)
-}
-
-// filename returns the decoded file name of an entity and its disposition.
-// Content-Disposition's filename (RFC 2183) wins over Content-Type's name.
-func filename(h header) (string, string) {
-	disp, dp := parseParams(h.get("Content-Disposition"))
-	name := dp["filename"]
-	if name == "" {
-		_, cp := parseParams(h.get("Content-Type"))
-		name = cp["name"]
-	}
-	return cleanName(name), disp
-}
-
-// cleanName keeps a file name printable and on one line; a path in it is
-// kept (archive-style) but control characters go.
-func cleanName(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	return strings.TrimSpace(s)
 }
 
 func (w *walker) genName(ext string) string {

@@ -3,6 +3,7 @@ package inspect
 import (
 	"bytes"
 	"compress/zlib"
+	"dlpguard/mimemsg"
 	"encoding/binary"
 	"html"
 	"io"
@@ -120,7 +121,7 @@ func pngChunkText(typ string, b []byte) string {
 		return string(kw) + " " + string(tk) + ": " + string(t)
 	}
 	if !utf8.Valid(text) {
-		text = []byte(decodeBytes(text, nil))
+		text = []byte(mimemsg.DecodeBytes(text, nil))
 	}
 	return string(kw) + ": " + string(text)
 }
@@ -154,7 +155,7 @@ func jpegText(r io.ReaderAt, size int64, add func(string)) {
 			if m, _ := r.ReadAt(b, off+4); int64(m) == n-2 {
 				switch {
 				case marker == 0xFE:
-					add(decodeUnknown(b))
+					add(mimemsg.DecodeUnknown(b))
 				case bytes.HasPrefix(b, []byte("http://ns.adobe.com/xap/1.0/\x00")):
 					add(xmpText(b))
 				}

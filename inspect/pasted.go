@@ -3,6 +3,7 @@ package inspect
 import (
 	"bufio"
 	"bytes"
+	"dlpguard/mimemsg"
 	"strconv"
 	"unicode/utf8"
 )
@@ -66,7 +67,7 @@ func (w *walker) pastedBase64(p *Part, sp *spill, depth int) {
 		if len(bytes.TrimSpace(b)) < minPastedChars || w.stopped {
 			return
 		}
-		data, _ := decodeBase64Lenient(b)
+		data, _ := mimemsg.DecodeBase64(b)
 		if !readableBlob(data) {
 			return
 		}
@@ -82,8 +83,8 @@ func (w *walker) pastedBase64(p *Part, sp *spill, depth int) {
 	}
 	for {
 		var err error
-		line, err = readLine(br, line[:0], 64<<10)
-		l := bytes.TrimSpace(trimEOL(line))
+		line, err = mimemsg.ReadLine(br, line[:0], 64<<10)
+		l := bytes.TrimSpace(mimemsg.TrimEOL(line))
 		switch {
 		case bytes.HasPrefix(l, []byte("-----BEGIN ")):
 			flush()

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bufio"
+	"dlpguard/mimemsg"
 	"errors"
 	"io"
 	"strings"
@@ -94,7 +95,7 @@ func (x *rtfReader) flushBytes() {
 	if len(x.pending) == 0 {
 		return
 	}
-	x.out.WriteString(decodeBytes(x.pending, x.enc()))
+	x.out.WriteString(mimemsg.DecodeBytes(x.pending, x.enc()))
 	x.pending = x.pending[:0]
 }
 
@@ -169,8 +170,8 @@ func (x *rtfReader) control() error {
 				x.skipNext--
 				return nil
 			}
-			if !x.st.skip && isHex(h1) && isHex(h2) {
-				x.pending = append(x.pending, unhex(h1)<<4|unhex(h2))
+			if !x.st.skip && mimemsg.IsHex(h1) && mimemsg.IsHex(h2) {
+				x.pending = append(x.pending, mimemsg.Unhex(h1)<<4|mimemsg.Unhex(h2))
 			}
 		case '*':
 			// An ignorable destination: its text is not content.

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bytes"
+	"dlpguard/mimemsg"
 	"io"
 	"strconv"
 	"strings"
@@ -388,7 +389,7 @@ func cssString(b []byte, q byte) (string, int) {
 			return s.String(), i + 1
 		case c == '\\' && i+1 < len(b):
 			j := i + 1
-			for j < len(b) && j-i <= 6 && isHex(b[j]) {
+			for j < len(b) && j-i <= 6 && mimemsg.IsHex(b[j]) {
 				j++
 			}
 			if j == i+1 {

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bytes"
+	"dlpguard/mimemsg"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -136,7 +137,7 @@ func (w *walker) tnef(p *Part, sp *spill, depth int) {
 		}
 		name := a.longName
 		if name == "" && len(a.titleRaw) > 0 {
-			name = cleanName(decodeCP(a.titleRaw, a.codepage))
+			name = mimemsg.CleanName(decodeCP(a.titleRaw, a.codepage))
 		}
 		if name == "" {
 			name = fmt.Sprintf("attachment%d", i+1)
@@ -171,9 +172,9 @@ func (w *walker) tnef(p *Part, sp *spill, depth int) {
 // decodeCP decodes 8-bit text in a Windows code page (932 in Japan).
 func decodeCP(b []byte, cp int) string {
 	if e := rtfCodepage(cp); e != nil {
-		return decodeBytes(b, e)
+		return mimemsg.DecodeBytes(b, e)
 	}
-	return decodeUnknown(b)
+	return mimemsg.DecodeUnknown(b)
 }
 
 // tnefText sends text of the message inside winmail.dat.
@@ -194,7 +195,7 @@ func (w *walker) tnefBody(p *Part, props map[uint16]mapiValue) []string {
 	}
 	if v, ok := props[prBodyHTML]; ok {
 		var b strings.Builder
-		htmlToText(strings.NewReader(decodeUnknown(v.bin)), &b)
+		htmlToText(strings.NewReader(mimemsg.DecodeUnknown(v.bin)), &b)
 		w.tnefText(p, b.String())
 	}
 	if v, ok := props[prRTFCompressed]; ok {
@@ -273,7 +274,7 @@ func mapiProps(b []byte) (map[uint16]mapiValue, error) {
 				v := mapiValue{typ: base}
 				switch base {
 				case 0x001e: // PT_STRING8
-					v.str = cleanName(decodeUnknown(bytes.TrimRight(val, "\x00")))
+					v.str = mimemsg.CleanName(mimemsg.DecodeUnknown(bytes.TrimRight(val, "\x00")))
 				case 0x001f: // PT_UNICODE
 					v.str = utf16le(val)
 				default:

@@ -5,10 +5,19 @@
 // not be read. Whatever cannot be read is reported, never silently skipped, so
 // that the policy can hold it (fail closed).
 //
+// It reads the message with package mimemsg (the one MIME model of
+// dlpguard) and records the message's MIME tree as transferred
+// (Result.Tree: path, type, SHA-256 of each entity's header and raw
+// body), the list a release compares with what it sends.
+//
 // inspect knows nothing of detectors or policy: it only extracts.
 package inspect
 
-import "time"
+import (
+	"time"
+
+	"dlpguard/mimemsg"
+)
 
 // Limits bound the work and memory of one inspection. Each breach is reported
 // as a Reason on the part (or on the Result) rather than stopping the scan.
@@ -131,10 +140,7 @@ type Part struct {
 }
 
 // Address is a decoded mailbox from a header.
-type Address struct {
-	Name    string // display name, decoded
-	Address string // addr-spec as written
-}
+type Address = mimemsg.Address
 
 // Header is what inspection found in the top-level message header.
 type Header struct {
@@ -161,4 +167,13 @@ type Result struct {
 	// the policy must not pass the message as if it had been read.
 	Incomplete bool
 	TextBytes  int64 // UTF-8 text bytes handed to the sink
+	// Tree lists every entity of the message's MIME tree as transferred
+	// (path, type, SHA-256 of header and raw body), as mimemsg.Split
+	// lists it; attachments and embedded messages are one entity each.
+	// A release compares it with the message it sends (3.3.5). Empty for
+	// File.
+	Tree []mimemsg.Part
+	// TreeComplete is true when Tree covers the whole message (no limit,
+	// timeout or read error cut the walk short).
+	TreeComplete bool
 }

@@ -3,6 +3,7 @@ package inspect
 import (
 	"bufio"
 	"bytes"
+	"dlpguard/mimemsg"
 	"errors"
 	"io"
 	"path"
@@ -25,7 +26,7 @@ func uuBegin(line []byte) (string, bool) {
 	if i < 3 || i > 4 || i >= len(rest) || rest[i] != ' ' {
 		return "", false
 	}
-	name := cleanName(decodeUnknown(bytes.TrimSpace(rest[i+1:])))
+	name := mimemsg.CleanName(mimemsg.DecodeUnknown(bytes.TrimSpace(rest[i+1:])))
 	return name, name != ""
 }
 
@@ -42,8 +43,8 @@ func (w *walker) uuencoded(p *Part, sp *spill, depth int) {
 	var line []byte
 	for {
 		var err error
-		line, err = readLine(br, line[:0], 64<<10)
-		if name, ok := uuBegin(trimEOL(line)); ok {
+		line, err = mimemsg.ReadLine(br, line[:0], 64<<10)
+		if name, ok := uuBegin(mimemsg.TrimEOL(line)); ok {
 			if !w.countPart() {
 				return
 			}
@@ -74,8 +75,8 @@ func (u *uuReader) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		}
 		var err error
-		u.line, err = readLine(u.br, u.line[:0], 64<<10)
-		l := trimEOL(u.line)
+		u.line, err = mimemsg.ReadLine(u.br, u.line[:0], 64<<10)
+		l := mimemsg.TrimEOL(u.line)
 		if bytes.Equal(bytes.TrimSpace(l), []byte("end")) || (err != nil && len(l) == 0) {
 			u.done = true
 			if err != nil && !errors.Is(err, io.EOF) {
@@ -160,7 +161,7 @@ func uuBody(r io.Reader) io.Reader {
 	var line []byte
 	for {
 		var err error
-		line, err = readLine(br, line[:0], 64<<10)
+		line, err = mimemsg.ReadLine(br, line[:0], 64<<10)
 		if bytes.HasPrefix(line, []byte("begin ")) {
 			return &uuReader{br: br}
 		}

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bytes"
+	"dlpguard/mimemsg"
 	"html"
 	"io"
 	"path"
@@ -62,7 +63,7 @@ func (w *walker) decodedView(p *Part, sp *spill, enc encoding.Encoding, loc stri
 	if vk == viewNone {
 		return
 	}
-	raw, err := io.ReadAll(io.LimitReader(decodingReader(sp.reader(), enc), maxViewBytes+1))
+	raw, err := io.ReadAll(io.LimitReader(mimemsg.DecodingReader(sp.reader(), enc), maxViewBytes+1))
 	if err != nil {
 		return // the raw view was read; its error is already reported
 	}

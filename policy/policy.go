@@ -273,32 +273,25 @@ func hashVersion(data []byte) string {
 	return hex.EncodeToString(sum[:])[:16]
 }
 
-// Evaluate inspects the message read from r, classifies it and decides. It
-// is the one code path of the relay and of `dlpguard scan`. The error is
+// Evaluate inspects the message read from r (a file when in.Transfer is
+// set), classifies it and decides: an Evaluation of one message. It is the
+// one code path of the relay (package dispose) and of `dlpguard scan`. The error is
 // only for a failure to read r or a cancelled ctx (inspection problems are
 // in the verdict and make it fail closed).
 func (e *Engine) Evaluate(ctx context.Context, r io.Reader, in Input) (*Verdict, error) {
-	sc := e.classifier.NewScanner()
-	cr := &countingReader{r: r}
-	var res *inspect.Result
+	ev := e.NewEvaluation("")
+	ev.UseOCR(in.OCR)
 	var err error
-	lim := e.limits
-	lim.OCR = in.OCR
 	if in.Transfer != nil {
-		res, err = inspect.File(ctx, in.Transfer.FileName, cr, lim, sc)
+		err = ev.File(ctx, in.Transfer.FileName, r)
 	} else {
-		res, err = inspect.Message(ctx, cr, lim, sc)
+		err = ev.Message(ctx, r)
 	}
 	if err != nil {
+		ev.Discard()
 		return nil, fmt.Errorf("policy: inspect: %w", err)
 	}
-	if in.Size == 0 {
-		in.Size = cr.n
-	}
-	// Marking headers (e.g. a sensitivity label) are classified from the
-	// decoded header fields, not from the text stream.
-	sc.Headers(res.Header.Raw)
-	return e.Decide(res, sc.Report(), in), nil
+	return ev.Decide(in), nil
 }
 
 type countingReader struct {

@@ -1,6 +1,9 @@
 package policy
 
-import "dlpguard/classify"
+import (
+	"dlpguard/classify"
+	"dlpguard/mimemsg"
+)
 
 // Attachment is one attachment or archive member in the scan JSON contract
 // (DESIGN.md): archive members are named "outer.zip/inner.csv"; Error is the
@@ -37,6 +40,11 @@ type Summary struct {
 	MessageID         string             `json:"message_id,omitempty"`
 	Subject           string             `json:"subject,omitempty"`
 	PolicyVersion     string             `json:"policy_version"`
+	// Parts is the message's MIME tree as inspected (path, type,
+	// SHA-256 of header and raw body of each entity); a release sends
+	// only a message whose tree is this one (3.3.5).
+	Parts         []mimemsg.Part `json:"parts,omitempty"`
+	PartsComplete bool           `json:"parts_complete,omitempty"`
 }
 
 // Summary renders the verdict in the scan JSON contract; source names the
@@ -65,6 +73,7 @@ func (v *Verdict) Summary(source string) Summary {
 		s.Problems = res.Problems
 		s.MessageID = res.Header.MessageID
 		s.Subject = res.Header.Subject
+		s.Parts, s.PartsComplete = res.Tree, res.TreeComplete
 		for _, p := range res.Parts {
 			// Every attachment and archive member; an encrypted message
 			// part (PGP/MIME, S/MIME) counts as an encrypted attachment.

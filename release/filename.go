@@ -1,136 +1,92 @@
 package release
 
 import (
-	"io"
-	"mime"
-	"net/url"
-	"regexp"
-	"sort"
-	"strconv"
+	"bytes"
 	"strings"
-	"unicode/utf8"
 
-	"github.com/emersion/go-message"
-	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
-	"golang.org/x/text/encoding/htmlindex"
-	"golang.org/x/text/encoding/japanese"
+
+	"dlpguard/mimemsg"
 )
 
-// filename is a part's file name as Japanese mailers write it: RFC 2231
-// (any charset), RFC 2047 inside the quoted parameter (Outlook), or raw
-// Shift_JIS bytes. "" when there is none.
+// filename is a part's file name as inspection read it (mimemsg.Filename:
+// RFC 2231 in any charset, RFC 2047 inside the quoted parameter as Outlook
+// writes it, raw Shift_JIS bytes), reduced to its last path element. ""
+// when there is none.
 func filename(h textproto.Header) string {
-	ah := mail.AttachmentHeader{Header: message.Header{Header: h}}
-	name, _ := ah.Filename()
-	if strings.Contains(name, "=?") {
-		// go-message decodes RFC 2047 words only in the charsets its
-		// global CharsetReader knows; ISO-2022-JP needs ours.
-		if s, err := wordDecoder.DecodeHeader(name); err == nil {
-			name = s
-		}
-	}
-	if name != "" && utf8.ValidString(name) {
-		return clean(name)
-	}
-	if name != "" {
-		// Raw 8-bit bytes: Japanese Windows mailers send CP932.
-		if s, err := japanese.ShiftJIS.NewDecoder().String(name); err == nil {
-			return clean(s)
-		}
-	}
-	// The standard library drops RFC 2231 values in charsets other than
-	// UTF-8 and US-ASCII (filename*=shift_jis''%8B%40…).
-	for _, f := range []string{"Content-Disposition", "Content-Type"} {
-		for _, p := range []string{"filename", "name"} {
-			if s := rfc2231(h.Get(f), p); s != "" {
-				return clean(s)
-			}
-		}
-	}
-	return ""
+	name, _ := mimemsg.Filename(mimemsg.Header{
+		{Key: "Content-Type", Value: h.Get("Content-Type")},
+		{Key: "Content-Disposition", Value: h.Get("Content-Disposition")},
+	})
+	return clean(name)
 }
 
-var wordDecoder = mime.WordDecoder{CharsetReader: func(charset string, r io.Reader) (io.Reader, error) {
-	enc, err := htmlindex.Get(charset)
-	if err != nil {
-		return nil, err
-	}
-	return enc.NewDecoder().Reader(r), nil
-}}
-
-var paramRE = regexp.MustCompile(`(?i);\s*([a-z]+)\*(?:(\d+)(\*)?|())\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)`)
-
-// rfc2231 decodes param* or param*0*, param*1… (RFC 2231 §3, §4) in the
-// charset named in the first section.
-func rfc2231(v, param string) string {
-	type section struct {
-		n       int
-		encoded bool
-		val     string
-	}
-	var secs []section
-	for _, m := range paramRE.FindAllStringSubmatch(v, -1) {
-		if !strings.EqualFold(m[1], param) {
-			continue
-		}
-		n, enc := 0, true
-		if m[2] != "" {
-			n, _ = strconv.Atoi(m[2])
-			enc = m[3] == "*"
-		}
-		val := m[5]
-		if strings.HasPrefix(val, `"`) {
-			val = strings.ReplaceAll(strings.Trim(val, `"`), `\"`, `"`)
-		}
-		secs = append(secs, section{n, enc, val})
-	}
-	if len(secs) == 0 {
-		return ""
-	}
-	sort.Slice(secs, func(i, j int) bool { return secs[i].n < secs[j].n })
-	charset := "utf-8"
-	var raw strings.Builder
-	for i, s := range secs {
-		val := s.val
-		if i == 0 && s.encoded {
-			parts := strings.SplitN(val, "'", 3)
-			if len(parts) != 3 {
-				return ""
-			}
-			charset, val = parts[0], parts[2]
-		}
-		if s.encoded {
-			u, err := url.PathUnescape(val)
-			if err != nil {
-				return ""
-			}
-			val = u
-		}
-		raw.WriteString(val)
-	}
-	enc, err := htmlindex.Get(charset)
-	if err != nil {
-		return ""
-	}
-	out, err := enc.NewDecoder().String(raw.String())
-	if err != nil {
-		return ""
-	}
-	return out
-}
-
-// clean keeps only the last path element and drops control characters,
-// so a name cannot point anywhere on the recipient's disk.
+// clean keeps only the last path element, printable and on one line, so
+// a name cannot point anywhere on the recipient's disk.
 func clean(s string) string {
 	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
 		s = s[i+1:]
 	}
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
+	return mimemsg.CleanName(s)
+}
+
+// toTP is h as go-message's header, for writing; field order is kept (a
+// textproto.Header lists its fields last first), and a field read from the
+// message is written byte for byte.
+func toTP(h mimemsg.Header) textproto.Header {
+	var th textproto.Header
+	for i := len(h) - 1; i >= 0; i-- {
+		if raw := h[i].Raw; rawOK(raw) {
+			th.AddRaw(raw)
+			continue
 		}
-		return r
-	}, s)
-	return strings.TrimSpace(s)
+		th.AddRaw(formatField(h[i].Key, h[i].Value))
+	}
+	return th
+}
+
+// formatField writes a field made by the program, or read without a
+// proper line end: a stray CR or LF would end it early, and go-message's
+// own folding panics on field names longer than a line. Long values are
+// folded at spaces (RFC 5322 §2.2.3), words are never split.
+func formatField(key, value string) []byte {
+	words := strings.Split(crlf.Replace(value), " ")
+	b := make([]byte, 0, len(key)+len(value)+8)
+	b = append(b, key...)
+	b = append(b, ':')
+	col := len(b)
+	for i, w := range words {
+		if i > 0 && len(w) > 0 && col+1+len(w) > 76 {
+			b = append(b, "\r\n"...)
+			col = 0
+		}
+		b = append(b, ' ')
+		b = append(b, w...)
+		col += 1 + len(w)
+	}
+	return append(b, "\r\n"...)
+}
+
+var crlf = strings.NewReplacer("\r", " ", "\n", " ", "\x00", "")
+
+// rawOK: the raw field ends in CRLF, every line end in it is CRLF and
+// is followed by folding white space, and it has no NUL.
+func rawOK(raw []byte) bool {
+	if len(raw) < 3 || !bytes.HasSuffix(raw, []byte("\r\n")) || bytes.IndexByte(raw, 0) >= 0 || bytes.IndexByte(raw, ':') < 0 {
+		return false
+	}
+	body := raw[:len(raw)-2]
+	for i, c := range body {
+		switch c {
+		case '\r':
+			if i+2 >= len(body) || body[i+1] != '\n' || (body[i+2] != ' ' && body[i+2] != '\t') {
+				return false
+			}
+		case '\n':
+			if i == 0 || body[i-1] != '\r' {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -19,7 +19,8 @@ import (
 // FuzzRewrite: whatever the input, a rewrite with body findings either
 // fails or produces a message in which go-message (what a recipient's
 // mailer would be) finds no plaintext part: only the cover note, .pgp
-// files, and parts that are encrypted by type.
+// files, and parts that are encrypted by type; and the protected fields
+// are gone from its header (the Subject is the neutral one).
 func FuzzRewrite(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.eml")
 	for _, p := range files {
@@ -33,7 +34,7 @@ func FuzzRewrite(f *testing.F) {
 		f.Fatal(err)
 	}
 	opts := Options{Recipients: []string{"f@example.jp"}, Keys: staticKeys{e}, BodyHasFindings: true,
-		Logger: slog.New(slog.DiscardHandler)}
+		ProtectHeaders: []string{"Subject", "X-Note"}, Logger: slog.New(slog.DiscardHandler)}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var out bytes.Buffer
 		if _, err := Rewrite(context.Background(), &out, bytes.NewReader(in), opts); err != nil {
@@ -42,6 +43,9 @@ func FuzzRewrite(f *testing.F) {
 		m, err := message.Read(bytes.NewReader(out.Bytes()))
 		if err != nil && !message.IsUnknownCharset(err) {
 			return
+		}
+		if s := m.Header.Get("Subject"); (s != "" && s != encodeWord(DefaultSubject)) || m.Header.Has("X-Note") {
+			t.Fatalf("protected field in the output header: Subject %q, X-Note %q", s, m.Header.Get("X-Note"))
 		}
 		var check func(e *message.Entity, depth int)
 		check = func(e *message.Entity, depth int) {

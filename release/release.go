@@ -15,6 +15,19 @@
 // and Gpg4win/Kleopatra (what Windows recipients use) open .pgp files by
 // double-click.
 //
+// Header fields that carried findings (ProtectHeaders: the Subject above
+// all) leave only inside the encryption: outside, the Subject is replaced
+// by a neutral Japanese one, address fields keep their addresses without
+// display names, other such fields are removed; the originals travel in
+// the encrypted attachment 元のヘッダー.txt.pgp (protected headers, as
+// draft-ietf-lamps-header-protection and OpenPGP "memory hole" do).
+//
+// The message is read with package mimemsg, as inspection read it. Send is
+// the release as a whole: it compares the stored message's MIME tree with
+// the tree inspected and refuses (Refusal, with a reason code such as
+// content_mismatch) when they differ, allows "encryption none" only for
+// class III or under a named 8.4 exception, and then rewrites or copies.
+//
 // The rewrite streams: parts are copied, decoded, encrypted and encoded
 // piece by piece, so a 25 MB attachment is never held whole in memory.
 package release
@@ -33,7 +46,6 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"mime/quotedprintable"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -44,6 +56,8 @@ import (
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
+
+	"dlpguard/mimemsg"
 )
 
 // Mode is what to do when a recipient has no usable public key.
@@ -95,6 +109,19 @@ type Options struct {
 	// ride on the encrypted one's flag. Parts of type multipart/encrypted,
 	// application/pgp-encrypted and S/MIME enveloped data always pass.
 	Inspected []Inspected
+	// ProtectHeaders names the top-level header fields that carried
+	// findings (FieldsWithFindings). Outside they are replaced (Subject by
+	// Subject, address fields keep only the addresses, others are
+	// removed) and the originals go, encrypted, into the attachment
+	// 元のヘッダー.txt.pgp (protected headers, as
+	// draft-ietf-lamps-header-protection does); in the parts' headers such
+	// fields are removed (3.3.5).
+	ProtectHeaders []string
+	// Subject replaces a protected Subject (default DefaultSubject).
+	Subject string
+	// Limits are those the message was inspected with (header size, depth,
+	// parts), so that it is split as inspection split it.
+	Limits mimemsg.Limits
 	// MessageID is used in log lines.
 	MessageID string
 	Logger    *slog.Logger
@@ -109,7 +136,7 @@ type Inspected struct {
 
 // Part is the proof for one part of the released message.
 type Part struct {
-	Kind     string `json:"kind"`      // "attachment" or "body"
+	Kind     string `json:"kind"`      // "attachment", "body" or "header" (the protected header fields)
 	Name     string `json:"name"`      // the original file name ("" for a body part)
 	SentName string `json:"sent_name"` // the name as sent ("x.pdf.pgp", or unchanged)
 	Action   string `json:"action"`    // "encrypted" or "unchanged"
@@ -132,6 +159,16 @@ type Result struct {
 	// once, by another channel; it is in no log and not in the message.
 	Passphrase string `json:"-"`
 	Parts      []Part `json:"parts"`
+	// ProtectedHeaders are the header fields moved into the encrypted
+	// 元のヘッダー.txt.pgp.
+	ProtectedHeaders []string `json:"protected_headers,omitempty"`
+	// PartsChecked: the stored message's MIME tree was compared with the
+	// inspected one and was the same (Send); false for a hold recorded
+	// before trees were kept.
+	PartsChecked bool `json:"parts_checked"`
+	// Exception is the 8.4 exception under which class I/II content left
+	// unencrypted (Send with Encryption "none").
+	Exception string `json:"exception,omitempty"`
 }
 
 // MissingKeyError is returned in RefuseWithoutKey mode.
@@ -151,6 +188,10 @@ const (
 // Rewrite reads the raw message from r and writes the message to send to
 // w. On error, what was written to w must be discarded.
 func Rewrite(ctx context.Context, w io.Writer, r io.Reader, opts Options) (*Result, error) {
+	opts.Limits = opts.Limits.WithDefaults()
+	if opts.Subject == "" {
+		opts.Subject = DefaultSubject
+	}
 	rw := &rewriter{ctx: ctx, opts: opts, res: &Result{Method: "none"}, log: opts.Logger, now: opts.Now}
 	if rw.log == nil {
 		rw.log = slog.Default()
@@ -193,20 +234,34 @@ func Rewrite(ctx context.Context, w io.Writer, r io.Reader, opts Options) (*Resu
 		return nil, &MissingKeyError{Recipients: missing}
 	}
 
-	br := bufio.NewReaderSize(r, 64<<10)
-	h, err := textproto.ReadHeader(br)
+	// The message is read as inspection read it (one MIME model): what is
+	// encrypted or passed is the part that was inspected.
+	br := bufio.NewReaderSize(mimemsg.ContextReader(ctx, r), 64<<10)
+	mh, hr, err := mimemsg.ReadHeader(br, opts.Limits.MaxHeaderBytes)
 	if err != nil {
 		return nil, fmt.Errorf("release %s: header: %w", opts.MessageID, err)
 	}
-	// A multipart body needs its own header written first; in every other
-	// case the top-level header changes with the part it describes.
-	top := func(nh textproto.Header) (io.Writer, error) {
-		if !nh.Has("Mime-Version") {
-			nh.Set("MIME-Version", "1.0")
-		}
-		return w, textproto.WriteHeader(w, nh)
+	if hr.Truncated {
+		return nil, fmt.Errorf("release %s: header larger than %d bytes", opts.MessageID, opts.Limits.MaxHeaderBytes)
 	}
-	if err := rw.entity(top, h, br, 0, false); err != nil {
+	body := mimemsg.BodyReader(hr, br)
+	if rw.protectsAny(mh) {
+		err = rw.protected(w, mh, body)
+	} else {
+		// A multipart body needs its own header written first; in every
+		// other case the top-level header changes with the part it
+		// describes.
+		top := func(nh textproto.Header) (io.Writer, error) {
+			if !nh.Has("Mime-Version") {
+				nh.Set("MIME-Version", "1.0")
+			}
+			return w, textproto.WriteHeader(w, nh)
+		}
+		// A protected Content- field (Content-Description) of the
+		// message's own header goes, as in its parts.
+		err = rw.entity(top, toTP(rw.strip(mh)), body, 0, false)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("release %s: %w", opts.MessageID, err)
 	}
 	res := rw.res
@@ -237,18 +292,12 @@ type rewriter struct {
 	bodyNames  map[string]int
 }
 
+// mediaType reads the type as inspection does (mimemsg.ContentType: an
+// unreadable field is text/plain there too, and a class I/II body is
+// encrypted whatever its type).
 func mediaType(h textproto.Header) (string, map[string]string) {
-	v := h.Get("Content-Type")
-	if v == "" {
-		return "text/plain", map[string]string{}
-	}
-	t, p, err := mime.ParseMediaType(v)
-	if err != nil {
-		// An unparseable type is treated as an opaque attachment, which
-		// gets encrypted: never as a body that could pass in the clear.
-		return "application/octet-stream", map[string]string{}
-	}
-	return strings.ToLower(t), p
+	t, p, _ := mimemsg.ContentTypeOf(h.Get("Content-Type"), false)
+	return t, p
 }
 
 const peekSize = 16 << 10
@@ -291,23 +340,19 @@ func looksEncrypted(t, cte string, rawPrefix []byte) bool {
 
 // decodePrefix decodes as much of an encoded prefix as is whole.
 func decodePrefix(cte string, raw []byte) []byte {
-	switch strings.ToLower(strings.TrimSpace(cte)) {
-	case "base64":
-		clean := make([]byte, 0, len(raw))
-		for _, c := range raw {
-			if isBase64(c) {
-				clean = append(clean, c)
-			}
-		}
-		clean = clean[:len(clean)/4*4]
-		out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
-		n, _ := base64.StdEncoding.Decode(out, clean)
-		return out[:n]
-	case "quoted-printable":
-		out, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(raw)))
-		return out
+	out, _ := io.ReadAll(decode(cte, bytes.NewReader(raw)))
+	return out
+}
+
+// strictType is the media type as a strict reader (mime.ParseMediaType,
+// what many mail readers use) reads it, "" when it cannot: a part passes
+// unencrypted only when every reader agrees on its encrypted type.
+func strictType(h textproto.Header) string {
+	t, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil {
+		return ""
 	}
-	return raw
+	return strings.ToLower(t)
 }
 
 // passthroughType reports parts that are encrypted by their type.
@@ -348,7 +393,7 @@ func (rw *rewriter) entity(create createFunc, h textproto.Header, body io.Reader
 		// not pass.
 		return rw.multipart(create, h, body, t, params, depth, inAlt)
 	}
-	if passthroughType(t, params) {
+	if passthroughType(t, params) && strictType(h) == t {
 		// Trust the type only when the content agrees: a plaintext file
 		// labelled application/pgp-encrypted must not pass in the clear.
 		br := bufio.NewReaderSize(body, peekSize)
@@ -427,15 +472,7 @@ func (rw *rewriter) multipart(create createFunc, h textproto.Header, body io.Rea
 	}
 	mw = textproto.NewMultipartWriter(out)
 	mw.SetBoundary(params["boundary"])
-	mr := textproto.NewMultipartReader(body, in)
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("multipart: %w", err)
-		}
+	err = rw.eachPart(body, in, t == "multipart/digest", func(p part) error {
 		if t == "multipart/encrypted" {
 			if rw.parts++; rw.parts > maxParts {
 				return errors.New("too many MIME parts")
@@ -443,10 +480,7 @@ func (rw *rewriter) multipart(create createFunc, h textproto.Header, body io.Rea
 			br := bufio.NewReaderSize(p, peekSize)
 			prefix, _ := br.Peek(peekSize)
 			if looksEncrypted("application/pgp-encrypted", p.Header.Get("Content-Transfer-Encoding"), prefix) {
-				if err := rw.unchanged(mw.CreatePart, p.Header, br, "attachment", filename(p.Header)); err != nil {
-					return err
-				}
-				continue
+				return rw.unchanged(mw.CreatePart, p.Header, br, "attachment", filename(p.Header))
 			}
 			// Nothing in PGP/MIME is a body: whatever is not encrypted
 			// gets encrypted.
@@ -455,16 +489,61 @@ func (rw *rewriter) multipart(create createFunc, h textproto.Header, body io.Rea
 			if name == "" {
 				name = defaultName(pt)
 			}
-			if err := rw.encryptPart(mw.CreatePart, p.Header, br, name, name+".pgp", "attachment"); err != nil {
-				return err
-			}
-			continue
+			return rw.encryptPart(mw.CreatePart, p.Header, br, name, name+".pgp", "attachment")
 		}
-		if err := rw.entity(mw.CreatePart, p.Header, p, depth+1, inAlt || t == "multipart/alternative"); err != nil {
+		return rw.entity(mw.CreatePart, p.Header, p, depth+1, inAlt || t == "multipart/alternative")
+	})
+	if err != nil {
+		return err
+	}
+	return mw.Close()
+}
+
+// part is one part of a multipart body, read by mimemsg.
+type part struct {
+	io.Reader
+	Header textproto.Header
+}
+
+// eachPart splits a multipart body with the splitter inspection used and
+// calls fn for each part; inside multipart/digest a part without a type is
+// a message (RFC 2046 §5.1.5), which its header then says.
+func (rw *rewriter) eachPart(body io.Reader, boundary string, digest bool, fn func(part) error) error {
+	mr := mimemsg.NewMultipartReader(body, boundary)
+	// The preamble and epilogue are not content (RFC 2046 §5.1.1) and
+	// are not sent.
+	if _, err := io.Copy(io.Discard, mr.Preamble()); err != nil {
+		return fmt.Errorf("multipart: %w", err)
+	}
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			if !mr.Final() {
+				// Inspection read it leniently (and said so), but a
+				// truncated message is not sent half rewritten.
+				return errors.New("multipart: missing final boundary: the message may be truncated")
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("multipart: %w", err)
+		}
+		pbr := bufio.NewReaderSize(p, 16<<10)
+		ph, phr, err := mimemsg.ReadHeader(pbr, rw.opts.Limits.MaxHeaderBytes)
+		if err != nil {
+			return fmt.Errorf("multipart: %w", err)
+		}
+		if phr.Truncated {
+			return errors.New("multipart: part header too large")
+		}
+		th := toTP(rw.strip(ph))
+		if digest && ph.Get("Content-Type") == "" {
+			th.Set("Content-Type", "message/rfc822")
+		}
+		if err := fn(part{Reader: mimemsg.BodyReader(phr, pbr), Header: th}); err != nil {
 			return err
 		}
 	}
-	return mw.Close()
 }
 
 // alternative replaces a multipart/alternative body that has findings by a
@@ -477,18 +556,11 @@ func (rw *rewriter) alternative(create createFunc, h textproto.Header, body io.R
 	if err := rw.cover(mw); err != nil {
 		return err
 	}
-	mr := textproto.NewMultipartReader(body, boundary)
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("multipart: %w", err)
-		}
-		if err := rw.entity(mw.CreatePart, p.Header, p, depth+1, true); err != nil {
-			return err
-		}
+	err = rw.eachPart(body, boundary, false, func(p part) error {
+		return rw.entity(mw.CreatePart, p.Header, p, depth+1, true)
+	})
+	if err != nil {
+		return err
 	}
 	return mw.Close()
 }
@@ -583,7 +655,7 @@ func (rw *rewriter) unchanged(create createFunc, h textproto.Header, body io.Rea
 		return err
 	}
 	dh := newDecodedHash(h.Get("Content-Transfer-Encoding"))
-	_, err = io.Copy(out, io.TeeReader(ctxReader{rw.ctx, body}, dh))
+	_, err = io.Copy(out, io.TeeReader(mimemsg.ContextReader(rw.ctx, body), dh))
 	sum, n, derr := dh.finish()
 	if err != nil {
 		return err
@@ -625,7 +697,7 @@ func (rw *rewriter) encryptPart(create createFunc, h textproto.Header, body io.R
 		return fmt.Errorf("encrypt %q: %w", name, err)
 	}
 	origHash := sha256.New()
-	n, err := io.Copy(io.MultiWriter(pw, origHash), ctxReader{rw.ctx, decode(h.Get("Content-Transfer-Encoding"), body)})
+	n, err := io.Copy(io.MultiWriter(pw, origHash), mimemsg.ContextReader(rw.ctx, decode(h.Get("Content-Transfer-Encoding"), body)))
 	if err != nil {
 		return fmt.Errorf("part %q: %w", name, err)
 	}
@@ -700,18 +772,6 @@ func NewPassphrase() (string, error) {
 	return b.String(), nil
 }
 
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 type countWriter struct {
 	w io.Writer
 	n int64
@@ -723,42 +783,12 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// decode undoes a Content-Transfer-Encoding (RFC 2045 §6). Unknown
-// encodings give the raw bytes, which then get encrypted as they are.
+// decode undoes a Content-Transfer-Encoding as inspection did
+// (mimemsg.DecodeTransfer: leniently, so a slightly damaged part can still
+// be released, encrypted). Unknown encodings give the raw bytes, which then
+// get encrypted as they are.
 func decode(cte string, r io.Reader) io.Reader {
-	switch strings.ToLower(strings.TrimSpace(cte)) {
-	case "base64":
-		return base64.NewDecoder(base64.StdEncoding, &noSpace{r: r})
-	case "quoted-printable":
-		return quotedprintable.NewReader(r)
-	}
-	return r
-}
-
-// noSpace keeps only the base64 alphabet: line breaks, and the stray
-// characters some mailers leave, are dropped as mail readers do, so a
-// slightly damaged part can still be released (encrypted).
-type noSpace struct{ r io.Reader }
-
-func isBase64(b byte) bool {
-	return b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '+' || b == '/' || b == '='
-}
-
-func (n *noSpace) Read(p []byte) (int, error) {
-	for range 1000 {
-		c, err := n.r.Read(p)
-		j := 0
-		for _, b := range p[:c] {
-			if isBase64(b) {
-				p[j] = b
-				j++
-			}
-		}
-		if j > 0 || err != nil {
-			return j, err
-		}
-	}
-	return 0, io.ErrNoProgress
+	return mimemsg.DecodeTransfer(mimemsg.TransferEncoding(mimemsg.Header{{Key: "Content-Transfer-Encoding", Value: cte}}), r)
 }
 
 // decodedHash hashes the decoded form of what is written to it.

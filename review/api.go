@@ -21,7 +21,7 @@ import (
 //
 //	GET  /api/v1/holds                      list (status, department, rule, level, age, limit, offset)
 //	GET  /api/v1/holds/{id}                 record, verdict, parts, approvers
-//	POST /api/v1/holds/{id}/release         {"reason": "..."}
+//	POST /api/v1/holds/{id}/release         {"reason": "...", "encryption": "none", "exception": "EX-…"} (the last two optional)
 //	POST /api/v1/holds/{id}/reject          {"reason": "..."}
 //	POST /api/v1/holds/{id}/false-positive  {"detector": "...", "location": "...", "reason": "..."}
 //	GET  /api/v1/delays/{id}/{cancel|send}  signed link from the sender's notice: a confirmation page
@@ -263,6 +263,7 @@ type actionBody struct {
 	Reason   string `json:"reason"`
 	Detector string `json:"detector,omitempty"`
 	Location string `json:"location,omitempty"`
+	ReleaseOptions
 }
 
 func readBody(r *http.Request) (actionBody, error) {
@@ -285,7 +286,7 @@ func (s *Service) handleRelease(w http.ResponseWriter, r *http.Request, a Actor)
 		s.writeErr(w, r, err)
 		return
 	}
-	res, err := s.Release(r.Context(), r.PathValue("id"), a, b.Reason)
+	res, err := s.Release(r.Context(), r.PathValue("id"), a, b.Reason, b.ReleaseOptions)
 	if err != nil {
 		s.writeErr(w, r, err)
 		return

@@ -7,8 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -18,10 +19,14 @@ import (
 	"dlpguard/smtpproxy/spool"
 )
 
-// Delayed messages (the policy's delay action, 3.3.5 mis-sending) wait in
-// a spool of their own, DataDir/delay, with the envelope's NextAttempt set
-// to when they are due: the spool's fsync and recovery make them as
-// durable as queued mail, and nothing else scans that folder.
+// Delayed messages (the policy's delay action, 3.3.5 mis-sending) are
+// entries of the delivery queue (package dispose commits them) whose
+// envelope's NextAttempt is when they are due: the queue sends them then,
+// like a retry. Until then the sender's signed links send one at once
+// (NextAttempt cleared, queue told) or cancel it (removed from the queue).
+// Earlier versions kept them in a spool of their own, DataDir/delay: those
+// are moved into the queue at start with their ID and due time
+// (migrateDelays), so their links keep working.
 
 // loadLinkKey reads the HMAC key of delay links, creating it (32 random
 // bytes, hex, mode 0600) on first use. A key readable by others is refused.
@@ -59,44 +64,24 @@ func (s *Service) checkLink(action, id, exp, sig string) error {
 	return nil
 }
 
-// Delay keeps a message for the verdict's delay (3.3.5: against
-// mis-sending); the sender gets a notice with signed links to cancel or to
-// send at once. Untouched, it goes out when due (Run). It is durable when
-// Delay returns.
-func (s *Service) Delay(ctx context.Context, env *spool.Envelope, content io.Reader, v *policy.Verdict) (string, error) {
-	if env == nil || v == nil {
-		return "", errors.New("review: delay without envelope or verdict")
-	}
+// DelayNotice records a delayed message (the audit log) and sends its
+// sender the notice with signed links to cancel it or to send it at once
+// until due (3.3.5: against mis-sending). The message is already in the
+// delivery queue, due then (package dispose put it there); a notice that
+// cannot be queued is logged, not returned.
+func (s *Service) DelayNotice(ctx context.Context, env *spool.Envelope, due time.Time, v *policy.Verdict) {
 	id := env.ID
-	if !spool.ValidID(id) {
-		id = spool.NewID()
-	}
-	d := time.Duration(v.DelayMinutes) * time.Minute
-	if d <= 0 {
-		d = s.cfg.DefaultDelay
-	}
-	due := s.now().Add(d)
-	w, err := s.delays.Create()
-	if err != nil {
-		return "", fmt.Errorf("review delay %s: %w", id, err)
-	}
-	if _, err := io.Copy(w, content); err != nil {
-		w.Abort()
-		return "", fmt.Errorf("review delay %s: %w", id, err)
-	}
-	denv := *env
-	denv.ID, denv.NextAttempt, denv.Size = id, due, 0
-	denv.Recipients = append([]spool.Recipient(nil), env.Recipients...)
-	if err := w.Commit(&denv, spool.AreaQueue); err != nil {
-		return "", fmt.Errorf("review delay %s: %w", id, err)
+	var rules []policy.RuleHit
+	if v != nil {
+		rules = v.Rules
 	}
 	log := s.logger(id)
-	s.auditLog(ctx, log, "relay", "delay", id, map[string]any{"from": env.From, "recipients": recipientsOf(env), "due": due.UTC(), "rules": v.Rules})
+	s.auditLog(ctx, log, "relay", "delay", id, map[string]any{"from": env.From, "recipients": recipientsOf(env), "due": due.UTC(), "rules": rules})
 	log.Info("review: delayed", "from", env.From, "due", due)
-
+	mins := int((due.Sub(s.now()) + 30*time.Second) / time.Minute)
 	n := &notice{To: env.From,
-		SubjectJA: fmt.Sprintf("【送信待ち】%d 分後に送信されます（%s）", int(d/time.Minute), id),
-		SubjectEN: fmt.Sprintf("Delayed: your message will be sent in %d minutes (%s)", int(d/time.Minute), id)}
+		SubjectJA: fmt.Sprintf("【送信待ち】%d 分後に送信されます（%s）", mins, id),
+		SubjectEN: fmt.Sprintf("Delayed: your message will be sent in %d minutes (%s)", mins, id)}
 	cancel, send := s.DelayLink("cancel", id, due), s.DelayLink("send", id, due)
 	fmt.Fprintf(&n.JA, "誤送信防止のため（対策基準 3.3.5）、あなたのメールは %s まで送信を保留しています。\n\n受付番号: %s\n宛先: %s\n\n"+
 		"宛先と内容に誤りがあれば、次のリンクで送信を取り消してください:\n%s\n\nすぐに送信する場合:\n%s\n\n何もしなければ %s に送信されます。\n",
@@ -105,78 +90,114 @@ func (s *Service) Delay(ctx context.Context, env *spool.Envelope, content io.Rea
 		"If a recipient or the content is wrong, cancel it here:\n%s\n\nTo send it now:\n%s\n\nIf you do nothing it is sent at %s.\n",
 		s.Time(due), id, strings.Join(recipientsOf(env), ", "), cancel, send, s.Time(due))
 	s.sendNotice(ctx, id, n)
-	return id, nil
 }
 
-// sendDueDelays sends every delayed message whose time has come.
-func (s *Service) sendDueDelays(ctx context.Context, now time.Time) {
-	ids, err := s.delays.List(spool.AreaQueue)
+// waiting returns the envelope of a delayed message still waiting in the
+// queue: due later and never attempted. Anything else (sent, being sent,
+// cancelled, or not a delayed message at all) is not found.
+func (s *Service) waiting(id string) (*spool.Envelope, error) {
+	notFound := func(err error) error {
+		return errf(http.StatusNotFound, "not_found", "送信待ちのメールが見つかりません（送信済みまたは取消済み）。", "no such delayed message (sent or cancelled already)", err)
+	}
+	env, err := s.spool.Envelope(spool.AreaQueue, id)
 	if err != nil {
-		s.log.Error("review: delays", "err", err)
-		return
+		return nil, notFound(err)
 	}
-	for _, id := range ids {
-		env, err := s.delays.Envelope(spool.AreaQueue, id)
-		if err != nil {
-			continue // taken by a link meanwhile
-		}
-		if env.NextAttempt.After(now) {
-			continue
-		}
-		if err := s.sendDelayed(ctx, id, "system"); err != nil {
-			s.logger(id).Error("review: delayed message not sent", "err", err)
+	if !env.NextAttempt.After(s.now()) {
+		return nil, notFound(errors.New("due or sent"))
+	}
+	for _, r := range env.Recipients {
+		if r.Status != spool.Pending || r.Attempts > 0 {
+			return nil, notFound(errors.New("delivery started"))
 		}
 	}
+	return env, nil
 }
 
-// sendDelayed moves a delayed message into the delivery queue: committed
-// there before it is removed here (a crash in between may send it twice,
-// never lose it).
+// sendDelayed sends a delayed message at once: its due time is cleared
+// (durably, so a restart does not wait again) and the queue is told.
 func (s *Service) sendDelayed(ctx context.Context, id, actor string) error {
 	s.delayMu.Lock()
 	defer s.delayMu.Unlock()
-	env, err := s.delays.Envelope(spool.AreaQueue, id)
-	if err != nil {
-		return errf(http.StatusNotFound, "not_found", "送信待ちのメールが見つかりません（送信済みまたは取消済み）。", "no such delayed message (sent or cancelled already)", err)
-	}
-	f, err := s.delays.Open(spool.AreaQueue, id)
+	env, err := s.waiting(id)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	w, err := s.spoolWriter(func(w io.Writer) error { _, err := io.Copy(w, f); return err })
-	if err != nil {
-		return err
+	env.NextAttempt = time.Time{}
+	if err := s.spool.UpdateEnvelope(spool.AreaQueue, env); err != nil {
+		return fmt.Errorf("review delay %s: %w", id, err)
 	}
-	env.NextAttempt, env.Size = time.Time{}, 0
-	env.ID = w.ID()
-	if err := w.Commit(env, spool.AreaQueue); err != nil {
-		return err
-	}
-	if err := s.delays.Remove(spool.AreaQueue, id); err != nil {
-		s.logger(id).Error("review: delayed copy not removed", "err", err)
-	}
-	s.notify(env.ID)
-	s.auditLog(ctx, s.logger(id), actor, "delay-send", id, map[string]any{"queue_id": env.ID})
-	s.logger(id).Info("review: delayed message queued", "actor", actor, "queue_id", env.ID)
+	s.notify(id)
+	s.auditLog(ctx, s.logger(id), actor, "delay-send", id, map[string]any{"queue_id": id})
+	s.logger(id).Info("review: delayed message sent now", "actor", actor)
 	return nil
 }
 
-// cancelDelayed discards a delayed message at the sender's request.
+// cancelDelayed discards a delayed message at the sender's request: it
+// leaves the queue before it was ever attempted.
 func (s *Service) cancelDelayed(ctx context.Context, id string) error {
 	s.delayMu.Lock()
 	defer s.delayMu.Unlock()
-	env, err := s.delays.Envelope(spool.AreaQueue, id)
+	env, err := s.waiting(id)
 	if err != nil {
-		return errf(http.StatusNotFound, "not_found", "送信待ちのメールが見つかりません（送信済みまたは取消済み）。", "no such delayed message (sent or cancelled already)", err)
-	}
-	if err := s.delays.Remove(spool.AreaQueue, id); err != nil {
 		return err
+	}
+	if err := s.spool.Remove(spool.AreaQueue, id); err != nil {
+		return fmt.Errorf("review delay %s: %w", id, err)
 	}
 	s.auditLog(ctx, s.logger(id), env.From, "delay-cancel", id, nil)
 	s.logger(id).Info("review: delayed message cancelled by the sender")
 	return nil
 }
 
-// Delayed lists the IDs of the messages waiting for their delay to end.
-func (s *Service) Delayed() ([]string, error) { return s.delays.List(spool.AreaQueue) }
+// Delayed lists the IDs of the messages waiting in the queue for their
+// delay to end.
+func (s *Service) Delayed() ([]string, error) {
+	ids, err := s.spool.List(spool.AreaQueue)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, id := range ids {
+		if _, err := s.waiting(id); err == nil {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// migrateDelays moves the delayed messages an earlier version kept in its
+// own spool (DataDir/delay) into the delivery queue with their ID and due
+// time, so that the sender's links keep working and they leave when due.
+// One that cannot be moved stays and is named in the error: never lost.
+func (s *Service) migrateDelays() error {
+	dir := filepath.Join(s.cfg.DataDir, "delay")
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	old, err := spool.Open(dir)
+	if err != nil {
+		return fmt.Errorf("review: old delay spool: %w", err)
+	}
+	ids, err := old.List(spool.AreaQueue)
+	if err != nil {
+		return fmt.Errorf("review: old delay spool: %w", err)
+	}
+	var errs []error
+	for _, id := range ids {
+		if err := s.spool.Adopt(old, spool.AreaQueue, id); err != nil {
+			errs = append(errs, fmt.Errorf("review: delayed message %s not moved into the queue: %w", id, err))
+			continue
+		}
+		env, _ := s.spool.Envelope(spool.AreaQueue, id)
+		due := time.Time{}
+		if env != nil {
+			due = env.NextAttempt
+		}
+		if s.sched != nil {
+			s.sched(id, due)
+		}
+		s.logger(id).Warn("review: delayed message of an earlier version moved into the delivery queue", "due", due)
+	}
+	return errors.Join(errs...)
+}

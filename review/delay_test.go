@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -28,14 +29,27 @@ func (f *fixture) delayed(rcpt, subject string) string {
 	if v.Action != policy.Delay || v.DelayMinutes != 5 {
 		f.t.Fatalf("verdict %s %d, want delay 5", v.Action, v.DelayMinutes)
 	}
-	env := &spool.Envelope{ID: spool.NewID(), From: delaySender, Received: time.Now(),
-		Recipients: []spool.Recipient{{Address: rcpt, Status: spool.Pending}}}
-	id, err := f.svc.Delay(context.Background(), env, strings.NewReader(raw), v)
+	// As package dispose does: the message waits in the delivery queue,
+	// due later, and the sender is told.
+	w, err := f.spool.Create()
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return id
+	io.WriteString(w, raw)
+	due := time.Now().Add(delayFor)
+	env := &spool.Envelope{ID: w.ID(), From: delaySender, Received: time.Now(), NextAttempt: due,
+		Recipients: []spool.Recipient{{Address: rcpt, Status: spool.Pending}}}
+	if err := w.Commit(env, spool.AreaQueue); err != nil {
+		f.t.Fatal(err)
+	}
+	f.q.NotifyAt(env.ID, due)
+	f.svc.DelayNotice(context.Background(), env, due, v)
+	return env.ID
 }
+
+// delayFor is the test's delay (the policy's 5 minutes, shortened: the
+// queue waits in real time).
+const delayFor = 3 * time.Second
 
 var linkRE = regexp.MustCompile(`http://[^\s]+/api/v1/delays/[^\s]+`)
 
@@ -122,16 +136,14 @@ func TestDelay(t *testing.T) {
 		t.Fatalf("send now: %d", code)
 	}
 	waitFor(t, "sent-now message", func() bool { return len(f.up.To("c@delay.example")) == 1 })
-	f.svc.Tick(ctx)
 	if len(f.up.To("b@delay.example")) != 0 {
 		t.Fatal("delivered before the delay ended")
 	}
-	f.clock.Add(6 * time.Minute)
-	f.svc.Tick(ctx)
 	waitFor(t, "due message", func() bool { return len(f.up.To("b@delay.example")) == 1 })
 	if m := f.up.To("b@delay.example")[0]; m.From != delaySender || !bytes.Contains(m.Data, []byte("Subject: two")) {
 		t.Errorf("due message: from %q", m.From)
 	}
+	waitFor(t, "queue empty", func() bool { return f.q.Len() == 0 })
 	if ids, _ := f.svc.Delayed(); len(ids) != 0 {
 		t.Errorf("still delayed: %v", ids)
 	}
@@ -140,5 +152,57 @@ func TestDelay(t *testing.T) {
 	}
 	if brk, err := f.stores.Audit.Verify(ctx); brk != nil || err != nil {
 		t.Fatalf("audit: %v %v", brk, err)
+	}
+}
+
+// TestDelayMigration: delayed messages an earlier version kept in its own
+// spool (DataDir/delay) are moved into the delivery queue at start with
+// their ID and due time: the one due goes out, the sender's link of the
+// other still cancels it, nothing is left behind or lost.
+func TestDelayMigration(t *testing.T) {
+	dir := t.TempDir()
+	old, err := spool.Open(filepath.Join(PathsIn(dir).Review, "delay"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(rcpt string, due time.Time) string {
+		w, err := old.Create()
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, "From: <"+delaySender+">\r\nTo: <"+rcpt+">\r\nSubject: old delay\r\n\r\nbody\r\n")
+		env := &spool.Envelope{ID: w.ID(), From: delaySender, Received: time.Now(), NextAttempt: due,
+			Recipients: spool.PendingRecipients([]string{rcpt})}
+		if err := w.Commit(env, spool.AreaQueue); err != nil {
+			t.Fatal(err)
+		}
+		return env.ID
+	}
+	soon, later := time.Now().Add(2*time.Second), time.Now().Add(time.Hour)
+	idSoon := put("soon@delay.example", soon)
+	idLater := put("later@delay.example", later)
+
+	f := newFixture(t, dir, nil, nil)
+	if ids, _ := old.List(spool.AreaQueue); len(ids) != 0 {
+		t.Fatalf("left in the old delay spool: %v", ids)
+	}
+	for id, due := range map[string]time.Time{idSoon: soon, idLater: later} {
+		env, err := f.spool.Envelope(spool.AreaQueue, id)
+		if err != nil || !env.NextAttempt.Equal(due) {
+			t.Fatalf("%s in the queue: %v %v, want due %v", id, env, err, due)
+		}
+	}
+	if len(f.up.To("soon@delay.example")) != 0 {
+		t.Fatal("sent before it was due")
+	}
+	waitFor(t, "the due message", func() bool { return len(f.up.To("soon@delay.example")) == 1 })
+	if code, body := post(t, f.svc.DelayLink("cancel", idLater, later)); code != 200 {
+		t.Fatalf("cancel link of a migrated message: %d %s", code, body)
+	}
+	if _, err := f.spool.Envelope(spool.AreaQueue, idLater); err == nil {
+		t.Fatal("cancelled message still queued")
+	}
+	if len(f.up.To("later@delay.example")) != 0 {
+		t.Fatal("cancelled message delivered")
 	}
 }

@@ -168,7 +168,7 @@ func newFixture(t testing.TB, dir string, up *upstream, mod func(*Config)) *fixt
 		mod(&f.cfg)
 	}
 	f.svc, err = New(f.cfg, Deps{Holds: f.stores.Holds, Audit: f.stores.Audit, Keys: f.stores.Keys,
-		Policy: func() *policy.Engine { return f.pol }, Spool: f.spool, Notify: f.q.Notify, Logger: logger(), Now: f.clock.Now})
+		Policy: func() *policy.Engine { return f.pol }, Spool: f.spool, Notify: f.q.Notify, Schedule: f.q.NotifyAt, Logger: logger(), Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

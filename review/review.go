@@ -12,15 +12,17 @@
 // permission rule (Authorize) checked against the policy in force at the
 // time of the action; every attempt, granted or refused, is an audit entry
 // with a reason code.
-// It also keeps the policy's delayed messages (Delay): the sender may cancel
-// or send at once through signed links until the delay ends.
+// It also tells the senders of the policy's delayed messages (DelayNotice;
+// the messages wait in the delivery queue): the sender may cancel or send
+// at once through signed links until the delay ends.
 //
 // Wiring (serve): OpenStores(dataDir) opens the hold store, audit log and
 // keyring laid out by PathsIn; New(Config{DataDir: PathsIn(dataDir).Review,
 // …}, Deps{…, Spool, Notify: queue.Notify}) builds the service; the relay's
-// Keeper calls Hold or Delay with the verdict before it answers 250;
+// Disposer (package dispose) calls Hold, DelayNotice or AuditRejected with
+// the verdict before it answers;
 // Handler() serves /api/v1/holds and /api/v1/delays; Run(ctx) does expiry,
-// reminders before expiry, retention and due delays. The CLI (dlpguard hold, keys, audit, tokens)
+// reminders before expiry and retention. The CLI (dlpguard hold, keys, audit, tokens)
 // works on the same layout.
 package review
 
@@ -47,7 +49,7 @@ import (
 
 // Config of the Service.
 type Config struct {
-	// DataDir holds review.db, the link key and the delay spool.
+	// DataDir holds review.db and the link key.
 	DataDir string
 	// Hostname names this relay in Message-IDs of notices.
 	Hostname string
@@ -69,8 +71,6 @@ type Config struct {
 	// LinkKeyFile is the HMAC key of delay links (default
 	// DataDir/link.key, created 0600 on first use).
 	LinkKeyFile string
-	// DefaultDelay is the delay when the verdict names none (10 minutes).
-	DefaultDelay time.Duration
 	// Interval of Run's periodic work (default 30s).
 	Interval time.Duration
 	// SecurityTeam get the approvers' notice of a message whose department
@@ -91,6 +91,10 @@ type Config struct {
 	// recipients, as told to the releasing officer (Japanese; default
 	// 電話または手渡し). Never this mail.
 	PassphraseChannel string
+	// ReleaseSubject replaces, on release, a Subject that carried findings
+	// (default release.DefaultSubject); the original goes inside the
+	// encryption (3.3.5).
+	ReleaseSubject string
 }
 
 // Deps are the stores and hooks the Service works with.
@@ -105,8 +109,13 @@ type Deps struct {
 	// Notify hands a message committed to spool.AreaQueue to the delivery
 	// queue (queue.Queue.Notify); may be nil (the queue rescans).
 	Notify func(id string)
-	Logger *slog.Logger
-	Now    func() time.Time
+	// Schedule tells the delivery queue of a message committed to
+	// spool.AreaQueue that is due later (queue.Queue.NotifyAt; the delayed
+	// messages moved from an earlier version's spool); may be nil (the
+	// queue finds them when it scans).
+	Schedule func(id string, due time.Time)
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Service is the hold-and-release workflow.
@@ -118,10 +127,10 @@ type Service struct {
 	policy  func() *policy.Engine
 	spool   *spool.Store
 	notify  func(string)
+	sched   func(string, time.Time)
 	log     *slog.Logger
 	now     func() time.Time
 	db      *DB
-	delays  *spool.Store
 	linkKey []byte
 	delayMu sync.Mutex // one delayed message moved or cancelled at a time
 	// decideMu serialises final decisions (release, reject) in this
@@ -143,9 +152,6 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	if cfg.HoldFor <= 0 {
 		cfg.HoldFor = hold.DefaultHoldFor
-	}
-	if cfg.DefaultDelay <= 0 {
-		cfg.DefaultDelay = 10 * time.Minute
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = 30 * time.Second
@@ -170,7 +176,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Service{cfg: cfg, holds: d.Holds, audit: d.Audit, keys: d.Keys, policy: d.Policy,
-		spool: d.Spool, notify: d.Notify, log: d.Logger, now: d.Now,
+		spool: d.Spool, notify: d.Notify, sched: d.Schedule, log: d.Logger, now: d.Now,
 		lastLogin: map[string]time.Time{}, lastFailed: map[string]time.Time{}}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -189,8 +195,11 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	s.linkKey = key
-	if s.delays, err = spool.Open(filepath.Join(cfg.DataDir, "delay")); err != nil {
-		return nil, fmt.Errorf("review: delay spool: %w", err)
+	// Delays are queue entries now; an earlier version's delay spool is
+	// moved into the queue before the queue starts (serve opens the
+	// review service first).
+	if err := s.migrateDelays(); err != nil {
+		return nil, err
 	}
 	if s.db, err = OpenDB(context.Background(), filepath.Join(cfg.DataDir, "review.db")); err != nil {
 		return nil, err

@@ -34,6 +34,7 @@ func holdVerdict(v *policy.Verdict, id string) hold.Verdict {
 	for _, a := range sum.Attachments {
 		hv.Attachments = append(hv.Attachments, hold.Attachment{Name: a.Name, Type: a.Type, Encrypted: a.Encrypted, Inspected: a.Inspected, Error: a.Error})
 	}
+	hv.Parts, hv.PartsComplete = sum.Parts, sum.PartsComplete
 	return hv
 }
 
@@ -190,6 +191,11 @@ type ReleaseResult struct {
 	PassphraseHandoff *Handoff       `json:"passphrase_handoff,omitempty"`
 	Fingerprints      []string       `json:"fingerprints,omitempty"`
 	Parts             []release.Part `json:"parts,omitempty"`
+	// Exception is the 8.4 exception of a class I/II release sent
+	// unencrypted; ProtectedHeaders the header fields moved into the
+	// encrypted 元のヘッダー.txt.pgp.
+	Exception        string   `json:"exception,omitempty"`
+	ProtectedHeaders []string `json:"protected_headers,omitempty"`
 }
 
 // Handoff tells the releasing officer whom to give the passphrase and by
@@ -223,10 +229,19 @@ func needReason(reason string) error {
 // delivery without being judged again, audited with the SHA-256 of every
 // part as inspected and as sent, and the sender told. Every attempt is
 // audited with its outcome and reason code.
-func (s *Service) Release(ctx context.Context, id string, a Actor, reason string) (*ReleaseResult, error) {
+//
+// opt (at most one) asks for "encryption none" under an 8.4 exception.
+func (s *Service) Release(ctx context.Context, id string, a Actor, reason string, opt ...ReleaseOptions) (*ReleaseResult, error) {
 	action := audit.Release
 	details := map[string]any{"reason": reason}
-	res, err := s.release(ctx, id, a, reason, &action, details)
+	var o ReleaseOptions
+	if len(opt) > 0 {
+		o = opt[0]
+		if o.Encryption != "" || o.Exception != "" {
+			details["encryption_requested"], details["exception"] = o.Encryption, o.Exception
+		}
+	}
+	res, err := s.release(ctx, id, a, reason, o, &action, details)
 	s.attempt(ctx, a, action, id, err, details)
 	if err != nil {
 		s.logger(id).Warn("review: release refused", "actor", a.Address, "err", err)
@@ -234,7 +249,7 @@ func (s *Service) Release(ctx context.Context, id string, a Actor, reason string
 	return res, err
 }
 
-func (s *Service) release(ctx context.Context, id string, a Actor, reason string, action *string, details map[string]any) (*ReleaseResult, error) {
+func (s *Service) release(ctx context.Context, id string, a Actor, reason string, o ReleaseOptions, action *string, details map[string]any) (*ReleaseResult, error) {
 	if err := needReason(reason); err != nil {
 		return nil, err
 	}
@@ -277,45 +292,23 @@ func (s *Service) release(ctx context.Context, id string, a Actor, reason string
 	// Class I/II never leaves in clear; a record of an older version
 	// without the flag falls back to its level (3.3.5).
 	requireEnc := rec.Handling.RequireEncryption || rec.Level == "I" || rec.Level == "II"
-	content, err := s.holds.Content(ctx, id)
-	if err != nil {
-		return nil, storeErr(err)
-	}
 	// The release is prepared before the approval is recorded: a release
-	// refused (no key) leaves no approval behind, and the next attempt
-	// records its own reason.
+	// refused (no key, content_mismatch …) leaves no approval behind, and
+	// the next attempt records its own reason.
 	var rr *release.Result
 	w, err := s.spoolWriter(func(w io.Writer) error {
-		if !requireEnc {
-			_, err := io.Copy(w, content)
-			return err
-		}
-		inspected := make([]release.Inspected, 0, len(rec.Verdict.Attachments))
-		for _, at := range rec.Verdict.Attachments {
-			inspected = append(inspected, release.Inspected{Name: at.Name, Encrypted: at.Encrypted})
-		}
-		var keys release.KeyLookup
-		if s.keys != nil {
-			keys = s.keys
-		}
 		var err error
-		rr, err = release.Rewrite(ctx, w, content, release.Options{
-			Recipients: rec.Envelope.Recipients, Keys: keys, Mode: s.cfg.NoKeyMode,
-			BodyHasFindings: bodyHasFindings(rec.Verdict.Findings), Inspected: inspected,
-			// The real clock, not s.now: key validity and packet times
-			// are about the present.
-			MessageID: id, Logger: log,
-		})
+		rr, err = s.sendRelease(ctx, w, rec, requireEnc, o, log)
 		return err
 	})
-	content.Close()
 	if err != nil {
 		var mk *release.MissingKeyError
 		if errors.As(err, &mk) {
 			details["recipients_without_key"] = mk.Recipients
-			return nil, errf(http.StatusConflict, "no_key",
-				"次の宛先の公開鍵が鍵束にないため、暗号化して送信できません（対策基準 3.3.5）: "+strings.Join(mk.Recipients, ", "),
-				"no OpenPGP key for these recipients, so the message cannot be sent encrypted (standard 3.3.5): "+strings.Join(mk.Recipients, ", "), err)
+		}
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, e
 		}
 		return nil, fmt.Errorf("review release %s: %w", id, err)
 	}
@@ -344,9 +337,16 @@ func (s *Service) release(ctx context.Context, id string, a Actor, reason string
 	details["queue_id"], details["content_sha256"], details["approvers"], details["encryption"] = env.ID, rec.ContentSHA256, rec.Approvals, "none"
 	if rr != nil {
 		res.Method, res.Passphrase, res.Fingerprints, res.Parts = rr.Method, rr.Passphrase, rr.Fingerprints, rr.Parts
+		res.Exception, res.ProtectedHeaders = rr.Exception, rr.ProtectedHeaders
 		// Inspect first, then encrypt, with proof: every part's hash as
-		// inspected and as sent (rr's JSON leaves the passphrase out).
+		// inspected and as sent (rr's JSON leaves the passphrase out),
+		// whether the stored tree was the inspected one, and the 8.4
+		// exception of an unencrypted class I/II release.
 		details["encryption"], details["fingerprints"], details["parts"] = rr.Method, rr.Fingerprints, rr.Parts
+		details["parts_checked"], details["protected_headers"] = rr.PartsChecked, rr.ProtectedHeaders
+		if rr.Exception != "" {
+			details["exception"] = rr.Exception
+		}
 	}
 	if res.Passphrase != "" {
 		res.PassphraseHandoff = s.handoff(rec)
@@ -355,19 +355,6 @@ func (s *Service) release(ctx context.Context, id string, a Actor, reason string
 	log.Info("review: released", "actor", a.Address, "queue_id", env.ID, "method", res.Method)
 	s.sendNotice(ctx, id, releasedNotice(s, rec, res.Method))
 	return res, nil
-}
-
-// bodyHasFindings: a finding located in the body moves the body into an
-// encrypted attachment on release.
-func bodyHasFindings(fs []hold.Finding) bool {
-	for _, f := range fs {
-		for _, l := range f.Locations {
-			if l == "body" || strings.HasPrefix(l, "body") {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func (s *Service) auditLog(ctx context.Context, log interface{ Error(string, ...any) }, actor, action, subject string, details any) {
@@ -435,7 +422,8 @@ func (s *Service) markFalsePositive(ctx context.Context, id string, fp hold.Fals
 }
 
 // Run does the periodic work until ctx is done: expiry (the sender is
-// told), retention purge, and delayed messages that are due.
+// told), reminders and retention purge. (Delayed messages are the
+// delivery queue's: it sends them when due.)
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
@@ -472,7 +460,6 @@ func (s *Service) Tick(ctx context.Context) {
 	for _, rec := range purged {
 		s.auditLog(ctx, s.logger(rec.ID), "system", audit.Purge, rec.ID, nil)
 	}
-	s.sendDueDelays(ctx, now)
 }
 
 // remind tells the approvers, once, that a held message expires within

@@ -11,7 +11,7 @@ import (
 
 // BenchmarkRelay20Sessions measures the front end alone: 20 concurrent
 // sessions sending 20 KB messages over loopback into the spool, each 250
-// after fsync (no delivery, default inspector). Reports messages/s.
+// after fsync (no delivery, no Disposer: queued as received). Reports messages/s.
 func BenchmarkRelay20Sessions(b *testing.B) {
 	h := newBenchHarness(b)
 	body := message("bench", strings.Repeat(strings.Repeat("x", 78)+"\r\n", 256))

@@ -4,11 +4,8 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"errors"
-	"io"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -419,74 +416,6 @@ func TestEightBitEnvelope(t *testing.T) {
 			if tc.rcpt != "" {
 				r.cmd(tc.rcpt, tc.rcptWant)
 			}
-		})
-	}
-}
-
-// TestImportLegacyHolds: plaintext holds left in spool/hold by older
-// versions are inspected again, handed to the Keeper as held whatever the
-// new verdict, and removed; one the Keeper refuses stays and is reported.
-func TestImportLegacyHolds(t *testing.T) {
-	tests := []struct {
-		name      string
-		verdict   string
-		keepErr   error
-		wantKept  bool
-		wantSpool int
-	}{
-		{"held again", ActionHold, nil, true, 0},
-		{"now passes: still held for staff", ActionPass, nil, true, 0},
-		{"now refused: still held for staff", ActionReject, nil, true, 0},
-		{"keeper fails: kept and reported", ActionHold, errors.New("hold store down"), false, 1},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var mu sync.Mutex
-			var got []string
-			keeper := keeperFunc(func(_ context.Context, action string, env *spool.Envelope, content io.Reader, d Decision) (string, error) {
-				if tc.keepErr != nil {
-					return "", tc.keepErr
-				}
-				b, _ := io.ReadAll(content)
-				mu.Lock()
-				got = append(got, action+"|"+env.From+"|"+string(b)+"|"+strings.Join(d.Rules, ","))
-				mu.Unlock()
-				return env.ID, nil
-			})
-			h := newHarness(t, harnessOpt{keeper: keeper, inspector: InspectorFunc(func(_ context.Context, env *spool.Envelope, f *os.File) (Decision, error) {
-				b, _ := io.ReadAll(io.NewSectionReader(f, 0, env.Size))
-				if !strings.HasSuffix(string(b), "legacy body\r\n") {
-					return Decision{}, errors.New("inspector saw " + string(b))
-				}
-				return Decision{Action: tc.verdict, Rules: []string{"rule-" + tc.verdict}}, nil
-			})})
-			w, err := h.store.Create()
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.WriteString(w, "Subject: old\r\n\r\nlegacy body\r\n")
-			env := &spool.Envelope{ID: w.ID(), From: "a@city.example.lg.jp", Recipients: spool.PendingRecipients([]string{"b@example.jp"}), Size: w.Size()}
-			if err := w.Commit(env, spool.AreaHold); err != nil {
-				t.Fatal(err)
-			}
-			n, err := h.srv.ImportLegacyHolds(context.Background(), nil)
-			if tc.keepErr != nil {
-				if err == nil || !strings.Contains(err.Error(), env.ID) || n != 0 {
-					t.Fatalf("import = %d, %v; want the failure named with %s", n, err, env.ID)
-				}
-			} else if err != nil || n != 1 {
-				t.Fatalf("import = %d, %v", n, err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			want := "hold|a@city.example.lg.jp|Subject: old\r\n\r\nlegacy body\r\n|rule-" + tc.verdict
-			if tc.wantKept != (len(got) == 1 && got[0] == want) {
-				t.Fatalf("keeper got %q, want %q: %v", got, want, tc.wantKept)
-			}
-			if n := len(h.list(spool.AreaHold)); n != tc.wantSpool {
-				t.Fatalf("spool hold area has %d, want %d", n, tc.wantSpool)
-			}
-			h.assertNoTemp()
 		})
 	}
 }

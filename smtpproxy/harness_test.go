@@ -54,11 +54,10 @@ func (r *recorder) list() []string {
 }
 
 type harnessOpt struct {
-	cfg       func(*Config)
-	inspector Inspector
-	keeper    Keeper
-	auditor   Auditor
-	tls       bool
+	cfg      func(*Config)
+	disposer Disposer
+	auditor  Auditor
+	tls      bool
 }
 
 func newHarness(t *testing.T, o harnessOpt) *harness {
@@ -87,7 +86,7 @@ func newHarness(t *testing.T, o harnessOpt) *harness {
 		o.cfg(&cfg)
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.srv = New(cfg, store, Options{Logger: logger, Metrics: h.metrics, Inspector: o.inspector, Queue: h.notify, Keeper: o.keeper, Auditor: o.auditor})
+	h.srv = New(cfg, store, Options{Logger: logger, Metrics: h.metrics, Disposer: o.disposer, Queue: h.notify, Auditor: o.auditor})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,11 @@
 // Package smtpproxy is the relay's SMTP front end: it accepts submissions
 // from the city's clients and MTAs (allowed networks, or AUTH over TLS),
-// enforces the limits, streams DATA into the spool, asks the inspection
-// hook for a decision before replying, and commits the message to the
-// delivery queue or the hold store. A 250 is given only after the message
-// is durably on disk.
+// enforces the limits and streams DATA into the spool. What happens to a
+// received message is not its business: it hands the spooled message to
+// one Disposer (package dispose: reject, queue, bcc, hold or delay, and
+// the reply text), answers what the Disposer says, and fails closed around
+// it (an error, a panic or an overrun is 451, nothing kept). A 250 is
+// given only after the message is durably on disk.
 package smtpproxy
 
 import (
@@ -11,11 +13,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,51 +26,46 @@ import (
 	"dlpguard/smtpproxy/spool"
 )
 
-// Decision is the inspection hook's verdict on one message.
-type Decision struct {
-	Action string   // "pass", "hold", "reject", "delay", "bcc"
-	Reply  string   // ASCII text for the SMTP reply (reject: after "550 5.7.1 "; hold: after "250 2.0.0 ")
-	Rules  []string // rule IDs for the log
-	// Hide lists the addresses that bcc takes out of the visible To and
-	// Cc headers; the envelope (who receives it) is unchanged.
-	Hide []string
-	// Detail is opaque to the relay and handed to the Keeper (e.g. the
-	// *policy.Verdict).
-	Detail any
-}
+// Outcome is what became of a message, for the metrics and the log.
+type Outcome string
 
-// Actions the relay understands. Anything else is treated as hold (fail
-// closed, 3.3.5).
+// Outcomes of a disposal.
 const (
-	ActionPass   = "pass"
-	ActionHold   = "hold"
-	ActionReject = "reject"
-	ActionDelay  = "delay"
-	ActionBcc    = "bcc"
+	Queued   Outcome = "queued"   // committed to the delivery queue (pass, bcc, delay)
+	Held     Outcome = "held"     // in the encrypted hold store (3.3.5)
+	Rejected Outcome = "rejected" // refused; nothing kept
 )
 
-// Keeper takes the messages the relay does not queue itself: held ones
-// (the hold store of the review service, 3.3.5) and delayed ones. Keep
-// must have the message durably stored when it returns nil, because the
-// relay answers 250 right after; it returns the ID to name in the reply.
-// content is the spooled message (Received header included).
-type Keeper interface {
-	Keep(ctx context.Context, action string, env *spool.Envelope, content io.Reader, d Decision) (id string, err error)
+// Reply is the relay's answer to DATA, made by the Disposer.
+type Reply struct {
+	Code     int    // 250 or 550 (a 4xx is returned as an error instead)
+	Enhanced [3]int // RFC 3463 status, e.g. {2, 0, 0}
+	Text     string // ASCII; anything else is replaced by "?"
+	Outcome  Outcome
+	Rules    []string // rule IDs, for the log
 }
 
-// Inspector decides what happens to a received message. content is the
-// spooled message (Received header included); read it with ReadAt or
-// io.NewSectionReader, do not close it.
-type Inspector interface {
-	Inspect(ctx context.Context, env *spool.Envelope, content *os.File) (Decision, error)
+// Disposer decides what happens to a received message and does it: the
+// front end receives and spools, the Disposer inspects, commits msg to the
+// queue, hands it to the hold store or refuses it, and says what to answer
+// (package dispose is the relay's). The message is msg.File() (Received
+// header included; read it with ReadAt or io.NewSectionReader), env its
+// envelope (a copy the Disposer may keep). ctx's deadline is the
+// inspection budget (InspectTimeout); a message whose verdict is not made
+// by then is the Disposer's to hold, for which it has as long again. Only
+// what Dispose committed survives it: the front end aborts msg afterwards.
+// An error is answered 451 4.3.0 (452 4.3.1 for a full disk) and nothing
+// is kept: the client retries (fail closed, 3.3.5).
+type Disposer interface {
+	Dispose(ctx context.Context, env *spool.Envelope, msg *spool.Writer) (Reply, error)
 }
 
-// InspectorFunc adapts a function to Inspector.
-type InspectorFunc func(ctx context.Context, env *spool.Envelope, content *os.File) (Decision, error)
+// DisposerFunc adapts a function to Disposer.
+type DisposerFunc func(ctx context.Context, env *spool.Envelope, msg *spool.Writer) (Reply, error)
 
-// Inspect calls f.
-func (f InspectorFunc) Inspect(ctx context.Context, env *spool.Envelope, content *os.File) (Decision, error) {
-	return f(ctx, env, content)
+// Dispose calls f.
+func (f DisposerFunc) Dispose(ctx context.Context, env *spool.Envelope, msg *spool.Writer) (Reply, error) {
+	return f(ctx, env, msg)
 }
 
 // Notifier is told about every message committed to the delivery queue
@@ -149,13 +144,12 @@ func DefaultConnectionsPerIP(maxConnections int) int {
 
 // Options are the front end's collaborators; all are optional.
 type Options struct {
-	Logger    *slog.Logger
-	Metrics   *ops.Metrics
-	Inspector Inspector // nil: every message passes
-	Queue     Notifier  // nil: nobody is told
-	// Keeper takes held and delayed messages. When it fails (or is nil)
-	// the client gets 451 4.3.0 and retries: nothing is kept in clear.
-	Keeper Keeper
+	Logger  *slog.Logger
+	Metrics *ops.Metrics
+	// Disposer decides and applies the verdict; nil: every message is
+	// queued as it is (tests and tools only: serve always sets one).
+	Disposer Disposer
+	Queue    Notifier // told of messages queued without a Disposer; nil: nobody
 	// Auditor records AUTH failures and blocks (the audit log); nil: only
 	// the log and the metrics have them.
 	Auditor Auditor
@@ -167,13 +161,12 @@ type Server struct {
 	log     *slog.Logger
 	metrics *ops.Metrics
 	queue   Notifier
-	keeper  Keeper
 	auditor Auditor
 	auth    *authGuard
 
-	cfg       atomic.Pointer[Config] // reloadable settings
-	inspector atomic.Pointer[inspectorBox]
-	startCfg  Config // settings fixed at start (go-smtp server fields)
+	cfg      atomic.Pointer[Config] // reloadable settings
+	disposer atomic.Pointer[disposerBox]
+	startCfg Config // settings fixed at start (go-smtp server fields)
 
 	conns    connLimiter
 	draining atomic.Bool
@@ -183,7 +176,7 @@ type Server struct {
 	open    map[string]*countedConn // by remote address, for the drain
 }
 
-type inspectorBox struct{ Inspector }
+type disposerBox struct{ Disposer }
 
 // New creates a front end over store.
 func New(cfg Config, store *spool.Store, opts Options) *Server {
@@ -193,7 +186,6 @@ func New(cfg Config, store *spool.Store, opts Options) *Server {
 		log:      opts.Logger,
 		metrics:  opts.Metrics,
 		queue:    opts.Queue,
-		keeper:   opts.Keeper,
 		auditor:  opts.Auditor,
 		startCfg: cfg,
 		auth:     newAuthGuard(cfg.Auth.MaxChecks),
@@ -205,15 +197,14 @@ func New(cfg Config, store *spool.Store, opts Options) *Server {
 		s.metrics = ops.NewMetrics(nil)
 	}
 	s.cfg.Store(&cfg)
-	s.SetInspector(opts.Inspector)
+	s.SetDisposer(opts.Disposer)
 	s.open = map[string]*countedConn{}
 	return s
 }
 
-// SetInspector replaces the inspection hook (nil: pass everything), e.g.
-// after a policy reload.
-func (s *Server) SetInspector(in Inspector) {
-	s.inspector.Store(&inspectorBox{in})
+// SetDisposer replaces the Disposer (nil: queue everything as it is).
+func (s *Server) SetDisposer(d Disposer) {
+	s.disposer.Store(&disposerBox{d})
 }
 
 // Reload applies new settings to new sessions. Listener addresses and the

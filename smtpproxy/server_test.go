@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -559,93 +558,124 @@ func TestConnectionLimits(t *testing.T) {
 	}
 }
 
-func TestInspectionHook(t *testing.T) {
+// TestDisposer: the front end answers what the Disposer says, after it,
+// and fails closed around it: an error, a panic or a Disposer that never
+// returns is 451 (452 for a full disk) with nothing kept, above all not in
+// clear in the spool (issue 11); the writer is gone afterwards whatever
+// the Disposer did, and only what it committed stays.
+func TestDisposer(t *testing.T) {
 	var seen atomic.Value
+	reply := func(code int, text string, o Outcome) Reply {
+		return Reply{Code: code, Enhanced: [3]int{code / 100, 0, 0}, Text: text, Outcome: o}
+	}
 	tests := []struct {
 		name     string
-		inspect  func(ctx context.Context, env *spool.Envelope, f *os.File) (Decision, error)
+		dispose  func(ctx context.Context, env *spool.Envelope, w *spool.Writer) (Reply, error)
 		wantCode string // reply prefix
 		wantText string
-		area     spool.Area // "" = nothing committed; AreaHold: given to the Keeper
+		queued   bool // the message is in the queue area
+		metric   func(h *harness) prometheus.Counter
 	}{
-		{"pass", func(context.Context, *spool.Envelope, *os.File) (Decision, error) {
-			return Decision{Action: ActionPass}, nil
-		}, "250 2.0.0", "queued as", spool.AreaQueue},
-		{"reject", func(context.Context, *spool.Envelope, *os.File) (Decision, error) {
-			return Decision{Action: ActionReject, Reply: "My Number found (3.3.5)", Rules: []string{"mynumber-reject"}}, nil
-		}, "550 5.7.1", "My Number found (3.3.5) (", ""},
-		{"reject non-ascii reply", func(context.Context, *spool.Envelope, *os.File) (Decision, error) {
-			return Decision{Action: ActionReject, Reply: "個人番号\r\nX"}, nil
-		}, "550 5.7.1", "??????", ""},
-		{"hold", func(context.Context, *spool.Envelope, *os.File) (Decision, error) {
-			return Decision{Action: ActionHold, Reply: "Held for review (3.3.5)"}, nil
-		}, "250 2.0.0", "Held for review (3.3.5): held as", spool.AreaHold},
-		{"error", func(context.Context, *spool.Envelope, *os.File) (Decision, error) {
-			return Decision{Action: ActionPass}, errors.New("parser exploded")
-		}, "250 2.0.0", "held as", spool.AreaHold},
-		{"panic", func(context.Context, *spool.Envelope, *os.File) (Decision, error) {
+		{"queue", func(_ context.Context, env *spool.Envelope, w *spool.Writer) (Reply, error) {
+			if err := w.Commit(env, spool.AreaQueue); err != nil {
+				return Reply{}, err
+			}
+			return reply(250, "Ok: queued as "+env.ID, Queued), nil
+		}, "250 2.0.0", "queued as", true, func(h *harness) prometheus.Counter { return h.metrics.Queued }},
+		{"reject", func(_ context.Context, env *spool.Envelope, _ *spool.Writer) (Reply, error) {
+			return Reply{Code: 550, Enhanced: [3]int{5, 7, 1}, Text: "My Number found (3.3.5) (" + env.ID + ")", Outcome: Rejected}, nil
+		}, "550 5.7.1", "My Number found (3.3.5) (", false, func(h *harness) prometheus.Counter { return h.metrics.Rejected }},
+		{"non-ascii reply", func(_ context.Context, env *spool.Envelope, _ *spool.Writer) (Reply, error) {
+			return Reply{Code: 550, Enhanced: [3]int{5, 7, 1}, Text: "個人番号\r\nX (" + env.ID + ")", Outcome: Rejected}, nil
+		}, "550 5.7.1", "??????", false, nil},
+		{"held elsewhere", func(_ context.Context, env *spool.Envelope, _ *spool.Writer) (Reply, error) {
+			return reply(250, "Held for review (3.3.5): held as "+env.ID, Held), nil
+		}, "250 2.0.0", "Held for review (3.3.5): held as", false, func(h *harness) prometheus.Counter { return h.metrics.Held }},
+		{"error", func(context.Context, *spool.Envelope, *spool.Writer) (Reply, error) {
+			return Reply{}, errors.New("hold store down")
+		}, "451 4.3.0", "Temporary local failure", false, nil},
+		{"disk full", func(context.Context, *spool.Envelope, *spool.Writer) (Reply, error) {
+			return Reply{}, fmt.Errorf("hold: %w", syscall.ENOSPC)
+		}, "452 4.3.1", "Insufficient system storage", false, nil},
+		{"panic", func(context.Context, *spool.Envelope, *spool.Writer) (Reply, error) {
 			panic("boom")
-		}, "250 2.0.0", "held as", spool.AreaHold},
-		{"unknown action", func(context.Context, *spool.Envelope, *os.File) (Decision, error) {
-			return Decision{Action: "teleport"}, nil
-		}, "250 2.0.0", "held as", spool.AreaHold},
-		{"timeout", func(ctx context.Context, _ *spool.Envelope, _ *os.File) (Decision, error) {
-			<-ctx.Done()
-			return Decision{Action: ActionPass}, nil
-		}, "250 2.0.0", "held as", spool.AreaHold},
-		{"sees content", func(_ context.Context, env *spool.Envelope, f *os.File) (Decision, error) {
-			b, err := io.ReadAll(io.NewSectionReader(f, 0, env.Size))
+		}, "451 4.3.0", "Temporary local failure", false, nil},
+		{"no verdict code", func(context.Context, *spool.Envelope, *spool.Writer) (Reply, error) {
+			return Reply{}, nil
+		}, "451 4.3.0", "Temporary local failure", false, nil},
+		{"never returns", func(ctx context.Context, env *spool.Envelope, w *spool.Writer) (Reply, error) {
+			<-ctx.Done() // the inspection budget
+			time.Sleep(time.Second)
+			return reply(250, "late", Held), nil
+		}, "451 4.3.0", "Temporary local failure", false, nil},
+		{"budget", func(ctx context.Context, env *spool.Envelope, w *spool.Writer) (Reply, error) {
+			if _, ok := ctx.Deadline(); !ok {
+				return Reply{}, errors.New("no deadline")
+			}
+			<-ctx.Done() // a Disposer holds what it could not inspect in time
+			return reply(250, "Held for review: held as "+env.ID, Held), nil
+		}, "250 2.0.0", "held as", false, nil},
+		{"sees content", func(_ context.Context, env *spool.Envelope, w *spool.Writer) (Reply, error) {
+			b, err := io.ReadAll(io.NewSectionReader(w.File(), 0, env.Size))
 			seen.Store(string(b))
-			env.Recipients = nil // must not affect what is committed
-			return Decision{Action: ActionPass}, err
-		}, "250 2.0.0", "queued as", spool.AreaQueue},
+			if err != nil {
+				return Reply{}, err
+			}
+			if err := w.Commit(env, spool.AreaQueue); err != nil {
+				return Reply{}, err
+			}
+			return reply(250, "Ok: queued as "+env.ID, Queued), nil
+		}, "250 2.0.0", "queued as", true, nil},
+		{"uncommitted is dropped", func(_ context.Context, env *spool.Envelope, _ *spool.Writer) (Reply, error) {
+			return reply(250, "Ok: queued as "+env.ID, Queued), nil
+		}, "250 2.0.0", "queued as", false, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var kept []string
-			var mu sync.Mutex
-			keeper := keeperFunc(func(_ context.Context, _ string, env *spool.Envelope, _ io.Reader, _ Decision) (string, error) {
-				mu.Lock()
-				defer mu.Unlock()
-				kept = append(kept, env.ID)
-				return env.ID, nil
-			})
 			h := newHarness(t, harnessOpt{
-				inspector: InspectorFunc(tc.inspect),
-				keeper:    keeper,
-				cfg:       func(c *Config) { c.InspectTimeout = 200 * time.Millisecond },
+				disposer: DisposerFunc(tc.dispose),
+				cfg:      func(c *Config) { c.InspectTimeout = 200 * time.Millisecond },
 			})
 			r := h.raw("127.0.0.1")
 			r.cmd("EHLO client.test", "250")
 			r.cmd("MAIL FROM:<a@x.jp>", "250")
 			r.cmd("RCPT TO:<b@y.jp>", "250")
 			r.cmd("DATA", "354")
-			rep := r.cmd("Subject: hook\r\n\r\nbody text\r\n.", tc.wantCode)
+			rep := r.cmd("Subject: hook\r\n\r\nsecret body text\r\n.", tc.wantCode)
 			if !strings.Contains(rep, tc.wantText) {
 				t.Fatalf("reply %q, want %q", rep, tc.wantText)
 			}
-			id := idFrom(t, rep)
-			if ids := h.list(spool.AreaQueue); (tc.area == spool.AreaQueue) != slices.Contains(ids, id) || len(ids) > 1 {
-				t.Errorf("queue holds %v (want the message there: %v)", ids, tc.area == spool.AreaQueue)
+			ids := h.list(spool.AreaQueue)
+			if tc.queued {
+				id := idFrom(t, rep)
+				if len(ids) != 1 || ids[0] != id {
+					t.Fatalf("queue holds %v, want %s", ids, id)
+				}
+				env, _ := h.store.Envelope(spool.AreaQueue, id)
+				if len(env.Recipients) != 1 {
+					t.Errorf("recipients %v", env.Recipients)
+				}
+			} else {
+				if len(ids) != 0 {
+					t.Errorf("queue holds %v", ids)
+				}
+				mailtest.NoClearText(t, h.dir, "secret body")
 			}
 			if ids := h.list(spool.AreaHold); len(ids) != 0 {
 				t.Errorf("plaintext spool hold area has %v", ids)
 			}
-			mu.Lock()
-			if (tc.area == spool.AreaHold) != slices.Contains(kept, id) {
-				t.Errorf("keeper got %v (want %s: %v)", kept, id, tc.area == spool.AreaHold)
-			}
-			mu.Unlock()
-			if tc.area == spool.AreaQueue {
-				env, _ := h.store.Envelope(tc.area, id)
-				if len(env.Recipients) != 1 {
-					t.Errorf("recipients %v", env.Recipients)
+			if tc.metric != nil {
+				if v := metricValue(tc.metric(h)); v != 1 {
+					t.Errorf("metric = %v, want 1", v)
 				}
 			}
 			if tc.name == "sees content" {
 				if s, _ := seen.Load().(string); !strings.HasPrefix(s, "Received: ") || !strings.HasSuffix(s, "body text\r\n") {
-					t.Errorf("inspector saw %q", s)
+					t.Errorf("disposer saw %q", s)
 				}
+			}
+			if tc.name == "never returns" {
+				time.Sleep(1500 * time.Millisecond) // it finishes in the background
 			}
 			h.assertNoTemp()
 		})
@@ -954,106 +984,6 @@ func TestLargeMessageBoundedMemory(t *testing.T) {
 		t.Fatalf("allocated %d bytes for a %d-byte message", alloc, size)
 	} else {
 		t.Logf("allocated %d KiB for a %d MiB message", alloc>>10, size>>20)
-	}
-}
-
-// keeperFunc adapts a function to Keeper.
-type keeperFunc func(ctx context.Context, action string, env *spool.Envelope, content io.Reader, d Decision) (string, error)
-
-func (f keeperFunc) Keep(ctx context.Context, action string, env *spool.Envelope, content io.Reader, d Decision) (string, error) {
-	return f(ctx, action, env, content, d)
-}
-
-// TestKeeper: held and delayed messages go to the keeper (the review
-// service) with the inspector's detail; when it fails (or there is none),
-// the client gets 451 4.3.0 and retries: nothing is kept, above all not in
-// clear in the spool (issue 11).
-func TestKeeper(t *testing.T) {
-	type kept struct {
-		action, content string
-		detail          any
-		rcpts           int
-	}
-	tests := []struct {
-		name      string
-		action    string
-		keepErr   error
-		wantReply string
-		wantCode  int // 0: 250
-		wantKept  bool
-		noKeeper  bool
-	}{
-		{"hold", ActionHold, nil, "Held (rule x): held as K-1", 0, true, false},
-		{"delay", ActionDelay, nil, "Held (rule x): delayed as K-1", 0, true, false},
-		{"unknown action is held", "shred", nil, "Held (rule x): held as K-1", 0, true, false},
-		{"keeper fails", ActionHold, errors.New("db locked"), "Temporary local failure", 451, false, false},
-		{"keeper disk full", ActionHold, syscall.ENOSPC, "Insufficient system storage", 452, false, false},
-		{"no keeper", ActionHold, nil, "Temporary local failure", 451, false, true},
-		{"pass skips keeper", ActionPass, nil, "queued as", 0, false, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var mu sync.Mutex
-			var got []kept
-			keeper := keeperFunc(func(_ context.Context, action string, env *spool.Envelope, content io.Reader, d Decision) (string, error) {
-				b, _ := io.ReadAll(content)
-				if tc.keepErr != nil {
-					return "", tc.keepErr
-				}
-				mu.Lock()
-				got = append(got, kept{action, string(b), d.Detail, len(env.Recipients)})
-				mu.Unlock()
-				return "K-1", nil
-			})
-			o := harnessOpt{keeper: keeper, inspector: InspectorFunc(func(context.Context, *spool.Envelope, *os.File) (Decision, error) {
-				return Decision{Action: tc.action, Reply: "Held (rule x)", Rules: []string{"x"}, Detail: 42}, nil
-			})}
-			if tc.noKeeper {
-				o.keeper = nil
-			}
-			h := newHarness(t, o)
-			c := h.client("127.0.0.1")
-			text, err := send(c, "a@x.jp", []string{"b@y.jp"}, message("keep", "secret body\r\n"))
-			if tc.wantCode != 0 {
-				var se *smtp.SMTPError
-				if !errors.As(err, &se) || se.Code != tc.wantCode || se.EnhancedCode[0] != 4 || se.EnhancedCode[1] != 3 {
-					t.Fatalf("reply %v, want %d 4.3.x", err, tc.wantCode)
-				}
-				text = se.Message
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(text, tc.wantReply) {
-				t.Fatalf("reply %q, want %q", text, tc.wantReply)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if tc.wantKept {
-				if len(got) != 1 || got[0].detail != 42 || got[0].rcpts != 1 ||
-					!strings.HasPrefix(got[0].content, "Received: ") || !strings.HasSuffix(got[0].content, "secret body\r\n") {
-					t.Fatalf("keeper got %+v", got)
-				}
-				wantAction := tc.action
-				if tc.action == "shred" { // unknown actions are held
-					wantAction = ActionHold
-				}
-				if got[0].action != wantAction {
-					t.Errorf("keeper action %q, want %q", got[0].action, wantAction)
-				}
-			} else if len(got) != 0 {
-				t.Fatalf("keeper called: %+v", got)
-			}
-			if n := len(h.list(spool.AreaHold)); n != 0 {
-				t.Errorf("plaintext spool hold area has %d", n)
-			}
-			if n := len(h.list(spool.AreaQueue)); (n == 1) != (tc.action == ActionPass) {
-				t.Errorf("queue has %d", n)
-			}
-			if tc.action != ActionPass {
-				mailtest.NoClearText(t, h.dir, "secret body")
-			}
-			h.assertNoTemp()
-		})
 	}
 }
 

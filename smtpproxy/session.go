@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -458,100 +457,89 @@ func (ss *session) Data(r io.Reader) error {
 	env.Recipients = spool.PendingRecipients(ss.rcpts)
 	log = log.With("from", env.From, "rcpts", len(env.Recipients), "size", env.Size)
 
-	d := srv.inspect(log, srv.inspector.Load().Inspector, env, w.File(), cfg.InspectTimeout)
-	switch d.Action {
-	case ActionReject:
+	rep, err := srv.dispose(log, env, w, cfg.InspectTimeout)
+	if err != nil {
+		// Nothing is kept (the Disposer committed nothing, or its copy is
+		// gone with the writer): the client retries (fail closed, 3.3.5).
+		log.Error("message not disposed of; 451, nothing kept", "err", err)
+		return localFailure(id, err)
+	}
+	switch rep.Outcome {
+	case Queued:
+		srv.metrics.Queued.Inc()
+	case Held:
+		srv.metrics.Held.Inc()
+	case Rejected:
+		srv.metrics.Rejected.Inc()
+	}
+	text := replyText(rep.Text, "Ok")
+	log.Info(string(rep.Outcome), "rules", rep.Rules, "code", rep.Code, "reply", text)
+	return &smtp.SMTPError{Code: rep.Code, EnhancedCode: smtp.EnhancedCode(rep.Enhanced), Message: text}
+}
+
+// errDisposeTimeout: the Disposer did not return within twice the
+// inspection budget (its own hold of a late verdict included).
+var errDisposeTimeout = errors.New("disposer did not return in time")
+
+// dispose runs the Disposer (or queues the message as it is when there is
+// none) with the inspection budget, recovering a panic as an error. The
+// writer is aborted once the Disposer is done with it, whatever it did.
+// A Disposer that overruns twice the budget is answered 451; it finishes
+// in the background (a message it queues then may be delivered twice,
+// never lost).
+func (s *Server) dispose(log *slog.Logger, env *spool.Envelope, w *spool.Writer, budget time.Duration) (Reply, error) {
+	d := s.disposer.Load().Disposer
+	if d == nil {
+		d = DisposerFunc(s.queueAsIs)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	envCopy := *env
+	envCopy.Recipients = append([]spool.Recipient(nil), env.Recipients...)
+	type result struct {
+		r   Reply
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		res := func() (res result) {
+			defer func() {
+				if p := recover(); p != nil {
+					res = result{err: fmt.Errorf("disposer panic: %v", p)}
+				}
+			}()
+			r, err := d.Dispose(ctx, &envCopy, w)
+			if err == nil && r.Code/100 != 2 && r.Code/100 != 5 {
+				err = fmt.Errorf("disposer reply code %d", r.Code)
+			}
+			return result{r, err}
+		}()
+		cancel()
+		// Gone before the reply: only what the Disposer committed stays.
 		if err := w.Abort(); err != nil {
 			log.Error("spool abort", "err", err)
 		}
-		srv.metrics.Rejected.Inc()
-		text := replyText(d.Reply, "Message refused by policy")
-		log.Info("rejected", "rules", d.Rules, "reply", text)
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: text + " (" + id + ")"}
-	case ActionHold, ActionDelay:
-		// Held mail lives only in the hold store, encrypted (3.3.4, 3.3.5).
-		// When the store cannot take it, the client keeps it and retries
-		// (451): nothing is kept in clear.
-		if srv.keeper == nil {
-			w.Abort()
-			log.Error("no hold store to take a held message; 451, nothing kept", "action", d.Action, "rules", d.Rules)
-			return localFailure(id, errors.New("no keeper"))
-		}
-		kid, err := srv.keep(d, env, w, cfg.InspectTimeout)
-		w.Abort() // the keeper has its own durable copy, or it failed
-		if err != nil {
-			log.Error("hold store cannot take the message; 451, nothing kept", "action", d.Action, "rules", d.Rules, "err", err)
-			return localFailure(id, err)
-		}
-		srv.metrics.Held.Inc()
-		log.Info("kept", "action", d.Action, "rules", d.Rules, "keeper_id", kid)
-		verb := "held"
-		if d.Action == ActionDelay {
-			verb = "delayed"
-		}
-		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0},
-			Message: replyText(d.Reply, "Ok") + ": " + verb + " as " + asciiOnly(kid, 64)}
-	case ActionBcc:
-		// 3.3.5 (mis-sending): the recipients stay, but they no longer see
-		// each other. The rewritten copy replaces the received one; if it
-		// cannot be made, the client retries later (451): the message
-		// never leaves with every recipient visible, and nothing is kept
-		// in clear outside the queue.
-		bw, err := srv.store.Create()
-		if err != nil {
-			w.Abort()
-			log.Error("spool create", "err", err)
-			return localFailure(id, err)
-		}
-		if err := rewriteHidden(bw, io.NewSectionReader(w.File(), 0, env.Size), d.Hide); err != nil {
-			bw.Abort()
-			w.Abort()
-			log.Error("bcc rewrite failed; 451, nothing kept", "rules", d.Rules, "err", err)
-			return localFailure(id, err)
-		}
-		w.Abort()
-		benv := *env
-		benv.ID, benv.Size = bw.ID(), bw.Size()
-		if err := bw.Commit(&benv, spool.AreaQueue); err != nil {
-			log.Error("spool commit", "area", spool.AreaQueue, "err", err)
-			return localFailure(id, err)
-		}
-		srv.metrics.Queued.Inc()
-		log.Info("queued with recipients hidden", "rules", d.Rules, "hidden", len(d.Hide), "queue_id", benv.ID)
-		if srv.queue != nil {
-			srv.queue.Notify(benv.ID)
-		}
-		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: recipients hidden, queued as " + benv.ID}
-	default: // pass
-		if err := w.Commit(env, spool.AreaQueue); err != nil {
-			log.Error("spool commit", "area", spool.AreaQueue, "err", err)
-			return localFailure(id, err)
-		}
-		srv.metrics.Queued.Inc()
-		log.Info("queued", "rules", d.Rules)
-		if srv.queue != nil {
-			srv.queue.Notify(id)
-		}
-		return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + id}
+		ch <- res
+	}()
+	t := time.NewTimer(2 * budget)
+	defer t.Stop()
+	select {
+	case res := <-ch:
+		return res.r, res.err
+	case <-t.C:
+		return Reply{}, errDisposeTimeout
 	}
 }
 
-// keep hands a message to the keeper, recovering a panic as an error.
-func (s *Server) keep(d Decision, env *spool.Envelope, w *spool.Writer, timeout time.Duration) (id string, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("keeper panic: %v", p)
-		}
-	}()
-	envCopy := *env
-	envCopy.Recipients = append([]spool.Recipient(nil), env.Recipients...)
-	id, err = s.keeper.Keep(ctx, d.Action, &envCopy, io.NewSectionReader(w.File(), 0, env.Size), d)
-	if err == nil && id == "" {
-		id = env.ID
+// queueAsIs is the disposal without a Disposer: the message is committed
+// to the delivery queue as it was received.
+func (s *Server) queueAsIs(_ context.Context, env *spool.Envelope, w *spool.Writer) (Reply, error) {
+	if err := w.Commit(env, spool.AreaQueue); err != nil {
+		return Reply{}, fmt.Errorf("spool commit: %w", err)
 	}
-	return id, err
+	if s.queue != nil {
+		s.queue.Notify(env.ID)
+	}
+	return Reply{Code: 250, Enhanced: [3]int{2, 0, 0}, Text: "Ok: queued as " + env.ID, Outcome: Queued}, nil
 }
 
 // localFailure is the reply for a local problem: 452 4.3.1 when the disk
@@ -566,53 +554,6 @@ func localFailure(id string, err error) *smtp.SMTPError {
 		msg += " (" + id + ")"
 	}
 	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: msg}
-}
-
-// inspect runs the hook with a timeout and turns every failure into hold:
-// a message is never passed uninspected (fail closed, 3.3.5).
-func (s *Server) inspect(log *slog.Logger, in Inspector, env *spool.Envelope, f *os.File, timeout time.Duration) Decision {
-	if in == nil {
-		return Decision{Action: ActionPass}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	envCopy := *env
-	envCopy.Recipients = append([]spool.Recipient(nil), env.Recipients...)
-	type result struct {
-		d   Decision
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				ch <- result{err: fmt.Errorf("inspector panic: %v", p)}
-			}
-		}()
-		d, err := in.Inspect(ctx, &envCopy, f)
-		ch <- result{d, err}
-	}()
-	var res result
-	select {
-	case res = <-ch:
-	case <-ctx.Done():
-		res.err = fmt.Errorf("inspection: %w", ctx.Err())
-	}
-	if res.err != nil {
-		log.Error("inspection failed; holding the message", "err", res.err)
-		return Decision{Action: ActionHold, Reply: "Message held for review", Rules: []string{"inspect-error"}}
-	}
-	switch res.d.Action {
-	case ActionPass, ActionHold, ActionReject, ActionDelay, ActionBcc:
-		return res.d
-	default:
-		// Anything unknown: the message waits for staff rather than
-		// leaving.
-		log.Warn("unsupported action; holding the message", "action", res.d.Action)
-		d := res.d
-		d.Action = ActionHold
-		return d
-	}
 }
 
 // receivedHeader is the trace header the relay prepends (RFC 5321 4.4;

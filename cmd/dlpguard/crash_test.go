@@ -101,6 +101,21 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// writeConfig writes the configuration file for the binary and opens its
+// log file in dir (closed at the end of the test).
+func writeConfig(t *testing.T, dir, cfgPath, cfg string) *os.File {
+	t.Helper()
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "dlpguard.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logf.Close() })
+	return logf
+}
+
 // startBinary starts `dlpguard serve --config cfg` and waits until it
 // answers SMTP.
 func startBinary(t *testing.T, bin, cfg, smtpAddr string, logf *os.File) *exec.Cmd {
@@ -151,14 +166,7 @@ upstream:
 http:
   listen: ""
 `, filepath.Join(dir, "data"), smtpAddr, up.addr)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(dir, "dlpguard.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
+	logf := writeConfig(t, dir, cfgPath, cfg)
 
 	cmd := startBinary(t, bin, cfgPath, smtpAddr, logf)
 

@@ -3,39 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"time"
 	_ "time/tzdata" // review.time_zone (Asia/Tokyo) also where the system has no zone files
 
+	"dlpguard/dispose"
 	"dlpguard/policy"
 	"dlpguard/release"
 	"dlpguard/review"
-	"dlpguard/smtpproxy"
 	"dlpguard/smtpproxy/spool"
 )
-
-// holdKeeper hands the relay's held and delayed messages to the review
-// service (3.3.5); it is the smtpproxy.Keeper of `serve`. The verdict
-// travels in Decision.Detail; without one the keeper refuses, and the relay
-// keeps the message in its spool's hold area (fail closed).
-type holdKeeper struct{ svc *review.Service }
-
-var _ smtpproxy.Keeper = holdKeeper{}
-
-// Keep stores the message durably (hold store or delay spool) before it
-// returns, as the relay answers 250 right after.
-func (k holdKeeper) Keep(ctx context.Context, action string, env *spool.Envelope, content io.Reader, d smtpproxy.Decision) (string, error) {
-	v, ok := d.Detail.(*policy.Verdict)
-	if !ok || v == nil {
-		return "", fmt.Errorf("keeper %s: no verdict in the decision", env.ID)
-	}
-	if action == smtpproxy.ActionDelay {
-		return k.svc.Delay(ctx, env, content, v)
-	}
-	return k.svc.Hold(ctx, env, content, v)
-}
 
 // reviewOptions are what serve's configuration gives the review service.
 type reviewOptions struct {
@@ -46,6 +23,7 @@ type reviewOptions struct {
 	FourEyesLevelI bool
 	Passphrase     bool // release with a passphrase when a recipient has no key (else refuse)
 	SecurityTeam   []string
+	ReleaseSubject string // replaces a Subject with findings on release
 	Store          review.StoreOptions
 	AdminsApprove  bool          // administrators may release (review.admins_approve)
 	TimeZone       string        // IANA zone of times for people; "" is Asia/Tokyo
@@ -54,33 +32,14 @@ type reviewOptions struct {
 	PassphraseChannel string
 }
 
-// auditRejects is the relay's inspector with the policy's 550 refusals
-// recorded in the audit log (3.3.5: nothing of the message is kept, so the
-// entry is its only trace).
-type auditRejects struct {
-	next smtpproxy.Inspector
-	svc  *review.Service
-}
-
-func (a auditRejects) Inspect(ctx context.Context, env *spool.Envelope, content *os.File) (smtpproxy.Decision, error) {
-	d, err := a.next.Inspect(ctx, env, content)
-	// After a timeout the relay holds the message instead: no entry then.
-	if err == nil && ctx.Err() == nil && d.Action == smtpproxy.ActionReject {
-		if v, ok := d.Detail.(*policy.Verdict); ok {
-			a.svc.AuditRejected(ctx, env, v)
-		}
-	}
-	return d, err
-}
-
 // openReview opens the hold store, audit log and keyring in the data
 // folder and the review service on top of them. Wiring for serve:
 //
-//	svc, stores, err := openReview(opts, holder.Engine, spoolStore, queue.Notify, logger)
-//	smtpproxy.Options{Keeper: holdKeeper{svc}, ...}
+//	svc, stores, err := openReview(opts, holder.Engine, spoolStore, queue, logger)
+//	dispose.New(dispose.Config{Review: svc, ...})
 //	mux.Handle("/api/v1/", svc.Handler()); go svc.Run(ctx)
 //	defer svc.Close(); defer stores.Close()
-func openReview(ctx context.Context, o reviewOptions, pol func() *policy.Engine, sp *spool.Store, notify func(string), log *slog.Logger) (*review.Service, *review.Stores, error) {
+func openReview(ctx context.Context, o reviewOptions, pol func() *policy.Engine, sp *spool.Store, q dispose.Queue, log *slog.Logger) (*review.Service, *review.Stores, error) {
 	if o.Store.Logger == nil {
 		o.Store.Logger = log
 	}
@@ -103,10 +62,17 @@ func openReview(ctx context.Context, o reviewOptions, pol func() *policy.Engine,
 	if remind <= 0 {
 		remind = -1 // off
 	}
+	deps := review.Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Policy: pol, Spool: sp, Logger: log}
+	if q != nil {
+		// Released messages go out now; delayed ones of an earlier
+		// version's spool when due.
+		deps.Notify, deps.Schedule = q.Notify, q.NotifyAt
+	}
 	svc, err := review.New(review.Config{DataDir: review.PathsIn(o.DataDir).Review, Hostname: o.Hostname,
 		NoticeFrom: o.NoticeFrom, BaseURL: o.BaseURL, HoldFor: o.Store.HoldFor, FourEyesLevelI: o.FourEyesLevelI, NoKeyMode: mode, SecurityTeam: o.SecurityTeam,
-		AdminsApprove: o.AdminsApprove, TimeZone: loc, RemindBefore: remind, PassphraseChannel: o.PassphraseChannel},
-		review.Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Policy: pol, Spool: sp, Notify: notify, Logger: log})
+		AdminsApprove: o.AdminsApprove, TimeZone: loc, RemindBefore: remind, PassphraseChannel: o.PassphraseChannel,
+		ReleaseSubject: o.ReleaseSubject},
+		deps)
 	if err != nil {
 		st.Close()
 		return nil, nil, err

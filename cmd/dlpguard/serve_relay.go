@@ -16,6 +16,7 @@ import (
 
 	"dlpguard/config"
 	"dlpguard/console"
+	"dlpguard/dispose"
 	"dlpguard/icap"
 	"dlpguard/inspect/ocr"
 	"dlpguard/ops"
@@ -99,7 +100,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 
 	// Held and delayed messages go to the review service: encrypted hold
 	// store, notices, approvals and encryption on release (3.3.5, 3.3.4).
-	r.review, r.stores, err = openReview(context.Background(), reviewOptionsFrom(cfg), r.policy.Engine, r.store, r.queue.Notify, log.With("component", "review"))
+	r.review, r.stores, err = openReview(context.Background(), reviewOptionsFrom(cfg), r.policy.Engine, r.store, r.queue, log.With("component", "review"))
 	if err != nil {
 		return r, fmt.Errorf("review: %w", err)
 	}
@@ -120,25 +121,29 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	if err != nil {
 		return r, err
 	}
-	inspector := &policyInspector{holder: r.policy, metrics: policy.NewMetrics(reg), ocr: ocrInput(ocrEng)}
+	// Decide once, apply once (3.3.5): the Disposer evaluates every
+	// received message under the policy in force and rejects, queues
+	// (pass, bcc, delay: due later) or holds it in the encrypted hold
+	// store; when the hold store cannot take it the client gets 451
+	// (nothing is kept in clear, 3.3.4). SMTP rejections are audited.
+	disposer, err := dispose.New(dispose.Config{Policy: r.policy.Engine, Spool: r.store, Queue: r.queue, Review: r.review,
+		Metrics: policy.NewMetrics(reg), Logger: log.With("component", "dispose"), InspectTimeout: cfg.SMTP.Limits.InspectTimeout,
+		OCR: ocrInput(ocrEng)})
+	if err != nil {
+		return r, err
+	}
 	r.smtp = smtpproxy.New(scfg, r.store, smtpproxy.Options{
-		Logger:  log.With("component", "smtp"),
-		Metrics: metrics,
-		Queue:   r.queue,
-		// SMTP rejections go to the audit log.
-		Inspector: auditRejects{inspector, r.review},
-		// A held message goes to the encrypted hold store or the client
-		// gets 451 (nothing is kept in clear, 3.3.4).
-		Keeper:  failClosedKeeper{holdKeeper{r.review}},
-		Auditor: authAuditor{r.stores.Audit},
+		Logger:   log.With("component", "smtp"),
+		Metrics:  metrics,
+		Queue:    r.queue,
+		Disposer: disposer,
+		Auditor:  authAuditor{r.stores.Audit},
 	})
 	// Older versions kept held messages in clear in spool/hold when the
 	// hold store failed: they go into the hold store now, inspected again,
 	// or stay and are reported on every start and on /healthz.
 	if len(legacyHeld) > 0 {
-		// Inspected without auditRejects: nothing is refused here, every
-		// one is held.
-		n, err := r.smtp.ImportLegacyHolds(context.Background(), legacyInspector{inspector})
+		n, err := disposer.ImportLegacyHolds(context.Background())
 		r.legacy.set(err)
 		if err != nil {
 			log.Error("legacy plaintext holds left in spool/hold: fix the cause and restart to import them", "imported", n, "err", err)
@@ -211,7 +216,8 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	r.queueCancel = cancel
 	// The policy file is also reloaded when it changes on disk.
 	go r.policy.Watch(qctx, 2*time.Second)
-	// Expiry of holds, retention purges and due delayed messages.
+	// Expiry of holds, reminders and retention purges (delayed messages
+	// are queue entries: the queue sends them when due).
 	go r.review.Run(qctx)
 	go func() {
 		err := r.queue.Run(qctx)
@@ -478,6 +484,7 @@ func reviewOptionsFrom(cfg *config.Config) reviewOptions {
 		FourEyesLevelI: rc.FourEyesLevelI,
 		Passphrase:     rc.NoKey == "passphrase",
 		SecurityTeam:   rc.SecurityTeam,
+		ReleaseSubject: rc.ReleaseSubject,
 		Store:          review.StoreOptions{HoldFor: rc.HoldFor, Retention: rc.Retention},
 		AdminsApprove:  rc.AdminsApprove, TimeZone: rc.TimeZone, RemindBefore: rc.RemindBefore, PassphraseChannel: rc.PassphraseChannel,
 	}

@@ -132,26 +132,6 @@ func TestRelayImportsLegacyHolds(t *testing.T) {
 	}
 }
 
-// TestFailClosedKeeper: a message the relay holds without a verdict (its
-// inspection failed) reaches the hold store as class I, encryption
-// required, under the inspect-error rule, instead of being refused.
-func TestFailClosedKeeper(t *testing.T) {
-	r, _, _ := testRelay(t, nil)
-	env := &spool.Envelope{ID: spool.NewID(), From: "a@city.example.lg.jp", Recipients: spool.PendingRecipients([]string{"b@example.jp"})}
-	d := smtpproxy.Decision{Action: smtpproxy.ActionHold, Rules: []string{"inspect-error"}}
-	id, err := failClosedKeeper{holdKeeper{r.review}}.Keep(context.Background(), smtpproxy.ActionHold, env, strings.NewReader(heldMessage()), d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := r.stores.Holds.Get(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.Level != "I" || len(rec.Verdict.Rules) != 1 || rec.Verdict.Rules[0].ID != "inspect-error" || rec.Verdict.Action != "hold" {
-		t.Fatalf("record level %q verdict %+v", rec.Level, rec.Verdict)
-	}
-}
-
 // TestRelayAuthFailuresAudited: AUTH failures and the block of a guessing
 // address are in the audit log; the account's owner on another address
 // still logs in.

@@ -180,3 +180,16 @@ func (g *GPG) Decrypt(ciphertext []byte, passphrase string) ([]byte, error) {
 	}
 	return g.Cmd(nil, "--passphrase", passphrase, "--decrypt", in)
 }
+
+// WaitFor polls cond every 10 ms for up to 15 s (deliveries through the
+// real queue are asynchronous) and fails the test when it never holds.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for range 1500 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}

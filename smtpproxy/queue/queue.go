@@ -122,6 +122,23 @@ func (q *Queue) Notify(id string) {
 	q.wake()
 }
 
+// NotifyAt schedules a message just committed to the queue area for due
+// (a delayed message, 3.3.5 mis-sending): it waits there like a retry, and
+// a later Notify (send now) moves it forward. A message already known
+// keeps its place. It never blocks.
+func (q *Queue) NotifyAt(id string, due time.Time) {
+	q.mu.Lock()
+	if _, known := q.entries[id]; !known {
+		e := &entry{id: id, due: due}
+		q.entries[id] = e
+		q.push(e)
+	}
+	n := len(q.entries)
+	q.mu.Unlock()
+	q.m.QueueLength(n)
+	q.wake()
+}
+
 // Len is the number of messages in the queue (scheduled or in flight).
 func (q *Queue) Len() int {
 	q.mu.Lock()

@@ -545,7 +545,20 @@ func (s *Store) Remove(area Area, id string) error {
 // with its current envelope; recovery puts an overlay separated from its
 // message file by a crash back beside it.
 func (s *Store) Move(from, to Area, id string) error {
-	if err := s.checkArea(from); err != nil {
+	return s.moveFrom(s, from, to, id)
+}
+
+// Adopt moves a committed message, with its ID and current envelope, from
+// another store's area into the same area of this one (both on one file
+// system), e.g. the delayed messages of an earlier version's own spool
+// into the delivery queue. Like Move, a crash leaves it in one of them.
+func (s *Store) Adopt(src *Store, area Area, id string) error {
+	return s.moveFrom(src, area, area, id)
+}
+
+// moveFrom moves id from src's area from to this store's area to.
+func (s *Store) moveFrom(src *Store, from, to Area, id string) error {
+	if err := src.checkArea(from); err != nil {
 		return err
 	}
 	if err := s.checkArea(to); err != nil {
@@ -554,14 +567,14 @@ func (s *Store) Move(from, to Area, id string) error {
 	if !validID(id) {
 		return fmt.Errorf("spool move %s: %w", id, ErrNotFound)
 	}
-	if from == to {
+	if from == to && src == s {
 		return nil
 	}
-	if _, err := os.Stat(s.dataPath(from, id)); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(src.dataPath(from, id)); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("spool move %s: %w", id, ErrNotFound)
 	}
 	overlay := true
-	if err := os.Rename(s.envPath(from, id), s.envPath(to, id)); errors.Is(err, fs.ErrNotExist) {
+	if err := os.Rename(src.envPath(from, id), s.envPath(to, id)); errors.Is(err, fs.ErrNotExist) {
 		overlay = false
 		// A stale overlay in the destination would hide the trailer.
 		if err := os.Remove(s.envPath(to, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -570,16 +583,16 @@ func (s *Store) Move(from, to Area, id string) error {
 	} else if err != nil {
 		return fmt.Errorf("spool move %s: %w", id, err)
 	}
-	if err := os.Rename(s.dataPath(from, id), s.dataPath(to, id)); err != nil {
+	if err := os.Rename(src.dataPath(from, id), s.dataPath(to, id)); err != nil {
 		if overlay {
-			_ = os.Rename(s.envPath(to, id), s.envPath(from, id))
+			_ = os.Rename(s.envPath(to, id), src.envPath(from, id))
 		}
 		return fmt.Errorf("spool move %s: %w", id, err)
 	}
 	if err := s.syncer[to].sync(); err != nil {
 		return fmt.Errorf("spool move %s: %w", id, err)
 	}
-	if err := s.syncer[from].sync(); err != nil {
+	if err := src.syncer[from].sync(); err != nil {
 		return fmt.Errorf("spool move %s: %w", id, err)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package inspect
+package mimemsg
 
 import (
 	"unicode/utf16"

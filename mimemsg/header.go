@@ -1,4 +1,4 @@
-package inspect
+package mimemsg
 
 import (
 	"bufio"
@@ -10,17 +10,22 @@ import (
 	"unicode/utf8"
 )
 
-// field is one header field, unfolded, value as raw bytes (not yet decoded).
-type field struct {
+// Field is one header field, unfolded, value as raw bytes (not yet
+// decoded; NUL bytes removed).
+type Field struct {
 	Key   string // canonical
 	Value string
+	// Raw is the field as read, folded lines and line ends included (nil
+	// for a field made by a program): a rewrite copies it unchanged.
+	Raw []byte
 }
 
-// header is a header block in order. Lookups are linear: header blocks are
+// Header is a header block in order. Lookups are linear: header blocks are
 // small and bounded by MaxHeaderBytes.
-type header []field
+type Header []Field
 
-func (h header) get(key string) string {
+// Get returns the value of the first field named key ("" when none).
+func (h Header) Get(key string) string {
 	key = textproto.CanonicalMIMEHeaderKey(key)
 	for _, f := range h {
 		if f.Key == key {
@@ -30,7 +35,8 @@ func (h header) get(key string) string {
 	return ""
 }
 
-func (h header) values(key string) []string {
+// Values returns the values of every field named key, in order.
+func (h Header) Values(key string) []string {
 	key = textproto.CanonicalMIMEHeaderKey(key)
 	var vs []string
 	for _, f := range h {
@@ -41,14 +47,14 @@ func (h header) values(key string) []string {
 	return vs
 }
 
-// headerResult is what readHeader found besides the fields.
-type headerResult struct {
+// HeaderResult is what ReadHeader found besides the fields.
+type HeaderResult struct {
 	// leftover holds bytes read that belong to the body: the first line of
 	// a part that has no header, or of a body whose blank separator line is
 	// missing.
-	leftover  []byte
-	truncated bool   // MaxHeaderBytes reached: the rest of the block was skipped
-	problem   string // a malformation worth reporting
+	Leftover  []byte
+	Truncated bool   // MaxHeaderBytes reached: the rest of the block was skipped
+	Problem   string // a malformation worth reporting
 }
 
 // validFieldName reports whether b is a field name (RFC 5322 §3.6.8: printable
@@ -67,14 +73,14 @@ func validFieldName(b []byte) bool {
 	return true
 }
 
-// readHeader reads a header block leniently: \r\r\n and bare \n line ends,
+// ReadHeader reads a header block leniently: \r\r\n and bare \n line ends,
 // NUL bytes, overlong lines and a missing blank line are tolerated. A line
 // that cannot start a field ends the block and is handed back as the start of
 // the body, so that no text is lost to a malformed header.
-func readHeader(br *bufio.Reader, max int64) (header, headerResult, error) {
+func ReadHeader(br *bufio.Reader, max int64) (Header, HeaderResult, error) {
 	var (
-		h    header
-		res  headerResult
+		h    Header
+		res  HeaderResult
 		used int64
 		line []byte
 	)
@@ -83,7 +89,7 @@ func readHeader(br *bufio.Reader, max int64) (header, headerResult, error) {
 	}
 	for {
 		var err error
-		line, err = readLine(br, line[:0], max+1)
+		line, err = ReadLine(br, line[:0], max+1)
 		if err != nil && !errors.Is(err, io.EOF) {
 			return h, res, err
 		}
@@ -93,13 +99,13 @@ func readHeader(br *bufio.Reader, max int64) (header, headerResult, error) {
 		}
 		raw := line
 		used += int64(len(raw))
-		content := trimEOL(raw)
+		content := TrimEOL(raw)
 		if len(content) == 0 {
 			return h, res, nil // the blank line ending the block
 		}
-		if res.truncated || used > max {
-			if !res.truncated {
-				res.truncated = true
+		if res.Truncated || used > max {
+			if !res.Truncated {
+				res.Truncated = true
 			}
 			if err != nil {
 				return h, res, nil
@@ -110,6 +116,7 @@ func readHeader(br *bufio.Reader, max int64) (header, headerResult, error) {
 			if len(h) > 0 {
 				// RFC 5322 §2.2.3: unfolding removes the CRLF only.
 				h[len(h)-1].Value += string(bytes.ReplaceAll(content, []byte{0}, nil))
+				h[len(h)-1].Raw = append(h[len(h)-1].Raw, raw...)
 				if err != nil {
 					return h, res, nil
 				}
@@ -126,23 +133,23 @@ func readHeader(br *bufio.Reader, max int64) (header, headerResult, error) {
 				continue
 			}
 			if len(h) > 0 {
-				res.problem = "header not ended by a blank line"
+				res.Problem = "header not ended by a blank line"
 			}
-			res.leftover = append([]byte(nil), raw...)
+			res.Leftover = append([]byte(nil), raw...)
 			return h, res, nil
 		}
 		key := textproto.CanonicalMIMEHeaderKey(string(bytes.TrimRight(content[:colon], " \t")))
 		val := bytes.TrimLeft(content[colon+1:], " \t")
-		h = append(h, field{Key: key, Value: string(bytes.ReplaceAll(val, []byte{0}, nil))})
+		h = append(h, Field{Key: key, Value: string(bytes.ReplaceAll(val, []byte{0}, nil)), Raw: append([]byte(nil), raw...)})
 		if err != nil {
 			return h, res, nil
 		}
 	}
 }
 
-// readLine reads one line including its end, at most max bytes of it (the
+// ReadLine reads one line including its end, at most max bytes of it (the
 // rest of an overlong line is discarded).
-func readLine(br *bufio.Reader, buf []byte, max int64) ([]byte, error) {
+func ReadLine(br *bufio.Reader, buf []byte, max int64) ([]byte, error) {
 	for {
 		seg, err := br.ReadSlice('\n')
 		if int64(len(buf)) < max {
@@ -160,28 +167,28 @@ func readLine(br *bufio.Reader, buf []byte, max int64) ([]byte, error) {
 	}
 }
 
-// trimEOL removes the line end, including the stray CRs of "\r\r\n".
-func trimEOL(b []byte) []byte {
+// TrimEOL removes the line end, including the stray CRs of "\r\r\n".
+func TrimEOL(b []byte) []byte {
 	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
 		b = b[:len(b)-1]
 	}
 	return b
 }
 
-// decodeHeader decodes RFC 2047 encoded words (RFC 2047 §6.2: white space
+// DecodeHeader decodes RFC 2047 encoded words (RFC 2047 §6.2: white space
 // between adjacent encoded words is dropped). Adjacent words in the same
 // charset are joined before decoding, because Japanese mailers split
 // ISO-2022-JP text mid-shift-state and UTF-8 mid-character. Raw 8-bit
 // bytes outside encoded words are sniffed (UTF-8, CP932, EUC-JP), and raw
 // ISO-2022-JP escapes are decoded.
-func decodeHeader(s string) string {
+func DecodeHeader(s string) string {
 	if !strings.Contains(s, "=?") {
 		// Raw ISO-2022-JP (7-bit, with escapes) is ASCII to isASCII but
 		// not to a reader: decodeUnknown decodes it.
-		if isASCII(s) && !strings.Contains(s, "\x1b") {
+		if IsASCII(s) && !strings.Contains(s, "\x1b") {
 			return s
 		}
-		return decodeUnknown([]byte(s))
+		return DecodeUnknown([]byte(s))
 	}
 	var (
 		out     strings.Builder
@@ -193,10 +200,10 @@ func decodeHeader(s string) string {
 		if !hasPend {
 			return
 		}
-		if enc, _, ok := lookupCharset(pendCS); ok {
-			out.WriteString(decodeBytes(pend, enc))
+		if enc, _, ok := LookupCharset(pendCS); ok {
+			out.WriteString(DecodeBytes(pend, enc))
 		} else {
-			out.WriteString(decodeUnknown(pend))
+			out.WriteString(DecodeUnknown(pend))
 		}
 		pend, hasPend = pend[:0], false
 	}
@@ -205,10 +212,10 @@ func decodeHeader(s string) string {
 			return
 		}
 		flush()
-		if isASCII(t) && !strings.Contains(t, "\x1b") {
+		if IsASCII(t) && !strings.Contains(t, "\x1b") {
 			out.WriteString(t)
 		} else {
-			out.WriteString(decodeUnknown([]byte(t)))
+			out.WriteString(DecodeUnknown([]byte(t)))
 		}
 	}
 	i := 0
@@ -273,7 +280,7 @@ func parseEncodedWord(s string) (cs string, data []byte, n int, ok bool) {
 	text = text[:end]
 	switch enc {
 	case 'B', 'b':
-		data, _ = decodeBase64Lenient([]byte(text))
+		data, _ = DecodeBase64([]byte(text))
 	case 'Q', 'q':
 		data = decodeQWord(text)
 	default:
@@ -292,8 +299,8 @@ func decodeQWord(s string) []byte {
 		switch {
 		case c == '_':
 			out = append(out, ' ')
-		case c == '=' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			out = append(out, unhex(s[i+1])<<4|unhex(s[i+2]))
+		case c == '=' && i+2 < len(s) && IsHex(s[i+1]) && IsHex(s[i+2]):
+			out = append(out, Unhex(s[i+1])<<4|Unhex(s[i+2]))
 			i += 2
 		default:
 			out = append(out, c)
@@ -302,7 +309,8 @@ func decodeQWord(s string) []byte {
 	return out
 }
 
-func isASCII(s string) bool {
+// IsASCII reports whether s has no byte >= 0x80.
+func IsASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			return false
@@ -311,11 +319,13 @@ func isASCII(s string) bool {
 	return true
 }
 
-func isHex(c byte) bool {
+// IsHex reports whether c is a hexadecimal digit.
+func IsHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
-func unhex(c byte) byte {
+// Unhex is the value of the hexadecimal digit c (0 for another byte).
+func Unhex(c byte) byte {
 	switch {
 	case c >= '0' && c <= '9':
 		return c - '0'
@@ -327,13 +337,13 @@ func unhex(c byte) byte {
 	return 0
 }
 
-// parseParams parses a Content-Type or Content-Disposition value leniently:
+// ParseParams parses a Content-Type or Content-Disposition value leniently:
 // "type/subtype; a=b; c="d"; e*=charset'lang'%XX; f*0*=…; f*1=…". Unlike
 // mime.ParseMediaType it never fails, keeps the first of duplicate
 // parameters, decodes RFC 2231 values in any charset (the stdlib drops all
 // but UTF-8 and US-ASCII), RFC 2047 words inside quoted values (Outlook and
 // Japanese clients), and raw 8-bit bytes (sniffed).
-func parseParams(v string) (string, map[string]string) {
+func ParseParams(v string) (string, map[string]string) {
 	params := map[string]string{}
 	semi := strings.IndexByte(v, ';')
 	value := v
@@ -377,7 +387,7 @@ func parseParams(v string) (string, map[string]string) {
 		rest = strings.TrimLeft(rest[eq+1:], " \t\r\n")
 		var val string
 		if strings.HasPrefix(rest, `"`) {
-			val, rest = unquote(rest[1:])
+			val, rest = Unquote(rest[1:])
 		} else {
 			end := strings.IndexByte(rest, ';')
 			if end < 0 {
@@ -403,7 +413,7 @@ func parseParams(v string) (string, map[string]string) {
 		}
 		if idx < 0 && !extended {
 			if _, dup := params[base]; !dup {
-				params[base] = decodeHeader(val)
+				params[base] = DecodeHeader(val)
 			}
 			continue
 		}
@@ -433,21 +443,21 @@ func parseParams(v string) (string, map[string]string) {
 		e := exts[base]
 		var buf []byte
 		if e.simple != nil {
-			buf = percentDecode(e.simple.val, e.simple.extended)
+			buf = PercentDecode(e.simple.val, e.simple.extended)
 		} else {
 			for i := 0; ; i++ {
 				p, ok := e.pieces[i]
 				if !ok {
 					break
 				}
-				buf = append(buf, percentDecode(p.val, p.extended)...)
+				buf = append(buf, PercentDecode(p.val, p.extended)...)
 			}
 		}
 		var s string
-		if enc, _, ok := lookupCharset(e.charset); ok && e.charset != "" {
-			s = decodeBytes(buf, enc)
+		if enc, _, ok := LookupCharset(e.charset); ok && e.charset != "" {
+			s = DecodeBytes(buf, enc)
 		} else {
-			s = decodeUnknown(buf)
+			s = DecodeUnknown(buf)
 		}
 		// The RFC 2231 form wins over the plain one (it is the precise one).
 		if s != "" || params[base] == "" {
@@ -471,14 +481,16 @@ func atoiSmall(s string) (int, bool) {
 	return n, true
 }
 
-func percentDecode(s string, extended bool) []byte {
+// PercentDecode undoes the %XX escapes of an RFC 2231 extended value; a
+// value that is not extended is returned as it is.
+func PercentDecode(s string, extended bool) []byte {
 	if !extended {
 		return []byte(s)
 	}
 	out := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			out = append(out, unhex(s[i+1])<<4|unhex(s[i+2]))
+		if s[i] == '%' && i+2 < len(s) && IsHex(s[i+1]) && IsHex(s[i+2]) {
+			out = append(out, Unhex(s[i+1])<<4|Unhex(s[i+2]))
 			i += 2
 			continue
 		}
@@ -487,11 +499,11 @@ func percentDecode(s string, extended bool) []byte {
 	return out
 }
 
-// unquote reads a quoted string whose opening quote was consumed; it returns
+// Unquote reads a quoted string whose opening quote was consumed; it returns
 // the value and the rest after the closing quote. In text that is not valid
 // UTF-8 (raw Shift_JIS), a backslash that is the second byte of a
 // double-byte character (表 is 0x95 0x5C) is not an escape.
-func unquote(s string) (string, string) {
+func Unquote(s string) (string, string) {
 	var b strings.Builder
 	sjis := !utf8.ValidString(s)
 	for i := 0; i < len(s); i++ {

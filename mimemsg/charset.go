@@ -1,4 +1,4 @@
-package inspect
+package mimemsg
 
 import (
 	"bytes"
@@ -19,16 +19,16 @@ import (
 
 // Canonical names reported in Part.Charset.
 const (
-	csASCII    = "us-ascii"
-	csUTF8     = "utf-8"
-	csUTF16LE  = "utf-16le"
-	csUTF16BE  = "utf-16be"
-	csCP932    = "cp932"
-	csEUCJP    = "euc-jp"
-	csISO2022  = "iso-2022-jp"
-	csLatin1   = "iso-8859-1"
-	csWindows1 = "windows-1252"
-	csUTF7     = "utf-7"
+	CharsetASCII       = "us-ascii"
+	CharsetUTF8        = "utf-8"
+	CharsetUTF16LE     = "utf-16le"
+	CharsetUTF16BE     = "utf-16be"
+	CharsetCP932       = "cp932"
+	CharsetEUCJP       = "euc-jp"
+	CharsetISO2022JP   = "iso-2022-jp"
+	CharsetLatin1      = "iso-8859-1"
+	CharsetWindows1252 = "windows-1252"
+	CharsetUTF7        = "utf-7"
 )
 
 // japaneseAliases maps the labels Japanese mailers write (many of which
@@ -41,49 +41,49 @@ var japaneseAliases = map[string]struct {
 	name string
 	enc  encoding.Encoding
 }{
-	"shift_jis":           {csCP932, japanese.ShiftJIS},
-	"shift-jis":           {csCP932, japanese.ShiftJIS},
-	"shiftjis":            {csCP932, japanese.ShiftJIS},
-	"sjis":                {csCP932, japanese.ShiftJIS},
-	"x-sjis":              {csCP932, japanese.ShiftJIS},
-	"s-jis":               {csCP932, japanese.ShiftJIS},
-	"cssjis":              {csCP932, japanese.ShiftJIS},
-	"csshiftjis":          {csCP932, japanese.ShiftJIS},
-	"ms_kanji":            {csCP932, japanese.ShiftJIS},
-	"cp932":               {csCP932, japanese.ShiftJIS},
-	"ms932":               {csCP932, japanese.ShiftJIS},
-	"windows-31j":         {csCP932, japanese.ShiftJIS},
-	"cswindows31j":        {csCP932, japanese.ShiftJIS},
-	"x-ms-cp932":          {csCP932, japanese.ShiftJIS},
-	"ibm-943":             {csCP932, japanese.ShiftJIS},
-	"euc-jp":              {csEUCJP, japanese.EUCJP},
-	"eucjp":               {csEUCJP, japanese.EUCJP},
-	"x-euc-jp":            {csEUCJP, japanese.EUCJP},
-	"x-eucjp":             {csEUCJP, japanese.EUCJP},
-	"euc_jp":              {csEUCJP, japanese.EUCJP},
-	"cp51932":             {csEUCJP, japanese.EUCJP},
-	"eucjp-ms":            {csEUCJP, japanese.EUCJP},
-	"eucjp-win":           {csEUCJP, japanese.EUCJP},
-	"cseucpkdfmtjapanese": {csEUCJP, japanese.EUCJP},
-	"iso-2022-jp":         {csISO2022, japanese.ISO2022JP},
-	"iso2022jp":           {csISO2022, japanese.ISO2022JP},
-	"csiso2022jp":         {csISO2022, japanese.ISO2022JP},
-	"iso-2022-jp-1":       {csISO2022, japanese.ISO2022JP},
-	"iso-2022-jp-2":       {csISO2022, japanese.ISO2022JP},
-	"iso-2022-jp-3":       {csISO2022, japanese.ISO2022JP},
-	"iso-2022-jp-ms":      {csISO2022, japanese.ISO2022JP},
-	"cp50220":             {csISO2022, japanese.ISO2022JP},
-	"cp50221":             {csISO2022, japanese.ISO2022JP},
-	"cp50222":             {csISO2022, japanese.ISO2022JP},
-	"utf-8":               {csUTF8, unicode.UTF8BOM},
-	"utf8":                {csUTF8, unicode.UTF8BOM},
-	"x-utf-8":             {csUTF8, unicode.UTF8BOM},
-	"us-ascii":            {csASCII, unicode.UTF8BOM},
-	"ascii":               {csASCII, unicode.UTF8BOM},
-	"ansi_x3.4-1968":      {csASCII, unicode.UTF8BOM},
+	"shift_jis":           {CharsetCP932, japanese.ShiftJIS},
+	"shift-jis":           {CharsetCP932, japanese.ShiftJIS},
+	"shiftjis":            {CharsetCP932, japanese.ShiftJIS},
+	"sjis":                {CharsetCP932, japanese.ShiftJIS},
+	"x-sjis":              {CharsetCP932, japanese.ShiftJIS},
+	"s-jis":               {CharsetCP932, japanese.ShiftJIS},
+	"cssjis":              {CharsetCP932, japanese.ShiftJIS},
+	"csshiftjis":          {CharsetCP932, japanese.ShiftJIS},
+	"ms_kanji":            {CharsetCP932, japanese.ShiftJIS},
+	"cp932":               {CharsetCP932, japanese.ShiftJIS},
+	"ms932":               {CharsetCP932, japanese.ShiftJIS},
+	"windows-31j":         {CharsetCP932, japanese.ShiftJIS},
+	"cswindows31j":        {CharsetCP932, japanese.ShiftJIS},
+	"x-ms-cp932":          {CharsetCP932, japanese.ShiftJIS},
+	"ibm-943":             {CharsetCP932, japanese.ShiftJIS},
+	"euc-jp":              {CharsetEUCJP, japanese.EUCJP},
+	"eucjp":               {CharsetEUCJP, japanese.EUCJP},
+	"x-euc-jp":            {CharsetEUCJP, japanese.EUCJP},
+	"x-eucjp":             {CharsetEUCJP, japanese.EUCJP},
+	"euc_jp":              {CharsetEUCJP, japanese.EUCJP},
+	"cp51932":             {CharsetEUCJP, japanese.EUCJP},
+	"eucjp-ms":            {CharsetEUCJP, japanese.EUCJP},
+	"eucjp-win":           {CharsetEUCJP, japanese.EUCJP},
+	"cseucpkdfmtjapanese": {CharsetEUCJP, japanese.EUCJP},
+	"iso-2022-jp":         {CharsetISO2022JP, japanese.ISO2022JP},
+	"iso2022jp":           {CharsetISO2022JP, japanese.ISO2022JP},
+	"csiso2022jp":         {CharsetISO2022JP, japanese.ISO2022JP},
+	"iso-2022-jp-1":       {CharsetISO2022JP, japanese.ISO2022JP},
+	"iso-2022-jp-2":       {CharsetISO2022JP, japanese.ISO2022JP},
+	"iso-2022-jp-3":       {CharsetISO2022JP, japanese.ISO2022JP},
+	"iso-2022-jp-ms":      {CharsetISO2022JP, japanese.ISO2022JP},
+	"cp50220":             {CharsetISO2022JP, japanese.ISO2022JP},
+	"cp50221":             {CharsetISO2022JP, japanese.ISO2022JP},
+	"cp50222":             {CharsetISO2022JP, japanese.ISO2022JP},
+	"utf-8":               {CharsetUTF8, unicode.UTF8BOM},
+	"utf8":                {CharsetUTF8, unicode.UTF8BOM},
+	"x-utf-8":             {CharsetUTF8, unicode.UTF8BOM},
+	"us-ascii":            {CharsetASCII, unicode.UTF8BOM},
+	"ascii":               {CharsetASCII, unicode.UTF8BOM},
+	"ansi_x3.4-1968":      {CharsetASCII, unicode.UTF8BOM},
 	"utf-16":              {"utf-16", unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM)},
-	"utf-16le":            {csUTF16LE, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM)},
-	"utf-16be":            {csUTF16BE, unicode.UTF16(unicode.BigEndian, unicode.UseBOM)},
+	"utf-16le":            {CharsetUTF16LE, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM)},
+	"utf-16be":            {CharsetUTF16BE, unicode.UTF16(unicode.BigEndian, unicode.UseBOM)},
 }
 
 func init() {
@@ -95,9 +95,9 @@ func init() {
 	}
 }
 
-// lookupCharset returns the decoder for a MIME charset label and its
+// LookupCharset returns the decoder for a MIME charset label and its
 // canonical name, or ok=false when the label is unknown.
-func lookupCharset(label string) (enc encoding.Encoding, name string, ok bool) {
+func LookupCharset(label string) (enc encoding.Encoding, name string, ok bool) {
 	l := strings.ToLower(strings.TrimSpace(strings.Trim(label, `"'`)))
 	if l == "" {
 		return nil, "", false
@@ -107,7 +107,7 @@ func lookupCharset(label string) (enc encoding.Encoding, name string, ok bool) {
 	}
 	switch l {
 	case "utf-7", "utf7", "unicode-1-1-utf-7", "csunicode11utf7":
-		return utf7{}, csUTF7, true
+		return utf7{}, CharsetUTF7, true
 	}
 	if e, err := ianaindex.MIME.Encoding(l); err == nil && e != nil {
 		n, _ := ianaindex.MIME.Name(e)
@@ -120,36 +120,36 @@ func lookupCharset(label string) (enc encoding.Encoding, name string, ok bool) {
 	return nil, "", false
 }
 
-// encodingFor returns the decoder for a canonical name from sniffCharset.
-func encodingFor(name string) encoding.Encoding {
+// EncodingFor returns the decoder for a canonical name from sniffCharset.
+func EncodingFor(name string) encoding.Encoding {
 	switch name {
-	case csASCII, csUTF8:
+	case CharsetASCII, CharsetUTF8:
 		return unicode.UTF8BOM
-	case csUTF16LE:
+	case CharsetUTF16LE:
 		return unicode.UTF16(unicode.LittleEndian, unicode.UseBOM)
-	case csUTF16BE:
+	case CharsetUTF16BE:
 		return unicode.UTF16(unicode.BigEndian, unicode.UseBOM)
-	case csCP932:
+	case CharsetCP932:
 		return japanese.ShiftJIS
-	case csEUCJP:
+	case CharsetEUCJP:
 		return japanese.EUCJP
-	case csISO2022:
+	case CharsetISO2022JP:
 		return japanese.ISO2022JP
-	case csWindows1:
+	case CharsetWindows1252:
 		return charmap.Windows1252
 	}
-	if e, _, ok := lookupCharset(name); ok {
+	if e, _, ok := LookupCharset(name); ok {
 		return e
 	}
 	return unicode.UTF8BOM
 }
 
-// sniffer guesses the charset of unlabelled (or mislabelled) text. It is fed
+// Sniffer guesses the charset of unlabelled (or mislabelled) text. It is fed
 // the whole text in pieces, so a file that is UTF-8 for its first megabyte and
 // Shift_JIS later is still noticed. The order of preference follows the
 // brief: BOM, ISO-2022-JP escapes, UTF-8 validity, strict CP932, EUC-JP, then
 // best effort.
-type sniffer struct {
+type Sniffer struct {
 	n       int64
 	first   [3]byte
 	nfirst  int
@@ -171,7 +171,7 @@ type sniffer struct {
 	eucDbl  int64
 }
 
-func (s *sniffer) Write(p []byte) (int, error) {
+func (s *Sniffer) Write(p []byte) (int, error) {
 	for i := 0; i < len(p) && s.nfirst < 3; i++ {
 		s.first[s.nfirst] = p[i]
 		s.nfirst++
@@ -179,7 +179,7 @@ func (s *sniffer) Write(p []byte) (int, error) {
 	s.n += int64(len(p))
 	// Most mail is plain ASCII: with no multi-byte state pending, a piece
 	// without high bytes or ESC changes nothing else.
-	if len(s.utf8Carry) == 0 && s.sjisLead == 0 && s.eucNeed == 0 && len(s.escPend) == 0 && plainASCII(p) {
+	if len(s.utf8Carry) == 0 && s.sjisLead == 0 && s.eucNeed == 0 && len(s.escPend) == 0 && PlainASCII(p) {
 		return len(p), nil
 	}
 
@@ -284,17 +284,17 @@ func (s *sniffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// result returns the canonical charset name and whether the guess is sure
+// Result returns the canonical charset name and whether the guess is sure
 // (the text is valid in it).
-func (s *sniffer) result() (name string, sure bool) {
+func (s *Sniffer) Result() (name string, sure bool) {
 	if s.nfirst >= 3 && s.first[0] == 0xef && s.first[1] == 0xbb && s.first[2] == 0xbf {
-		return csUTF8, true
+		return CharsetUTF8, true
 	}
 	if s.nfirst >= 2 && s.first[0] == 0xff && s.first[1] == 0xfe {
-		return csUTF16LE, true
+		return CharsetUTF16LE, true
 	}
 	if s.nfirst >= 2 && s.first[0] == 0xfe && s.first[1] == 0xff {
-		return csUTF16BE, true
+		return CharsetUTF16BE, true
 	}
 	utf8Bad := s.utf8Bad
 	if len(s.utf8Carry) > 0 {
@@ -310,15 +310,15 @@ func (s *sniffer) result() (name string, sure bool) {
 	}
 	if s.high == 0 {
 		if s.esc {
-			return csISO2022, true
+			return CharsetISO2022JP, true
 		}
-		return csASCII, true
+		return CharsetASCII, true
 	}
 	if utf8Bad == 0 {
-		return csUTF8, true
+		return CharsetUTF8, true
 	}
 	if s.esc && s.sjisHalf == s.high {
-		return csISO2022, false
+		return CharsetISO2022JP, false
 	}
 	sjisOK, eucOK := sjisBad == 0, eucBad == 0
 	switch {
@@ -326,67 +326,67 @@ func (s *sniffer) result() (name string, sure bool) {
 		// EUC-JP read as CP932 is mostly half-width katakana; real CP932
 		// text is mostly double-byte characters.
 		if s.sjisHalf > s.sjisDouble {
-			return csEUCJP, true
+			return CharsetEUCJP, true
 		}
-		return csCP932, true
+		return CharsetCP932, true
 	case sjisOK:
-		return csCP932, true
+		return CharsetCP932, true
 	case eucOK:
-		return csEUCJP, true
+		return CharsetEUCJP, true
 	}
 	// Best effort: the reading with the fewest errors.
-	best, bad := csUTF8, utf8Bad
+	best, bad := CharsetUTF8, utf8Bad
 	if sjisBad < bad {
-		best, bad = csCP932, sjisBad
+		best, bad = CharsetCP932, sjisBad
 	}
 	if eucBad < bad {
-		best = csEUCJP
+		best = CharsetEUCJP
 	}
 	return best, false
 }
 
-// sniffCharset sniffs a whole text held in memory.
-func sniffCharset(b []byte) (name string, sure bool) {
-	var s sniffer
+// SniffCharset sniffs a whole text held in memory.
+func SniffCharset(b []byte) (name string, sure bool) {
+	var s Sniffer
 	s.Write(b)
-	return s.result()
+	return s.Result()
 }
 
-// verifyDeclared reports whether text labelled name can really be in that
+// VerifyDeclared reports whether text labelled name can really be in that
 // charset. Mislabelled mail is common in Japan: "ISO-2022-JP" that is
 // Shift_JIS, "us-ascii" or "utf-8" with CP932 bytes.
-func verifyDeclared(name string, s *sniffer) bool {
+func VerifyDeclared(name string, s *Sniffer) bool {
 	switch name {
-	case csUTF7:
+	case CharsetUTF7:
 		return s.high == 0
-	case csASCII:
+	case CharsetASCII:
 		// ISO-2022-JP text labelled us-ascii is 7-bit too: its escapes
 		// tell it apart.
 		return s.high == 0 && !s.esc
-	case csISO2022:
+	case CharsetISO2022JP:
 		// CP50222 puts half-width katakana as raw 8-bit bytes between
 		// ISO-2022-JP escapes: still ISO-2022-JP for the rest of the text.
 		return s.high == 0 || (s.esc && s.sjisHalf == s.high)
-	case csUTF8:
-		sn, _ := s.result()
-		return sn == csUTF8 || sn == csASCII
-	case csCP932:
+	case CharsetUTF8:
+		sn, _ := s.Result()
+		return sn == CharsetUTF8 || sn == CharsetASCII
+	case CharsetCP932:
 		return s.sjisBad == 0 && s.sjisLead == 0
-	case csEUCJP:
+	case CharsetEUCJP:
 		return s.eucBad == 0 && s.eucNeed == 0
 	}
 	// Any other label (ISO-8859-x, windows-125x …): 8-bit text that is
 	// valid UTF-8 is UTF-8 mislabelled; Latin text almost never is.
 	if s.high > 0 {
-		if sn, _ := s.result(); sn == csUTF8 {
+		if sn, _ := s.Result(); sn == CharsetUTF8 {
 			return false
 		}
 	}
 	return true
 }
 
-// decodeBytes decodes b from the named charset to valid UTF-8.
-func decodeBytes(b []byte, enc encoding.Encoding) string {
+// DecodeBytes decodes b from the named charset to valid UTF-8.
+func DecodeBytes(b []byte, enc encoding.Encoding) string {
 	if enc == nil {
 		return strings.ToValidUTF8(string(b), "\uFFFD")
 	}
@@ -398,29 +398,29 @@ func decodeBytes(b []byte, enc encoding.Encoding) string {
 	return strings.ToValidUTF8(string(out), "\uFFFD")
 }
 
-// decodeUnknown decodes header bytes with no (usable) label: valid UTF-8 is
+// DecodeUnknown decodes header bytes with no (usable) label: valid UTF-8 is
 // kept, anything else is sniffed (raw Shift_JIS in filenames and subjects is
 // what Japanese clients send).
-func decodeUnknown(b []byte) string {
+func DecodeUnknown(b []byte) string {
 	if utf8.Valid(b) {
 		if bytes.IndexByte(b, 0x1b) >= 0 {
-			return decodeBytes(b, japanese.ISO2022JP)
+			return DecodeBytes(b, japanese.ISO2022JP)
 		}
 		return string(b)
 	}
-	name, _ := sniffCharset(b)
-	return decodeBytes(b, encodingFor(name))
+	name, _ := SniffCharset(b)
+	return DecodeBytes(b, EncodingFor(name))
 }
 
-// decodingReader wraps r in the decoder for enc; the output is valid UTF-8
+// DecodingReader wraps r in the decoder for enc; the output is valid UTF-8
 // (x/text decoders write U+FFFD for invalid input).
-func decodingReader(r io.Reader, enc encoding.Encoding) io.Reader {
+func DecodingReader(r io.Reader, enc encoding.Encoding) io.Reader {
 	return transform.NewReader(r, enc.NewDecoder())
 }
 
-// plainASCII reports whether p has no byte >= 0x80 and no ESC (0x1b),
+// PlainASCII reports whether p has no byte >= 0x80 and no ESC (0x1b),
 // eight bytes at a time.
-func plainASCII(p []byte) bool {
+func PlainASCII(p []byte) bool {
 	const hi, esc, ones = 0x8080808080808080, 0x1b1b1b1b1b1b1b1b, 0x0101010101010101
 	for len(p) >= 8 {
 		v := binary.LittleEndian.Uint64(p)
@@ -438,9 +438,9 @@ func plainASCII(p []byte) bool {
 	return true
 }
 
-// validUTF8NoBOM reports whether everything written was valid UTF-8 with
+// ValidUTF8NoBOM reports whether everything written was valid UTF-8 with
 // no byte-order mark: decoding it as UTF-8 would change nothing.
-func (s *sniffer) validUTF8NoBOM() bool {
+func (s *Sniffer) ValidUTF8NoBOM() bool {
 	bom := s.nfirst == 3 && s.first == [3]byte{0xef, 0xbb, 0xbf}
 	return s.utf8Bad == 0 && len(s.utf8Carry) == 0 && !bom
 }

@@ -1,4 +1,4 @@
-package inspect
+package mimemsg
 
 import "testing"
 
@@ -16,7 +16,7 @@ func TestPlainASCII(t *testing.T) {
 		{"abc\x7f\x00\x1a\x1c", true},
 		{"\x80", false},
 	} {
-		if got := plainASCII([]byte(tc.in)); got != tc.want {
+		if got := PlainASCII([]byte(tc.in)); got != tc.want {
 			t.Errorf("plainASCII(%q) = %v, want %v", tc.in, got, tc.want)
 		}
 		// every position of a single ESC or high byte is found
@@ -24,11 +24,11 @@ func TestPlainASCII(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		b := []byte("aaaaaaaaaaaaaaaaaaaa")
 		b[i] = 0x1b
-		if plainASCII(b) {
+		if PlainASCII(b) {
 			t.Errorf("ESC at %d missed", i)
 		}
 		b[i] = 0xe3
-		if plainASCII(b) {
+		if PlainASCII(b) {
 			t.Errorf("high byte at %d missed", i)
 		}
 	}

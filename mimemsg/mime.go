@@ -1,4 +1,4 @@
-package inspect
+package mimemsg
 
 import (
 	"bufio"
@@ -35,20 +35,20 @@ var b64std = func() (t [256]bool) {
 	return t
 }()
 
-// b64Decoder decodes base64 best-effort (RFC 2045 §6.8: characters outside
+// Base64Decoder decodes base64 best-effort (RFC 2045 §6.8: characters outside
 // the alphabet are ignored); it counts what it had to skip so that the part
 // can report it. Padding in the middle (concatenated encodings) restarts
 // decoding rather than ending it.
-type b64Decoder struct {
+type Base64Decoder struct {
 	acc     uint32
 	n       int
-	invalid int64
-	partial bool // a quantum was left incomplete
+	Invalid int64
+	Partial bool // a quantum was left incomplete
 }
 
-func (d *b64Decoder) Reset() { *d = b64Decoder{} }
+func (d *Base64Decoder) Reset() { *d = Base64Decoder{} }
 
-func (d *b64Decoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
+func (d *Base64Decoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
 	for nSrc < len(src) {
 		if d.n == 0 {
 			// Fast path: a run of whole quanta in the standard alphabet
@@ -78,21 +78,10 @@ func (d *b64Decoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err
 				if len(dst)-nDst < 2 {
 					return nDst, nSrc, transform.ErrShortDst
 				}
-				switch d.n {
-				case 2:
-					dst[nDst] = byte(d.acc >> 4)
-					nDst++
-				case 3:
-					dst[nDst] = byte(d.acc >> 10)
-					dst[nDst+1] = byte(d.acc >> 2)
-					nDst += 2
-				case 1:
-					d.partial = true
-				}
-				d.acc, d.n = 0, 0
+				nDst += d.flush(dst[nDst:])
 			case ' ', '\t', '\r', '\n':
 			default:
-				d.invalid++
+				d.Invalid++
 			}
 			nSrc++
 			continue
@@ -115,37 +104,47 @@ func (d *b64Decoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err
 		if len(dst)-nDst < 2 {
 			return nDst, nSrc, transform.ErrShortDst
 		}
-		switch d.n {
-		case 1:
-			d.partial = true
-		case 2:
-			dst[nDst] = byte(d.acc >> 4)
-			nDst++
-		case 3:
-			dst[nDst] = byte(d.acc >> 10)
-			dst[nDst+1] = byte(d.acc >> 2)
-			nDst += 2
-		}
-		d.acc, d.n = 0, 0
+		nDst += d.flush(dst[nDst:])
 	}
 	return nDst, nSrc, nil
 }
 
-func decodeBase64Lenient(b []byte) ([]byte, int64) {
-	var d b64Decoder
+// flush writes the bytes of an incomplete quantum (padding, or the end of
+// the input) to dst, which has room for two, and returns their number.
+func (d *Base64Decoder) flush(dst []byte) int {
+	n := 0
+	switch d.n {
+	case 1:
+		d.Partial = true
+	case 2:
+		dst[0] = byte(d.acc >> 4)
+		n = 1
+	case 3:
+		dst[0] = byte(d.acc >> 10)
+		dst[1] = byte(d.acc >> 2)
+		n = 2
+	}
+	d.acc, d.n = 0, 0
+	return n
+}
+
+// DecodeBase64 decodes b leniently and returns how many characters it
+// skipped.
+func DecodeBase64(b []byte) ([]byte, int64) {
+	var d Base64Decoder
 	out, _, _ := transform.Bytes(&d, b)
-	return out, d.invalid
+	return out, d.Invalid
 }
 
-// qpDecoder decodes quoted-printable best-effort (RFC 2045 §6.7): a "=" not
+// QPDecoder decodes quoted-printable best-effort (RFC 2045 §6.7): a "=" not
 // followed by two hex digits or a line end is kept as it is and counted.
-type qpDecoder struct {
-	invalid int64
+type QPDecoder struct {
+	Invalid int64
 }
 
-func (d *qpDecoder) Reset() { *d = qpDecoder{} }
+func (d *QPDecoder) Reset() { *d = QPDecoder{} }
 
-func (d *qpDecoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
+func (d *QPDecoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
 	for nSrc < len(src) {
 		if nDst >= len(dst) {
 			return nDst, nSrc, transform.ErrShortDst
@@ -174,8 +173,8 @@ func (d *qpDecoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err 
 		if k == len(rest) && !atEOF && len(rest) < 64 {
 			return nDst, nSrc, transform.ErrShortSrc
 		}
-		if len(rest) >= 2 && isHex(rest[0]) && isHex(rest[1]) {
-			dst[nDst] = unhex(rest[0])<<4 | unhex(rest[1])
+		if len(rest) >= 2 && IsHex(rest[0]) && IsHex(rest[1]) {
+			dst[nDst] = Unhex(rest[0])<<4 | Unhex(rest[1])
 			nDst++
 			nSrc += 3
 			continue
@@ -188,7 +187,7 @@ func (d *qpDecoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err 
 			nSrc += 1 + len(rest)
 			continue
 		}
-		d.invalid++
+		d.Invalid++
 		dst[nDst] = c
 		nDst++
 		nSrc++
@@ -198,16 +197,16 @@ func (d *qpDecoder) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err 
 
 // --- multipart (RFC 2046 §5.1), split leniently ---
 
-// mpReader splits a multipart body into parts. It differs from
+// MultipartReader splits a multipart body into parts. It differs from
 // mime/multipart (and go-message's copy of it) where real mail differs from
 // the RFC: a part without a header, a header without a blank line, a missing
 // final boundary and \r\r\n line ends do not lose the text of the part; and
 // the preamble is handed back so that a body whose boundary never appears is
 // still read.
-type mpReader struct {
+type MultipartReader struct {
 	br    *bufio.Reader
 	dash  []byte // "--" + boundary
-	cur   *mpPart
+	cur   *PartReader
 	done  bool // input ended or final delimiter seen
 	final bool // the final delimiter was seen
 	parts int
@@ -220,19 +219,32 @@ type mpReader struct {
 
 const maxEpilogue = 1 << 20
 
-func newMPReader(r io.Reader, boundary string) *mpReader {
-	mr := &mpReader{br: bufio.NewReaderSize(r, 32<<10), dash: []byte("--" + boundary)}
-	mr.cur = &mpPart{mr: mr, atLineStart: true}
+// NewMultipartReader splits r, the body of a multipart entity, at boundary.
+func NewMultipartReader(r io.Reader, boundary string) *MultipartReader {
+	mr := &MultipartReader{br: bufio.NewReaderSize(r, 32<<10), dash: []byte("--" + boundary)}
+	mr.cur = &PartReader{mr: mr, atLineStart: true}
 	return mr
 }
 
-// preamble returns the reader of the text before the first delimiter; it
-// must be consumed (or is drained) before the first nextPart.
-func (mr *mpReader) preamble() io.Reader { return mr.cur }
+// Parts is the number of parts NextPart returned.
+func (mr *MultipartReader) Parts() int { return mr.parts }
 
-// nextPart returns the raw content of the next part (header and body) or
+// Final reports whether the final delimiter was seen (false: the body
+// ended without it, the message may be truncated).
+func (mr *MultipartReader) Final() bool { return mr.final }
+
+// Epilogue returns the start of the text after the final delimiter (at
+// most 1 MiB) and whether there was more; valid once NextPart returned
 // io.EOF.
-func (mr *mpReader) nextPart() (*mpPart, error) {
+func (mr *MultipartReader) Epilogue() ([]byte, bool) { return mr.epilogue, mr.epiOver }
+
+// Preamble returns the reader of the text before the first delimiter; it
+// must be consumed (or is drained) before the first NextPart.
+func (mr *MultipartReader) Preamble() io.Reader { return mr.cur }
+
+// NextPart returns the raw content of the next part (header and body) or
+// io.EOF.
+func (mr *MultipartReader) NextPart() (*PartReader, error) {
 	if mr.cur != nil {
 		if _, err := io.Copy(io.Discard, mr.cur); err != nil {
 			return nil, err
@@ -243,12 +255,12 @@ func (mr *mpReader) nextPart() (*mpPart, error) {
 		return nil, io.EOF
 	}
 	mr.parts++
-	mr.cur = &mpPart{mr: mr, atLineStart: true}
+	mr.cur = &PartReader{mr: mr, atLineStart: true}
 	return mr.cur, nil
 }
 
 // delimiter classifies a line: 0 no, 1 delimiter, 2 final delimiter.
-func (mr *mpReader) delimiter(line []byte) int {
+func (mr *MultipartReader) delimiter(line []byte) int {
 	if !bytes.HasPrefix(line, mr.dash) {
 		return 0
 	}
@@ -269,7 +281,7 @@ func (mr *mpReader) delimiter(line []byte) int {
 	return 1
 }
 
-func (mr *mpReader) readEpilogue() {
+func (mr *MultipartReader) readEpilogue() {
 	buf := make([]byte, 4096)
 	for {
 		n, err := mr.br.Read(buf)
@@ -287,11 +299,11 @@ func (mr *mpReader) readEpilogue() {
 	}
 }
 
-// mpPart reads one part up to the next delimiter line. The line end before
+// PartReader reads one part up to the next delimiter line. The line end before
 // a delimiter belongs to the delimiter (RFC 2046 §5.1.1), so each line end
 // is held back until the next line is known.
-type mpPart struct {
-	mr          *mpReader
+type PartReader struct {
+	mr          *MultipartReader
 	held        []byte // line end held back
 	pending     []byte
 	buf         []byte
@@ -300,7 +312,7 @@ type mpPart struct {
 	err         error
 }
 
-func (p *mpPart) Read(b []byte) (int, error) {
+func (p *PartReader) Read(b []byte) (int, error) {
 	n := 0
 	for n < len(b) {
 		if len(p.pending) > 0 {
@@ -323,7 +335,7 @@ func (p *mpPart) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-func (p *mpPart) fill() {
+func (p *PartReader) fill() {
 	mr := p.mr
 	line, err := mr.br.ReadSlice('\n')
 	if p.atLineStart && len(line) > 0 {
@@ -366,12 +378,16 @@ func (p *mpPart) fill() {
 	p.pending = p.buf
 }
 
-// contentType returns the media type and parameters of an entity, with the
+// ContentType returns the media type and parameters of an entity, with the
 // default of RFC 2045 §5.2 (or message/rfc822 inside multipart/digest,
-// RFC 2046 §5.1.5).
-func contentType(h header, parentDigest bool) (string, map[string]string, bool) {
-	v := h.get("Content-Type")
-	mt, params := parseParams(v)
+// RFC 2046 §5.1.5); bad is true when a field was there but unreadable.
+func ContentType(h Header, parentDigest bool) (mt string, params map[string]string, bad bool) {
+	return ContentTypeOf(h.Get("Content-Type"), parentDigest)
+}
+
+// ContentTypeOf is ContentType for the value of a Content-Type field.
+func ContentTypeOf(v string, parentDigest bool) (string, map[string]string, bool) {
+	mt, params := ParseParams(v)
 	if mt == "" || !strings.Contains(mt, "/") {
 		if parentDigest {
 			return "message/rfc822", params, v != ""
@@ -379,4 +395,27 @@ func contentType(h header, parentDigest bool) (string, map[string]string, bool) 
 		return "text/plain", params, v != ""
 	}
 	return mt, params, false
+}
+
+// TransferEncoding is the Content-Transfer-Encoding of an entity, lower
+// case, without comments or parameters ("" when there is none).
+func TransferEncoding(h Header) string {
+	cte := strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
+	if i := strings.IndexAny(cte, " \t;("); i >= 0 {
+		cte = cte[:i]
+	}
+	return cte
+}
+
+// DecodeTransfer undoes a Content-Transfer-Encoding as inspection does:
+// base64 and quoted-printable leniently (RFC 2045 §6.7, §6.8); any other
+// encoding is returned as it is.
+func DecodeTransfer(cte string, r io.Reader) io.Reader {
+	switch cte {
+	case "base64":
+		return transform.NewReader(r, &Base64Decoder{})
+	case "quoted-printable":
+		return transform.NewReader(r, &QPDecoder{})
+	}
+	return r
 }
