@@ -11,8 +11,7 @@ import "image"
 // The runs tolerate the slight tilt of a scan (±1 pixel per step).
 
 const (
-	darkBelow   = 215 // gray value under which a pixel is ink
-	lightAbove  = 220 // ink edges of a removed line up to this are cleared too
+	darkBelow   = 128 // gray value under which a pixel is ink (the picture is black and white)
 	minRuleFrac = 12  // a horizontal rule is at least width/minRuleFrac long…
 	minRule     = 100 // …and at least this many pixels
 	endSlack    = 3   // a cell side ends this close to a rule
@@ -65,22 +64,19 @@ func binarize(g *image.Gray) {
 	}
 }
 
-// removeBoxes clears table rules and cell sides from g, in place.
+// removeBoxes clears table rules and cell sides from g, in place. g is
+// black and white (binarize): one byte a pixel of marks is all it adds.
 func removeBoxes(g *image.Gray) {
 	b := g.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w < 50 || h < 50 {
 		return
 	}
-	pix := func(x, y int) uint8 { return g.Pix[y*g.Stride+x] }
-	ink := make([]bool, w*h)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			ink[y*w+x] = pix(x, y) < darkBelow
-		}
+	const rule, side = 1, 2
+	mark := make([]uint8, w*h)
+	inkAt := func(x, y int) bool {
+		return x >= 0 && y >= 0 && x < w && y < h && g.Pix[y*g.Stride+x] < darkBelow
 	}
-	inkAt := func(x, y int) bool { return x >= 0 && y >= 0 && x < w && y < h && ink[y*w+x] }
-	rule := make([]bool, w*h) // pixels of horizontal rules
 	minLen := max(minRule, w/minRuleFrac)
 	for y := 0; y < h; y++ {
 		run, gap := 0, 0
@@ -96,8 +92,8 @@ func removeBoxes(g *image.Gray) {
 			}
 			if run >= minLen {
 				for xx := x - gap - run; xx < x-gap; xx++ {
-					if ink[y*w+xx] {
-						rule[y*w+xx] = true
+					if inkAt(xx, y) {
+						mark[y*w+xx] |= rule
 					}
 				}
 			}
@@ -108,14 +104,13 @@ func removeBoxes(g *image.Gray) {
 		for dy := -endSlack; dy <= endSlack; dy++ {
 			for dx := -2; dx <= 2; dx++ {
 				xx, yy := x+dx, y+dy
-				if xx >= 0 && yy >= 0 && xx < w && yy < h && rule[yy*w+xx] {
+				if xx >= 0 && yy >= 0 && xx < w && yy < h && mark[yy*w+xx]&rule != 0 {
 					return true
 				}
 			}
 		}
 		return false
 	}
-	side := make([]bool, w*h)
 	for x := 0; x < w; x++ {
 		run, gap := 0, 0
 		for y := 0; y <= h; y++ {
@@ -136,7 +131,7 @@ func removeBoxes(g *image.Gray) {
 				for yy := end - run; yy < end; yy++ {
 					for dx := -1; dx <= 1; dx++ {
 						if inkAt(x+dx, yy) {
-							side[yy*w+x+dx] = true
+							mark[yy*w+x+dx] |= side
 						}
 					}
 				}
@@ -144,16 +139,10 @@ func removeBoxes(g *image.Gray) {
 			run, gap = 0, 0
 		}
 	}
-	for i := range rule {
-		if rule[i] || side[i] {
-			y, x := i/w, i%w
-			g.Pix[y*g.Stride+x] = 255
-			// the grey edge of the line goes too
-			for _, d := range [][2]int{{0, -1}, {0, 1}, {-1, 0}, {1, 0}} {
-				xx, yy := x+d[0], y+d[1]
-				if xx >= 0 && yy >= 0 && xx < w && yy < h && g.Pix[yy*g.Stride+xx] < lightAbove && !ink[yy*w+xx] {
-					g.Pix[yy*g.Stride+xx] = 255
-				}
+	for y := 0; y < h; y++ {
+		for x, m := range mark[y*w : y*w+w] {
+			if m != 0 {
+				g.Pix[y*g.Stride+x] = 255
 			}
 		}
 	}
