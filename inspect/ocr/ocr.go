@@ -330,7 +330,7 @@ func (e *Engine) run(ctx context.Context, input []byte) (string, error) {
 		name = e.prlimit
 	}
 	cmd := exec.CommandContext(jctx, name, args...)
-	cmd.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1", "LC_ALL=C.UTF-8")
+	cmd.Env = childEnv()
 	cmd.Stdin = bytes.NewReader(input)
 	var out limitedBuffer
 	out.max = 8 << 20
@@ -429,4 +429,16 @@ func Table(text string) (table string, ok bool) {
 		return "", false
 	}
 	return b.String(), true
+}
+
+// childEnv is Tesseract's environment: what it needs and nothing of the
+// relay's (never $DLPGUARD_HOLD_KEY or a password).
+func childEnv() []string {
+	env := []string{"OMP_THREAD_LIMIT=1", "LC_ALL=C.UTF-8"}
+	for _, k := range []string{"PATH", "TESSDATA_PREFIX", "TMPDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }

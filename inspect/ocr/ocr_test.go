@@ -296,3 +296,26 @@ func TestCacheAndTinyPictures(t *testing.T) {
 		t.Fatal("Tesseract started for a 1×1 picture")
 	}
 }
+
+// Tesseract gets a minimal environment: one thread, and nothing of the
+// relay's secrets.
+func TestChildEnvironment(t *testing.T) {
+	t.Setenv("DLPGUARD_HOLD_KEY", "secret-key-material")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "env")
+	script := fakeTesseract(t, dir, "cat >/dev/null\nenv > "+out+"\necho ok")
+	e, err := New(Config{Enabled: "true", Command: script}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ReadFile(context.Background(), readTestdata(t, "map.png")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "secret-key-material") || !strings.Contains(string(b), "OMP_THREAD_LIMIT=1") {
+		t.Fatalf("child environment:\n%s", b)
+	}
+}
