@@ -114,6 +114,9 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		return r, fmt.Errorf("inspect.ocr: %w", err)
 	}
 	if ocrEng != nil {
+		if err := ocrEng.Register(reg); err != nil {
+			return r, fmt.Errorf("inspect.ocr: metrics: %w", err)
+		}
 		log.Info("OCR on", "command", ocrEng.Config().Command, "languages", ocrEng.Config().Languages, "concurrency", ocrEng.Config().Concurrency)
 	}
 

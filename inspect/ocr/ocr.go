@@ -86,6 +86,7 @@ type Engine struct {
 	sem     chan struct{}
 	log     *slog.Logger
 	cache   *cache // text of image files seen lately (signature logos)
+	metrics *metrics
 }
 
 // New checks the configuration and finds Tesseract. It returns (nil, nil)
@@ -209,6 +210,7 @@ func (e *Engine) ReadFile(ctx context.Context, data []byte) ([]string, error) {
 	if err == nil {
 		e.cache.put(key, pages)
 	}
+	e.metrics.observe(err)
 	return pages, err
 }
 
@@ -275,10 +277,13 @@ func (e *Engine) readOne(ctx context.Context, data []byte) (string, error) {
 func (e *Engine) ReadImage(ctx context.Context, img image.Image) (string, error) {
 	release, err := e.acquire(ctx)
 	if err != nil {
+		e.metrics.observe(err)
 		return "", err
 	}
 	defer release()
-	return e.read(ctx, img)
+	t, err := e.read(ctx, img)
+	e.metrics.observe(err)
+	return t, err
 }
 
 // acquire waits for a free slot (bounded concurrency) as long as ctx
@@ -353,6 +358,7 @@ func (e *Engine) run(ctx context.Context, input []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %v: %s", ErrFailed, err, firstLine(stderr.String()))
 	}
+	e.metrics.job(time.Since(start))
 	e.log.Debug("OCR job done", "bytes_in", len(input), "took", time.Since(start))
 	return Clean(out.String()), nil
 }

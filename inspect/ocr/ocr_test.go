@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // testEngine opens the real Tesseract. It skips only where Tesseract is
@@ -317,5 +319,45 @@ func TestChildEnvironment(t *testing.T) {
 	}
 	if strings.Contains(string(b), "secret-key-material") || !strings.Contains(string(b), "OMP_THREAD_LIMIT=1") {
 		t.Fatalf("child environment:\n%s", b)
+	}
+}
+
+// The outcomes are counted for operations (/metrics).
+func TestMetrics(t *testing.T) {
+	script := fakeTesseract(t, t.TempDir(), "cat >/dev/null\necho text")
+	e, err := New(Config{Enabled: "true", Command: script, MaxPixels: 1_000_000}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	if err := e.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	e.ReadFile(context.Background(), readTestdata(t, "map.png"))
+	e.ReadFile(context.Background(), pngHeader(5000, 5000))
+	e.ReadFile(context.Background(), []byte("not a picture"))
+	got := map[string]float64{}
+	var jobs uint64
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			switch mf.GetName() {
+			case "dlpguard_ocr_pages_total":
+				got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			case "dlpguard_ocr_seconds":
+				jobs = m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	for outcome, want := range map[string]float64{"read": 1, "too_large": 1, "unsupported": 1, "timeout": 0} {
+		if got[outcome] != want {
+			t.Errorf("%s: %v, want %v (all %v)", outcome, got[outcome], want, got)
+		}
+	}
+	if jobs != 1 {
+		t.Errorf("dlpguard_ocr_seconds: %d jobs, want 1", jobs)
 	}
 }
