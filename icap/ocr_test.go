@@ -2,28 +2,19 @@ package icap
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"dlpguard/inspect/ocr"
+	"dlpguard/internal/ocrtest"
 )
 
 // Uploads through the proxy are read by OCR as mail is: a scanned form with
 // a My Number is blocked by mynumber-reject, a scanned flyer passes; without
 // OCR the scanned form is blocked unread (unread-scan-hold, 3.3.5).
 func TestReqmodOCR(t *testing.T) {
-	if _, err := exec.LookPath("tesseract"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("tesseract not installed in CI: %v", err)
-		}
-		t.Skip("tesseract not installed")
-	}
-	eng, err := ocr.New(ocr.Config{Enabled: "true"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := ocrtest.Engine(t, ocr.Config{})
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join("..", "inspect", "ocr", "testdata", name))
 		if err != nil {

@@ -3,13 +3,13 @@ package inspect
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"dlpguard/inspect/ocr"
+	"dlpguard/internal/ocrtest"
 )
 
 type chunkSink struct{ chunks []Chunk }
@@ -26,27 +26,12 @@ func (s *chunkSink) text(loc string) string {
 	return b.String()
 }
 
-func ocrEngine(t *testing.T) *ocr.Engine {
-	t.Helper()
-	if _, err := exec.LookPath("tesseract"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("tesseract not installed in CI: %v", err)
-		}
-		t.Skip("tesseract not installed")
-	}
-	e, err := ocr.New(ocr.Config{Enabled: "true"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
 // TestOCRFiles runs File over the pictures of inspect/ocr/testdata with and
 // without OCR: where the text read by OCR is located, the part's flags, and
 // that the PDF pictures are taken in each of the ways scanners store them
 // (JPEG as is, a Flate raster, CCITT Group 4).
 func TestOCRFiles(t *testing.T) {
-	eng := ocrEngine(t)
+	eng := ocrtest.Engine(t, ocr.Config{})
 	for _, tc := range []struct {
 		file     string
 		loc      string // location of the OCR text

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,20 +16,9 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dlpguard/config"
+	"dlpguard/internal/ocrtest"
 	"dlpguard/policy"
 )
-
-// requireTesseract skips only where Tesseract is absent outside CI; in CI
-// (CI=true) its absence is a failure (.ci/run installs it).
-func requireTesseract(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("tesseract"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("tesseract not installed in CI: %v", err)
-		}
-		t.Skip("tesseract not installed (apt-get install tesseract-ocr tesseract-ocr-jpn tesseract-ocr-jpn-vert)")
-	}
-}
 
 // ocrMessage is a mail from a city address with one picture of
 // inspect/ocr/testdata attached, as a multifunction printer sends it.
@@ -72,7 +60,7 @@ func ocrConfig(t *testing.T, enabled string) string {
 // the scans are held unread and a photo without a scanner's signature
 // passes as media (the default policy's unread-scan-hold, 3.3.5).
 func TestScanOCR(t *testing.T) {
-	requireTesseract(t)
+	ocrtest.Require(t)
 	dir := t.TempDir()
 	on, off := ocrConfig(t, "true"), ocrConfig(t, "false")
 	for _, tc := range []struct {
@@ -147,7 +135,7 @@ func TestScanOCR(t *testing.T) {
 // delivery; with OCR off the form is held unread (250 … held), never
 // passed uninspected.
 func TestRelayOCR(t *testing.T) {
-	requireTesseract(t)
+	ocrtest.Require(t)
 	for _, tc := range []struct {
 		enabled, file string
 		code          int    // 550, or 0 for a 250
