@@ -52,23 +52,7 @@ func TestKillDuringRelease(t *testing.T) {
 	smtpAddr, httpAddr := freePort(t), freePort(t)
 	cfgPath := filepath.Join(dir, "dlpguard.yaml")
 	config := func(upstream string) string {
-		return fmt.Sprintf(`hostname: relay.test
-data_dir: %s
-smtp:
-  listen: ["%s"]
-  networks: [127.0.0.0/8]
-upstream:
-  address: "%s"
-  starttls: none
-  retry: [300ms]
-http:
-  listen: "%s"
-policy:
-  file: %s
-review:
-  four_eyes_level_i: false
-  no_key: passphrase
-`, data, smtpAddr, upstream, httpAddr, polPath)
+		return binaryConfig(data, smtpAddr, upstream, httpAddr, polPath) + "review:\n  four_eyes_level_i: false\n  no_key: passphrase\n"
 	}
 	down := freePort(t) // nothing listens there: every delivery is retried
 	logf := writeConfig(t, dir, cfgPath, config(down))
@@ -298,6 +282,26 @@ review:
 			t.Errorf("%s: %d granted releases in the audit log", m.id, granted)
 		}
 	}
+}
+
+// binaryConfig is the configuration of the binary in the crash tests: the
+// relay on smtpAddr trusting loopback, delivering to upstream (retried
+// every 300ms), the API on httpAddr and the policy file polPath.
+func binaryConfig(data, smtpAddr, upstream, httpAddr, polPath string) string {
+	return fmt.Sprintf(`hostname: relay.test
+data_dir: %s
+smtp:
+  listen: ["%s"]
+  networks: [127.0.0.0/8]
+upstream:
+  address: "%s"
+  starttls: none
+  retry: [300ms]
+http:
+  listen: "%s"
+policy:
+  file: %s
+`, data, smtpAddr, upstream, httpAddr, polPath)
 }
 
 // holdStatus is the status of a held message as the API shows it.
