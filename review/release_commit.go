@@ -23,16 +23,21 @@ import (
 // failed is retried). It takes decideMu, so it never sees a release this
 // process is still making.
 func (s *Service) finishReleases(ctx context.Context) {
+	if ids, err := s.staged.List(spool.AreaQueue); err != nil || len(ids) == 0 {
+		if err != nil {
+			s.log.Error("review: staged releases", "err", err)
+		}
+		return // the common case, without waiting for a decision in progress
+	}
+	s.decideMu.Lock()
+	defer s.decideMu.Unlock()
+	// Listed again under the lock: a release that was finishing has
+	// moved its copy by now.
 	ids, err := s.staged.List(spool.AreaQueue)
 	if err != nil {
 		s.log.Error("review: staged releases", "err", err)
 		return
 	}
-	if len(ids) == 0 {
-		return
-	}
-	s.decideMu.Lock()
-	defer s.decideMu.Unlock()
 	for _, id := range ids {
 		s.finishRelease(ctx, id)
 	}
