@@ -27,6 +27,11 @@ type file struct {
 	Exceptions   []exceptionFile  `yaml:"exceptions"`
 	Permits      []permitFile     `yaml:"permits"`
 	Limits       limitsFile       `yaml:"limits"`
+	// AllowWithout names the essential detectors (my_number) this policy
+	// deliberately has no hold or reject rule for, with the reason
+	// (essentials.go).
+	AllowWithout       strList `yaml:"allow_without"`
+	AllowWithoutReason string  `yaml:"allow_without_reason"`
 }
 
 type orgFile struct {
