@@ -53,9 +53,9 @@ func (c *compiler) essentials(f *file, rules []*rule, known func(string) bool) {
 			}
 		case allowed[d] && reason != "":
 			// 3.3.5: allowed on purpose, and said so on every load.
-			c.warnf(p("allow_without"), "allow_without", "%s を保留・拒否するルールがありません（対策基準 3.3.5）: no rule holds or rejects %s; allowed because: %s", jaName(d), d, reason)
+			c.warnf(p("allow_without"), "allow_without", "%sを保留・拒否するルールがありません（対策基準 3.3.5）: no rule holds or rejects %s; allowed because: %s", jaName(d), d, reason)
 		case !allowed[d]:
-			c.errf(p("rules"), "rules", "%s を保留・拒否するルールがありません。このままでは該当するメールが送信されます（対策基準 3.3.5、4）: no enabled rule holds or rejects %s, so such mail would pass. "+
+			c.errf(p("rules"), "rules", "%sを保留・拒否するルールがありません。このままでは該当するメールが送信されます（対策基準 3.3.5、4）: no enabled rule holds or rejects %s, so such mail would pass. "+
 				"Keep the default's mynumber-reject and mynumber-hold rules (dlpguard policy default), or, if this is intended, add allow_without: [%s] with allow_without_reason", jaName(d), d, d)
 		}
 	}
