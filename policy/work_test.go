@@ -1,30 +1,23 @@
 package policy
 
 import (
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"dlpguard/internal/fuzzseed"
 )
 
 // readSeed reads a []byte seed of the fuzz corpus.
 func readSeed(t *testing.T, path string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	b, err := fuzzseed.Bytes(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.SplitN(string(b), "\n", 3)
-	if len(lines) < 2 || !strings.HasPrefix(lines[1], "[]byte(") {
-		t.Fatalf("%s: not a []byte seed", path)
-	}
-	s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return []byte(s)
+	return b
 }
 
 // TestParseWorkBound (issue 17 item 7): the inputs that made Parse cost

@@ -101,6 +101,8 @@ func TestRelayKeepsPolicyOnEmptyReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// one plain session (smtp.SendMail insists on STARTTLS, and the demo
+	// certificate is self-signed)
 	send := func() error {
 		c, err := smtp.Dial(r.smtpAddrs[0])
 		if err != nil {

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
+
+	"dlpguard/internal/fuzzseed"
 )
 
 // Files that ask for far more work than their size (issue 17 item 7:
@@ -124,19 +125,11 @@ func TestWorkLimit(t *testing.T) {
 // readSeed reads a []byte seed of the fuzz corpus.
 func readSeed(t *testing.T, path string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	b, err := fuzzseed.Bytes(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.SplitN(string(b), "\n", 3)
-	if len(lines) < 2 || !strings.HasPrefix(lines[1], "[]byte(") {
-		t.Fatalf("%s: not a []byte seed", path)
-	}
-	s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return []byte(s)
+	return b
 }
 
 // TestWriteSlowSeeds rewrites the slow seeds (DLPGUARD_WRITE_SEEDS=1).
