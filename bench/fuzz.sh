@@ -21,7 +21,11 @@
 # Prints a Markdown table: target, result, executions, executions/s, new
 # inputs, corpus, and the longest stretch without a single execution (a slow
 # input or a long minimisation: worth a look when it is a large share of
-# FUZZTIME). Exit status 1 when a target failed.
+# FUZZTIME). Exit status 1 when a target failed: an input was written, or
+# go test failed otherwise. A bare "context deadline exceeded" with no
+# input is Go's coordinator racing the -fuzztime deadline on a loaded
+# machine (golang/go#75804, fixed in Go 1.27): reported, not a failure;
+# a count (FUZZTIME=100000x) has no deadline to race.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -60,7 +64,7 @@ summary="$OUT/summary.md"
 } >"$summary"
 cat "$summary"
 
-failed=0
+failed=0 flaky=0
 while read -r dir name; do
 	[[ "$dir.$name" =~ $MATCH ]] || continue
 	log="$OUT/${dir//\//_}.$name.log"
@@ -71,7 +75,6 @@ while read -r dir name; do
 	if ! timeout --kill-after=30s "$hang" go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" \
 		-fuzzminimizetime "$FUZZ_MINIMIZE" -parallel "$FUZZ_PARALLEL" "./$dir" >"$log" 2>&1; then
 		status=FAIL
-		failed=1
 	fi
 	wall=$(($(date +%s) - start))
 	last=$(grep -E '^fuzz: elapsed: .*execs: [0-9]+' "$log" | tail -1 || true)
@@ -89,7 +92,16 @@ while read -r dir name; do
 		awk 'NR > 1 && $1 == prev { run += 3; if (run > max) max = run } $1 != prev { run = 0 } { prev = $1 } END { print max + 0 "s" }')
 	if [[ $status == FAIL ]]; then
 		input=$(sed -nE 's/.*Failing input written to (.*)$/\1/p' "$log" | tail -1)
-		status="FAIL${input:+ ($dir/$input)}"
+		if [[ -z $input ]] && grep -q '^    context deadline exceeded$' "$log"; then
+			# Go's coordinator races -fuzztime's deadline on a loaded
+			# machine and reports it as a failure with no input
+			# (golang/go#75804, fixed in Go 1.27): not a finding.
+			status="ok (deadline race, golang/go#75804)"
+			flaky=$((flaky + 1))
+		else
+			status="FAIL${input:+ ($dir/$input)}"
+			failed=1
+		fi
 	fi
 	row="| $dir $name | $status | ${execs:--} | $rate | ${new:--} | ${corpus:--} | $stall |"
 	echo "$row" >>"$summary"
@@ -97,5 +109,8 @@ while read -r dir name; do
 done <<<"$targets"
 
 echo
+if ((flaky > 0)); then
+	echo "$flaky targets stopped with Go's deadline race (golang/go#75804): no input failed; FUZZTIME=Nx avoids it" | tee -a "$summary"
+fi
 echo "summary: $summary"
 exit $failed

@@ -139,8 +139,8 @@ func TestWriteSlowSeeds(t *testing.T) {
 	}
 	for name, data := range map[string][]byte{
 		"slow_form_fanout":    formBomb(12, 4),
-		"slow_shared_content": sharedContent(400, 4000),
-		"slow_annotations":    annotBomb(100, 1000),
+		"slow_shared_content": sharedContent(150, 4000),
+		"slow_annotations":    annotBomb(40, 1000),
 	} {
 		seed := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
 		if err := os.WriteFile(filepath.Join("testdata/fuzz/FuzzExtract", name), []byte(seed), 0o644); err != nil {
