@@ -84,6 +84,19 @@ func soft(k byte) byte {
 	return k
 }
 
+// commaAt reports three digits and a comma at buf[i]: where a
+// comma-grouped number (commaGrouped) may start.
+func commaAt(buf []byte, i int) bool {
+	for k := 0; k < 3; k++ {
+		_, n := digitAt(buf, i)
+		if n == 0 {
+			return false
+		}
+		i += n
+	}
+	return i < len(buf) && buf[i] == ','
+}
+
 // groupLen counts the digits (at most limit+1) of the group at buf[i].
 func groupLen(buf []byte, i, limit int) int {
 	n := 0
@@ -105,8 +118,9 @@ func groupLen(buf []byte, i, limit int) int {
 // detector before onDigits and judgeRun would do any work. It returns the
 // run's end, as onDigits would, or 0 when the run needs the full parse.
 // What it passes over:
-//   - a run glued to an ASCII letter after it: judgeRun drops it (unless
-//     it is too long for one run: onDigits then ends it early);
+//   - a run glued to an ASCII letter after it, without a space: judgeRun
+//     drops it (unless it is too long for one run: onDigits then ends it
+//     early);
 //   - one group of a length no identifier has (idLength) followed by
 //     ASCII other than '-' (an address or phone dash), a comma after
 //     three digits (123,456,789,018) or ')' after a leading zero
@@ -120,13 +134,14 @@ func (s *Scanner) plainRun(i int) int {
 		return 0
 	}
 	buf := s.buf
-	j, groups := i, 0
+	j, groups, spaced := i, 0, false
 	for {
 		j = digitsEnd(buf, j)
 		groups++
 		// ' ', '-' or '.' (one shift, no branch per byte value)
 		const seps uint64 = 1<<' ' | 1<<'-' | 1<<'.'
 		if j+2 < len(buf) && seps>>buf[j]&1 != 0 && buf[j+1]-'0' < 10 {
+			spaced = spaced || buf[j] == ' '
 			j++
 			continue
 		}
@@ -137,8 +152,8 @@ func (s *Scanner) plainRun(i int) int {
 	}
 	c := buf[j]
 	if asciiLetter(c) {
-		if groups > 1 && (groups > len(s.run.grA) || j-i-groups+1 > maxRunDigits) {
-			return 0 // onDigits ends the run early, before the glued part
+		if groups > 1 && (spaced || groups > len(s.run.grA) || j-i-groups+1 > maxRunDigits) {
+			return 0 // the groups before the glued part are judged (judgeRun, onDigits)
 		}
 		return j
 	}
@@ -283,11 +298,12 @@ func (s *Scanner) onDigits(i int, final bool) int {
 		if _, m := digitAt(buf, nx); m == 0 {
 			break
 		}
-		if soft(k) == ' ' && (ng == len(run.grA) || run.n+groupLen(buf, nx, maxRunDigits) > maxRunDigits) {
+		if soft(k) == ' ' && (ng == len(run.grA) || run.n+groupLen(buf, nx, maxRunDigits) > maxRunDigits || commaAt(buf, nx)) {
 			// a space, TAB or line break where the run would outgrow
-			// what judgeRun takes: end it here, so that the numbers
-			// after (a row of spreadsheet cells) are judged on their
-			// own instead of the whole run being dropped
+			// what judgeRun takes, or before 123,456,…: end it here, so
+			// that the numbers after (a row of spreadsheet cells) are
+			// judged on their own instead of the whole run being
+			// dropped, and commaGrouped sees its start
 			break
 		}
 		if ns < len(run.sepA) {
@@ -323,7 +339,25 @@ func (s *Scanner) judgeRun(run *numRun) {
 	// invoice number or a TEL label.
 	buf := s.buf
 	if run.end < len(buf) && asciiLetter(buf[run.end]) {
-		return
+		// only the last part is glued (…9018<LF>3F, …9018 5kg): the
+		// groups before the last space, TAB or line break are judged
+		// as a run of their own
+		last := -1
+		for g := len(run.seps) - 1; g >= 0; g-- {
+			if soft(run.seps[g]) == ' ' {
+				last = g
+				break
+			}
+		}
+		if last < 0 {
+			return
+		}
+		n := 0
+		for _, c := range run.groups[:last+1] {
+			n += c
+		}
+		run.groups, run.gs, run.ge, run.seps = run.groups[:last+1], run.gs[:last+1], run.ge[:last+1], run.seps[:last]
+		run.end, run.n = run.ge[last], n
 	}
 	// a short number followed by ASCII other than a date separator or a
 	// space (12:30, 200 OK, 4,800) is no date, address or identifier
@@ -336,8 +370,15 @@ func (s *Scanner) judgeRun(run *numRun) {
 		!(run.n == 7 && len(run.groups) == 1) && run.n != 10 && run.n != 11 { // passports; TEL0312345678
 		return
 	}
-	// dates and addresses look at the run with their own rules.
+	// dates and addresses look at the run with their own rules. A date
+	// may start at any group after a space, TAB or line break (a number
+	// cell before a date cell: 1<TAB>1985/04/01).
 	s.judgeDate(run.start)
+	for g := 1; g < len(run.groups); g++ {
+		if soft(run.seps[g-1]) == ' ' {
+			s.judgeDate(run.gs[g])
+		}
+	}
 	s.judgeAddress(run)
 	if run.n < 7 {
 		return // no identifier is this short

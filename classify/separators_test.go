@@ -117,6 +117,15 @@ func TestSeparatorRuns(t *testing.T) {
 		{"年\t件数\t金額\n2026\t1500\t3000\n", true, ""}, // check digit fails: no number
 		{"個人番号 1234\t5678\n9018", false, High},
 		{"個人番号 1234 5678\t9018", false, High},
+		// the next cell or line glued to a word: only that part is
+		// dropped (3F, 5kg)
+		{"個人番号 123456789018\n3F 会議室", false, High},
+		{"個人番号 123456789018\t5kg", false, High},
+		{"個人番号 123456789018 5kg", false, High},
+		{"個人番号 1234 5678 9018x", false, ""},
+		// a comma-grouped number after a number cell
+		{"No\t個人番号\n1\t123,456,789,018\n", true, High},
+		{"個人番号 1\t123,456,789,018", false, High},
 	} {
 		s := c.NewScanner()
 		s.Chunk(inspect.Chunk{Location: "body", Kind: inspect.KindBody, Table: tt.table, Text: tt.text})
@@ -126,6 +135,28 @@ func TestSeparatorRuns(t *testing.T) {
 			t.Errorf("%q: found %+v", tt.text, f)
 		case tt.conf != "" && (f == nil || f.Confidence != tt.conf):
 			t.Errorf("%q: %+v, want %s", tt.text, f, tt.conf)
+		}
+	}
+}
+
+// TestDateAfterNumberCell: a date in the cell after a number cell (a row
+// number, an age) is found: a run over a TAB or line break may hold a
+// date at any group.
+func TestDateAfterNumberCell(t *testing.T) {
+	c := mustNew(t, Config{})
+	for _, tt := range []struct {
+		text  string
+		table bool
+	}{
+		{"No\t生年月日\n1\t1985/04/01\n", true},
+		{"生年月日 1\t1985/04/01", false},
+		{"生年月日 12 1985/04/01", false},
+		{"生年月日\n42\n1985/04/01\n", false},
+	} {
+		s := c.NewScanner()
+		s.Chunk(inspect.Chunk{Location: "body", Kind: inspect.KindBody, Table: tt.table, Text: tt.text})
+		if f := s.Report().Find(BirthDate); f == nil {
+			t.Errorf("%q: no birth_date", tt.text)
 		}
 	}
 }
