@@ -10,29 +10,18 @@ import (
 	"dlpguard/internal/fuzzseed"
 )
 
-// readSeed reads a []byte seed of the fuzz corpus.
-func readSeed(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := fuzzseed.Bytes(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestParseWorkBound (issue 17 item 7): the inputs that made Parse cost
 // the square of their size (FuzzParse spent ~57 s on one) are kept as
 // seeds, testdata/fuzz/FuzzParse/slow_*. Each is refused with a bounded
 // list of problems, and the work of locating them stays within a fixed
 // multiple of the file's size (a counter, not a clock).
 func TestParseWorkBound(t *testing.T) {
-	seeds, _ := filepath.Glob("testdata/fuzz/FuzzParse/slow_*")
+	seeds := fuzzseed.Glob(t, "testdata/fuzz/FuzzParse/slow_*")
 	if len(seeds) < 4 {
 		t.Fatalf("%d slow seeds", len(seeds))
 	}
 	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
-	for _, path := range seeds {
-		data := readSeed(t, path)
+	for path, data := range seeds {
 		e, probs, work := compileWork(data, "f.yaml", now)
 		if e != nil && func() bool {
 			for _, p := range probs {

@@ -82,12 +82,12 @@ func TestWorkLimit(t *testing.T) {
 		"300 pages x 1000 annots":   annotBomb(300, 1000),
 		"3000 pages x 10000 annots": annotBomb(3000, 10000),
 	}
-	seeds, _ := filepath.Glob("testdata/fuzz/FuzzExtract/slow_*")
+	seeds := fuzzseed.Glob(t, "testdata/fuzz/FuzzExtract/slow_*")
 	if len(seeds) < 3 {
 		t.Fatalf("%d slow seeds", len(seeds))
 	}
-	for _, path := range seeds {
-		files[path] = readSeed(t, path)
+	for path, data := range seeds {
+		files[path] = data
 	}
 	for name, data := range files {
 		r, err := extractBytes(t, data, 1<<20, 1<<20)
@@ -120,16 +120,6 @@ func TestWorkLimit(t *testing.T) {
 			t.Errorf("%s: work %d for %d bytes", name, r.Work, len(data))
 		}
 	}
-}
-
-// readSeed reads a []byte seed of the fuzz corpus.
-func readSeed(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := fuzzseed.Bytes(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestWriteSlowSeeds rewrites the slow seeds (DLPGUARD_WRITE_SEEDS=1).

@@ -6,8 +6,10 @@ package fuzzseed
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // Bytes reads a seed file of one []byte value ("go test fuzz v1" then
@@ -26,4 +28,23 @@ func Bytes(path string) ([]byte, error) {
 		return nil, fmt.Errorf("fuzz seed %s: %w", path, err)
 	}
 	return []byte(s), nil
+}
+
+// Glob reads every seed matching pattern (e.g. testdata/fuzz/FuzzParse/slow_*),
+// by path; it fails the test when one does not read or none matches.
+func Glob(t testing.TB, pattern string) map[string][]byte {
+	t.Helper()
+	paths, err := filepath.Glob(pattern)
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("fuzz seeds %s: none (%v)", pattern, err)
+	}
+	seeds := map[string][]byte{}
+	for _, p := range paths {
+		b, err := Bytes(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeds[p] = b
+	}
+	return seeds
 }

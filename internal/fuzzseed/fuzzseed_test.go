@@ -32,3 +32,14 @@ func TestBytes(t *testing.T) {
 		t.Error("missing file: no error")
 	}
 }
+
+func TestGlob(t *testing.T) {
+	dir := t.TempDir()
+	for i, v := range []string{"a", "b\x00"} {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("slow_%d", i)), []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", v)), 0o644)
+	}
+	got := Glob(t, filepath.Join(dir, "slow_*"))
+	if len(got) != 2 || string(got[filepath.Join(dir, "slow_1")]) != "b\x00" {
+		t.Fatalf("Glob = %q", got)
+	}
+}
