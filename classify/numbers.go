@@ -84,6 +84,35 @@ func soft(k byte) byte {
 	return k
 }
 
+// groupSpan returns the digits (at most maxRunDigits+1) of the group at
+// buf[i] and where it ends.
+func groupSpan(buf []byte, i int) (int, int) {
+	n := 0
+	for n <= maxRunDigits {
+		_, m := digitAt(buf, i)
+		if m == 0 {
+			break
+		}
+		n++
+		i += m
+	}
+	return n, i
+}
+
+// knownGroupings are the groupings of the identifiers (knownGrouping).
+var knownGroupings = [...][]int{{4, 4, 4}, {4, 4, 4, 4}, {4, 6, 5}, {4, 6, 4}, {1, 4, 4, 4}, {4, 4, 4, 4, 3}}
+
+// knownPrefix reports whether groups g, then a group of next digits, begin
+// a known grouping.
+func knownPrefix(g []int, next int) bool {
+	for _, k := range knownGroupings {
+		if len(g) < len(k) && k[len(g)] == next && eqGroups(g, k[:len(g)]...) {
+			return true
+		}
+	}
+	return false
+}
+
 // commaAt reports three digits and a comma at buf[i]: where a
 // comma-grouped number (commaGrouped) may start.
 func commaAt(buf []byte, i int) bool {
@@ -162,14 +191,21 @@ func (s *Scanner) plainRun(i int) int {
 		return 0
 	}
 	if c < 0x20 || c == 0x7F {
-		// TAB, a line break or another control: the run goes on when a
-		// digit follows (sepAt)
+		// TAB, a line break or another control: the run goes on when
+		// the group after it continues a known grouping (onDigits)
 		k := j + 1
 		if c == '\r' && buf[k] == '\n' {
 			k++
 		}
-		if k >= len(buf) || buf[k]-'0' < 10 || buf[k] == 0xEF {
+		if k >= len(buf) || buf[k] >= utf8.RuneSelf {
 			return 0
+		}
+		if buf[k]-'0' < 10 {
+			e := digitsEnd(buf, k)
+			g := [1]int{n}
+			if e >= len(buf) || buf[e] >= utf8.RuneSelf || knownPrefix(g[:], e-k) {
+				return 0
+			}
 		}
 		return j
 	}
@@ -297,6 +333,20 @@ func (s *Scanner) onDigits(i int, final bool) int {
 		}
 		if _, m := digitAt(buf, nx); m == 0 {
 			break
+		}
+		if k == 'c' || k == '\n' {
+			// a TAB, line break or other control joins only groups on
+			// their way to a known grouping of at most three groups
+			// (1234<TAB>5678<LF>9018): a table row is not joined to the
+			// next (…9018<LF>2345<TAB>…), and a cell after a number cell
+			// starts a run of its own, as before
+			m, e := groupSpan(buf, nx)
+			if e >= len(buf) && !final {
+				return -1
+			}
+			if ng >= 3 || !knownPrefix(run.grA[:ng], m) {
+				break
+			}
 		}
 		if soft(k) == ' ' && (ng == len(run.grA) || run.n+groupLen(buf, nx, maxRunDigits) > maxRunDigits || commaAt(buf, nx)) {
 			// a space, TAB or line break where the run would outgrow
@@ -484,8 +534,12 @@ func eqGroups(g []int, want ...int) bool {
 }
 
 func knownGrouping(g []int) bool {
-	return eqGroups(g, 4, 4, 4) || eqGroups(g, 4, 4, 4, 4) || eqGroups(g, 4, 6, 5) ||
-		eqGroups(g, 4, 6, 4) || eqGroups(g, 1, 4, 4, 4) || eqGroups(g, 4, 4, 4, 4, 3)
+	for _, k := range knownGroupings {
+		if eqGroups(g, k...) {
+			return true
+		}
+	}
+	return false
 }
 
 // glued reports whether buf[a:b] is part of a longer alphanumeric token:

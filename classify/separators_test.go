@@ -100,7 +100,8 @@ func checkSep(t *testing.T, c *Classifier, cat string, r rune) int {
 // TestSeparatorRuns: TAB-separated rows (a spreadsheet pasted into a
 // mail) keep finding the number in its cell however many numeric cells
 // come before it; a run too long for one number is judged in parts, for
-// spaces as for TABs.
+// spaces as for TABs. Controls and line breaks join at most three groups
+// on their way to a known grouping (4-4-4, 4-6-5, 4-6-4).
 func TestSeparatorRuns(t *testing.T) {
 	c := mustNew(t, Config{})
 	for _, tt := range []struct {
@@ -117,6 +118,10 @@ func TestSeparatorRuns(t *testing.T) {
 		{"年\t件数\t金額\n2026\t1500\t3000\n", true, ""}, // check digit fails: no number
 		{"個人番号 1234\t5678\n9018", false, High},
 		{"個人番号 1234 5678\t9018", false, High},
+		// a number typed one group a line, then more 4-digit lines
+		{"個人番号\n1234\n5678\n9018\n2345\n6789\n", false, High},
+		// a row number cell, then a number cell: no join
+		{"個人番号\n1\t123456789018\n2\t2345\n", false, High},
 		// the next cell or line glued to a word: only that part is
 		// dropped (3F, 5kg)
 		{"個人番号 123456789018\n3F 会議室", false, High},
