@@ -28,9 +28,11 @@
 //   - Between the groups of a number, one separator: a space (any Zs), a
 //     dash or dot look-alike, or a control or invisible character (Cc:
 //     TAB, NUL, VT, FF, ESC, DEL, C1; line breaks CR, LF, CR LF, NEL,
-//     U+2028, U+2029; Cf, which the fold drops). Controls and line breaks group like spaces
-//     but are no context: 1234<TAB>5678<TAB>9018 without a keyword is
-//     medium (cells of a pasted table may be any three numbers). A run
+//     U+2028, U+2029; Cf, which the fold drops). Controls and line
+//     breaks join at most three groups on their way to a known grouping
+//     (4-4-4, 4-6-5, 4-6-4), and are no context: 1234<TAB>5678<TAB>9018
+//     without a keyword is medium (cells of a pasted table may be any
+//     three numbers). A run
 //     too long for one number (more than 8 groups or 40 digits) is ended at
 //     a space, TAB or line break and the rest judged on its own.
 //   - my_number confidence: high with a keyword within the window (the
