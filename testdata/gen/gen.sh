@@ -139,6 +139,19 @@ for i in range(start + 40, start + 60):  # keep it a valid deflate start, break 
 open(sys.argv[1], "wb").write(bytes(b))
 PY
 
+# Damaged document (issue 12): document.docx with its main part's root end
+# tag renamed — a valid ZIP whose word/document.xml is not well-formed XML.
+python3 - "$office/document.docx" "$office/damaged.docx" <<'PY'
+import sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(src) as zi, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zo:
+    for info in zi.infolist():
+        data = zi.read(info)
+        if info.filename == "word/document.xml":
+            data = data.replace(b"</w:document>", b"</w:documen>")
+        zo.writestr(info, data)
+PY
+
 # tar and tar.gz (GNU tar, fixed owner and order).
 tarflags=(--sort=name --owner=0 --group=0 --numeric-owner --mtime=@$SOURCE_DATE_EPOCH)
 (cd "$w/plain" && tar "${tarflags[@]}" -cf "$arch/plain.tar" readme.txt 資料)
