@@ -42,6 +42,15 @@
 //     distinct valid numbers in the message; medium otherwise; a negative
 //     keyword (注文番号 …) nearer than any positive one, or a column
 //     labelled with one, lowers it one step (high→medium→low).
+//   - The other ID detectors (corporate, resident, pension, licence,
+//     passport, card, bank) have the ticket labels (受付番号, 注文番号,
+//     伝票番号, 問合せ番号, 管理番号, 予約番号, 整理番号, tracking …,
+//     ticketWords) as negative keywords: when one is nearer than any of
+//     the detector's own keywords (within 30 runes), or heads the
+//     number's column, the number is that ticket's and is not recorded
+//     (the default policy holds those IDs at any confidence); a corporate
+//     number loses one step. A licence candidate dropped this way still
+//     goes to the My Number test.
 //   - Markings: see marking.go (秘書課, 秘密保持契約, 重要性の高い and
 //     取扱注意事項 are not markings).
 //   - personal_list counts records (table rows under a header with a name
