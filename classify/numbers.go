@@ -206,6 +206,9 @@ func (s *Scanner) plainRun(i int) int {
 			if e >= len(buf) || buf[e] >= utf8.RuneSelf || knownPrefix(g[:], e-k) {
 				return 0
 			}
+			if n == 1 && e-k == 1 {
+				return 0 // one digit per cell: a form's row (keyedMyNumber)
+			}
 		}
 		return j
 	}
@@ -252,6 +255,9 @@ func (s *Scanner) onDigits(i int, final bool) int {
 	buf := s.buf
 	if end := s.commaGrouped(i, final); end != 0 {
 		return end
+	}
+	if s.keyedMyNumber(i, final) < 0 {
+		return -1
 	}
 	run := &s.run
 	run.start, run.n, run.long = i, 0, false

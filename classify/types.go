@@ -42,6 +42,13 @@
 //     distinct valid numbers in the message; medium otherwise; a negative
 //     keyword (注文番号 …) nearer than any positive one, or a column
 //     labelled with one, lowers it one step (high→medium→low).
+//   - A My Number as people fill in forms (keyed.go): within 20 runes
+//     after a My Number keyword, twelve digits with a valid check digit in
+//     any grouping (one digit per space, half or full width; one digit per
+//     line or per spreadsheet cell; 3-3-3-3, 2-4-4-2, 6-6, dots; up to
+//     three separator runes between two digits) are one number, high. A
+//     thirteenth digit, no keyword, or a negative keyword nearer than the
+//     keyword keeps them out: tables of single digits hold nothing.
 //   - The other ID detectors (corporate, resident, pension, licence,
 //     passport, card, bank) have the ticket labels (受付番号, 注文番号,
 //     伝票番号, 問合せ番号, 管理番号, 予約番号, 整理番号, tracking …,
