@@ -54,6 +54,12 @@ convert "$src/secret.fodt" "MS Word 97" doc legacy.doc
 convert "$src/slides.fodp" "impress8" odp slides.odp
 convert "$src/slides.fodp" "Impress MS PowerPoint 2007 XML" pptx slides.pptx
 convert "$src/drawing.fodg" "draw8" odg drawing.odg
+# Forms (issue 12): one digit per cell beside and under a 個人番号 label;
+# and a survey of single-digit answers without any label (hard negative).
+convert "$src/form.fods" "Calc MS Excel 2007 XML" xlsx form.xlsx
+convert "$src/form.fods" "calc8" ods form.ods
+convert "$src/digits.fods" "Calc MS Excel 2007 XML" xlsx digits.xlsx
+convert "$src/digits.fods" "calc8" ods digits.ods
 
 # Password-protected OOXML, saved by LibreOffice through UNO (an OLE
 # container with EncryptionInfo and EncryptedPackage); msoffcrypto-tool then
