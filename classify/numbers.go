@@ -436,6 +436,8 @@ func (s *Scanner) judgeRun(run *numRun) {
 		}
 	}
 	s.judgeAddress(run)
+	s.ageField(run)
+	s.streetField(run)
 	if run.n < 7 {
 		return // no identifier is this short
 	}
@@ -706,6 +708,7 @@ func (s *Scanner) judge(p *sub) {
 	if n == 7 && eqGroups(p.groups, 7) && !c.set[dBank].disabled {
 		if _, ok := s.near(1<<dBank, 0, 0, p.start, p.end, c.set[dBank].window, true, false); ok {
 			s.recordID(dBank, p.val, High, p.start, p.end)
+			s.noteField(p.start) // a name with an account is a record
 			return
 		}
 	}
@@ -867,6 +870,7 @@ func (s *Scanner) judgePostal(p *sub) bool {
 		}
 	}
 	s.record(dPostal, p.val[:3]+"-"+p.val[3:], High, p.start, p.end)
+	s.labelBlock(p.start)
 	return true
 }
 

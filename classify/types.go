@@ -63,7 +63,12 @@
 //   - personal_list counts records (table rows under a header with a name
 //     column and an address, phone or birth-date column; or text lines with
 //     a name-like field and an address, phone or birth date) per location
-//     and reports locations with at least MinCount (default 10).
+//     and reports locations with at least MinCount (default 10). The
+//     layouts of issue 12 (records.go): split name columns (姓・名), list
+//     bullets and numbering before the name, and as the field also an
+//     e-mail address, a bank account, an age, a date marked 生, a street
+//     number after a town without a prefecture; an address label block
+//     (〒 line, then a name with 様) is one record.
 package classify
 
 // Detector names, as in the scan JSON contract (DESIGN.md).
