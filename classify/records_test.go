@@ -54,7 +54,9 @@ func TestListLayouts(t *testing.T) {
 		{"法人 list", "法人名,所在地,電話番号\n", func(k int) string {
 			return fmt.Sprintf("株式会社%s%s,東京都千代田区%d-2-3,03-5555-%04d\n", fam[k], giv[k], k+1, 1000+k)
 		}, true, false},
-		{"委託業者 list", "", func(k int) string { return fmt.Sprintf("・%s%s株式会社 担当 090-1234-%04d\n", fam[k], giv[k], 1000+k) }, false, false},
+		{"委託業者 list", "", func(k int) string {
+			return fmt.Sprintf("・%s%s株式会社 担当 090-1234-%04d\n", fam[k], giv[k], 1000+k)
+		}, false, false},
 		{"names only", "出席者\n", func(k int) string { return fmt.Sprintf("%s %s\n", fam[k], giv[k]) }, false, false},
 		{"staff e-mail (own domain)", "", func(k int) string {
 			return fmt.Sprintf("%s %s <user%d@city.example.lg.jp>\n", fam[k], giv[k], k)
