@@ -210,6 +210,9 @@ func releasedNotice(s *Service, rec hold.Record, method string) *notice {
 		fmt.Fprintf(&n.EN, "\nThe attachments were sent encrypted with a passphrase (standard 3.3.5); the recipients need it to open them. "+
 			"The approver %s (%s) gives it to them by a channel other than mail. This notice does not contain it. "+
 			"If a recipient asks, refer them to %s.\n", rec.Actor, deptOr(rec.Department, "security office"), rec.Actor)
+	case methodLink:
+		n.JA.WriteString("\n添付ファイル等はメールから外し、受信者ごとのダウンロードリンクで送りました（対策基準 3.3.5）。受信者は自分のメールアドレスに届く確認コードで開きます。最初のダウンロードはお知らせします。\n")
+		n.EN.WriteString("\nThe attachments left the mail: each recipient got a download link of their own (standard 3.3.5) and opens it with a code sent to their address. You are told of the first download.\n")
 	case methodPublicKey:
 		n.JA.WriteString("\n添付ファイル等は受信者の公開鍵で暗号化して送信しました（対策基準 3.3.5）。受信者は自分の秘密鍵で開けます。\n")
 		n.EN.WriteString("\nThe attachments were sent encrypted to the recipients' public keys (standard 3.3.5); they open them with their own keys.\n")
@@ -221,6 +224,7 @@ func releasedNotice(s *Service, rec hold.Record, method string) *notice {
 const (
 	methodPassphrase = "passphrase"
 	methodPublicKey  = "public-key"
+	methodLink       = "link"
 )
 
 func deptOr(d, def string) string {

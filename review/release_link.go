@@ -1,0 +1,201 @@
+package review
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/emersion/go-message/textproto"
+
+	"dlpguard/classify"
+	"dlpguard/download"
+	"dlpguard/hold"
+	"dlpguard/mimemsg"
+	"dlpguard/release"
+	"dlpguard/smtpproxy/spool"
+)
+
+// byLink reports whether a release goes by download link: content that
+// must leave encrypted (3.3.5), review.no_key: link, and a recipient
+// without a usable public key. The officer cannot pick it over a key,
+// nor a weaker one over it: "encryption none" goes its own way (8.4).
+func (s *Service) byLink(rec hold.Record, requireEnc bool, o ReleaseOptions) (bool, error) {
+	if !requireEnc || o.Encryption != "" || !s.cfg.NoKeyLink || s.downloads == nil {
+		return false, nil
+	}
+	if s.keys == nil {
+		return true, nil
+	}
+	_, missing, err := s.keys.ForRecipients(rec.Envelope.Recipients)
+	if err != nil {
+		return false, fmt.Errorf("review release %s: keys: %w", rec.ID, err)
+	}
+	return len(missing) > 0, nil
+}
+
+// releaseLink is the release by download link (3.3.5 "暗号化又はパスワード
+// 設定等"): the attachments and the body with findings leave the mail
+// into the download store, encrypted at rest; each recipient gets a
+// notice of their own with one link, the sender's name, the files and the
+// expiry. The stored message is compared with the inspected tree first,
+// as for every release.
+func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, reason string, o ReleaseOptions,
+	approved bool, need int, details map[string]any, log *slog.Logger) (*ReleaseResult, error) {
+	id := rec.ID
+	var files []download.File
+	detach := func(d release.Detached, r io.Reader) error {
+		f, err := s.downloads.StoreFile(ctx, d.Kind, d.Name, d.Type, r)
+		if err != nil {
+			return err
+		}
+		files = append(files, f)
+		return nil
+	}
+	rr, err := s.sendRelease(ctx, io.Discard, rec, true, o, log, detach)
+	if err != nil {
+		s.downloads.Discard(ctx, files)
+		return nil, err
+	}
+	if !approved {
+		if rec, err = s.holds.Approve(ctx, id, a.Address, reason); err != nil {
+			s.downloads.Discard(ctx, files)
+			return nil, storeErr(err)
+		}
+	}
+	senderName := ""
+	for _, f := range rr.Outer {
+		if f.Key == "From" {
+			if l := mimemsg.ParseAddressList([]string{f.Value}); len(l) > 0 {
+				senderName = l[0].Name
+			}
+		}
+	}
+	links, err := s.downloads.Publish(ctx, id, rec.Envelope.From, senderName, rec.Envelope.Recipients, files)
+	if err != nil {
+		s.downloads.Discard(ctx, files)
+		return nil, fmt.Errorf("review release %s: %w", id, err)
+	}
+	// One notice per recipient, each with its own link only. Queued
+	// first, then marked released (a crash between can send twice, never
+	// lose); a failure revokes the links published.
+	var queued []string
+	for _, l := range links {
+		msg := s.linkNotice(rr.Outer, rec, l, senderName, files)
+		w, err := s.spoolWriter(func(w io.Writer) error { _, err := w.Write(msg); return err })
+		if err == nil {
+			env := &spool.Envelope{ID: w.ID(), From: rec.Envelope.From, Received: s.now().UTC(),
+				UTF8: rec.Handling.SMTPUTF8, AuthUser: rec.Envelope.AuthUser, ClientIP: rec.Envelope.ClientIP, HELO: rec.Envelope.HELO,
+				Recipients: spool.PendingRecipients([]string{l.Recipient})}
+			if err = w.Commit(env, spool.AreaQueue); err == nil {
+				queued = append(queued, env.ID)
+				continue
+			}
+		}
+		for _, q := range queued {
+			s.spool.Remove(spool.AreaQueue, q)
+		}
+		s.downloads.Revoke(context.WithoutCancel(ctx), id, "system", "release failed: "+err.Error())
+		return nil, fmt.Errorf("review release %s: queue: %w", id, err)
+	}
+	if rec, err = s.holds.Release(ctx, id, a.Address, reason); err != nil {
+		for _, q := range queued {
+			s.spool.Remove(spool.AreaQueue, q)
+		}
+		s.downloads.Revoke(context.WithoutCancel(ctx), id, "system", "release failed: "+err.Error())
+		return nil, storeErr(err)
+	}
+	for _, q := range queued {
+		s.notify(q)
+	}
+	res := &ReleaseResult{ID: id, Status: "released", Approvals: len(rec.Approvals), Required: need, QueueID: queued[0],
+		Method: "link", Parts: rr.Parts, ProtectedHeaders: rr.ProtectedHeaders, Links: links}
+	details["queue_id"], details["queue_ids"], details["content_sha256"], details["approvers"] = queued[0], queued, rec.ContentSHA256, rec.Approvals
+	details["encryption"], details["parts"], details["parts_checked"], details["protected_headers"] = "link", rr.Parts, rr.PartsChecked, rr.ProtectedHeaders
+	details["links"] = links
+	log.Info("review: released by link", "actor", a.Address, "links", len(links), "files", len(files))
+	s.sendNotice(ctx, id, releasedNotice(s, rec, "link"))
+	return res, nil
+}
+
+// linkNotice is the mail one recipient gets: the message's own header
+// fields as release leaves them outside (a Subject with findings
+// replaced, 3.3.5), and a Japanese-first text naming the sender, the
+// files (masked as everything people see), their sizes, the expiry and
+// this recipient's link.
+func (s *Service) linkNotice(outer mimemsg.Header, rec hold.Record, l download.Published, senderName string, files []download.File) []byte {
+	var b bytes.Buffer
+	var h textproto.Header
+	for i := len(outer) - 1; i >= 0; i-- {
+		h.AddRaw([]byte(outer[i].Key + ": " + outer[i].Value + "\r\n"))
+	}
+	if !h.Has("Message-Id") {
+		var rnd [12]byte
+		rand.Read(rnd[:])
+		h.Set("Message-ID", "<"+hex.EncodeToString(rnd[:])+"@"+s.cfg.Hostname+">")
+	}
+	h.Set("MIME-Version", "1.0")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Transfer-Encoding", "base64")
+	textproto.WriteHeader(&b, h)
+	sender := rec.Envelope.From
+	if senderName != "" {
+		sender = classify.MaskText(senderName) + " <" + rec.Envelope.From + ">"
+	}
+	var ja, en strings.Builder
+	fmt.Fprintf(&ja, "%s 様\n\n%s から、ファイルが届いています。\n"+
+		"個人情報等を含むため、情報セキュリティ対策基準 3.3.5 に基づき、ファイルはメールに添付せず、次のページからダウンロードしていただく形でお送りします。\n\n"+
+		"ダウンロードページ（あなた専用のリンクです。転送しないでください）:\n%s\n\n有効期限: %s\n\nファイル:\n",
+		l.Recipient, sender, l.URL, s.downloads.Time(l.Expires))
+	fmt.Fprintf(&en, "Dear %s,\n\n%s has sent you files.\n"+
+		"Because they contain personal information, under clause 3.3.5 of the information security standard they are not attached; download them from this page:\n"+
+		"%s\n(This link is for you only; please do not forward it.)\nAvailable until: %s\n\nFiles:\n",
+		l.Recipient, sender, l.URL, s.downloads.Time(l.Expires))
+	for _, f := range files {
+		line := fmt.Sprintf("  - %s（%s）\n", classify.MaskText(f.Name), sizeText(f.Size))
+		ja.WriteString(line)
+		en.WriteString(strings.Replace(strings.Replace(line, "（", " (", 1), "）", ")", 1))
+	}
+	ja.WriteString("\nページを開くと、このメールアドレスに確認コードを送ります。コードを入力するとダウンロードできます。\n")
+	en.WriteString("\nThe page sends a confirmation code to this mail address; enter it to download.\n")
+	text := strings.ReplaceAll(ja.String()+"\n----- English -----\n"+en.String(), "\n", "\r\n")
+	enc := base64.StdEncoding.EncodeToString([]byte(text))
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n")
+	return b.Bytes()
+}
+
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// QueueMail queues msg to one address with the null sender (never
+// bounced): the download listener's codes and the sender's notice of the
+// first download go out this way.
+func (s *Service) QueueMail(ctx context.Context, to string, msg []byte) error {
+	w, err := s.spoolWriter(func(w io.Writer) error { _, err := w.Write(msg); return err })
+	if err != nil {
+		return fmt.Errorf("queue mail to %s: %w", to, err)
+	}
+	env := &spool.Envelope{ID: w.ID(), From: "", Received: s.now().UTC(), DSN: true,
+		Recipients: []spool.Recipient{{Address: to, Status: spool.Pending}}}
+	if err := w.Commit(env, spool.AreaQueue); err != nil {
+		return fmt.Errorf("queue mail to %s: %w", to, err)
+	}
+	s.notify(env.ID)
+	return nil
+}
