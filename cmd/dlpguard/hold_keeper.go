@@ -9,6 +9,7 @@ import (
 	"time"
 	_ "time/tzdata" // review.time_zone (Asia/Tokyo) also where the system has no zone files
 
+	"dlpguard/download"
 	"dlpguard/policy"
 	"dlpguard/release"
 	"dlpguard/review"
@@ -53,6 +54,9 @@ type reviewOptions struct {
 	RemindBefore   time.Duration // reminder lead time; 0: none
 	// PassphraseChannel is named to the officer for the passphrase.
 	PassphraseChannel string
+	// Downloads, when set, opens the release by link on the stores
+	// (review.no_key: link); mail queues its codes and notices.
+	Downloads func(st *review.Stores, mail func(ctx context.Context, to string, msg []byte) error) (*download.Service, error)
 }
 
 // auditRejects is the relay's inspector with the policy's 550 refusals
@@ -104,11 +108,20 @@ func openReview(ctx context.Context, o reviewOptions, pol func() *policy.Engine,
 	if remind <= 0 {
 		remind = -1 // off
 	}
-	svc, err := review.New(review.Config{DataDir: review.PathsIn(o.DataDir).Review, Hostname: o.Hostname,
+	var svc *review.Service
+	var dl *download.Service
+	if o.Downloads != nil {
+		mail := func(ctx context.Context, to string, msg []byte) error { return svc.QueueMail(ctx, to, msg) }
+		if dl, err = o.Downloads(st, mail); err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+	}
+	svc, err = review.New(review.Config{DataDir: review.PathsIn(o.DataDir).Review, Hostname: o.Hostname,
 		NoticeFrom: o.NoticeFrom, BaseURL: o.BaseURL, HoldFor: o.Store.HoldFor, FourEyesLevelI: o.FourEyesLevelI, NoKeyMode: mode, SecurityTeam: o.SecurityTeam,
 		AdminsApprove: o.AdminsApprove, TimeZone: loc, RemindBefore: remind, PassphraseChannel: o.PassphraseChannel,
-		ReleaseSubject: o.ReleaseSubject},
-		review.Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Policy: pol, Spool: sp, Notify: notify, Logger: log})
+		ReleaseSubject: o.ReleaseSubject, NoKeyLink: dl != nil},
+		review.Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Policy: pol, Spool: sp, Notify: notify, Logger: log, Downloads: dl})
 	if err != nil {
 		st.Close()
 		return nil, nil, err

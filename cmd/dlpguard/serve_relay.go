@@ -46,6 +46,8 @@ type relay struct {
 	audit      auditCheck
 	legacy     legacyHolds // plaintext holds of older versions left in spool/hold
 
+	downloads *downloadSide // release by link; nil when off
+
 	draining    atomic.Bool
 	stopOnce    sync.Once
 	stopErr     error
@@ -98,7 +100,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 
 	// Held and delayed messages go to the review service: encrypted hold
 	// store, notices, approvals and encryption on release (3.3.5, 3.3.4).
-	r.review, r.stores, err = openReview(context.Background(), reviewOptionsFrom(cfg), r.policy.Engine, r.store, r.queue.Notify, log.With("component", "review"))
+	r.review, r.stores, err = openReview(context.Background(), r.withDownloads(reviewOptionsFrom(cfg)), r.policy.Engine, r.store, r.queue.Notify, log.With("component", "review"))
 	if err != nil {
 		return r, fmt.Errorf("review: %w", err)
 	}
@@ -194,6 +196,10 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		r.icapAddr = icapLn.Addr().String()
 	}
 
+	if err := r.downloads.listen(); err != nil {
+		return r, err
+	}
+
 	qctx, cancel := context.WithCancel(context.Background())
 	r.queueCancel = cancel
 	// The policy file is also reloaded when it changes on disk.
@@ -231,6 +237,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 			}
 		}()
 	}
+	r.downloads.serve(r.fail)
 	httpAddr := "off"
 	if r.ops != nil {
 		httpAddr = r.ops.Addr().String()
@@ -304,6 +311,9 @@ func (r *relay) stop(d time.Duration) error {
 		cancel()
 	}
 	r.serveWG.Wait()
+	if err := r.downloads.stop(); err != nil {
+		errs = append(errs, fmt.Errorf("download: %w", err))
+	}
 	if r.queueCancel != nil {
 		r.queueCancel()
 		if err := <-r.queueDone; err != nil && !errors.Is(err, context.Canceled) {
