@@ -95,17 +95,17 @@ func xlsxOf(t *testing.T, raw []byte) []byte {
 	return nil
 }
 
-type browser struct {
+type httpClient struct {
 	t *testing.T
 	c *http.Client
 }
 
-func newBrowser(t *testing.T) *browser {
+func newHTTPClient(t *testing.T) *httpClient {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, c: &http.Client{Jar: jar}}
+	return &httpClient{t: t, c: &http.Client{Jar: jar}}
 }
 
-func (b *browser) do(method, u string, form url.Values) (int, string) {
+func (b *httpClient) do(method, u string, form url.Values) (int, string) {
 	b.t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -128,7 +128,7 @@ func (b *browser) do(method, u string, form url.Values) (int, string) {
 var codeRE = regexp.MustCompile(`確認コード: ([0-9]{8})`)
 
 // code requests a code on the page and reads it from the upstream.
-func (lf *linkFixture) code(t *testing.T, b *browser, link, rcpt string) string {
+func (lf *linkFixture) code(t *testing.T, b *httpClient, link, rcpt string) string {
 	t.Helper()
 	before := len(lf.up.To(rcpt))
 	if st, page := b.do("POST", link+"/code", url.Values{}); st != 200 || !strings.Contains(page, "確認コードをメールで送信しました") {
@@ -197,7 +197,7 @@ func TestReleaseByLink(t *testing.T) {
 		}
 	}
 
-	ba := newBrowser(t)
+	ba := newHTTPClient(t)
 	st, page := ba.do("GET", linkA, nil)
 	if st != 200 || !strings.Contains(page, "確認コードを送信") || strings.Contains(page, "/f/0") {
 		t.Fatalf("page before the code: %d %s", st, page)
@@ -249,7 +249,7 @@ func TestReleaseByLink(t *testing.T) {
 		t.Fatalf("another recipient's link with A's session: %d", st)
 	}
 	// Wrong codes on B lock it.
-	bb := newBrowser(t)
+	bb := newHTTPClient(t)
 	lf.code(t, bb, linkB, bAddr)
 	for i := range download.DefaultCodeTries {
 		st, page := bb.do("POST", linkB+"/verify", url.Values{"code": {"9999999" + string(rune('0'+i%10))}})
@@ -302,7 +302,7 @@ func TestReleaseByLinkExpiry(t *testing.T) {
 	}
 	_, _, link := lf.noticeFor(t, "contact19@example.org")
 	lf.clock.Add(download.DefaultExpiry + time.Minute)
-	b := newBrowser(t)
+	b := newHTTPClient(t)
 	if st, page := b.do("GET", link, nil); st != http.StatusGone || !strings.Contains(page, "有効期限が切れています") {
 		t.Fatalf("expired page: %d %s", st, page)
 	}
