@@ -320,3 +320,72 @@ func TestReleaseByLinkExpiry(t *testing.T) {
 		t.Fatal("no purge entry")
 	}
 }
+
+// TestLinksAPI: the API lists a release's links with their downloads
+// (never a token) to those who may view it, and revokes them for the
+// sender or an approver; others are refused and audited.
+func TestLinksAPI(t *testing.T) {
+	lf := newLinkFixture(t)
+	srv := httptest.NewServer(lf.svc.Handler())
+	defer srv.Close()
+	lf.srv = srv // f.api talks to the link release's service
+	ctx := context.Background()
+	sender := "user521@city.example.lg.jp"
+	id, _, _ := lf.hold("p017_personal_list.eml", sender, "contact19@example.org", "other@example.net")
+	if _, err := lf.svc.Release(ctx, id, linkKacho, "確認済み"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, link := lf.noticeFor(t, "contact19@example.org")
+	tok := link[strings.LastIndex(link, "/")+1:]
+	kachoTok := lf.token("kacho", "kacho@city.example.lg.jp", RoleApprover, "福祉課")
+	zeiTok := lf.token("zei", "zei-kacho@city.example.lg.jp", RoleApprover, "税務課")
+	senderTok := lf.token("sender", sender, RoleApprover, "福祉課")
+
+	code, out := lf.api("GET", "/api/v1/holds/"+id+"/links", kachoTok, nil)
+	if code != 200 {
+		t.Fatalf("links: %d %v", code, out)
+	}
+	if ls, _ := out["links"].([]any); len(ls) != 2 {
+		t.Fatalf("links: %v", out)
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/holds/"+id+"/links", nil)
+	req.Header.Set("Authorization", "Bearer "+kachoTok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(body), tok) || strings.Contains(string(body), "token") {
+		t.Fatalf("the API shows a token: %s", body)
+	}
+	if code, _ := lf.api("GET", "/api/v1/holds/"+id+"/links", zeiTok, nil); code != 404 && code != 403 {
+		t.Fatalf("another department's approver sees the links: %d", code)
+	}
+	if code, _ := lf.api("POST", "/api/v1/holds/"+id+"/links/revoke", zeiTok, map[string]string{"reason": "x"}); code != 404 && code != 403 {
+		t.Fatalf("another department's approver revokes: %d", code)
+	}
+	if code, _ := lf.api("POST", "/api/v1/holds/"+id+"/links/revoke", senderTok, map[string]string{}); code != 400 {
+		t.Fatalf("revoke without a reason: %d", code)
+	}
+	code, out = lf.api("POST", "/api/v1/holds/"+id+"/links/revoke", senderTok, map[string]string{"reason": "宛先を間違えた"})
+	if code != 200 || out["revoked"] != float64(2) {
+		t.Fatalf("the sender's revoke: %d %v", code, out)
+	}
+	if st, page := newHTTPClient(t).do("GET", link, nil); st != http.StatusGone || !strings.Contains(page, "取り消されました") {
+		t.Fatalf("after revoke: %d", st)
+	}
+	es, _, _ := lf.stores.Audit.List(ctx, audit.Filter{Subject: id, Action: download.ActionRevoke})
+	var granted, refused int
+	for _, e := range es {
+		switch {
+		case strings.Contains(string(e.Details), `"refused"`):
+			refused++
+		case e.Actor == sender:
+			granted++
+		}
+	}
+	if granted != 1 || refused < 2 {
+		t.Fatalf("revoke entries: %d granted, %d refused: %+v", granted, refused, es)
+	}
+}
