@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	"dlpguard/config"
@@ -125,4 +126,9 @@ func (d *downloadSide) stop() error {
 		return d.store.Close()
 	}
 	return nil
+}
+
+// downloadChanged: the download side takes its configuration at start.
+func downloadChanged(old, cfg *config.Config) bool {
+	return !reflect.DeepEqual(old.Download, cfg.Download) || (old.Review.NoKey == "link") != (cfg.Review.NoKey == "link")
 }

@@ -359,6 +359,9 @@ func (r *relay) reload(cfg *config.Config) {
 	if old.Hostname != cfg.Hostname {
 		restart = append(restart, "hostname")
 	}
+	if downloadChanged(old, cfg) {
+		restart = append(restart, "download")
+	}
 	if old.Upstream.Address != cfg.Upstream.Address || old.Upstream.StartTLS != cfg.Upstream.StartTLS ||
 		old.Upstream.Username != cfg.Upstream.Username || old.Upstream.Password != cfg.Upstream.Password ||
 		old.Upstream.Workers != cfg.Upstream.Workers || !slices.Equal(old.Upstream.Retry, cfg.Upstream.Retry) ||
