@@ -324,6 +324,7 @@ func compile(data []byte, filename string, now time.Time) (*Engine, []Problem) {
 	}
 
 	e.limits = c.limits(&f.Limits)
+	e.release = c.releaseModes(f)
 
 	sort.SliceStable(c.probs, func(i, j int) bool { return c.probs[i].Line < c.probs[j].Line })
 	for _, pr := range c.probs {

@@ -27,6 +27,8 @@ type file struct {
 	Exceptions   []exceptionFile  `yaml:"exceptions"`
 	Permits      []permitFile     `yaml:"permits"`
 	Limits       limitsFile       `yaml:"limits"`
+
+	Release releaseFile `yaml:"release"` // how releases leave, per level (release_mode.go)
 }
 
 type orgFile struct {
@@ -65,6 +67,8 @@ type ruleFile struct {
 	Message           textFile `yaml:"message"`
 	TransferMessage   textFile `yaml:"transfer_message"` // for uploads (ICAP); "" = message
 	Disabled          bool     `yaml:"disabled"`
+
+	Release releaseFile `yaml:"release"` // how a message this rule held leaves (release_mode.go)
 }
 
 type textFile struct {

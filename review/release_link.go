@@ -20,16 +20,53 @@ import (
 	"dlpguard/download"
 	"dlpguard/hold"
 	"dlpguard/mimemsg"
+	"dlpguard/policy"
 	"dlpguard/release"
 	"dlpguard/smtpproxy/spool"
 )
 
+// releaseMode is how the policy in force lets this message leave
+// (policy.ReleaseMode: per rule, per level; "" when it names none).
+func (s *Service) releaseMode(rec hold.Record) string {
+	if s.policy == nil {
+		return ""
+	}
+	e := s.policy()
+	if e == nil {
+		return ""
+	}
+	ids := make([]string, 0, len(rec.Verdict.Rules))
+	for _, r := range rec.Verdict.Rules {
+		ids = append(ids, r.ID)
+	}
+	return e.ReleaseMode(ids, string(rec.Level))
+}
+
 // byLink reports whether a release goes by download link: content that
-// must leave encrypted (3.3.5), review.no_key: link, and a recipient
-// without a usable public key. The officer cannot pick it over a key,
-// nor a weaker one over it: "encryption none" goes its own way (8.4).
+// must leave encrypted (3.3.5), and the policy's release mode link, or
+// none named, review.no_key: link and a recipient without a usable public
+// key. The officer cannot pick another way: "encryption none" goes its
+// own way (8.4). A policy mode of refuse refuses here.
 func (s *Service) byLink(rec hold.Record, requireEnc bool, o ReleaseOptions) (bool, error) {
-	if !requireEnc || o.Encryption != "" || !s.cfg.NoKeyLink || s.downloads == nil {
+	if !requireEnc || o.Encryption != "" {
+		return false, nil
+	}
+	switch s.releaseMode(rec) {
+	case policy.ReleaseRefuse:
+		return false, errf(http.StatusConflict, "release_refused",
+			"ポリシーにより、このメッセージはメールでは送信できません（対策基準 3.3.5）。",
+			"the policy does not let this message leave by mail (standard 3.3.5)", nil)
+	case policy.ReleaseLink:
+		if s.downloads == nil {
+			return false, errf(http.StatusConflict, "link_unavailable",
+				"ポリシーはダウンロードリンクでの送信を求めていますが、ダウンロード機能（download.listen）が設定されていません（対策基準 3.3.5）。",
+				"the policy asks for a download link, but the download listener (download.listen) is not configured (standard 3.3.5)", nil)
+		}
+		return true, nil
+	case policy.ReleasePGP, policy.ReleasePassphrase:
+		return false, nil
+	}
+	if !s.cfg.NoKeyLink || s.downloads == nil {
 		return false, nil
 	}
 	if s.keys == nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"dlpguard/audit"
+	"dlpguard/policy"
 	"dlpguard/download"
 )
 
@@ -387,5 +388,52 @@ func TestLinksAPI(t *testing.T) {
 	}
 	if granted != 1 || refused < 2 {
 		t.Fatalf("revoke entries: %d granted, %d refused: %+v", granted, refused, es)
+	}
+}
+
+// TestPolicyReleaseMode: the policy's release mode decides, not the
+// officer nor review.no_key: a rule with mode link goes by link although
+// the recipient has a key; mode refuse refuses (audited); mode pgp
+// refuses a recipient without a key although review.no_key is link.
+func TestPolicyReleaseMode(t *testing.T) {
+	lf := newLinkFixture(t)
+	ctx := context.Background()
+	g := newGPG(t, "contact19@example.org")
+	if _, err := lf.stores.Keys.Import(bytes.NewReader(g.Export())); err != nil {
+		t.Fatal(err)
+	}
+	withMode := func(mode string) {
+		y := strings.Replace(string(policy.DefaultYAML()), "\nrules:\n", "\n"+testDepartments+"\nrules:\n", 1)
+		y = strings.Replace(y, "  - id: personal-list-hold\n", "  - id: personal-list-hold\n    release: {mode: "+mode+"}\n", 1)
+		e, err := policy.Parse([]byte(y), "mode.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lf.pol = e
+	}
+	sender := "user521@city.example.lg.jp"
+
+	withMode("link")
+	id, _, _ := lf.hold("p017_personal_list.eml", sender, "contact19@example.org")
+	res, err := lf.svc.Release(ctx, id, linkKacho, "確認済み")
+	if err != nil || res.Method != "link" {
+		t.Fatalf("mode link with a key: %+v %v", res, err)
+	}
+	lf.noticeFor(t, "contact19@example.org")
+
+	withMode("refuse")
+	id, _, _ = lf.hold("p017_personal_list.eml", sender, "contact19@example.org")
+	if _, err := lf.svc.Release(ctx, id, linkKacho, "確認済み"); err == nil || reasonCode(err) != "release_refused" {
+		t.Fatalf("mode refuse: %v", err)
+	}
+	es, _, _ := lf.stores.Audit.List(ctx, audit.Filter{Subject: id, Action: audit.Release})
+	if len(es) != 1 || !strings.Contains(string(es[0].Details), `"reason_code":"release_refused"`) {
+		t.Fatalf("refusal entry: %+v", es)
+	}
+
+	withMode("pgp")
+	id, _, _ = lf.hold("p017_personal_list.eml", sender, "nokey@example.net")
+	if _, err := lf.svc.Release(ctx, id, linkKacho, "確認済み"); err == nil || reasonCode(err) != "no_key" {
+		t.Fatalf("mode pgp without a key: %v", err)
 	}
 }

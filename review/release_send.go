@@ -10,6 +10,7 @@ import (
 
 	"dlpguard/hold"
 	"dlpguard/mimemsg"
+	"dlpguard/policy"
 	"dlpguard/release"
 )
 
@@ -55,6 +56,13 @@ func (s *Service) sendRelease(ctx context.Context, w io.Writer, rec hold.Record,
 		// The real clock, not s.now: key validity and packet times are
 		// about the present.
 		MessageID: rec.ID, Logger: log, Detach: detach,
+	}
+	// The policy's release mode decides over review.no_key (3.3.5).
+	switch s.releaseMode(rec) {
+	case policy.ReleasePGP:
+		opts.Mode = release.RefuseWithoutKey
+	case policy.ReleasePassphrase:
+		opts.Mode = release.PassphraseWithoutKey
 	}
 	so := release.SendOptions{Level: string(rec.Level), RequireEncryption: requireEnc,
 		Encryption: o.Encryption, Exception: o.Exception,
