@@ -734,6 +734,9 @@ func (d *Download) validate() error {
 		if _, _, err := net.SplitHostPort(d.Listen); err != nil {
 			return verr("download.listen", "%q is not host:port", d.Listen)
 		}
+		if d.BaseURL == "" {
+			return verr("download.base_url", "needed with download.listen: the links in the recipients' mails")
+		}
 	}
 	if d.BaseURL != "" {
 		u, err := url.Parse(d.BaseURL)

@@ -196,6 +196,7 @@ func TestDownloadConfig(t *testing.T) {
 		{"review:\n  no_key: link\n", "link needs download.listen"},
 		{"review:\n  no_key: link\ndownload:\n  listen: 127.0.0.1:8443\n  base_url: https://dl.example\n", ""},
 		{"download:\n  listen: nohostport\n", "download.listen"},
+		{"download:\n  listen: 127.0.0.1:8443\n", "download.base_url"},
 		{"download:\n  base_url: ftp://x\n", "download.base_url"},
 		{"download:\n  tls:\n    cert_file: a.pem\n", "download.tls"},
 		{"download:\n  trusted_proxies: [10.0.0.0/99]\n", "download.trusted_proxies[0]"},

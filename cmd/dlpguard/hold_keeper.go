@@ -57,6 +57,7 @@ type reviewOptions struct {
 	// Downloads, when set, opens the release by link on the stores
 	// (review.no_key: link); mail queues its codes and notices.
 	Downloads func(st *review.Stores, mail func(ctx context.Context, to string, msg []byte) error) (*download.Service, error)
+	NoKeyLink bool // review.no_key: link
 }
 
 // auditRejects is the relay's inspector with the policy's 550 refusals
@@ -120,7 +121,7 @@ func openReview(ctx context.Context, o reviewOptions, pol func() *policy.Engine,
 	svc, err = review.New(review.Config{DataDir: review.PathsIn(o.DataDir).Review, Hostname: o.Hostname,
 		NoticeFrom: o.NoticeFrom, BaseURL: o.BaseURL, HoldFor: o.Store.HoldFor, FourEyesLevelI: o.FourEyesLevelI, NoKeyMode: mode, SecurityTeam: o.SecurityTeam,
 		AdminsApprove: o.AdminsApprove, TimeZone: loc, RemindBefore: remind, PassphraseChannel: o.PassphraseChannel,
-		ReleaseSubject: o.ReleaseSubject, NoKeyLink: dl != nil},
+		ReleaseSubject: o.ReleaseSubject, NoKeyLink: o.NoKeyLink && dl != nil},
 		review.Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Policy: pol, Spool: sp, Notify: notify, Logger: log, Downloads: dl})
 	if err != nil {
 		st.Close()

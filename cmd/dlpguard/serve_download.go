@@ -33,12 +33,14 @@ type downloadSide struct {
 }
 
 // withDownloads adds the link release to the review options when the
-// configuration asks for it; the side is opened with the review stores.
+// download listener is configured (for review.no_key: link and for the
+// policy's release mode link); the side is opened with the review stores.
 func (r *relay) withDownloads(o reviewOptions) reviewOptions {
 	cfg := r.cfg
-	if cfg.Review.NoKey != "link" {
+	if cfg.Download.Listen == "" {
 		return o
 	}
+	o.NoKeyLink = cfg.Review.NoKey == "link"
 	d := &downloadSide{cfg: cfg.Download, log: r.log.With("component", "download")}
 	r.downloads = d
 	o.Downloads = func(st *review.Stores, mail func(context.Context, string, []byte) error) (*download.Service, error) {
@@ -130,5 +132,5 @@ func (d *downloadSide) stop() error {
 
 // downloadChanged: the download side takes its configuration at start.
 func downloadChanged(old, cfg *config.Config) bool {
-	return !reflect.DeepEqual(old.Download, cfg.Download) || (old.Review.NoKey == "link") != (cfg.Review.NoKey == "link")
+	return !reflect.DeepEqual(old.Download, cfg.Download)
 }
