@@ -30,9 +30,9 @@ func TestConsoleLinks(t *testing.T) {
 	}
 	defer st.Close()
 	var svc *review.Service
-	dl, err := download.New(download.Config{BaseURL: dlSrv.URL, From: "dlpguard@city.example.lg.jp", Hostname: "relay.test"},
+	dl, err := download.New(download.Config{BaseURL: dlSrv.URL},
 		download.Deps{Store: st, Audit: f.stores.Audit, Logger: logger(),
-			Mail: func(ctx context.Context, to string, msg []byte) error { return svc.QueueMail(ctx, to, msg) }})
+			Mail: func(ctx context.Context, id string, m download.Message) error { return svc.QueueNotice(ctx, id, m) }})
 	if err != nil {
 		t.Fatal(err)
 	}

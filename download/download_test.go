@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"log/slog"
@@ -51,7 +50,7 @@ func newEnv(tb testing.TB) *env {
 	}
 	e := &env{tb: tb, st: st, log: lg, mails: map[string][]string{}}
 	e.srv = httptest.NewServer(http.NotFoundHandler())
-	e.svc, err = New(Config{BaseURL: e.srv.URL, From: "dlpguard@city.example.lg.jp", Hostname: "relay.test"},
+	e.svc, err = New(Config{BaseURL: e.srv.URL},
 		Deps{Store: st, Audit: lg, Logger: slog.New(slog.DiscardHandler), Mail: e.mail})
 	if err != nil {
 		tb.Fatal(err)
@@ -61,14 +60,9 @@ func newEnv(tb testing.TB) *env {
 	return e
 }
 
-func (e *env) mail(_ context.Context, to string, msg []byte) error {
-	_, body, _ := bytes.Cut(msg, []byte("\r\n\r\n"))
-	text, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(string(body), "\r\n", ""))
-	if err != nil {
-		return err
-	}
+func (e *env) mail(_ context.Context, _ string, m Message) error {
 	e.mu.Lock()
-	e.mails[to] = append(e.mails[to], string(text))
+	e.mails[m.To] = append(e.mails[m.To], m.JA+"\n"+m.EN)
 	e.mu.Unlock()
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -215,12 +214,8 @@ func (s *Service) proven(r *http.Request, l Link) bool {
 }
 
 func (s *Service) page(w http.ResponseWriter, r *http.Request) {
-	tok, l, err := s.lookup(r)
-	if err != nil {
-		s.notFound(w, r, err)
-		return
-	}
-	if s.closedView(w, r, l) {
+	tok, l, ok := s.open(w, r)
+	if !ok {
 		return
 	}
 	v := view{Token: tok, Link: &l, Proven: s.proven(r, l)}
@@ -239,6 +234,24 @@ func (s *Service) notFound(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	s.auditLog(r.Context(), "recipient", ActionRefused, "", map[string]any{"reason": "unknown_token", "ip": s.clientIP(r), "ua": r.UserAgent()})
 	s.render(w, r, http.StatusNotFound, view{Msg: "notfound"})
+}
+
+// open finds the link of the request and answers for it when it is
+// unknown or closed; a POST from another site is refused first.
+func (s *Service) open(w http.ResponseWriter, r *http.Request) (string, Link, bool) {
+	if r.Method == http.MethodPost && !sameOrigin(r) {
+		http.Error(w, "cross-site request refused", http.StatusForbidden)
+		return "", Link{}, false
+	}
+	tok, l, err := s.lookup(r)
+	if err != nil {
+		s.notFound(w, r, err)
+		return "", Link{}, false
+	}
+	if s.closedView(w, r, l) {
+		return "", Link{}, false
+	}
+	return tok, l, true
 }
 
 // sameOrigin refuses cross-site form posts (a page elsewhere making the
@@ -261,16 +274,8 @@ func (s *Service) back(w http.ResponseWriter, r *http.Request, tok, m string) {
 // requestCode mails a fresh one-time code to the link's recipient: proof
 // that whoever opens the files holds that mailbox (3.3.5).
 func (s *Service) requestCode(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
-		http.Error(w, "cross-site request refused", http.StatusForbidden)
-		return
-	}
-	tok, l, err := s.lookup(r)
-	if err != nil {
-		s.notFound(w, r, err)
-		return
-	}
-	if s.closedView(w, r, l) {
+	tok, l, ok := s.open(w, r)
+	if !ok {
 		return
 	}
 	code, err := newCode()
@@ -306,7 +311,7 @@ func (s *Service) requestCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.auditLog(r.Context(), "recipient", ActionCodeRequest, l.HoldID, details)
-	if err := s.mail(r.Context(), l.Recipient, s.codeMail(l, code)); err != nil {
+	if err := s.mail(r.Context(), l.HoldID, s.codeMail(l, code)); err != nil {
 		s.log.Error("download: code mail not queued", "id", l.HoldID, "err", err)
 		s.render(w, r, http.StatusInternalServerError, view{Msg: "error"})
 		return
@@ -316,16 +321,8 @@ func (s *Service) requestCode(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) verify(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
-		http.Error(w, "cross-site request refused", http.StatusForbidden)
-		return
-	}
-	tok, l, err := s.lookup(r)
-	if err != nil {
-		s.notFound(w, r, err)
-		return
-	}
-	if s.closedView(w, r, l) {
+	tok, l, ok := s.open(w, r)
+	if !ok {
 		return
 	}
 	code := strings.TrimSpace(r.PostFormValue("code"))
@@ -334,7 +331,7 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request) {
 	sv := base64.RawURLEncoding.EncodeToString(sess[:])
 	now := s.now()
 	var outcome error // saved with the link: a lock must stick
-	l, err = s.store.Update(r.Context(), l.TokenHash, func(l *Link) error {
+	l, err := s.store.Update(r.Context(), l.TokenHash, func(l *Link) error {
 		if l.CodeHash == "" || !now.Before(l.CodeExpires) {
 			return errNoCode
 		}
@@ -395,12 +392,8 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request) {
 // file streams one file, decrypted segment by segment as it is sent (a
 // 25 MB file needs 64 KiB here, not 25 MB), audited with its SHA-256.
 func (s *Service) file(w http.ResponseWriter, r *http.Request) {
-	_, l, err := s.lookup(r)
-	if err != nil {
-		s.notFound(w, r, err)
-		return
-	}
-	if s.closedView(w, r, l) {
+	_, l, ok := s.open(w, r)
+	if !ok {
 		return
 	}
 	ip, ua := s.clientIP(r), r.UserAgent()
@@ -454,51 +447,34 @@ func (s *Service) file(w http.ResponseWriter, r *http.Request) {
 	s.auditLog(ctx, "recipient", ActionDownload, l.HoldID, details)
 	s.log.Info("download: file sent", "id", l.HoldID, "to", l.Recipient, "file", f.ID, "complete", done)
 	if first {
-		if err := s.mail(ctx, l.Sender, s.senderMail(l, d)); err != nil {
+		if err := s.mail(ctx, l.HoldID, s.senderMail(l, d)); err != nil {
 			s.log.Error("download: sender notice not queued", "id", l.HoldID, "err", err)
 		}
 	}
 }
 
-// mailText renders a Japanese-first text mail (base64 UTF-8,
-// Auto-Submitted, null sender) as review's notices are.
-func (s *Service) mailText(to, subject, body string) []byte {
-	var b bytes.Buffer
-	var rnd [12]byte
-	rand.Read(rnd[:])
-	fmt.Fprintf(&b, "From: %s <%s>\r\n", mime.BEncoding.Encode("UTF-8", "情報セキュリティ（dlpguard）"), s.cfg.From)
-	fmt.Fprintf(&b, "To: <%s>\r\n", to)
-	fmt.Fprintf(&b, "Subject: %s\r\n", mime.BEncoding.Encode("UTF-8", subject))
-	fmt.Fprintf(&b, "Date: %s\r\n", s.now().Format(time.RFC1123Z))
-	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\n", hex.EncodeToString(rnd[:]), s.cfg.Hostname)
-	b.WriteString("Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n")
-	b.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n")
-	writeBase64(&b, strings.ReplaceAll(body, "\n", "\r\n"))
-	return b.Bytes()
+// Message is a notice to one person, Japanese first with English below:
+// the review service renders and queues it as its own notices (null
+// sender, Auto-Submitted).
+type Message struct {
+	To                   string
+	SubjectJA, SubjectEN string
+	JA, EN               string
 }
 
-func writeBase64(b *bytes.Buffer, text string) {
-	enc := base64.StdEncoding.EncodeToString([]byte(text))
-	for len(enc) > 76 {
-		b.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	b.WriteString(enc + "\r\n")
-}
-
-func (s *Service) codeMail(l Link, code string) []byte {
+func (s *Service) codeMail(l Link, code string) Message {
 	mins := int(s.cfg.CodeTTL / time.Minute)
-	body := fmt.Sprintf("ダウンロードの確認コード: %s\n\nこのコードは %d 分間有効です。ダウンロードページに入力してください。\n"+
-		"心当たりがない場合は、このメールを破棄してください。\n\n----- English -----\n"+
-		"Your download confirmation code: %s\nIt is valid for %d minutes. Enter it on the download page.\n"+
-		"If you did not ask for it, discard this message.\n", code, mins, code, mins)
-	return s.mailText(l.Recipient, "ダウンロード確認コード / Download confirmation code", body)
+	return Message{To: l.Recipient, SubjectJA: "ダウンロード確認コード", SubjectEN: "Download confirmation code",
+		JA: fmt.Sprintf("ダウンロードの確認コード: %s\n\nこのコードは %d 分間有効です。ダウンロードページに入力してください。\n"+
+			"心当たりがない場合は、このメールを破棄してください。\n", code, mins),
+		EN: fmt.Sprintf("Your download confirmation code: %s\nIt is valid for %d minutes. Enter it on the download page.\n"+
+			"If you did not ask for it, discard this message.\n", code, mins)}
 }
 
-func (s *Service) senderMail(l Link, d Download) []byte {
-	body := fmt.Sprintf("保留番号 %s のダウンロードリンクから、宛先 %s がファイルを初めてダウンロードしました。\n"+
-		"ファイル: %s\n日時: %s\n\n----- English -----\n"+
-		"The recipient %s downloaded a file of your released message %s for the first time.\nFile: %s\nAt: %s\n",
-		l.HoldID, l.Recipient, mask(d.File), s.Time(d.At), l.Recipient, l.HoldID, mask(d.File), s.Time(d.At))
-	return s.mailText(l.Sender, "【ダウンロード】受信者がファイルを受け取りました（"+l.HoldID+"） / Downloaded", body)
+func (s *Service) senderMail(l Link, d Download) Message {
+	return Message{To: l.Sender, SubjectJA: "【ダウンロード】受信者がファイルを受け取りました（" + l.HoldID + "）", SubjectEN: "Downloaded: " + l.HoldID,
+		JA: fmt.Sprintf("保留番号 %s のダウンロードリンクから、宛先 %s がファイルを初めてダウンロードしました。\nファイル: %s\n日時: %s\n",
+			l.HoldID, l.Recipient, mask(d.File), s.Time(d.At)),
+		EN: fmt.Sprintf("The recipient %s downloaded a file of your released message %s for the first time.\nFile: %s\nAt: %s\n",
+			l.Recipient, l.HoldID, mask(d.File), s.Time(d.At))}
 }

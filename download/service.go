@@ -70,10 +70,6 @@ type Config struct {
 	CodeRequests int
 	// NotifySender: the sender is told at each link's first download.
 	NotifySender bool
-	// From is the sender of codes and notices (dlpguard@host); Hostname
-	// names this relay in their Message-IDs.
-	From     string
-	Hostname string
 	// SecureCookies marks the session cookie Secure (TLS here or at the
 	// reverse proxy).
 	SecureCookies bool
@@ -87,9 +83,9 @@ type Config struct {
 type Deps struct {
 	Store Store
 	Audit *audit.Log
-	// Mail queues a message (RFC 5322 bytes) to one address with the null
-	// sender: the codes and the sender's notice.
-	Mail   func(ctx context.Context, to string, msg []byte) error
+	// Mail queues a notice about a held message's release (its ID): the
+	// codes and the sender's notice (review.Service.QueueNotice).
+	Mail   func(ctx context.Context, id string, m Message) error
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -99,7 +95,7 @@ type Service struct {
 	cfg     Config
 	store   Store
 	audit   *audit.Log
-	mail    func(ctx context.Context, to string, msg []byte) error
+	mail    func(ctx context.Context, id string, m Message) error
 	log     *slog.Logger
 	now     func() time.Time
 	proxies []netPrefix

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"dlpguard/hold"
+	"dlpguard/internal/keyfile"
+	"dlpguard/mimemsg"
 	"dlpguard/sqlitedb"
 )
 
@@ -174,7 +176,7 @@ func (s *SQLite) PutFile(ctx context.Context, id string, r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("download file %s: %w", id, err)
 	}
-	if _, err := io.Copy(sw, ctxReader{ctx, r}); err != nil {
+	if _, err := io.Copy(sw, mimemsg.ContextReader(ctx, r)); err != nil {
 		return fmt.Errorf("download file %s: %w", id, err)
 	}
 	if err := sw.Close(); err != nil {
@@ -186,28 +188,7 @@ func (s *SQLite) PutFile(ctx context.Context, id string, r io.Reader) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("download file %s: %w", id, err)
 	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
+	return keyfile.SyncDir(filepath.Dir(path))
 }
 
 type readCloser struct {
@@ -233,7 +214,7 @@ func (s *SQLite) OpenFile(ctx context.Context, id string) (io.ReadCloser, error)
 		f.Close()
 		return nil, fmt.Errorf("download file %s: %w", id, err)
 	}
-	return readCloser{ctxReader{ctx, r}, f}, nil
+	return readCloser{mimemsg.ContextReader(ctx, r), f}, nil
 }
 
 // DeleteFile removes one file's content.

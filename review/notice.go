@@ -270,15 +270,20 @@ func (s *Service) render(n *notice, now time.Time) []byte {
 	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\n", hex.EncodeToString(rnd[:]), s.cfg.Hostname)
 	b.WriteString("Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n")
 	b.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n")
-	text := n.JA.String() + "\n----- English -----\n" + n.EN.String()
-	text = strings.ReplaceAll(text, "\n", "\r\n")
+	writeText(&b, n.JA.String(), n.EN.String())
+	return b.Bytes()
+}
+
+// writeText writes a notice's text, Japanese then English, as base64
+// lines of 76 characters (RFC 2045 §6.8).
+func writeText(b *bytes.Buffer, ja, en string) {
+	text := strings.ReplaceAll(ja+"\n----- English -----\n"+en, "\n", "\r\n")
 	enc := base64.StdEncoding.EncodeToString([]byte(text))
 	for len(enc) > 76 {
 		b.WriteString(enc[:76] + "\r\n")
 		enc = enc[76:]
 	}
 	b.WriteString(enc + "\r\n")
-	return b.Bytes()
 }
 
 // sendNotice queues a notice with the null sender and DSN set (never
@@ -289,17 +294,27 @@ func (s *Service) sendNotice(ctx context.Context, id string, n *notice) {
 	if n == nil || strings.TrimSpace(n.To) == "" {
 		return // the null sender gets no notice
 	}
+	qid, err := s.queueNotice(n)
+	if err != nil {
+		log.Error("review: notice not queued", "to", n.To, "err", err)
+		return
+	}
+	log.Info("review: notice queued", "to", n.To, "queue_id", qid)
+}
+
+// queueNotice renders n and queues it with the null sender and DSN set.
+func (s *Service) queueNotice(n *notice) (string, error) {
 	now := s.now()
 	msg := s.render(n, now)
 	w, err := s.spoolWriter(func(w io.Writer) error { _, err := w.Write(msg); return err })
-	if err == nil {
-		env := &spool.Envelope{ID: w.ID(), From: "", Received: now.UTC(), DSN: true,
-			Recipients: []spool.Recipient{{Address: n.To, Status: spool.Pending}}}
-		if err = w.Commit(env, spool.AreaQueue); err == nil {
-			s.notify(env.ID)
-			log.Info("review: notice queued", "to", n.To, "queue_id", env.ID)
-			return
-		}
+	if err != nil {
+		return "", err
 	}
-	log.Error("review: notice not queued", "to", n.To, "err", err)
+	env := &spool.Envelope{ID: w.ID(), From: "", Received: now.UTC(), DSN: true,
+		Recipients: []spool.Recipient{{Address: n.To, Status: spool.Pending}}}
+	if err := w.Commit(env, spool.AreaQueue); err != nil {
+		return "", err
+	}
+	s.notify(env.ID)
+	return env.ID, nil
 }

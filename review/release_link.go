@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -203,13 +202,7 @@ func (s *Service) linkNotice(outer mimemsg.Header, rec hold.Record, l download.P
 	}
 	ja.WriteString("\nページを開くと、このメールアドレスに確認コードを送ります。コードを入力するとダウンロードできます。\n")
 	en.WriteString("\nThe page sends a confirmation code to this mail address; enter it to download.\n")
-	text := strings.ReplaceAll(ja.String()+"\n----- English -----\n"+en.String(), "\n", "\r\n")
-	enc := base64.StdEncoding.EncodeToString([]byte(text))
-	for len(enc) > 76 {
-		b.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	b.WriteString(enc + "\r\n")
+	writeText(&b, ja.String(), en.String())
 	return b.Bytes()
 }
 
@@ -223,21 +216,15 @@ func sizeText(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// QueueMail queues msg to one address with the null sender (never
-// bounced): the download listener's codes and the sender's notice of the
-// first download go out this way.
-func (s *Service) QueueMail(ctx context.Context, to string, msg []byte) error {
-	w, err := s.spoolWriter(func(w io.Writer) error { _, err := w.Write(msg); return err })
-	if err != nil {
-		return fmt.Errorf("queue mail to %s: %w", to, err)
-	}
-	env := &spool.Envelope{ID: w.ID(), From: "", Received: s.now().UTC(), DSN: true,
-		Recipients: []spool.Recipient{{Address: to, Status: spool.Pending}}}
-	if err := w.Commit(env, spool.AreaQueue); err != nil {
-		return fmt.Errorf("queue mail to %s: %w", to, err)
-	}
-	s.notify(env.ID)
-	return nil
+// QueueNotice queues a notice about held message id (Japanese first,
+// English below) as the review service's own notices are: the download
+// listener's codes and the sender's notice of the first download.
+func (s *Service) QueueNotice(ctx context.Context, id string, m download.Message) error {
+	n := &notice{To: m.To, SubjectJA: m.SubjectJA, SubjectEN: m.SubjectEN}
+	n.JA.WriteString(m.JA)
+	n.EN.WriteString(m.EN)
+	_, err := s.queueNotice(n)
+	return err
 }
 
 // LinkView is one recipient's link as staff see it: never the token.

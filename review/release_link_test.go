@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"dlpguard/audit"
-	"dlpguard/policy"
 	"dlpguard/download"
+	"dlpguard/policy"
 )
 
 // linkFixture is the workflow fixture with release by link: a second
@@ -46,9 +46,9 @@ func newLinkFixture(t *testing.T) *linkFixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	lf := &linkFixture{fixture: f, dlSrv: srv}
-	lf.dl, err = download.New(download.Config{BaseURL: srv.URL, From: "dlpguard@city.example.lg.jp", Hostname: "relay.test", NotifySender: true},
+	lf.dl, err = download.New(download.Config{BaseURL: srv.URL, NotifySender: true},
 		download.Deps{Store: st, Audit: f.stores.Audit, Logger: logger(), Now: f.clock.Now,
-			Mail: func(ctx context.Context, to string, msg []byte) error { return lf.svc.QueueMail(ctx, to, msg) }})
+			Mail: func(ctx context.Context, id string, m download.Message) error { return lf.svc.QueueNotice(ctx, id, m) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ type reviewOptions struct {
 	PassphraseChannel string
 	// Downloads, when set, opens the release by link on the stores
 	// (review.no_key: link); mail queues its codes and notices.
-	Downloads func(st *review.Stores, mail func(ctx context.Context, to string, msg []byte) error) (*download.Service, error)
+	Downloads func(st *review.Stores, mail func(ctx context.Context, id string, m download.Message) error) (*download.Service, error)
 	NoKeyLink bool // review.no_key: link
 }
 
@@ -112,7 +112,7 @@ func openReview(ctx context.Context, o reviewOptions, pol func() *policy.Engine,
 	var svc *review.Service
 	var dl *download.Service
 	if o.Downloads != nil {
-		mail := func(ctx context.Context, to string, msg []byte) error { return svc.QueueMail(ctx, to, msg) }
+		mail := func(ctx context.Context, id string, m download.Message) error { return svc.QueueNotice(ctx, id, m) }
 		if dl, err = o.Downloads(st, mail); err != nil {
 			st.Close()
 			return nil, nil, err

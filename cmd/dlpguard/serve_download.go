@@ -43,7 +43,7 @@ func (r *relay) withDownloads(o reviewOptions) reviewOptions {
 	o.NoKeyLink = cfg.Review.NoKey == "link"
 	d := &downloadSide{cfg: cfg.Download, log: r.log.With("component", "download")}
 	r.downloads = d
-	o.Downloads = func(st *review.Stores, mail func(context.Context, string, []byte) error) (*download.Service, error) {
+	o.Downloads = func(st *review.Stores, mail func(context.Context, string, download.Message) error) (*download.Service, error) {
 		// The hold store's key: the files are held content (3.3.4).
 		key, err := hold.LoadKey(filepath.Join(review.PathsIn(cfg.DataDir).Hold, "hold.key"))
 		if err != nil {
@@ -59,7 +59,7 @@ func (r *relay) withDownloads(o reviewOptions) reviewOptions {
 		}
 		d.svc, err = download.New(download.Config{BaseURL: cfg.Download.BaseURL, Expiry: cfg.Download.Expiry,
 			MaxDownloads: limit, NotifySender: cfg.Download.NotifySender,
-			From: o.NoticeFrom, Hostname: cfg.Hostname, SecureCookies: cfg.Download.SecureCookies || cfg.Download.TLS.CertFile != "",
+			SecureCookies:  cfg.Download.SecureCookies || cfg.Download.TLS.CertFile != "",
 			TrustedProxies: cfg.Download.TrustedProxies, TimeZone: loc},
 			download.Deps{Store: d.store, Audit: st.Audit, Mail: mail, Logger: d.log})
 		if err != nil {
