@@ -136,7 +136,9 @@ func (s *Service) lookup(r *http.Request) (string, Link, error) {
 	return tok, l, err
 }
 
-func sizeText(n int64) string {
+// SizeText is a file size for people (7.9 KB, 25.0 MB), as the page and
+// the notices show it.
+func SizeText(n int64) string {
 	switch {
 	case n >= 1<<20:
 		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
@@ -164,7 +166,7 @@ func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, v v
 			v.Sender = mask(v.Link.SenderName) + " <" + mask(v.Link.Sender) + ">"
 		}
 		for i, f := range v.Link.Files {
-			v.Files = append(v.Files, fileView{N: i, Name: mask(f.Name), Size: sizeText(f.Size)})
+			v.Files = append(v.Files, fileView{N: i, Name: mask(f.Name), Size: SizeText(f.Size)})
 		}
 	}
 	var b bytes.Buffer

@@ -196,7 +196,7 @@ func (s *Service) linkNotice(outer mimemsg.Header, rec hold.Record, l download.P
 		"%s\n(This link is for you only; please do not forward it.)\nAvailable until: %s\n\nFiles:\n",
 		l.Recipient, sender, l.URL, s.downloads.Time(l.Expires))
 	for _, f := range files {
-		line := fmt.Sprintf("  - %s（%s）\n", classify.MaskText(f.Name), sizeText(f.Size))
+		line := fmt.Sprintf("  - %s（%s）\n", classify.MaskText(f.Name), download.SizeText(f.Size))
 		ja.WriteString(line)
 		en.WriteString(strings.Replace(strings.Replace(line, "（", " (", 1), "）", ")", 1))
 	}
@@ -206,15 +206,6 @@ func (s *Service) linkNotice(outer mimemsg.Header, rec hold.Record, l download.P
 	return b.Bytes()
 }
 
-func sizeText(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
 
 // QueueNotice queues a notice about held message id (Japanese first,
 // English below) as the review service's own notices are: the download
