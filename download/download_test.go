@@ -250,3 +250,35 @@ func BenchmarkDownload25MB(b *testing.B) {
 		resp.Body.Close()
 	}
 }
+
+// TestPageMasked: the page shows file names masked as everything people
+// see (classify.MaskText); the file keeps its name on download.
+func TestPageMasked(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	f, err := e.svc.StoreFile(ctx, "attachment", "台帳_123456789018.xlsx", "application/octet-stream", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := e.svc.Publish(ctx, "H2", "user1@city.example.lg.jp", "山田 太郎", []string{"a@example.org"}, []File{f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(ps[0].URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(page), "123456789018") || !strings.Contains(string(page), "9018.xlsx") {
+		t.Fatalf("page not masked: %s", page)
+	}
+	for _, h := range []string{"Content-Security-Policy", "Referrer-Policy", "X-Frame-Options"} {
+		if resp.Header.Get(h) == "" {
+			t.Errorf("no %s", h)
+		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("CSP %q", csp)
+	}
+}

@@ -104,6 +104,8 @@ func headers(h http.Handler) http.Handler {
 		if !strings.HasPrefix(r.URL.Path, "/d/static/") {
 			hh.Set("Cache-Control", "no-store")
 		}
+		// Only the code form is posted: a few bytes.
+		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 		h.ServeHTTP(w, r)
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"dlpguard/audit"
 	"dlpguard/download"
 	"dlpguard/policy"
+	"dlpguard/release"
 )
 
 // linkFixture is the workflow fixture with release by link: a second
@@ -435,5 +436,29 @@ func TestPolicyReleaseMode(t *testing.T) {
 	id, _, _ = lf.hold("p017_personal_list.eml", sender, "nokey@example.net")
 	if _, err := lf.svc.Release(ctx, id, linkKacho, "確認済み"); err == nil || reasonCode(err) != "no_key" {
 		t.Fatalf("mode pgp without a key: %v", err)
+	}
+}
+
+// TestReleaseByLinkProtectsSubject: a Subject with findings leaves only
+// as review.release_subject; the original travels in 元のヘッダー.txt on
+// the download page, never in the notice.
+func TestReleaseByLinkProtectsSubject(t *testing.T) {
+	lf := newLinkFixture(t)
+	ctx := context.Background()
+	id, _, _ := lf.hold("p020_marking.eml", "user189@city.example.lg.jp", "partner@example.com")
+	res, err := lf.svc.Release(ctx, id, linkKacho, "確認済み")
+	if err != nil || res.Method != "link" {
+		t.Fatalf("release: %+v %v", res, err)
+	}
+	raw, text, _ := lf.noticeFor(t, "partner@example.com")
+	subj, _ := noticeText(t, raw)
+	if subj != release.DefaultSubject || strings.Contains(string(raw)+text, "課税台帳") {
+		t.Fatalf("notice subject %q; the original shows: %v", subj, strings.Contains(string(raw)+text, "課税台帳"))
+	}
+	if !strings.Contains(text, "元のヘッダー.txt") || !strings.Contains(text, "本文.txt") {
+		t.Fatalf("files in the notice:\n%s", text)
+	}
+	if len(res.ProtectedHeaders) == 0 || res.ProtectedHeaders[0] != "Subject" {
+		t.Fatalf("protected headers: %v", res.ProtectedHeaders)
 	}
 }

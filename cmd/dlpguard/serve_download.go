@@ -89,7 +89,10 @@ func (d *downloadSide) listen() error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	d.ln = ln
-	d.srv = &http.Server{Handler: d.svc.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+	// ReadTimeout bounds reading a request (the code form is tiny); no
+	// WriteTimeout: a 25 MB file on a slow phone line takes its time.
+	d.srv = &http.Server{Handler: d.svc.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: time.Minute, MaxHeaderBytes: 32 << 10,
 		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 	return nil
 }
