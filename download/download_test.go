@@ -77,7 +77,7 @@ func (e *env) publish(rcpt string, content io.Reader) (string, File) {
 	if err != nil {
 		e.tb.Fatal(err)
 	}
-	ps, err := e.svc.Publish(ctx, "H1", "user1@city.example.lg.jp", "", []string{rcpt}, []File{f})
+	ps, err := e.svc.Publish(ctx, "H1", "user1@city.example.lg.jp", "", []string{rcpt}, []File{f}, "")
 	if err != nil {
 		e.tb.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestPageMasked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := e.svc.Publish(ctx, "H2", "user1@city.example.lg.jp", "山田 太郎", []string{"a@example.org"}, []File{f})
+	ps, err := e.svc.Publish(ctx, "H2", "user1@city.example.lg.jp", "山田 太郎", []string{"a@example.org"}, []File{f}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,9 +118,11 @@ type view struct {
 	Link   *Link
 	Files  []fileView
 	Proven bool
-	Expiry string
-	Sender string
-	Lang   string // the other language's query
+	// Passphrase: the link opens with the officer's passphrase, not a code.
+	Passphrase bool
+	Expiry     string
+	Sender     string
+	Lang       string // the other language's query
 }
 
 type fileView struct {
@@ -162,6 +164,7 @@ func (s *Service) render(w http.ResponseWriter, r *http.Request, status int, v v
 		v.Lang = "?lang=en"
 	}
 	if v.Link != nil {
+		v.Passphrase = v.Link.PassphraseHash != ""
 		v.Expiry = s.Time(v.Link.Expires)
 		v.Sender = mask(v.Link.Sender)
 		if v.Link.SenderName != "" {
@@ -282,6 +285,11 @@ func (s *Service) requestCode(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if l.PassphraseHash != "" {
+		// The officer hands the passphrase over; nothing is mailed.
+		s.render(w, r, http.StatusForbidden, view{Token: tok, Link: &l})
+		return
+	}
 	code, err := newCode()
 	if err != nil {
 		s.render(w, r, http.StatusInternalServerError, view{Msg: "error"})
@@ -336,10 +344,16 @@ func (s *Service) verify(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	var outcome error // saved with the link: a lock must stick
 	l, err := s.store.Update(r.Context(), l.TokenHash, func(l *Link) error {
-		if l.CodeHash == "" || !now.Before(l.CodeExpires) {
-			return errNoCode
+		// A link of the policy's access passphrase takes the passphrase
+		// the officer handed over; the others a mailed code.
+		want, got := l.PassphraseHash, hashPassphrase(l.TokenHash, code)
+		if want == "" {
+			if l.CodeHash == "" || !now.Before(l.CodeExpires) {
+				return errNoCode
+			}
+			want, got = l.CodeHash, hashCode(l.TokenHash, code)
 		}
-		if !equalHex(l.CodeHash, hashCode(l.TokenHash, code)) {
+		if !equalHex(want, got) {
 			l.CodeTries++
 			if l.CodeTries >= s.cfg.CodeTries {
 				l.LockedAt, l.CodeHash = now.UTC(), ""

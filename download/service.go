@@ -205,7 +205,10 @@ type Published struct {
 // Publish creates one link per recipient to files (3.3.5: each recipient
 // proves their own mailbox) and audits it; the URLs carry the tokens and
 // go only into the recipients' notices.
-func (s *Service) Publish(ctx context.Context, holdID, sender, senderName string, recipients []string, files []File) ([]Published, error) {
+//
+// A passphrase (not empty: the policy's access passphrase) opens every
+// link instead of a mailed code; only its hash is kept.
+func (s *Service) Publish(ctx context.Context, holdID, sender, senderName string, recipients []string, files []File, passphrase string) ([]Published, error) {
 	now := s.now()
 	links := make([]Link, 0, len(recipients))
 	out := make([]Published, 0, len(recipients))
@@ -216,6 +219,9 @@ func (s *Service) Publish(ctx context.Context, holdID, sender, senderName string
 		}
 		l := Link{TokenHash: hashToken(tok), HoldID: holdID, Recipient: rcpt, Sender: sender, SenderName: senderName,
 			Files: files, Created: now.UTC(), Expires: now.Add(s.cfg.Expiry).UTC(), MaxDownloads: s.cfg.MaxDownloads}
+		if passphrase != "" {
+			l.PassphraseHash = hashPassphrase(l.TokenHash, passphrase)
+		}
 		if l.MaxDownloads < 0 {
 			l.MaxDownloads = 0
 		}
@@ -229,8 +235,12 @@ func (s *Service) Publish(ctx context.Context, holdID, sender, senderName string
 	for _, f := range files {
 		names = append(names, map[string]any{"name": f.Name, "kind": f.Kind, "size": f.Size, "sha256": f.SHA256})
 	}
+	access := "code"
+	if passphrase != "" {
+		access = "passphrase"
+	}
 	s.auditLog(ctx, "system", ActionPublish, holdID, map[string]any{"recipients": recipients, "files": names,
-		"expires": now.Add(s.cfg.Expiry).UTC()})
+		"expires": now.Add(s.cfg.Expiry).UTC(), "access": access})
 	return out, nil
 }
 
@@ -321,6 +331,13 @@ func newCode() (string, error) {
 
 func hashCode(tokenHash, code string) string {
 	h := sha256.Sum256([]byte("dlpguard download code\x00" + tokenHash + "\x00" + code))
+	return hex.EncodeToString(h[:])
+}
+
+// hashPassphrase: spaces and case do not matter (read out on the phone).
+func hashPassphrase(tokenHash, p string) string {
+	p = strings.ToLower(strings.Join(strings.Fields(p), ""))
+	h := sha256.Sum256([]byte("dlpguard download passphrase\x00" + tokenHash + "\x00" + p))
 	return hex.EncodeToString(h[:])
 }
 

@@ -68,6 +68,10 @@ type Link struct {
 	CodeTries    int       `json:"code_tries,omitempty"`
 	CodeRequests int       `json:"code_requests,omitempty"`
 	LockedAt     time.Time `json:"locked_at,omitzero"`
+	// PassphraseHash: the link opens with a passphrase the releasing
+	// officer hands over by another channel (the policy's access
+	// passphrase) instead of a mailed code.
+	PassphraseHash string `json:"passphrase_hash,omitempty"`
 	// Sessions proven by a code: hash of the cookie value → expiry.
 	Sessions map[string]time.Time `json:"sessions,omitempty"`
 	// SenderTold: the sender was told of the first download.

@@ -43,11 +43,21 @@ release:
 	for _, bad := range []struct{ yaml, field string }{
 		{"release:\n  mode: zip\n", "release.mode"},
 		{"release:\n  levels:\n    IV: {mode: link}\n", "release.levels.IV"},
+		{"release:\n  mode: pgp\n  access: passphrase\n", "release.access"},
+		{"release:\n  mode: link\n  access: sms\n", "release.access"},
 	} {
 		_, err := Parse([]byte(string(DefaultYAML())+bad.yaml), "b.yaml")
 		if err == nil || !strings.Contains(err.Error(), bad.field) {
 			t.Errorf("%q: %v, want an error naming %s", bad.yaml, err, bad.field)
 		}
+	}
+	y = strings.Replace(string(DefaultYAML()), "  - id: personal-list-hold\n", "  - id: personal-list-hold\n    release: {mode: link, access: passphrase}\n", 1)
+	a, err := Parse([]byte(y), "a.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, acc := a.ReleaseAccess([]string{"mynumber-hold", "personal-list-hold"}, "I"); m != ReleaseLink || acc != AccessPassphrase {
+		t.Errorf("access: %q %q", m, acc)
 	}
 	y = strings.Replace(string(DefaultYAML()), "  - id: personal-list-hold\n", "  - id: personal-list-hold\n    release: {mode: ppap}\n", 1)
 	if _, err := Parse([]byte(y), "r.yaml"); err == nil || !strings.Contains(err.Error(), "rules[") || !strings.Contains(err.Error(), "ppap") {

@@ -27,18 +27,25 @@ import (
 // releaseMode is how the policy in force lets this message leave
 // (policy.ReleaseMode: per rule, per level; "" when it names none).
 func (s *Service) releaseMode(rec hold.Record) string {
+	mode, _ := s.releaseAccess(rec)
+	return mode
+}
+
+// releaseAccess is releaseMode with, for links, the policy's access
+// (policy.AccessPassphrase: a passphrase the officer hands over).
+func (s *Service) releaseAccess(rec hold.Record) (mode, access string) {
 	if s.policy == nil {
-		return ""
+		return "", ""
 	}
 	e := s.policy()
 	if e == nil {
-		return ""
+		return "", ""
 	}
 	ids := make([]string, 0, len(rec.Verdict.Rules))
 	for _, r := range rec.Verdict.Rules {
 		ids = append(ids, r.ID)
 	}
-	return e.ReleaseMode(ids, string(rec.Level))
+	return e.ReleaseAccess(ids, string(rec.Level))
 }
 
 // byLink reports whether a release goes by download link: content that
@@ -115,7 +122,17 @@ func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, rea
 			}
 		}
 	}
-	links, err := s.downloads.Publish(ctx, id, rec.Envelope.From, senderName, rec.Envelope.Recipients, files)
+	// Where the policy says so, the links open with a passphrase the
+	// officer hands over by another channel (never mailed), else with a
+	// code mailed to each recipient.
+	var pass string
+	if _, access := s.releaseAccess(rec); access == policy.AccessPassphrase {
+		if pass, err = release.NewPassphrase(); err != nil {
+			s.downloads.Discard(ctx, files)
+			return nil, err
+		}
+	}
+	links, err := s.downloads.Publish(ctx, id, rec.Envelope.From, senderName, rec.Envelope.Recipients, files, pass)
 	if err != nil {
 		s.downloads.Discard(ctx, files)
 		return nil, fmt.Errorf("review release %s: %w", id, err)
@@ -125,7 +142,7 @@ func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, rea
 	// lose); a failure revokes the links published.
 	var queued []string
 	for _, l := range links {
-		msg := s.linkNotice(rr.Outer, rec, l, senderName, files)
+		msg := s.linkNotice(rr.Outer, rec, l, senderName, files, pass != "")
 		w, err := s.spoolWriter(func(w io.Writer) error { _, err := w.Write(msg); return err })
 		if err == nil {
 			env := &spool.Envelope{ID: w.ID(), From: rec.Envelope.From, Received: s.now().UTC(),
@@ -157,8 +174,17 @@ func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, rea
 	details["queue_id"], details["queue_ids"], details["content_sha256"], details["approvers"] = queued[0], queued, rec.ContentSHA256, rec.Approvals
 	details["encryption"], details["parts"], details["parts_checked"], details["protected_headers"] = "link", rr.Parts, rr.PartsChecked, rr.ProtectedHeaders
 	details["links"] = links
-	log.Info("review: released by link", "actor", a.Address, "links", len(links), "files", len(files))
-	s.sendNotice(ctx, id, releasedNotice(s, rec, "link"))
+	n := releasedNotice(s, rec, "link")
+	if pass != "" {
+		// 3.3.5: the passphrase goes by another channel, from the officer.
+		res.Passphrase, res.PassphraseHandoff = pass, s.handoff(rec)
+		details["passphrase_to"] = rec.Envelope.Recipients
+		n = decisionNotice(s, rec, "released")
+		fmt.Fprintf(&n.JA, "\n添付ファイル等はメールから外し、受信者ごとのダウンロードリンクで送りました（対策基準 3.3.5）。ダウンロードページはパスワードで開きます。パスワードは承認者 %s が、メール以外の手段（%s）で受信者に伝えます。\n", rec.Actor, s.cfg.PassphraseChannel)
+		fmt.Fprintf(&n.EN, "\nThe attachments left the mail: each recipient got a download link of their own (standard 3.3.5). The download page opens with a passphrase, which the approver %s gives the recipients by a channel other than mail.\n", rec.Actor)
+	}
+	log.Info("review: released by link", "actor", a.Address, "links", len(links), "files", len(files), "passphrase", pass != "")
+	s.sendNotice(ctx, id, n)
 	return res, nil
 }
 
@@ -167,7 +193,7 @@ func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, rea
 // replaced, 3.3.5), and a Japanese-first text naming the sender, the
 // files (masked as everything people see), their sizes, the expiry and
 // this recipient's link.
-func (s *Service) linkNotice(outer mimemsg.Header, rec hold.Record, l download.Published, senderName string, files []download.File) []byte {
+func (s *Service) linkNotice(outer mimemsg.Header, rec hold.Record, l download.Published, senderName string, files []download.File, passphrase bool) []byte {
 	var b bytes.Buffer
 	var h textproto.Header
 	for i := len(outer) - 1; i >= 0; i-- {
@@ -200,12 +226,16 @@ func (s *Service) linkNotice(outer mimemsg.Header, rec hold.Record, l download.P
 		ja.WriteString(line)
 		en.WriteString(strings.Replace(strings.Replace(line, "（", " (", 1), "）", ")", 1))
 	}
-	ja.WriteString("\nページを開くと、このメールアドレスに確認コードを送ります。コードを入力するとダウンロードできます。\n")
-	en.WriteString("\nThe page sends a confirmation code to this mail address; enter it to download.\n")
+	if passphrase {
+		ja.WriteString("\nダウンロードにはパスワードが必要です。パスワードは送信元の担当者から電話などメール以外の方法でお知らせします。\n")
+		en.WriteString("\nThe page asks for a password, which the sender's office gives you by telephone or in person, never by mail.\n")
+	} else {
+		ja.WriteString("\nページを開くと、このメールアドレスに確認コードを送ります。コードを入力するとダウンロードできます。\n")
+		en.WriteString("\nThe page sends a confirmation code to this mail address; enter it to download.\n")
+	}
 	writeText(&b, ja.String(), en.String())
 	return b.Bytes()
 }
-
 
 // QueueNotice queues a notice about held message id (Japanese first,
 // English below) as the review service's own notices are: the download

@@ -462,3 +462,50 @@ func TestReleaseByLinkProtectsSubject(t *testing.T) {
 		t.Fatalf("protected headers: %v", res.ProtectedHeaders)
 	}
 }
+
+// TestReleaseByLinkPassphrase: where the policy says access: passphrase,
+// the officer gets a passphrase once (with whom to give it and how), the
+// notice says it comes by another channel and carries none, no code is
+// mailed, and the passphrase (spaces, case aside) opens the page.
+func TestReleaseByLinkPassphrase(t *testing.T) {
+	lf := newLinkFixture(t)
+	ctx := context.Background()
+	y := strings.Replace(string(policy.DefaultYAML()), "\nrules:\n", "\n"+testDepartments+"\nrules:\n", 1)
+	y = strings.Replace(y, "  - id: personal-list-hold\n", "  - id: personal-list-hold\n    release: {mode: link, access: passphrase}\n", 1)
+	e, err := policy.Parse([]byte(y), "pass.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf.pol = e
+	rcpt := "contact19@example.org"
+	id, _, raw := lf.hold("p017_personal_list.eml", "user521@city.example.lg.jp", rcpt)
+	res, err := lf.svc.Release(ctx, id, linkKacho, "確認済み")
+	if err != nil || res.Method != "link" || res.Passphrase == "" || res.PassphraseHandoff == nil {
+		t.Fatalf("release: %+v %v", res, err)
+	}
+	rawN, text, link := lf.noticeFor(t, rcpt)
+	if strings.Contains(string(rawN)+text, res.Passphrase) || !strings.Contains(text, "パスワードは送信元の担当者から電話など") {
+		t.Fatalf("notice:\n%s", text)
+	}
+	c := newHTTPClient(t)
+	if st, page := c.do("GET", link, nil); st != 200 || strings.Contains(page, "send-code") || !strings.Contains(page, "パスワード") {
+		t.Fatalf("page: %d %s", st, page)
+	}
+	if st, _ := c.do("POST", link+"/code", url.Values{}); st != http.StatusForbidden {
+		t.Fatalf("code request on a passphrase link: %d", st)
+	}
+	typed := strings.ToUpper(strings.ReplaceAll(res.Passphrase, "-", "- "))
+	typed = strings.ReplaceAll(typed, "- ", "-  ")
+	if st, page := c.do("POST", link+"/verify", url.Values{"code": {typed}}); st != 200 || !strings.Contains(page, "/f/") {
+		t.Fatalf("passphrase: %d %s", st, page)
+	}
+	st, body := c.do("GET", link+"/f/1", nil)
+	if want := sha256.Sum256(xlsxOf(t, raw)); st != 200 || sha256.Sum256([]byte(body)) != want {
+		t.Fatalf("download: %d", st)
+	}
+	for _, m := range lf.up.To(rcpt) {
+		if _, s := noticeText(t, m.Data); strings.Contains(s, "確認コード:") {
+			t.Fatal("a code was mailed for a passphrase link")
+		}
+	}
+}
