@@ -13,11 +13,9 @@ import (
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
-	"dlpguard/audit"
 	"dlpguard/download"
+	"dlpguard/internal/chrometest"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 // chrome is one headless Chromium (Debian's chromium) that saves
 // downloads into dir and keeps what pages wrote on the console.
@@ -31,29 +29,9 @@ type chrome struct {
 
 func newChrome(t *testing.T) *chrome {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("skipping browser test: %s is missing (install the Debian package chromium)", chromiumPath)
-	}
-	// No network on the test machines: without these flags Chromium
-	// hangs on lookups for updates, sync and the like.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(420, 860), // a phone's width: the page is for phones too
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	tctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	// A phone's width: the page is for phones too.
+	tctx := chrometest.Start(t, 420, 860)
 	c := &chrome{t: t, ctx: tctx, dir: t.TempDir()}
-	if err := chromedp.Do(tctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
 	msgs := chromedp.Console(tctx)
 	go func() {
 		for m, err := range msgs {
@@ -153,14 +131,8 @@ func TestBrowserReleaseByLink(t *testing.T) {
 	c.screenshot("download-code")
 	before := len(lf.up.To(a))
 	c.do("ask for a code", chromedp.Click(chromedp.ID("send-code")), chromedp.WaitVisible(chromedp.ID("msg")))
-	waitFor(t, "the code mail", func() bool { return len(lf.up.To(a)) > before })
-	msgs := lf.up.To(a)
-	_, text := noticeText(t, msgs[len(msgs)-1].Data)
-	m := codeRE.FindStringSubmatch(text)
-	if m == nil {
-		t.Fatalf("no code in %q", text)
-	}
-	c.do("enter the code", chromedp.SendKeys(chromedp.ID("code"), m[1]), chromedp.Click(chromedp.ID("verify")),
+	code := lf.mailedCode(t, a, before)
+	c.do("enter the code", chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Click(chromedp.ID("verify")),
 		chromedp.WaitVisible(chromedp.CSS("a.file")))
 	c.screenshot("download-files")
 	c.do("download the xlsx", chromedp.Click(chromedp.CSS(`a.file[href$="/f/1"]`)))
@@ -230,11 +202,5 @@ func TestBrowserReleaseByLink(t *testing.T) {
 		t.Fatalf("console messages (CSP violations are errors too): %q", errs)
 	}
 
-	acts := lf.actions(t, id)
-	for _, w := range []string{audit.Release, download.ActionPublish, download.ActionCodeRequest, download.ActionCodeOK,
-		download.ActionCodeFailure, download.ActionLocked, download.ActionDownload, download.ActionRefused, download.ActionRevoke} {
-		if acts[w] == 0 {
-			t.Errorf("no audit entry %s (have %v)", w, acts)
-		}
-	}
+	lf.auditedSteps(t, id)
 }

@@ -136,6 +136,13 @@ func (lf *linkFixture) code(t *testing.T, b *httpClient, link, rcpt string) stri
 	if st, page := b.do("POST", link+"/code", url.Values{}); st != 200 || !strings.Contains(page, "確認コードをメールで送信しました") {
 		t.Fatalf("code request: %d %s", st, page)
 	}
+	return lf.mailedCode(t, rcpt, before)
+}
+
+// mailedCode waits for the mail after the first before to rcpt and
+// returns the code in it.
+func (lf *linkFixture) mailedCode(t *testing.T, rcpt string, before int) string {
+	t.Helper()
 	waitFor(t, "code mail", func() bool { return len(lf.up.To(rcpt)) > before })
 	msgs := lf.up.To(rcpt)
 	_, text := noticeText(t, msgs[len(msgs)-1].Data)
@@ -144,6 +151,18 @@ func (lf *linkFixture) code(t *testing.T, b *httpClient, link, rcpt string) stri
 		t.Fatalf("no code in %q", text)
 	}
 	return m[1]
+}
+
+// auditedSteps: every step of a release by link left its audit entry.
+func (lf *linkFixture) auditedSteps(t *testing.T, id string) {
+	t.Helper()
+	acts := lf.actions(t, id)
+	for _, w := range []string{audit.Release, download.ActionPublish, download.ActionCodeRequest, download.ActionCodeFailure,
+		download.ActionCodeOK, download.ActionDownload, download.ActionRefused, download.ActionLocked, download.ActionRevoke} {
+		if acts[w] == 0 {
+			t.Errorf("no audit entry %s (have %v)", w, acts)
+		}
+	}
 }
 
 func (lf *linkFixture) actions(t *testing.T, id string) map[string]int {
@@ -278,13 +297,7 @@ func TestReleaseByLink(t *testing.T) {
 		t.Fatalf("unknown token: %d", st)
 	}
 
-	acts := lf.actions(t, id)
-	for _, w := range []string{audit.Release, download.ActionPublish, download.ActionCodeRequest, download.ActionCodeFailure,
-		download.ActionCodeOK, download.ActionDownload, download.ActionRefused, download.ActionLocked, download.ActionRevoke} {
-		if acts[w] == 0 {
-			t.Errorf("no audit entry %s (have %v)", w, acts)
-		}
-	}
+	lf.auditedSteps(t, id)
 	es, _, _ := lf.stores.Audit.List(ctx, audit.Filter{Subject: id, Action: download.ActionDownload})
 	if len(es) != 1 || !strings.Contains(string(es[0].Details), hex.EncodeToString(want[:])) || !strings.Contains(string(es[0].Details), "linktest/1.0") {
 		t.Fatalf("download entry: %+v", es)
