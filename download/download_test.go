@@ -282,3 +282,30 @@ func TestPageMasked(t *testing.T) {
 		t.Errorf("CSP %q", csp)
 	}
 }
+
+// TestClientIP: X-Forwarded-For names the client only when the peer is
+// a trusted reverse proxy (download.trusted_proxies); otherwise the peer.
+func TestClientIP(t *testing.T) {
+	s, err := New(Config{BaseURL: "https://dl.example", TrustedProxies: []string{"10.0.0.5", "fd00::/64"}},
+		Deps{Store: &SQLite{}, Audit: &audit.Log{}, Mail: func(context.Context, string, Message) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ peer, xff, want string }{
+		{"10.0.0.5:4711", "203.0.113.7", "203.0.113.7"},
+		{"10.0.0.5:4711", "198.51.100.1, 203.0.113.7", "203.0.113.7"}, // the proxy's own addition counts
+		{"[fd00::1]:443", "2001:db8::9", "2001:db8::9"},
+		{"192.0.2.1:4711", "203.0.113.7", "192.0.2.1"}, // not a proxy: the header is the client's word
+		{"10.0.0.5:4711", "", "10.0.0.5"},
+		{"10.0.0.5:4711", "junk", "10.0.0.5"},
+	} {
+		r := httptest.NewRequest("GET", "/d/x", nil)
+		r.RemoteAddr = c.peer
+		if c.xff != "" {
+			r.Header.Set("X-Forwarded-For", c.xff)
+		}
+		if got := s.clientIP(r); got != c.want {
+			t.Errorf("%s %q: %s, want %s", c.peer, c.xff, got, c.want)
+		}
+	}
+}
