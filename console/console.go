@@ -228,6 +228,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST "+p+"/holds/{id}/release", c.authed(c.handleRelease, false))
 	mux.HandleFunc("POST "+p+"/holds/{id}/reject", c.authed(c.handleReject, false))
 	mux.HandleFunc("POST "+p+"/holds/{id}/false-positive", c.authed(c.handleFalsePositive, false))
+	mux.HandleFunc("POST "+p+"/holds/{id}/links/revoke", c.authed(c.handleRevokeLinks, false))
 	mux.HandleFunc("GET "+p+"/history", c.authed(c.handleHistory, false))
 	mux.HandleFunc("GET "+p+"/audit", c.authed(c.handleAudit, true))
 	mux.HandleFunc("GET "+p+"/audit.csv", c.authed(c.handleAuditExport("csv"), true))

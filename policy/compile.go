@@ -357,6 +357,7 @@ func compileWork(data []byte, filename string, now time.Time) (*Engine, []Proble
 
 	e.limits = c.limits(&f.Limits)
 	c.essentials(f, e.rules, known)
+	e.release = c.releaseModes(f)
 
 	if c.skipped > 0 {
 		// an error among those left out still refuses the file

@@ -24,6 +24,8 @@ import (
 //	POST /api/v1/holds/{id}/release         {"reason": "...", "encryption": "none", "exception": "EX-…"} (the last two optional)
 //	POST /api/v1/holds/{id}/reject          {"reason": "..."}
 //	POST /api/v1/holds/{id}/false-positive  {"detector": "...", "location": "...", "reason": "..."}
+//	GET  /api/v1/holds/{id}/links           download links of a release by link, with every download
+//	POST /api/v1/holds/{id}/links/revoke    {"reason": "..."}: ends them (the sender or an approver)
 //	GET  /api/v1/delays/{id}/{cancel|send}  signed link from the sender's notice: a confirmation page
 //	POST /api/v1/delays/{id}/{cancel|send}  the same link, confirmed
 //
@@ -36,6 +38,8 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/holds/{id}/release", s.auth(s.handleRelease))
 	mux.HandleFunc("POST /api/v1/holds/{id}/reject", s.auth(s.handleReject))
 	mux.HandleFunc("POST /api/v1/holds/{id}/false-positive", s.auth(s.handleFalsePositive))
+	mux.HandleFunc("GET /api/v1/holds/{id}/links", s.auth(s.handleLinks))
+	mux.HandleFunc("POST /api/v1/holds/{id}/links/revoke", s.auth(s.handleRevokeLinks))
 	mux.HandleFunc("GET /api/v1/delays/{id}/{action}", s.handleDelayPage)
 	mux.HandleFunc("POST /api/v1/delays/{id}/{action}", s.handleDelayAction)
 	return mux

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"dlpguard/audit"
+	"dlpguard/download"
 	"dlpguard/hold"
 	"dlpguard/keyring"
 	"dlpguard/policy"
@@ -91,6 +92,10 @@ type Config struct {
 	// recipients, as told to the releasing officer (Japanese; default
 	// 電話または手渡し). Never this mail.
 	PassphraseChannel string
+	// NoKeyLink: a release that must encrypt, to a recipient without a
+	// public key, goes by download link (Deps.Downloads) instead of being
+	// refused or sent with a passphrase (review.no_key: link).
+	NoKeyLink bool
 	// ReleaseSubject replaces, on release, a Subject that carried findings
 	// (default release.DefaultSubject); the original goes inside the
 	// encryption (3.3.5).
@@ -116,6 +121,10 @@ type Deps struct {
 	Schedule func(id string, due time.Time)
 	Logger   *slog.Logger
 	Now      func() time.Time
+
+	// Downloads releases by download link (review.no_key: link); nil:
+	// no link releases.
+	Downloads *download.Service
 }
 
 // Service is the hold-and-release workflow.
@@ -136,6 +145,8 @@ type Service struct {
 	db      *DB
 	linkKey []byte
 	delayMu sync.Mutex // one delayed message moved or cancelled at a time
+
+	downloads *download.Service // release by link; nil: none
 	// decideMu serialises final decisions (release, reject) in this
 	// process, so a reject racing a release cannot leave a queued copy.
 	decideMu sync.Mutex
@@ -179,7 +190,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	s := &Service{cfg: cfg, holds: d.Holds, audit: d.Audit, keys: d.Keys, policy: d.Policy,
-		spool: d.Spool, notify: d.Notify, sched: d.Schedule, log: d.Logger, now: d.Now,
+		spool: d.Spool, notify: d.Notify, sched: d.Schedule, log: d.Logger, now: d.Now, downloads: d.Downloads,
 		lastLogin: map[string]time.Time{}, lastFailed: map[string]time.Time{}}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"dlpguard/audit"
+	"dlpguard/download"
 	"dlpguard/hold"
 	"dlpguard/policy"
 	"dlpguard/release"
@@ -196,6 +197,9 @@ type ReleaseResult struct {
 	// encrypted 元のヘッダー.txt.pgp.
 	Exception        string   `json:"exception,omitempty"`
 	ProtectedHeaders []string `json:"protected_headers,omitempty"`
+	// Links are the recipients' download links of a release by link
+	// (method "link"): recipient and expiry, never the token.
+	Links []download.Published `json:"links,omitempty"`
 }
 
 // Handoff tells the releasing officer whom to give the passphrase and by
@@ -306,13 +310,21 @@ func (s *Service) release(ctx context.Context, id string, a Actor, reason string
 	// Class I/II never leaves in clear; a record of an older version
 	// without the flag falls back to its level (3.3.5).
 	requireEnc := rec.Handling.RequireEncryption || rec.Level == "I" || rec.Level == "II"
+	if link, err := s.byLink(rec, requireEnc, o); err != nil {
+		return nil, nil, err
+	} else if link {
+		// A release by link queues the recipients' notices itself (not
+		// through the staging spool above).
+		res, err := s.releaseLink(ctx, rec, a, reason, o, approved, need, details, log)
+		return res, nil, err
+	}
 	// The release is prepared before the approval is recorded: a release
 	// refused (no key, content_mismatch …) leaves no approval behind, and
 	// the next attempt records its own reason.
 	var rr *release.Result
 	w, err := s.spoolWriter(s.staged, func(w io.Writer) error {
 		var err error
-		rr, err = s.sendRelease(ctx, w, rec, requireEnc, o, log)
+		rr, err = s.sendRelease(ctx, w, rec, requireEnc, o, log, nil)
 		return err
 	})
 	if err != nil {

@@ -48,6 +48,8 @@ type relay struct {
 	audit      auditCheck
 	legacy     legacyHolds // plaintext holds of older versions left in spool/hold
 
+	downloads *downloadSide // release by link; nil when off
+
 	draining    atomic.Bool
 	stopOnce    sync.Once
 	stopErr     error
@@ -100,7 +102,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 
 	// Held and delayed messages go to the review service: encrypted hold
 	// store, notices, approvals and encryption on release (3.3.5, 3.3.4).
-	r.review, r.stores, err = openReview(context.Background(), reviewOptionsFrom(cfg), r.policy.Engine, r.store, r.queue, log.With("component", "review"))
+	r.review, r.stores, err = openReview(context.Background(), r.withDownloads(reviewOptionsFrom(cfg)), r.policy.Engine, r.store, r.queue, log.With("component", "review"))
 	if err != nil {
 		return r, fmt.Errorf("review: %w", err)
 	}
@@ -215,6 +217,10 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		r.icapAddr = icapLn.Addr().String()
 	}
 
+	if err := r.downloads.listen(); err != nil {
+		return r, err
+	}
+
 	qctx, cancel := context.WithCancel(context.Background())
 	r.queueCancel = cancel
 	// The policy file is also reloaded when it changes on disk.
@@ -253,6 +259,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 			}
 		}()
 	}
+	r.downloads.serve(r.fail)
 	httpAddr := "off"
 	if r.ops != nil {
 		httpAddr = r.ops.Addr().String()
@@ -326,6 +333,9 @@ func (r *relay) stop(d time.Duration) error {
 		cancel()
 	}
 	r.serveWG.Wait()
+	if err := r.downloads.stop(); err != nil {
+		errs = append(errs, fmt.Errorf("download: %w", err))
+	}
 	if r.queueCancel != nil {
 		r.queueCancel()
 		if err := <-r.queueDone; err != nil && !errors.Is(err, context.Canceled) {
@@ -370,6 +380,9 @@ func (r *relay) reload(cfg *config.Config) {
 	}
 	if old.Hostname != cfg.Hostname {
 		restart = append(restart, "hostname")
+	}
+	if downloadChanged(old, cfg) {
+		restart = append(restart, "download")
 	}
 	if old.Upstream.Address != cfg.Upstream.Address || old.Upstream.StartTLS != cfg.Upstream.StartTLS ||
 		old.Upstream.Username != cfg.Upstream.Username || old.Upstream.Password != cfg.Upstream.Password ||
