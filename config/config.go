@@ -35,6 +35,8 @@ type Config struct {
 	Policy   PolicyRef `yaml:"policy"`
 	Review   Review    `yaml:"review"`
 	ICAP     ICAP      `yaml:"icap"`
+	// Directory is the city's AD/LDAP (departments, approvers, sign-in).
+	Directory Directory `yaml:"directory"`
 }
 
 // SMTP is the receiving side.
@@ -292,6 +294,8 @@ func Default() *Config {
 		Review: Review{HoldFor: 7 * 24 * time.Hour, Retention: 30 * 24 * time.Hour, NoKey: "refuse", TimeZone: "Asia/Tokyo", RemindBefore: 24 * time.Hour, PassphraseChannel: "電話または手渡し"},
 		ICAP:   ICAP{MaxConnections: 100, MaxBodySize: 100 << 20},
 		HTTP:   HTTP{Listen: "127.0.0.1:8025"},
+
+		Directory: defaultDirectory(),
 	}
 }
 
@@ -333,6 +337,9 @@ func Load(path string) (*Config, error) {
 			return nil, fmt.Errorf("config %s: upstream.password_file: %w", path, err)
 		}
 		c.Upstream.Password = strings.TrimRight(string(pw), "\r\n")
+	}
+	if err := c.loadDirectory(base); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
 }
@@ -408,6 +415,9 @@ func (c *Config) validate() error {
 		if _, _, err := net.SplitHostPort(c.ICAP.Listen); err != nil {
 			return verr("icap.listen", "%q is not host:port", c.ICAP.Listen)
 		}
+	}
+	if err := c.Directory.validate(); err != nil {
+		return err
 	}
 	if c.ICAP.MaxConnections <= 0 {
 		return verr("icap.max_connections", "must be positive")

@@ -437,3 +437,10 @@ func (c *Client) byDN(conn *ldap.Conn, dn string) (Person, error) {
 	p := c.person(entries[0])
 	return p, c.groupsOf(conn, &p)
 }
+
+// CheckDN reports whether s is a distinguished name (for the config's
+// group settings).
+func CheckDN(s string) error {
+	_, err := ldap.ParseDN(s)
+	return err
+}
