@@ -124,6 +124,8 @@ type Config struct {
 	Timeout time.Duration
 	// CacheSize is the number of entries kept (default 10000).
 	CacheSize int
+	// Now is the clock of the cache (default time.Now; tests).
+	Now func() time.Time
 }
 
 // Source says where an answer came from.
@@ -230,7 +232,10 @@ func New(cfg Config, log *slog.Logger) (*Client, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	c := &Client{cfg: cfg, attrs: def.merge(cfg.Attrs), log: log, now: time.Now, inflight: map[string]*call{}}
+	c := &Client{cfg: cfg, attrs: def.merge(cfg.Attrs), log: log, now: cfg.Now, inflight: map[string]*call{}}
+	if c.now == nil {
+		c.now = time.Now
+	}
 	c.cache, err = lru.New[string, cached](cfg.CacheSize)
 	if err != nil {
 		return nil, fmt.Errorf("directory: cache: %w", err)

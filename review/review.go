@@ -116,6 +116,10 @@ type Deps struct {
 	Schedule func(id string, due time.Time)
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Directory is the city's directory (*directory.Client): departments
+	// and approvers at hold time and at each action; nil: the policy's
+	// departments only.
+	Directory Directory
 }
 
 // Service is the hold-and-release workflow.
@@ -125,6 +129,7 @@ type Service struct {
 	audit   *audit.Log
 	keys    *keyring.Keyring
 	policy  func() *policy.Engine
+	dir     Directory
 	spool   *spool.Store
 	notify  func(string)
 	sched   func(string, time.Time)
@@ -175,7 +180,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		cfg.LinkKeyFile = filepath.Join(cfg.DataDir, "link.key")
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	s := &Service{cfg: cfg, holds: d.Holds, audit: d.Audit, keys: d.Keys, policy: d.Policy,
+	s := &Service{cfg: cfg, holds: d.Holds, audit: d.Audit, keys: d.Keys, policy: d.Policy, dir: d.Directory,
 		spool: d.Spool, notify: d.Notify, sched: d.Schedule, log: d.Logger, now: d.Now,
 		lastLogin: map[string]time.Time{}, lastFailed: map[string]time.Time{}}
 	if s.log == nil {
