@@ -30,6 +30,9 @@ type reviewOptions struct {
 	RemindBefore   time.Duration // reminder lead time; 0: none
 	// PassphraseChannel is named to the officer for the passphrase.
 	PassphraseChannel string
+	// Directory is the city's directory (departments and approvers);
+	// nil: the policy's departments only.
+	Directory review.Directory
 }
 
 // openReview opens the hold store, audit log and keyring in the data
@@ -62,7 +65,7 @@ func openReview(ctx context.Context, o reviewOptions, pol func() *policy.Engine,
 	if remind <= 0 {
 		remind = -1 // off
 	}
-	deps := review.Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Policy: pol, Spool: sp, Logger: log}
+	deps := review.Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Policy: pol, Spool: sp, Logger: log, Directory: o.Directory}
 	if q != nil {
 		// Released messages go out now; delayed ones of an earlier
 		// version's spool when due.
