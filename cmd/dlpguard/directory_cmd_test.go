@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"dlpguard/config"
 	"dlpguard/internal/ldaptest"
 	"dlpguard/policy"
 )
@@ -84,5 +87,50 @@ rules:
 	}
 	if code := run([]string{"directory", "test", "--config", cfgPath}, nil, &out, &errb); code != 2 {
 		t.Fatalf("without --address: %d, want 2", code)
+	}
+}
+
+// TestServeDirectoryOverSMTP: the relay configured with the directory
+// holds a message received over SMTP under the sender's department from
+// the directory and sends the approver notice to the directory's
+// manager, not to the security team.
+func TestServeDirectoryOverSMTP(t *testing.T) {
+	s := ldaptest.Start(t, ldaptest.City)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ldap.pw"), []byte(ldaptest.ServicePW), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "dlpguard.yaml")
+	if err := os.WriteFile(cfgFile, []byte("hostname: relay.test\ndata_dir: data\nsmtp:\n  listen: [\"127.0.0.1:0\"]\nhttp:\n  listen: \"\"\n"+
+		"review:\n  security_team: [security@city.example.lg.jp]\n"+
+		"directory:\n  url: "+s.URL+"\n  bind_dn: "+ldaptest.ServiceDN+"\n  password_file: ldap.pw\n  base_dn: "+ldaptest.ADBase+
+		"\n  approver_group: cn=承認者,ou=Groups,ou=ad,dc=city,dc=example\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := startRelay(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.shutdown(time.Second)
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "samples", "p017_personal_list.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, text := smtpSend(t, r.smtpAddrs[0], "taro.yamada@city.example.lg.jp", "contact19@example.org", raw); !strings.Contains(text, "held as") {
+		t.Fatalf("not held: %q", text)
+	}
+	box := func(addr string) int {
+		files, _ := os.ReadDir(filepath.Join(cfg.DataDir, "mailbox", addr, "new"))
+		return len(files)
+	}
+	hkWait(t, "approver notices", func() bool {
+		return box("shimin.kacho@city.example.lg.jp") == 1 && box("hanako.suzuki@city.example.lg.jp") == 1
+	})
+	if n := box("security@city.example.lg.jp"); n != 0 {
+		t.Errorf("%d notices to the security team", n)
 	}
 }
