@@ -195,6 +195,11 @@ type Client struct {
 
 	mu       sync.Mutex
 	inflight map[string]*call
+	// downUntil: the directory failed to answer; until then Resolve does
+	// not dial again (a black-holed server would make every permission
+	// check wait for the timeout).
+	downUntil time.Time
+	downErr   error
 }
 
 type call struct {

@@ -146,7 +146,13 @@ func TestCacheStaleFailClosed(t *testing.T) {
 	if _, err := c.Resolve(ctx, hanako); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("uncached while down: %v", err)
 	}
+	// Back up: asked again once the retry pause has passed (not before:
+	// a black-holed server must not make every check wait).
 	s.Restart()
+	if _, err := c.Resolve(ctx, taro); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("within the retry pause: %v", err)
+	}
+	clk.add(retryDown)
 	if r, err := c.Resolve(ctx, taro); err != nil || r.Source != FromDirectory {
 		t.Fatalf("after restart: %v %+v", err, r)
 	}

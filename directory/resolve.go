@@ -11,6 +11,10 @@ import (
 	"github.com/go-ldap/ldap/v3"
 )
 
+// retryDown is how long Resolve waits before asking an unreachable
+// directory again (at most the TTL).
+const retryDown = 15 * time.Second
+
 // Resolve says who the sender addr is: department, manager and approvers
 // (3.3.5). A fresh answer is cached for CacheTTL; past that the directory
 // is asked again, and when it cannot be reached the last good answer
@@ -29,9 +33,20 @@ func (c *Client) Resolve(ctx context.Context, addr string) (Resolution, error) {
 		r.Source = FromCache
 		return r, old.err
 	}
-	fresh := c.fetch(ctx, key)
-	if fresh.err == nil || errors.Is(fresh.err, ErrNotFound) {
-		return fresh.res, fresh.err
+	var fresh cached
+	c.mu.Lock()
+	down, downErr := now.Before(c.downUntil), c.downErr
+	c.mu.Unlock()
+	if down {
+		fresh.err = downErr
+	} else {
+		fresh = c.fetch(ctx, key)
+		if fresh.err == nil || errors.Is(fresh.err, ErrNotFound) {
+			return fresh.res, fresh.err
+		}
+		c.mu.Lock()
+		c.downUntil, c.downErr = now.Add(min(retryDown, c.cfg.CacheTTL)), fresh.err
+		c.mu.Unlock()
 	}
 	if had && now.Sub(old.fetched) < c.cfg.CacheTTL+c.cfg.StaleFor {
 		c.log.Warn("directory: unreachable, serving the last good answer", "address", key,

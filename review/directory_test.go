@@ -140,8 +140,10 @@ func TestDirectoryDownFailsClosed(t *testing.T) {
 	}
 	waitFor(t, "security team notice", func() bool { return len(f.up.To(dirSecurity)) == 1 })
 
-	// A personnel change: the new manager decides after the TTL.
+	// A personnel change: the new manager decides once the directory
+	// is back (asked again after its retry pause) and the TTL has passed.
 	s.Restart()
+	f.clock.Add(time.Minute)
 	s.Replace("cn=taro.yamada,ou=Users,ou=ad,dc=city,dc=example", "manager", "cn=shin.kacho,ou=Users,ou=ad,dc=city,dc=example")
 	shin := Actor{Address: dirShin, Role: RoleApprover}
 	if err := can(shin); err != nil {
