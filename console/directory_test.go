@@ -28,9 +28,9 @@ func dirConsole(t *testing.T) (*fixture, *ldaptest.Server) {
 	s := ldaptest.Start(t, ldaptest.City)
 	dc, err := directory.New(directory.Config{URL: s.URL, BindDN: ldaptest.ServiceDN, Password: ldaptest.ServicePW,
 		BaseDN: ldaptest.ADBase, Schema: directory.SchemaAD,
-		ApproverGroup: "cn=承認者,ou=Groups,ou=ad,dc=city,dc=example",
-		AdminGroup:    "cn=情報政策課,ou=Groups,ou=ad,dc=city,dc=example",
-		AuditorGroup:  "cn=監査,ou=Groups,ou=ad,dc=city,dc=example"}, logger())
+		ApproverGroup: ldaptest.ApproverGroup,
+		AdminGroup:    ldaptest.AdminGroup,
+		AuditorGroup:  ldaptest.AuditorGroup}, logger())
 	if err != nil {
 		t.Fatal(err)
 	}

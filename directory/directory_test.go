@@ -12,10 +12,6 @@ import (
 )
 
 const (
-	adGroups      = "ou=Groups,ou=ad,dc=city,dc=example"
-	approverGroup = "cn=承認者," + adGroups
-	adminGroup    = "cn=情報政策課," + adGroups
-	auditorGroup  = "cn=監査," + adGroups
 	olApprovers   = "cn=approvers,ou=groups,ou=ol,dc=city,dc=example"
 	shiminKachoDN = "cn=shimin.kacho,ou=Users,ou=ad,dc=city,dc=example"
 	taroDN        = "cn=taro.yamada,ou=Users,ou=ad,dc=city,dc=example"
@@ -38,9 +34,25 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// wantErr fails t unless err is want (nil: no error); it reports
+// whether an error was expected, so the caller stops there.
+func wantErr(t *testing.T, err, want error) bool {
+	t.Helper()
+	if want == nil {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if !errors.Is(err, want) {
+		t.Fatalf("err = %v, want %v", err, want)
+	}
+	return true
+}
+
 func adConfig(url string) Config {
 	return Config{URL: url, BindDN: ldaptest.ServiceDN, Password: ldaptest.ServicePW, BaseDN: ldaptest.ADBase,
-		Schema: SchemaAD, ApproverGroup: approverGroup, AdminGroup: adminGroup, AuditorGroup: auditorGroup,
+		Schema: SchemaAD, ApproverGroup: ldaptest.ApproverGroup, AdminGroup: ldaptest.AdminGroup, AuditorGroup: ldaptest.AuditorGroup,
 		CacheTTL: 10 * time.Minute, StaleFor: 30 * time.Minute}
 }
 
@@ -88,14 +100,8 @@ func TestResolve(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := tc.c.Resolve(context.Background(), tc.addr)
-			if tc.err != nil {
-				if !errors.Is(err, tc.err) {
-					t.Fatalf("err = %v, want %v", err, tc.err)
-				}
+			if wantErr(t, err, tc.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if r.Department != tc.dept || r.Manager != tc.manager || !slices.Equal(r.Approvers, tc.approvers) || r.Source != FromDirectory {
 				t.Errorf("got dept %q manager %q approvers %q source %s; want %q %q %q directory",
@@ -218,14 +224,8 @@ func TestAuthenticate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := c.Authenticate(ctx, tc.user, tc.pw)
-			if tc.err != nil {
-				if !errors.Is(err, tc.err) {
-					t.Fatalf("err = %v, want %v", err, tc.err)
-				}
+			if wantErr(t, err, tc.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !slices.Equal(a.Roles, tc.roles) || !slices.Equal(a.Departments, tc.depts) {
 				t.Errorf("roles %q departments %q, want %q %q", a.Roles, a.Departments, tc.roles, tc.depts)

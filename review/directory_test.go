@@ -31,7 +31,7 @@ func dirFixture(t *testing.T) (*fixture, *ldaptest.Server) {
 	s := ldaptest.Start(t, ldaptest.City)
 	f := newFixture(t, "", nil, func(c *Config) { c.SecurityTeam = []string{dirSecurity} })
 	c, err := directory.New(directory.Config{URL: s.URL, BindDN: ldaptest.ServiceDN, Password: ldaptest.ServicePW,
-		BaseDN: ldaptest.ADBase, Schema: directory.SchemaAD, ApproverGroup: "cn=承認者,ou=Groups,ou=ad,dc=city,dc=example",
+		BaseDN: ldaptest.ADBase, Schema: directory.SchemaAD, ApproverGroup: ldaptest.ApproverGroup,
 		CacheTTL: 10 * time.Minute, StaleFor: 20 * time.Minute, Now: f.clock.Now}, logger())
 	if err != nil {
 		t.Fatal(err)

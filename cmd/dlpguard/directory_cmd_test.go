@@ -41,7 +41,7 @@ rules:
 	write("ldap.pw", ldaptest.ServicePW+"\n")
 	cfg := "data_dir: data\npolicy:\n  file: policy.yaml\ndirectory:\n  url: " + s.URL + "\n  bind_dn: " + ldaptest.ServiceDN +
 		"\n  password_file: ldap.pw\n  base_dn: " + ldaptest.ADBase + "\n  schema: ad\n" +
-		"  approver_group: cn=承認者,ou=Groups,ou=ad,dc=city,dc=example\n"
+		"  approver_group: " + ldaptest.ApproverGroup + "\n"
 	write("dlpguard.yaml", cfg)
 	cfgPath := filepath.Join(dir, "dlpguard.yaml")
 
@@ -104,7 +104,7 @@ func TestServeDirectoryOverSMTP(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte("hostname: relay.test\ndata_dir: data\nsmtp:\n  listen: [\"127.0.0.1:0\"]\nhttp:\n  listen: \"\"\n"+
 		"review:\n  security_team: [security@city.example.lg.jp]\n"+
 		"directory:\n  url: "+s.URL+"\n  bind_dn: "+ldaptest.ServiceDN+"\n  password_file: ldap.pw\n  base_dn: "+ldaptest.ADBase+
-		"\n  approver_group: cn=承認者,ou=Groups,ou=ad,dc=city,dc=example\n"), 0o600); err != nil {
+		"\n  approver_group: "+ldaptest.ApproverGroup+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(cfgFile)

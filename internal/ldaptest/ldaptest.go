@@ -41,6 +41,10 @@ const (
 	ServicePW    = "service-secret"
 	ADBase       = "ou=ad,dc=city,dc=example"
 	OpenLDAPBase = "ou=ol,dc=city,dc=example"
+	// Groups of the AD-like tree.
+	ApproverGroup = "cn=承認者,ou=Groups,ou=ad,dc=city,dc=example"
+	AdminGroup    = "cn=情報政策課,ou=Groups,ou=ad,dc=city,dc=example"
+	AuditorGroup  = "cn=監査,ou=Groups,ou=ad,dc=city,dc=example"
 )
 
 // Binaries of Debian's slapd package.
@@ -142,6 +146,11 @@ func (s *Server) start() error {
 	}
 	addr := l.Addr().String()
 	l.Close()
+	return s.run(addr)
+}
+
+// run starts slapd on addr and waits until it accepts connections.
+func (s *Server) run(addr string) error {
 	url := "ldap://" + addr
 	var stderr bytes.Buffer
 	// -d 0: stay in the foreground, so that the test owns the process.
@@ -152,8 +161,7 @@ func (s *Server) start() error {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		select {
 		case err := <-done:
 			return fmt.Errorf("slapd exited: %v: %s", err, stderr.String())
@@ -164,7 +172,6 @@ func (s *Server) start() error {
 			s.URL, s.Addr, s.cmd, s.done = url, addr, cmd, done
 			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	cmd.Process.Kill()
 	<-done
@@ -185,24 +192,9 @@ func (s *Server) Stop() {
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
-	var stderr bytes.Buffer
-	cmd := exec.Command(slapdPath, "-f", filepath.Join(s.dir, "slapd.conf"), "-h", s.URL+"/", "-d", "0")
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("ldaptest: restart slapd: %v", err)
+	if err := s.run(s.Addr); err != nil {
+		s.t.Fatalf("ldaptest: restart: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if c, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			s.cmd, s.done = cmd, done
-			return
-		}
-	}
-	cmd.Process.Kill()
-	<-done
-	s.t.Fatalf("ldaptest: slapd did not come back on %s: %s", s.Addr, stderr.String())
 }
 
 // Replace sets attr of dn to values, as the directory's administrators
