@@ -402,6 +402,7 @@ func (c *Console) authed(next func(http.ResponseWriter, *http.Request, *page), a
 		var err error
 		if s.dirUser != nil {
 			u = *s.dirUser
+			u.Disabled = c.dirSessionGone(r.Context(), s.dirUser)
 		} else {
 			u, err = c.users.Get(r.Context(), s.username)
 		}

@@ -15,6 +15,9 @@ import (
 // groups.
 type DirectoryAuth interface {
 	Authenticate(ctx context.Context, username, password string) (directory.Account, error)
+	// Resolve is asked (through its cache) on every request of a
+	// directory session: an account disabled or removed since ends it.
+	Resolve(ctx context.Context, addr string) (directory.Resolution, error)
 }
 
 // Errors of a directory sign-in.
@@ -118,4 +121,16 @@ func hasRole(roles []string, r string) bool {
 		}
 	}
 	return false
+}
+
+// dirSessionGone reports whether the directory account of a session has
+// been disabled or removed since it signed in (known within the cache's
+// TTL). An unreachable directory does not end sessions: every decision
+// is checked against the directory again (review.Service.Authorize).
+func (c *Console) dirSessionGone(ctx context.Context, u *User) bool {
+	if c.d.Directory == nil {
+		return true
+	}
+	_, err := c.d.Directory.Resolve(ctx, u.Email)
+	return errors.Is(err, directory.ErrNotFound)
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -23,10 +24,11 @@ const (
 // dirConsole is the console fixture with the city's directory (a real
 // slapd): departments and approvers for the review service, sign-in for
 // the console.
-func dirConsole(t *testing.T) (*fixture, *ldaptest.Server) {
+func dirConsole(t *testing.T) (*fixture, *ldaptest.Server, *testClock) {
 	t.Helper()
 	s := ldaptest.Start(t, ldaptest.City)
-	dc, err := directory.New(directory.Config{URL: s.URL, BindDN: ldaptest.ServiceDN, Password: ldaptest.ServicePW,
+	clk := &testClock{t: time.Now()}
+	dc, err := directory.New(directory.Config{URL: s.URL, BindDN: ldaptest.ServiceDN, Password: ldaptest.ServicePW, Now: clk.Now,
 		BaseDN: ldaptest.ADBase, Schema: directory.SchemaAD,
 		ApproverGroup: ldaptest.ApproverGroup,
 		AdminGroup:    ldaptest.AdminGroup,
@@ -35,7 +37,7 @@ func dirConsole(t *testing.T) (*fixture, *ldaptest.Server) {
 		t.Fatal(err)
 	}
 	// The directory's approvers decide, not the administrators.
-	return newFixtureDir(t, func(c *review.Config) { c.AdminsApprove = false }, dc), s
+	return newFixtureDir(t, func(c *review.Config) { c.AdminsApprove = false }, dc), s, clk
 }
 
 // TestDirectorySignIn: directory users sign in with the same form (the
@@ -45,7 +47,7 @@ func dirConsole(t *testing.T) (*fixture, *ldaptest.Server) {
 // with slapd stopped the directory users cannot sign in and the local
 // break-glass account can.
 func TestDirectorySignIn(t *testing.T) {
-	f, s := dirConsole(t)
+	f, s, clk := dirConsole(t)
 	id := f.hold("p020_marking.eml", dirTaro, "partner@example.com")
 
 	for _, tc := range []struct {
@@ -84,6 +86,17 @@ func TestDirectorySignIn(t *testing.T) {
 		t.Fatalf("release: %d %.500s", r.status, r.body)
 	}
 	waitFor(t, "delivery", func() bool { return len(f.up.To("partner@example.com")) == 1 })
+
+	// Disabled in the directory: the session ends once the cache has
+	// expired.
+	s.Replace("cn=shimin.kacho,ou=Users,ou=ad,dc=city,dc=example", "userAccountControl", "514")
+	if r := c.get("/console/holds"); r.status != 200 {
+		t.Fatalf("within the TTL: %d", r.status)
+	}
+	clk.Add(11 * time.Minute)
+	if r := c.get("/console/holds"); r.status != http.StatusSeeOther || !strings.Contains(r.header.Get("Location"), "/login") {
+		t.Fatalf("disabled account's session: %d %s", r.status, r.header.Get("Location"))
+	}
 
 	// Lockout: MaxFailures (3) wrong passwords lock the name, even for
 	// the right password.
@@ -125,7 +138,7 @@ func TestDirectorySignIn(t *testing.T) {
 // signs in with the directory password and releases a message from their
 // department (the approver notice went to them, from the directory).
 func TestBrowserDirectoryRelease(t *testing.T) {
-	f, _ := dirConsole(t)
+	f, _, _ := dirConsole(t)
 	b := newBrowser(t)
 	id := f.hold("p020_marking.eml", dirTaro, "partner@example.com")
 	waitFor(t, "approver notice to the directory's manager", func() bool {
