@@ -122,21 +122,24 @@ func (c *Client) resolveNow(ctx context.Context, addr string) (Resolution, error
 		}
 	}
 	if c.cfg.ApproverGroup != "" && p.Department != "" {
+		// 3.3.5: the approver group approves for its members' own
+		// department only. Two requests whatever the group's size: the
+		// group's member list, and the people of the department.
 		members, err := c.groupMembers(conn, c.cfg.ApproverGroup)
 		if err != nil {
 			return Resolution{}, err
 		}
+		inGroup := make(map[string]bool, len(members))
 		for _, dn := range members {
-			q, err := c.byDN(conn, dn)
-			if errors.Is(err, ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return Resolution{}, err
-			}
-			// 3.3.5: the approver group approves for its members' own
-			// department only.
-			if q.Department == p.Department {
+			inGroup[normDN(dn)] = true
+		}
+		staff, err := c.search(conn, c.cfg.BaseDN, ldap.ScopeWholeSubtree,
+			"("+ldap.EscapeFilter(c.attrs.Department)+"="+ldap.EscapeFilter(p.Department)+")", 0)
+		if err != nil {
+			return Resolution{}, err
+		}
+		for _, e := range staff {
+			if q := c.person(e); inGroup[normDN(q.DN)] && q.Department == p.Department {
 				add(q)
 			}
 		}
@@ -196,4 +199,23 @@ func (c *Client) Run(ctx context.Context) {
 			c.Refresh(ctx)
 		}
 	}
+}
+
+// normDN is a DN in one spelling (case and spaces), for comparing the
+// group's member values with entries' DNs; an unparsable DN stays as it
+// is, lower case.
+func normDN(dn string) string {
+	d, err := ldap.ParseDN(dn)
+	if err != nil {
+		return strings.ToLower(dn)
+	}
+	parts := make([]string, 0, len(d.RDNs))
+	for _, rdn := range d.RDNs {
+		var as []string
+		for _, a := range rdn.Attributes {
+			as = append(as, strings.ToLower(a.Type)+"="+strings.ToLower(a.Value))
+		}
+		parts = append(parts, strings.Join(as, "+"))
+	}
+	return strings.Join(parts, ",")
 }
