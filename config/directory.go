@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,6 +70,11 @@ func (d *Directory) validate() error {
 			return verr("directory.start_tls", "is for ldap:// (ldaps:// is TLS already)")
 		}
 	case strings.HasPrefix(d.URL, "ldap://"):
+		// Sign-in binds carry staff passwords: never in clear over the
+		// network (loopback is for tests and a local proxy).
+		if !d.StartTLS && !loopbackURL(d.URL) {
+			return verr("directory.start_tls", "must be true with an ldap:// URL to another host (passwords would cross the network in clear); or use ldaps://")
+		}
 	default:
 		return verr("directory.url", "%q: want ldaps://host or ldap://host", d.URL)
 	}
@@ -102,6 +108,19 @@ func (d *Directory) validate() error {
 		return verr("directory.timeout", "must be positive")
 	}
 	return nil
+}
+
+// loopbackURL reports whether an ldap:// URL names this machine.
+func loopbackURL(u string) bool {
+	host := strings.TrimSuffix(strings.TrimPrefix(u, "ldap://"), "/")
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // loadDirectory makes the directory's file paths relative to base and

@@ -44,14 +44,15 @@ func TestDirectorySettings(t *testing.T) {
 	}
 	for _, bad := range []struct{ yaml, want string }{
 		{"directory:\n  url: http://dc1\n  base_dn: dc=x\n", "directory.url"},
-		{"directory:\n  url: ldap://dc1\n", "directory.base_dn"},
-		{"directory:\n  url: ldap://dc1\n  base_dn: dc=x\n  schema: novell\n", "directory.schema"},
-		{"directory:\n  url: ldap://dc1\n  base_dn: dc=x\n  approver_group: not a dn\n", "directory.approver_group"},
-		{"directory:\n  url: ldap://dc1\n  base_dn: dc=x\n  bind_dn: cn=a,dc=x\n", "directory.password_file"},
+		{"directory:\n  url: ldap://dc1\n  start_tls: true\n", "directory.base_dn"},
+		{"directory:\n  url: ldap://dc1.city.example\n  base_dn: dc=x\n", "directory.start_tls"},
+		{"directory:\n  url: ldap://127.0.0.1\n  base_dn: dc=x\n  schema: novell\n", "directory.schema"},
+		{"directory:\n  url: ldap://127.0.0.1\n  base_dn: dc=x\n  approver_group: not a dn\n", "directory.approver_group"},
+		{"directory:\n  url: ldap://127.0.0.1\n  base_dn: dc=x\n  bind_dn: cn=a,dc=x\n", "directory.password_file"},
 		{"directory:\n  url: ldaps://dc1\n  base_dn: dc=x\n  start_tls: true\n", "directory.start_tls"},
-		{"directory:\n  url: ldap://dc1\n  base_dn: dc=x\n  cache_ttl: 0s\n", "directory.cache_ttl"},
-		{"directory:\n  url: ldap://dc1\n  base_dn: dc=x\n  stale_for: -1m\n", "directory.stale_for"},
-		{"directory:\n  url: ldap://dc1\n  base_dn: dc=x\n  attributes: {colour: red}\n", "colour"},
+		{"directory:\n  url: ldap://127.0.0.1\n  base_dn: dc=x\n  cache_ttl: 0s\n", "directory.cache_ttl"},
+		{"directory:\n  url: ldap://127.0.0.1\n  base_dn: dc=x\n  stale_for: -1m\n", "directory.stale_for"},
+		{"directory:\n  url: ldap://127.0.0.1\n  base_dn: dc=x\n  attributes: {colour: red}\n", "colour"},
 	} {
 		if _, err := Parse([]byte(bad.yaml), Default()); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%q: %v, want an error naming %s", bad.yaml, err, bad.want)

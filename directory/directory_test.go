@@ -251,3 +251,42 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestTLS: ldaps:// and ldap:// with StartTLS verify the server's
+// certificate against ca_file; a certificate the client does not trust
+// is no answer (ErrUnavailable: fail closed), never a fallback to clear
+// text.
+func TestTLS(t *testing.T) {
+	s := ldaptest.Start(t, ldaptest.City)
+	for _, tc := range []struct {
+		name     string
+		url      string
+		startTLS bool
+		caFile   string
+		ok       bool
+	}{
+		{"ldaps with ca_file", s.LDAPSURL, false, s.CAFile, true},
+		{"starttls with ca_file", s.URL, true, s.CAFile, true},
+		{"ldaps, untrusted certificate", s.LDAPSURL, false, "", false},
+		{"starttls, untrusted certificate", s.URL, true, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := adConfig(tc.url)
+			cfg.StartTLS, cfg.CAFile = tc.startTLS, tc.caFile
+			c, _ := newClient(t, cfg)
+			r, err := c.Resolve(context.Background(), taro)
+			if tc.ok {
+				if err != nil || r.Department != "市民課" {
+					t.Fatalf("%v %+v", err, r)
+				}
+				if _, err := c.Authenticate(context.Background(), "shimin.kacho", "pw-shimin.kacho"); err != nil {
+					t.Fatalf("sign-in over TLS: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnavailable) || r.Department != "" {
+				t.Fatalf("untrusted: %v %+v, want ErrUnavailable", err, r)
+			}
+		})
+	}
+}

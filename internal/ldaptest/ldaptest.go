@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,9 +56,13 @@ const (
 
 // Server is one running slapd.
 type Server struct {
-	// URL is ldap://127.0.0.1:PORT.
-	URL  string
-	Addr string
+	// URL is ldap://127.0.0.1:PORT (StartTLS offered), LDAPSURL
+	// ldaps://127.0.0.1:PORT; CAFile the PEM CA of the server's
+	// certificate (for 127.0.0.1).
+	URL      string
+	Addr     string
+	LDAPSURL string
+	CAFile   string
 	dir  string
 	cmd  *exec.Cmd
 	done chan error
@@ -88,6 +93,9 @@ func Start(t testing.TB, ldif string) *Server {
 	if err := os.WriteFile(filepath.Join(dir, "ad.schema"), []byte(adSchema), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := writeCerts(dir); err != nil {
+		t.Fatal(err)
+	}
 	conf := filepath.Join(dir, "slapd.conf")
 	if err := os.WriteFile(conf, []byte(slapdConf(dir)), 0o600); err != nil {
 		t.Fatal(err)
@@ -99,7 +107,7 @@ func Start(t testing.TB, ldif string) *Server {
 	if out, err := exec.Command(slapaddPath, "-f", conf, "-l", ldifPath).CombinedOutput(); err != nil {
 		t.Fatalf("ldaptest: slapadd: %v\n%s", err, out)
 	}
-	s := &Server{dir: dir, t: t}
+	s := &Server{dir: dir, t: t, CAFile: filepath.Join(dir, "ca.pem")}
 	var lastErr error
 	for range 5 {
 		if lastErr = s.start(); lastErr == nil {
@@ -116,6 +124,8 @@ func slapdConf(dir string) string {
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
 include %[1]s/ad.schema
+TLSCertificateFile %[1]s/server.pem
+TLSCertificateKeyFile %[1]s/server.key
 modulepath /usr/lib/ldap
 moduleload back_mdb
 pidfile %[1]s/slapd.pid
@@ -140,21 +150,34 @@ access to *
 // start runs slapd on a port just found free (another process may take
 // it in between: Start retries).
 func (s *Server) start() error {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+	// Both held open at once, so that they differ; closed before slapd
+	// binds them.
+	var addrs [2]string
+	var lns []net.Listener
+	for i := range addrs {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return err
+		}
+		lns = append(lns, l)
+		addrs[i] = l.Addr().String()
 	}
-	addr := l.Addr().String()
-	l.Close()
-	return s.run(addr)
+	for _, l := range lns {
+		l.Close()
+	}
+	return s.run(addrs[0], addrs[1])
 }
 
-// run starts slapd on addr and waits until it accepts connections.
-func (s *Server) run(addr string) error {
-	url := "ldap://" + addr
+// run starts slapd on addr (ldap://) and tlsAddr (ldaps://) and waits
+// until it accepts connections.
+func (s *Server) run(addr, tlsAddr string) error {
+	url, tlsURL := "ldap://"+addr, "ldaps://"+tlsAddr
 	var stderr bytes.Buffer
 	// -d 0: stay in the foreground, so that the test owns the process.
-	cmd := exec.Command(slapdPath, "-f", filepath.Join(s.dir, "slapd.conf"), "-h", url+"/", "-d", "0")
+	cmd := exec.Command(slapdPath, "-f", filepath.Join(s.dir, "slapd.conf"), "-h", url+"/ "+tlsURL+"/", "-d", "0")
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("slapd: %w", err)
@@ -169,7 +192,7 @@ func (s *Server) run(addr string) error {
 		}
 		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
 			c.Close()
-			s.URL, s.Addr, s.cmd, s.done = url, addr, cmd, done
+			s.URL, s.Addr, s.LDAPSURL, s.cmd, s.done = url, addr, tlsURL, cmd, done
 			return nil
 		}
 	}
@@ -192,7 +215,7 @@ func (s *Server) Stop() {
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
-	if err := s.run(s.Addr); err != nil {
+	if err := s.run(s.Addr, strings.TrimPrefix(s.LDAPSURL, "ldaps://")); err != nil {
 		s.t.Fatalf("ldaptest: restart: %v", err)
 	}
 }
