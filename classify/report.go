@@ -108,6 +108,9 @@ func (s *Scanner) record(d int, val string, conf Confidence, a, b int) {
 // recordB is record for a value in a scratch buffer: a value seen before
 // costs no allocation.
 func (s *Scanner) recordB(d int, vb []byte, conf Confidence, a, b int) {
+	if s.ocr {
+		conf = ocrConfidence(d, vb, conf)
+	}
 	m := s.values[d]
 	if m == nil {
 		m = map[string]Confidence{}

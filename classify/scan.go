@@ -29,6 +29,7 @@ type Scanner struct {
 	// a Message-ID, References or In-Reply-To header: its <…@…> are
 	// no addresses
 	idHeader bool
+	ocr      bool // the text was read by OCR (inspect: location "… (OCR)")
 	buf      []byte
 	base     int64 // absolute offset of buf[0] in the current text
 	pos      int   // next position to scan
@@ -112,6 +113,7 @@ func (s *Scanner) startText(ch inspect.Chunk) {
 	s.noopOK = false
 	l := strings.ToLower(s.loc)
 	s.idHeader = strings.HasPrefix(l, "header:message-id") || strings.HasPrefix(l, "header:references") || strings.HasPrefix(l, "header:in-reply-to")
+	s.ocr = strings.HasSuffix(s.loc, ocrSuffix)
 	s.buf = s.buf[:0]
 	s.base, s.pos = 0, 0
 	s.skip = false

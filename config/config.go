@@ -18,6 +18,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"dlpguard/inspect/ocr"
 )
 
 // Config is the whole configuration.
@@ -35,8 +37,36 @@ type Config struct {
 	Policy   PolicyRef `yaml:"policy"`
 	Review   Review    `yaml:"review"`
 	ICAP     ICAP      `yaml:"icap"`
+	Inspect  Inspect   `yaml:"inspect"`
 	// Directory is the city's AD/LDAP (departments, approvers, sign-in).
 	Directory Directory `yaml:"directory"`
+}
+
+// Inspect are settings of the inspection that are the server's, not the
+// policy's (the policy file has its own limits).
+type Inspect struct {
+	OCR OCR `yaml:"ocr"`
+}
+
+// OCR reads the text of images and scanned PDF pages with Tesseract
+// (3.3.5: a scanned form is not a blind spot). See inspect/ocr.
+type OCR struct {
+	// Enabled is auto (on when Command and the languages are installed),
+	// true (on; missing Tesseract stops the start) or false.
+	Enabled     string        `yaml:"enabled"`
+	Command     string        `yaml:"command"`
+	Languages   string        `yaml:"languages"`
+	MaxPages    int           `yaml:"max_pages"`
+	MaxPixels   int64         `yaml:"max_pixels"`
+	Timeout     time.Duration `yaml:"timeout"`
+	Concurrency int           `yaml:"concurrency"`
+	MaxMemory   Size          `yaml:"max_memory"`
+}
+
+// Options are the OCR settings for ocr.New.
+func (o OCR) Options() ocr.Config {
+	return ocr.Config{Enabled: o.Enabled, Command: o.Command, Languages: o.Languages, MaxPages: o.MaxPages,
+		MaxPixels: o.MaxPixels, Timeout: o.Timeout, Concurrency: o.Concurrency, MaxMemory: int64(o.MaxMemory)}
 }
 
 // SMTP is the receiving side.
@@ -294,6 +324,11 @@ func Default() *Config {
 		Review: Review{HoldFor: 7 * 24 * time.Hour, Retention: 30 * 24 * time.Hour, NoKey: "refuse", TimeZone: "Asia/Tokyo", RemindBefore: 24 * time.Hour, PassphraseChannel: "電話または手渡し"},
 		ICAP:   ICAP{MaxConnections: 100, MaxBodySize: 100 << 20},
 		HTTP:   HTTP{Listen: "127.0.0.1:8025"},
+		Inspect: Inspect{OCR: func() OCR {
+			d := ocr.DefaultConfig()
+			return OCR{Enabled: d.Enabled, Command: d.Command, Languages: d.Languages, MaxPages: d.MaxPages,
+				MaxPixels: d.MaxPixels, Timeout: d.Timeout, Concurrency: d.Concurrency, MaxMemory: Size(d.MaxMemory)}
+		}()},
 
 		Directory: defaultDirectory(),
 	}
@@ -405,6 +440,9 @@ func verr(path, format string, args ...any) error {
 }
 
 func (c *Config) validate() error {
+	if err := c.Inspect.OCR.validate(); err != nil {
+		return err
+	}
 	if c.Hostname == "" || strings.ContainsAny(c.Hostname, " \t\r\n") {
 		return verr("hostname", "must be a host name")
 	}
@@ -697,4 +735,26 @@ func lineOf(root *yaml.Node, path string) int {
 		}
 	}
 	return line
+}
+
+func (o OCR) validate() error {
+	switch {
+	case o.Enabled != "auto" && o.Enabled != "true" && o.Enabled != "false":
+		return verr("inspect.ocr.enabled", "%q is not auto, true or false", o.Enabled)
+	case strings.TrimSpace(o.Command) == "":
+		return verr("inspect.ocr.command", "must not be empty")
+	case o.Languages == "" || strings.ContainsAny(o.Languages, " /\t"):
+		return verr("inspect.ocr.languages", "%q is not a Tesseract language list (e.g. jpn+eng)", o.Languages)
+	case o.MaxPages < 1:
+		return verr("inspect.ocr.max_pages", "must be at least 1")
+	case o.MaxPixels < 10000:
+		return verr("inspect.ocr.max_pixels", "must be at least 10000")
+	case o.Timeout < time.Second:
+		return verr("inspect.ocr.timeout", "must be at least 1s")
+	case o.Concurrency < 1:
+		return verr("inspect.ocr.concurrency", "must be at least 1")
+	case o.MaxMemory != 0 && o.MaxMemory < 64<<20:
+		return verr("inspect.ocr.max_memory", "must be 0 (no limit) or at least 64MiB")
+	}
+	return nil
 }

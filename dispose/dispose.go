@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"dlpguard/classify"
+	"dlpguard/inspect"
 	"dlpguard/policy"
 	"dlpguard/smtpproxy"
 	"dlpguard/smtpproxy/spool"
@@ -112,6 +113,9 @@ type Config struct {
 	// (ImportLegacyHolds); the relay's budget comes with Dispose's ctx.
 	InspectTimeout time.Duration
 	Now            func() time.Time
+	// OCR reads images and scanned PDF pages (the server's inspect.ocr);
+	// nil: they are not read, and the policy decides on them unread.
+	OCR inspect.OCR
 }
 
 // Disposer decides and applies; it is the relay's smtpproxy.Disposer.
@@ -185,7 +189,7 @@ func (d *Disposer) evaluate(ctx context.Context, env *spool.Envelope, f *os.File
 			}
 		}()
 		v, err := eng.Evaluate(ctx, io.NewSectionReader(f, 0, env.Size), policy.Input{
-			Sender: env.From, Recipients: rcpts, Size: env.Size, Now: env.Received,
+			Sender: env.From, Recipients: rcpts, Size: env.Size, Now: env.Received, OCR: d.cfg.OCR,
 		})
 		if err == nil && v == nil {
 			err = errors.New("no verdict")

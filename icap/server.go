@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"dlpguard/audit"
+	"dlpguard/inspect"
 	"dlpguard/policy"
 )
 
@@ -44,6 +45,9 @@ type Config struct {
 	// ApprovedRoute tells staff how to send what may not be uploaded
 	// (shown when the policy would hold: uploads cannot wait).
 	ApprovedRoute string
+	// OCR reads images and scanned PDF pages of uploads as the relay does
+	// (the server's inspect.ocr); nil: they are not read (3.3.5).
+	OCR inspect.OCR
 	// Audit, when set, receives an entry for every block and every
 	// allowed upload with findings.
 	Audit *audit.Log

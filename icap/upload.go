@@ -158,6 +158,7 @@ func (s *Server) decide(ctx context.Context, ih textproto.MIMEHeader, hreq *http
 func (s *Server) evaluate(ctx context.Context, eng *policy.Engine, hreq *http.Request, raw io.Reader, size int64, u, host, user string, now time.Time) (*policy.Verdict, error) {
 	// The one evaluation entry point of policy, as for mail (3.3.5).
 	ev := eng.NewEvaluation(s.cfg.TempDir)
+	ev.UseOCR(s.cfg.OCR)
 	lim := ev.Limits()
 	add := func(name string, r io.Reader) error { return ev.File(ctx, name, r) }
 	problem := ev.Problem

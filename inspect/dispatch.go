@@ -489,12 +489,21 @@ func (w *walker) dispatch(p *Part, sp *spill, depth int, hi hints) {
 		}
 		p.Media = true
 		p.Reason = "image, audio or video: no text layer (no OCR)"
-		if t := mediaText(sp, size); t != "" {
+		meta := mediaText(sp, size)
+		if meta != "" {
 			// its metadata text leaves with it: read
 			e := w.newEmitter("attachment:"+p.Name, KindAttachment, false)
-			e.WriteString(t)
+			e.WriteString(meta)
 			e.close()
 			p.Reason = "image, audio or video: metadata text read; no text layer (no OCR)"
+		}
+		if strings.HasPrefix(typ, "image/") {
+			// 3.3.5: a scanned form or a photographed card is read by OCR.
+			p.Reason = ""
+			if meta != "" {
+				p.Reason = "metadata text read"
+			}
+			w.guard(p, func() { w.ocrImage(p, sp, head) })
 		}
 	case typ == "text/rtf":
 		e := w.newEmitter("attachment:"+p.Name, KindAttachment, false)
@@ -749,14 +758,17 @@ func (w *walker) pdf(p *Part, sp *spill) {
 			p.Reason = joinReason(p.Reason, r.Reason())
 			complete = false
 		}
-		if r.ImagesOnly {
-			// A scanned document without a text layer is like an image:
-			// no OCR is done. It is media, as image attachments are.
+		// 3.3.5: scanned pages are read by OCR. A scanned document that
+		// was not read (OCR off or failed) is media, as image attachments
+		// are, and an unread scan for the policy.
+		allRead := false
+		w.guard(p, func() { allRead = w.ocrPDF(p, r) })
+		if r.ImagesOnly && !allRead {
 			p.Media = true
-			p.Reason = joinReason(p.Reason, "scanned PDF without a text layer (no OCR)")
 			complete = false
-		} else if r.ImagePages > 0 {
-			p.Reason = joinReason(p.Reason, fmt.Sprintf("%d scanned page(s) without a text layer (no OCR)", r.ImagePages))
+		} else if !allRead && w.lim.OCR != nil {
+			// OCR was asked for and failed on some page: not passed as read.
+			complete = false
 		}
 		for i, ef := range r.Embedded {
 			if !w.checkCtx() || !w.countPart() {

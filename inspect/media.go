@@ -14,7 +14,7 @@ import (
 // Pictures carry text besides pixels: PNG text chunks (tEXt, zTXt, iTXt),
 // JPEG comments and the XMP packet (title, description, keywords written by
 // Windows Explorer, Lightroom or a phone). That text leaves with the file,
-// so it is read even though the picture itself is not (no OCR).
+// so it is read whether or not the picture itself is read by OCR.
 
 const (
 	maxMediaText  = 1 << 20 // text kept from one file's metadata

@@ -33,6 +33,9 @@ type Limits struct {
 	MaxTextBytes        int64         // UTF-8 text handed to the sink in total
 	MaxHeaderBytes      int64         // bytes of one header block
 	Timeout             time.Duration // wall time for the whole message
+	// OCR reads the text of images and scanned PDF pages; nil: they are
+	// not read (see inspect/ocr and the server's inspect.ocr settings).
+	OCR OCR
 	// TempDir is where parts larger than a few MiB are buffered while they
 	// are read ("" = os.TempDir()). The files are unlinked at creation.
 	TempDir string
@@ -118,9 +121,18 @@ type Part struct {
 	Inspected    bool   // its content was read completely
 	Reason       string // why it was not (fully) inspected, or what was odd; "" when fine
 	// Media is true for images, audio and video: they have no text layer to
-	// read (no OCR is done), so Inspected is false, but they do not make the
-	// message Incomplete; a policy may still act on them.
+	// read, so Inspected is false unless OCR read an image's text, but they
+	// do not make the message Incomplete; a policy may still act on them.
 	Media bool
+	// OCR is true when text of the part was read by OCR (an image, scanned
+	// PDF pages); that text is located "attachment:NAME (OCR)" or
+	// "attachment:NAME/page N (OCR)".
+	OCR bool
+	// UnreadScan is true when scanned content was not read: scanned PDF
+	// pages, or a picture with a scanner's signature (TIFF, a scanner's
+	// name or 150 dpi or more in its metadata), that OCR did not read (off,
+	// failed, over a limit). The policy's attachment_unread_scan.
+	UnreadScan bool
 	// Signature is true for a detached signature (PGP/MIME, S/MIME signed):
 	// signatures are not encryption and hide no content.
 	Signature bool

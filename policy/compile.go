@@ -422,6 +422,8 @@ func (c *compiler) rule(rf *ruleFile, i int, known func(string) bool) *rule {
 	r.levels = c.levels(w.Level, wat("level"), wf+"level")
 	r.markings = c.levels(w.Marking, wat("marking"), wf+"marking")
 	r.attEnc, r.attUninspected, r.attMedia, r.incomplete = w.AttachmentEncrypted, w.AttachmentUninspectable, w.AttachmentMedia, w.Incomplete
+	r.attUnreadScan = w.AttachmentUnreadScan
+	r.unreadImageMin = int64(w.AttachmentUnreadImageMinSize)
 	r.extRcpt, r.extDomains, r.externalOnly = w.ExternalRecipients, w.ExternalDomains, w.ExternalOnly
 	if r.extRcpt < 0 || r.extDomains < 0 {
 		c.errf(wat(), wf+"external_recipients", "must not be negative")
@@ -439,9 +441,9 @@ func (c *compiler) rule(rf *ruleFile, i int, known func(string) bool) *rule {
 	// A content rule is one a standing permit may cover: it looks at what
 	// the message says, not at how it is sent.
 	r.content = (len(r.detectors) > 0 || len(r.levels) > 0 || len(r.markings) > 0) &&
-		r.attEnc == nil && r.attUninspected == nil && r.incomplete == nil && r.extRcpt == 0 && r.extDomains == 0
+		r.attEnc == nil && r.attUninspected == nil && r.attUnreadScan == nil && r.unreadImageMin == 0 && r.incomplete == nil && r.extRcpt == 0 && r.extDomains == 0
 	hasCond := len(r.detectors) > 0 || len(r.levels) > 0 || len(r.markings) > 0 || r.attEnc != nil ||
-		r.attUninspected != nil || r.attMedia != nil || r.incomplete != nil || r.extRcpt > 0 || r.extDomains > 0 ||
+		r.attUninspected != nil || r.attMedia != nil || r.attUnreadScan != nil || r.unreadImageMin > 0 || r.incomplete != nil || r.extRcpt > 0 || r.extDomains > 0 ||
 		r.externalOnly || len(r.sender) > 0 || len(r.recipient) > 0 || len(r.rcptDomain) > 0 ||
 		len(r.allRcptIn) > 0 || r.minSize > 0 || r.maxSize > 0 || len(r.transfer.dest) > 0 || len(r.transfer.destNotIn) > 0
 	if !hasCond && r.action != Pass {

@@ -84,6 +84,13 @@ type whenFile struct {
 	AttachmentEncrypted     *bool `yaml:"attachment_encrypted"`
 	AttachmentUninspectable *bool `yaml:"attachment_uninspectable"`
 	AttachmentMedia         *bool `yaml:"attachment_media"`
+	// AttachmentUnreadScan: scanned content OCR did not read (inspect's
+	// Part.UnreadScan: image-only PDF pages, a picture with a scanner's
+	// signature; OCR off, failed or over a limit).
+	AttachmentUnreadScan *bool `yaml:"attachment_unread_scan"`
+	// AttachmentUnreadImageMinSize: an image OCR did not read is at least
+	// this large (bytes).
+	AttachmentUnreadImageMinSize size `yaml:"attachment_unread_image_min_size"`
 
 	ExternalRecipients int `yaml:"external_recipients"` // at least this many in To/Cc
 	ExternalDomains    int `yaml:"external_domains"`    // at least this many distinct external domains in To/Cc

@@ -83,6 +83,9 @@ type Input struct {
 	Size       int64     // message size in bytes; 0 → counted while reading
 	Now        time.Time // for exception and permit expiry; zero → time.Now()
 	Transfer   *Transfer // nil for mail
+	// OCR reads images and scanned PDF pages (the server's inspect.ocr);
+	// nil: they are not read, and the policy decides on them unread.
+	OCR inspect.OCR
 }
 
 // RuleHit is one rule that fired.
@@ -160,6 +163,8 @@ type rule struct {
 	attEnc         *bool
 	attUninspected *bool
 	attMedia       *bool
+	attUnreadScan  *bool // scanned content OCR did not read (3.3.5)
+	unreadImageMin int64 // an image OCR did not read is at least this large
 	incomplete     *bool
 	extRcpt        int
 	extDomains     int
@@ -275,6 +280,7 @@ func hashVersion(data []byte) string {
 // in the verdict and make it fail closed).
 func (e *Engine) Evaluate(ctx context.Context, r io.Reader, in Input) (*Verdict, error) {
 	ev := e.NewEvaluation("")
+	ev.UseOCR(in.OCR)
 	var err error
 	if in.Transfer != nil {
 		err = ev.File(ctx, in.Transfer.FileName, r)
@@ -310,6 +316,8 @@ type facts struct {
 	encrypted   bool
 	uninspected bool
 	media       bool
+	unreadScan  bool      // a scan OCR did not read
+	unreadImage int64     // the largest image OCR did not read (bytes)
 	transfer    *Transfer // nil for mail
 }
 
@@ -368,6 +376,12 @@ func (e *Engine) facts(res *inspect.Result, in Input) facts {
 	}
 	explained := false
 	for _, p := range res.Parts {
+		if p.UnreadScan && !p.Encrypted {
+			f.unreadScan = true
+		}
+		if p.Media && !p.Inspected && strings.HasPrefix(p.Type, "image/") {
+			f.unreadImage = max(f.unreadImage, p.Size)
+		}
 		switch {
 		case p.Encrypted:
 			f.encrypted = true
@@ -540,6 +554,12 @@ func (r *rule) matches(f *facts, res *inspect.Result, rep *classify.Report, leve
 		return false
 	}
 	if r.attMedia != nil && *r.attMedia != f.media {
+		return false
+	}
+	if r.attUnreadScan != nil && *r.attUnreadScan != f.unreadScan {
+		return false
+	}
+	if r.unreadImageMin > 0 && (f.unreadImage == 0 || f.unreadImage < r.unreadImageMin) {
 		return false
 	}
 	if r.incomplete != nil && *r.incomplete != res.Incomplete {

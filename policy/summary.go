@@ -14,6 +14,10 @@ type Attachment struct {
 	Encrypted bool   `json:"encrypted"`
 	Inspected bool   `json:"inspected"`
 	Error     string `json:"error"`
+	// OCR is set when text of the attachment was read by OCR (scans,
+	// photos); UnreadScan when a scan was not (3.3.5, unread-scan-hold).
+	OCR        bool `json:"ocr,omitempty"`
+	UnreadScan bool `json:"unread_scan,omitempty"`
 }
 
 // Summary is a verdict in the scan JSON contract (one line of
@@ -76,7 +80,7 @@ func (v *Verdict) Summary(source string) Summary {
 			if !p.Attachment && !p.Encrypted {
 				continue
 			}
-			a := Attachment{Name: p.Name, Type: p.Type, Encrypted: p.Encrypted, Inspected: p.Inspected}
+			a := Attachment{Name: p.Name, Type: p.Type, Encrypted: p.Encrypted, Inspected: p.Inspected, OCR: p.OCR, UnreadScan: p.UnreadScan}
 			if a.Type == "" {
 				a.Type = p.DeclaredType
 			}

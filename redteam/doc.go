@@ -28,8 +28,10 @@
 //     leave with the message: they are scanned (apart from the visible
 //     text, so a comment between digits does not split them).
 //   - message/partial and message/external-body are held (the content is
-//     not in this message). Images have no text layer (no OCR) and pass
-//     (policy: media), but their metadata text (PNG text chunks, JPEG
+//     not in this message). Images are run here without OCR: they pass
+//     (policy: media) unless they carry a scanner's signature (held:
+//     unread-scan-hold; the relay reads them by OCR, inspect.ocr), but
+//     their metadata text (PNG text chunks, JPEG
 //     comments, XMP) is read, and an image with a ZIP appended is read as
 //     an archive.
 //   - A 12-digit number ending a file name (山田_123456789018.pdf) is a

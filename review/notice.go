@@ -287,7 +287,7 @@ func (s *Service) sendNotice(ctx context.Context, id string, n *notice) {
 	}
 	now := s.now()
 	msg := s.render(n, now)
-	w, err := s.spoolWriter(func(w io.Writer) error { _, err := w.Write(msg); return err })
+	w, err := s.spoolWriter(s.spool, func(w io.Writer) error { _, err := w.Write(msg); return err })
 	if err == nil {
 		env := &spool.Envelope{ID: w.ID(), From: "", Received: now.UTC(), DSN: true,
 			Recipients: []spool.Recipient{{Address: n.To, Status: spool.Pending}}}

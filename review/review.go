@@ -124,13 +124,16 @@ type Deps struct {
 
 // Service is the hold-and-release workflow.
 type Service struct {
-	cfg     Config
-	holds   hold.Store
-	audit   *audit.Log
-	keys    *keyring.Keyring
-	policy  func() *policy.Engine
-	dir     Directory
-	spool   *spool.Store
+	cfg    Config
+	holds  hold.Store
+	audit  *audit.Log
+	keys   *keyring.Keyring
+	policy func() *policy.Engine
+	dir    Directory
+	spool  *spool.Store
+	// staged holds released copies between their commit and the record's
+	// release (see release): durable, but not in the delivery queue.
+	staged  *spool.Store
 	notify  func(string)
 	sched   func(string, time.Time)
 	log     *slog.Logger
@@ -213,6 +216,13 @@ func New(cfg Config, d Deps) (*Service, error) {
 		s.db.Close()
 		return nil, err
 	}
+	// Releases a crash interrupted are finished (or undone) before the
+	// service takes new decisions.
+	if s.staged, err = spool.Open(filepath.Join(cfg.DataDir, "release")); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("review: release staging: %w", err)
+	}
+	s.finishReleases(context.Background())
 	return s, nil
 }
 
@@ -298,10 +308,11 @@ func (s *Service) get(ctx context.Context, id string) (hold.Record, error) {
 	return rec, storeErr(err)
 }
 
-// copyTo writes r into a new spool message and returns the writer (not yet
-// committed).
-func (s *Service) spoolWriter(fill func(io.Writer) error) (*spool.Writer, error) {
-	w, err := s.spool.Create()
+// spoolWriter starts a new message in st (the relay's spool, or the
+// staging spool of releases), written by fill, and returns the writer (not
+// yet committed).
+func (s *Service) spoolWriter(st *spool.Store, fill func(io.Writer) error) (*spool.Writer, error) {
+	w, err := st.Create()
 	if err != nil {
 		return nil, err
 	}

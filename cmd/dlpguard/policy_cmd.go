@@ -127,13 +127,13 @@ func runPolicyDiff(args []string, stdout, stderr io.Writer) int {
 			}
 			stdin = bytes.NewReader(data)
 		}
-		ov, err := evaluateSource(ctx, oldE, s, stdin, now)
+		ov, err := evaluateSource(ctx, oldE, s, stdin, now, nil)
 		if err == nil {
 			if sr, ok := stdin.(*bytes.Reader); ok {
 				sr.Seek(0, io.SeekStart)
 			}
 			var nv *policy.Verdict
-			nv, err = evaluateSource(ctx, newE, s, stdin, now)
+			nv, err = evaluateSource(ctx, newE, s, stdin, now, nil)
 			if err == nil {
 				counts[pair{ov.Action, nv.Action}]++
 				if ov.Action != nv.Action {

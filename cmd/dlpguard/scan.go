@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +16,9 @@ import (
 	"time"
 
 	"dlpguard/classify"
+	"dlpguard/config"
+	"dlpguard/inspect"
+	"dlpguard/inspect/ocr"
 	"dlpguard/policy"
 )
 
@@ -47,6 +51,7 @@ type scanOpts struct {
 	policy   string
 	json     bool
 	transfer string // --transfer URL: scan plain files as uploads to URL
+	config   string // --config FILE: the server's inspect.ocr (and policy.file)
 	paths    []string
 }
 
@@ -78,6 +83,14 @@ func parseScanArgs(args []string, allowJSON bool) (scanOpts, error) {
 			o.policy = args[i]
 		case strings.HasPrefix(a, "--policy=") || strings.HasPrefix(a, "-policy="):
 			o.policy = a[strings.IndexByte(a, '=')+1:]
+		case allowJSON && (a == "--config" || a == "-config"):
+			if i+1 >= len(args) {
+				return o, errors.New("--config needs a file")
+			}
+			i++
+			o.config = args[i]
+		case allowJSON && (strings.HasPrefix(a, "--config=") || strings.HasPrefix(a, "-config=")):
+			o.config = a[strings.IndexByte(a, '=')+1:]
 		case a == "-h" || a == "--help":
 			return o, errHelp
 		case len(a) > 1 && a[0] == '-':
@@ -172,13 +185,37 @@ func openSource(s source, stdin io.Reader) (io.ReadCloser, int64, error) {
 }
 
 // evaluateSource opens and evaluates one message.
-func evaluateSource(ctx context.Context, eng *policy.Engine, s source, stdin io.Reader, now time.Time) (*policy.Verdict, error) {
+func evaluateSource(ctx context.Context, eng *policy.Engine, s source, stdin io.Reader, now time.Time, ocr inspect.OCR) (*policy.Verdict, error) {
 	r, size, err := openSource(s, stdin)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	return eng.Evaluate(ctx, r, policy.Input{Size: size, Now: now})
+	return eng.Evaluate(ctx, r, policy.Input{Size: size, Now: now, OCR: ocr})
+}
+
+// scanConfig reads --config FILE (the server's configuration) or, without
+// one, the defaults, and opens OCR as the relay would: an administrator
+// sees what the relay would decide on scans too.
+func scanConfig(path string, stderr io.Writer) (*config.Config, inspect.OCR, error) {
+	cfg := config.Default()
+	if path != "" {
+		var err error
+		if cfg, err = config.Load(path); err != nil {
+			return nil, nil, err
+		}
+	}
+	eng, err := ocr.New(cfg.Inspect.OCR.Options(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, nil, err
+	}
+	if eng == nil {
+		if cfg.Inspect.OCR.Enabled != "false" {
+			fmt.Fprintf(stderr, "dlpguard scan: OCR は使えません（%s または言語データがありません）。画像とスキャンした PDF は読み取られません / OCR unavailable: images and scanned PDFs are not read\n", cfg.Inspect.OCR.Command)
+		}
+		return cfg, nil, nil
+	}
+	return cfg, eng, nil
 }
 
 // transferLine is a scan line for an upload: the contract's fields plus
@@ -195,7 +232,7 @@ type transferResult struct {
 }
 
 // evaluateTransfer evaluates one plain file as an upload to url.
-func evaluateTransfer(ctx context.Context, eng *policy.Engine, s source, stdin io.Reader, url string, now time.Time) (*policy.Verdict, *policy.Transfer, error) {
+func evaluateTransfer(ctx context.Context, eng *policy.Engine, s source, stdin io.Reader, url string, now time.Time, ocr inspect.OCR) (*policy.Verdict, *policy.Transfer, error) {
 	r, size, err := openSource(s, stdin)
 	if err != nil {
 		return nil, nil, err
@@ -207,14 +244,15 @@ func evaluateTransfer(ctx context.Context, eng *policy.Engine, s source, stdin i
 	}
 	tr := &policy.Transfer{URL: url, FileName: name}
 	tr.Host = policy.TransferHost(tr)
-	v, err := eng.Evaluate(ctx, r, policy.Input{Size: size, Now: now, Transfer: tr})
+	v, err := eng.Evaluate(ctx, r, policy.Input{Size: size, Now: now, Transfer: tr, OCR: ocr})
 	return v, tr, err
 }
 
 func runScan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	o, err := parseScanArgs(args, true)
 	if errors.Is(err, errHelp) {
-		fmt.Fprintln(stdout, "usage: dlpguard scan [--policy FILE] [--json] [--transfer URL] PATH...")
+		fmt.Fprintln(stdout, "usage: dlpguard scan [--config FILE] [--policy FILE] [--json] [--transfer URL] PATH...")
+		fmt.Fprintln(stdout, "  --config FILE: the server's configuration: its inspect.ocr settings (and its policy.file unless --policy is given)")
 		fmt.Fprintln(stdout, "  PATH: .eml file, folder, or - for stdin; with --transfer URL, any file (a folder: every file) scanned as an upload to URL")
 		return 0
 	}
@@ -229,6 +267,14 @@ func runScan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "dlpguard scan: %v\nusage: dlpguard scan [--policy FILE] [--json] PATH...\n", err)
 		return 2
+	}
+	cfg, ocrEng, err := scanConfig(o.config, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "dlpguard scan: %v\n", err)
+		return 2
+	}
+	if o.policy == "" && o.config != "" {
+		o.policy = cfg.Policy.File
 	}
 	eng, err := loadEngine(o.policy)
 	if err != nil {
@@ -251,7 +297,7 @@ func runScan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	now := time.Now()
 	for _, s := range srcs {
 		if o.transfer != "" {
-			v, tr, err := evaluateTransfer(ctx, eng, s, stdin, o.transfer, now)
+			v, tr, err := evaluateTransfer(ctx, eng, s, stdin, o.transfer, now, ocrEng)
 			if err != nil {
 				fmt.Fprintf(stderr, "dlpguard scan: %s: %v\n", s.name, err)
 				status = 1
@@ -276,7 +322,7 @@ func runScan(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "  アップロード upload → %s: %s %s\n", tr.URL, ja, tl.Transfer.Outcome)
 			continue
 		}
-		v, err := evaluateSource(ctx, eng, s, stdin, now)
+		v, err := evaluateSource(ctx, eng, s, stdin, now, ocrEng)
 		if err != nil {
 			fmt.Fprintf(stderr, "dlpguard scan: %s: %v\n", s.name, err)
 			status = 1
@@ -337,6 +383,9 @@ func printSummary(w io.Writer, l scanLine) {
 			state = "暗号化 encrypted"
 		case !a.Inspected:
 			state = "未検査 not inspected"
+		}
+		if a.OCR {
+			state += " (OCR)"
 		}
 		if a.Error != "" {
 			state += ": " + a.Error

@@ -19,6 +19,7 @@ import (
 	"dlpguard/directory"
 	"dlpguard/dispose"
 	"dlpguard/icap"
+	"dlpguard/inspect/ocr"
 	"dlpguard/ops"
 	"dlpguard/policy"
 	"dlpguard/review"
@@ -116,6 +117,20 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	}
 	r.audit.start(context.Background(), r.stores.Audit, log.With("component", "audit"))
 
+	// Scanned forms and photographed cards are read by OCR (3.3.5); with
+	// enabled: auto a machine without Tesseract runs without it (logged)
+	// and the policy holds unread scans.
+	ocrEng, err := ocr.New(cfg.Inspect.OCR.Options(), log.With("component", "ocr"))
+	if err != nil {
+		return r, fmt.Errorf("inspect.ocr: %w", err)
+	}
+	if ocrEng != nil {
+		if err := ocrEng.Register(reg); err != nil {
+			return r, fmt.Errorf("inspect.ocr: metrics: %w", err)
+		}
+		log.Info("OCR on", "command", ocrEng.Config().Command, "languages", ocrEng.Config().Languages, "concurrency", ocrEng.Config().Concurrency)
+	}
+
 	scfg, err := smtpConfig(cfg)
 	if err != nil {
 		return r, err
@@ -126,7 +141,8 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	// store; when the hold store cannot take it the client gets 451
 	// (nothing is kept in clear, 3.3.4). SMTP rejections are audited.
 	disposer, err := dispose.New(dispose.Config{Policy: r.policy.Engine, Spool: r.store, Queue: r.queue, Review: r.review,
-		Metrics: policy.NewMetrics(reg), Logger: log.With("component", "dispose"), InspectTimeout: cfg.SMTP.Limits.InspectTimeout})
+		Metrics: policy.NewMetrics(reg), Logger: log.With("component", "dispose"), InspectTimeout: cfg.SMTP.Limits.InspectTimeout,
+		OCR: ocrInput(ocrEng)})
 	if err != nil {
 		return r, err
 	}
@@ -200,6 +216,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		ic.MaxBodyBytes = int64(cfg.ICAP.MaxBodySize)
 		ic.Contact = cfg.ICAP.Contact
 		ic.ApprovedRoute = cfg.ICAP.ApprovedRoute
+		ic.OCR = ocrInput(ocrEng)
 		ic.Audit = r.stores.Audit
 		r.icap = icap.New(ic, r.policy.Engine, log.With("component", "icap"), reg)
 		if icapLn, err = net.Listen("tcp", cfg.ICAP.Listen); err != nil {

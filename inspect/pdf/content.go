@@ -60,6 +60,11 @@ type extractor struct {
 	images  int // image XObjects drawn
 	// imagePages counts pages with images and no text.
 	imagePages int
+	// pageNo is the page being read (1-based); pictures are the image
+	// XObjects it drew, scanned its pages without text (for OCR).
+	pageNo   int
+	pictures []*stream
+	scanned  []ScannedPage
 	// used holds the file offsets of the streams run as content, so that
 	// those left over can be found.
 	used map[int]bool
@@ -304,6 +309,7 @@ func (x *extractor) doXObject(res dict, n name, g *gstate, depth int) error {
 	if s.dict["Subtype"] != name("Form") {
 		if s.dict["Subtype"] == name("Image") {
 			x.images++ // no text layer: counted for ImagesOnly
+			x.pictures = append(x.pictures, s)
 		}
 		return nil
 	}

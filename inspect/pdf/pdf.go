@@ -55,7 +55,7 @@ type Result struct {
 	Incomplete bool
 	// ImagesOnly is true when the pages draw images but have no text at
 	// all: a scanned document without an OCR text layer, which cannot be
-	// read here (no OCR is done).
+	// read here as text; Scanned lists its pages for OCR.
 	ImagesOnly bool
 	// ImagePages counts the pages that draw images and have no text: in a
 	// document that is partly scanned, what those pages show is not in
@@ -65,6 +65,11 @@ type Result struct {
 	// name tree and file attachment annotations, §7.11.4): they leave with
 	// the PDF, so the caller inspects each like an archive member.
 	Embedded []EmbeddedFile
+	// Scanned lists the pages with pictures and no text, for OCR
+	// (Images decodes their pictures).
+	Scanned []ScannedPage
+
+	doc *document // for Images
 }
 
 // EmbeddedFile is a file attached inside a PDF.
@@ -215,6 +220,7 @@ func ExtractContext(ctx context.Context, r io.ReaderAt, size int64, maxText, max
 		return res, err
 	}
 	res.ImagePages = x.imagePages
+	res.Scanned, res.doc = x.scanned, d
 	if x.imagePages > 0 {
 		nt.info("%d of %d pages have images and no text (scanned?)", x.imagePages, len(pages))
 	}
@@ -362,6 +368,8 @@ func (x *extractor) page(p page) error {
 	}
 	g := &gstate{ctm: identity, th: 1}
 	images, text := x.images, x.out.b.Len()
+	x.pageNo++
+	x.pictures = x.pictures[:0]
 	if err := x.runContent(data, p.res, g, 0); err != nil {
 		x.out.flush()
 		return err
@@ -371,6 +379,7 @@ func (x *extractor) page(p page) error {
 	}
 	if x.images > images && x.out.b.Len() == text {
 		x.imagePages++
+		x.scanned = append(x.scanned, ScannedPage{Page: x.pageNo, streams: append([]*stream(nil), x.pictures...)})
 	}
 	return x.annots(p.d)
 }
