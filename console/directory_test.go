@@ -107,9 +107,26 @@ func TestDirectorySignIn(t *testing.T) {
 		t.Fatalf("after 3 failures: %d, want 429", r.status)
 	}
 
+	// A signed-in approver while the directory is down past its cache:
+	// the decision is refused with the reason shown (fail closed, 3.3.5).
+	id2 := f.hold("p022_marking.eml", dirTaro, "other@example.com")
+	hc := f.client()
+	if r := hc.login("hanako.suzuki", "pw-hanako.suzuki"); r.status != http.StatusSeeOther {
+		t.Fatalf("hanako: %d", r.status)
+	}
+	htok := csrfOf(t, hc.get("/console/holds").body)
+	s.Stop()
+	clk.Add(2 * time.Hour)
+	if r := hc.do("POST", "/console/holds/"+id2+"/release", url.Values{"csrf": {htok}, "reason": {"確認済み"}}); r.status != http.StatusServiceUnavailable ||
+		!strings.Contains(r.body, "ディレクトリ（AD/LDAP）に接続できないため、承認者を確認できません") {
+		t.Fatalf("release with the directory down: %d %.600s", r.status, r.body)
+	}
+	if n := len(f.up.To("other@example.com")); n != 0 {
+		t.Fatalf("delivered %d with the directory down", n)
+	}
+
 	// slapd down: directory users are refused with the reason; the local
 	// break-glass account signs in.
-	s.Stop()
 	if r := f.client().login("hanako.suzuki", "pw-hanako.suzuki"); r.status != http.StatusUnauthorized || !strings.Contains(r.body, "接続できない") {
 		t.Fatalf("directory down: %d %.400s", r.status, r.body)
 	}
@@ -129,8 +146,8 @@ func TestDirectorySignIn(t *testing.T) {
 			failures++
 		}
 	}
-	if dirLogins != 4 || failures < 9 {
-		t.Errorf("audit: %d directory sign-ins (want 4), %d failures (want ≥ 9)", dirLogins, failures)
+	if dirLogins != 5 || failures < 9 {
+		t.Errorf("audit: %d directory sign-ins (want 5), %d failures (want ≥ 9)", dirLogins, failures)
 	}
 }
 

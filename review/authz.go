@@ -55,6 +55,11 @@ func (s *Service) Authorize(ctx context.Context, a Actor, rec hold.Record, op Op
 	if s.isApprover(ctx, a, rec) || a.Role == RoleAdmin && s.cfg.AdminsApprove {
 		return nil
 	}
+	if s.directoryDown(ctx, rec) {
+		// 3.3.5, fail closed: who approves is unknown, so nobody the
+		// directory names does; say why instead of "not an approver".
+		return errDirectoryDown
+	}
 	if a.Role == RoleAdmin || rec.Department != "" && slices.Contains(a.Departments, rec.Department) {
 		return errNotApprover
 	}

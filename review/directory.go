@@ -3,6 +3,7 @@ package review
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -86,6 +87,20 @@ func ResolveSender(ctx context.Context, dir Directory, pol *policy.Engine, sende
 		}
 	}
 	return w
+}
+
+var errDirectoryDown = errf(http.StatusServiceUnavailable, "directory_unavailable",
+	"ディレクトリ（AD/LDAP）に接続できないため、承認者を確認できません。情報セキュリティ担当（review.security_team）が処理するか、復旧後に再度お試しください（対策基準 3.3.5）。",
+	"the directory (AD/LDAP) cannot be reached, so the approvers cannot be checked; the security team may decide, or try again when it is back (standard 3.3.5)", nil)
+
+// directoryDown reports whether the directory could not say who approves
+// for rec's sender (unreachable past its cache).
+func (s *Service) directoryDown(ctx context.Context, rec hold.Record) bool {
+	if s.dir == nil || rec.Department == "" {
+		return false
+	}
+	_, err := s.dir.Resolve(ctx, rec.Envelope.From)
+	return errors.Is(err, directory.ErrUnavailable)
 }
 
 // approversNow is who may decide for rec at the time of the action, by

@@ -124,8 +124,12 @@ func TestDirectoryDownFailsClosed(t *testing.T) {
 	}
 	f.clock.Add(10 * time.Minute) // past TTL + stale_for
 	var e *Error
-	if err := can(kacho); !errors.As(err, &e) || e.Code != "wrong_department" {
-		t.Fatalf("manager past the cache: %v, want refused", err)
+	if err := can(kacho); !errors.As(err, &e) || e.Code != "directory_unavailable" || e.Status != 503 || !strings.Contains(e.JA, "ディレクトリ") {
+		t.Fatalf("manager past the cache: %v, want refused as directory_unavailable", err)
+	}
+	// Seeing stays as it was (the department assigned to the account).
+	if err := f.svc.Can(ctx, Actor{Address: dirKacho, Role: RoleApprover, Departments: []string{"市民課"}}, id, OpView); err != nil {
+		t.Fatalf("view with the directory down: %v", err)
 	}
 	if err := can(security); err != nil {
 		t.Fatalf("security team, directory down: %v", err)
