@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"dlpguard/config"
 	"dlpguard/internal/ldaptest"
@@ -96,26 +94,11 @@ rules:
 // manager, not to the security team.
 func TestServeDirectoryOverSMTP(t *testing.T) {
 	s := ldaptest.Start(t, ldaptest.City)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "ldap.pw"), []byte(ldaptest.ServicePW), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfgFile := filepath.Join(dir, "dlpguard.yaml")
-	if err := os.WriteFile(cfgFile, []byte("hostname: relay.test\ndata_dir: data\nsmtp:\n  listen: [\"127.0.0.1:0\"]\nhttp:\n  listen: \"\"\n"+
-		"review:\n  security_team: [security@city.example.lg.jp]\n"+
-		"directory:\n  url: "+s.URL+"\n  bind_dn: "+ldaptest.ServiceDN+"\n  password_file: ldap.pw\n  base_dn: "+ldaptest.ADBase+
-		"\n  approver_group: "+ldaptest.ApproverGroup+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(cfgFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := startRelay(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.shutdown(time.Second)
+	r, cfg, _ := testRelay(t, func(c *config.Config) {
+		c.Review.SecurityTeam = []string{"security@city.example.lg.jp"}
+		c.Directory.URL, c.Directory.BindDN, c.Directory.Password = s.URL, ldaptest.ServiceDN, ldaptest.ServicePW
+		c.Directory.BaseDN, c.Directory.ApproverGroup = ldaptest.ADBase, ldaptest.ApproverGroup
+	})
 	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "samples", "p017_personal_list.eml"))
 	if err != nil {
 		t.Fatal(err)
