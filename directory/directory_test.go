@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,18 +21,11 @@ const (
 	taro          = "taro.yamada@city.example.lg.jp"
 )
 
-// clock is a settable time for the TTL tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is a settable time for the TTL tests (nanoseconds since 1970).
+type clock struct{ ns atomic.Int64 }
 
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
 
 // wantErr fails t unless err is want (nil: no error); it reports
 // whether an error was expected, so the caller stops there.
@@ -62,7 +55,8 @@ func newClient(t *testing.T, cfg Config) (*Client, *clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)}
+	clk := &clock{}
+	clk.ns.Store(time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC).UnixNano())
 	c.now = clk.now
 	return c, clk
 }
