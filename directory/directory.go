@@ -270,6 +270,9 @@ func (c *Client) Attributes() Attributes { return c.attrs }
 
 // dial connects (TLS as configured) and binds as the service account.
 func (c *Client) dial(ctx context.Context) (*ldap.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("directory %s: %w", c.cfg.URL, err)
+	}
 	d := &net.Dialer{Timeout: c.cfg.Timeout}
 	conn, err := ldap.DialURL(c.cfg.URL, ldap.DialWithDialer(d), ldap.DialWithTLSConfig(c.tls))
 	if err != nil {

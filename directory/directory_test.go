@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -282,5 +283,21 @@ func TestTLS(t *testing.T) {
 				t.Fatalf("untrusted: %v %+v, want ErrUnavailable", err, r)
 			}
 		})
+	}
+}
+
+// TestCancelledCallerIsNotAnOutage: a caller whose context has ended gets
+// an error, and the next caller still asks the directory (one aborted
+// request does not pause the directory for everyone).
+func TestCancelledCallerIsNotAnOutage(t *testing.T) {
+	s := ldaptest.Start(t, ldaptest.City)
+	c, _ := newClient(t, adConfig(s.URL))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Resolve(ctx, hanako); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "canceled") {
+		t.Fatalf("cancelled caller: %v", err)
+	}
+	if r, err := c.Resolve(context.Background(), taro); err != nil || r.Source != FromDirectory {
+		t.Fatalf("next caller: %v %+v", err, r)
 	}
 }

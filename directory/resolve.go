@@ -44,9 +44,12 @@ func (c *Client) Resolve(ctx context.Context, addr string) (Resolution, error) {
 		if fresh.err == nil || errors.Is(fresh.err, ErrNotFound) {
 			return fresh.res, fresh.err
 		}
-		c.mu.Lock()
-		c.downUntil, c.downErr = now.Add(min(retryDown, c.cfg.CacheTTL)), fresh.err
-		c.mu.Unlock()
+		if ctx.Err() == nil {
+			// The directory failed, not this caller's deadline.
+			c.mu.Lock()
+			c.downUntil, c.downErr = now.Add(min(retryDown, c.cfg.CacheTTL)), fresh.err
+			c.mu.Unlock()
+		}
 	}
 	if had && now.Sub(old.fetched) < c.cfg.CacheTTL+c.cfg.StaleFor {
 		c.log.Warn("directory: unreachable, serving the last good answer", "address", key,
