@@ -41,6 +41,8 @@ type Config struct {
 	Inspect  Inspect   `yaml:"inspect"`
 	// Download is the recipients' listener of releases by link.
 	Download Download `yaml:"download"`
+	// Directory is the city's AD/LDAP (departments, approvers, sign-in).
+	Directory Directory `yaml:"directory"`
 }
 
 // Inspect are settings of the inspection that are the server's, not the
@@ -358,7 +360,8 @@ func Default() *Config {
 		}()},
 
 		// Download: 7 days, 20 downloads, the sender told (issue 13).
-		Download: Download{Expiry: 7 * 24 * time.Hour, MaxDownloads: 20, NotifySender: true},
+		Download:  Download{Expiry: 7 * 24 * time.Hour, MaxDownloads: 20, NotifySender: true},
+		Directory: defaultDirectory(),
 	}
 }
 
@@ -401,6 +404,9 @@ func Load(path string) (*Config, error) {
 			return nil, fmt.Errorf("config %s: upstream.password_file: %w", path, err)
 		}
 		c.Upstream.Password = strings.TrimRight(string(pw), "\r\n")
+	}
+	if err := c.loadDirectory(base); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
 }
@@ -479,6 +485,9 @@ func (c *Config) validate() error {
 		if _, _, err := net.SplitHostPort(c.ICAP.Listen); err != nil {
 			return verr("icap.listen", "%q is not host:port", c.ICAP.Listen)
 		}
+	}
+	if err := c.Directory.validate(); err != nil {
+		return err
 	}
 	if c.ICAP.MaxConnections <= 0 {
 		return verr("icap.max_connections", "must be positive")

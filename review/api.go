@@ -1,6 +1,7 @@
 package review
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -237,11 +238,11 @@ type Times struct {
 	Reminded  string `json:"reminded_at,omitempty"`
 }
 
-func (s *Service) view(rec hold.Record) HoldView {
+func (s *Service) view(ctx context.Context, rec hold.Record) HoldView {
 	// What staff read (the CLI's hold list/show, the console) is masked
 	// the one way every view masks (issue 11 item 8).
 	rec.Subject, rec.Reason = classify.MaskText(rec.Subject), classify.MaskText(rec.Reason)
-	v := HoldView{Record: rec, Approvers: append([]string{}, s.currentApprovers(rec)...),
+	v := HoldView{Record: rec, Approvers: append([]string{}, s.currentApprovers(ctx, rec)...),
 		RequireEncryption: rec.Handling.RequireEncryption || rec.Level == "I" || rec.Level == "II", Parts: rec.Verdict.Attachments,
 		Times: Times{Created: s.Time(rec.Created), ExpiresAt: s.Time(rec.ExpiresAt), ActedAt: s.Time(rec.ActedAt), Reminded: s.Time(rec.RemindedAt)}}
 	if v.Parts == nil {
@@ -259,7 +260,7 @@ func (s *Service) handleShow(w http.ResponseWriter, r *http.Request, a Actor) {
 		s.writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(rec))
+	writeJSON(w, http.StatusOK, s.view(r.Context(), rec))
 }
 
 // actionBody is the JSON body of the POST actions.
@@ -309,7 +310,7 @@ func (s *Service) handleReject(w http.ResponseWriter, r *http.Request, a Actor) 
 		s.writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(rec))
+	writeJSON(w, http.StatusOK, s.view(r.Context(), rec))
 }
 
 func (s *Service) handleFalsePositive(w http.ResponseWriter, r *http.Request, a Actor) {
@@ -323,7 +324,7 @@ func (s *Service) handleFalsePositive(w http.ResponseWriter, r *http.Request, a 
 		s.writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(rec))
+	writeJSON(w, http.StatusOK, s.view(r.Context(), rec))
 }
 
 var delayPage = template.Must(template.New("delay").Parse(`<!DOCTYPE html>

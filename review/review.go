@@ -125,6 +125,10 @@ type Deps struct {
 	// Downloads releases by download link (review.no_key: link); nil:
 	// no link releases.
 	Downloads *download.Service
+	// Directory is the city's directory (*directory.Client): departments
+	// and approvers at hold time and at each action; nil: the policy's
+	// departments only.
+	Directory Directory
 }
 
 // Service is the hold-and-release workflow.
@@ -134,6 +138,7 @@ type Service struct {
 	audit  *audit.Log
 	keys   *keyring.Keyring
 	policy func() *policy.Engine
+	dir    Directory
 	spool  *spool.Store
 	// staged holds released copies between their commit and the record's
 	// release (see release): durable, but not in the delivery queue.
@@ -189,7 +194,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		cfg.LinkKeyFile = filepath.Join(cfg.DataDir, "link.key")
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	s := &Service{cfg: cfg, holds: d.Holds, audit: d.Audit, keys: d.Keys, policy: d.Policy,
+	s := &Service{cfg: cfg, holds: d.Holds, audit: d.Audit, keys: d.Keys, policy: d.Policy, dir: d.Directory,
 		spool: d.Spool, notify: d.Notify, sched: d.Schedule, log: d.Logger, now: d.Now, downloads: d.Downloads,
 		lastLogin: map[string]time.Time{}, lastFailed: map[string]time.Time{}}
 	if s.log == nil {

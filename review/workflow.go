@@ -88,15 +88,20 @@ func (s *Service) Hold(ctx context.Context, env *spool.Envelope, content io.Read
 	if rec.Envelope.Received.IsZero() {
 		rec.Envelope.Received = s.now().UTC()
 	}
+	deptSource := s.holdDepartment(ctx, &rec)
 	rec, err := s.holds.Put(ctx, rec, content)
 	if err != nil {
 		return "", fmt.Errorf("review hold %s: %w", id, err)
 	}
-	if _, err := s.audit.Append(ctx, "relay", audit.Hold, id, map[string]any{
+	details := map[string]any{
 		"from": rec.Envelope.From, "recipients": rec.Envelope.Recipients, "department": rec.Department,
 		"level": rec.Level, "rules": rec.Verdict.Rules, "findings": maskedFindings(rec.Verdict.Findings),
 		"content_sha256": rec.ContentSHA256, "policy_version": v.PolicyVersion,
-	}); err != nil {
+	}
+	if s.dir != nil {
+		details["department_source"] = deptSource
+	}
+	if _, err := s.audit.Append(ctx, "relay", audit.Hold, id, details); err != nil {
 		// The message is held; a missing audit entry is an operator
 		// alarm, not a reason to lose the message.
 		log.Error("review: audit hold", "err", err)
@@ -515,7 +520,7 @@ func (s *Service) remind(ctx context.Context, now time.Time) {
 		s.log.Error("review: reminders", "err", err)
 	}
 	for _, rec := range due {
-		to := s.currentApprovers(rec)
+		to := s.currentApprovers(ctx, rec)
 		if len(to) == 0 {
 			to = s.noticeApprovers(rec)
 		}

@@ -35,6 +35,9 @@ type reviewOptions struct {
 	// (review.no_key: link); mail queues its codes and notices.
 	Downloads func(st *review.Stores, mail func(ctx context.Context, id string, m download.Message) error) (*download.Service, error)
 	NoKeyLink bool // review.no_key: link
+	// Directory is the city's directory (departments and approvers);
+	// nil: the policy's departments only.
+	Directory review.Directory
 }
 
 // openReview opens the hold store, audit log and keyring in the data
@@ -76,7 +79,7 @@ func openReview(ctx context.Context, o reviewOptions, pol func() *policy.Engine,
 			return nil, nil, err
 		}
 	}
-	deps := review.Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Policy: pol, Spool: sp, Logger: log, Downloads: dl}
+	deps := review.Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Policy: pol, Spool: sp, Logger: log, Downloads: dl, Directory: o.Directory}
 	if q != nil {
 		// Released messages go out now; delayed ones of an earlier
 		// version's spool when due.

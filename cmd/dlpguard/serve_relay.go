@@ -16,6 +16,7 @@ import (
 
 	"dlpguard/config"
 	"dlpguard/console"
+	"dlpguard/directory"
 	"dlpguard/dispose"
 	"dlpguard/icap"
 	"dlpguard/inspect/ocr"
@@ -38,6 +39,7 @@ type relay struct {
 	policy     *policy.Holder
 	review     *review.Service
 	console    *console.Console
+	directory  *directory.Client // nil without directory.url
 	stores     *review.Stores
 	policyFile string // fixed at start (a change needs a restart)
 	ops        *ops.Server
@@ -102,7 +104,16 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 
 	// Held and delayed messages go to the review service: encrypted hold
 	// store, notices, approvals and encryption on release (3.3.5, 3.3.4).
-	r.review, r.stores, err = openReview(context.Background(), r.withDownloads(reviewOptionsFrom(cfg)), r.policy.Engine, r.store, r.queue, log.With("component", "review"))
+	ropts := r.withDownloads(reviewOptionsFrom(cfg))
+	if cfg.Directory.Enabled() {
+		// Who is who from the city's directory (departments, approvers,
+		// console sign-in); the policy still decides what applies.
+		if r.directory, err = directory.New(cfg.Directory.ClientConfig(), log.With("component", "directory")); err != nil {
+			return r, err
+		}
+		ropts.Directory = r.directory
+	}
+	r.review, r.stores, err = openReview(context.Background(), ropts, r.policy.Engine, r.store, r.queue, log.With("component", "review"))
 	if err != nil {
 		return r, fmt.Errorf("review: %w", err)
 	}
@@ -182,7 +193,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		// The review console for security staff (Japanese first).
 		r.console, err = console.New(console.Config{DataDir: cfg.DataDir, SecureCookies: cfg.HTTP.SecureCookies},
 			console.Deps{Review: r.review, Holds: r.stores.Holds, Audit: r.stores.Audit, Policy: r.policy, Spool: r.store,
-				Logger: log.With("component", "console")})
+				Logger: log.With("component", "console"), Directory: r.consoleDirectory()})
 		if err != nil {
 			closeAll(plain, implicit)
 			return r, fmt.Errorf("console: %w", err)
@@ -228,6 +239,10 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	// Expiry of holds, reminders and retention purges (delayed messages
 	// are queue entries: the queue sends them when due).
 	go r.review.Run(qctx)
+	if r.directory != nil {
+		// Cached answers are refreshed before they expire.
+		go r.directory.Run(qctx)
+	}
 	go func() {
 		err := r.queue.Run(qctx)
 		r.queueDone <- err
@@ -504,4 +519,13 @@ func reviewOptionsFrom(cfg *config.Config) reviewOptions {
 		Store:          review.StoreOptions{HoldFor: rc.HoldFor, Retention: rc.Retention},
 		AdminsApprove:  rc.AdminsApprove, TimeZone: rc.TimeZone, RemindBefore: rc.RemindBefore, PassphraseChannel: rc.PassphraseChannel,
 	}
+}
+
+// consoleDirectory is the directory for console sign-in, or a nil
+// interface (not a typed nil) without one.
+func (r *relay) consoleDirectory() console.DirectoryAuth {
+	if r.directory == nil {
+		return nil
+	}
+	return r.directory
 }
