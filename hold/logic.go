@@ -188,6 +188,53 @@ func remind(now time.Time) func(*Record) (bool, error) {
 	}
 }
 
+// listQuery is the WHERE clause (with its arguments) of a List, and the
+// page's limit and offset; ph(i) is the SQL placeholder of the i-th
+// argument (1-based): "?" for SQLite, "$i" for PostgreSQL.
+func listQuery(f Filter, ph func(int) string) (cond string, args []any, limit, offset int) {
+	var where []string
+	arg := func(v any) string {
+		args = append(args, v)
+		return ph(len(args))
+	}
+	in := func(col string, vals []string) {
+		if len(vals) == 0 {
+			return
+		}
+		var ps []string
+		for _, v := range vals {
+			ps = append(ps, arg(v))
+		}
+		where = append(where, col+" IN ("+strings.Join(ps, ",")+")")
+	}
+	st := make([]string, len(f.Status))
+	for i, v := range f.Status {
+		st[i] = string(v)
+	}
+	in("status", st)
+	in("department", f.Departments)
+	if f.Rule != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM hold_rules r WHERE r.hold_id = holds.id AND r.rule_id = "+arg(f.Rule)+")")
+	}
+	if f.Level != "" {
+		where = append(where, "level = "+arg(string(f.Level)))
+	}
+	if !f.CreatedBefore.IsZero() {
+		where = append(where, "created < "+arg(f.CreatedBefore.UnixNano()))
+	}
+	if !f.CreatedAfter.IsZero() {
+		where = append(where, "created > "+arg(f.CreatedAfter.UnixNano()))
+	}
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	limit = f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	return cond, args, min(limit, 1000), max(f.Offset, 0)
+}
+
 // lifecycle is the part of Store that every implementation shares: the
 // decisions, each run by the store's own atomic transition.
 type lifecycle struct {

@@ -343,49 +343,7 @@ func (s *SQLite) Get(ctx context.Context, id string) (Record, error) {
 
 // List implements Store.
 func (s *SQLite) List(ctx context.Context, f Filter) (Page, error) {
-	var where []string
-	var args []any
-	in := func(col string, vals []string) {
-		if len(vals) == 0 {
-			return
-		}
-		where = append(where, col+" IN ("+strings.TrimSuffix(strings.Repeat("?,", len(vals)), ",")+")")
-		for _, v := range vals {
-			args = append(args, v)
-		}
-	}
-	st := make([]string, len(f.Status))
-	for i, v := range f.Status {
-		st[i] = string(v)
-	}
-	in("status", st)
-	in("department", f.Departments)
-	if f.Rule != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM hold_rules r WHERE r.hold_id = holds.id AND r.rule_id = ?)")
-		args = append(args, f.Rule)
-	}
-	if f.Level != "" {
-		where = append(where, "level = ?")
-		args = append(args, string(f.Level))
-	}
-	if !f.CreatedBefore.IsZero() {
-		where = append(where, "created < ?")
-		args = append(args, f.CreatedBefore.UnixNano())
-	}
-	if !f.CreatedAfter.IsZero() {
-		where = append(where, "created > ?")
-		args = append(args, f.CreatedAfter.UnixNano())
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, 1000)
-	offset := max(f.Offset, 0)
+	cond, args, limit, offset := listQuery(f, func(int) string { return "?" })
 	page := Page{Offset: offset, Limit: limit, Records: []Record{}}
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM holds"+cond, args...).Scan(&page.Total); err != nil {
 		return Page{}, fmt.Errorf("hold: list: %w", err)

@@ -1,0 +1,189 @@
+package hold
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"dlpguard/internal/pgtest"
+	"dlpguard/pgdb"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// backend is one Store implementation under the same tests: open gives
+// a new handle (a restarted process, or another node) on the same
+// storage each time it is called.
+type backend struct {
+	name string
+	open func(t *testing.T, c *clock) Store
+	// hasContent reports whether content of id is stored.
+	hasContent func(t *testing.T, id string) bool
+	// leftovers counts what a failed Put could have left behind.
+	leftovers func(t *testing.T) int
+	// dump is every byte the storage keeps (files, or pg_dump).
+	dump func(t *testing.T) []byte
+}
+
+// eachBackend runs fn once per Store implementation: SQLite, and
+// PostgreSQL on the cluster TestMain started (skipped without one,
+// except in CI).
+func eachBackend(t *testing.T, fn func(t *testing.T, b *backend)) {
+	t.Run("sqlite", func(t *testing.T) {
+		dir := t.TempDir()
+		fn(t, &backend{
+			name: "sqlite",
+			open: func(t *testing.T, c *clock) Store { return openTest(t, dir, c) },
+			hasContent: func(t *testing.T, id string) bool {
+				_, err := os.Stat(filepath.Join(dir, "content", id+".msg"))
+				return err == nil
+			},
+			leftovers: func(t *testing.T) int {
+				a, _ := os.ReadDir(filepath.Join(dir, "tmp"))
+				b, _ := os.ReadDir(filepath.Join(dir, "content"))
+				return len(a) + len(b)
+			},
+			dump: func(t *testing.T) []byte {
+				var all []byte
+				err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+					if err != nil || d.IsDir() {
+						return err
+					}
+					b, err := os.ReadFile(p)
+					all = append(all, b...)
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return all
+			},
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := pgtest.NewDatabase(t)
+		key := make([]byte, 32)
+		rand.Read(key)
+		ctx := context.Background()
+		admin, err := pgdb.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(admin.Close)
+		count := func(t *testing.T, q string, args ...any) int {
+			var n int
+			if err := admin.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		fn(t, &backend{
+			name: "postgres",
+			open: func(t *testing.T, c *clock) Store {
+				// Its own pool: another node.
+				pool, err := pgdb.Open(ctx, dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(pool.Close)
+				s, err := OpenPostgres(ctx, pool, Options{Key: key, Logger: quiet(), Now: c.now})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			},
+			hasContent: func(t *testing.T, id string) bool {
+				return count(t, `SELECT count(*) FROM hold_content WHERE hold_id = $1`, id) > 0
+			},
+			leftovers: func(t *testing.T) int {
+				return count(t, `SELECT (SELECT count(*) FROM hold_content) + (SELECT count(*) FROM holds)`)
+			},
+			dump: func(t *testing.T) []byte {
+				b, err := pgtest.Get(t).Dump(ctx, dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return b
+			},
+		})
+	})
+}
+
+// TestPostgresWrongKey: a node whose hold key does not open the records
+// already in the database refuses to start.
+func TestPostgresWrongKey(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	pool, err := pgdb.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	s, err := OpenPostgres(ctx, pool, Options{Key: k1, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, sample("k1", "", "I", "r"), bytes.NewReader(content(10))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenPostgres(ctx, pool, Options{Key: k2, Logger: quiet()}); err == nil {
+		t.Fatal("a node with another key started")
+	}
+	if _, err := OpenPostgres(ctx, pool, Options{Key: k1, Logger: quiet()}); err != nil {
+		t.Fatalf("same key refused: %v", err)
+	}
+}
+
+// TestPostgresTampered: content spanning several rows reads back whole;
+// a changed, cut, dropped or moved row, and a record moved to another ID,
+// fail authentication.
+func TestPostgresTampered(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	pool, err := pgdb.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s, err := OpenPostgres(ctx, pool, Options{Key: bytes.Repeat([]byte{3}, 32), Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := content(2*chunkSize + 12345) // three rows
+	for _, id := range []string{"whole", "flip", "cut", "droplast", "moved", "other", "rec"} {
+		if _, err := s.Put(ctx, sample(id, "", "I", "r"), bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rows int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM hold_content WHERE hold_id = 'whole'`).Scan(&rows); err != nil || rows != 3 {
+		t.Fatalf("content in %d rows, want 3 (%v)", rows, err)
+	}
+	if got, err := readAll(t, s, "whole"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("multi-row content: %d bytes, %v", len(got), err)
+	}
+	for _, q := range []string{
+		`UPDATE hold_content SET chunk = overlay(chunk placing '\x00'::bytea from 70000 for 1) WHERE hold_id = 'flip' AND seq = 1`,
+		`UPDATE hold_content SET chunk = substring(chunk from 1 for length(chunk) - 7) WHERE hold_id = 'cut' AND seq = 2`,
+		`DELETE FROM hold_content WHERE hold_id = 'droplast' AND seq = 2`,
+		`UPDATE hold_content c SET chunk = o.chunk FROM hold_content o WHERE c.hold_id = 'moved' AND o.hold_id = 'other' AND c.seq = o.seq`,
+		`UPDATE holds SET data = (SELECT data FROM holds WHERE id = 'other') WHERE id = 'rec'`,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for _, id := range []string{"flip", "cut", "droplast", "moved"} {
+		if _, err := readAll(t, s, id); !errors.Is(err, ErrTampered) {
+			t.Errorf("%s: %v, want ErrTampered", id, err)
+		}
+	}
+	if _, err := s.Get(ctx, "rec"); !errors.Is(err, ErrTampered) {
+		t.Errorf("moved record: %v", err)
+	}
+}
