@@ -331,6 +331,8 @@ func TestFiltersAndPaging(t *testing.T) {
 			{"page 2", Filter{Limit: 7, Offset: 7}, 30, []string{"h22", "h21"}},
 			{"last page", Filter{Limit: 7, Offset: 28}, 30, []string{"h01", "h00"}},
 			{"none", Filter{Departments: []string{"なし"}}, 0, nil},
+			{"nul department", Filter{Departments: []string{"\x00none"}}, 0, nil},
+			{"nul and a department", Filter{Departments: []string{"\x00none", "総務課"}}, 10, []string{"h27"}},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -82,6 +85,9 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Postg
 	if key == nil {
 		if opts.Dir == "" {
 			return nil, errors.New("hold: no key and no data folder to find it in")
+		}
+		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("hold: %w", err)
 		}
 		var err error
 		if key, err = LoadKey(filepath.Join(opts.Dir, "hold.key")); err != nil {
@@ -291,8 +297,17 @@ func (s *Postgres) Get(ctx context.Context, id string) (Record, error) {
 
 // List implements Store.
 func (s *Postgres) List(ctx context.Context, f Filter) (Page, error) {
+	// PostgreSQL text cannot hold a NUL, so no record has one: a value
+	// with a NUL matches nothing (the review scope uses "\x00none" for
+	// "no department"), and is not sent.
+	depts := slices.DeleteFunc(slices.Clone(f.Departments), func(d string) bool { return strings.ContainsRune(d, 0) })
+	nothing := len(f.Departments) > 0 && len(depts) == 0 || strings.ContainsRune(f.Rule, 0) || strings.ContainsRune(string(f.Level), 0)
+	f.Departments = depts
 	cond, args, limit, offset := listQuery(f, func(i int) string { return "$" + strconv.Itoa(i) })
 	page := Page{Offset: offset, Limit: limit, Records: []Record{}}
+	if nothing {
+		return page, nil
+	}
 	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM holds"+cond, args...).Scan(&page.Total); err != nil {
 		return Page{}, fmt.Errorf("hold: list: %w", err)
 	}

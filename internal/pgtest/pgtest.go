@@ -4,8 +4,9 @@
 // in that folder. PostgreSQL refuses to run as root, so as root (CI) the
 // cluster runs as the unprivileged user "postgres" through runuser.
 //
-// A package's TestMain starts one cluster with Main; each test takes a
-// fresh database of its own with NewDatabase. Where PostgreSQL is not
+// The first test that needs PostgreSQL starts one cluster for the
+// package; Main (called from TestMain) stops it after the last test. Each
+// test takes a fresh database of its own with NewDatabase. Where PostgreSQL is not
 // installed the tests that need it skip — except in CI (CI=true), where a
 // missing PostgreSQL fails them, so that the PostgreSQL store is never
 // silently untested.
@@ -204,20 +205,18 @@ func (c *Cluster) Dump(ctx context.Context, dsn string) ([]byte, error) {
 	return out, nil
 }
 
-// shared is the cluster Main started for the package's tests. It is the
-// one package-level variable: TestMain has no other way to hand a
-// resource to the tests.
+// shared is the package's cluster, started by the first test that needs
+// one and stopped by Main after the last. It is the one package-level
+// variable: TestMain has no other way to hand a resource to the tests.
 var shared struct {
-	c   *Cluster
-	err error
+	once sync.Once
+	c    *Cluster
+	err  error
 }
 
-// Main runs a package's tests with a cluster started before and stopped
-// after them. Call it from TestMain: os.Exit(pgtest.Main(m)).
+// Main runs a package's tests and then stops the cluster they started,
+// if any. Call it from TestMain: os.Exit(pgtest.Main(m)).
 func Main(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	shared.c, shared.err = Start(ctx)
-	cancel()
 	code := m.Run()
 	if shared.c != nil {
 		shared.c.Close()
@@ -229,25 +228,40 @@ func Main(m *testing.M) int {
 // must be there.
 func InCI() bool { return os.Getenv("CI") == "true" }
 
-// Get returns the cluster Main started. Without one it skips the test,
-// or fails it in CI.
+// Require skips the test when PostgreSQL is not installed, or fails it
+// in CI.
+func Require(t testing.TB) {
+	t.Helper()
+	if _, err := findBin(); err != nil {
+		unavailable(t, err)
+	}
+}
+
+func unavailable(t testing.TB, err error) {
+	t.Helper()
+	if InCI() {
+		t.Fatalf("PostgreSQL is required in CI: %v", err)
+	}
+	t.Skipf("no PostgreSQL: %v", err)
+}
+
+// Get returns the package's cluster, starting it on first use. Without
+// PostgreSQL it skips the test, or fails it in CI.
 func Get(t testing.TB) *Cluster {
 	t.Helper()
+	shared.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		shared.c, shared.err = Start(ctx)
+	})
 	if shared.c == nil {
-		err := shared.err
-		if err == nil {
-			err = errors.New("pgtest: no cluster (TestMain does not call pgtest.Main)")
-		}
-		if InCI() {
-			t.Fatalf("PostgreSQL is required in CI: %v", err)
-		}
-		t.Skipf("no PostgreSQL: %v", err)
+		unavailable(t, shared.err)
 	}
 	return shared.c
 }
 
 // NewDatabase returns the DSN of a fresh database for this test on the
-// cluster Main started (skipping or failing as Get does).
+// package's cluster (skipping or failing as Get does).
 func NewDatabase(t testing.TB) string {
 	t.Helper()
 	c := Get(t)
