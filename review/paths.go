@@ -46,8 +46,9 @@ type StoreOptions struct {
 	Logger    *slog.Logger
 	Now       func() time.Time // hold store and audit log clock (tests)
 	// PostgresDSN, when set (storage.driver postgres), puts the hold
-	// store in that shared database instead of the data folder; the hold
-	// key stays the data folder's (the same on every node).
+	// store and the audit log in that shared database instead of the data
+	// folder; the hold key stays the data folder's (the same on every
+	// node), as does each node's audit head checkpoint.
 	PostgresDSN string
 }
 
@@ -72,7 +73,14 @@ func OpenStores(ctx context.Context, dir string, o StoreOptions) (*Stores, error
 		return nil, err
 	}
 	st.Holds = hs
-	al, err := audit.Open(ctx, p.Audit)
+	var al *audit.Log
+	if st.pool != nil {
+		// One chain for every node; the signed head checkpoint stays in
+		// this node's data folder.
+		al, err = audit.OpenPostgres(ctx, st.pool, p.Audit)
+	} else {
+		al, err = audit.Open(ctx, p.Audit)
+	}
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -1,12 +1,15 @@
 package review
 
 import (
+	"database/sql"
 	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
 	"dlpguard/internal/pgtest"
 )
@@ -34,6 +37,24 @@ func testStoreOptions(t testing.TB, dir string, o StoreOptions) StoreOptions {
 	}
 	o.PostgresDSN = dsn.(string)
 	return o
+}
+
+// auditDB opens the database that holds the audit log of the fixture in
+// dir, for tests that tamper with it.
+func auditDB(t testing.TB, dir string) *sql.DB {
+	t.Helper()
+	var db *sql.DB
+	var err error
+	if dsn, ok := pgDSNs.Load(dir); ok {
+		db, err = sql.Open("pgx", dsn.(string))
+	} else {
+		db, err = sql.Open("sqlite", "file:"+PathsIn(dir).Audit+"?_pragma=busy_timeout(10000)")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // TestSuiteOnPostgres runs this package's tests again with the hold store
