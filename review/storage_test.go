@@ -1,17 +1,25 @@
 package review
 
 import (
+	"context"
 	"database/sql"
+	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
+	"dlpguard/audit"
+	"dlpguard/hold"
 	"dlpguard/internal/pgtest"
+	"dlpguard/release"
+	"dlpguard/smtpproxy/spool"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -28,10 +36,10 @@ var pgDSNs sync.Map
 
 func testStoreOptions(t testing.TB, dir string, o StoreOptions) StoreOptions {
 	t.Helper()
-	if os.Getenv(storageEnv) != "postgres" {
+	dsn, ok := pgDSNs.Load(dir) // a test that set up nodes on one database
+	if !ok && os.Getenv(storageEnv) != "postgres" {
 		return o
 	}
-	dsn, ok := pgDSNs.Load(dir)
 	if !ok {
 		dsn, _ = pgDSNs.LoadOrStore(dir, pgtest.NewDatabase(t))
 	}
@@ -82,4 +90,78 @@ func TestSuiteOnPostgres(t *testing.T) {
 		t.Fatalf("only %d tests passed on PostgreSQL:\n%s", passed, out)
 	}
 	t.Logf("%d review tests passed with the hold store on PostgreSQL", passed)
+}
+
+// TestNodesShareHolds: three review services (nodes A, B, C: their own
+// data folder, spool and delivery queue) on one PostgreSQL. A message
+// held through A is listed and shown on B; officers on B and C press
+// release at the same moment: one release, delivered once, one
+// "released" audit entry in the one chain, and the other officer told it
+// is no longer held (409). The hold key is the same on every node.
+func TestNodesShareHolds(t *testing.T) {
+	pgtest.Require(t)
+	t.Setenv(hold.KeyEnv, strings.Repeat("5a", 32))
+	dsn := pgtest.NewDatabase(t)
+	up := startUpstream(t)
+	mod := func(c *Config) {
+		c.NoKeyMode = release.PassphraseWithoutKey
+		c.FourEyesLevelI = false
+		c.AdminsApprove = true
+	}
+	var nodes []*fixture
+	for range 3 {
+		dir := t.TempDir()
+		pgDSNs.Store(dir, dsn)
+		nodes = append(nodes, newFixture(t, dir, up, mod))
+	}
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	const rcpt = "contact78@example.net"
+	for round := range 3 {
+		id, _, _ := a.hold("p011_other_id.eml", "user660@city.example.lg.jp", rcpt)
+		tb := b.token(fmt.Sprintf("b%d", round), "admin-b@city.example.lg.jp", RoleAdmin)
+		tc := c.token(fmt.Sprintf("c%d", round), "admin-c@city.example.lg.jp", RoleAdmin)
+		if code, out := b.api("GET", "/api/v1/holds/"+id, tb, nil); code != 200 {
+			t.Fatalf("show on B: %d %v", code, out)
+		}
+		if code, page := b.api("GET", "/api/v1/holds?status=held", tb, nil); code != 200 || page["total"].(float64) != 1 {
+			t.Fatalf("list on B: %d %v", code, page)
+		}
+		codes := make(chan int, 2)
+		for _, n := range []struct {
+			f   *fixture
+			tok string
+		}{{b, tb}, {c, tc}} {
+			go func() {
+				code, _ := n.f.api("POST", "/api/v1/holds/"+id+"/release", n.tok, map[string]string{"reason": "送信可"})
+				codes <- code
+			}()
+		}
+		got := []int{<-codes, <-codes}
+		slices.Sort(got)
+		if got[0] != 200 || got[1] != http.StatusConflict {
+			t.Fatalf("round %d: release on B and C answered %v, want one 200 and one 409", round, got)
+		}
+		want := round + 1
+		waitFor(t, "delivery", func() bool { return len(up.To(rcpt)) == want })
+		for _, n := range nodes {
+			waitFor(t, "queues drained", func() bool { ids, _ := n.spool.List(spool.AreaQueue); return len(ids) == 0 })
+		}
+		if n := len(up.To(rcpt)); n != want {
+			t.Fatalf("round %d: %d deliveries, want %d", round, n, want)
+		}
+		// One chain: the winner's release and the loser's refusal, each once.
+		if got := auditAttempts(t, a, id, audit.Release); len(got) != 2 ||
+			!slices.ContainsFunc(got, func(r string) bool { return strings.HasPrefix(r, "granted/") }) ||
+			!slices.ContainsFunc(got, func(r string) bool { return strings.HasPrefix(r, "refused/state/") }) {
+			t.Fatalf("round %d: release entries in the audit log %v, want one granted and one refused/state", round, got)
+		}
+		if rec, _ := c.stores.Holds.Get(context.Background(), id); rec.Status != hold.Released {
+			t.Fatalf("status seen on C: %s", rec.Status)
+		}
+	}
+	for i, n := range nodes {
+		if brk, err := n.stores.Audit.Verify(context.Background()); brk != nil || err != nil {
+			t.Fatalf("node %d: audit verify: %v %v", i, brk, err)
+		}
+	}
 }
