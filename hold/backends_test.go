@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"dlpguard/internal/pgtest"
@@ -186,4 +188,48 @@ func TestPostgresTampered(t *testing.T) {
 	if _, err := s.Get(ctx, "rec"); !errors.Is(err, ErrTampered) {
 		t.Errorf("moved record: %v", err)
 	}
+}
+
+// TestSweepsOnceAcrossNodes: two nodes running the periodic jobs at the
+// same moment expire, remind and purge each record once between them, so
+// each sender and approver is told once.
+func TestSweepsOnceAcrossNodes(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		c := newClock()
+		nodes := []Store{b.open(t, c), b.open(t, c)}
+		defer nodes[0].Close()
+		defer nodes[1].Close()
+		const n = 20
+		for i := range n {
+			if _, err := nodes[i%2].Put(ctx, sample(fmt.Sprintf("s%02d", i), "", "I", "r"), bytes.NewReader(content(100))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run := func(job func(Store) ([]Record, error)) int {
+			var wg sync.WaitGroup
+			counts := make([]int, len(nodes))
+			for i, s := range nodes {
+				wg.Go(func() {
+					out, err := job(s)
+					if err != nil {
+						t.Error(err)
+					}
+					counts[i] = len(out)
+				})
+			}
+			wg.Wait()
+			return counts[0] + counts[1]
+		}
+		at := c.now()
+		if got := run(func(s Store) ([]Record, error) { return s.RemindDue(ctx, at.Add(DefaultHoldFor), at) }); got != n {
+			t.Fatalf("reminded %d, want %d", got, n)
+		}
+		if got := run(func(s Store) ([]Record, error) { return s.ExpireDue(ctx, at.Add(DefaultHoldFor)) }); got != n {
+			t.Fatalf("expired %d, want %d", got, n)
+		}
+		if got := run(func(s Store) ([]Record, error) { return s.PurgeDue(ctx, at.Add(DefaultHoldFor+DefaultRetention)) }); got != n {
+			t.Fatalf("purged %d, want %d", got, n)
+		}
+	})
 }

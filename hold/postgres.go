@@ -449,6 +449,9 @@ func (s *Postgres) PurgeDue(ctx context.Context, now time.Time) ([]Record, error
 	out, err := s.sweep(ctx, `SELECT id, data FROM holds WHERE status IN ($1, $2, $3) AND purged_at = 0 AND acted_at <= $4 ORDER BY acted_at`,
 		[]any{string(Released), string(Rejected), string(Expired), now.Add(-s.retention).UnixNano()},
 		func(rec *Record) (bool, error) {
+			if !rec.PurgedAt.IsZero() {
+				return false, nil
+			}
 			rec.PurgedAt, rec.Updated = now.UTC(), now.UTC()
 			return true, nil // saveRecord deletes the content
 		})
