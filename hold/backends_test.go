@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"dlpguard/internal/pgtest"
 	"dlpguard/pgdb"
@@ -232,4 +235,64 @@ func TestSweepsOnceAcrossNodes(t *testing.T) {
 			t.Fatalf("purged %d, want %d", got, n)
 		}
 	})
+}
+
+// TestPostgresSweepLease: while a node holds a job's lease the others
+// skip that job; when the node holding it dies (its connection closes)
+// the next sweep on another node does the work.
+func TestPostgresSweepLease(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	pool, err := pgdb.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	c := newClock()
+	s, err := OpenPostgres(ctx, pool, Options{Key: bytes.Repeat([]byte{4}, 32), Logger: quiet(), Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := s.Put(ctx, sample(fmt.Sprintf("l%d", i), "", "I", "r"), bytes.NewReader(content(10))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A node in the middle of the expiry job: its transaction holds the lease.
+	other, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, jobExpire); err != nil {
+		t.Fatal(err)
+	}
+	due := c.now().Add(DefaultHoldFor)
+	if got, err := s.ExpireDue(ctx, due); err != nil || len(got) != 0 {
+		t.Fatalf("expired %d while another node holds the lease (%v)", len(got), err)
+	}
+	if got, err := s.RemindDue(ctx, due, c.now()); err != nil || len(got) != 3 {
+		t.Fatalf("another job is not held up: reminded %d (%v)", len(got), err)
+	}
+	other.Close(ctx) // the node dies: its connection and lease are gone
+	// The server ends the dead node's session as it notices the closed
+	// socket; until then the job is still leased.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := s.ExpireDue(ctx, due)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 3 {
+			break
+		}
+		if len(got) != 0 || time.Now().After(deadline) {
+			t.Fatalf("expired %d after the lease holder died, want 3", len(got))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -374,13 +374,30 @@ func (s *Postgres) transition(ctx context.Context, id string, fn func(*Record) e
 	return out, nil
 }
 
-// sweep runs fn on every record q selects, their rows locked: a second
-// node sweeping at once waits, and then finds them changed (read
-// committed re-checks the locked rows against q's condition).
-func (s *Postgres) sweep(ctx context.Context, q string, args []any, fn func(*Record) (bool, error)) ([]Record, error) {
+// Sweep jobs: each is run by one node at a time (an advisory lock held for
+// the sweep's transaction: a lease that ends with the transaction, also
+// when the node holding it dies).
+const (
+	jobExpire int64 = 0x646c7001 + iota
+	jobRemind
+	jobPurge
+)
+
+// sweep runs fn on every record q selects, their rows locked. The job's
+// lease makes a second node that sweeps at the same moment skip (the
+// first does the work); the row locks and fn's own checks keep each
+// record handled once even without it.
+func (s *Postgres) sweep(ctx context.Context, job int64, q string, args []any, fn func(*Record) (bool, error)) ([]Record, error) {
 	var out []Record
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		out = nil
+		var lease bool
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, job).Scan(&lease); err != nil {
+			return err
+		}
+		if !lease {
+			return nil // another node is running this job now
+		}
 		rows, err := tx.Query(ctx, q+" FOR UPDATE", args...)
 		if err != nil {
 			return err
@@ -423,7 +440,7 @@ func (s *Postgres) sweep(ctx context.Context, q string, args []any, fn func(*Rec
 
 // ExpireDue implements Store.
 func (s *Postgres) ExpireDue(ctx context.Context, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, `SELECT id, data FROM holds WHERE status = $1 AND expires <= $2 ORDER BY created`,
+	out, err := s.sweep(ctx, jobExpire, `SELECT id, data FROM holds WHERE status = $1 AND expires <= $2 ORDER BY created`,
 		[]any{string(Held), now.UnixNano()}, expire(now))
 	if err != nil {
 		return nil, fmt.Errorf("hold: expire: %w", err)
@@ -436,7 +453,7 @@ func (s *Postgres) ExpireDue(ctx context.Context, now time.Time) ([]Record, erro
 
 // RemindDue implements Store.
 func (s *Postgres) RemindDue(ctx context.Context, before, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, `SELECT id, data FROM holds WHERE status = $1 AND expires <= $2 ORDER BY created`,
+	out, err := s.sweep(ctx, jobRemind, `SELECT id, data FROM holds WHERE status = $1 AND expires <= $2 ORDER BY created`,
 		[]any{string(Held), before.UnixNano()}, remind(now))
 	if err != nil {
 		return nil, fmt.Errorf("hold: remind: %w", err)
@@ -446,7 +463,7 @@ func (s *Postgres) RemindDue(ctx context.Context, before, now time.Time) ([]Reco
 
 // PurgeDue implements Store.
 func (s *Postgres) PurgeDue(ctx context.Context, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, `SELECT id, data FROM holds WHERE status IN ($1, $2, $3) AND purged_at = 0 AND acted_at <= $4 ORDER BY acted_at`,
+	out, err := s.sweep(ctx, jobPurge, `SELECT id, data FROM holds WHERE status IN ($1, $2, $3) AND purged_at = 0 AND acted_at <= $4 ORDER BY acted_at`,
 		[]any{string(Released), string(Rejected), string(Expired), now.Add(-s.retention).UnixNano()},
 		func(rec *Record) (bool, error) {
 			if !rec.PurgedAt.IsZero() {

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,6 +103,7 @@ func Start(ctx context.Context) (*Cluster, error) {
 			}
 		}
 	}
+	c.watch()
 	if err := c.run(ctx, "initdb", "-D", c.data(), "-U", superuser, "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -123,6 +125,24 @@ func Start(ctx context.Context) (*Cluster, error) {
 }
 
 func (c *Cluster) data() string { return filepath.Join(c.dir, "data") }
+
+// watch starts a watchdog that stops the server and removes its folder
+// when this test process ends without Close (killed, or go test's
+// -timeout panic), so that no server outlives its tests.
+func (c *Cluster) watch() {
+	ctl := filepath.Join(c.bin, "pg_ctl")
+	stop := fmt.Sprintf("%q stop -m immediate -D %q", ctl, c.data())
+	if c.runAs != "" {
+		stop = fmt.Sprintf("runuser -u %s -- %s", c.runAs, stop)
+	}
+	script := fmt.Sprintf(`while kill -0 %d 2>/dev/null; do sleep 1; done; if [ -d %q ]; then %s >/dev/null 2>&1; rm -rf %q; fi`,
+		os.Getpid(), c.dir, stop, c.dir)
+	cmd := exec.Command("sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if cmd.Start() == nil {
+		go cmd.Wait()
+	}
+}
 
 // run runs one of PostgreSQL's binaries as the cluster's user.
 func (c *Cluster) run(ctx context.Context, bin string, args ...string) error {
