@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"dlpguard/internal/pgtest"
 	"dlpguard/pgdb"
@@ -118,21 +119,30 @@ func eachBackend(t *testing.T, fn func(t *testing.T, b *backend)) {
 	})
 }
 
-// TestPostgresWrongKey: a node whose hold key does not open the records
-// already in the database refuses to start.
-func TestPostgresWrongKey(t *testing.T) {
+// openPG opens a PostgreSQL store on a fresh database with key; it
+// returns the store, its pool (for SQL the test runs) and the DSN.
+func openPG(t *testing.T, key []byte, c *clock) (*Postgres, *pgxpool.Pool, string) {
+	t.Helper()
 	ctx := context.Background()
 	dsn := pgtest.NewDatabase(t)
 	pool, err := pgdb.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close()
-	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
-	s, err := OpenPostgres(ctx, pool, Options{Key: k1, Logger: quiet()})
+	t.Cleanup(pool.Close)
+	s, err := OpenPostgres(ctx, pool, Options{Key: key, Logger: quiet(), Now: c.now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, pool, dsn
+}
+
+// TestPostgresWrongKey: a node whose hold key does not open the records
+// already in the database refuses to start.
+func TestPostgresWrongKey(t *testing.T) {
+	ctx := context.Background()
+	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	s, pool, _ := openPG(t, k1, newClock())
 	if _, err := s.Put(ctx, sample("k1", "", "I", "r"), bytes.NewReader(content(10))); err != nil {
 		t.Fatal(err)
 	}
@@ -149,16 +159,7 @@ func TestPostgresWrongKey(t *testing.T) {
 // fail authentication.
 func TestPostgresTampered(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.NewDatabase(t)
-	pool, err := pgdb.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	s, err := OpenPostgres(ctx, pool, Options{Key: bytes.Repeat([]byte{3}, 32), Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, pool, _ := openPG(t, bytes.Repeat([]byte{3}, 32), newClock())
 	data := content(2*chunkSize + 12345) // three rows
 	for _, id := range []string{"whole", "flip", "cut", "droplast", "moved", "other", "rec"} {
 		if _, err := s.Put(ctx, sample(id, "", "I", "r"), bytes.NewReader(data)); err != nil {
@@ -242,17 +243,8 @@ func TestSweepsOnceAcrossNodes(t *testing.T) {
 // the next sweep on another node does the work.
 func TestPostgresSweepLease(t *testing.T) {
 	ctx := context.Background()
-	dsn := pgtest.NewDatabase(t)
-	pool, err := pgdb.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
 	c := newClock()
-	s, err := OpenPostgres(ctx, pool, Options{Key: bytes.Repeat([]byte{4}, 32), Logger: quiet(), Now: c.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _, dsn := openPG(t, bytes.Repeat([]byte{4}, 32), c)
 	for i := range 3 {
 		if _, err := s.Put(ctx, sample(fmt.Sprintf("l%d", i), "", "I", "r"), bytes.NewReader(content(10))); err != nil {
 			t.Fatal(err)

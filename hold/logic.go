@@ -65,6 +65,31 @@ func decodeRecord(key []byte, id, data string) (Record, error) {
 	return rec, nil
 }
 
+// recordRows is what database/sql's and pgx's rows have in common.
+type recordRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// decodeRows reads every (id, data) row into records; one that does not
+// open is an error (ErrTampered), never skipped.
+func decodeRows(key []byte, rows recordRows) ([]Record, error) {
+	var out []Record
+	for rows.Next() {
+		var id, data string
+		if err := rows.Scan(&id, &data); err != nil {
+			return nil, err
+		}
+		rec, err := decodeRecord(key, id, data)
+		if err != nil {
+			return nil, fmt.Errorf("hold %s: %w", id, err)
+		}
+		out = append(out, rec)
+	}
+	return out, rows.Err()
+}
+
 func encodeRecord(key []byte, rec Record) (string, error) {
 	plain, err := json.Marshal(rec)
 	if err != nil {

@@ -318,20 +318,11 @@ func (s *Postgres) List(ctx context.Context, f Filter) (Page, error) {
 		return Page{}, fmt.Errorf("hold: list: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var id, data string
-		if err := rows.Scan(&id, &data); err != nil {
-			return Page{}, fmt.Errorf("hold: list: %w", err)
-		}
-		rec, err := decodeRecord(s.key, id, data)
-		if err != nil {
-			return Page{}, fmt.Errorf("hold %s: list: %w", id, err)
-		}
-		page.Records = append(page.Records, rec)
-	}
-	if err := rows.Err(); err != nil {
+	recs, err := decodeRows(s.key, rows)
+	if err != nil {
 		return Page{}, fmt.Errorf("hold: list: %w", err)
 	}
+	page.Records = append(page.Records, recs...)
 	return page, nil
 }
 
@@ -402,25 +393,12 @@ func (s *Postgres) sweep(ctx context.Context, job int64, q string, args []any, f
 		if err != nil {
 			return err
 		}
-		type row struct{ id, data string }
-		var sel []row
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(&r.id, &r.data); err != nil {
-				rows.Close()
-				return err
-			}
-			sel = append(sel, r)
-		}
+		sel, err := decodeRows(s.key, rows)
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err != nil {
 			return err
 		}
-		for _, r := range sel {
-			rec, err := decodeRecord(s.key, r.id, r.data)
-			if err != nil {
-				return err
-			}
+		for _, rec := range sel {
 			changed, err := fn(&rec)
 			if err != nil {
 				return err

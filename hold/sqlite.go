@@ -354,20 +354,11 @@ func (s *SQLite) List(ctx context.Context, f Filter) (Page, error) {
 		return Page{}, fmt.Errorf("hold: list: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var id, data string
-		if err := rows.Scan(&id, &data); err != nil {
-			return Page{}, fmt.Errorf("hold: list: %w", err)
-		}
-		rec, err := decodeRecord(s.key, id, data)
-		if err != nil {
-			return Page{}, fmt.Errorf("hold %s: list: %w", id, err)
-		}
-		page.Records = append(page.Records, rec)
-	}
-	if err := rows.Err(); err != nil {
+	recs, err := decodeRows(s.key, rows)
+	if err != nil {
 		return Page{}, fmt.Errorf("hold: list: %w", err)
 	}
+	page.Records = append(page.Records, recs...)
 	return page, nil
 }
 
