@@ -90,16 +90,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, b *backend)) {
 		fn(t, &backend{
 			name: "postgres",
 			open: func(t *testing.T, c *clock) Store {
-				// Its own pool: another node.
-				pool, err := pgdb.Open(ctx, dsn)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(pool.Close)
-				s, err := OpenPostgres(ctx, pool, Options{Key: key, Logger: quiet(), Now: c.now})
-				if err != nil {
-					t.Fatal(err)
-				}
+				s, _ := openPGStore(t, dsn, key, c) // its own pool: another node
 				return s
 			},
 			hasContent: func(t *testing.T, id string) bool {
@@ -123,8 +114,15 @@ func eachBackend(t *testing.T, fn func(t *testing.T, b *backend)) {
 // returns the store, its pool (for SQL the test runs) and the DSN.
 func openPG(t *testing.T, key []byte, c *clock) (*Postgres, *pgxpool.Pool, string) {
 	t.Helper()
-	ctx := context.Background()
 	dsn := pgtest.NewDatabase(t)
+	s, pool := openPGStore(t, dsn, key, c)
+	return s, pool, dsn
+}
+
+// openPGStore opens a PostgreSQL store with its own pool on dsn.
+func openPGStore(t *testing.T, dsn string, key []byte, c *clock) (*Postgres, *pgxpool.Pool) {
+	t.Helper()
+	ctx := context.Background()
 	pool, err := pgdb.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +132,7 @@ func openPG(t *testing.T, key []byte, c *clock) (*Postgres, *pgxpool.Pool, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, pool, dsn
+	return s, pool
 }
 
 // TestPostgresWrongKey: a node whose hold key does not open the records

@@ -90,6 +90,26 @@ func decodeRows(key []byte, rows recordRows) ([]Record, error) {
 	return out, rows.Err()
 }
 
+// applyEach runs a sweep's fn on each record and saves those it changed,
+// returning them.
+func applyEach(recs []Record, fn func(*Record) (bool, error), save func(Record) error) ([]Record, error) {
+	var out []Record
+	for _, rec := range recs {
+		changed, err := fn(&rec)
+		if err != nil {
+			return nil, err
+		}
+		if !changed {
+			continue
+		}
+		if err := save(rec); err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
 func encodeRecord(key []byte, rec Record) (string, error) {
 	plain, err := json.Marshal(rec)
 	if err != nil {

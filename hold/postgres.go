@@ -398,20 +398,8 @@ func (s *Postgres) sweep(ctx context.Context, job int64, q string, args []any, f
 		if err != nil {
 			return err
 		}
-		for _, rec := range sel {
-			changed, err := fn(&rec)
-			if err != nil {
-				return err
-			}
-			if !changed {
-				continue
-			}
-			if err := s.saveRecord(ctx, tx, rec); err != nil {
-				return err
-			}
-			out = append(out, rec)
-		}
-		return nil
+		out, err = applyEach(sel, fn, func(rec Record) error { return s.saveRecord(ctx, tx, rec) })
+		return err
 	})
 	return out, err
 }

@@ -408,40 +408,29 @@ func (s *SQLite) transition(ctx context.Context, id string, fn func(*Record) err
 	return out, nil
 }
 
-// sweep runs fn on every record q selects (by ID), in one write
+// sweep runs fn on every record q selects (id, data), in one write
 // transaction, saves those fn changed and returns them.
 func (s *SQLite) sweep(ctx context.Context, q string, args []any, fn func(*Record) (bool, error)) ([]Record, error) {
 	var out []Record
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		ids, err := queryIDs(ctx, tx, q, args...)
+		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			rec, err := s.getRecord(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			changed, err := fn(&rec)
-			if err != nil {
-				return err
-			}
-			if !changed {
-				continue
-			}
-			if err := s.saveRecord(ctx, tx, rec); err != nil {
-				return err
-			}
-			out = append(out, rec)
+		sel, err := decodeRows(s.key, rows)
+		rows.Close()
+		if err != nil {
+			return err
 		}
-		return nil
+		out, err = applyEach(sel, fn, func(rec Record) error { return s.saveRecord(ctx, tx, rec) })
+		return err
 	})
 	return out, err
 }
 
 // ExpireDue implements Store.
 func (s *SQLite) ExpireDue(ctx context.Context, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, `SELECT id FROM holds WHERE status = ? AND expires <= ? ORDER BY created`, []any{Held, now.UnixNano()},
+	out, err := s.sweep(ctx, `SELECT id, data FROM holds WHERE status = ? AND expires <= ? ORDER BY created`, []any{Held, now.UnixNano()},
 		expire(now))
 	if err != nil {
 		return nil, fmt.Errorf("hold: expire: %w", err)
@@ -454,7 +443,7 @@ func (s *SQLite) ExpireDue(ctx context.Context, now time.Time) ([]Record, error)
 
 // RemindDue implements Store.
 func (s *SQLite) RemindDue(ctx context.Context, before, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, `SELECT id FROM holds WHERE status = ? AND expires <= ? ORDER BY created`, []any{Held, before.UnixNano()},
+	out, err := s.sweep(ctx, `SELECT id, data FROM holds WHERE status = ? AND expires <= ? ORDER BY created`, []any{Held, before.UnixNano()},
 		remind(now))
 	if err != nil {
 		return nil, fmt.Errorf("hold: remind: %w", err)
@@ -462,26 +451,9 @@ func (s *SQLite) RemindDue(ctx context.Context, before, now time.Time) ([]Record
 	return out, nil
 }
 
-func queryIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
-}
-
 // PurgeDue implements Store.
 func (s *SQLite) PurgeDue(ctx context.Context, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, `SELECT id FROM holds WHERE status IN (?, ?, ?) AND purged_at = 0 AND acted_at <= ? ORDER BY acted_at`,
+	out, err := s.sweep(ctx, `SELECT id, data FROM holds WHERE status IN (?, ?, ?) AND purged_at = 0 AND acted_at <= ? ORDER BY acted_at`,
 		[]any{Released, Rejected, Expired, now.Add(-s.retention).UnixNano()},
 		func(rec *Record) (bool, error) {
 			// The file goes first: if the update is lost, the next run
