@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -56,22 +54,10 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, anchorPath string) (*
 	return l, nil
 }
 
-// q is query with SQLite's ? placeholders as PostgreSQL's $1, $2, … when
-// the log is in PostgreSQL (none of the log's statements has a ? in a
-// literal).
+// q is query as the log's database wants it.
 func (l *Log) q(query string) string {
 	if !l.pg {
 		return query
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return pgdb.Rebind(query)
 }

@@ -131,6 +131,10 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Postg
 // Close implements Store; the pool is the caller's.
 func (s *Postgres) Close() error { return nil }
 
+// Pool is the shared database, for the stores that live beside the
+// holds (the review service's tokens).
+func (s *Postgres) Pool() *pgxpool.Pool { return s.pool }
+
 // Ping reports whether the database answers (readiness).
 func (s *Postgres) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 

@@ -16,6 +16,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -94,6 +96,23 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, component string, steps []
 		return fmt.Errorf("migrate %s: %w", component, err)
 	}
 	return nil
+}
+
+// Rebind turns SQLite's ? placeholders into PostgreSQL's $1, $2, … so that
+// a store keeps one text per statement for both (none of its statements
+// may have a ? inside a literal).
+func Rebind(query string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // IsUniqueViolation reports whether err is PostgreSQL's unique_violation

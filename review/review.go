@@ -192,7 +192,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if s.delays, err = spool.Open(filepath.Join(cfg.DataDir, "delay")); err != nil {
 		return nil, fmt.Errorf("review: delay spool: %w", err)
 	}
-	if s.db, err = OpenDB(context.Background(), filepath.Join(cfg.DataDir, "review.db")); err != nil {
+	if s.db, err = openServiceDB(context.Background(), cfg.DataDir, d.Holds); err != nil {
 		return nil, err
 	}
 	if err := s.importMeta(context.Background()); err != nil {

@@ -97,7 +97,8 @@ func TestSuiteOnPostgres(t *testing.T) {
 // held through A is listed and shown on B; officers on B and C press
 // release at the same moment: one release, delivered once, one
 // "released" audit entry in the one chain, and the other officer told it
-// is no longer held (409). The hold key is the same on every node.
+// is no longer held (409). The hold key is the same on every node; the
+// officers' API tokens, made on A, work on B and C.
 func TestNodesShareHolds(t *testing.T) {
 	pgtest.Require(t)
 	t.Setenv(hold.KeyEnv, strings.Repeat("5a", 32))
@@ -118,8 +119,9 @@ func TestNodesShareHolds(t *testing.T) {
 	const rcpt = "contact78@example.net"
 	for round := range 3 {
 		id, _, _ := a.hold("p011_other_id.eml", "user660@city.example.lg.jp", rcpt)
-		tb := b.token(fmt.Sprintf("b%d", round), "admin-b@city.example.lg.jp", RoleAdmin)
-		tc := c.token(fmt.Sprintf("c%d", round), "admin-c@city.example.lg.jp", RoleAdmin)
+		// Tokens are made on A and work on B and C (one token table).
+		tb := a.token(fmt.Sprintf("b%d", round), "admin-b@city.example.lg.jp", RoleAdmin)
+		tc := a.token(fmt.Sprintf("c%d", round), "admin-c@city.example.lg.jp", RoleAdmin)
 		if code, out := b.api("GET", "/api/v1/holds/"+id, tb, nil); code != 200 {
 			t.Fatalf("show on B: %d %v", code, out)
 		}

@@ -60,9 +60,36 @@ func cliOpenAudit(ctx context.Context, data, cfgFile string) (*audit.Log, func()
 	return al, func() { al.Close(); pool.Close() }, nil
 }
 
+// cliOpenTokens opens the API tokens where serve with the configuration
+// cfgFile keeps them: the shared database, else the review.db at path.
+func cliOpenTokens(ctx context.Context, path, cfgFile string) (*review.DB, func(), error) {
+	dsn, err := cliStorageDSN(cfgFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dsn == "" {
+		db, err := review.OpenDB(ctx, path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return db, func() { db.Close() }, nil
+	}
+	pool, err := pgdb.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := review.OpenDBPostgres(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return db, func() { db.Close(); pool.Close() }, nil
+}
+
 // runStorage is `dlpguard storage migrate --from sqlite:DIR --to
 // postgres:DSN`: a node's held messages (sealed records and content, as
-// they are) and its audit log (every entry, hashes unchanged) move into an
+// they are), its audit log (every entry, hashes unchanged) and its API
+// tokens (hashes) move into an
 // empty PostgreSQL database, in one transaction each; then the copy is
 // checked: the audit chain verifies against the database and every held
 // message's content opens with DIR's hold key. The DSN may be left out
@@ -123,6 +150,11 @@ func runStorage(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dlpguard storage migrate: 保留メッセージ %d 件は移行済み、監査ログの移行に失敗 / holds copied, audit log not: %v\n", holds, err)
 		return 1
 	}
+	tokens, err := review.CopyTokensToPostgres(ctx, filepath.Join(p.Review, "review.db"), pool)
+	if err != nil {
+		fmt.Fprintf(stderr, "dlpguard storage migrate: 保留メッセージと監査ログは移行済み、API トークンの移行に失敗 / holds and audit log copied, tokens not: %v\n", err)
+		return 1
+	}
 	// Check the copy as the nodes will read it.
 	al, err := audit.OpenPostgres(ctx, pool, p.Audit)
 	if err != nil {
@@ -166,7 +198,8 @@ func runStorage(args []string, stdout, stderr io.Writer) int {
 			break
 		}
 	}
-	fmt.Fprintf(stdout, "移行しました: 保留メッセージ %d 件（内容を確認 %d 件）、監査ログ %d 件（検証済み）。各ノードに同じ保留鍵 %s を置き、storage.driver: postgres で起動してください。\n"+
-		"migrated: %d held messages (%d contents opened), %d audit entries (verified)\n", holds, opened, entries, filepath.Join(p.Hold, "hold.key"), holds, opened, entries)
+	fmt.Fprintf(stdout, "移行しました: 保留メッセージ %d 件（内容を確認 %d 件）、監査ログ %d 件（検証済み）、API トークン %d 件。各ノードに同じ保留鍵 %s を置き、storage.driver: postgres で起動してください。\n"+
+		"migrated: %d held messages (%d contents opened), %d audit entries (verified), %d API tokens\n",
+		holds, opened, entries, tokens, filepath.Join(p.Hold, "hold.key"), holds, opened, entries, tokens)
 	return 0
 }

@@ -57,12 +57,21 @@ func TestStorageMigrate(t *testing.T) {
 		t.Fatalf("purge: %d %v", len(p), err)
 	}
 	st.Close()
+	tdb, err := review.OpenDB(ctx, filepath.Join(review.PathsIn(dir).Review, "review.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tdb.AddToken(ctx, review.Token{Name: "kacho", Actor: "kacho@city.example.lg.jp", Role: review.RoleApprover}, time.Now())
+	tdb.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var out, errOut bytes.Buffer
 	if code := runStorage([]string{"migrate", "--from", "sqlite:" + dir, "--to", "postgres:" + dsn}, &out, &errOut); code != 0 {
 		t.Fatalf("migrate: %d\n%s%s", code, out.String(), errOut.String())
 	}
-	if !strings.Contains(out.String(), "migrated: 4 held messages (2 contents opened), 4 audit entries (verified)") {
+	if !strings.Contains(out.String(), "migrated: 4 held messages (2 contents opened), 4 audit entries (verified), 1 API tokens") {
 		t.Fatalf("migrate said %q", out.String())
 	}
 	if strings.Contains(out.String()+errOut.String(), dsn) {
@@ -77,6 +86,22 @@ func TestStorageMigrate(t *testing.T) {
 	if code := runAudit([]string{"verify", "--config", cfgFile}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "ok: 4 entries") {
 		t.Fatalf("audit verify --config: %d %s %s", code, out.String(), errOut.String())
 	}
+
+	// The token moved: `tokens list --config` shows it from the database,
+	// and it authenticates there.
+	out.Reset()
+	errOut.Reset()
+	if code := runTokens([]string{"list", "--config", cfgFile}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "kacho") {
+		t.Fatalf("tokens list --config: %d %s %s", code, out.String(), errOut.String())
+	}
+	tdb, closeDB, err := cliOpenTokens(ctx, filepath.Join(dir, "nowhere.db"), cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk, err := tdb.Authenticate(ctx, tok); err != nil || tk.Actor != "kacho@city.example.lg.jp" {
+		t.Fatalf("token after migrate: %+v %v", tk, err)
+	}
+	closeDB()
 
 	pg, err := review.OpenStores(ctx, dir, review.StoreOptions{PostgresDSN: dsn})
 	if err != nil {

@@ -43,12 +43,12 @@ func runTokens(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx := context.Background()
 	p := review.PathsIn(*data)
-	db, err := review.OpenDB(ctx, filepath.Join(p.Review, "review.db"))
+	db, closeDB, err := cliOpenTokens(ctx, filepath.Join(p.Review, "review.db"), *cfgFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "dlpguard tokens: %v\n", err)
 		return 1
 	}
-	defer db.Close()
+	defer closeDB()
 	now := time.Now()
 	switch sub {
 	case "add":
