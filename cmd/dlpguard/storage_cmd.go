@@ -11,6 +11,7 @@ import (
 
 	"dlpguard/audit"
 	"dlpguard/config"
+	"dlpguard/console"
 	"dlpguard/hold"
 	"dlpguard/pgdb"
 	"dlpguard/review"
@@ -86,10 +87,37 @@ func cliOpenTokens(ctx context.Context, path, cfgFile string) (*review.DB, func(
 	return db, func() { db.Close(); pool.Close() }, nil
 }
 
+// cliOpenUsers opens the console accounts where serve with the
+// configuration cfgFile keeps them: the shared database, else data's
+// console.db.
+func cliOpenUsers(ctx context.Context, data, cfgFile string) (*console.Users, func(), error) {
+	dsn, err := cliStorageDSN(cfgFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dsn == "" {
+		u, err := console.OpenUsers(ctx, console.UsersPath(data))
+		if err != nil {
+			return nil, nil, err
+		}
+		return u, func() { u.Close() }, nil
+	}
+	pool, err := pgdb.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := console.OpenUsersPostgres(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return u, func() { u.Close(); pool.Close() }, nil
+}
+
 // runStorage is `dlpguard storage migrate --from sqlite:DIR --to
 // postgres:DSN`: a node's held messages (sealed records and content, as
-// they are), its audit log (every entry, hashes unchanged) and its API
-// tokens (hashes) move into an
+// they are), its audit log (every entry, hashes unchanged), its API
+// tokens and console accounts (hashes) move into an
 // empty PostgreSQL database, in one transaction each; then the copy is
 // checked: the audit chain verifies against the database and every held
 // message's content opens with DIR's hold key. The DSN may be left out
@@ -155,6 +183,11 @@ func runStorage(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dlpguard storage migrate: 保留メッセージと監査ログは移行済み、API トークンの移行に失敗 / holds and audit log copied, tokens not: %v\n", err)
 		return 1
 	}
+	users, err := console.CopyUsersToPostgres(ctx, console.UsersPath(dir), pool)
+	if err != nil {
+		fmt.Fprintf(stderr, "dlpguard storage migrate: 保留メッセージ・監査ログ・トークンは移行済み、コンソールのアカウントの移行に失敗 / accounts not copied: %v\n", err)
+		return 1
+	}
 	// Check the copy as the nodes will read it.
 	al, err := audit.OpenPostgres(ctx, pool, p.Audit)
 	if err != nil {
@@ -198,8 +231,8 @@ func runStorage(args []string, stdout, stderr io.Writer) int {
 			break
 		}
 	}
-	fmt.Fprintf(stdout, "移行しました: 保留メッセージ %d 件（内容を確認 %d 件）、監査ログ %d 件（検証済み）、API トークン %d 件。各ノードに同じ保留鍵 %s を置き、storage.driver: postgres で起動してください。\n"+
-		"migrated: %d held messages (%d contents opened), %d audit entries (verified), %d API tokens\n",
-		holds, opened, entries, tokens, filepath.Join(p.Hold, "hold.key"), holds, opened, entries, tokens)
+	fmt.Fprintf(stdout, "移行しました: 保留メッセージ %d 件（内容を確認 %d 件）、監査ログ %d 件（検証済み）、API トークン %d 件、コンソールのアカウント %d 件。各ノードに同じ保留鍵 %s を置き、storage.driver: postgres で起動してください。\n"+
+		"migrated: %d held messages (%d contents opened), %d audit entries (verified), %d API tokens, %d console accounts\n",
+		holds, opened, entries, tokens, users, filepath.Join(p.Hold, "hold.key"), holds, opened, entries, tokens, users)
 	return 0
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"dlpguard/console"
 	"dlpguard/hold"
 	"dlpguard/internal/pgtest"
 	"dlpguard/review"
@@ -66,12 +67,24 @@ func TestStorageMigrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cu, err := console.OpenUsers(ctx, console.UsersPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cu.Add(ctx, console.User{Username: "suzuki", Email: "suzuki@city.example.lg.jp", Role: console.RoleApprover, Departments: []string{"総務課"}}, "a long password 123", time.Now())
+	if err == nil {
+		err = cu.SetDisabled(ctx, "suzuki", true)
+	}
+	cu.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var out, errOut bytes.Buffer
 	if code := runStorage([]string{"migrate", "--from", "sqlite:" + dir, "--to", "postgres:" + dsn}, &out, &errOut); code != 0 {
 		t.Fatalf("migrate: %d\n%s%s", code, out.String(), errOut.String())
 	}
-	if !strings.Contains(out.String(), "migrated: 4 held messages (2 contents opened), 4 audit entries (verified), 1 API tokens") {
+	if !strings.Contains(out.String(), "migrated: 4 held messages (2 contents opened), 4 audit entries (verified), 1 API tokens, 1 console accounts") {
 		t.Fatalf("migrate said %q", out.String())
 	}
 	if strings.Contains(out.String()+errOut.String(), dsn) {
@@ -94,6 +107,19 @@ func TestStorageMigrate(t *testing.T) {
 	if code := runTokens([]string{"list", "--config", cfgFile}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "kacho") {
 		t.Fatalf("tokens list --config: %d %s %s", code, out.String(), errOut.String())
 	}
+	out.Reset()
+	errOut.Reset()
+	if code := runUsers([]string{"list", "--config", cfgFile}, strings.NewReader(""), &out, &errOut); code != 0 || !strings.Contains(out.String(), "suzuki") {
+		t.Fatalf("users list --config: %d %s %s", code, out.String(), errOut.String())
+	}
+	pu, closeUsers, err := cliOpenUsers(ctx, t.TempDir(), cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if usr, err := pu.Get(ctx, "suzuki"); err != nil || !usr.Disabled || usr.Email != "suzuki@city.example.lg.jp" {
+		t.Fatalf("account after migrate: %+v %v", usr, err)
+	}
+	closeUsers()
 	tdb, closeDB, err := cliOpenTokens(ctx, filepath.Join(dir, "nowhere.db"), cfgFile)
 	if err != nil {
 		t.Fatal(err)

@@ -81,12 +81,12 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	ctx := context.Background()
-	u, err := console.OpenUsers(ctx, console.UsersPath(*data))
+	u, closeUsers, err := cliOpenUsers(ctx, *data, *cfgFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "dlpguard users: %v\n", err)
 		return 1
 	}
-	defer u.Close()
+	defer closeUsers()
 	password := func() (string, bool, error) {
 		if !*fromStdin {
 			return console.GeneratePassword(), true, nil
