@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"dlpguard/audit"
 	"dlpguard/config"
 	"dlpguard/console"
@@ -33,85 +35,57 @@ func cliStorageDSN(cfgFile string) (string, error) {
 	return cfg.Storage.DSN, nil
 }
 
-// cliOpenAudit opens the audit log where serve with the configuration
-// cfgFile writes it: the shared database (storage.driver postgres), else
-// data's audit.db. The head checkpoint is data's either way.
+// cliOpen opens a store where serve with the configuration cfgFile keeps
+// it: shared (in the configuration's PostgreSQL database) or local (in
+// the data folder). The returned func closes it (and the pool).
+func cliOpen[T interface{ Close() error }](ctx context.Context, cfgFile string, local func() (T, error), shared func(*pgxpool.Pool) (T, error)) (T, func(), error) {
+	var zero T
+	dsn, err := cliStorageDSN(cfgFile)
+	if err != nil {
+		return zero, nil, err
+	}
+	if dsn == "" {
+		v, err := local()
+		if err != nil {
+			return zero, nil, err
+		}
+		return v, func() { v.Close() }, nil
+	}
+	pool, err := pgdb.Open(ctx, dsn)
+	if err != nil {
+		return zero, nil, err
+	}
+	v, err := shared(pool)
+	if err != nil {
+		pool.Close()
+		return zero, nil, err
+	}
+	return v, func() { v.Close(); pool.Close() }, nil
+}
+
+// cliOpenAudit opens the audit log serve writes (the head checkpoint is
+// data's either way).
 func cliOpenAudit(ctx context.Context, data, cfgFile string) (*audit.Log, func(), error) {
-	dsn, err := cliStorageDSN(cfgFile)
-	if err != nil {
-		return nil, nil, err
-	}
 	path := review.PathsIn(data).Audit
-	if dsn == "" {
-		al, err := audit.Open(ctx, path)
-		if err != nil {
-			return nil, nil, err
-		}
-		return al, func() { al.Close() }, nil
-	}
-	pool, err := pgdb.Open(ctx, dsn)
-	if err != nil {
-		return nil, nil, err
-	}
-	al, err := audit.OpenPostgres(ctx, pool, path)
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	return al, func() { al.Close(); pool.Close() }, nil
+	return cliOpen(ctx, cfgFile,
+		func() (*audit.Log, error) { return audit.Open(ctx, path) },
+		func(p *pgxpool.Pool) (*audit.Log, error) { return audit.OpenPostgres(ctx, p, path) })
 }
 
-// cliOpenTokens opens the API tokens where serve with the configuration
-// cfgFile keeps them: the shared database, else the review.db at path.
+// cliOpenTokens opens the API tokens serve uses (locally the review.db
+// at path).
 func cliOpenTokens(ctx context.Context, path, cfgFile string) (*review.DB, func(), error) {
-	dsn, err := cliStorageDSN(cfgFile)
-	if err != nil {
-		return nil, nil, err
-	}
-	if dsn == "" {
-		db, err := review.OpenDB(ctx, path)
-		if err != nil {
-			return nil, nil, err
-		}
-		return db, func() { db.Close() }, nil
-	}
-	pool, err := pgdb.Open(ctx, dsn)
-	if err != nil {
-		return nil, nil, err
-	}
-	db, err := review.OpenDBPostgres(ctx, pool)
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	return db, func() { db.Close(); pool.Close() }, nil
+	return cliOpen(ctx, cfgFile,
+		func() (*review.DB, error) { return review.OpenDB(ctx, path) },
+		func(p *pgxpool.Pool) (*review.DB, error) { return review.OpenDBPostgres(ctx, p) })
 }
 
-// cliOpenUsers opens the console accounts where serve with the
-// configuration cfgFile keeps them: the shared database, else data's
-// console.db.
+// cliOpenUsers opens the console accounts serve uses (locally data's
+// console.db).
 func cliOpenUsers(ctx context.Context, data, cfgFile string) (*console.Users, func(), error) {
-	dsn, err := cliStorageDSN(cfgFile)
-	if err != nil {
-		return nil, nil, err
-	}
-	if dsn == "" {
-		u, err := console.OpenUsers(ctx, console.UsersPath(data))
-		if err != nil {
-			return nil, nil, err
-		}
-		return u, func() { u.Close() }, nil
-	}
-	pool, err := pgdb.Open(ctx, dsn)
-	if err != nil {
-		return nil, nil, err
-	}
-	u, err := console.OpenUsersPostgres(ctx, pool)
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	return u, func() { u.Close(); pool.Close() }, nil
+	return cliOpen(ctx, cfgFile,
+		func() (*console.Users, error) { return console.OpenUsers(ctx, console.UsersPath(data)) },
+		func(p *pgxpool.Pool) (*console.Users, error) { return console.OpenUsersPostgres(ctx, p) })
 }
 
 // runStorage is `dlpguard storage migrate --from sqlite:DIR --to
