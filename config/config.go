@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,6 +39,11 @@ type Config struct {
 	Review   Review    `yaml:"review"`
 	ICAP     ICAP      `yaml:"icap"`
 	Inspect  Inspect   `yaml:"inspect"`
+	// Download is the recipients' listener of releases by link.
+	Download Download `yaml:"download"`
+	// Directory is the city's AD/LDAP (departments, approvers, sign-in).
+	Directory Directory `yaml:"directory"`
+	Storage   Storage   `yaml:"storage"`
 }
 
 // Inspect are settings of the inspection that are the server's, not the
@@ -65,6 +71,31 @@ type OCR struct {
 func (o OCR) Options() ocr.Config {
 	return ocr.Config{Enabled: o.Enabled, Command: o.Command, Languages: o.Languages, MaxPages: o.MaxPages,
 		MaxPixels: o.MaxPixels, Timeout: o.Timeout, Concurrency: o.Concurrency, MaxMemory: int64(o.MaxMemory)}
+}
+
+// StorageDSNEnv is the environment variable that gives the PostgreSQL DSN
+// when neither storage.dsn nor storage.dsn_file does.
+const StorageDSNEnv = "DLPGUARD_STORAGE_DSN"
+
+// Storage is where the state security staff work on lives: held messages
+// first (more will follow). "sqlite" keeps it in data_dir on this node;
+// "postgres" in one database that several relay nodes share.
+type Storage struct {
+	Driver string `yaml:"driver"` // sqlite (default) or postgres
+	// DSN is the PostgreSQL connection string. It carries a password:
+	// prefer DSNFile or $DLPGUARD_STORAGE_DSN. Never logged.
+	DSN     string `yaml:"dsn"`
+	DSNFile string `yaml:"dsn_file"` // read for the DSN (trailing newline removed)
+}
+
+// String hides the DSN, so that printing a configuration never shows
+// the database password.
+func (s Storage) String() string {
+	dsn := ""
+	if s.DSN != "" {
+		dsn = "(hidden)"
+	}
+	return fmt.Sprintf("{Driver:%s DSN:%s DSNFile:%s}", s.Driver, dsn, s.DSNFile)
 }
 
 // SMTP is the receiving side.
@@ -220,6 +251,32 @@ type Review struct {
 	ReleaseSubject string `yaml:"release_subject"`
 }
 
+// Download configures the release by download link (review.no_key:
+// link, issue 13): the listener recipients reach, apart from the console.
+type Download struct {
+	// Listen is host:port of the download listener; empty: off.
+	Listen string `yaml:"listen"`
+	// BaseURL is how recipients reach it (https://dl.city.example.lg.jp),
+	// for the links in their mails.
+	BaseURL string `yaml:"base_url"`
+	// TLS: certificate and key files; none: plain HTTP behind a
+	// TLS-terminating reverse proxy.
+	TLS struct {
+		CertFile string `yaml:"cert_file"`
+		KeyFile  string `yaml:"key_file"`
+	} `yaml:"tls"`
+	// Expiry of a link; MaxDownloads per link (0: no limit).
+	Expiry       time.Duration `yaml:"expiry"`
+	MaxDownloads int           `yaml:"max_downloads"`
+	// NotifySender: the sender is told at each recipient's first download.
+	NotifySender bool `yaml:"notify_sender"`
+	// TrustedProxies name the client in X-Forwarded-For.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// SecureCookies marks the session cookie Secure (set behind a
+	// TLS-terminating proxy; with TLS files it always is).
+	SecureCookies bool `yaml:"secure_cookies"`
+}
+
 // ICAP configures the file-transfer guard: the ICAP (RFC 3507) service
 // the web proxy hands uploads to.
 type ICAP struct {
@@ -285,6 +342,7 @@ func Default() *Config {
 		Hostname: host,
 		DataDir:  "/var/lib/dlpguard",
 		LogLevel: "info",
+		Storage:  Storage{Driver: "sqlite"},
 		SMTP: SMTP{
 			Listen:   []string{"127.0.0.1:2525"},
 			Networks: []string{"127.0.0.0/8", "::1/128"},
@@ -327,6 +385,10 @@ func Default() *Config {
 			return OCR{Enabled: d.Enabled, Command: d.Command, Languages: d.Languages, MaxPages: d.MaxPages,
 				MaxPixels: d.MaxPixels, Timeout: d.Timeout, Concurrency: d.Concurrency, MaxMemory: Size(d.MaxMemory)}
 		}()},
+
+		// Download: 7 days, 20 downloads, the sender told (issue 13).
+		Download:  Download{Expiry: 7 * 24 * time.Hour, MaxDownloads: 20, NotifySender: true},
+		Directory: defaultDirectory(),
 	}
 }
 
@@ -357,7 +419,8 @@ func Load(path string) (*Config, error) {
 	}
 	// Relative paths in the file are relative to the file's folder.
 	base := filepath.Dir(path)
-	for _, p := range []*string{&c.DataDir, &c.SMTP.TLS.CertFile, &c.SMTP.TLS.KeyFile, &c.Policy.File, &c.Upstream.PasswordFile} {
+	for _, p := range []*string{&c.DataDir, &c.SMTP.TLS.CertFile, &c.SMTP.TLS.KeyFile, &c.Policy.File, &c.Upstream.PasswordFile,
+		&c.Download.TLS.CertFile, &c.Download.TLS.KeyFile, &c.Storage.DSNFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -369,7 +432,35 @@ func Load(path string) (*Config, error) {
 		}
 		c.Upstream.Password = strings.TrimRight(string(pw), "\r\n")
 	}
+	if err := c.loadDirectory(base); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := c.Storage.resolve(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	return c, nil
+}
+
+// resolve fills in the DSN from storage.dsn_file or the environment. The
+// errors never quote the DSN.
+func (s *Storage) resolve() error {
+	if s.Driver != "postgres" {
+		return nil
+	}
+	if s.DSN == "" && s.DSNFile != "" {
+		b, err := os.ReadFile(s.DSNFile)
+		if err != nil {
+			return fmt.Errorf("storage.dsn_file: %w", err)
+		}
+		s.DSN = strings.TrimRight(string(b), "\r\n")
+	}
+	if s.DSN == "" {
+		s.DSN = os.Getenv(StorageDSNEnv)
+	}
+	if s.DSN == "" {
+		return fmt.Errorf("storage: driver postgres needs storage.dsn_file, storage.dsn or $%s", StorageDSNEnv)
+	}
+	return nil
 }
 
 // Parse decodes YAML over base (normally Default()) and validates the
@@ -442,10 +533,24 @@ func (c *Config) validate() error {
 	if c.DataDir == "" {
 		return verr("data_dir", "must not be empty")
 	}
+	switch c.Storage.Driver {
+	case "sqlite", "postgres":
+	default:
+		return verr("storage.driver", "must be sqlite or postgres, not %q", c.Storage.Driver)
+	}
+	if c.Storage.DSN != "" && c.Storage.DSNFile != "" {
+		return verr("storage.dsn", "give storage.dsn or storage.dsn_file, not both")
+	}
+	if c.Storage.Driver == "sqlite" && (c.Storage.DSN != "" || c.Storage.DSNFile != "") {
+		return verr("storage.driver", "a DSN is for driver postgres; sqlite keeps its files in data_dir")
+	}
 	if c.ICAP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.ICAP.Listen); err != nil {
 			return verr("icap.listen", "%q is not host:port", c.ICAP.Listen)
 		}
+	}
+	if err := c.Directory.validate(); err != nil {
+		return err
 	}
 	if c.ICAP.MaxConnections <= 0 {
 		return verr("icap.max_connections", "must be positive")
@@ -455,8 +560,15 @@ func (c *Config) validate() error {
 	}
 	switch c.Review.NoKey {
 	case "refuse", "passphrase":
+	case "link":
+		if c.Download.Listen == "" || c.Download.BaseURL == "" {
+			return verr("review.no_key", "link needs download.listen and download.base_url")
+		}
 	default:
-		return verr("review.no_key", "must be refuse or passphrase, not %q", c.Review.NoKey)
+		return verr("review.no_key", "must be refuse, passphrase or link, not %q", c.Review.NoKey)
+	}
+	if err := c.Download.validate(); err != nil {
+		return err
 	}
 	if c.Review.HoldFor <= 0 {
 		return verr("review.hold_for", "must be positive")
@@ -745,6 +857,40 @@ func (o OCR) validate() error {
 		return verr("inspect.ocr.concurrency", "must be at least 1")
 	case o.MaxMemory != 0 && o.MaxMemory < 64<<20:
 		return verr("inspect.ocr.max_memory", "must be 0 (no limit) or at least 64MiB")
+	}
+	return nil
+}
+
+func (d *Download) validate() error {
+	if d.Listen != "" {
+		if _, _, err := net.SplitHostPort(d.Listen); err != nil {
+			return verr("download.listen", "%q is not host:port", d.Listen)
+		}
+		if d.BaseURL == "" {
+			return verr("download.base_url", "needed with download.listen: the links in the recipients' mails")
+		}
+	}
+	if d.BaseURL != "" {
+		u, err := url.Parse(d.BaseURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
+			return verr("download.base_url", "%q is not an http(s) URL", d.BaseURL)
+		}
+	}
+	if (d.TLS.CertFile == "") != (d.TLS.KeyFile == "") {
+		return verr("download.tls", "cert_file and key_file go together")
+	}
+	if d.Expiry <= 0 {
+		return verr("download.expiry", "must be positive")
+	}
+	if d.MaxDownloads < 0 {
+		return verr("download.max_downloads", "must not be negative")
+	}
+	for i, p := range d.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return verr(fmt.Sprintf("download.trusted_proxies[%d]", i), "%q is not a network (CIDR) or address", p)
+			}
+		}
 	}
 	return nil
 }

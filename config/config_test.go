@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,6 +100,9 @@ func TestErrors(t *testing.T) {
 		{"auth window", "smtp:\n  auth_limits:\n    window: 0s\n", []string{"line 3", "smtp.auth_limits.window"}},
 		{"local retry", "upstream:\n  local_retry: 0s\n", []string{"line 2", "upstream.local_retry"}},
 		{"release subject two lines", "review:\n  release_subject: \"a\\nb\"\n", []string{"line 2", "review.release_subject"}},
+		{"storage driver", "storage:\n  driver: mysql\n", []string{"line 2", "storage.driver"}},
+		{"storage dsn twice", "storage:\n  driver: postgres\n  dsn: postgres://x\n  dsn_file: f\n", []string{"line 3", "storage.dsn"}},
+		{"storage sqlite dsn", "storage:\n  dsn_file: f\n", []string{"storage.driver"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -182,6 +186,40 @@ func TestLoadRelativePaths(t *testing.T) {
 	}
 }
 
+// TestStorageDSN: the DSN comes from dsn_file (relative to the file),
+// else the environment; never shown when the configuration is printed.
+func TestStorageDSN(t *testing.T) {
+	dir := t.TempDir()
+	const dsn = "postgres://dlpguard:pw-s3cret@db.example.lg.jp/dlpguard"
+	os.WriteFile(filepath.Join(dir, "dsn"), []byte(dsn+"\n"), 0o600)
+	write := func(yaml string) string {
+		p := filepath.Join(dir, "c.yaml")
+		os.WriteFile(p, []byte(yaml), 0o600)
+		return p
+	}
+	t.Setenv(StorageDSNEnv, "")
+	c, err := Load(write("storage:\n  driver: postgres\n  dsn_file: dsn\n"))
+	if err != nil || c.Storage.DSN != dsn || c.Storage.DSNFile != filepath.Join(dir, "dsn") {
+		t.Fatalf("dsn_file: %+v %v", c, err)
+	}
+	if out := fmt.Sprintf("%v %+v", c, *c); strings.Contains(out, "pw-s3cret") {
+		t.Fatalf("printed configuration shows the DSN: %s", out)
+	}
+	if _, err := Load(write("storage:\n  driver: postgres\n")); err == nil || !strings.Contains(err.Error(), StorageDSNEnv) {
+		t.Fatalf("postgres without a DSN: %v", err)
+	}
+	t.Setenv(StorageDSNEnv, dsn)
+	if c, err := Load(write("storage:\n  driver: postgres\n")); err != nil || c.Storage.DSN != dsn {
+		t.Fatalf("env DSN: %v", err)
+	}
+	if _, err := Load(write("storage:\n  driver: postgres\n  dsn_file: missing\n")); err == nil || strings.Contains(err.Error(), "pw-s3cret") {
+		t.Fatalf("missing dsn_file: %v", err)
+	}
+	if c, err := Load(write("")); err != nil || c.Storage.Driver != "sqlite" || c.Storage.DSN != "" {
+		t.Fatalf("default storage: %+v %v", c.Storage, err)
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	b, _ := os.ReadFile("example.yaml")
 	f.Add(b)
@@ -193,4 +231,30 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("Parse returned an invalid configuration")
 		}
 	})
+}
+
+func TestDownloadConfig(t *testing.T) {
+	for _, c := range []struct {
+		yaml, err string
+	}{
+		{"review:\n  no_key: link\n", "link needs download.listen"},
+		{"review:\n  no_key: link\ndownload:\n  listen: 127.0.0.1:8443\n  base_url: https://dl.example\n", ""},
+		{"download:\n  listen: nohostport\n", "download.listen"},
+		{"download:\n  listen: 127.0.0.1:8443\n", "download.base_url"},
+		{"download:\n  base_url: ftp://x\n", "download.base_url"},
+		{"download:\n  tls:\n    cert_file: a.pem\n", "download.tls"},
+		{"download:\n  trusted_proxies: [10.0.0.0/99]\n", "download.trusted_proxies[0]"},
+		{"download:\n  expiry: 0s\n", "download.expiry"},
+		{"download:\n  max_downloads: -1\n", "download.max_downloads"},
+	} {
+		cfg, err := Parse([]byte(c.yaml), Default())
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("%q: %v", c.yaml, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%q: error %v, want %q", c.yaml, err, c.err)
+		case c.err == "" && (cfg.Download.Expiry != 7*24*time.Hour || cfg.Download.MaxDownloads != 20 || !cfg.Download.NotifySender):
+			t.Errorf("defaults: %+v", cfg.Download)
+		}
+	}
 }

@@ -117,7 +117,10 @@ func compileWork(data []byte, filename string, now time.Time) (*Engine, []Proble
 		}
 		deptNames[d.Name] = d
 		if len(d.Senders) == 0 {
-			c.errf(p("departments", i), fld+".senders", "missing: which sender addresses belong to %q", d.Name)
+			// A department named by its directory value (issue 18): the
+			// city's directory places staff in it, patterns are only the
+			// fallback. Without a directory it matches nobody: say so.
+			c.warnf(p("departments", i), fld+".senders", "no sender patterns: only the directory (directory.url) places senders in %q", d.Name)
 		}
 		c.patterns(d.Senders, p("departments", i, "senders"), fld+".senders")
 		if d.Manager == "" {
@@ -357,6 +360,7 @@ func compileWork(data []byte, filename string, now time.Time) (*Engine, []Proble
 
 	e.limits = c.limits(&f.Limits)
 	c.essentials(f, e.rules, known)
+	e.release = c.releaseModes(f)
 
 	if c.skipped > 0 {
 		// an error among those left out still refuses the file

@@ -32,6 +32,8 @@ type file struct {
 	// (essentials.go).
 	AllowWithout       strList `yaml:"allow_without"`
 	AllowWithoutReason string  `yaml:"allow_without_reason"`
+
+	Release releaseFile `yaml:"release"` // how releases leave, per level (release_mode.go)
 }
 
 type orgFile struct {
@@ -70,6 +72,8 @@ type ruleFile struct {
 	Message           textFile `yaml:"message"`
 	TransferMessage   textFile `yaml:"transfer_message"` // for uploads (ICAP); "" = message
 	Disabled          bool     `yaml:"disabled"`
+
+	Release releaseFile `yaml:"release"` // how a message this rule held leaves (release_mode.go)
 }
 
 type textFile struct {

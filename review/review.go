@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"dlpguard/audit"
+	"dlpguard/download"
 	"dlpguard/hold"
 	"dlpguard/keyring"
 	"dlpguard/policy"
@@ -91,6 +92,10 @@ type Config struct {
 	// recipients, as told to the releasing officer (Japanese; default
 	// 電話または手渡し). Never this mail.
 	PassphraseChannel string
+	// NoKeyLink: a release that must encrypt, to a recipient without a
+	// public key, goes by download link (Deps.Downloads) instead of being
+	// refused or sent with a passphrase (review.no_key: link).
+	NoKeyLink bool
 	// ReleaseSubject replaces, on release, a Subject that carried findings
 	// (default release.DefaultSubject); the original goes inside the
 	// encryption (3.3.5).
@@ -116,6 +121,14 @@ type Deps struct {
 	Schedule func(id string, due time.Time)
 	Logger   *slog.Logger
 	Now      func() time.Time
+
+	// Downloads releases by download link (review.no_key: link); nil:
+	// no link releases.
+	Downloads *download.Service
+	// Directory is the city's directory (*directory.Client): departments
+	// and approvers at hold time and at each action; nil: the policy's
+	// departments only.
+	Directory Directory
 }
 
 // Service is the hold-and-release workflow.
@@ -125,6 +138,7 @@ type Service struct {
 	audit  *audit.Log
 	keys   *keyring.Keyring
 	policy func() *policy.Engine
+	dir    Directory
 	spool  *spool.Store
 	// staged holds released copies between their commit and the record's
 	// release (see release): durable, but not in the delivery queue.
@@ -136,6 +150,8 @@ type Service struct {
 	db      *DB
 	linkKey []byte
 	delayMu sync.Mutex // one delayed message moved or cancelled at a time
+
+	downloads *download.Service // release by link; nil: none
 	// decideMu serialises final decisions (release, reject) in this
 	// process, so a reject racing a release cannot leave a queued copy.
 	decideMu sync.Mutex
@@ -178,8 +194,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 		cfg.LinkKeyFile = filepath.Join(cfg.DataDir, "link.key")
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	s := &Service{cfg: cfg, holds: d.Holds, audit: d.Audit, keys: d.Keys, policy: d.Policy,
-		spool: d.Spool, notify: d.Notify, sched: d.Schedule, log: d.Logger, now: d.Now,
+	s := &Service{cfg: cfg, holds: d.Holds, audit: d.Audit, keys: d.Keys, policy: d.Policy, dir: d.Directory,
+		spool: d.Spool, notify: d.Notify, sched: d.Schedule, log: d.Logger, now: d.Now, downloads: d.Downloads,
 		lastLogin: map[string]time.Time{}, lastFailed: map[string]time.Time{}}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -204,7 +220,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err := s.migrateDelays(); err != nil {
 		return nil, err
 	}
-	if s.db, err = OpenDB(context.Background(), filepath.Join(cfg.DataDir, "review.db")); err != nil {
+	if s.db, err = openServiceDB(context.Background(), cfg.DataDir, d.Holds); err != nil {
 		return nil, err
 	}
 	if err := s.importMeta(context.Background()); err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"dlpguard/audit"
+	"dlpguard/download"
 	"dlpguard/hold"
 	"dlpguard/policy"
 	"dlpguard/release"
@@ -87,15 +88,20 @@ func (s *Service) Hold(ctx context.Context, env *spool.Envelope, content io.Read
 	if rec.Envelope.Received.IsZero() {
 		rec.Envelope.Received = s.now().UTC()
 	}
+	deptSource := s.holdDepartment(ctx, &rec)
 	rec, err := s.holds.Put(ctx, rec, content)
 	if err != nil {
 		return "", fmt.Errorf("review hold %s: %w", id, err)
 	}
-	if _, err := s.audit.Append(ctx, "relay", audit.Hold, id, map[string]any{
+	details := map[string]any{
 		"from": rec.Envelope.From, "recipients": rec.Envelope.Recipients, "department": rec.Department,
 		"level": rec.Level, "rules": rec.Verdict.Rules, "findings": maskedFindings(rec.Verdict.Findings),
 		"content_sha256": rec.ContentSHA256, "policy_version": v.PolicyVersion,
-	}); err != nil {
+	}
+	if s.dir != nil {
+		details["department_source"] = deptSource
+	}
+	if _, err := s.audit.Append(ctx, "relay", audit.Hold, id, details); err != nil {
 		// The message is held; a missing audit entry is an operator
 		// alarm, not a reason to lose the message.
 		log.Error("review: audit hold", "err", err)
@@ -196,6 +202,9 @@ type ReleaseResult struct {
 	// encrypted 元のヘッダー.txt.pgp.
 	Exception        string   `json:"exception,omitempty"`
 	ProtectedHeaders []string `json:"protected_headers,omitempty"`
+	// Links are the recipients' download links of a release by link
+	// (method "link"): recipient and expiry, never the token.
+	Links []download.Published `json:"links,omitempty"`
 }
 
 // Handoff tells the releasing officer whom to give the passphrase and by
@@ -306,13 +315,21 @@ func (s *Service) release(ctx context.Context, id string, a Actor, reason string
 	// Class I/II never leaves in clear; a record of an older version
 	// without the flag falls back to its level (3.3.5).
 	requireEnc := rec.Handling.RequireEncryption || rec.Level == "I" || rec.Level == "II"
+	if link, err := s.byLink(rec, requireEnc, o); err != nil {
+		return nil, nil, err
+	} else if link {
+		// A release by link queues the recipients' notices itself (not
+		// through the staging spool above).
+		res, err := s.releaseLink(ctx, rec, a, reason, o, approved, need, details, log)
+		return res, nil, err
+	}
 	// The release is prepared before the approval is recorded: a release
 	// refused (no key, content_mismatch …) leaves no approval behind, and
 	// the next attempt records its own reason.
 	var rr *release.Result
 	w, err := s.spoolWriter(s.staged, func(w io.Writer) error {
 		var err error
-		rr, err = s.sendRelease(ctx, w, rec, requireEnc, o, log)
+		rr, err = s.sendRelease(ctx, w, rec, requireEnc, o, log, nil)
 		return err
 	})
 	if err != nil {
@@ -503,7 +520,7 @@ func (s *Service) remind(ctx context.Context, now time.Time) {
 		s.log.Error("review: reminders", "err", err)
 	}
 	for _, rec := range due {
-		to := s.currentApprovers(rec)
+		to := s.currentApprovers(ctx, rec)
 		if len(to) == 0 {
 			to = s.noticeApprovers(rec)
 		}

@@ -84,6 +84,7 @@ rules:
 	}
 
 	startBinary(t, bin, cfgPath, smtpAddr, logf)
+	waitHTTP(t, "http://"+httpAddr+"/healthz") // bound after the SMTP listener
 	// The notices were queued before the kill: the cancel link reaches the
 	// sender.
 	var cancel string
