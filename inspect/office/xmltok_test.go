@@ -61,6 +61,9 @@ func TestTokenizerMatchesEncodingXML(t *testing.T) {
 	paths, _ := filepath.Glob(filepath.Join(files, "office", "*"))
 	parts := 0
 	for _, p := range paths {
+		if strings.HasPrefix(filepath.Base(p), "damaged") {
+			continue // not well-formed on purpose (TestDamagedMainPart)
+		}
 		b := load(t, strings.TrimPrefix(p, files+"/"))
 		zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 		if err != nil {
