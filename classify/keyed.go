@@ -24,7 +24,9 @@ const keyedMaxSep = 3
 // waits for more text), else 0; what it finds is recorded.
 func (s *Scanner) keyedMyNumber(i int, final bool) int {
 	buf := s.buf
-	if s.c.set[dMyNumber].disabled {
+	if s.c.set[dMyNumber].disabled || s.base+int64(i) < s.keyedEnd {
+		// a later start in a sequence already read: its keyword could
+		// only be farther away (digits and separators lie between)
 		return 0
 	}
 	var d [12]byte
@@ -36,6 +38,7 @@ func (s *Scanner) keyedMyNumber(i int, final bool) int {
 			break
 		}
 		if n == 12 {
+			s.keyedEnd = s.base + int64(j)
 			return 0 // a thirteenth digit: a longer number, not ours
 		}
 		d[n] = c
@@ -65,15 +68,17 @@ func (s *Scanner) keyedMyNumber(i int, final bool) int {
 			break
 		}
 		if n == 12 {
+			s.keyedEnd = s.base + int64(k)
 			return 0 // more digits after twelve: not one number
 		}
 		ng++
 		j = k
 	}
+	if n < 12 && j >= len(buf) && !final {
+		return -1
+	}
+	s.keyedEnd = s.base + int64(j)
 	if n != 12 || j >= len(buf) && !final {
-		if n < 12 && j >= len(buf) && !final {
-			return -1
-		}
 		return 0
 	}
 	g := groups[:ng+1]
@@ -96,4 +101,35 @@ func (s *Scanner) keyedMyNumber(i int, final bool) int {
 	}
 	s.record(dMyNumber, v, High, i, j)
 	return 0
+}
+
+// keyedCandidate reports a run that keyedMyNumber must look at: the
+// normal parse could not make twelve digits of it (more groups than it
+// keeps, a TAB or line break it does not join, a grouping it does not
+// know). Most runs (dates, times, amounts, known groupings) are not, and
+// cost nothing more.
+func (s *Scanner) keyedCandidate(run *numRun) bool {
+	switch {
+	case run.long:
+		return true
+	case run.n == 12:
+		return len(run.groups) > 1 && !eqGroups(run.groups, 4, 4, 4)
+	case run.n > 12 || len(run.groups) == 0 || run.groups[0] > 6:
+		return false
+	}
+	// the run ends at a separator it did not take, and a digit follows
+	k, seps := run.end, 0
+	for seps < keyedMaxSep {
+		_, n := sepAt(s.buf, k)
+		if n == 0 {
+			break
+		}
+		k += n
+		seps++
+	}
+	if seps == 0 {
+		return false
+	}
+	_, m := digitAt(s.buf, k)
+	return m > 0 || k >= len(s.buf)
 }

@@ -256,9 +256,6 @@ func (s *Scanner) onDigits(i int, final bool) int {
 	if end := s.commaGrouped(i, final); end != 0 {
 		return end
 	}
-	if s.keyedMyNumber(i, final) < 0 {
-		return -1
-	}
 	run := &s.run
 	run.start, run.n, run.long = i, 0, false
 	ng, ns := 0, 0 // groups and separators so far (slices are set once at the end)
@@ -372,6 +369,9 @@ func (s *Scanner) onDigits(i int, final bool) int {
 	}
 	run.end = j
 	run.groups, run.gs, run.ge, run.seps = run.grA[:ng], run.gsA[:ng], run.geA[:ng], run.sepA[:ns]
+	if s.keyedCandidate(run) && s.keyedMyNumber(i, final) < 0 {
+		return -1
+	}
 	if run.n > maxRunDigits || run.long {
 		return j
 	}

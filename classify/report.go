@@ -236,7 +236,12 @@ func (s *Scanner) onAt(i int) {
 		}
 	}
 	s.recordB(dEmail, v, High, a, b)
-	s.noteField(a) // a name with an e-mail address is a record (issue 12)
+	// a name with an e-mail address is a record (issue 12); no name rune
+	// is ASCII, so where the text before is ASCII (logs, English prose:
+	// long lines) the line is not searched for one
+	if !isASCII(buf[max(0, a-96):a]) {
+		s.noteField(a)
+	}
 }
 
 func isLocalChar(b byte) bool {
