@@ -49,15 +49,7 @@ func TestKeyedMyNumber(t *testing.T) {
 			s.Chunk(inspect.Chunk{Location: "body", Kind: inspect.KindBody, Table: tt.table, Text: tt.text})
 			rep := s.Report()
 			assertMasked(t, rep, nil)
-			f := rep.Find(MyNumber)
-			switch {
-			case tt.want == "" && f != nil:
-				t.Errorf("%q: found %+v", tt.text, f)
-			case tt.want != "" && f == nil:
-				t.Errorf("%q: not found", tt.text)
-			case tt.want != "" && f.Confidence != tt.want:
-				t.Errorf("%q: confidence %s, want %s", tt.text, f.Confidence, tt.want)
-			}
+			wantFinding(t, rep, tt.text, MyNumber, tt.want)
 		})
 	}
 }

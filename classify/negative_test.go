@@ -45,16 +45,7 @@ func TestTicketContext(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep := c.ScanText("body", inspect.KindBody, tt.text)
-			f := rep.Find(tt.det)
-			switch {
-			case tt.want == "" && f != nil:
-				t.Errorf("%q: %s found: %+v", tt.text, tt.det, f)
-			case tt.want != "" && f == nil:
-				t.Errorf("%q: %s not found (report %+v)", tt.text, tt.det, rep)
-			case tt.want != "" && f.Confidence != tt.want:
-				t.Errorf("%q: %s confidence %s, want %s", tt.text, tt.det, f.Confidence, tt.want)
-			}
+			wantFinding(t, c.ScanText("body", inspect.KindBody, tt.text), tt.text, tt.det, tt.want)
 		})
 	}
 }
@@ -75,5 +66,20 @@ func TestTicketColumn(t *testing.T) {
 	own := "基礎年金番号\t氏名\n4744-954239\t山田太郎\n1234-567890\t佐藤花子\n"
 	if f := scan(own).Find(PensionNumber); f == nil || f.Count != 2 {
 		t.Errorf("a column headed 基礎年金番号: %+v", f)
+	}
+}
+
+// wantFinding checks detector det in rep: absent when want is "", else
+// found with confidence want.
+func wantFinding(t *testing.T, rep Report, text, det string, want Confidence) {
+	t.Helper()
+	f := rep.Find(det)
+	switch {
+	case want == "" && f != nil:
+		t.Errorf("%q: %s found: %+v", text, det, f)
+	case want != "" && f == nil:
+		t.Errorf("%q: %s not found (report %+v)", text, det, rep)
+	case want != "" && f.Confidence != want:
+		t.Errorf("%q: %s confidence %s, want %s", text, det, f.Confidence, want)
 	}
 }
