@@ -117,7 +117,20 @@ func (s *Scanner) keyedCandidate(run *numRun) bool {
 	case run.n > 12 || len(run.groups) == 0 || run.groups[0] > 6:
 		return false
 	}
-	// the run ends at a separator it did not take, and a digit follows
+	// the run ends at a separator it did not take, and a digit follows.
+	// Most runs end at a letter, a kanji (年, 円) or punctuation: a look
+	// at one byte settles them (separators are ASCII space, dash, dot and
+	// controls, or start with 0xC2, 0xE2, 0xE3 or 0xEF).
+	if run.end < len(s.buf) {
+		switch c := s.buf[run.end]; {
+		case c < 0x80:
+			if c != ' ' && c != '-' && c != '.' && c >= 0x20 && c != 0x7F {
+				return false
+			}
+		case c != 0xC2 && c != 0xE2 && c != 0xE3 && c != 0xEF:
+			return false
+		}
+	}
 	k, seps := run.end, 0
 	for seps < keyedMaxSep {
 		_, n := sepAt(s.buf, k)

@@ -49,8 +49,15 @@ func (s *Scanner) ageField(run *numRun) {
 	if run.n > 3 || len(run.groups) != 1 {
 		return
 	}
-	r, _ := runeAt(s.buf, skipSpaces(s.buf, run.end))
-	if r == '歳' || r == '才' {
+	// 歳 and 才 start with 0xE6: one byte dismisses most runs
+	k := run.end
+	if k < len(s.buf) && s.buf[k] == ' ' {
+		k++
+	}
+	if k >= len(s.buf) || s.buf[k] != 0xE6 {
+		return
+	}
+	if r, _ := runeAt(s.buf, k); r == '歳' || r == '才' {
 		s.noteField(run.start)
 	}
 }
