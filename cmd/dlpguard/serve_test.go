@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dlpguard/config"
+	"dlpguard/smtpproxy"
 	"dlpguard/smtpproxy/spool"
 )
 
@@ -184,7 +185,8 @@ func TestServeUsage(t *testing.T) {
 		t.Errorf("missing file: exit %d", code)
 	}
 	out.Reset()
-	if code := run([]string{"hash-password"}, strings.NewReader("pw\n"), &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "$2a$") {
+	if code := run([]string{"hash-password"}, strings.NewReader("pw\n"), &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "$argon2id$v=19$") ||
+		!smtpproxy.VerifyPassword(strings.TrimSpace(out.String()), "pw") {
 		t.Errorf("hash-password: %d %q", code, out.String())
 	}
 }
