@@ -18,7 +18,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"dlpguard/icap"
 	"dlpguard/inspect/ocr"
+	"dlpguard/smtpproxy"
+	"dlpguard/smtpproxy/queue"
 	"dlpguard/internal/yamlfile"
 )
 
@@ -330,15 +333,15 @@ func Default() *Config {
 			Listen:   []string{"127.0.0.1:2525"},
 			Networks: []string{"127.0.0.0/8", "::1/128"},
 			Limits: Limits{
-				MaxMessageSize:    25 << 20,
-				MaxRecipients:     100,
-				MaxLineLength:     4096,
-				MaxHeaderSize:     1 << 20,
-				CommandTimeout:    5 * time.Minute,
-				DataTimeout:       10 * time.Minute,
-				MaxConnections:    500,
-				MaxConnectionsPer: 50,
-				InspectTimeout:    2 * time.Minute,
+				MaxMessageSize:    smtpproxy.DefaultMaxMessageSize,
+				MaxRecipients:     smtpproxy.DefaultMaxRecipients,
+				MaxLineLength:     smtpproxy.DefaultMaxLineLength,
+				MaxHeaderSize:     smtpproxy.DefaultMaxHeaderSize,
+				CommandTimeout:    smtpproxy.DefaultCommandTimeout,
+				DataTimeout:       smtpproxy.DefaultDataTimeout,
+				MaxConnections:    smtpproxy.DefaultMaxConnections,
+				MaxConnectionsPer: smtpproxy.DefaultConnectionsPerIP(smtpproxy.DefaultMaxConnections),
+				InspectTimeout:    smtpproxy.DefaultInspectTimeout,
 			},
 			AuthLimits: AuthLimits{
 				Window:            15 * time.Minute,
@@ -353,15 +356,15 @@ func Default() *Config {
 		},
 		Upstream: Upstream{
 			StartTLS:       "opportunistic",
-			Workers:        8,
+			Workers:        queue.DefaultWorkers,
 			Retry:          []time.Duration{5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 40 * time.Minute, time.Hour},
-			MaxAge:         5 * 24 * time.Hour,
-			ConnectTimeout: 30 * time.Second,
-			CommandTimeout: 5 * time.Minute,
-			LocalRetry:     time.Minute,
+			MaxAge:         queue.DefaultMaxAge,
+			ConnectTimeout: queue.DefaultDialTimeout,
+			CommandTimeout: queue.DefaultCommandTimeout,
+			LocalRetry:     queue.DefaultLocalRetry,
 		},
 		Review: Review{HoldFor: 7 * 24 * time.Hour, Retention: 30 * 24 * time.Hour, NoKey: "refuse", TimeZone: "Asia/Tokyo", RemindBefore: 24 * time.Hour, PassphraseChannel: "電話または手渡し"},
-		ICAP:   ICAP{MaxConnections: 100, MaxBodySize: 100 << 20},
+		ICAP:   ICAP{MaxConnections: icap.DefaultConfig().MaxConnections, MaxBodySize: Size(icap.DefaultConfig().MaxBodyBytes)},
 		HTTP:   HTTP{Listen: "127.0.0.1:8025"},
 		Inspect: Inspect{OCR: func() OCR {
 			d := ocr.DefaultConfig()
@@ -664,9 +667,10 @@ func (c *Config) validate() error {
 }
 
 // DefaultConnectionsPerIP is max_connections_per_ip when the file sets
-// max_connections but not it: a quarter, at most 50, at least 1.
+// max_connections but not it: a quarter, at most 50, at least 1 (the
+// listener's own rule, smtpproxy.DefaultConnectionsPerIP).
 func DefaultConnectionsPerIP(maxConnections int) int {
-	return max(1, min(50, maxConnections/4))
+	return smtpproxy.DefaultConnectionsPerIP(maxConnections)
 }
 
 func (a *AuthLimits) validate() error {
