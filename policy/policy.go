@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -530,7 +531,7 @@ func (r *rule) matches(f *facts, res *inspect.Result, rep *classify.Report, leve
 		ok := false
 		for i := range rep.Findings {
 			fd := &rep.Findings[i]
-			if contains(r.detectors, fd.Detector) && fd.Count >= r.minCount &&
+			if slices.Contains(r.detectors, fd.Detector) && fd.Count >= r.minCount &&
 				fd.Confidence.Rank() >= r.minConf.Rank() && fd.Confidence.Rank() <= r.maxConf.Rank() {
 				ok = true
 				break

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -100,7 +101,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		return r, fmt.Errorf("policy: %w", err)
 	}
 	r.policyFile = cfg.Policy.File
-	log.Info("policy loaded", "file", cmp(cfg.Policy.File, "built-in default"), "version", r.policy.Version())
+	log.Info("policy loaded", "file", cmp.Or(cfg.Policy.File, "built-in default"), "version", r.policy.Version())
 
 	// Held and delayed messages go to the review service: encrypted hold
 	// store, notices, approvals and encryption on release (3.3.5, 3.3.4).
@@ -280,15 +281,8 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		httpAddr = r.ops.Addr().String()
 	}
 	log.Info("dlpguard started", "smtp", r.smtpAddrs, "http", httpAddr, "hostname", cfg.Hostname,
-		"upstream", cmp(cfg.Upstream.Address, "local mailbox "+r.mailboxDir), "icap", cmp(r.icapAddr, "off"))
+		"upstream", cmp.Or(cfg.Upstream.Address, "local mailbox "+r.mailboxDir), "icap", cmp.Or(r.icapAddr, "off"))
 	return r, nil
-}
-
-func cmp(s, fallback string) string {
-	if s == "" {
-		return fallback
-	}
-	return s
 }
 
 func closeAll(lists ...[]net.Listener) {
@@ -301,7 +295,7 @@ func closeAll(lists ...[]net.Listener) {
 
 // policyStatus is the /healthz line about the policy in force.
 func (r *relay) policyStatus() string {
-	s := "policy: " + cmp(r.policyFile, "built-in default") + " version " + r.policy.Version()
+	s := "policy: " + cmp.Or(r.policyFile, "built-in default") + " version " + r.policy.Version()
 	if at, err := r.policy.LastReload(); err != nil {
 		s += fmt.Sprintf("; last reload at %s FAILED (previous policy in force): %v", at.UTC().Format(time.RFC3339), err)
 	}
