@@ -402,14 +402,9 @@ func (r *relay) reload(cfg *config.Config) {
 	if downloadChanged(old, cfg) {
 		restart = append(restart, "download")
 	}
-	if old.Upstream.Address != cfg.Upstream.Address || old.Upstream.StartTLS != cfg.Upstream.StartTLS ||
-		old.Upstream.Username != cfg.Upstream.Username || old.Upstream.Password != cfg.Upstream.Password ||
-		old.Upstream.Workers != cfg.Upstream.Workers || !slices.Equal(old.Upstream.Retry, cfg.Upstream.Retry) ||
-		old.Upstream.MaxAge != cfg.Upstream.MaxAge || old.Upstream.TLSSkipVerify != cfg.Upstream.TLSSkipVerify ||
-		old.Upstream.LocalRetry != cfg.Upstream.LocalRetry {
-		// The queue takes its configuration at start.
-		restart = append(restart, "upstream")
-	}
+	// The queue takes its configuration at start: every upstream setting
+	// (connect_timeout, command_timeout, password_file … included).
+	restart = append(restart, changedSettings("upstream", old.Upstream, cfg.Upstream)...)
 	scfg, err := smtpConfig(cfg)
 	if err != nil {
 		r.log.Error("reload: smtp settings not applied", "err", err)
