@@ -276,13 +276,19 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		}()
 	}
 	r.downloads.serve(r.fail)
-	httpAddr := "off"
-	if r.ops != nil {
-		httpAddr = r.ops.Addr().String()
-	}
+	httpAddr := r.httpAddr()
 	log.Info("dlpguard started", "smtp", r.smtpAddrs, "http", httpAddr, "hostname", cfg.Hostname,
 		"upstream", cmp.Or(cfg.Upstream.Address, "local mailbox "+r.mailboxDir), "icap", cmp.Or(r.icapAddr, "off"))
 	return r, nil
+}
+
+// httpAddr is the address the HTTP listener (console, API, metrics) is
+// bound to, "off" when there is none.
+func (r *relay) httpAddr() string {
+	if r.ops == nil {
+		return "off"
+	}
+	return r.ops.Addr().String()
 }
 
 func closeAll(lists ...[]net.Listener) {
