@@ -20,9 +20,9 @@ import (
 
 	"dlpguard/icap"
 	"dlpguard/inspect/ocr"
+	"dlpguard/internal/yamlfile"
 	"dlpguard/smtpproxy"
 	"dlpguard/smtpproxy/queue"
-	"dlpguard/internal/yamlfile"
 )
 
 // Config is the whole configuration.
