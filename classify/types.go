@@ -50,7 +50,7 @@
 //     and reports locations with at least MinCount (default 10).
 package classify
 
-// Detector names, as in the scan JSON contract (DESIGN.md).
+// Detector names, as in the scan JSON contract (docs/contracts.md).
 const (
 	MyNumber        = "my_number"
 	CorporateNumber = "corporate_number"

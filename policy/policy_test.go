@@ -83,7 +83,7 @@ func hitIDs(v *Verdict) []string {
 	return ids
 }
 
-// TestDefaultPolicyRows checks every row of DESIGN.md's default-policy table.
+// TestDefaultPolicyRows checks every row of the default-policy table of docs/contracts.md.
 func TestDefaultPolicyRows(t *testing.T) {
 	e := mustDefault(t)
 	ext := "someone@example.com"
