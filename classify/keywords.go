@@ -20,7 +20,7 @@ const (
 	nDet
 )
 
-// detNames returns the contract names (DESIGN.md) by index.
+// detNames returns the contract names (docs/contracts.md) by index.
 func detNames() [nDet]string {
 	return [nDet]string{MyNumber, CorporateNumber, ResidentCode, PensionNumber,
 		DriversLicense, Passport, CreditCard, BankAccount, PhoneNumber, PostalCode,

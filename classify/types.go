@@ -71,7 +71,7 @@
 //     (〒 line, then a name with 様) is one record.
 package classify
 
-// Detector names, as in the scan JSON contract (DESIGN.md).
+// Detector names, as in the scan JSON contract (docs/contracts.md).
 const (
 	MyNumber        = "my_number"
 	CorporateNumber = "corporate_number"
