@@ -97,6 +97,9 @@ type Store interface {
 	Update(ctx context.Context, tokenHash string, fn func(*Link) error) (Link, error)
 	// ForHold returns the links of a held message's release.
 	ForHold(ctx context.Context, holdID string) ([]Link, error)
+	// DeleteHold deletes every link of a held message's release (one that
+	// did not commit) and returns them; their files are the caller's.
+	DeleteHold(ctx context.Context, holdID string) ([]Link, error)
 	// PurgeExpired deletes links that expired before now, and files no
 	// link refers to any more; it returns the links deleted.
 	PurgeExpired(ctx context.Context, now time.Time) ([]Link, error)
@@ -322,6 +325,18 @@ func (s *SQLite) ForHold(ctx context.Context, holdID string) ([]Link, error) {
 		out = append(out, l)
 	}
 	return out, rows.Err()
+}
+
+// DeleteHold deletes the links of holdID's release in one transaction.
+func (s *SQLite) DeleteHold(ctx context.Context, holdID string) ([]Link, error) {
+	links, err := s.ForHold(ctx, holdID)
+	if err != nil || len(links) == 0 {
+		return nil, err
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM links WHERE hold_id = ?`, holdID); err != nil {
+		return nil, fmt.Errorf("download store: delete links of %s: %w", holdID, err)
+	}
+	return links, nil
 }
 
 // PurgeExpired deletes expired links and the files only they named.

@@ -61,7 +61,7 @@ func (r *relay) withDownloads(o reviewOptions) reviewOptions {
 			MaxDownloads: limit, NotifySender: cfg.Download.NotifySender,
 			SecureCookies:  cfg.Download.SecureCookies || cfg.Download.TLS.CertFile != "",
 			TrustedProxies: cfg.Download.TrustedProxies, TimeZone: loc},
-			download.Deps{Store: d.store, Audit: st.Audit, Mail: mail, Logger: d.log})
+			download.Deps{Store: d.store, Audit: st.Audit, Mail: mail, Logger: d.log, Released: review.LinkReleased(st.Holds)})
 		if err != nil {
 			d.store.Close()
 			return nil, err
