@@ -190,6 +190,7 @@ func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, rea
 		fmt.Fprintf(&n.JA, "\n添付ファイル等はメールから外し、受信者ごとのダウンロードリンクで送りました（対策基準 3.3.5）。ダウンロードページはパスワードで開きます。パスワードは承認者 %s が、メール以外の手段（%s）で受信者に伝えます。\n", rec.Actor, s.cfg.PassphraseChannel)
 		fmt.Fprintf(&n.EN, "\nThe attachments left the mail: each recipient got a download link of their own (standard 3.3.5). The download page opens with a passphrase, which the approver %s gives the recipients by a channel other than mail.\n", rec.Actor)
 	}
+	s.withRevokeLink(n, id, links[0].Expires)
 	log.Info("review: released by link", "actor", a.Address, "links", len(links), "files", len(files), "passphrase", pass != "")
 	// finish runs after the audit entry (Release): the notices go into
 	// the queue, then the sender is told.

@@ -133,7 +133,11 @@ func (s *Service) finishLinkRelease(ctx context.Context, id string) {
 		}
 		if n, ok := s.enqueueLinkNotices(id, stage); ok && n > 0 {
 			log.Warn("review: link release interrupted after its commit, notices queued at recovery", "notices", n)
-			s.sendNotice(ctx, id, releasedNotice(s, rec, "link"))
+			n := releasedNotice(s, rec, "link")
+			if exp, ok := s.linksExpiry(ctx, id); ok {
+				s.withRevokeLink(n, id, exp)
+			}
+			s.sendNotice(ctx, id, n)
 		}
 	default:
 		if s.downloads == nil {
