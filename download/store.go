@@ -370,21 +370,17 @@ func (s *SQLite) PurgeExpired(ctx context.Context, now time.Time) ([]Link, error
 		if err != nil {
 			return gone, err
 		}
-		used := map[string]bool{}
-		for _, o := range left {
-			for _, f := range o.Files {
-				used[f.ID] = true
+		if err := deleteUnused(l, left, func(id string) error {
+			p, err := s.filePath(id)
+			if err != nil {
+				return nil
 			}
-		}
-		for _, f := range l.Files {
-			if used[f.ID] {
-				continue
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
 			}
-			if p, err := s.filePath(f.ID); err == nil {
-				if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-					return gone, fmt.Errorf("download store: purge %s: %w", f.ID, err)
-				}
-			}
+			return nil
+		}); err != nil {
+			return gone, fmt.Errorf("download store: %w", err)
 		}
 	}
 	return gone, nil
