@@ -111,7 +111,8 @@ func eachStore(t *testing.T, fn func(t *testing.T, b backend)) {
 // TestStoreContract is the Store interface on each implementation: a
 // file larger than a row streams back whole and is sealed (no plaintext
 // in the storage), links are added all or none, updated, listed per
-// release, deleted per release (a release that did not commit) and
+// release, deleted per release (a release that did not commit) or per
+// attempt (one that lost to another node's), and
 // purged after expiry with the files no remaining link names.
 func TestStoreContract(t *testing.T) {
 	eachStore(t, func(t *testing.T, b backend) {
@@ -185,6 +186,17 @@ func TestStoreContract(t *testing.T) {
 		}
 		if _, err := st.Get(ctx, "t4"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("deleted link: %v", err)
+		}
+
+		// Delete one attempt's links: the others of the release stay.
+		if err := st.AddLinks(ctx, []Link{mk("t5", "H4", now.Add(time.Hour)), mk("t6", "H4", now.Add(time.Hour))}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DeleteLinks(ctx, []string{"t5"}); err != nil {
+			t.Fatal(err)
+		}
+		if ls, err := st.ForHold(ctx, "H4"); err != nil || len(ls) != 1 || ls[0].TokenHash != "t6" {
+			t.Fatalf("after DeleteLinks: %+v %v", ls, err)
 		}
 
 		// Purge: one of H1's links expires; the file stays for the other.

@@ -267,6 +267,14 @@ func (s *Postgres) DeleteHold(ctx context.Context, holdID string) ([]Link, error
 	return gone, nil
 }
 
+// DeleteLinks deletes links by token hash.
+func (s *Postgres) DeleteLinks(ctx context.Context, tokenHashes []string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM download_links WHERE token_hash = ANY($1)`, tokenHashes); err != nil {
+		return fmt.Errorf("download store: %w", err)
+	}
+	return nil
+}
+
 // PurgeExpired deletes expired links and the files no remaining link of
 // their release names, in one transaction (any node may run it).
 func (s *Postgres) PurgeExpired(ctx context.Context, now time.Time) ([]Link, error) {

@@ -426,6 +426,22 @@ func (s *Service) DiscardRelease(ctx context.Context, holdID, reason string) (in
 	return len(links), nil
 }
 
+// Withdraw deletes the links published and the files stored by one
+// release attempt that lost to another node's release of the same
+// message (whose links stay): they were never mailed.
+func (s *Service) Withdraw(ctx context.Context, holdID string, pubs []Published, files []File) error {
+	hashes := make([]string, 0, len(pubs))
+	for _, p := range pubs {
+		hashes = append(hashes, hashToken(p.URL[strings.LastIndexByte(p.URL, '/')+1:]))
+	}
+	if err := s.store.DeleteLinks(ctx, hashes); err != nil {
+		return fmt.Errorf("download withdraw %s: %w", holdID, err)
+	}
+	s.Discard(ctx, files)
+	s.auditLog(ctx, "system", ActionDiscard, holdID, map[string]any{"links": len(pubs), "files": len(files), "reason": "released on another node first"})
+	return nil
+}
+
 // Discard removes files stored for a release that did not happen.
 func (s *Service) Discard(ctx context.Context, files []File) {
 	for _, f := range files {

@@ -100,6 +100,9 @@ type Store interface {
 	// DeleteHold deletes every link of a held message's release (one that
 	// did not commit) and returns them; their files are the caller's.
 	DeleteHold(ctx context.Context, holdID string) ([]Link, error)
+	// DeleteLinks deletes these links (one release attempt's, when
+	// another node's release of the same message won).
+	DeleteLinks(ctx context.Context, tokenHashes []string) error
 	// PurgeExpired deletes links that expired before now, and files no
 	// link refers to any more; it returns the links deleted.
 	PurgeExpired(ctx context.Context, now time.Time) ([]Link, error)
@@ -337,6 +340,21 @@ func (s *SQLite) DeleteHold(ctx context.Context, holdID string) ([]Link, error) 
 		return nil, fmt.Errorf("download store: delete links of %s: %w", holdID, err)
 	}
 	return links, nil
+}
+
+// DeleteLinks deletes links by token hash, in one transaction.
+func (s *SQLite) DeleteLinks(ctx context.Context, tokenHashes []string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("download store: %w", err)
+	}
+	defer tx.Rollback()
+	for _, h := range tokenHashes {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM links WHERE token_hash = ?`, h); err != nil {
+			return fmt.Errorf("download store: %w", err)
+		}
+	}
+	return tx.Commit()
 }
 
 // PurgeExpired deletes expired links and the files only they named.

@@ -171,6 +171,18 @@ func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, rea
 	}
 	// The commit point.
 	if rec, err = s.holds.Release(ctx, id, a.Address, reason); err != nil {
+		if errors.Is(err, hold.ErrInvalidTransition) {
+			// Another node released (or rejected) it first: this
+			// attempt's notices, links and files go; the other node's
+			// stay (3.3.5: once).
+			if werr := s.downloads.Withdraw(context.WithoutCancel(ctx), id, links, files); werr != nil {
+				log.Error("review: links of a lost race not deleted", "err", werr)
+			}
+			if rerr := s.removeLinkStage(id); rerr != nil {
+				log.Error("review: link staging folder not removed", "err", rerr)
+			}
+			return nil, nil, storeErr(err)
+		}
 		// Whether the store committed or not, the record decides what
 		// becomes of the staged notices and the links.
 		s.finishLinkRelease(ctx, id)

@@ -371,6 +371,15 @@ func (s *Service) release(ctx context.Context, id string, a Actor, reason string
 		return nil, nil, fmt.Errorf("review release %s: stage: %w", id, err)
 	}
 	if rec, err = s.holds.Release(ctx, id, a.Address, reason); err != nil {
+		if errors.Is(err, hold.ErrInvalidTransition) {
+			// Not ours: another node released (or rejected) it between
+			// our check and our commit. Its copy is on its way from
+			// there; this one must never leave (3.3.5: once).
+			if rerr := s.staged.Remove(spool.AreaQueue, id); rerr != nil {
+				log.Error("review: staged copy of a lost race not removed", "err", rerr)
+			}
+			return nil, nil, storeErr(err)
+		}
 		// Whether the store committed or not, the record decides what
 		// becomes of the staged copy.
 		s.finishRelease(ctx, id)
