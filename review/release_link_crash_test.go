@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"dlpguard/audit"
 	"dlpguard/download"
 	"dlpguard/hold"
+	"dlpguard/internal/pgtest"
+	"dlpguard/pgdb"
 	"dlpguard/smtpproxy/spool"
 )
 
@@ -176,5 +179,81 @@ func TestLinkReleaseInterruptedSettled(t *testing.T) {
 				t.Fatalf("audit chain: %+v %v", brk, err)
 			}
 		})
+	}
+}
+
+// TestLinkReleaseRaceOnTwoNodes: two nodes on one PostgreSQL (holds and
+// download links shared) release the same message by link at the same
+// moment, several times: one release, each recipient one notice whose
+// link opens, and the release keeps only the winner's links (the loser's
+// links and files are withdrawn), with one granted release audited.
+func TestLinkReleaseRaceOnTwoNodes(t *testing.T) {
+	pgtest.Require(t)
+	t.Setenv(hold.KeyEnv, strings.Repeat("5a", 32))
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	pool, err := pgdb.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	dst, err := download.OpenPostgres(ctx, pool, bytes.Repeat([]byte{0x5a}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := startUpstream(t)
+	linkKey := filepath.Join(t.TempDir(), "link.key")
+	var nodes []*linkFixture
+	for range 2 {
+		dir := t.TempDir()
+		pgDSNs.Store(dir, dsn)
+		nodes = append(nodes, newLinkNode(t, dir, up, linkKey, dst))
+	}
+	sender := "user521@city.example.lg.jp"
+	for round := range 3 {
+		rcpts := []string{fmt.Sprintf("r%d-a@example.org", round), fmt.Sprintf("r%d-b@example.net", round)}
+		id, _, _ := nodes[0].hold("p017_personal_list.eml", sender, rcpts...)
+		errs := make(chan error, 2)
+		// Two officers, one on each node.
+		officers := []Actor{linkKacho, {Address: "kakaricho@city.example.lg.jp", Role: RoleApprover, Departments: []string{"福祉課"}}}
+		for i, n := range nodes {
+			go func() { _, err := n.svc.Release(ctx, id, officers[i], "相手先確認済み"); errs <- err }()
+		}
+		e1, e2 := <-errs, <-errs
+		if (e1 == nil) == (e2 == nil) {
+			t.Fatalf("round %d: releases on both nodes answered %v and %v, want one success", round, e1, e2)
+		}
+		for _, r := range rcpts {
+			_, _, link := nodes[0].noticeFor(t, r)
+			if st, _ := newHTTPClient(t).do("GET", link, nil); st != http.StatusOK {
+				t.Fatalf("round %d: link to %s: %d", round, r, st)
+			}
+		}
+		for _, n := range nodes {
+			waitFor(t, "queues drained", func() bool { ids, _ := n.spool.List(spool.AreaQueue); return len(ids) == 0 })
+		}
+		for _, r := range rcpts {
+			if got := len(up.To(r)); got != 1 {
+				t.Fatalf("round %d: %s got %d notices, want 1", round, r, got)
+			}
+		}
+		if ls, err := dst.ForHold(ctx, id); err != nil || len(ls) != len(rcpts) {
+			t.Fatalf("round %d: %d links kept, want the winner's %d (%v)", round, len(ls), len(rcpts), err)
+		}
+		es, _, err := nodes[0].stores.Audit.List(ctx, audit.Filter{Subject: id, Action: audit.Release})
+		if err != nil {
+			t.Fatal(err)
+		}
+		granted := 0
+		for _, e := range es {
+			var d struct{ Outcome string }
+			json.Unmarshal(e.Details, &d)
+			if d.Outcome == "granted" {
+				granted++
+			}
+		}
+		if granted != 1 {
+			t.Fatalf("round %d: %d granted releases audited", round, granted)
+		}
 	}
 }

@@ -35,17 +35,30 @@ type linkFixture struct {
 
 func newLinkFixture(t *testing.T) *linkFixture {
 	t.Helper()
-	f := newFixture(t, "", nil, func(c *Config) { c.FourEyesLevelI = false })
+	return newLinkNode(t, "", nil, "", nil)
+}
+
+// newLinkNode is a linkFixture in dir (a new folder if ""), delivering to
+// up (a new one if nil), with the link key linkKey (dir's own if "") and
+// the download store st (a SQLite one in dir if nil): several nodes on
+// one database.
+func newLinkNode(t *testing.T, dir string, up *upstream, linkKey string, st download.Store) *linkFixture {
+	t.Helper()
+	f := newFixture(t, dir, up, func(c *Config) { c.FourEyesLevelI = false; c.LinkKeyFile = linkKey })
 	var h http.Handler = http.NotFoundHandler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	key := make([]byte, 32)
-	rand.Read(key)
-	st, err := download.OpenSQLite(context.Background(), filepath.Join(f.dir, "download"), key)
-	if err != nil {
-		t.Fatal(err)
+	var err error
+	if st == nil {
+		key := make([]byte, 32)
+		rand.Read(key)
+		sq, err := download.OpenSQLite(context.Background(), filepath.Join(f.dir, "download"), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sq.Close() })
+		st = sq
 	}
-	t.Cleanup(func() { st.Close() })
 	lf := &linkFixture{fixture: f, dlSrv: srv}
 	lf.dl, err = download.New(download.Config{BaseURL: srv.URL, NotifySender: true},
 		download.Deps{Store: st, Audit: f.stores.Audit, Logger: logger(), Now: f.clock.Now, Released: LinkReleased(f.stores.Holds),
