@@ -9,6 +9,7 @@ import (
 
 	"dlpguard/audit"
 	"dlpguard/hold"
+	"dlpguard/internal/keyfile"
 	"dlpguard/smtpproxy/spool"
 )
 
@@ -46,7 +47,7 @@ func (s *Service) openLinkStage(id string) (*spool.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("link stage %s: %w", id, err)
 	}
-	if err := syncDir(root); err != nil {
+	if err := keyfile.SyncDir(root); err != nil {
 		return nil, fmt.Errorf("link stage %s: %w", id, err)
 	}
 	return st, nil
@@ -59,16 +60,7 @@ func (s *Service) removeLinkStage(id string) error {
 	if err := os.RemoveAll(filepath.Join(root, id)); err != nil {
 		return fmt.Errorf("link stage %s: %w", id, err)
 	}
-	return syncDir(root)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return keyfile.SyncDir(root)
 }
 
 // undoLinkRelease takes back a link release that failed before its

@@ -3,7 +3,6 @@ package review
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -150,24 +149,7 @@ func TestLinkReleaseInterruptedSettled(t *testing.T) {
 				}
 			}
 
-			entries, _, err := lf.stores.Audit.List(ctx, audit.Filter{Subject: id, Action: audit.Release})
-			if err != nil {
-				t.Fatal(err)
-			}
-			granted, recovered := 0, 0
-			for _, e := range entries {
-				var d struct {
-					Outcome   string
-					Recovered bool
-				}
-				json.Unmarshal(e.Details, &d)
-				if d.Outcome == "granted" {
-					granted++
-				}
-				if d.Recovered {
-					recovered++
-				}
-			}
+			granted, recovered := grantedReleases(t, lf.stores.Audit, id)
 			wantRecovered := 0
 			if c.committed && !c.audited {
 				wantRecovered = 1
@@ -240,19 +222,7 @@ func TestLinkReleaseRaceOnTwoNodes(t *testing.T) {
 		if ls, err := dst.ForHold(ctx, id); err != nil || len(ls) != len(rcpts) {
 			t.Fatalf("round %d: %d links kept, want the winner's %d (%v)", round, len(ls), len(rcpts), err)
 		}
-		es, _, err := nodes[0].stores.Audit.List(ctx, audit.Filter{Subject: id, Action: audit.Release})
-		if err != nil {
-			t.Fatal(err)
-		}
-		granted := 0
-		for _, e := range es {
-			var d struct{ Outcome string }
-			json.Unmarshal(e.Details, &d)
-			if d.Outcome == "granted" {
-				granted++
-			}
-		}
-		if granted != 1 {
+		if granted, _ := grantedReleases(t, nodes[0].stores.Audit, id); granted != 1 {
 			t.Fatalf("round %d: %d granted releases audited", round, granted)
 		}
 	}
