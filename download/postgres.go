@@ -175,11 +175,7 @@ func pgLink(ctx context.Context, q pgQuerier, tokenHash string, lock bool) (Link
 	if err != nil {
 		return Link{}, fmt.Errorf("download store: %w", err)
 	}
-	var l Link
-	if err := json.Unmarshal([]byte(data), &l); err != nil {
-		return Link{}, fmt.Errorf("download store: link record: %w", err)
-	}
-	return l, nil
+	return decodeLink(data)
 }
 
 // Get returns the link with this token hash.
@@ -236,9 +232,9 @@ func (s *Postgres) links(ctx context.Context, q pgx.Tx, where string, arg any) (
 		if err := rows.Scan(&data); err != nil {
 			return nil, fmt.Errorf("download store: %w", err)
 		}
-		var l Link
-		if err := json.Unmarshal([]byte(data), &l); err != nil {
-			return nil, fmt.Errorf("download store: link record: %w", err)
+		l, err := decodeLink(data)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, l)
 	}

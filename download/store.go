@@ -272,6 +272,11 @@ func getLink(ctx context.Context, q querier, tokenHash string) (Link, error) {
 	if err != nil {
 		return Link{}, fmt.Errorf("download store: %w", err)
 	}
+	return decodeLink(data)
+}
+
+// decodeLink reads a link record (the JSON of both stores' data column).
+func decodeLink(data string) (Link, error) {
 	var l Link
 	if err := json.Unmarshal([]byte(data), &l); err != nil {
 		return Link{}, fmt.Errorf("download store: link record: %w", err)
@@ -321,9 +326,9 @@ func (s *SQLite) ForHold(ctx context.Context, holdID string) ([]Link, error) {
 		if err := rows.Scan(&data); err != nil {
 			return nil, err
 		}
-		var l Link
-		if err := json.Unmarshal([]byte(data), &l); err != nil {
-			return nil, fmt.Errorf("download store: link record: %w", err)
+		l, err := decodeLink(data)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, l)
 	}
