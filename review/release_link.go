@@ -107,7 +107,7 @@ func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, rea
 			return err
 		}
 		files = append(files, f)
-		return nil
+		return s.noteLinkFile(id, f.ID)
 	}
 	// Before any link exists: the files alone are deleted.
 	abandon := func() {

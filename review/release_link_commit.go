@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"dlpguard/audit"
+	"dlpguard/download"
 	"dlpguard/hold"
 	"dlpguard/internal/keyfile"
 	"dlpguard/smtpproxy/spool"
@@ -63,8 +65,34 @@ func (s *Service) removeLinkStage(id string) error {
 	return keyfile.SyncDir(root)
 }
 
+// linkStageFiles names the list of sealed files a link release stored, in
+// its staging folder: a crash before the links name them leaves no other
+// trace of them.
+const linkStageFiles = "files.list"
+
+// noteLinkFile adds a stored file's ID to the staging folder's list,
+// durably, before the release goes on.
+func (s *Service) noteLinkFile(id, fileID string) error {
+	f, err := os.OpenFile(filepath.Join(s.linkStageRoot(), id, linkStageFiles), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("link stage %s: %w", id, err)
+	}
+	_, err = f.WriteString(fileID + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("link stage %s: %w", id, err)
+	}
+	return nil
+}
+
 // undoLinkRelease takes back a link release that failed before its
-// commit point, in this process: links, files and staged notices.
+// commit point: links, files (those the links name, and those the
+// staging folder lists) and staged notices.
 func (s *Service) undoLinkRelease(ctx context.Context, id, why string) {
 	ctx = context.WithoutCancel(ctx)
 	log := s.logger(id)
@@ -72,6 +100,13 @@ func (s *Service) undoLinkRelease(ctx context.Context, id, why string) {
 		// The folder stays: finishLinkReleases tries again.
 		log.Error("review: links of a failed release not deleted, retried later", "err", err)
 		return
+	}
+	if b, err := os.ReadFile(filepath.Join(s.linkStageRoot(), id, linkStageFiles)); err == nil {
+		var files []download.File
+		for _, f := range strings.Fields(string(b)) {
+			files = append(files, download.File{ID: f})
+		}
+		s.downloads.Discard(ctx, files) // deleting a file twice is no error
 	}
 	if err := s.removeLinkStage(id); err != nil {
 		log.Error("review: link staging folder not removed", "err", err)

@@ -3,6 +3,7 @@ package review
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -52,6 +53,10 @@ func TestLinkReleaseInterruptedSettled(t *testing.T) {
 			}
 			file, err := lf.dl.StoreFile(ctx, "attachment", "要支援者名簿.xlsx", "application/octet-stream", bytes.NewReader(xlsxOf(t, raw)))
 			if err != nil {
+				t.Fatal(err)
+			}
+			// The release lists each file it stores in the folder.
+			if err := os.WriteFile(filepath.Join(root, id, "files.list"), []byte(file.ID+"\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			var pub []download.Published
@@ -107,6 +112,10 @@ func TestLinkReleaseInterruptedSettled(t *testing.T) {
 				}
 				if ls, err := lf.dl.Links(ctx, id); err != nil || len(ls) != 0 {
 					t.Fatalf("links of the uncommitted release kept: %d %v", len(ls), err)
+				}
+				// The sealed file goes too, named by a link or not.
+				if _, err := lf.st.OpenFile(ctx, file.ID); !errors.Is(err, download.ErrNotFound) {
+					t.Fatalf("file of the uncommitted release: %v, want gone", err)
 				}
 				if c.published {
 					if lf.actions(t, id)[download.ActionDiscard] != 1 {

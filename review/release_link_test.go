@@ -30,6 +30,7 @@ type linkFixture struct {
 	*fixture
 	svc   *Service
 	dl    *download.Service
+	st    download.Store
 	dlSrv *httptest.Server
 }
 
@@ -59,7 +60,7 @@ func newLinkNode(t *testing.T, dir string, up *upstream, linkKey string, st down
 		t.Cleanup(func() { sq.Close() })
 		st = sq
 	}
-	lf := &linkFixture{fixture: f, dlSrv: srv}
+	lf := &linkFixture{fixture: f, dlSrv: srv, st: st}
 	lf.dl, err = download.New(download.Config{BaseURL: srv.URL, NotifySender: true},
 		download.Deps{Store: st, Audit: f.stores.Audit, Logger: logger(), Now: f.clock.Now, Released: LinkReleased(f.stores.Holds),
 			Mail: func(ctx context.Context, id string, m download.Message) error { return lf.svc.QueueNotice(ctx, id, m) }})
