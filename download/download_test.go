@@ -12,7 +12,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -28,27 +27,28 @@ import (
 type env struct {
 	tb    testing.TB
 	svc   *Service
-	st    *SQLite
+	st    Store
+	b     backend
 	log   *audit.Log
 	srv   *httptest.Server
 	mu    sync.Mutex
 	mails map[string][]string
 }
 
-func newEnv(tb testing.TB) *env {
+func newEnv(tb testing.TB) *env { return newEnvOn(tb, backends[0]) }
+
+// newEnvOn is newEnv on the store of backend b.
+func newEnvOn(tb testing.TB, b backend) *env {
 	tb.Helper()
 	dir := tb.TempDir()
 	key := make([]byte, 32)
 	rand.Read(key)
-	st, err := OpenSQLite(context.Background(), filepath.Join(dir, "download"), key)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	st := b.open(tb, key)
 	lg, err := audit.Open(context.Background(), filepath.Join(dir, "audit.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e := &env{tb: tb, st: st, log: lg, mails: map[string][]string{}}
+	e := &env{tb: tb, st: st, b: b, log: lg, mails: map[string][]string{}}
 	e.srv = httptest.NewServer(http.NotFoundHandler())
 	e.svc, err = New(Config{BaseURL: e.srv.URL},
 		Deps{Store: st, Audit: lg, Logger: slog.New(slog.DiscardHandler), Mail: e.mail})
@@ -56,7 +56,7 @@ func newEnv(tb testing.TB) *env {
 		tb.Fatal(err)
 	}
 	e.srv.Config.Handler = e.svc.Handler()
-	tb.Cleanup(func() { e.srv.Close(); st.Close(); lg.Close() })
+	tb.Cleanup(func() { e.srv.Close(); lg.Close() })
 	return e
 }
 
@@ -108,86 +108,89 @@ func (e *env) session(link, rcpt string) *http.Client {
 // TestTamperedFile: a sealed file changed on disk is never sent whole:
 // the download breaks off and is audited as incomplete (3.3.4).
 func TestTamperedFile(t *testing.T) {
-	e := newEnv(t)
-	content := bytes.Repeat([]byte("個人情報 "), 50000) // several segments
-	link, f := e.publish("a@example.org", bytes.NewReader(content))
-	c := e.session(link, "a@example.org")
-	path := filepath.Join(e.st.dir, "files", f.ID)
-	b, _ := os.ReadFile(path)
-	b[len(b)/2] ^= 1
-	os.WriteFile(path, b, 0o600)
-	resp, err := c.Get(link + "/f/0")
-	var got []byte
-	if err == nil {
-		got, _ = io.ReadAll(resp.Body)
-		resp.Body.Close()
-	}
-	if bytes.Equal(got, content) {
-		t.Fatal("tampered content sent whole")
-	}
-	es, _, _ := e.log.List(context.Background(), audit.Filter{Action: ActionDownload})
-	if len(es) != 1 || !strings.Contains(string(es[0].Details), `"complete":false`) {
-		t.Fatalf("download entry: %+v", es)
-	}
+	eachStore(t, func(t *testing.T, b backend) {
+		e := newEnvOn(t, b)
+		content := bytes.Repeat([]byte("個人情報 "), 50000) // several segments
+		link, f := e.publish("a@example.org", bytes.NewReader(content))
+		c := e.session(link, "a@example.org")
+		e.b.tamper(t, e.st, f.ID)
+		resp, err := c.Get(link + "/f/0")
+		var got []byte
+		if err == nil {
+			got, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		if bytes.Equal(got, content) {
+			t.Fatal("tampered content sent whole")
+		}
+		es, _, _ := e.log.List(context.Background(), audit.Filter{Action: ActionDownload})
+		if len(es) != 1 || !strings.Contains(string(es[0].Details), `"complete":false`) {
+			t.Fatalf("download entry: %+v", es)
+		}
+	})
 }
 
 // TestDownloadLimit: after max_downloads complete downloads the link is
 // used up; a code request limit locks the link.
 func TestDownloadLimit(t *testing.T) {
-	e := newEnv(t)
-	e.svc.cfg.MaxDownloads = 2
-	e.svc.cfg.CodeRequests = 2
-	link, f := e.publish("a@example.org", strings.NewReader("hello"))
-	c := e.session(link, "a@example.org")
-	for i := 0; i < 2; i++ {
-		resp, err := c.Get(link + "/f/0")
-		if err != nil {
-			t.Fatal(err)
+	eachStore(t, func(t *testing.T, b backend) {
+		e := newEnvOn(t, b)
+		e.svc.cfg.MaxDownloads = 2
+		e.svc.cfg.CodeRequests = 2
+		link, f := e.publish("a@example.org", strings.NewReader("hello"))
+		c := e.session(link, "a@example.org")
+		for i := 0; i < 2; i++ {
+			resp, err := c.Get(link + "/f/0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if sum := sha256.Sum256(b); resp.StatusCode != 200 || hex.EncodeToString(sum[:]) != f.SHA256 {
+				t.Fatalf("download %d: %d", i, resp.StatusCode)
+			}
 		}
-		b, _ := io.ReadAll(resp.Body)
+		resp, _ := c.Get(link)
+		page, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if sum := sha256.Sum256(b); resp.StatusCode != 200 || hex.EncodeToString(sum[:]) != f.SHA256 {
-			t.Fatalf("download %d: %d", i, resp.StatusCode)
+		if resp.StatusCode != http.StatusGone || !strings.Contains(string(page), "上限に達しました") {
+			t.Fatalf("used up: %d", resp.StatusCode)
 		}
-	}
-	resp, _ := c.Get(link)
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusGone || !strings.Contains(string(page), "上限に達しました") {
-		t.Fatalf("used up: %d", resp.StatusCode)
-	}
 
-	link2, _ := e.publish("b@example.org", strings.NewReader("x"))
-	for i := 0; i < 3; i++ {
-		resp, err := http.PostForm(link2+"/code", url.Values{})
-		if err != nil {
-			t.Fatal(err)
+		link2, _ := e.publish("b@example.org", strings.NewReader("x"))
+		for i := 0; i < 3; i++ {
+			resp, err := http.PostForm(link2+"/code", url.Values{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if i == 2 && resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("third code request: %d", resp.StatusCode)
+			}
 		}
-		resp.Body.Close()
-		if i == 2 && resp.StatusCode != http.StatusForbidden {
-			t.Fatalf("third code request: %d", resp.StatusCode)
+		if n := len(e.mails["b@example.org"]); n != 2 {
+			t.Fatalf("%d codes mailed, want 2", n)
 		}
-	}
-	if n := len(e.mails["b@example.org"]); n != 2 {
-		t.Fatalf("%d codes mailed, want 2", n)
-	}
+	})
 }
 
 // TestCrossSitePost: a form posted from another site (Sec-Fetch-Site)
 // neither mails a code nor tries one.
 func TestCrossSitePost(t *testing.T) {
-	e := newEnv(t)
-	link, _ := e.publish("a@example.org", strings.NewReader("x"))
-	req, _ := http.NewRequest("POST", link+"/code", nil)
-	req.Header.Set("Sec-Fetch-Site", "cross-site")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden || len(e.mails["a@example.org"]) != 0 {
-		t.Fatalf("cross-site code request: %d, %d mails", resp.StatusCode, len(e.mails["a@example.org"]))
-	}
+	eachStore(t, func(t *testing.T, b backend) {
+		e := newEnvOn(t, b)
+		link, _ := e.publish("a@example.org", strings.NewReader("x"))
+		req, _ := http.NewRequest("POST", link+"/code", nil)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || len(e.mails["a@example.org"]) != 0 {
+			t.Fatalf("cross-site code request: %d, %d mails", resp.StatusCode, len(e.mails["a@example.org"]))
+		}
+	})
 }
 
 // zeros is n zero bytes, never in memory.
@@ -207,30 +210,32 @@ func (z *zeros) Read(p []byte) (int, error) {
 // of memory: the heap allocated by a whole download (server and client)
 // stays a small fraction of the file.
 func TestStreams25MB(t *testing.T) {
-	e := newEnv(t)
-	const size = 25 << 20
-	link, f := e.publish("a@example.org", &zeros{size})
-	c := e.session(link, "a@example.org")
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	resp, err := c.Get(link + "/f/0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	n, _ := io.Copy(h, resp.Body)
-	resp.Body.Close()
-	runtime.ReadMemStats(&after)
-	if n != size || hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
-		t.Fatalf("got %d bytes", n)
-	}
-	// Allocated, not live: even all garbage together is far below the file.
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
-		t.Fatalf("a 25 MB download allocated %d bytes", alloc)
-	} else {
-		t.Logf("a 25 MB download allocated %.1f MB in total", float64(alloc)/(1<<20))
-	}
+	eachStore(t, func(t *testing.T, b backend) {
+		e := newEnvOn(t, b)
+		const size = 25 << 20
+		link, f := e.publish("a@example.org", &zeros{size})
+		c := e.session(link, "a@example.org")
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		resp, err := c.Get(link + "/f/0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		n, _ := io.Copy(h, resp.Body)
+		resp.Body.Close()
+		runtime.ReadMemStats(&after)
+		if n != size || hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
+			t.Fatalf("got %d bytes", n)
+		}
+		// Allocated, not live: even all garbage together is far below the file.
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+			t.Fatalf("a 25 MB download allocated %d bytes", alloc)
+		} else {
+			t.Logf("a 25 MB download allocated %.1f MB in total", float64(alloc)/(1<<20))
+		}
+	})
 }
 
 func BenchmarkDownload25MB(b *testing.B) {
@@ -254,33 +259,35 @@ func BenchmarkDownload25MB(b *testing.B) {
 // TestPageMasked: the page shows file names masked as everything people
 // see (classify.MaskText); the file keeps its name on download.
 func TestPageMasked(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	f, err := e.svc.StoreFile(ctx, "attachment", "台帳_123456789018.xlsx", "application/octet-stream", strings.NewReader("x"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := e.svc.Publish(ctx, "H2", "user1@city.example.lg.jp", "山田 太郎", []string{"a@example.org"}, []File{f}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.Get(ps[0].URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if strings.Contains(string(page), "123456789018") || !strings.Contains(string(page), "9018.xlsx") {
-		t.Fatalf("page not masked: %s", page)
-	}
-	for _, h := range []string{"Content-Security-Policy", "Referrer-Policy", "X-Frame-Options"} {
-		if resp.Header.Get(h) == "" {
-			t.Errorf("no %s", h)
+	eachStore(t, func(t *testing.T, b backend) {
+		e := newEnvOn(t, b)
+		ctx := context.Background()
+		f, err := e.svc.StoreFile(ctx, "attachment", "台帳_123456789018.xlsx", "application/octet-stream", strings.NewReader("x"))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
-		t.Errorf("CSP %q", csp)
-	}
+		ps, err := e.svc.Publish(ctx, "H2", "user1@city.example.lg.jp", "山田 太郎", []string{"a@example.org"}, []File{f}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get(ps[0].URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(page), "123456789018") || !strings.Contains(string(page), "9018.xlsx") {
+			t.Fatalf("page not masked: %s", page)
+		}
+		for _, h := range []string{"Content-Security-Policy", "Referrer-Policy", "X-Frame-Options"} {
+			if resp.Header.Get(h) == "" {
+				t.Errorf("no %s", h)
+			}
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+			t.Errorf("CSP %q", csp)
+		}
+	})
 }
 
 // TestClientIP: X-Forwarded-For names the client only when the peer is

@@ -137,7 +137,19 @@ func (s *Service) lookup(r *http.Request) (string, Link, error) {
 		return tok, Link{}, ErrNotFound
 	}
 	l, err := s.store.Get(r.Context(), hashToken(tok))
-	return tok, l, err
+	if err != nil || s.released == nil {
+		return tok, l, err
+	}
+	// A link of a release that has not committed (or never will) does
+	// not exist for the recipient (3.3.5).
+	ok, err := s.released(r.Context(), l.HoldID)
+	if err != nil {
+		return tok, Link{}, fmt.Errorf("download: hold %s: %w", l.HoldID, err)
+	}
+	if !ok {
+		return tok, Link{}, ErrNotFound
+	}
+	return tok, l, nil
 }
 
 // SizeText is a file size for people (7.9 KB, 25.0 MB), as the page and

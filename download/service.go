@@ -52,6 +52,7 @@ const (
 	ActionRevoke      = "download-revoke"
 	ActionPurge       = "download-purge"
 	ActionRefused     = "download-refused"
+	ActionDiscard     = "download-discard"
 )
 
 // Config of the Service.
@@ -85,20 +86,27 @@ type Deps struct {
 	Audit *audit.Log
 	// Mail queues a notice about a held message's release (its ID): the
 	// codes and the sender's notice (review.Service.QueueNotice).
-	Mail   func(ctx context.Context, id string, m Message) error
-	Logger *slog.Logger
-	Now    func() time.Time
+	Mail func(ctx context.Context, id string, m Message) error
+	// Released reports whether the held message's record says released:
+	// links are created before that commit point and stay inert (the
+	// listener answers "not found") until it (3.3.5: released once, or
+	// not at all). An error refuses the page (fail closed). Nil: every
+	// stored link counts as released (the package's own tests).
+	Released func(ctx context.Context, holdID string) (bool, error)
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Service is the release by download link.
 type Service struct {
-	cfg     Config
-	store   Store
-	audit   *audit.Log
-	mail    func(ctx context.Context, id string, m Message) error
-	log     *slog.Logger
-	now     func() time.Time
-	proxies []netPrefix
+	cfg      Config
+	store    Store
+	audit    *audit.Log
+	mail     func(ctx context.Context, id string, m Message) error
+	released func(ctx context.Context, holdID string) (bool, error)
+	log      *slog.Logger
+	now      func() time.Time
+	proxies  []netPrefix
 }
 
 // New returns the Service.
@@ -132,7 +140,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if d.Store == nil || d.Audit == nil || d.Mail == nil {
 		return nil, errors.New("download: store, audit log and mail are required")
 	}
-	s := &Service{cfg: cfg, store: d.Store, audit: d.Audit, mail: d.Mail, log: d.Logger, now: d.Now}
+	s := &Service{cfg: cfg, store: d.Store, audit: d.Audit, mail: d.Mail, released: d.Released, log: d.Logger, now: d.Now}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -390,6 +398,49 @@ var (
 	errNoCode  = errors.New("download: no code requested or code expired")
 	errTooMany = errors.New("download: too many code requests")
 )
+
+// DiscardRelease deletes the links of holdID's release and their files:
+// a release by link that did not reach its commit point (a crash or a
+// failure before the record said released). It returns how many links
+// went; an entry in the audit log names them.
+func (s *Service) DiscardRelease(ctx context.Context, holdID, reason string) (int, error) {
+	links, err := s.store.DeleteHold(ctx, holdID)
+	if err != nil {
+		return 0, fmt.Errorf("download discard %s: %w", holdID, err)
+	}
+	seen := map[string]bool{}
+	var files []File
+	for _, l := range links {
+		for _, f := range l.Files {
+			if !seen[f.ID] {
+				seen[f.ID] = true
+				files = append(files, f)
+			}
+		}
+	}
+	s.Discard(ctx, files)
+	if len(links) > 0 {
+		s.auditLog(ctx, "system", ActionDiscard, holdID, map[string]any{"links": len(links), "files": len(files), "reason": reason})
+		s.log.Warn("download: links of a release that did not commit deleted", "id", holdID, "links", len(links))
+	}
+	return len(links), nil
+}
+
+// Withdraw deletes the links published and the files stored by one
+// release attempt that lost to another node's release of the same
+// message (whose links stay): they were never mailed.
+func (s *Service) Withdraw(ctx context.Context, holdID string, pubs []Published, files []File) error {
+	hashes := make([]string, 0, len(pubs))
+	for _, p := range pubs {
+		hashes = append(hashes, hashToken(p.URL[strings.LastIndexByte(p.URL, '/')+1:]))
+	}
+	if err := s.store.DeleteLinks(ctx, hashes); err != nil {
+		return fmt.Errorf("download withdraw %s: %w", holdID, err)
+	}
+	s.Discard(ctx, files)
+	s.auditLog(ctx, "system", ActionDiscard, holdID, map[string]any{"links": len(pubs), "files": len(files), "reason": "released on another node first"})
+	return nil
+}
 
 // Discard removes files stored for a release that did not happen.
 func (s *Service) Discard(ctx context.Context, files []File) {

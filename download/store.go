@@ -97,6 +97,12 @@ type Store interface {
 	Update(ctx context.Context, tokenHash string, fn func(*Link) error) (Link, error)
 	// ForHold returns the links of a held message's release.
 	ForHold(ctx context.Context, holdID string) ([]Link, error)
+	// DeleteHold deletes every link of a held message's release (one that
+	// did not commit) and returns them; their files are the caller's.
+	DeleteHold(ctx context.Context, holdID string) ([]Link, error)
+	// DeleteLinks deletes these links (one release attempt's, when
+	// another node's release of the same message won).
+	DeleteLinks(ctx context.Context, tokenHashes []string) error
 	// PurgeExpired deletes links that expired before now, and files no
 	// link refers to any more; it returns the links deleted.
 	PurgeExpired(ctx context.Context, now time.Time) ([]Link, error)
@@ -266,6 +272,11 @@ func getLink(ctx context.Context, q querier, tokenHash string) (Link, error) {
 	if err != nil {
 		return Link{}, fmt.Errorf("download store: %w", err)
 	}
+	return decodeLink(data)
+}
+
+// decodeLink reads a link record (the JSON of both stores' data column).
+func decodeLink(data string) (Link, error) {
 	var l Link
 	if err := json.Unmarshal([]byte(data), &l); err != nil {
 		return Link{}, fmt.Errorf("download store: link record: %w", err)
@@ -315,13 +326,40 @@ func (s *SQLite) ForHold(ctx context.Context, holdID string) ([]Link, error) {
 		if err := rows.Scan(&data); err != nil {
 			return nil, err
 		}
-		var l Link
-		if err := json.Unmarshal([]byte(data), &l); err != nil {
-			return nil, fmt.Errorf("download store: link record: %w", err)
+		l, err := decodeLink(data)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, l)
 	}
 	return out, rows.Err()
+}
+
+// DeleteHold deletes the links of holdID's release in one transaction.
+func (s *SQLite) DeleteHold(ctx context.Context, holdID string) ([]Link, error) {
+	links, err := s.ForHold(ctx, holdID)
+	if err != nil || len(links) == 0 {
+		return nil, err
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM links WHERE hold_id = ?`, holdID); err != nil {
+		return nil, fmt.Errorf("download store: delete links of %s: %w", holdID, err)
+	}
+	return links, nil
+}
+
+// DeleteLinks deletes links by token hash, in one transaction.
+func (s *SQLite) DeleteLinks(ctx context.Context, tokenHashes []string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("download store: %w", err)
+	}
+	defer tx.Rollback()
+	for _, h := range tokenHashes {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM links WHERE token_hash = ?`, h); err != nil {
+			return fmt.Errorf("download store: %w", err)
+		}
+	}
+	return tx.Commit()
 }
 
 // PurgeExpired deletes expired links and the files only they named.
@@ -355,21 +393,17 @@ func (s *SQLite) PurgeExpired(ctx context.Context, now time.Time) ([]Link, error
 		if err != nil {
 			return gone, err
 		}
-		used := map[string]bool{}
-		for _, o := range left {
-			for _, f := range o.Files {
-				used[f.ID] = true
+		if err := deleteUnused(l, left, func(id string) error {
+			p, err := s.filePath(id)
+			if err != nil {
+				return nil
 			}
-		}
-		for _, f := range l.Files {
-			if used[f.ID] {
-				continue
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
 			}
-			if p, err := s.filePath(f.ID); err == nil {
-				if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-					return gone, fmt.Errorf("download store: purge %s: %w", f.ID, err)
-				}
-			}
+			return nil
+		}); err != nil {
+			return gone, fmt.Errorf("download store: %w", err)
 		}
 	}
 	return gone, nil

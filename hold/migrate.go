@@ -99,9 +99,9 @@ func copyContent(ctx context.Context, tx pgx.Tx, path, id string) error {
 		return err
 	}
 	defer f.Close()
-	cw := &chunkWriter{ctx: ctx, tx: tx, id: id, buf: make([]byte, 0, chunkSize)}
+	cw := pgdb.NewChunkWriter(ctx, tx, insertChunk, id, chunkSize)
 	if _, err := io.Copy(cw, f); err != nil {
 		return err
 	}
-	return cw.flush()
+	return cw.Flush()
 }

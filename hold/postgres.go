@@ -146,12 +146,12 @@ func (s *Postgres) Put(ctx context.Context, rec Record, content io.Reader) (Reco
 	}
 	rec = newRecord(rec, s.now(), s.holdFor)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		cw := &chunkWriter{ctx: ctx, tx: tx, id: rec.ID, buf: make([]byte, 0, chunkSize)}
+		cw := pgdb.NewChunkWriter(ctx, tx, insertChunk, rec.ID, chunkSize)
 		size, sum, err := sealContent(ctx, cw, s.key, rec.ID, content)
 		if err != nil {
 			return err
 		}
-		if err := cw.flush(); err != nil {
+		if err := cw.Flush(); err != nil {
 			return err
 		}
 		rec.Size, rec.ContentSHA256 = size, sum
@@ -181,75 +181,11 @@ func (s *Postgres) Put(ctx context.Context, rec Record, content io.Reader) (Reco
 	return rec, nil
 }
 
-// chunkWriter writes sealed content as rows of chunkSize bytes.
-type chunkWriter struct {
-	ctx context.Context
-	tx  pgx.Tx
-	id  string
-	seq int
-	buf []byte
-}
-
-func (w *chunkWriter) Write(p []byte) (int, error) {
-	n := 0
-	for len(p) > 0 {
-		c := copy(w.buf[len(w.buf):cap(w.buf)], p)
-		w.buf = w.buf[:len(w.buf)+c]
-		p, n = p[c:], n+c
-		if len(w.buf) == cap(w.buf) {
-			if err := w.flush(); err != nil {
-				return n, err
-			}
-		}
-	}
-	return n, nil
-}
-
-func (w *chunkWriter) flush() error {
-	if len(w.buf) == 0 {
-		return nil
-	}
-	if _, err := w.tx.Exec(w.ctx, `INSERT INTO hold_content (hold_id, seq, chunk) VALUES ($1, $2, $3)`, w.id, w.seq, w.buf); err != nil {
-		return err
-	}
-	w.seq++
-	w.buf = w.buf[:0]
-	return nil
-}
-
-// chunkReader reads sealed content a row at a time. Running out of rows
-// is io.EOF: the content format's final flag tells a complete message
-// from a cut one.
-type chunkReader struct {
-	ctx  context.Context
-	pool *pgxpool.Pool
-	id   string
-	seq  int
-	buf  []byte
-	off  int
-	eof  bool
-}
-
-func (r *chunkReader) Read(p []byte) (int, error) {
-	for r.off == len(r.buf) {
-		if r.eof {
-			return 0, io.EOF
-		}
-		err := r.pool.QueryRow(r.ctx, `SELECT chunk FROM hold_content WHERE hold_id = $1 AND seq = $2`, r.id, r.seq).Scan(&r.buf)
-		if errors.Is(err, pgx.ErrNoRows) {
-			r.eof, r.buf, r.off = true, nil, 0
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-		r.seq++
-		r.off = 0
-	}
-	n := copy(p, r.buf[r.off:])
-	r.off += n
-	return n, nil
-}
+// Content rows: pgdb.ChunkWriter and ChunkReader on hold_content.
+const (
+	insertChunk = `INSERT INTO hold_content (hold_id, seq, chunk) VALUES ($1, $2, $3)`
+	selectChunk = `SELECT chunk FROM hold_content WHERE hold_id = $1 AND seq = $2`
+)
 
 func (s *Postgres) getRecord(ctx context.Context, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
@@ -339,7 +275,7 @@ func (s *Postgres) Content(ctx context.Context, id string) (io.ReadCloser, error
 	if !rec.PurgedAt.IsZero() {
 		return nil, fmt.Errorf("hold %s: %w", id, ErrPurged)
 	}
-	or, err := newOpenReader(&chunkReader{ctx: ctx, pool: s.pool, id: id}, s.key, id)
+	or, err := newOpenReader(pgdb.NewChunkReader(ctx, s.pool, selectChunk, id), s.key, id)
 	if err != nil {
 		return nil, fmt.Errorf("hold %s: %w", id, err)
 	}

@@ -29,6 +29,8 @@ import (
 //	POST /api/v1/holds/{id}/links/revoke    {"reason": "..."}: ends them (the sender or an approver)
 //	GET  /api/v1/delays/{id}/{cancel|send}  signed link from the sender's notice: a confirmation page
 //	POST /api/v1/delays/{id}/{cancel|send}  the same link, confirmed
+//	GET  /api/v1/links/{id}/revoke          signed link from the sender's notice of a release by link: a confirmation page
+//	POST /api/v1/links/{id}/revoke          the same link, confirmed: every download link of the release revoked
 //
 // The holds endpoints take "Authorization: Bearer TOKEN" (dlpguard tokens
 // add); the delay links are authorised by their signature alone.
@@ -43,6 +45,8 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/holds/{id}/links/revoke", s.auth(s.handleRevokeLinks))
 	mux.HandleFunc("GET /api/v1/delays/{id}/{action}", s.handleDelayPage)
 	mux.HandleFunc("POST /api/v1/delays/{id}/{action}", s.handleDelayAction)
+	mux.HandleFunc("GET /api/v1/links/{id}/revoke", s.handleSignedRevokePage)
+	mux.HandleFunc("POST /api/v1/links/{id}/revoke", s.handleSignedRevoke)
 	return mux
 }
 

@@ -2,6 +2,7 @@ package review
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
@@ -73,6 +74,37 @@ var dbMigrations = []string{
 		created     BIGINT NOT NULL,
 		revoked     BIGINT NOT NULL DEFAULT 0
 	)`,
+	// The keys every node must share, by a check value (never the key).
+	`CREATE TABLE node_keys (
+		name  TEXT PRIMARY KEY,
+		check_mac TEXT NOT NULL
+	)`,
+}
+
+// ErrKeyMismatch: this node's key is not the one the other nodes on the
+// shared database use.
+var ErrKeyMismatch = errors.New("review: key differs from the other nodes'")
+
+// CheckKey compares check, a value derived from this node's key name
+// (an HMAC of a fixed text: it does not reveal the key), with the one the
+// first node recorded in the shared database, recording it if none is;
+// a different one is ErrKeyMismatch. One node (SQLite) has nothing to
+// compare with.
+func (d *DB) CheckKey(ctx context.Context, name, check string) error {
+	if !d.pg {
+		return nil
+	}
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO node_keys (name, check_mac) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, check); err != nil {
+		return fmt.Errorf("review db: key %s: %w", name, err)
+	}
+	var have string
+	if err := d.db.QueryRowContext(ctx, `SELECT check_mac FROM node_keys WHERE name = $1`, name).Scan(&have); err != nil {
+		return fmt.Errorf("review db: key %s: %w", name, err)
+	}
+	if !hmac.Equal([]byte(have), []byte(check)) {
+		return fmt.Errorf("%s: %w", name, ErrKeyMismatch)
+	}
+	return nil
 }
 
 // OpenDBPostgres opens the review database in the shared PostgreSQL

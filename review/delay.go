@@ -49,8 +49,15 @@ func (s *Service) sign(action, id string, exp int64) string {
 // DelayLink returns the signed link for action ("cancel" or "send") that
 // is valid until exp.
 func (s *Service) DelayLink(action, id string, exp time.Time) string {
+	return s.signedURL("/api/v1/delays/"+id+"/"+action, action, id, exp)
+}
+
+// signedURL is the link at path (under cfg.BaseURL) that carries the
+// signature of action on id until exp: the sender's links, who may have
+// no account (delays, the revocation of download links).
+func (s *Service) signedURL(path, action, id string, exp time.Time) string {
 	e := exp.Unix()
-	return fmt.Sprintf("%s/api/v1/delays/%s/%s?exp=%d&sig=%s", s.cfg.BaseURL, id, action, e, s.sign(action, id, e))
+	return fmt.Sprintf("%s%s?exp=%d&sig=%s", s.cfg.BaseURL, path, e, s.sign(action, id, e))
 }
 
 func (s *Service) checkLink(action, id, exp, sig string) error {

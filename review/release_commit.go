@@ -20,9 +20,10 @@ import (
 
 // finishReleases settles every staged release: at start (before the
 // service decides anything) and on each Tick (a move into the queue that
-// failed is retried). It takes decideMu, so it never sees a release this
+// failed is retried), the releases by link first. It takes decideMu, so it never sees a release this
 // process is still making.
 func (s *Service) finishReleases(ctx context.Context) {
+	s.finishLinkReleases(ctx)
 	if ids, err := s.staged.List(spool.AreaQueue); err != nil || len(ids) == 0 {
 		if err != nil {
 			s.log.Error("review: staged releases", "err", err)

@@ -108,24 +108,7 @@ func TestReleaseInterruptedSettled(t *testing.T) {
 				t.Fatalf("delivered copy staged before the crash: %v, want %v", staged, c.committed)
 			}
 
-			entries, _, err := f2.stores.Audit.List(ctx, audit.Filter{Subject: id, Action: audit.Release})
-			if err != nil {
-				t.Fatal(err)
-			}
-			granted, recovered := 0, 0
-			for _, e := range entries {
-				var d struct {
-					Outcome   string
-					Recovered bool
-				}
-				json.Unmarshal(e.Details, &d)
-				if d.Outcome == "granted" {
-					granted++
-				}
-				if d.Recovered {
-					recovered++
-				}
-			}
+			granted, recovered := grantedReleases(t, f2.stores.Audit, id)
 			wantRecovered := 0
 			if c.committed && !c.audited {
 				wantRecovered = 1
@@ -138,4 +121,28 @@ func TestReleaseInterruptedSettled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// grantedReleases counts the granted release entries of id in the audit
+// log, and those of them written at recovery.
+func grantedReleases(t *testing.T, al *audit.Log, id string) (granted, recovered int) {
+	t.Helper()
+	entries, _, err := al.List(context.Background(), audit.Filter{Subject: id, Action: audit.Release})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		var d struct {
+			Outcome   string
+			Recovered bool
+		}
+		json.Unmarshal(e.Details, &d)
+		if d.Outcome == "granted" {
+			granted++
+			if d.Recovered {
+				recovered++
+			}
+		}
+	}
+	return granted, recovered
 }

@@ -92,8 +92,14 @@ func (s *Service) byLink(rec hold.Record, requireEnc bool, o ReleaseOptions) (bo
 // expiry. The stored message is compared with the inspected tree first,
 // as for every release.
 func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, reason string, o ReleaseOptions,
-	approved bool, need int, details map[string]any, log *slog.Logger) (*ReleaseResult, error) {
+	approved bool, need int, details map[string]any, log *slog.Logger) (_ *ReleaseResult, finish func(), _ error) {
 	id := rec.ID
+	// Exactly once (see release_link_commit.go): the staging folder first,
+	// so that a crash from here on leaves a mark recovery settles.
+	stage, err := s.openLinkStage(id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("review release %s: %w", id, err)
+	}
 	var files []download.File
 	detach := func(d release.Detached, r io.Reader) error {
 		f, err := s.downloads.StoreFile(ctx, d.Kind, d.Name, d.Type, r)
@@ -101,17 +107,24 @@ func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, rea
 			return err
 		}
 		files = append(files, f)
-		return nil
+		return s.noteLinkFile(id, f.ID)
+	}
+	// Before any link exists: the files alone are deleted.
+	abandon := func() {
+		s.downloads.Discard(context.WithoutCancel(ctx), files)
+		if err := s.removeLinkStage(id); err != nil {
+			log.Error("review: link staging folder not removed", "err", err)
+		}
 	}
 	rr, err := s.sendRelease(ctx, io.Discard, rec, true, o, log, detach)
 	if err != nil {
-		s.downloads.Discard(ctx, files)
-		return nil, err
+		abandon()
+		return nil, nil, err
 	}
 	if !approved {
 		if rec, err = s.holds.Approve(ctx, id, a.Address, reason); err != nil {
-			s.downloads.Discard(ctx, files)
-			return nil, storeErr(err)
+			abandon()
+			return nil, nil, storeErr(err)
 		}
 	}
 	senderName := ""
@@ -128,22 +141,22 @@ func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, rea
 	var pass string
 	if _, access := s.releaseAccess(rec); access == policy.AccessPassphrase {
 		if pass, err = release.NewPassphrase(); err != nil {
-			s.downloads.Discard(ctx, files)
-			return nil, err
+			abandon()
+			return nil, nil, err
 		}
 	}
+	// The links are inert until the record says released.
 	links, err := s.downloads.Publish(ctx, id, rec.Envelope.From, senderName, rec.Envelope.Recipients, files, pass)
 	if err != nil {
-		s.downloads.Discard(ctx, files)
-		return nil, fmt.Errorf("review release %s: %w", id, err)
+		abandon()
+		return nil, nil, fmt.Errorf("review release %s: %w", id, err)
 	}
-	// One notice per recipient, each with its own link only. Queued
-	// first, then marked released (a crash between can send twice, never
-	// lose); a failure revokes the links published.
+	// One notice per recipient, each with its own link only, committed
+	// to the staging folder: durable, but not in the queue yet.
 	var queued []string
 	for _, l := range links {
 		msg := s.linkNotice(rr.Outer, rec, l, senderName, files, pass != "")
-		w, err := s.spoolWriter(s.spool, func(w io.Writer) error { _, err := w.Write(msg); return err })
+		w, err := s.spoolWriter(stage, func(w io.Writer) error { _, err := w.Write(msg); return err })
 		if err == nil {
 			env := &spool.Envelope{ID: w.ID(), From: rec.Envelope.From, Received: s.now().UTC(),
 				UTF8: rec.Handling.SMTPUTF8, AuthUser: rec.Envelope.AuthUser, ClientIP: rec.Envelope.ClientIP, HELO: rec.Envelope.HELO,
@@ -153,21 +166,27 @@ func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, rea
 				continue
 			}
 		}
-		for _, q := range queued {
-			s.spool.Remove(spool.AreaQueue, q)
-		}
-		s.downloads.Revoke(context.WithoutCancel(ctx), id, "system", "release failed: "+err.Error())
-		return nil, fmt.Errorf("review release %s: queue: %w", id, err)
+		s.undoLinkRelease(ctx, id, err.Error())
+		return nil, nil, fmt.Errorf("review release %s: stage notice: %w", id, err)
 	}
+	// The commit point.
 	if rec, err = s.holds.Release(ctx, id, a.Address, reason); err != nil {
-		for _, q := range queued {
-			s.spool.Remove(spool.AreaQueue, q)
+		if errors.Is(err, hold.ErrInvalidTransition) {
+			// Another node released (or rejected) it first: this
+			// attempt's notices, links and files go; the other node's
+			// stay (3.3.5: once).
+			if werr := s.downloads.Withdraw(context.WithoutCancel(ctx), id, links, files); werr != nil {
+				log.Error("review: links of a lost race not deleted", "err", werr)
+			}
+			if rerr := s.removeLinkStage(id); rerr != nil {
+				log.Error("review: link staging folder not removed", "err", rerr)
+			}
+			return nil, nil, storeErr(err)
 		}
-		s.downloads.Revoke(context.WithoutCancel(ctx), id, "system", "release failed: "+err.Error())
-		return nil, storeErr(err)
-	}
-	for _, q := range queued {
-		s.notify(q)
+		// Whether the store committed or not, the record decides what
+		// becomes of the staged notices and the links.
+		s.finishLinkRelease(ctx, id)
+		return nil, nil, storeErr(err)
 	}
 	res := &ReleaseResult{ID: id, Status: "released", Approvals: len(rec.Approvals), Required: need, QueueID: queued[0],
 		Method: "link", Parts: rr.Parts, ProtectedHeaders: rr.ProtectedHeaders, Links: links}
@@ -183,9 +202,16 @@ func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, rea
 		fmt.Fprintf(&n.JA, "\n添付ファイル等はメールから外し、受信者ごとのダウンロードリンクで送りました（対策基準 3.3.5）。ダウンロードページはパスワードで開きます。パスワードは承認者 %s が、メール以外の手段（%s）で受信者に伝えます。\n", rec.Actor, s.cfg.PassphraseChannel)
 		fmt.Fprintf(&n.EN, "\nThe attachments left the mail: each recipient got a download link of their own (standard 3.3.5). The download page opens with a passphrase, which the approver %s gives the recipients by a channel other than mail.\n", rec.Actor)
 	}
+	s.withRevokeLink(n, id, links[0].Expires)
 	log.Info("review: released by link", "actor", a.Address, "links", len(links), "files", len(files), "passphrase", pass != "")
-	s.sendNotice(ctx, id, n)
-	return res, nil
+	// finish runs after the audit entry (Release): the notices go into
+	// the queue, then the sender is told.
+	return res, func() {
+		defer s.decideMu.Unlock()
+		if _, ok := s.enqueueLinkNotices(id, stage); ok {
+			s.sendNotice(ctx, id, n)
+		}
+	}, nil
 }
 
 // linkNotice is the mail one recipient gets: the message's own header

@@ -30,39 +30,61 @@ type linkFixture struct {
 	*fixture
 	svc   *Service
 	dl    *download.Service
+	st    download.Store
 	dlSrv *httptest.Server
 }
 
 func newLinkFixture(t *testing.T) *linkFixture {
 	t.Helper()
-	f := newFixture(t, "", nil, func(c *Config) { c.FourEyesLevelI = false })
+	return newLinkNode(t, "", nil, "", nil)
+}
+
+// newLinkNode is a linkFixture in dir (a new folder if ""), delivering to
+// up (a new one if nil), with the link key linkKey (dir's own if "") and
+// the download store st (a SQLite one in dir if nil): several nodes on
+// one database.
+func newLinkNode(t *testing.T, dir string, up *upstream, linkKey string, st download.Store) *linkFixture {
+	t.Helper()
+	f := newFixture(t, dir, up, func(c *Config) { c.FourEyesLevelI = false; c.LinkKeyFile = linkKey })
 	var h http.Handler = http.NotFoundHandler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
-	key := make([]byte, 32)
-	rand.Read(key)
-	st, err := download.OpenSQLite(context.Background(), filepath.Join(f.dir, "download"), key)
-	if err != nil {
-		t.Fatal(err)
+	var err error
+	if st == nil {
+		key := make([]byte, 32)
+		rand.Read(key)
+		sq, err := download.OpenSQLite(context.Background(), filepath.Join(f.dir, "download"), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sq.Close() })
+		st = sq
 	}
-	t.Cleanup(func() { st.Close() })
-	lf := &linkFixture{fixture: f, dlSrv: srv}
+	lf := &linkFixture{fixture: f, dlSrv: srv, st: st}
 	lf.dl, err = download.New(download.Config{BaseURL: srv.URL, NotifySender: true},
-		download.Deps{Store: st, Audit: f.stores.Audit, Logger: logger(), Now: f.clock.Now,
+		download.Deps{Store: st, Audit: f.stores.Audit, Logger: logger(), Now: f.clock.Now, Released: LinkReleased(f.stores.Holds),
 			Mail: func(ctx context.Context, id string, m download.Message) error { return lf.svc.QueueNotice(ctx, id, m) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h = lf.dl.Handler()
-	cfg := f.cfg
+	lf.start(t)
+	return lf
+}
+
+// start opens the link-mode Service on the fixture's stores: New settles
+// what an earlier process left staged, as serve does at start.
+func (lf *linkFixture) start(t *testing.T) {
+	t.Helper()
+	cfg := lf.cfg
 	cfg.NoKeyLink = true
-	lf.svc, err = New(cfg, Deps{Holds: f.stores.Holds, Audit: f.stores.Audit, Keys: f.stores.Keys, Policy: f.svc.policy,
-		Spool: f.spool, Notify: f.q.Notify, Logger: logger(), Now: f.clock.Now, Downloads: lf.dl})
+	svc, err := New(cfg, Deps{Holds: lf.stores.Holds, Audit: lf.stores.Audit, Keys: lf.stores.Keys, Policy: lf.fixture.svc.policy,
+		Spool: lf.spool, Notify: lf.q.Notify, Logger: logger(), Now: lf.clock.Now, Downloads: lf.dl})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { lf.svc.Close() })
-	return lf
+	lf.svc = svc
+	t.Cleanup(func() { svc.Close() })
 }
 
 var linkKacho = Actor{Address: "kacho@city.example.lg.jp", Role: RoleApprover, Departments: []string{"福祉課"}}

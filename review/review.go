@@ -223,6 +223,14 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if s.db, err = openServiceDB(context.Background(), cfg.DataDir, d.Holds); err != nil {
 		return nil, err
 	}
+	// Several nodes on one database sign and check each other's links
+	// (delays, the sender's revoke link): a node with another link key
+	// would hand out links the others refuse, so it does not start.
+	if err := s.db.CheckKey(context.Background(), "link", s.sign("key-check", "", 0)); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("このノードのリンク署名鍵 %s が、共有データベースの他のノードの鍵と異なります。全ノードに同じ鍵を置いてください / "+
+			"this node's link-signing key %s differs from the other nodes' on the shared database (every node needs the same key): %w", cfg.LinkKeyFile, cfg.LinkKeyFile, err)
+	}
 	if err := s.importMeta(context.Background()); err != nil {
 		s.db.Close()
 		return nil, err

@@ -3,10 +3,12 @@ package review
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -104,10 +106,12 @@ func TestNodesShareHolds(t *testing.T) {
 	t.Setenv(hold.KeyEnv, strings.Repeat("5a", 32))
 	dsn := pgtest.NewDatabase(t)
 	up := startUpstream(t)
+	linkKey := filepath.Join(t.TempDir(), "link.key") // the same on every node, as the hold key
 	mod := func(c *Config) {
 		c.NoKeyMode = release.PassphraseWithoutKey
 		c.FourEyesLevelI = false
 		c.AdminsApprove = true
+		c.LinkKeyFile = linkKey
 	}
 	var nodes []*fixture
 	for range 3 {
@@ -165,5 +169,45 @@ func TestNodesShareHolds(t *testing.T) {
 		if brk, err := n.stores.Audit.Verify(context.Background()); brk != nil || err != nil {
 			t.Fatalf("node %d: audit verify: %v %v", i, brk, err)
 		}
+	}
+}
+
+// TestNodeLinkKeyChecked: on one PostgreSQL, a node whose link-signing
+// key differs from the one the first node recorded does not start (its
+// delay and revoke links would be refused by the others); a node with
+// the same key starts.
+func TestNodeLinkKeyChecked(t *testing.T) {
+	pgtest.Require(t)
+	t.Setenv(hold.KeyEnv, strings.Repeat("5a", 32))
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	shared := filepath.Join(t.TempDir(), "link.key")
+	open := func(linkKey string) (*Service, error) {
+		dir := t.TempDir()
+		st, err := OpenStores(ctx, dir, StoreOptions{PostgresDSN: dsn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		sp, err := spool.Open(PathsIn(dir).Spool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := New(Config{DataDir: PathsIn(dir).Review, Hostname: "relay.test", LinkKeyFile: linkKey},
+			Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Spool: sp, Logger: logger()})
+		if err == nil {
+			t.Cleanup(func() { svc.Close() })
+		}
+		return svc, err
+	}
+	if _, err := open(shared); err != nil {
+		t.Fatalf("first node: %v", err)
+	}
+	if _, err := open(shared); err != nil {
+		t.Fatalf("a node with the same link key: %v", err)
+	}
+	_, err := open("") // its own data folder's new link.key
+	if !errors.Is(err, ErrKeyMismatch) || !strings.Contains(err.Error(), "リンク署名鍵") {
+		t.Fatalf("a node with another link key: %v, want ErrKeyMismatch", err)
 	}
 }

@@ -318,10 +318,9 @@ func (s *Service) release(ctx context.Context, id string, a Actor, reason string
 	if link, err := s.byLink(rec, requireEnc, o); err != nil {
 		return nil, nil, err
 	} else if link {
-		// A release by link queues the recipients' notices itself (not
-		// through the staging spool above).
-		res, err := s.releaseLink(ctx, rec, a, reason, o, approved, need, details, log)
-		return res, nil, err
+		// A release by link stages the recipients' notices in a folder
+		// of its own (release_link_commit.go).
+		return s.releaseLink(ctx, rec, a, reason, o, approved, need, details, log)
 	}
 	// The release is prepared before the approval is recorded: a release
 	// refused (no key, content_mismatch …) leaves no approval behind, and

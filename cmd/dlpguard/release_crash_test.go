@@ -37,7 +37,16 @@ import (
 // queued twice. Every recipient gets exactly one copy, which GnuPG opens
 // with the passphrase its release gave; every hold has exactly one
 // granted release in the audit log, whose chain verifies.
-func TestKillDuringRelease(t *testing.T) {
+func TestKillDuringRelease(t *testing.T) { killDuringRelease(t, false) }
+
+// TestKillDuringLinkRelease is TestKillDuringRelease with the release by
+// download link (review.no_key: link): every recipient gets exactly one
+// notice, whose link opens; a hold has the links of its one committed
+// release only (those of a release the kill cut before its commit are
+// deleted at the next start), and one granted release in the audit log.
+func TestKillDuringLinkRelease(t *testing.T) { killDuringRelease(t, true) }
+
+func killDuringRelease(t *testing.T, link bool) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -51,7 +60,12 @@ func TestKillDuringRelease(t *testing.T) {
 	}
 	smtpAddr, httpAddr := freePort(t), freePort(t)
 	cfgPath := filepath.Join(dir, "dlpguard.yaml")
+	dlAddr := freePort(t)
 	config := func(upstream string) string {
+		if link {
+			return binaryConfig(data, smtpAddr, upstream, httpAddr, polPath) + "review:\n  four_eyes_level_i: false\n  no_key: link\n" +
+				"download:\n  listen: \"" + dlAddr + "\"\n  base_url: \"http://" + dlAddr + "\"\n"
+		}
 		return binaryConfig(data, smtpAddr, upstream, httpAddr, polPath) + "review:\n  four_eyes_level_i: false\n  no_key: passphrase\n"
 	}
 	down := freePort(t) // nothing listens there: every delivery is retried
@@ -104,6 +118,10 @@ func TestKillDuringRelease(t *testing.T) {
 	// the kill lands between staging and the record's commit, between
 	// the commit and the queue, or just after.
 	staging := filepath.Join(review.PathsIn(data).Review, "release", "queue")
+	if link {
+		// A link release's staging folder appears as it starts.
+		staging = filepath.Join(review.PathsIn(data).Review, "release-link")
+	}
 	type kill struct {
 		when  string
 		after time.Duration
@@ -111,6 +129,13 @@ func TestKillDuringRelease(t *testing.T) {
 	rounds := []kill{{"all", 0}, {"now", 0}, {"mid", 0}}
 	for _, d := range []time.Duration{0, 0, 300 * time.Microsecond, time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond, 5 * time.Millisecond, 8 * time.Millisecond, 12 * time.Millisecond} {
 		rounds = append(rounds, kill{"staged", d})
+	}
+	if link {
+		// A link release stores files and links before it stages the
+		// notices and commits: later kills reach past the commit.
+		for _, d := range []time.Duration{25 * time.Millisecond, 35 * time.Millisecond, 42 * time.Millisecond, 48 * time.Millisecond, 54 * time.Millisecond, 60 * time.Millisecond} {
+			rounds = append(rounds, kill{"staged", d})
+		}
 	}
 	var gap time.Duration
 	for round, k := range rounds {
@@ -158,6 +183,7 @@ func TestKillDuringRelease(t *testing.T) {
 		case "all":
 			times := wait(perRound)
 			gap = times[len(times)-1].Sub(times[0]) / time.Duration(len(times)-1)
+			t.Logf("round %d: %v between two releases", round, gap)
 		case "mid":
 			wait(1)
 			time.Sleep(gap / 2)
@@ -231,7 +257,8 @@ func TestKillDuringRelease(t *testing.T) {
 	// empty), so no second copy can come later.
 	waitLong(t, "an empty queue", func() bool {
 		return countEntries(t, filepath.Join(data, "spool", "queue")) == 0 &&
-			countEntries(t, filepath.Join(review.PathsIn(data).Review, "release", "queue")) == 0
+			countEntries(t, filepath.Join(review.PathsIn(data).Review, "release", "queue")) == 0 &&
+			countEntries(t, filepath.Join(review.PathsIn(data).Review, "release-link")) == 0
 	})
 	g := mailtest.NewGPG(t)
 	for _, m := range msgs {
@@ -242,6 +269,10 @@ func TestKillDuringRelease(t *testing.T) {
 		}
 		if bytes.Contains(got[0].Data, []byte("123456789018")) {
 			t.Errorf("%s: the number left in clear", m.id)
+		}
+		if link {
+			checkKilledLink(t, api+m.id+"/links", tok, got[0].Data)
+			continue
 		}
 		if m.passphrase == "" {
 			continue // released, its answer (and passphrase) cut off by the kill
@@ -363,4 +394,38 @@ func countEntries(t *testing.T, dir string) int {
 		}
 	}
 	return n
+}
+
+var killLinkRE = regexp.MustCompile(`https?://[^\s/]+/d/[A-Za-z0-9_-]{43}`)
+
+// checkKilledLink: the notice's link opens the download page, and the
+// hold has that one link (a release undone at a start left none).
+func checkKilledLink(t *testing.T, linksURL, tok string, notice []byte) {
+	t.Helper()
+	text := decodeNotice(t, notice)
+	u := killLinkRE.FindString(text)
+	if u == "" {
+		t.Errorf("no link in the notice %q", text)
+		return
+	}
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "確認コード") {
+		t.Errorf("link %s: %d", u, resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", linksURL, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v struct{ Links []review.LinkView }
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || len(v.Links) != 1 {
+		t.Errorf("GET %s: %d links %v, want the one of the committed release", linksURL, len(v.Links), err)
+	}
 }

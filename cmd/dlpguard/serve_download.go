@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"dlpguard/config"
 	"dlpguard/download"
 	"dlpguard/hold"
@@ -26,7 +28,7 @@ type downloadSide struct {
 	cfg    config.Download
 	log    *slog.Logger
 	svc    *download.Service
-	store  *download.SQLite
+	store  download.Store
 	srv    *http.Server
 	ln     net.Listener
 	cancel context.CancelFunc
@@ -49,7 +51,13 @@ func (r *relay) withDownloads(o reviewOptions) reviewOptions {
 		if err != nil {
 			return nil, err
 		}
-		if d.store, err = download.OpenSQLite(context.Background(), filepath.Join(cfg.DataDir, "download"), key); err != nil {
+		// storage.driver postgres: the links are shared with the other
+		// nodes (a recipient's link opens on any of them).
+		if pg, ok := st.Holds.(interface{ Pool() *pgxpool.Pool }); ok {
+			if d.store, err = download.OpenPostgres(context.Background(), pg.Pool(), key); err != nil {
+				return nil, err
+			}
+		} else if d.store, err = download.OpenSQLite(context.Background(), filepath.Join(cfg.DataDir, "download"), key); err != nil {
 			return nil, err
 		}
 		loc, _ := time.LoadLocation(cfg.Review.TimeZone)
@@ -61,7 +69,7 @@ func (r *relay) withDownloads(o reviewOptions) reviewOptions {
 			MaxDownloads: limit, NotifySender: cfg.Download.NotifySender,
 			SecureCookies:  cfg.Download.SecureCookies || cfg.Download.TLS.CertFile != "",
 			TrustedProxies: cfg.Download.TrustedProxies, TimeZone: loc},
-			download.Deps{Store: d.store, Audit: st.Audit, Mail: mail, Logger: d.log})
+			download.Deps{Store: d.store, Audit: st.Audit, Mail: mail, Logger: d.log, Released: review.LinkReleased(st.Holds)})
 		if err != nil {
 			d.store.Close()
 			return nil, err

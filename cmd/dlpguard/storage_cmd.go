@@ -14,6 +14,7 @@ import (
 	"dlpguard/audit"
 	"dlpguard/config"
 	"dlpguard/console"
+	"dlpguard/download"
 	"dlpguard/hold"
 	"dlpguard/pgdb"
 	"dlpguard/review"
@@ -162,6 +163,11 @@ func runStorage(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dlpguard storage migrate: 保留メッセージ・監査ログ・トークンは移行済み、コンソールのアカウントの移行に失敗 / accounts not copied: %v\n", err)
 		return 1
 	}
+	links, files, err := download.CopyToPostgres(ctx, filepath.Join(dir, "download"), pool)
+	if err != nil {
+		fmt.Fprintf(stderr, "dlpguard storage migrate: 保留メッセージ・監査ログ・トークン・アカウントは移行済み、ダウンロードリンクの移行に失敗 / download links not copied: %v\n", err)
+		return 1
+	}
 	// Check the copy as the nodes will read it.
 	al, err := audit.OpenPostgres(ctx, pool, p.Audit)
 	if err != nil {
@@ -205,8 +211,32 @@ func runStorage(args []string, stdout, stderr io.Writer) int {
 			break
 		}
 	}
-	fmt.Fprintf(stdout, "移行しました: 保留メッセージ %d 件（内容を確認 %d 件）、監査ログ %d 件（検証済み）、API トークン %d 件、コンソールのアカウント %d 件。各ノードに同じ保留鍵 %s を置き、storage.driver: postgres で起動してください。\n"+
-		"migrated: %d held messages (%d contents opened), %d audit entries (verified), %d API tokens, %d console accounts\n",
-		holds, opened, entries, tokens, users, filepath.Join(p.Hold, "hold.key"), holds, opened, entries, tokens, users)
+	// The download files open with the hold key, as on every node.
+	if len(files) > 0 {
+		key, err := hold.LoadKey(filepath.Join(p.Hold, "hold.key"))
+		if err != nil {
+			fmt.Fprintf(stderr, "dlpguard storage migrate: %v\n", err)
+			return 1
+		}
+		ds, err := download.OpenPostgres(ctx, pool, key)
+		if err != nil {
+			fmt.Fprintf(stderr, "dlpguard storage migrate: %v\n", err)
+			return 1
+		}
+		for _, id := range files {
+			rc, err := ds.OpenFile(ctx, id)
+			if err == nil {
+				_, err = io.Copy(io.Discard, rc)
+				rc.Close()
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "dlpguard storage migrate: ダウンロードファイル %s を開けません / download file %s: %v\n", id, id, err)
+				return 1
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "移行しました: 保留メッセージ %d 件（内容を確認 %d 件）、監査ログ %d 件（検証済み）、API トークン %d 件、コンソールのアカウント %d 件、ダウンロードリンク %d 件（ファイル %d 件を確認）。各ノードに同じ保留鍵 %s を置き、storage.driver: postgres で起動してください。\n"+
+		"migrated: %d held messages (%d contents opened), %d audit entries (verified), %d API tokens, %d console accounts, %d download links (%d files opened)\n",
+		holds, opened, entries, tokens, users, links, len(files), filepath.Join(p.Hold, "hold.key"), holds, opened, entries, tokens, users, links, len(files))
 	return 0
 }

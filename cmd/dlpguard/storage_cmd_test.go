@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"dlpguard/console"
+	"dlpguard/download"
 	"dlpguard/hold"
 	"dlpguard/internal/pgtest"
 	"dlpguard/review"
@@ -80,11 +83,35 @@ func TestStorageMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A release by link of m1: its link and sealed file.
+	hkey, err := hold.LoadKey(filepath.Join(review.PathsIn(dir).Hold, "hold.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := download.OpenSQLite(ctx, filepath.Join(dir, "download"), hkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fileBody := bytes.Repeat([]byte("名簿 "), 400_000) // several rows
+	fid, _ := download.NewFileID()
+	if err := ds.PutFile(ctx, fid, bytes.NewReader(fileBody)); err != nil {
+		t.Fatal(err)
+	}
+	link := download.Link{TokenHash: strings.Repeat("ab", 32), HoldID: "m1", Recipient: "a@example.com",
+		Files: []download.File{{ID: fid, Name: "名簿.xlsx", Size: int64(len(fileBody))}}, Created: time.Now(), Expires: time.Now().Add(time.Hour)}
+	if err := ds.AddLinks(ctx, []download.Link{link}); err != nil {
+		t.Fatal(err)
+	}
+	ds.Close()
+
 	var out, errOut bytes.Buffer
 	if code := runStorage([]string{"migrate", "--from", "sqlite:" + dir, "--to", "postgres:" + dsn}, &out, &errOut); code != 0 {
 		t.Fatalf("migrate: %d\n%s%s", code, out.String(), errOut.String())
 	}
 	if !strings.Contains(out.String(), "migrated: 4 held messages (2 contents opened), 4 audit entries (verified), 1 API tokens, 1 console accounts") {
+		t.Fatalf("migrate said %q", out.String())
+	}
+	if !strings.Contains(out.String(), "1 download links (1 files opened)") {
 		t.Fatalf("migrate said %q", out.String())
 	}
 	if strings.Contains(out.String()+errOut.String(), dsn) {
@@ -134,6 +161,19 @@ func TestStorageMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pg.Close()
+	// The link and its file, as a node on PostgreSQL reads them.
+	pds, err := download.OpenPostgres(ctx, pg.Holds.(interface{ Pool() *pgxpool.Pool }).Pool(), hkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls, err := pds.ForHold(ctx, "m1"); err != nil || len(ls) != 1 || ls[0].Recipient != "a@example.com" {
+		t.Fatalf("links after migrate: %+v %v", ls, err)
+	}
+	if rc, err := pds.OpenFile(ctx, fid); err != nil {
+		t.Fatal(err)
+	} else if got, err := io.ReadAll(rc); err != nil || !bytes.Equal(got, fileBody) {
+		t.Fatalf("file after migrate: %d bytes %v", len(got), err)
+	}
 	page, err := pg.Holds.List(ctx, hold.Filter{Rule: "rm3"})
 	if err != nil || page.Total != 1 || page.Records[0].Subject != "件名 m3" {
 		t.Fatalf("rule filter after migrate: %+v %v", page, err)
