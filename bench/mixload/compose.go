@@ -126,6 +126,43 @@ func compose(args []string) error {
 	return nil
 }
 
+// big writes one message of about -size bytes: a short body and the
+// attachments of -files round robin (PDF, XLSX, DOCX, CSV, ZIP), for the
+// memory measurement (bench/rss.sh).
+func big(args []string) error {
+	fs := flag.NewFlagSet("big", flag.ExitOnError)
+	files := fs.String("files", "", "folder of the attachments (bench/mix/gen.sh makes it)")
+	out := fs.String("out", "", "the .eml file to write")
+	size := fs.Int("size", 24<<20, "size of the message in bytes (below the relay's max_message_size)")
+	fs.Parse(args)
+	if *files == "" || *out == "" {
+		return fmt.Errorf("big: -files and -out are needed")
+	}
+	order := []string{"minutes-book.pdf", "budget-large.xlsx", "minutes-long.docx", "budget-large.csv",
+		"資料一式.zip", "notice.pdf", "minutes-long.pdf", "budget-small.xlsx"}
+	var att []attachment
+	total := 0
+	for i := 0; ; i++ {
+		name := order[i%len(order)]
+		b, err := os.ReadFile(filepath.Join(*files, name))
+		if err != nil {
+			return fmt.Errorf("big: %w (run bench/mix/gen.sh)", err)
+		}
+		if total+len(b)*4/3+4096 > *size {
+			break
+		}
+		total += len(b)*4/3 + 300
+		ext := filepath.Ext(name)
+		att = append(att, attachment{fmt.Sprintf("%s-%02d%s", strings.TrimSuffix(name, ext), i, ext), b})
+	}
+	msg := message(rand.New(rand.NewPCG(1, 15)), 0, "bench@city.example.lg.jp", "user@example.com", att)
+	if err := os.WriteFile(*out, msg, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "mixload big: %s, %d bytes, %d attachments\n", *out, len(msg), len(att))
+	return nil
+}
+
 type attachment struct {
 	name string
 	data []byte

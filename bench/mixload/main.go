@@ -4,6 +4,7 @@
 //
 //	mixload compose -files DIR -out DIR -n 300   # the .eml corpus (gen.sh runs it)
 //	mixload send -addr 127.0.0.1:2525 -corpus DIR -s 20 -m 2000
+//	mixload big -files DIR -out big.eml -size 25000000   # one message for bench/rss.sh
 //
 // send opens -s sessions in parallel; each takes the next message of the
 // corpus (round robin), connects, sends it (EHLO, MAIL, RCPT, DATA, QUIT)
@@ -30,13 +31,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: mixload compose|send [flags]")
+		fmt.Fprintln(os.Stderr, "usage: mixload compose|send|big [flags]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "compose":
 		err = compose(os.Args[2:])
+	case "big":
+		err = big(os.Args[2:])
 	case "send":
 		err = send(os.Args[2:])
 	default:
