@@ -201,7 +201,12 @@ EOF
 	DLP_PID=$!
 	wait_port 127.0.0.1 "$DLP_PORT" 30 || die "dlpguard did not start: $(tail -5 "$OUT/dlpguard-$1.log")"
 }
+# stop_dlpguard NAME: records the server's CPU time (user+system, seconds)
+# and peak RSS (VmHWM, kB) in $OUT/proc-NAME: CPU per message does not
+# depend on what else the machine runs, as msg/s does.
 stop_dlpguard() {
+	awk '{ print "cpu_s", ($14 + $15) / '"$(getconf CLK_TCK)"' }' "/proc/$DLP_PID/stat" >"$OUT/proc-$1"
+	awk '/^VmHWM/ { print "vmhwm_kb", $2 }' "/proc/$DLP_PID/status" >>"$OUT/proc-$1"
 	kill -TERM "$DLP_PID"
 	wait "$DLP_PID" || true
 	DLP_PID=
@@ -248,7 +253,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	for load in $LOADS; do
 		start_dlpguard "$load-$round"
 		run_load "dlpguard-$load-$round" "$DLP_PORT" "$load"
-		stop_dlpguard
+		stop_dlpguard "$load-$round"
 		d_acc=$ACCEPT_S d_rel=$RELAY_S
 		printf 'round %d %-5s dlpguard: %7.1f msg/s relayed (accepted in %.2fs, relayed in %.2fs), load average %s\n' \
 			"$round" "$load" "$(rate "$d_rel")" "$d_acc" "$d_rel" "$(cut -d' ' -f1 /proc/loadavg)"
@@ -281,6 +286,9 @@ for load in $LOADS; do
 	d_acc=$(col "$load" 3 | median) d_rel=$(col "$load" 4 | median)
 	printf '%-9s %12s %12s %14s  %s\n' dlpguard "$(rate "$d_acc")" "$(rate "$d_rel")" "$(submit_ms "$d_acc")" \
 		"$(cat "$OUT"/dlpguard-"$load"-*.log | dlp_latencies /dev/stdin | stats)"
+	printf '          dlpguard CPU %.2f ms/msg, peak RSS %d MB (medians of the rounds)\n' \
+		"$(cat "$OUT"/proc-"$load"-* | awk '$1 == "cpu_s" { print $2 * 1000 / '"$MESSAGES"' }' | median)" \
+		"$(cat "$OUT"/proc-"$load"-* | awk '$1 == "vmhwm_kb" { print int($2 / 1024) }' | median)"
 	if [ "$SKIP_POSTFIX" != 1 ]; then
 		p_acc=$(col "$load" 5 | median) p_rel=$(col "$load" 6 | median)
 		printf '%-9s %12s %12s %14s  %s\n' postfix "$(rate "$p_acc")" "$(rate "$p_rel")" "$(submit_ms "$p_acc")" \
