@@ -37,6 +37,7 @@ var diffPieces = []string{
 	"a@example.com", "x.y@mail.example.lg.jp", "@", "\u200b", "\u00ad", "\u3000", "－", "ー", "．", "／",
 	" ", " ", " ", "  ", "\n", "\n", "\t", "\r\n", ",", ";", ":", "=", "/", ".", "-", "(", "（", "）",
 	"a", "Z", "x", "the ", "and ", "is ", "円", "の", "年", "月", "日",
+	"\x00", "\v", "\f", "\x1b", "\x7f", "\r", "\u0085", "\u2028", "1234\t5678\t9018", "1234\r\n5678\r\n9018",
 }
 
 // diffText strings random pieces and random digit runs together.

@@ -227,7 +227,8 @@ func appendFolded(buf []byte, text string) []byte {
 // mayNeedFold reports whether text has a lead byte of a rune appendFolded
 // changes: U+0080–U+07FF (soft hyphen, Arabic-Indic digits …), U+0800–
 // U+1FFF (Indic, Mongolian …), U+2000–U+207F (spaces, zero-width and bidi
-// controls), U+A000–U+AFFF and U+FE00–U+FFFF (BOM; a few Nd blocks), and
+// controls), U+A000–U+AFFF and U+FE00–U+FFFF (BOM, variation selectors,
+// interlinear annotation; a few Nd blocks), and
 // the supplementary planes (mathematical digits, tags).
 func mayNeedFold(text []byte) bool {
 	for i := 0; i < len(text); i++ {
@@ -263,7 +264,9 @@ func mayNeedFold(text []byte) bool {
 				return true
 			}
 		case c == 0xEF:
-			if i+2 < len(text) && (text[i+1] == 0xBB && text[i+2] == 0xBF || text[i+1] == 0xB8 && text[i+2] < 0x90) {
+			// BOM, variation selectors, interlinear annotation (Cf)
+			if i+2 < len(text) && (text[i+1] == 0xBB && text[i+2] == 0xBF || text[i+1] == 0xB8 && text[i+2] < 0x90 ||
+				text[i+1] == 0xBF && text[i+2] >= 0xB9 && text[i+2] <= 0xBB) {
 				return true
 			}
 		}

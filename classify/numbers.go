@@ -3,6 +3,7 @@ package classify
 import (
 	"encoding/binary"
 	"math/bits"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -25,16 +26,33 @@ type numRun struct {
 	sepA          [8]byte
 }
 
-// sepAt returns the separator kind (' ', '-', '.') at buf[i] and its size.
+// sepAt returns the separator kind at buf[i] and its size: ' ' for a
+// space, '-' for a dash, '.' for a dot, '\n' for a line break (CR LF,
+// LF, CR, U+2028, U+2029, NEL) and 'c' for the other characters that
+// separate without showing: TAB and every other control character (Cc:
+// NUL, VT, FF, ESC, DEL, C1), and the space separators (Zs) and format
+// characters (Cf) that appendFolded did not fold. Line breaks and controls
+// group like spaces (soft) but give no context of their own: a TAB is what
+// a paste from a spreadsheet gives, and a line break is how a clerk types
+// 4-4-4 into three lines (issue 17, detectors.md §10.2).
 func sepAt(buf []byte, i int) (byte, int) {
 	if i < len(buf) && buf[i] < 0x80 {
-		switch buf[i] {
-		case ' ':
+		switch c := buf[i]; {
+		case c == ' ':
 			return ' ', 1
-		case '-':
+		case c == '-':
 			return '-', 1
-		case '.':
+		case c == '.':
 			return '.', 1
+		case c == '\r':
+			if i+1 < len(buf) && buf[i+1] == '\n' {
+				return '\n', 2
+			}
+			return '\n', 1
+		case c == '\n':
+			return '\n', 1
+		case c < 0x20 || c == 0x7F:
+			return 'c', 1
 		}
 		return 0, 0
 	}
@@ -48,8 +66,78 @@ func sepAt(buf []byte, i int) (byte, int) {
 		return '-', n
 	case r == '.' || r == '．':
 		return '.', n
+	case r == 0x2028 || r == 0x2029 || r == 0x85:
+		return '\n', n
+	case r >= 0x80 && r <= 0x9F:
+		return 'c', n
+	case r >= 0x80 && (unicode.Is(unicode.Zs, r) || unicode.Is(unicode.Cf, r)):
+		return 'c', n
 	}
 	return 0, 0
+}
+
+// soft maps the separators that group like a space to ' '.
+func soft(k byte) byte {
+	if k == '\n' || k == 'c' {
+		return ' '
+	}
+	return k
+}
+
+// groupSpan returns the digits (at most maxRunDigits+1) of the group at
+// buf[i] and where it ends.
+func groupSpan(buf []byte, i int) (int, int) {
+	n := 0
+	for n <= maxRunDigits {
+		_, m := digitAt(buf, i)
+		if m == 0 {
+			break
+		}
+		n++
+		i += m
+	}
+	return n, i
+}
+
+// knownGroupings are the groupings of the identifiers (knownGrouping).
+var knownGroupings = [...][]int{{4, 4, 4}, {4, 4, 4, 4}, {4, 6, 5}, {4, 6, 4}, {1, 4, 4, 4}, {4, 4, 4, 4, 3}}
+
+// knownPrefix reports whether groups g, then a group of next digits, begin
+// a known grouping.
+func knownPrefix(g []int, next int) bool {
+	for _, k := range knownGroupings {
+		if len(g) < len(k) && k[len(g)] == next && eqGroups(g, k[:len(g)]...) {
+			return true
+		}
+	}
+	return false
+}
+
+// commaAt reports three digits and a comma at buf[i]: where a
+// comma-grouped number (commaGrouped) may start.
+func commaAt(buf []byte, i int) bool {
+	for k := 0; k < 3; k++ {
+		_, n := digitAt(buf, i)
+		if n == 0 {
+			return false
+		}
+		i += n
+	}
+	return i < len(buf) && buf[i] == ','
+}
+
+// groupLen counts the digits (at most limit+1) of the group at buf[i].
+func groupLen(buf []byte, i, limit int) int {
+	n := 0
+	for n <= limit {
+		_, m := digitAt(buf, i)
+		if m == 0 {
+			break
+		}
+		n++
+		i += m
+	}
+	return n
 }
 
 // plainRun is the shortcut for the commonest digit runs of ASCII text
@@ -59,11 +147,14 @@ func sepAt(buf []byte, i int) (byte, int) {
 // detector before onDigits and judgeRun would do any work. It returns the
 // run's end, as onDigits would, or 0 when the run needs the full parse.
 // What it passes over:
-//   - a run glued to an ASCII letter after it: judgeRun drops it;
+//   - a run glued to an ASCII letter after it, without a space: judgeRun
+//     drops it (unless it is too long for one run: onDigits then ends it
+//     early);
 //   - one group of a length no identifier has (idLength) followed by
 //     ASCII other than '-' (an address or phone dash), a comma after
 //     three digits (123,456,789,018) or ')' after a leading zero
-//     ((03)1234-5678), with, after ' ', '.' or '/', an ASCII letter: the
+//     ((03)1234-5678), with, after ' ', '.' or '/', an ASCII letter, and
+//     after a control character (TAB, CR LF …) anything but a digit: the
 //     run ends there, no date parses (it needs a date separator right
 //     after at most four digits, then more digits), no street number
 //     starts at ASCII other than a dash, and judge has no length to try.
@@ -72,13 +163,14 @@ func (s *Scanner) plainRun(i int) int {
 		return 0
 	}
 	buf := s.buf
-	j, groups := i, 0
+	j, groups, spaced := i, 0, false
 	for {
 		j = digitsEnd(buf, j)
 		groups++
 		// ' ', '-' or '.' (one shift, no branch per byte value)
 		const seps uint64 = 1<<' ' | 1<<'-' | 1<<'.'
 		if j+2 < len(buf) && seps>>buf[j]&1 != 0 && buf[j+1]-'0' < 10 {
+			spaced = spaced || buf[j] == ' '
 			j++
 			continue
 		}
@@ -89,11 +181,33 @@ func (s *Scanner) plainRun(i int) int {
 	}
 	c := buf[j]
 	if asciiLetter(c) {
+		if groups > 1 && (spaced || groups > len(s.run.grA) || j-i-groups+1 > maxRunDigits) {
+			return 0 // the groups before the glued part are judged (judgeRun, onDigits)
+		}
 		return j
 	}
 	n := j - i
 	if groups > 1 || c >= utf8.RuneSelf || idLength(n) {
 		return 0
+	}
+	if c < 0x20 || c == 0x7F {
+		// TAB, a line break or another control: the run goes on when
+		// the group after it continues a known grouping (onDigits)
+		k := j + 1
+		if c == '\r' && buf[k] == '\n' {
+			k++
+		}
+		if k >= len(buf) || buf[k] >= utf8.RuneSelf {
+			return 0
+		}
+		if buf[k]-'0' < 10 {
+			e := digitsEnd(buf, k)
+			g := [1]int{n}
+			if e >= len(buf) || buf[e] >= utf8.RuneSelf || knownPrefix(g[:], e-k) {
+				return 0
+			}
+		}
+		return j
 	}
 	switch c {
 	case '-':
@@ -209,7 +323,7 @@ func (s *Scanner) onDigits(i int, final bool) int {
 		}
 		nx := j + n
 		// a separator may be followed by a line break (wrapped table cells)
-		if k != ' ' && nx < len(buf) && (buf[nx] == '\n' || buf[nx] == '\r') {
+		if (k == '-' || k == '.') && nx < len(buf) && (buf[nx] == '\n' || buf[nx] == '\r') {
 			for nx < len(buf) && (buf[nx] == '\n' || buf[nx] == '\r' || buf[nx] == ' ') && nx-j < 8 {
 				nx++
 			}
@@ -218,6 +332,28 @@ func (s *Scanner) onDigits(i int, final bool) int {
 			return -1
 		}
 		if _, m := digitAt(buf, nx); m == 0 {
+			break
+		}
+		if k == 'c' || k == '\n' {
+			// a TAB, line break or other control joins only groups on
+			// their way to a known grouping of at most three groups
+			// (1234<TAB>5678<LF>9018): a table row is not joined to the
+			// next (…9018<LF>2345<TAB>…), and a cell after a number cell
+			// starts a run of its own, as before
+			m, e := groupSpan(buf, nx)
+			if e >= len(buf) && !final {
+				return -1
+			}
+			if ng >= 3 || !knownPrefix(run.grA[:ng], m) {
+				break
+			}
+		}
+		if soft(k) == ' ' && (ng == len(run.grA) || run.n+groupLen(buf, nx, maxRunDigits) > maxRunDigits || commaAt(buf, nx)) {
+			// a space, TAB or line break where the run would outgrow
+			// what judgeRun takes, or before 123,456,…: end it here, so
+			// that the numbers after (a row of spreadsheet cells) are
+			// judged on their own instead of the whole run being
+			// dropped, and commaGrouped sees its start
 			break
 		}
 		if ns < len(run.sepA) {
@@ -243,6 +379,7 @@ type sub struct {
 	val        string
 	groups     []int
 	sep        byte // uniform separator, 0 when none; 'x' when mixed
+	ctrl       bool // a TAB, line break or other control between groups
 }
 
 func (s *Scanner) judgeRun(run *numRun) {
@@ -252,7 +389,25 @@ func (s *Scanner) judgeRun(run *numRun) {
 	// invoice number or a TEL label.
 	buf := s.buf
 	if run.end < len(buf) && asciiLetter(buf[run.end]) {
-		return
+		// only the last part is glued (…9018<LF>3F, …9018 5kg): the
+		// groups before the last space, TAB or line break are judged
+		// as a run of their own
+		last := -1
+		for g := len(run.seps) - 1; g >= 0; g-- {
+			if soft(run.seps[g]) == ' ' {
+				last = g
+				break
+			}
+		}
+		if last < 0 {
+			return
+		}
+		n := 0
+		for _, c := range run.groups[:last+1] {
+			n += c
+		}
+		run.groups, run.gs, run.ge, run.seps = run.groups[:last+1], run.gs[:last+1], run.ge[:last+1], run.seps[:last]
+		run.end, run.n = run.ge[last], n
 	}
 	// a short number followed by ASCII other than a date separator or a
 	// space (12:30, 200 OK, 4,800) is no date, address or identifier
@@ -265,8 +420,15 @@ func (s *Scanner) judgeRun(run *numRun) {
 		!(run.n == 7 && len(run.groups) == 1) && run.n != 10 && run.n != 11 { // passports; TEL0312345678
 		return
 	}
-	// dates and addresses look at the run with their own rules.
+	// dates and addresses look at the run with their own rules. A date
+	// may start at any group after a space, TAB or line break (a number
+	// cell before a date cell: 1<TAB>1985/04/01).
 	s.judgeDate(run.start)
+	for g := 1; g < len(run.groups); g++ {
+		if soft(run.seps[g-1]) == ' ' {
+			s.judgeDate(run.gs[g])
+		}
+	}
 	s.judgeAddress(run)
 	if run.n < 7 {
 		return // no identifier is this short
@@ -281,49 +443,79 @@ func (s *Scanner) judgeRun(run *numRun) {
 		s.judgePhone(&p)
 		return
 	}
+	s.judgeSpan(run, 0, len(run.groups)-1, 0)
+}
+
+// judgeSpan judges groups g0 to g1 of run (off is the index of the first
+// one's first digit): the whole span when its separators are uniform and
+// its grouping is a known format, else each line, else each part between
+// spaces.
+func (s *Scanner) judgeSpan(run *numRun, g0, g1, off int) {
 	var sep byte
-	mixed := false
-	for _, k := range run.seps {
-		if sep == 0 {
+	mixed, ctrl, lines := false, false, false
+	for _, k := range run.seps[g0:g1] {
+		ctrl = ctrl || k == 'c' || k == '\n'
+		lines = lines || k == '\n'
+		if k = soft(k); sep == 0 {
 			sep = k
 		} else if k != sep {
 			mixed = true
 		}
 	}
-	if !mixed && (sep != ' ' || knownGrouping(run.groups)) {
-		if idLength(run.n) {
-			whole := sub{start: run.start, end: run.end, val: string(run.digits[:run.n]), groups: run.groups, sep: sep}
+	if !mixed && (sep != ' ' || knownGrouping(run.groups[g0:g1+1])) {
+		n := 0
+		for _, c := range run.groups[g0 : g1+1] {
+			n += c
+		}
+		if idLength(n) {
+			whole := sub{start: run.gs[g0], end: run.ge[g1], val: string(run.digits[off : off+n]), groups: run.groups[g0 : g1+1], sep: sep, ctrl: ctrl}
 			s.judge(&whole)
 		}
-	} else {
-		// split at spaces: each part is its own number
-		g0, off := 0, 0
-		for g := 0; g <= len(run.seps); g++ {
-			if g == len(run.seps) || run.seps[g] == ' ' {
-				var ps byte
-				pm := false
-				for k := g0; k < g; k++ {
-					if ps == 0 {
-						ps = run.seps[k]
-					} else if run.seps[k] != ps {
-						pm = true
-					}
+		return
+	}
+	if lines {
+		// a run over several lines (cells of a pasted table): each
+		// line is a run of its own
+		a, o := g0, off
+		for g := g0; g <= g1; g++ {
+			if g == g1 || run.seps[g] == '\n' {
+				s.judgeSpan(run, a, g, o)
+				for k := a; k <= g; k++ {
+					o += run.groups[k]
 				}
-				if pm {
-					ps = 'x'
-				}
-				n := 0
-				for k := g0; k <= g; k++ {
-					n += run.groups[k]
-				}
-				if idLength(n) {
-					p := sub{start: run.gs[g0], end: run.ge[g], val: string(run.digits[off : off+n]), groups: run.groups[g0 : g+1], sep: ps}
-					s.judge(&p)
-				}
-				off += n
-				g0 = g + 1
+				a = g + 1
 			}
 		}
+		return
+	}
+	// split at spaces: each part is its own number
+	p0 := g0
+	for g := g0; g <= g1; g++ {
+		if g < g1 && soft(run.seps[g]) != ' ' {
+			continue
+		}
+		var ps byte
+		pm := false
+		for _, k := range run.seps[p0:g] {
+			if ps == 0 {
+				ps = k
+			} else if k != ps {
+				pm = true
+			}
+		}
+		if pm {
+			ps = 'x'
+		}
+		n := 0
+		for _, c := range run.groups[p0 : g+1] {
+			n += c
+		}
+		if idLength(n) {
+			p := sub{start: run.gs[p0], end: run.ge[g], val: string(run.digits[off : off+n]), groups: run.groups[p0 : g+1], sep: ps}
+			s.judge(&p)
+		}
+		off += n
+		p0 = g + 1
 	}
 }
 
@@ -342,8 +534,12 @@ func eqGroups(g []int, want ...int) bool {
 }
 
 func knownGrouping(g []int) bool {
-	return eqGroups(g, 4, 4, 4) || eqGroups(g, 4, 4, 4, 4) || eqGroups(g, 4, 6, 5) ||
-		eqGroups(g, 4, 6, 4) || eqGroups(g, 1, 4, 4, 4) || eqGroups(g, 4, 4, 4, 4, 3)
+	for _, k := range knownGroupings {
+		if eqGroups(g, k...) {
+			return true
+		}
+	}
+	return false
 }
 
 // glued reports whether buf[a:b] is part of a longer alphanumeric token:
@@ -534,7 +730,10 @@ func (s *Scanner) judge12(p *sub) {
 	}
 	col := cl.det&(1<<dMyNumber) != 0
 	negCol := !col && cl.neg&(1<<dMyNumber) != 0
-	grouped := eqGroups(p.groups, 4, 4, 4)
+	// 4-4-4 is context (the card prints it) only when the groups are
+	// spaced as a person types or prints them: cells of a pasted table
+	// or lines (TAB, line break) may be any three 4-digit numbers
+	grouped := eqGroups(p.groups, 4, 4, 4) && !p.ctrl
 	if p.sep == ',' && !(mn || col) {
 		return // 123,456,789,018 without context is an amount
 	}
@@ -651,25 +850,31 @@ func upperFold(s string) string {
 }
 
 // isExtension reports whether buf[i:] starts with a file name extension
-// that ends the token: '.', one to five ASCII letters or digits (at least
-// one letter), then the end of the text or a rune that is neither
-// alphanumeric nor glue.
+// that ends the token: '.', one to five letters or digits (at least one
+// letter; half or full width, as the digits before may be), then the end
+// of the text or a rune that is neither alphanumeric nor glue.
 func isExtension(buf []byte, i int) bool {
-	if i >= len(buf) || buf[i] != '.' {
+	r, n := runeAt(buf, i)
+	if n == 0 || fold(r) != '.' {
 		return false
 	}
-	j, letter := i+1, false
-	for j < len(buf) && j-i <= 6 && isASCIIAlnum(buf[j]) {
-		letter = letter || asciiLetter(buf[j])
-		j++
+	i += n
+	k, letter := 0, false
+	for ; k <= 5; k++ {
+		r, m := runeAt(buf, i)
+		if m == 0 || !isAlnum(r) {
+			break
+		}
+		letter = letter || isLetter(r)
+		i += m
 	}
-	if n := j - i - 1; n == 0 || n > 5 || !letter {
+	if k == 0 || k > 5 || !letter {
 		return false
 	}
-	if j >= len(buf) {
+	if i >= len(buf) {
 		return true
 	}
-	r, _ := runeAt(buf, j)
+	r, _ = runeAt(buf, i)
 	return !isAlnum(r) && !isGlue(r)
 }
 

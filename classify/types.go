@@ -25,9 +25,20 @@
 //   - A 12-digit run inside a longer digit run or glued to letters, '/',
 //     '@', '=' … (URLs, base64, Message-IDs, file names) is not a My
 //     Number; next to Japanese text it is. 4-4-4-4 is one 16-digit number.
+//   - Between the groups of a number, one separator: a space (any Zs), a
+//     dash or dot look-alike, or a control or invisible character (Cc:
+//     TAB, NUL, VT, FF, ESC, DEL, C1; line breaks CR, LF, CR LF, NEL,
+//     U+2028, U+2029; Cf, which the fold drops). Controls and line
+//     breaks join at most three groups on their way to a known grouping
+//     (4-4-4, 4-6-5, 4-6-4), and are no context: 1234<TAB>5678<TAB>9018
+//     without a keyword is medium (cells of a pasted table may be any
+//     three numbers). A run
+//     too long for one number (more than 8 groups or 40 digits) is ended at
+//     a space, TAB or line break and the rest judged on its own.
 //   - my_number confidence: high with a keyword within the window (the
 //     bare 番号 only within 30 runes and not inside a longer word such as
-//     電話番号), a 4-4-4 grouping, a column labelled 個人番号, or two or more
+//     電話番号), a 4-4-4 grouping (spaced, not by controls or line breaks),
+//     a column labelled 個人番号, or two or more
 //     distinct valid numbers in the message; medium otherwise; a negative
 //     keyword (注文番号 …) nearer than any positive one, or a column
 //     labelled with one, lowers it one step (high→medium→low).

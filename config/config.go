@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,6 +39,10 @@ type Config struct {
 	Review   Review    `yaml:"review"`
 	ICAP     ICAP      `yaml:"icap"`
 	Inspect  Inspect   `yaml:"inspect"`
+	// Download is the recipients' listener of releases by link.
+	Download Download `yaml:"download"`
+	// Directory is the city's AD/LDAP (departments, approvers, sign-in).
+	Directory Directory `yaml:"directory"`
 }
 
 // Inspect are settings of the inspection that are the server's, not the
@@ -224,6 +229,32 @@ type Review struct {
 	ReleaseSubject string `yaml:"release_subject"`
 }
 
+// Download configures the release by download link (review.no_key:
+// link, issue 13): the listener recipients reach, apart from the console.
+type Download struct {
+	// Listen is host:port of the download listener; empty: off.
+	Listen string `yaml:"listen"`
+	// BaseURL is how recipients reach it (https://dl.city.example.lg.jp),
+	// for the links in their mails.
+	BaseURL string `yaml:"base_url"`
+	// TLS: certificate and key files; none: plain HTTP behind a
+	// TLS-terminating reverse proxy.
+	TLS struct {
+		CertFile string `yaml:"cert_file"`
+		KeyFile  string `yaml:"key_file"`
+	} `yaml:"tls"`
+	// Expiry of a link; MaxDownloads per link (0: no limit).
+	Expiry       time.Duration `yaml:"expiry"`
+	MaxDownloads int           `yaml:"max_downloads"`
+	// NotifySender: the sender is told at each recipient's first download.
+	NotifySender bool `yaml:"notify_sender"`
+	// TrustedProxies name the client in X-Forwarded-For.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// SecureCookies marks the session cookie Secure (set behind a
+	// TLS-terminating proxy; with TLS files it always is).
+	SecureCookies bool `yaml:"secure_cookies"`
+}
+
 // ICAP configures the file-transfer guard: the ICAP (RFC 3507) service
 // the web proxy hands uploads to.
 type ICAP struct {
@@ -331,6 +362,10 @@ func Default() *Config {
 			return OCR{Enabled: d.Enabled, Command: d.Command, Languages: d.Languages, MaxPages: d.MaxPages,
 				MaxPixels: d.MaxPixels, Timeout: d.Timeout, Concurrency: d.Concurrency, MaxMemory: Size(d.MaxMemory)}
 		}()},
+
+		// Download: 7 days, 20 downloads, the sender told (issue 13).
+		Download:  Download{Expiry: 7 * 24 * time.Hour, MaxDownloads: 20, NotifySender: true},
+		Directory: defaultDirectory(),
 	}
 }
 
@@ -361,7 +396,8 @@ func Load(path string) (*Config, error) {
 	}
 	// Relative paths in the file are relative to the file's folder.
 	base := filepath.Dir(path)
-	for _, p := range []*string{&c.DataDir, &c.SMTP.TLS.CertFile, &c.SMTP.TLS.KeyFile, &c.Policy.File, &c.Upstream.PasswordFile} {
+	for _, p := range []*string{&c.DataDir, &c.SMTP.TLS.CertFile, &c.SMTP.TLS.KeyFile, &c.Policy.File, &c.Upstream.PasswordFile,
+		&c.Download.TLS.CertFile, &c.Download.TLS.KeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -372,6 +408,9 @@ func Load(path string) (*Config, error) {
 			return nil, fmt.Errorf("config %s: upstream.password_file: %w", path, err)
 		}
 		c.Upstream.Password = strings.TrimRight(string(pw), "\r\n")
+	}
+	if err := c.loadDirectory(base); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
 }
@@ -454,6 +493,9 @@ func (c *Config) validate() error {
 			return verr("icap.listen", "%q is not host:port", c.ICAP.Listen)
 		}
 	}
+	if err := c.Directory.validate(); err != nil {
+		return err
+	}
 	if c.ICAP.MaxConnections <= 0 {
 		return verr("icap.max_connections", "must be positive")
 	}
@@ -462,8 +504,15 @@ func (c *Config) validate() error {
 	}
 	switch c.Review.NoKey {
 	case "refuse", "passphrase":
+	case "link":
+		if c.Download.Listen == "" || c.Download.BaseURL == "" {
+			return verr("review.no_key", "link needs download.listen and download.base_url")
+		}
 	default:
-		return verr("review.no_key", "must be refuse or passphrase, not %q", c.Review.NoKey)
+		return verr("review.no_key", "must be refuse, passphrase or link, not %q", c.Review.NoKey)
+	}
+	if err := c.Download.validate(); err != nil {
+		return err
 	}
 	if c.Review.HoldFor <= 0 {
 		return verr("review.hold_for", "must be positive")
@@ -752,6 +801,40 @@ func (o OCR) validate() error {
 		return verr("inspect.ocr.concurrency", "must be at least 1")
 	case o.MaxMemory != 0 && o.MaxMemory < 64<<20:
 		return verr("inspect.ocr.max_memory", "must be 0 (no limit) or at least 64MiB")
+	}
+	return nil
+}
+
+func (d *Download) validate() error {
+	if d.Listen != "" {
+		if _, _, err := net.SplitHostPort(d.Listen); err != nil {
+			return verr("download.listen", "%q is not host:port", d.Listen)
+		}
+		if d.BaseURL == "" {
+			return verr("download.base_url", "needed with download.listen: the links in the recipients' mails")
+		}
+	}
+	if d.BaseURL != "" {
+		u, err := url.Parse(d.BaseURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
+			return verr("download.base_url", "%q is not an http(s) URL", d.BaseURL)
+		}
+	}
+	if (d.TLS.CertFile == "") != (d.TLS.KeyFile == "") {
+		return verr("download.tls", "cert_file and key_file go together")
+	}
+	if d.Expiry <= 0 {
+		return verr("download.expiry", "must be positive")
+	}
+	if d.MaxDownloads < 0 {
+		return verr("download.max_downloads", "must not be negative")
+	}
+	for i, p := range d.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return verr(fmt.Sprintf("download.trusted_proxies[%d]", i), "%q is not a network (CIDR) or address", p)
+			}
+		}
 	}
 	return nil
 }

@@ -195,3 +195,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDownloadConfig(t *testing.T) {
+	for _, c := range []struct {
+		yaml, err string
+	}{
+		{"review:\n  no_key: link\n", "link needs download.listen"},
+		{"review:\n  no_key: link\ndownload:\n  listen: 127.0.0.1:8443\n  base_url: https://dl.example\n", ""},
+		{"download:\n  listen: nohostport\n", "download.listen"},
+		{"download:\n  listen: 127.0.0.1:8443\n", "download.base_url"},
+		{"download:\n  base_url: ftp://x\n", "download.base_url"},
+		{"download:\n  tls:\n    cert_file: a.pem\n", "download.tls"},
+		{"download:\n  trusted_proxies: [10.0.0.0/99]\n", "download.trusted_proxies[0]"},
+		{"download:\n  expiry: 0s\n", "download.expiry"},
+		{"download:\n  max_downloads: -1\n", "download.max_downloads"},
+	} {
+		cfg, err := Parse([]byte(c.yaml), Default())
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("%q: %v", c.yaml, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%q: error %v, want %q", c.yaml, err, c.err)
+		case c.err == "" && (cfg.Download.Expiry != 7*24*time.Hour || cfg.Download.MaxDownloads != 20 || !cfg.Download.NotifySender):
+			t.Errorf("defaults: %+v", cfg.Download)
+		}
+	}
+}

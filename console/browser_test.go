@@ -7,15 +7,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"dlpguard/hold"
+	"dlpguard/internal/chrometest"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 // browser is one headless Chromium (Debian package chromium) with what
 // its pages said on the console.
@@ -29,30 +27,8 @@ type browser struct {
 
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("skipping browser test: %s is missing (install the Debian packages chromium and chromium-driver)", chromiumPath)
-	}
-	// No network on the test machines: without these flags Chromium
-	// hangs on lookups for updates, sync and the like.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1360, 1000),
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	// The whole browser session is bounded so that a hang fails the test.
-	tctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	tctx := chrometest.Start(t, 1360, 1000)
 	b := &browser{t: t, ctx: tctx}
-	if err := chromedp.Do(tctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
 	msgs := chromedp.Console(tctx)
 	go func() {
 		for m, err := range msgs {

@@ -78,6 +78,9 @@ type Deps struct {
 	Spool  *spool.Store
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Directory signs staff in by a bind to the city's directory beside
+	// the local accounts; may be nil.
+	Directory DirectoryAuth
 }
 
 // Console is the web console.
@@ -92,6 +95,7 @@ type Console struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	dirFail  dirFailures
 }
 
 type session struct {
@@ -100,6 +104,8 @@ type session struct {
 	csrf     string
 	created  time.Time
 	last     time.Time
+	// dirUser is the account of a directory sign-in (no local row).
+	dirUser *User
 }
 
 // New opens the account database in cfg.DataDir and parses the pages.
@@ -228,6 +234,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST "+p+"/holds/{id}/release", c.authed(c.handleRelease, false))
 	mux.HandleFunc("POST "+p+"/holds/{id}/reject", c.authed(c.handleReject, false))
 	mux.HandleFunc("POST "+p+"/holds/{id}/false-positive", c.authed(c.handleFalsePositive, false))
+	mux.HandleFunc("POST "+p+"/holds/{id}/links/revoke", c.authed(c.handleRevokeLinks, false))
 	mux.HandleFunc("GET "+p+"/history", c.authed(c.handleHistory, false))
 	mux.HandleFunc("GET "+p+"/audit", c.authed(c.handleAudit, true))
 	mux.HandleFunc("GET "+p+"/audit.csv", c.authed(c.handleAuditExport("csv"), true))
@@ -392,7 +399,14 @@ func (c *Console) authed(next func(http.ResponseWriter, *http.Request, *page), a
 			http.Redirect(w, r, c.cfg.Prefix+"/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
-		u, err := c.users.Get(r.Context(), s.username)
+		var u User
+		var err error
+		if s.dirUser != nil {
+			u = *s.dirUser
+			u.Disabled = c.dirSessionGone(r.Context(), s.dirUser)
+		} else {
+			u, err = c.users.Get(r.Context(), s.username)
+		}
 		if err != nil || u.Disabled {
 			c.endSession(s.id)
 			http.Redirect(w, r, c.cfg.Prefix+"/login", http.StatusSeeOther)
@@ -477,7 +491,7 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username := normUser(r.PostForm.Get("username"))
-	u, err := c.users.Authenticate(r.Context(), username, r.PostForm.Get("password"), c.now())
+	u, err := c.authenticate(r.Context(), username, r.PostForm.Get("password"))
 	if err != nil {
 		c.audit(r.Context(), username, "login-failed", map[string]any{"remote": r.RemoteAddr, "error": err.Error()})
 		c.log.Warn("console: sign-in failed", "user", username, "remote", r.RemoteAddr, "err", err)
@@ -489,6 +503,11 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 		msg := pg.T("bad_login")
 		if errors.Is(err, ErrLocked) {
 			msg = pg.T("locked")
+		} else if errors.Is(err, ErrNoRole) {
+			msg = pg.T("no_role")
+		} else if errors.Is(err, ErrDirectoryDown) {
+			msg = pg.T("directory_down")
+			c.log.Error("console: sign-in", "user", username, "err", err)
 		} else if !errors.Is(err, ErrBadLogin) && !errors.Is(err, ErrDisabled) {
 			c.log.Error("console: sign-in", "user", username, "err", err)
 		}
@@ -502,6 +521,9 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// A new session ID on every sign-in (no fixation).
 	now := c.now()
 	s := &session{id: randomToken(), username: u.Username, csrf: randomToken(), created: now, last: now}
+	if u.Source == "directory" {
+		s.dirUser = &u
+	}
 	c.mu.Lock()
 	// Forget abandoned sessions here, so that the table stays small
 	// without a sweeper goroutine.
@@ -514,7 +536,11 @@ func (c *Console) handleLogin(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	http.SetCookie(w, c.cookie(r, sessionCookie, s.id, 0))
 	http.SetCookie(w, c.cookie(r, loginCookie, "", -1))
-	c.audit(r.Context(), u.Email, audit.Login, map[string]any{"user": u.Username, "remote": r.RemoteAddr})
+	details := map[string]any{"user": u.Username, "remote": r.RemoteAddr}
+	if u.Source != "" {
+		details["source"], details["role"], details["departments"] = u.Source, u.Role, u.Departments
+	}
+	c.audit(r.Context(), u.Email, audit.Login, details)
 	c.log.Info("console: signed in", "user", u.Username, "remote", r.RemoteAddr)
 	http.Redirect(w, r, c.safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"dlpguard/directory"
 	"dlpguard/hold"
 	"dlpguard/policy"
 	"dlpguard/release"
@@ -104,6 +105,19 @@ func newFixture(t testing.TB) *fixture { return newFixtureWith(t, nil) }
 // newFixtureWith lets a test change the review configuration.
 func newFixtureWith(t testing.TB, mod func(*review.Config)) *fixture {
 	t.Helper()
+	return newFixtureDir(t, mod, nil)
+}
+
+// newFixtureDir is newFixtureWith with the city's directory as the
+// source of departments, approvers and sign-ins (dir may be nil).
+func newFixtureDir(t testing.TB, mod func(*review.Config), dc *directory.Client) *fixture {
+	t.Helper()
+	// Typed nils would not be nil interfaces.
+	var revDir review.Directory
+	var conDir DirectoryAuth
+	if dc != nil {
+		revDir, conDir = dc, dc
+	}
 	dir := t.TempDir()
 	f := &fixture{t: t, dir: dir, up: startUpstream(t), clock: &testClock{t: time.Now()}}
 	ctx := context.Background()
@@ -138,12 +152,13 @@ func newFixtureWith(t testing.TB, mod func(*review.Config)) *fixture {
 	}
 	f.svc, err = review.New(rcfg,
 		review.Deps{Holds: f.stores.Holds, Audit: f.stores.Audit, Keys: f.stores.Keys, Policy: f.pol.Engine,
-			Spool: f.spool, Notify: q.Notify, Logger: logger()})
+			Spool: f.spool, Notify: q.Notify, Logger: logger(), Directory: revDir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.con, err = New(Config{DataDir: dir, LoginDelay: time.Millisecond, MaxFailures: 3, Lockout: time.Hour},
-		Deps{Review: f.svc, Holds: f.stores.Holds, Audit: f.stores.Audit, Policy: f.pol, Spool: f.spool, Logger: logger(), Now: f.clock.Now})
+		Deps{Review: f.svc, Holds: f.stores.Holds, Audit: f.stores.Audit, Policy: f.pol, Spool: f.spool, Logger: logger(), Now: f.clock.Now,
+			Directory: conDir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ var messages = map[string][2]string{
 	"password":         {"パスワード", "Password"},
 	"bad_login":        {"ユーザー名またはパスワードが正しくありません。", "Wrong user name or password."},
 	"locked":           {"失敗が続いたため、このアカウントは一時的にロックされています。しばらくしてから再度お試しください。", "This account is locked for a while after repeated failures. Try again later."},
+	"no_role":          {"このアカウントには dlpguard を利用する権限がありません（ディレクトリの承認者・管理者グループに属していません）。", "This account may not use dlpguard (it is in none of the directory's approver or administrator groups)."},
+	"directory_down":   {"ディレクトリ（AD/LDAP）に接続できないため、サインインできません。緊急時は管理者のローカルアカウントを使用してください。", "The directory (AD/LDAP) cannot be reached, so you cannot sign in. In an emergency, use an administrator's local account."},
 	"session_expired":  {"セッションの有効期限が切れました。もう一度サインインしてください。", "Your session expired. Please sign in again."},
 	"csrf":             {"フォームの有効期限が切れたか、不正な要求です。ページを開き直してください。", "The form expired or the request is not valid. Please reload the page."},
 	"forbidden":        {"この操作の権限がありません。", "You are not allowed to do this."},
@@ -159,7 +161,9 @@ var messages = map[string][2]string{
 func tr(lang, key string) string {
 	m, ok := messages[key]
 	if !ok {
-		return key
+		if m, ok = linkTexts[key]; !ok {
+			return key
+		}
 	}
 	if lang == "en" {
 		return m[1]

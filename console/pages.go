@@ -327,6 +327,10 @@ type detailData struct {
 	IsHeld     bool
 	Result     *review.ReleaseResult
 	ResultNote string
+
+	// Links of a release by link, with their downloads (links.go).
+	Links     []review.LinkView
+	LinksOpen bool
 }
 
 // maxShownText bounds the text shown on the detail page.
@@ -454,6 +458,9 @@ func (c *Console) detail(ctx context.Context, pg *page, id string) (*detailData,
 	}
 	for _, a := range rec.Verdict.Attachments {
 		d.Parts = append(d.Parts, partView{Name: classify.MaskText(a.Name), Type: a.Type, Encrypted: a.Encrypted, Inspected: a.Inspected, Reason: a.Error, Attachment: true})
+	}
+	if rec.Status == hold.Released {
+		c.linksOf(ctx, pg, d)
 	}
 	if err := c.readable(ctx, id, d); err != nil {
 		c.log.Warn("console: content not readable", "id", id, "err", err)

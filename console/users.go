@@ -41,6 +41,9 @@ type User struct {
 	LockedUntil time.Time `json:"locked_until,omitzero"`
 	LastLogin   time.Time `json:"last_login,omitzero"`
 	Created     time.Time `json:"created"`
+	// Source is "directory" for a directory sign-in (no local row), ""
+	// for a local account.
+	Source string `json:"source,omitempty"`
 }
 
 // Errors of the user store.

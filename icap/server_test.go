@@ -40,7 +40,7 @@ func TestOptions(t *testing.T) {
 		t.Error("no Service header")
 	}
 	// The ISTag follows a policy reload (RFC 3507 4.7).
-	other, err := policy.Parse([]byte("version: 1\nname: other\n"), "other.yaml")
+	other, err := policy.Parse([]byte("version: 1\nname: other\nallow_without: [my_number]\nallow_without_reason: ISTag test\n"), "other.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,14 +30,38 @@ type compiler struct {
 	root  *yaml.Node
 	now   time.Time
 	probs []Problem
+	// Work bounds: at most maxProblems problems are located and kept
+	// (locating one walks the tree), the rest only counted; work counts
+	// the node visits, so that tests can hold it to a multiple of the
+	// file's size.
+	skipped, skippedErr int
+	work                int
 }
 
+// maxProblems bounds the problems reported for one file: a file with
+// thousands of bad entries (a fuzzer's, or a pasted list) costs no more
+// than a few hundred lookups, and nobody reads past the first screenful.
+const maxProblems = 200
+
 func (c *compiler) errf(path []any, field, format string, args ...any) {
-	c.probs = append(c.probs, Problem{File: c.file, Line: lineOf(c.root, path...), Field: field, Msg: fmt.Sprintf(format, args...)})
+	c.problem(path, field, false, format, args...)
 }
 
 func (c *compiler) warnf(path []any, field, format string, args ...any) {
-	c.probs = append(c.probs, Problem{File: c.file, Line: lineOf(c.root, path...), Field: field, Msg: fmt.Sprintf(format, args...), Warning: true})
+	c.problem(path, field, true, format, args...)
+}
+
+func (c *compiler) problem(path []any, field string, warning bool, format string, args ...any) {
+	if len(c.probs) >= maxProblems {
+		c.skipped++
+		if !warning {
+			c.skippedErr++
+		}
+		return
+	}
+	line, steps := lineOf(c.root, path...)
+	c.work += steps
+	c.probs = append(c.probs, Problem{File: c.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...), Warning: warning})
 }
 
 func (c *compiler) hasErrors() bool {
@@ -53,11 +77,18 @@ func p(path ...any) []any { return path }
 
 // compile validates and builds; the Engine is nil when decoding failed.
 func compile(data []byte, filename string, now time.Time) (*Engine, []Problem) {
-	f, root, probs := decodeFile(data, filename)
+	e, probs, _ := compileWork(data, filename, now)
+	return e, probs
+}
+
+// compileWork is compile that also returns the work done (node visits of
+// the problem lookups), for the tests of its bound.
+func compileWork(data []byte, filename string, now time.Time) (*Engine, []Problem, int) {
+	f, root, probs, work := decodeFile(data, filename)
 	if f == nil {
-		return nil, probs
+		return nil, probs, work
 	}
-	c := &compiler{file: filename, root: root, now: now, probs: probs}
+	c := &compiler{file: filename, root: root, now: now, probs: probs, work: work}
 	e := &Engine{name: f.Name, file: filename, version: hashVersion(data)}
 
 	if f.Version != 0 && f.Version != 1 {
@@ -86,7 +117,10 @@ func compile(data []byte, filename string, now time.Time) (*Engine, []Problem) {
 		}
 		deptNames[d.Name] = d
 		if len(d.Senders) == 0 {
-			c.errf(p("departments", i), fld+".senders", "missing: which sender addresses belong to %q", d.Name)
+			// A department named by its directory value (issue 18): the
+			// city's directory places staff in it, patterns are only the
+			// fallback. Without a directory it matches nobody: say so.
+			c.warnf(p("departments", i), fld+".senders", "no sender patterns: only the directory (directory.url) places senders in %q", d.Name)
 		}
 		c.patterns(d.Senders, p("departments", i, "senders"), fld+".senders")
 		if d.Manager == "" {
@@ -256,6 +290,7 @@ func compile(data []byte, filename string, now time.Time) (*Engine, []Problem) {
 
 	// Standing permits (3.3.5).
 	pIDs := map[string]bool{}
+	approvers := approverSet(f.Departments)
 	for i := range f.Permits {
 		x := &f.Permits[i]
 		fld := fmt.Sprintf("permits[%d]", i)
@@ -277,7 +312,7 @@ func compile(data []byte, filename string, now time.Time) (*Engine, []Problem) {
 				c.warnf(at("granted_by"), fld+".granted_by", "%q is not the manager or a deputy of %q", x.GrantedBy, x.Department)
 			}
 		}
-		if x.Department == "" && len(f.Departments) > 0 && strings.TrimSpace(x.GrantedBy) != "" && !isApprover(f.Departments, x.GrantedBy) {
+		if x.Department == "" && len(f.Departments) > 0 && strings.TrimSpace(x.GrantedBy) != "" && !approvers[x.GrantedBy] {
 			c.warnf(at("granted_by"), fld+".granted_by", "%q is not the manager or a deputy of any department", x.GrantedBy)
 		}
 		if len(x.Senders) == 0 {
@@ -324,14 +359,21 @@ func compile(data []byte, filename string, now time.Time) (*Engine, []Problem) {
 	}
 
 	e.limits = c.limits(&f.Limits)
+	c.essentials(f, e.rules, known)
+	e.release = c.releaseModes(f)
 
+	if c.skipped > 0 {
+		// an error among those left out still refuses the file
+		c.probs = append(c.probs, Problem{File: c.file, Warning: c.skippedErr == 0,
+			Msg: fmt.Sprintf("%d more problems (%d errors) not shown: fix the first %d and check again", c.skipped, c.skippedErr, maxProblems)})
+	}
 	sort.SliceStable(c.probs, func(i, j int) bool { return c.probs[i].Line < c.probs[j].Line })
 	for _, pr := range c.probs {
 		if pr.Warning {
 			e.warnings = append(e.warnings, pr)
 		}
 	}
-	return e, c.probs
+	return e, c.probs, c.work
 }
 
 func (c *compiler) rule(rf *ruleFile, i int, known func(string) bool) *rule {
@@ -550,14 +592,18 @@ func approverOK(s string) bool {
 		strings.Contains(s, "最高情報セキュリティ責任者")
 }
 
-// isApprover: 3.3.5 permission comes from a department's 情報セキュリティ管理責任者 (or deputy).
-func isApprover(ds []departmentFile, who string) bool {
+// approverSet: 3.3.5 permission comes from a department's 情報セキュリティ
+// 管理責任者 (or deputy). A set, so that many permits against many
+// departments cost no more than both lists.
+func approverSet(ds []departmentFile) map[string]bool {
+	m := map[string]bool{}
 	for _, d := range ds {
-		if d.Manager == who || contains(d.Deputies, who) {
-			return true
+		m[d.Manager] = true
+		for _, x := range d.Deputies {
+			m[x] = true
 		}
 	}
-	return false
+	return m
 }
 
 func allDigits(s string) bool {

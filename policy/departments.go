@@ -28,3 +28,15 @@ func (e *Engine) Department(name string) (Department, bool) {
 	}
 	return Department{}, false
 }
+
+// DepartmentOf returns the department whose sender patterns match sender
+// (the first in file order, as Decide does): the fallback when the
+// city's directory does not say (review.ResolveSender).
+func (e *Engine) DepartmentOf(sender string) (Department, bool) {
+	for _, d := range e.departments {
+		if anyAddr(d.senders, normAddr(sender)) {
+			return Department{Name: d.name, Approvers: append([]string(nil), d.approvers...)}, true
+		}
+	}
+	return Department{}, false
+}

@@ -27,6 +27,13 @@ type file struct {
 	Exceptions   []exceptionFile  `yaml:"exceptions"`
 	Permits      []permitFile     `yaml:"permits"`
 	Limits       limitsFile       `yaml:"limits"`
+	// AllowWithout names the essential detectors (my_number) this policy
+	// deliberately has no hold or reject rule for, with the reason
+	// (essentials.go).
+	AllowWithout       strList `yaml:"allow_without"`
+	AllowWithoutReason string  `yaml:"allow_without_reason"`
+
+	Release releaseFile `yaml:"release"` // how releases leave, per level (release_mode.go)
 }
 
 type orgFile struct {
@@ -65,6 +72,8 @@ type ruleFile struct {
 	Message           textFile `yaml:"message"`
 	TransferMessage   textFile `yaml:"transfer_message"` // for uploads (ICAP); "" = message
 	Disabled          bool     `yaml:"disabled"`
+
+	Release releaseFile `yaml:"release"` // how a message this rule held leaves (release_mode.go)
 }
 
 type textFile struct {
@@ -252,11 +261,17 @@ func (e *ValidationError) Error() string {
 var typeErrLine = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 // decodeFile decodes data strictly (unknown fields are errors) and returns
-// the decoded file, the node tree for line lookups, and the problems.
-func decodeFile(data []byte, filename string) (*file, *yaml.Node, []Problem) {
+// the decoded file, the node tree for line lookups, the problems and the
+// work of locating them (node visits). Type errors are located through
+// one index of the tree's lines, built once: a lookup per error walked the
+// whole tree, and a file of many bad entries cost the square of its size.
+func decodeFile(data []byte, filename string) (*file, *yaml.Node, []Problem, int) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, nil, []Problem{yamlProblem(filename, err)}
+		return nil, nil, []Problem{yamlProblem(filename, err)}, 0
+	}
+	if probs, work := checkMappings(&root, filename); len(probs) > 0 {
+		return nil, nil, probs, work
 	}
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -267,21 +282,30 @@ func decodeFile(data []byte, filename string) (*file, *yaml.Node, []Problem) {
 	}
 	var probs []Problem
 	var te *yaml.TypeError
+	work := 0
 	switch {
 	case errors.As(err, &te):
-		for _, m := range te.Errors {
+		var fields map[int]string
+		for i, m := range te.Errors {
+			if i == maxProblems {
+				probs = append(probs, Problem{File: filename, Msg: fmt.Sprintf("%d more type errors not shown", len(te.Errors)-i)})
+				break
+			}
 			p := Problem{File: filename, Msg: m}
 			if sm := typeErrLine.FindStringSubmatch(m); sm != nil {
 				p.Line, _ = strconv.Atoi(sm[1])
 				p.Msg = sm[2]
-				p.Field = fieldAtLine(&root, p.Line)
+				if fields == nil {
+					fields, work = fieldIndex(&root)
+				}
+				p.Field = fields[p.Line]
 			}
 			probs = append(probs, p)
 		}
 	case err != nil:
-		return nil, nil, []Problem{yamlProblem(filename, err)}
+		return nil, nil, []Problem{yamlProblem(filename, err)}, 0
 	}
-	return &f, &root, probs
+	return &f, &root, probs, work
 }
 
 func yamlProblem(filename string, err error) Problem {
@@ -294,18 +318,77 @@ func yamlProblem(filename string, err error) Problem {
 	return p
 }
 
-// fieldAtLine names the field (as a path) whose key or value starts on line.
-func fieldAtLine(root *yaml.Node, line int) string {
-	var best string
-	var walk func(n *yaml.Node, path string)
-	walk = func(n *yaml.Node, path string) {
-		if best != "" || n == nil {
+// maxMappingKeys bounds the keys of one mapping. No mapping of a policy
+// has more than a few dozen; yaml.v3 compares every key of a mapping with
+// every other (its duplicate check), so a mapping of many thousand keys
+// would cost the square of its size.
+const maxMappingKeys = 1000
+
+// checkMappings refuses, before yaml.v3 decodes the file, mappings too
+// large (maxMappingKeys) and duplicate keys (found here with a set, as
+// yaml.v3 would report them, pair by pair). It returns the problems and
+// the nodes visited.
+func checkMappings(root *yaml.Node, filename string) ([]Problem, int) {
+	var probs []Problem
+	visits := 0
+	add := func(line int, format string, args ...any) {
+		if len(probs) < maxProblems {
+			probs = append(probs, Problem{File: filename, Line: line, Msg: fmt.Sprintf(format, args...)})
+		}
+	}
+	var walk func(n *yaml.Node, depth int)
+	walk = func(n *yaml.Node, depth int) {
+		visits++
+		if n == nil || depth > 10000 {
+			return
+		}
+		if n.Kind == yaml.MappingNode {
+			if len(n.Content)/2 > maxMappingKeys {
+				add(n.Line, "a mapping of %d keys (at most %d)", len(n.Content)/2, maxMappingKeys)
+				return
+			}
+			seen := map[string]int{}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				if k.Kind != yaml.ScalarNode {
+					continue
+				}
+				if at, dup := seen[k.Value]; dup {
+					add(k.Line, "mapping key %q already defined at line %d", k.Value, at)
+				} else {
+					seen[k.Value] = k.Line
+				}
+			}
+		}
+		for _, c := range n.Content {
+			walk(c, depth+1)
+		}
+	}
+	walk(root, 0)
+	return probs, visits
+}
+
+// fieldIndex names, for each line, the field (as a path) whose key or
+// value starts on it: the first in document order, as a reader looks for
+// it. One walk; it also returns the nodes visited.
+func fieldIndex(root *yaml.Node) (map[int]string, int) {
+	idx := map[int]string{}
+	visits := 0
+	set := func(line int, p string) {
+		if _, ok := idx[line]; !ok {
+			idx[line] = p
+		}
+	}
+	var walk func(n *yaml.Node, path string, depth int)
+	walk = func(n *yaml.Node, path string, depth int) {
+		visits++
+		if n == nil || depth > 10000 {
 			return
 		}
 		switch n.Kind {
 		case yaml.DocumentNode:
 			for _, c := range n.Content {
-				walk(c, path)
+				walk(c, path, depth+1)
 			}
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
@@ -314,34 +397,34 @@ func fieldAtLine(root *yaml.Node, line int) string {
 				if path != "" {
 					p = path + "." + k.Value
 				}
-				if k.Line == line && (v.Kind == yaml.ScalarNode || v.Line != line) {
-					best = p
-					return
+				if v.Kind == yaml.ScalarNode || v.Line != k.Line {
+					set(k.Line, p)
 				}
-				walk(v, p)
+				walk(v, p, depth+1)
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
-				p := fmt.Sprintf("%s[%d]", path, i)
-				if c.Kind == yaml.ScalarNode && c.Line == line {
-					best = p
-					return
+				p := path + "[" + strconv.Itoa(i) + "]"
+				if c.Kind == yaml.ScalarNode {
+					set(c.Line, p)
 				}
-				walk(c, p)
+				walk(c, p, depth+1)
 			}
 		}
 	}
-	walk(root, "")
-	return best
+	walk(root, "", 0)
+	return idx, visits
 }
 
 // lineOf returns the line of the node at path (keys and sequence indexes);
-// the deepest node found when the path does not exist all the way.
-func lineOf(root *yaml.Node, path ...any) int {
+// the deepest node found when the path does not exist all the way. It also
+// returns the nodes it looked at.
+func lineOf(root *yaml.Node, path ...any) (int, int) {
 	n := root
 	if n == nil {
-		return 0
+		return 0, 0
 	}
+	steps := 0
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
 	}
@@ -352,6 +435,7 @@ func lineOf(root *yaml.Node, path ...any) int {
 		case string:
 			if n.Kind == yaml.MappingNode {
 				for i := 0; i+1 < len(n.Content); i += 2 {
+					steps++
 					if n.Content[i].Value == k {
 						line = n.Content[i].Line
 						next = n.Content[i+1]
@@ -360,17 +444,18 @@ func lineOf(root *yaml.Node, path ...any) int {
 				}
 			}
 		case int:
-			if n.Kind == yaml.SequenceNode && k < len(n.Content) {
+			steps++
+			if n.Kind == yaml.SequenceNode && k >= 0 && k < len(n.Content) {
 				next = n.Content[k]
 				line = next.Line
 			}
 		}
 		if next == nil {
-			return line
+			return line, steps
 		}
 		n = next
 	}
-	return line
+	return line, steps
 }
 
 // jst is the zone in which expiry dates are read: the city's own.

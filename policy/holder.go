@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -23,6 +22,8 @@ type Holder struct {
 
 	mu      sync.Mutex // serialises reloads and guards the fields below
 	stat    fileStat
+	fi      os.FileInfo // of the file last read: a rename into place is another file
+	pending *fileStat   // a change Check saw once, applied when the next Check sees it again
 	lastAt  time.Time
 	lastErr error
 }
@@ -94,6 +95,7 @@ func (h *Holder) reloadLocked() error {
 		return h.fail(fmt.Errorf("policy %s: %w", h.path, err))
 	}
 	h.stat = fileStat{mtime: fi.ModTime(), size: fi.Size(), hash: sha256.Sum256(data)}
+	h.fi = fi
 	e, err := Parse(data, h.path)
 	if err != nil {
 		return h.fail(err)
@@ -121,46 +123,52 @@ func (h *Holder) fail(err error) error {
 	return err
 }
 
-// changed reports whether the file differs from the one last read (by
-// mtime and size first, then by content, so a touch alone reloads nothing
-// and an edit within the same second is still seen).
-func (h *Holder) changed() bool {
-	fi, err := os.Stat(h.path)
-	if err != nil {
-		// A file that vanished is an error worth reporting once.
-		return h.lastErr == nil
-	}
-	if fi.ModTime().Equal(h.stat.mtime) && fi.Size() == h.stat.size {
-		return false
-	}
-	data, err := os.ReadFile(h.path)
-	if err != nil {
-		return true
-	}
-	sum := sha256.Sum256(data)
-	if bytes.Equal(sum[:], h.stat.hash[:]) {
-		h.stat.mtime, h.stat.size = fi.ModTime(), fi.Size()
-		return false
-	}
-	return true
-}
-
-// Check reloads when the file changed since it was last read; it returns
-// whether a reload was attempted and its error.
+// Check reloads when the file changed since it was last read and the
+// change is complete; it returns whether a reload was attempted and its
+// error. A file replaced by a rename (another inode: the atomic way to
+// edit, policy/README.md) is read at once. A file written in place is read
+// only when its size and mtime are the same at two calls in a row: an
+// editor that truncates and rewrites may be caught half-way, and a
+// half-written policy must never be applied (3.3.5). A touch alone
+// reloads nothing: the content hash decides.
 func (h *Holder) Check() (bool, error) {
 	if h.path == "" {
 		return false, nil
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.changed() {
+	fi, err := os.Stat(h.path)
+	if err != nil {
+		// A file that vanished is an error worth reporting once.
+		if h.lastErr != nil {
+			return false, nil
+		}
+		return true, h.reloadLocked()
+	}
+	st := fileStat{mtime: fi.ModTime(), size: fi.Size()}
+	if st.mtime.Equal(h.stat.mtime) && st.size == h.stat.size {
+		h.pending = nil
+		return false, nil
+	}
+	if renamed := h.fi != nil && !os.SameFile(fi, h.fi); !renamed {
+		if h.pending == nil || !h.pending.mtime.Equal(st.mtime) || h.pending.size != st.size {
+			h.pending = &st
+			h.log.Debug("policy file changed; waiting until it is stable", "path", h.path, "size", st.size)
+			return false, nil
+		}
+	}
+	h.pending = nil
+	data, err := os.ReadFile(h.path)
+	if err == nil && sha256.Sum256(data) == h.stat.hash {
+		h.stat.mtime, h.stat.size, h.fi = st.mtime, st.size, fi
 		return false, nil
 	}
 	return true, h.reloadLocked()
 }
 
 // Watch polls the file every interval until ctx is done and reloads it when
-// it changes. It needs no file-notification dependency.
+// it changes (Check: an edit in place is applied one interval after it
+// stopped changing). It needs no file-notification dependency.
 func (h *Holder) Watch(ctx context.Context, interval time.Duration) {
 	if h.path == "" {
 		return

@@ -136,6 +136,7 @@ type Engine struct {
 	classifier  *classify.Classifier
 	limits      inspect.Limits
 	warnings    []Problem
+	release     releaseModes // release_mode.go
 }
 
 type department struct {

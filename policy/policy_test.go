@@ -423,7 +423,7 @@ rules:
     action: bcc
     clause: 3.3.5
     message: {ja: Bcc, en: Bcc}
-`)
+`+allowNoMyNumber)
 	v = e2.Decide(msg("a@x.example", "b@x.example", "c@y.example"), report(classify.LevelIII), in)
 	if v.Action != Bcc {
 		t.Errorf("bcc: %s", v.Action)
@@ -439,7 +439,7 @@ rules:
   - {id: h, when: {marking: II}, action: hold, clause: 3.3.5, message: {ja: 秘, en: marked}}
 exceptions:
   - {id: X, approved_by: CISO, reason: 試行, senders: ["*@city.example.lg.jp"], rules: [h], action: delay, expires: 2099-01-01}
-`)
+`+allowNoMyNumber)
 	v = e3.Decide(msg("a@example.com"), report(classify.LevelII, marking(classify.LevelII)), in)
 	if v.Action != Delay || v.DelayMinutes != defaultDelayMinutes || v.Exceptions[0] != "X" {
 		t.Errorf("relaxed to delay: %s %d %v", v.Action, v.DelayMinutes, v.Exceptions)

@@ -95,9 +95,52 @@ func (rw *rewriter) strip(h mimemsg.Header) mimemsg.Header {
 // message becomes a multipart/mixed: the original content (rewritten as
 // always) as its first part, 元のヘッダー.txt.pgp as its last.
 func (rw *rewriter) protected(w io.Writer, h mimemsg.Header, body io.Reader) error {
-	var outer, content mimemsg.Header
-	var orig strings.Builder
-	orig.WriteString("このファイルには、元のメールのヘッダー（件名など）が入っています。個人情報等を含むため、" +
+	outer, content, orig := rw.splitHeader(h)
+	boundary := gmtextproto.NewMultipartWriter(nil).Boundary()
+	outer = append(outer, mimemsg.Field{Key: "MIME-Version", Value: "1.0"},
+		mimemsg.Field{Key: "Content-Type", Value: mime.FormatMediaType("multipart/mixed", map[string]string{"boundary": boundary})})
+	if err := gmtextproto.WriteHeader(w, toTP(outer)); err != nil {
+		return err
+	}
+	mw := gmtextproto.NewMultipartWriter(w)
+	if err := mw.SetBoundary(boundary); err != nil {
+		return err
+	}
+	if err := rw.entity(mw.CreatePart, toTP(content), body, 0, false); err != nil {
+		return err
+	}
+	var hh gmtextproto.Header
+	hh.Set("Content-Type", "text/plain; charset=utf-8")
+	if err := rw.encryptPart(mw.CreatePart, hh, strings.NewReader(orig), headerFileName, headerFileName+".pgp", "header"); err != nil {
+		return err
+	}
+	return mw.Close()
+}
+
+// encodeWord is s as an RFC 2047 encoded word when it is not ASCII.
+func encodeWord(s string) string {
+	if mimemsg.IsASCII(s) {
+		return s
+	}
+	return mime.BEncoding.Encode("UTF-8", s)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// splitHeader splits the message's own header into the fields that stay
+// outside (protected ones replaced: the Subject by opts.Subject, address
+// fields without display names), the fields that describe the content,
+// and the text of the protected originals (3.3.5).
+func (rw *rewriter) splitHeader(h mimemsg.Header) (outer, content mimemsg.Header, orig string) {
+	var b strings.Builder
+	b.WriteString("このファイルには、元のメールのヘッダー（件名など）が入っています。個人情報等を含むため、" +
 		"情報セキュリティ対策基準 3.3.5 に基づき暗号化して、メールの外側では置き換えました。\r\n" +
 		"This file holds the original header fields of the message (subject and others). They contain " +
 		"personal information, so under clause 3.3.5 of the standard they were encrypted and replaced outside.\r\n\r\n")
@@ -112,7 +155,7 @@ func (rw *rewriter) protected(w io.Writer, h mimemsg.Header, body io.Reader) err
 			outer = append(outer, f)
 			continue
 		}
-		orig.WriteString(f.Key + ": " + mimemsg.DecodeHeader(f.Value) + "\r\n")
+		b.WriteString(f.Key + ": " + mimemsg.DecodeHeader(f.Value) + "\r\n")
 		if !contains(rw.res.ProtectedHeaders, f.Key) {
 			rw.res.ProtectedHeaders = append(rw.res.ProtectedHeaders, f.Key)
 		}
@@ -134,40 +177,5 @@ func (rw *rewriter) protected(w io.Writer, h mimemsg.Header, body io.Reader) err
 			}
 		}
 	}
-	boundary := gmtextproto.NewMultipartWriter(nil).Boundary()
-	outer = append(outer, mimemsg.Field{Key: "MIME-Version", Value: "1.0"},
-		mimemsg.Field{Key: "Content-Type", Value: mime.FormatMediaType("multipart/mixed", map[string]string{"boundary": boundary})})
-	if err := gmtextproto.WriteHeader(w, toTP(outer)); err != nil {
-		return err
-	}
-	mw := gmtextproto.NewMultipartWriter(w)
-	if err := mw.SetBoundary(boundary); err != nil {
-		return err
-	}
-	if err := rw.entity(mw.CreatePart, toTP(content), body, 0, false); err != nil {
-		return err
-	}
-	var hh gmtextproto.Header
-	hh.Set("Content-Type", "text/plain; charset=utf-8")
-	if err := rw.encryptPart(mw.CreatePart, hh, strings.NewReader(orig.String()), headerFileName, headerFileName+".pgp", "header"); err != nil {
-		return err
-	}
-	return mw.Close()
-}
-
-// encodeWord is s as an RFC 2047 encoded word when it is not ASCII.
-func encodeWord(s string) string {
-	if mimemsg.IsASCII(s) {
-		return s
-	}
-	return mime.BEncoding.Encode("UTF-8", s)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
+	return outer, content, b.String()
 }

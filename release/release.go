@@ -122,6 +122,13 @@ type Options struct {
 	// Limits are those the message was inspected with (header size, depth,
 	// parts), so that it is split as inspection split it.
 	Limits mimemsg.Limits
+	// Detach, when set, makes the release one by download link (3.3.5
+	// "暗号化又はパスワード設定等": the files wait encrypted at rest behind
+	// TLS and a one-time code): every part that would be encrypted, and
+	// every attachment that would pass as already encrypted, is handed to
+	// Detach decoded instead, and no key is needed. What Rewrite writes is
+	// then not for sending; the caller mails notices with Result.Outer.
+	Detach func(f Detached, r io.Reader) error
 	// MessageID is used in log lines.
 	MessageID string
 	Logger    *slog.Logger
@@ -169,6 +176,10 @@ type Result struct {
 	// Exception is the 8.4 exception under which class I/II content left
 	// unencrypted (Send with Encryption "none").
 	Exception string `json:"exception,omitempty"`
+	// Outer is, with Detach, the message's own header fields that may
+	// leave (protected ones replaced, Content- fields left out) for the
+	// notices that carry the links.
+	Outer mimemsg.Header `json:"-"`
 }
 
 // MissingKeyError is returned in RefuseWithoutKey mode.
@@ -209,16 +220,24 @@ func Rewrite(ctx context.Context, w io.Writer, r io.Reader, opts Options) (*Resu
 			rw.encrypted[a.Name] = true
 		}
 	}
-	if opts.Keys == nil {
-		return nil, errors.New("release: no keyring")
-	}
-	keys, missing, err := opts.Keys.ForRecipients(opts.Recipients)
-	if err != nil {
-		return nil, fmt.Errorf("release %s: keys: %w", opts.MessageID, err)
-	}
+	var keys openpgp.EntityList
+	var missing []string
 	switch {
 	case len(opts.Recipients) == 0:
 		return nil, errors.New("release: no recipients")
+	case opts.Detach != nil:
+		// No key: the parts leave the mail.
+	case opts.Keys == nil:
+		return nil, errors.New("release: no keyring")
+	default:
+		var err error
+		if keys, missing, err = opts.Keys.ForRecipients(opts.Recipients); err != nil {
+			return nil, fmt.Errorf("release %s: keys: %w", opts.MessageID, err)
+		}
+	}
+	var err error
+	switch {
+	case opts.Detach != nil:
 	case len(missing) == 0:
 		rw.keys = keys
 		for _, k := range keys {
@@ -245,6 +264,9 @@ func Rewrite(ctx context.Context, w io.Writer, r io.Reader, opts Options) (*Resu
 		return nil, fmt.Errorf("release %s: header larger than %d bytes", opts.MessageID, opts.Limits.MaxHeaderBytes)
 	}
 	body := mimemsg.BodyReader(hr, br)
+	if opts.Detach != nil {
+		rw.res.Outer, _, _ = rw.splitHeader(mh)
+	}
 	if rw.protectsAny(mh) {
 		err = rw.protected(w, mh, body)
 	} else {
@@ -265,6 +287,9 @@ func Rewrite(ctx context.Context, w io.Writer, r io.Reader, opts Options) (*Resu
 		return nil, fmt.Errorf("release %s: %w", opts.MessageID, err)
 	}
 	res := rw.res
+	if opts.Detach != nil {
+		res.Method = "link"
+	}
 	if res.Method != "none" {
 		res.Fingerprints = rw.fprs
 		res.Passphrase = rw.passphrase
@@ -650,6 +675,10 @@ func (rw *rewriter) cover(mw *textproto.MultipartWriter) error {
 // unchanged copies a part byte for byte (header and encoded body) and
 // records the hash of its decoded content.
 func (rw *rewriter) unchanged(create createFunc, h textproto.Header, body io.Reader, kind, name string) error {
+	if rw.opts.Detach != nil && kind == "attachment" {
+		// With links every attachment leaves the mail, encrypted or not.
+		return rw.detach(h, body, name, kind)
+	}
 	out, err := create(h)
 	if err != nil {
 		return err
@@ -670,6 +699,9 @@ func (rw *rewriter) unchanged(create createFunc, h textproto.Header, body io.Rea
 
 // encryptPart writes the decoded part, encrypted, as attachment sentName.
 func (rw *rewriter) encryptPart(create createFunc, h textproto.Header, body io.Reader, name, sentName, kind string) error {
+	if rw.opts.Detach != nil {
+		return rw.detach(h, body, name, kind)
+	}
 	// The part's other fields stay (and, at the top level, From, To,
 	// Subject…); only those describing the content change.
 	ah := mail.AttachmentHeader{Header: message.Header{Header: h.Copy()}}

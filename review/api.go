@@ -1,6 +1,7 @@
 package review
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +25,8 @@ import (
 //	POST /api/v1/holds/{id}/release         {"reason": "...", "encryption": "none", "exception": "EX-…"} (the last two optional)
 //	POST /api/v1/holds/{id}/reject          {"reason": "..."}
 //	POST /api/v1/holds/{id}/false-positive  {"detector": "...", "location": "...", "reason": "..."}
+//	GET  /api/v1/holds/{id}/links           download links of a release by link, with every download
+//	POST /api/v1/holds/{id}/links/revoke    {"reason": "..."}: ends them (the sender or an approver)
 //	GET  /api/v1/delays/{id}/{cancel|send}  signed link from the sender's notice: a confirmation page
 //	POST /api/v1/delays/{id}/{cancel|send}  the same link, confirmed
 //
@@ -36,6 +39,8 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/holds/{id}/release", s.auth(s.handleRelease))
 	mux.HandleFunc("POST /api/v1/holds/{id}/reject", s.auth(s.handleReject))
 	mux.HandleFunc("POST /api/v1/holds/{id}/false-positive", s.auth(s.handleFalsePositive))
+	mux.HandleFunc("GET /api/v1/holds/{id}/links", s.auth(s.handleLinks))
+	mux.HandleFunc("POST /api/v1/holds/{id}/links/revoke", s.auth(s.handleRevokeLinks))
 	mux.HandleFunc("GET /api/v1/delays/{id}/{action}", s.handleDelayPage)
 	mux.HandleFunc("POST /api/v1/delays/{id}/{action}", s.handleDelayAction)
 	return mux
@@ -233,11 +238,11 @@ type Times struct {
 	Reminded  string `json:"reminded_at,omitempty"`
 }
 
-func (s *Service) view(rec hold.Record) HoldView {
+func (s *Service) view(ctx context.Context, rec hold.Record) HoldView {
 	// What staff read (the CLI's hold list/show, the console) is masked
 	// the one way every view masks (issue 11 item 8).
 	rec.Subject, rec.Reason = classify.MaskText(rec.Subject), classify.MaskText(rec.Reason)
-	v := HoldView{Record: rec, Approvers: append([]string{}, s.currentApprovers(rec)...),
+	v := HoldView{Record: rec, Approvers: append([]string{}, s.currentApprovers(ctx, rec)...),
 		RequireEncryption: rec.Handling.RequireEncryption || rec.Level == "I" || rec.Level == "II", Parts: rec.Verdict.Attachments,
 		Times: Times{Created: s.Time(rec.Created), ExpiresAt: s.Time(rec.ExpiresAt), ActedAt: s.Time(rec.ActedAt), Reminded: s.Time(rec.RemindedAt)}}
 	if v.Parts == nil {
@@ -255,7 +260,7 @@ func (s *Service) handleShow(w http.ResponseWriter, r *http.Request, a Actor) {
 		s.writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(rec))
+	writeJSON(w, http.StatusOK, s.view(r.Context(), rec))
 }
 
 // actionBody is the JSON body of the POST actions.
@@ -305,7 +310,7 @@ func (s *Service) handleReject(w http.ResponseWriter, r *http.Request, a Actor) 
 		s.writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(rec))
+	writeJSON(w, http.StatusOK, s.view(r.Context(), rec))
 }
 
 func (s *Service) handleFalsePositive(w http.ResponseWriter, r *http.Request, a Actor) {
@@ -319,7 +324,7 @@ func (s *Service) handleFalsePositive(w http.ResponseWriter, r *http.Request, a 
 		s.writeErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(rec))
+	writeJSON(w, http.StatusOK, s.view(r.Context(), rec))
 }
 
 var delayPage = template.Must(template.New("delay").Parse(`<!DOCTYPE html>

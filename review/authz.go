@@ -44,7 +44,7 @@ var errNotApprover = errf(http.StatusForbidden, "not_approver",
 func (s *Service) Authorize(ctx context.Context, a Actor, rec hold.Record, op Op) error {
 	own := sameAddr(a.Address, rec.Envelope.From) || (rec.Envelope.AuthUser != "" && sameAddr(a.Address, rec.Envelope.AuthUser))
 	if op == OpView {
-		if own || a.Role == RoleAdmin || slices.Contains(a.Departments, rec.Department) && rec.Department != "" || s.isApprover(a, rec) {
+		if own || a.Role == RoleAdmin || slices.Contains(a.Departments, rec.Department) && rec.Department != "" || s.isApprover(ctx, a, rec) {
 			return nil
 		}
 		return errDept
@@ -52,8 +52,13 @@ func (s *Service) Authorize(ctx context.Context, a Actor, rec hold.Record, op Op
 	if own {
 		return errSelf
 	}
-	if s.isApprover(a, rec) || a.Role == RoleAdmin && s.cfg.AdminsApprove {
+	if s.isApprover(ctx, a, rec) || a.Role == RoleAdmin && s.cfg.AdminsApprove {
 		return nil
+	}
+	if s.directoryDown(ctx, rec) {
+		// 3.3.5, fail closed: who approves is unknown, so nobody the
+		// directory names does; say why instead of "not an approver".
+		return errDirectoryDown
 	}
 	if a.Role == RoleAdmin || rec.Department != "" && slices.Contains(a.Departments, rec.Department) {
 		return errNotApprover
@@ -61,12 +66,13 @@ func (s *Service) Authorize(ctx context.Context, a Actor, rec hold.Record, op Op
 	return errDept
 }
 
-// isApprover: a is named an approver of rec by the policy in force.
-func (s *Service) isApprover(a Actor, rec hold.Record) bool {
+// isApprover: a is named an approver of rec, now, by the directory or the
+// policy in force.
+func (s *Service) isApprover(ctx context.Context, a Actor, rec hold.Record) bool {
 	if a.Role != RoleApprover && a.Role != RoleAdmin {
 		return false
 	}
-	for _, ap := range s.currentApprovers(rec) {
+	for _, ap := range s.currentApprovers(ctx, rec) {
 		if sameAddr(ap, a.Address) {
 			return true
 		}
@@ -75,15 +81,15 @@ func (s *Service) isApprover(a Actor, rec hold.Record) bool {
 }
 
 // currentApprovers is who may give the 3.3.5 permission for rec now: the
-// manager and deputies of its department in the policy in force, or the
-// security team when the sender belongs to no department the policy names
-// (someone must be able to decide).
-func (s *Service) currentApprovers(rec hold.Record) []string {
-	if rec.Department != "" && s.policy != nil {
-		if e := s.policy(); e != nil {
-			if d, ok := e.Department(rec.Department); ok {
-				return d.Approvers
-			}
+// sender's manager and the approver group's members of the department in
+// the city's directory (through its cache; never past it), and the
+// manager and deputies of the department in the policy in force; or the
+// security team when neither names the department's approvers (someone
+// must be able to decide, and nobody decides on a guess).
+func (s *Service) currentApprovers(ctx context.Context, rec hold.Record) []string {
+	if rec.Department != "" {
+		if ap, ok := s.approversNow(ctx, rec); ok {
+			return ap
 		}
 	}
 	return s.cfg.SecurityTeam
@@ -186,7 +192,7 @@ func (s *Service) ConsoleView(ctx context.Context, id string) (HoldView, error) 
 	if err != nil {
 		return HoldView{}, err
 	}
-	return s.view(rec), nil
+	return s.view(ctx, rec), nil
 }
 
 // reasonCode is the audit log's reason code of a refusal.

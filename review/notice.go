@@ -210,6 +210,9 @@ func releasedNotice(s *Service, rec hold.Record, method string) *notice {
 		fmt.Fprintf(&n.EN, "\nThe attachments were sent encrypted with a passphrase (standard 3.3.5); the recipients need it to open them. "+
 			"The approver %s (%s) gives it to them by a channel other than mail. This notice does not contain it. "+
 			"If a recipient asks, refer them to %s.\n", rec.Actor, deptOr(rec.Department, "security office"), rec.Actor)
+	case methodLink:
+		n.JA.WriteString("\n添付ファイル等はメールから外し、受信者ごとのダウンロードリンクで送りました（対策基準 3.3.5）。受信者は自分のメールアドレスに届く確認コードで開きます。最初のダウンロードはお知らせします。\n")
+		n.EN.WriteString("\nThe attachments left the mail: each recipient got a download link of their own (standard 3.3.5) and opens it with a code sent to their address. You are told of the first download.\n")
 	case methodPublicKey:
 		n.JA.WriteString("\n添付ファイル等は受信者の公開鍵で暗号化して送信しました（対策基準 3.3.5）。受信者は自分の秘密鍵で開けます。\n")
 		n.EN.WriteString("\nThe attachments were sent encrypted to the recipients' public keys (standard 3.3.5); they open them with their own keys.\n")
@@ -221,6 +224,7 @@ func releasedNotice(s *Service, rec hold.Record, method string) *notice {
 const (
 	methodPassphrase = "passphrase"
 	methodPublicKey  = "public-key"
+	methodLink       = "link"
 )
 
 func deptOr(d, def string) string {
@@ -266,15 +270,20 @@ func (s *Service) render(n *notice, now time.Time) []byte {
 	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\n", hex.EncodeToString(rnd[:]), s.cfg.Hostname)
 	b.WriteString("Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n")
 	b.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n")
-	text := n.JA.String() + "\n----- English -----\n" + n.EN.String()
-	text = strings.ReplaceAll(text, "\n", "\r\n")
+	writeText(&b, n.JA.String(), n.EN.String())
+	return b.Bytes()
+}
+
+// writeText writes a notice's text, Japanese then English, as base64
+// lines of 76 characters (RFC 2045 §6.8).
+func writeText(b *bytes.Buffer, ja, en string) {
+	text := strings.ReplaceAll(ja+"\n----- English -----\n"+en, "\n", "\r\n")
 	enc := base64.StdEncoding.EncodeToString([]byte(text))
 	for len(enc) > 76 {
 		b.WriteString(enc[:76] + "\r\n")
 		enc = enc[76:]
 	}
 	b.WriteString(enc + "\r\n")
-	return b.Bytes()
 }
 
 // sendNotice queues a notice with the null sender and DSN set (never
@@ -285,17 +294,27 @@ func (s *Service) sendNotice(ctx context.Context, id string, n *notice) {
 	if n == nil || strings.TrimSpace(n.To) == "" {
 		return // the null sender gets no notice
 	}
+	qid, err := s.queueNotice(n)
+	if err != nil {
+		log.Error("review: notice not queued", "to", n.To, "err", err)
+		return
+	}
+	log.Info("review: notice queued", "to", n.To, "queue_id", qid)
+}
+
+// queueNotice renders n and queues it with the null sender and DSN set.
+func (s *Service) queueNotice(n *notice) (string, error) {
 	now := s.now()
 	msg := s.render(n, now)
-	w, err := s.spoolWriter(func(w io.Writer) error { _, err := w.Write(msg); return err })
-	if err == nil {
-		env := &spool.Envelope{ID: w.ID(), From: "", Received: now.UTC(), DSN: true,
-			Recipients: []spool.Recipient{{Address: n.To, Status: spool.Pending}}}
-		if err = w.Commit(env, spool.AreaQueue); err == nil {
-			s.notify(env.ID)
-			log.Info("review: notice queued", "to", n.To, "queue_id", env.ID)
-			return
-		}
+	w, err := s.spoolWriter(s.spool, func(w io.Writer) error { _, err := w.Write(msg); return err })
+	if err != nil {
+		return "", err
 	}
-	log.Error("review: notice not queued", "to", n.To, "err", err)
+	env := &spool.Envelope{ID: w.ID(), From: "", Received: now.UTC(), DSN: true,
+		Recipients: []spool.Recipient{{Address: n.To, Status: spool.Pending}}}
+	if err := w.Commit(env, spool.AreaQueue); err != nil {
+		return "", err
+	}
+	s.notify(env.ID)
+	return env.ID, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"dlpguard/hold"
 	"dlpguard/mimemsg"
+	"dlpguard/policy"
 	"dlpguard/release"
 )
 
@@ -30,7 +31,10 @@ type ReleaseOptions struct {
 // stored message is compared with the tree inspected, class I/II content
 // is encrypted, body and attachments, and header fields with findings are
 // replaced and carried inside the encryption (3.3.5).
-func (s *Service) sendRelease(ctx context.Context, w io.Writer, rec hold.Record, requireEnc bool, o ReleaseOptions, log *slog.Logger) (*release.Result, error) {
+//
+// detach, when not nil, makes it the release by download link: the parts
+// go to detach, and nothing written to w is for sending.
+func (s *Service) sendRelease(ctx context.Context, w io.Writer, rec hold.Record, requireEnc bool, o ReleaseOptions, log *slog.Logger, detach func(release.Detached, io.Reader) error) (*release.Result, error) {
 	var locs []string
 	for _, f := range rec.Verdict.Findings {
 		locs = append(locs, f.Locations...)
@@ -51,7 +55,14 @@ func (s *Service) sendRelease(ctx context.Context, w io.Writer, rec hold.Record,
 		ProtectHeaders: release.FieldsWithFindings(locs), Subject: s.cfg.ReleaseSubject,
 		// The real clock, not s.now: key validity and packet times are
 		// about the present.
-		MessageID: rec.ID, Logger: log,
+		MessageID: rec.ID, Logger: log, Detach: detach,
+	}
+	// The policy's release mode decides over review.no_key (3.3.5).
+	switch s.releaseMode(rec) {
+	case policy.ReleasePGP:
+		opts.Mode = release.RefuseWithoutKey
+	case policy.ReleasePassphrase:
+		opts.Mode = release.PassphraseWithoutKey
 	}
 	so := release.SendOptions{Level: string(rec.Level), RequireEncryption: requireEnc,
 		Encryption: o.Encryption, Exception: o.Exception,

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"dlpguard/audit"
+	"dlpguard/download"
 	"dlpguard/hold"
 	"dlpguard/keyring"
 	"dlpguard/policy"
@@ -91,6 +92,10 @@ type Config struct {
 	// recipients, as told to the releasing officer (Japanese; default
 	// 電話または手渡し). Never this mail.
 	PassphraseChannel string
+	// NoKeyLink: a release that must encrypt, to a recipient without a
+	// public key, goes by download link (Deps.Downloads) instead of being
+	// refused or sent with a passphrase (review.no_key: link).
+	NoKeyLink bool
 	// ReleaseSubject replaces, on release, a Subject that carried findings
 	// (default release.DefaultSubject); the original goes inside the
 	// encryption (3.3.5).
@@ -116,16 +121,28 @@ type Deps struct {
 	Schedule func(id string, due time.Time)
 	Logger   *slog.Logger
 	Now      func() time.Time
+
+	// Downloads releases by download link (review.no_key: link); nil:
+	// no link releases.
+	Downloads *download.Service
+	// Directory is the city's directory (*directory.Client): departments
+	// and approvers at hold time and at each action; nil: the policy's
+	// departments only.
+	Directory Directory
 }
 
 // Service is the hold-and-release workflow.
 type Service struct {
-	cfg     Config
-	holds   hold.Store
-	audit   *audit.Log
-	keys    *keyring.Keyring
-	policy  func() *policy.Engine
-	spool   *spool.Store
+	cfg    Config
+	holds  hold.Store
+	audit  *audit.Log
+	keys   *keyring.Keyring
+	policy func() *policy.Engine
+	dir    Directory
+	spool  *spool.Store
+	// staged holds released copies between their commit and the record's
+	// release (see release): durable, but not in the delivery queue.
+	staged  *spool.Store
 	notify  func(string)
 	sched   func(string, time.Time)
 	log     *slog.Logger
@@ -133,6 +150,8 @@ type Service struct {
 	db      *DB
 	linkKey []byte
 	delayMu sync.Mutex // one delayed message moved or cancelled at a time
+
+	downloads *download.Service // release by link; nil: none
 	// decideMu serialises final decisions (release, reject) in this
 	// process, so a reject racing a release cannot leave a queued copy.
 	decideMu sync.Mutex
@@ -175,8 +194,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 		cfg.LinkKeyFile = filepath.Join(cfg.DataDir, "link.key")
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	s := &Service{cfg: cfg, holds: d.Holds, audit: d.Audit, keys: d.Keys, policy: d.Policy,
-		spool: d.Spool, notify: d.Notify, sched: d.Schedule, log: d.Logger, now: d.Now,
+	s := &Service{cfg: cfg, holds: d.Holds, audit: d.Audit, keys: d.Keys, policy: d.Policy, dir: d.Directory,
+		spool: d.Spool, notify: d.Notify, sched: d.Schedule, log: d.Logger, now: d.Now, downloads: d.Downloads,
 		lastLogin: map[string]time.Time{}, lastFailed: map[string]time.Time{}}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -208,6 +227,13 @@ func New(cfg Config, d Deps) (*Service, error) {
 		s.db.Close()
 		return nil, err
 	}
+	// Releases a crash interrupted are finished (or undone) before the
+	// service takes new decisions.
+	if s.staged, err = spool.Open(filepath.Join(cfg.DataDir, "release")); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("review: release staging: %w", err)
+	}
+	s.finishReleases(context.Background())
 	return s, nil
 }
 
@@ -293,10 +319,11 @@ func (s *Service) get(ctx context.Context, id string) (hold.Record, error) {
 	return rec, storeErr(err)
 }
 
-// copyTo writes r into a new spool message and returns the writer (not yet
-// committed).
-func (s *Service) spoolWriter(fill func(io.Writer) error) (*spool.Writer, error) {
-	w, err := s.spool.Create()
+// spoolWriter starts a new message in st (the relay's spool, or the
+// staging spool of releases), written by fill, and returns the writer (not
+// yet committed).
+func (s *Service) spoolWriter(st *spool.Store, fill func(io.Writer) error) (*spool.Writer, error) {
+	w, err := st.Create()
 	if err != nil {
 		return nil, err
 	}

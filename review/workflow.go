@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"dlpguard/audit"
+	"dlpguard/download"
 	"dlpguard/hold"
 	"dlpguard/policy"
 	"dlpguard/release"
@@ -87,15 +88,20 @@ func (s *Service) Hold(ctx context.Context, env *spool.Envelope, content io.Read
 	if rec.Envelope.Received.IsZero() {
 		rec.Envelope.Received = s.now().UTC()
 	}
+	deptSource := s.holdDepartment(ctx, &rec)
 	rec, err := s.holds.Put(ctx, rec, content)
 	if err != nil {
 		return "", fmt.Errorf("review hold %s: %w", id, err)
 	}
-	if _, err := s.audit.Append(ctx, "relay", audit.Hold, id, map[string]any{
+	details := map[string]any{
 		"from": rec.Envelope.From, "recipients": rec.Envelope.Recipients, "department": rec.Department,
 		"level": rec.Level, "rules": rec.Verdict.Rules, "findings": maskedFindings(rec.Verdict.Findings),
 		"content_sha256": rec.ContentSHA256, "policy_version": v.PolicyVersion,
-	}); err != nil {
+	}
+	if s.dir != nil {
+		details["department_source"] = deptSource
+	}
+	if _, err := s.audit.Append(ctx, "relay", audit.Hold, id, details); err != nil {
 		// The message is held; a missing audit entry is an operator
 		// alarm, not a reason to lose the message.
 		log.Error("review: audit hold", "err", err)
@@ -196,6 +202,9 @@ type ReleaseResult struct {
 	// encrypted 元のヘッダー.txt.pgp.
 	Exception        string   `json:"exception,omitempty"`
 	ProtectedHeaders []string `json:"protected_headers,omitempty"`
+	// Links are the recipients' download links of a release by link
+	// (method "link"): recipient and expiry, never the token.
+	Links []download.Published `json:"links,omitempty"`
 }
 
 // Handoff tells the releasing officer whom to give the passphrase and by
@@ -241,29 +250,39 @@ func (s *Service) Release(ctx context.Context, id string, a Actor, reason string
 			details["encryption_requested"], details["exception"] = o.Encryption, o.Exception
 		}
 	}
-	res, err := s.release(ctx, id, a, reason, o, &action, details)
+	res, finish, err := s.release(ctx, id, a, reason, o, &action, details)
+	// The grant is audited before the released copy enters the queue
+	// (finish), so that finishReleases knows after a crash whether the
+	// audit entry is still due.
 	s.attempt(ctx, a, action, id, err, details)
+	if finish != nil {
+		finish()
+	}
 	if err != nil {
 		s.logger(id).Warn("review: release refused", "actor", a.Address, "err", err)
 	}
 	return res, err
 }
 
-func (s *Service) release(ctx context.Context, id string, a Actor, reason string, o ReleaseOptions, action *string, details map[string]any) (*ReleaseResult, error) {
+// release decides; on a committed release it returns finish, which moves
+// the staged copy into the delivery queue, tells the sender and lets go of
+// decideMu (held until then, so that finishReleases never sees a release
+// half done by this process).
+func (s *Service) release(ctx context.Context, id string, a Actor, reason string, o ReleaseOptions, action *string, details map[string]any) (_ *ReleaseResult, finish func(), _ error) {
 	if err := needReason(reason); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log := s.logger(id)
 	rec, err := s.get(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Checked now, against the policy in force (3.3.5).
 	if err := s.Authorize(ctx, a, rec, OpDecide); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if rec.Status != hold.Held {
-		return nil, storeErr(fmt.Errorf("hold %s is %s: %w", id, rec.Status, hold.ErrInvalidTransition))
+		return nil, nil, storeErr(fmt.Errorf("hold %s is %s: %w", id, rec.Status, hold.ErrInvalidTransition))
 	}
 	approved := slices.ContainsFunc(rec.Approvals, func(ap hold.Approval) bool { return sameAddr(ap.Actor, a.Address) })
 	need := max(rec.RequiredApprovals, 1)
@@ -271,34 +290,46 @@ func (s *Service) release(ctx context.Context, id string, a Actor, reason string
 		// Four-eyes: this approval is not the last one.
 		*action = audit.Approve
 		if rec, err = s.holds.Approve(ctx, id, a.Address, reason); err != nil {
-			return nil, storeErr(err)
+			return nil, nil, storeErr(err)
 		}
 		details["approvals"], details["required"] = len(rec.Approvals), need
 		log.Info("review: approved, waiting for another approver", "actor", a.Address)
-		return &ReleaseResult{ID: id, Status: "approved", Approvals: len(rec.Approvals), Required: need}, nil
+		return &ReleaseResult{ID: id, Status: "approved", Approvals: len(rec.Approvals), Required: need}, nil, nil
 	}
 	if approved && !rec.Ready() {
-		return nil, storeErr(hold.ErrDuplicateApproval)
+		return nil, nil, storeErr(hold.ErrDuplicateApproval)
 	}
 
 	s.decideMu.Lock()
-	defer s.decideMu.Unlock()
+	defer func() {
+		if finish == nil {
+			s.decideMu.Unlock()
+		}
+	}()
 	if rec, err = s.get(ctx, id); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if rec.Status != hold.Held {
-		return nil, storeErr(fmt.Errorf("hold %s is %s: %w", id, rec.Status, hold.ErrInvalidTransition))
+		return nil, nil, storeErr(fmt.Errorf("hold %s is %s: %w", id, rec.Status, hold.ErrInvalidTransition))
 	}
 	// Class I/II never leaves in clear; a record of an older version
 	// without the flag falls back to its level (3.3.5).
 	requireEnc := rec.Handling.RequireEncryption || rec.Level == "I" || rec.Level == "II"
+	if link, err := s.byLink(rec, requireEnc, o); err != nil {
+		return nil, nil, err
+	} else if link {
+		// A release by link queues the recipients' notices itself (not
+		// through the staging spool above).
+		res, err := s.releaseLink(ctx, rec, a, reason, o, approved, need, details, log)
+		return res, nil, err
+	}
 	// The release is prepared before the approval is recorded: a release
 	// refused (no key, content_mismatch …) leaves no approval behind, and
 	// the next attempt records its own reason.
 	var rr *release.Result
-	w, err := s.spoolWriter(func(w io.Writer) error {
+	w, err := s.spoolWriter(s.staged, func(w io.Writer) error {
 		var err error
-		rr, err = s.sendRelease(ctx, w, rec, requireEnc, o, log)
+		rr, err = s.sendRelease(ctx, w, rec, requireEnc, o, log, nil)
 		return err
 	})
 	if err != nil {
@@ -308,31 +339,44 @@ func (s *Service) release(ctx context.Context, id string, a Actor, reason string
 		}
 		var e *Error
 		if errors.As(err, &e) {
-			return nil, e
+			return nil, nil, e
 		}
-		return nil, fmt.Errorf("review release %s: %w", id, err)
+		return nil, nil, fmt.Errorf("review release %s: %w", id, err)
 	}
-	env := &spool.Envelope{ID: w.ID(), From: rec.Envelope.From, Received: s.now().UTC(),
+	// The queue entry takes the hold ID: one release, one entry, found
+	// again by that ID after a crash.
+	env := &spool.Envelope{ID: id, From: rec.Envelope.From, Received: s.now().UTC(),
 		UTF8: rec.Handling.SMTPUTF8, EightBit: rec.Handling.EightBitMIME, AuthUser: rec.Envelope.AuthUser, ClientIP: rec.Envelope.ClientIP, HELO: rec.Envelope.HELO}
 	env.Recipients = spool.PendingRecipients(rec.Envelope.Recipients)
 	if !approved {
 		if rec, err = s.holds.Approve(ctx, id, a.Address, reason); err != nil {
 			w.Abort()
-			return nil, storeErr(err)
+			return nil, nil, storeErr(err)
 		}
 	}
-	// Queued first, then marked released: a crash in between can at worst
-	// send it twice, never lose it.
+	// Exactly once, whatever moment a kill -9 comes (3.3.5: what was
+	// released leaves once; what was not stays held):
+	//  1. the copy to send is committed to the staging spool, durable
+	//     but invisible to the delivery queue;
+	//  2. the record is marked released: the commit point;
+	//  3. the audit entry is written (Release), then the staged copy is
+	//     moved (a rename) into the queue (finish).
+	// A crash before 2 leaves the message held, with a staged copy that
+	// finishReleases deletes: still held, releasable again. A crash after
+	// 2 leaves it released, with a staged copy that finishReleases moves
+	// into the queue (writing the audit entry if it is missing). The queue
+	// never holds a copy of a message still held (which a second release
+	// would send again), and no record says released without a copy on
+	// its way.
 	if err := w.Commit(env, spool.AreaQueue); err != nil {
-		return nil, fmt.Errorf("review release %s: queue: %w", id, err)
+		return nil, nil, fmt.Errorf("review release %s: stage: %w", id, err)
 	}
 	if rec, err = s.holds.Release(ctx, id, a.Address, reason); err != nil {
-		if rmErr := s.spool.Remove(spool.AreaQueue, env.ID); rmErr != nil {
-			log.Error("review: release failed and the queued copy could not be removed", "queue_id", env.ID, "err", rmErr)
-		}
-		return nil, storeErr(err)
+		// Whether the store committed or not, the record decides what
+		// becomes of the staged copy.
+		s.finishRelease(ctx, id)
+		return nil, nil, storeErr(err)
 	}
-	s.notify(env.ID)
 	res := &ReleaseResult{ID: id, Status: "released", Approvals: len(rec.Approvals), Required: need, QueueID: env.ID, Method: "none"}
 	details["queue_id"], details["content_sha256"], details["approvers"], details["encryption"] = env.ID, rec.ContentSHA256, rec.Approvals, "none"
 	if rr != nil {
@@ -353,8 +397,12 @@ func (s *Service) release(ctx context.Context, id string, a Actor, reason string
 		details["passphrase_to"] = rec.Envelope.Recipients
 	}
 	log.Info("review: released", "actor", a.Address, "queue_id", env.ID, "method", res.Method)
-	s.sendNotice(ctx, id, releasedNotice(s, rec, res.Method))
-	return res, nil
+	return res, func() {
+		defer s.decideMu.Unlock()
+		if s.enqueueReleased(id) {
+			s.sendNotice(ctx, id, releasedNotice(s, rec, res.Method))
+		}
+	}, nil
 }
 
 func (s *Service) auditLog(ctx context.Context, log interface{ Error(string, ...any) }, actor, action, subject string, details any) {
@@ -453,6 +501,8 @@ func (s *Service) Tick(ctx context.Context) {
 	if s.cfg.RemindBefore > 0 {
 		s.remind(ctx, now)
 	}
+	// A staged release whose move into the queue failed is retried.
+	s.finishReleases(ctx)
 	purged, err := s.holds.PurgeDue(ctx, now)
 	if err != nil {
 		s.log.Error("review: purge", "err", err)
@@ -470,7 +520,7 @@ func (s *Service) remind(ctx context.Context, now time.Time) {
 		s.log.Error("review: reminders", "err", err)
 	}
 	for _, rec := range due {
-		to := s.currentApprovers(rec)
+		to := s.currentApprovers(ctx, rec)
 		if len(to) == 0 {
 			to = s.noticeApprovers(rec)
 		}

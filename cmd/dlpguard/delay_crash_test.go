@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -44,20 +43,7 @@ rules:
 		t.Fatal(err)
 	}
 	cfgPath := filepath.Join(dir, "dlpguard.yaml")
-	cfg := fmt.Sprintf(`hostname: relay.test
-data_dir: %s
-smtp:
-  listen: ["%s"]
-  networks: [127.0.0.0/8]
-upstream:
-  address: "%s"
-  starttls: none
-  retry: [300ms]
-http:
-  listen: "%s"
-policy:
-  file: %s
-`, filepath.Join(dir, "data"), smtpAddr, up.Addr, httpAddr, polPath)
+	cfg := binaryConfig(filepath.Join(dir, "data"), smtpAddr, up.Addr, httpAddr, polPath)
 	logf := writeConfig(t, dir, cfgPath, cfg)
 
 	const from = "user1@city.example.lg.jp"
@@ -98,6 +84,7 @@ policy:
 	}
 
 	startBinary(t, bin, cfgPath, smtpAddr, logf)
+	waitHTTP(t, "http://"+httpAddr+"/healthz") // bound after the SMTP listener
 	// The notices were queued before the kill: the cancel link reaches the
 	// sender.
 	var cancel string

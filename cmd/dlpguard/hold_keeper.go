@@ -8,6 +8,7 @@ import (
 	_ "time/tzdata" // review.time_zone (Asia/Tokyo) also where the system has no zone files
 
 	"dlpguard/dispose"
+	"dlpguard/download"
 	"dlpguard/policy"
 	"dlpguard/release"
 	"dlpguard/review"
@@ -30,6 +31,13 @@ type reviewOptions struct {
 	RemindBefore   time.Duration // reminder lead time; 0: none
 	// PassphraseChannel is named to the officer for the passphrase.
 	PassphraseChannel string
+	// Downloads, when set, opens the release by link on the stores
+	// (review.no_key: link); mail queues its codes and notices.
+	Downloads func(st *review.Stores, mail func(ctx context.Context, id string, m download.Message) error) (*download.Service, error)
+	NoKeyLink bool // review.no_key: link
+	// Directory is the city's directory (departments and approvers);
+	// nil: the policy's departments only.
+	Directory review.Directory
 }
 
 // openReview opens the hold store, audit log and keyring in the data
@@ -62,16 +70,25 @@ func openReview(ctx context.Context, o reviewOptions, pol func() *policy.Engine,
 	if remind <= 0 {
 		remind = -1 // off
 	}
-	deps := review.Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Policy: pol, Spool: sp, Logger: log}
+	var dl *download.Service
+	var svc *review.Service
+	if o.Downloads != nil {
+		mail := func(ctx context.Context, id string, m download.Message) error { return svc.QueueNotice(ctx, id, m) }
+		if dl, err = o.Downloads(st, mail); err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+	}
+	deps := review.Deps{Holds: st.Holds, Audit: st.Audit, Keys: st.Keys, Policy: pol, Spool: sp, Logger: log, Downloads: dl, Directory: o.Directory}
 	if q != nil {
 		// Released messages go out now; delayed ones of an earlier
 		// version's spool when due.
 		deps.Notify, deps.Schedule = q.Notify, q.NotifyAt
 	}
-	svc, err := review.New(review.Config{DataDir: review.PathsIn(o.DataDir).Review, Hostname: o.Hostname,
+	svc, err = review.New(review.Config{DataDir: review.PathsIn(o.DataDir).Review, Hostname: o.Hostname,
 		NoticeFrom: o.NoticeFrom, BaseURL: o.BaseURL, HoldFor: o.Store.HoldFor, FourEyesLevelI: o.FourEyesLevelI, NoKeyMode: mode, SecurityTeam: o.SecurityTeam,
 		AdminsApprove: o.AdminsApprove, TimeZone: loc, RemindBefore: remind, PassphraseChannel: o.PassphraseChannel,
-		ReleaseSubject: o.ReleaseSubject},
+		ReleaseSubject: o.ReleaseSubject, NoKeyLink: o.NoKeyLink && dl != nil},
 		deps)
 	if err != nil {
 		st.Close()

@@ -42,6 +42,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runTokens(rest, stdout, stderr)
 	case "users":
 		return runUsers(rest, stdin, stdout, stderr)
+	case "directory":
+		return runDirectory(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "dlpguard", version)
 		return 0
@@ -68,6 +70,7 @@ commands:
   audit verify|list                      check the hash chain of the audit log
   tokens add|list|revoke                 API tokens for approvers and administrators
   users add|passwd|disable|list          console accounts
+  directory test --config FILE --address SENDER   department and approvers of a sender (AD/LDAP)
   hash-password                          read a password on stdin, print a hash for smtp.accounts
   version                                print the version
 `)

@@ -16,6 +16,7 @@ import (
 
 	"dlpguard/config"
 	"dlpguard/console"
+	"dlpguard/directory"
 	"dlpguard/dispose"
 	"dlpguard/icap"
 	"dlpguard/inspect/ocr"
@@ -38,6 +39,7 @@ type relay struct {
 	policy     *policy.Holder
 	review     *review.Service
 	console    *console.Console
+	directory  *directory.Client // nil without directory.url
 	stores     *review.Stores
 	policyFile string // fixed at start (a change needs a restart)
 	ops        *ops.Server
@@ -47,6 +49,8 @@ type relay struct {
 	mailboxDir string
 	audit      auditCheck
 	legacy     legacyHolds // plaintext holds of older versions left in spool/hold
+
+	downloads *downloadSide // release by link; nil when off
 
 	draining    atomic.Bool
 	stopOnce    sync.Once
@@ -100,7 +104,16 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 
 	// Held and delayed messages go to the review service: encrypted hold
 	// store, notices, approvals and encryption on release (3.3.5, 3.3.4).
-	r.review, r.stores, err = openReview(context.Background(), reviewOptionsFrom(cfg), r.policy.Engine, r.store, r.queue, log.With("component", "review"))
+	ropts := r.withDownloads(reviewOptionsFrom(cfg))
+	if cfg.Directory.Enabled() {
+		// Who is who from the city's directory (departments, approvers,
+		// console sign-in); the policy still decides what applies.
+		if r.directory, err = directory.New(cfg.Directory.ClientConfig(), log.With("component", "directory")); err != nil {
+			return r, err
+		}
+		ropts.Directory = r.directory
+	}
+	r.review, r.stores, err = openReview(context.Background(), ropts, r.policy.Engine, r.store, r.queue, log.With("component", "review"))
 	if err != nil {
 		return r, fmt.Errorf("review: %w", err)
 	}
@@ -180,7 +193,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		// The review console for security staff (Japanese first).
 		r.console, err = console.New(console.Config{DataDir: cfg.DataDir, SecureCookies: cfg.HTTP.SecureCookies},
 			console.Deps{Review: r.review, Holds: r.stores.Holds, Audit: r.stores.Audit, Policy: r.policy, Spool: r.store,
-				Logger: log.With("component", "console")})
+				Logger: log.With("component", "console"), Directory: r.consoleDirectory()})
 		if err != nil {
 			closeAll(plain, implicit)
 			return r, fmt.Errorf("console: %w", err)
@@ -215,6 +228,10 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		r.icapAddr = icapLn.Addr().String()
 	}
 
+	if err := r.downloads.listen(); err != nil {
+		return r, err
+	}
+
 	qctx, cancel := context.WithCancel(context.Background())
 	r.queueCancel = cancel
 	// The policy file is also reloaded when it changes on disk.
@@ -222,6 +239,10 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	// Expiry of holds, reminders and retention purges (delayed messages
 	// are queue entries: the queue sends them when due).
 	go r.review.Run(qctx)
+	if r.directory != nil {
+		// Cached answers are refreshed before they expire.
+		go r.directory.Run(qctx)
+	}
 	go func() {
 		err := r.queue.Run(qctx)
 		r.queueDone <- err
@@ -253,6 +274,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 			}
 		}()
 	}
+	r.downloads.serve(r.fail)
 	httpAddr := "off"
 	if r.ops != nil {
 		httpAddr = r.ops.Addr().String()
@@ -326,6 +348,9 @@ func (r *relay) stop(d time.Duration) error {
 		cancel()
 	}
 	r.serveWG.Wait()
+	if err := r.downloads.stop(); err != nil {
+		errs = append(errs, fmt.Errorf("download: %w", err))
+	}
 	if r.queueCancel != nil {
 		r.queueCancel()
 		if err := <-r.queueDone; err != nil && !errors.Is(err, context.Canceled) {
@@ -370,6 +395,9 @@ func (r *relay) reload(cfg *config.Config) {
 	}
 	if old.Hostname != cfg.Hostname {
 		restart = append(restart, "hostname")
+	}
+	if downloadChanged(old, cfg) {
+		restart = append(restart, "download")
 	}
 	if old.Upstream.Address != cfg.Upstream.Address || old.Upstream.StartTLS != cfg.Upstream.StartTLS ||
 		old.Upstream.Username != cfg.Upstream.Username || old.Upstream.Password != cfg.Upstream.Password ||
@@ -495,4 +523,13 @@ func reviewOptionsFrom(cfg *config.Config) reviewOptions {
 		Store:          review.StoreOptions{HoldFor: rc.HoldFor, Retention: rc.Retention},
 		AdminsApprove:  rc.AdminsApprove, TimeZone: rc.TimeZone, RemindBefore: rc.RemindBefore, PassphraseChannel: rc.PassphraseChannel,
 	}
+}
+
+// consoleDirectory is the directory for console sign-in, or a nil
+// interface (not a typed nil) without one.
+func (r *relay) consoleDirectory() console.DirectoryAuth {
+	if r.directory == nil {
+		return nil
+	}
+	return r.directory
 }

@@ -471,6 +471,8 @@ rules:
     action: bcc
     clause: "3.3.5"
     message: {ja: 外部の宛先が多いため宛先を Bcc にしました。, en: Many external recipients were moved to Bcc.}
+allow_without: [my_number]
+allow_without_reason: a test of the bcc rule alone
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}

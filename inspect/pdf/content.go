@@ -81,6 +81,9 @@ func (x *extractor) runContent(data []byte, res dict, g *gstate, depth int) erro
 		t = &tokenizer{}
 		x.toks[min(depth, len(x.toks)-1)] = t
 	}
+	if x.d.spend(1 + int64(len(data))/64) {
+		return errWork
+	}
 	t.l = lexer{buf: data, content: true}
 	t.reset()
 	ops := t.ops[:0]
@@ -91,6 +94,9 @@ func (x *extractor) runContent(data []byte, res dict, g *gstate, depth int) erro
 		o, kw, eof := t.next()
 		if eof {
 			return nil
+		}
+		if x.d.spend(1) {
+			return errWork
 		}
 		if kw == nil {
 			if len(ops) < 64 {

@@ -597,6 +597,9 @@ func (d *document) object(r objRef) any {
 }
 
 func (d *document) load1(r objRef) (any, error) {
+	if d.spend(1) {
+		return nil, errWork
+	}
 	e, ok := d.xref[r.num]
 	if !ok || e.free {
 		return nil, fmt.Errorf("object %d not in xref", r.num)

@@ -15,7 +15,35 @@ import (
 type budget struct {
 	maxStream int64
 	total     int64
+	// work counts units of work (content tokens, content streams run,
+	// objects parsed, pages, annotations, outline items, decoded bytes
+	// /64); past maxWork every loop stops and the file is incomplete.
+	work, maxWork int64
 }
+
+// Work limit: no file costs more than WorkPerByte units per byte of the
+// file plus WorkBase (a unit is about a content token's worth of work).
+// Decoded data is charged too, so a compressed file gets no more work
+// than its size allows, however much it inflates; a legitimate file uses
+// a few units per byte (FlateDecode text is 4-10 times smaller than what
+// it decodes to, and a token is 2-8 bytes).
+const (
+	WorkPerByte = 32
+	WorkBase    = 1 << 20
+)
+
+// errWork is the work limit, reported like errTooMuch: a note, and the
+// result incomplete (a guard holds the file).
+var errWork = errors.New("pdf: work limit reached (the file asks for far more work than its size)")
+
+// spend charges n units; it reports whether the work limit is passed.
+func (d *document) spend(n int64) bool {
+	d.budget.work += n
+	return d.budget.work > d.budget.maxWork
+}
+
+// overWork reports whether the work limit was passed.
+func (d *document) overWork() bool { return d.budget.work > d.budget.maxWork }
 
 var errBudget = errors.New("pdf: decompression budget exhausted")
 
@@ -27,6 +55,9 @@ func (e errUnsupportedFilter) Error() string { return fmt.Sprintf("unsupported f
 // decodeStream decrypts and decodes a stream's data (§7.4). An error means
 // the data could not be decoded; the caller notes it and goes on.
 func (d *document) decodeStream(s *stream) ([]byte, error) {
+	if d.spend(1 + int64(len(s.raw))/64) {
+		return nil, errWork
+	}
 	data := s.raw
 	if d.crypt != nil && s.dict["Type"] != name("XRef") {
 		var err error
@@ -45,6 +76,9 @@ func (d *document) decodeStream(s *stream) ([]byte, error) {
 		data, err = d.applyFilter(f, p, data)
 		if err != nil {
 			return nil, err
+		}
+		if d.spend(int64(len(data)) / 64) {
+			return nil, errWork
 		}
 	}
 	return data, nil

@@ -51,7 +51,9 @@ func (r *Result) Images(ctx context.Context, sp ScannedPage, maxPixels int64) ([
 	// Each picture is decoded under a budget of its own, sized by its
 	// pixel limit (4 bytes a pixel and a margin): the text's budget is
 	// spent, and a 20-page scan must not run out on page 7. Images is
-	// called after Extract, on one goroutine, so the swap is safe.
+	// called after Extract, on one goroutine, so the swap is safe. Its work
+	// limit is sized the same way (decoded bytes are charged at 1/64 a
+	// unit): the picture is bounded by its pixels, not by the file's size.
 	saved := d.budget
 	defer func() { d.budget = saved }()
 	var out []Picture
@@ -60,7 +62,7 @@ func (r *Result) Images(ctx context.Context, sp ScannedPage, maxPixels int64) ([
 			return out, err
 		}
 		n := maxPixels*4 + 1<<20
-		d.budget = &budget{maxStream: n, total: 2 * n}
+		d.budget = &budget{maxStream: n, total: 2 * n, maxWork: n/16 + WorkBase}
 		p, err := d.picture(s, maxPixels)
 		if err != nil {
 			return out, fmt.Errorf("page %d: %w", sp.Page, err)

@@ -7,7 +7,11 @@
 // The reader is written for a guard, not a viewer: it reads classic and
 // stream cross-references, object streams and incremental updates, rebuilds
 // a damaged cross-reference by scanning, and bounds every offset, nesting,
-// loop and decompressed size. Besides the pages it reads what else leaves
+// loop and decompressed size, and the work of the whole file: at most
+// WorkPerByte units (about a content token each) per byte of the file plus
+// WorkBase, so that a small file cannot ask for minutes of work (form
+// XObjects drawing each other, one content stream on thousands of pages);
+// past it the result is Incomplete. Besides the pages it reads what else leaves
 // with the file: annotations, form fields (AcroForm and XFA), bookmarks, the
 // document information, text replaced by later revisions or on no page, and
 // it returns embedded files for the caller to inspect. What it cannot read
@@ -61,6 +65,10 @@ type Result struct {
 	// document that is partly scanned, what those pages show is not in
 	// Text.
 	ImagePages int
+	// Work is the work spent, in units of about a content token; it never
+	// goes much past WorkPerByte per byte of the file plus WorkBase (then
+	// Incomplete is set and Notes says so).
+	Work int64
 	// Embedded holds the files attached to the PDF (the /EmbeddedFiles
 	// name tree and file attachment annotations, §7.11.4): they leave with
 	// the PDF, so the caller inspects each like an archive member.
@@ -162,7 +170,14 @@ func ExtractContext(ctx context.Context, r io.ReaderAt, size int64, maxText, max
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	d := newDocument(ctx, buf, &budget{maxStream: maxStreamBytes, total: total}, nt)
+	bud := &budget{maxStream: maxStreamBytes, total: total, maxWork: WorkPerByte*int64(len(buf)) + WorkBase}
+	defer func() {
+		res.Work = bud.work
+		if bud.work > bud.maxWork && !nt.incomplete {
+			nt.add("%v", errWork)
+		}
+	}()
+	d := newDocument(ctx, buf, bud, nt)
 	if err := d.load(); err != nil {
 		return res, err
 	}
@@ -202,7 +217,7 @@ func ExtractContext(ctx context.Context, r io.ReaderAt, size int64, maxText, max
 			if errors.Is(err, errTruncated) {
 				return res, nil
 			}
-			if errors.Is(err, errTooMuch) {
+			if errors.Is(err, errTooMuch) || errors.Is(err, errWork) {
 				nt.add("%v", err)
 				return res, nil
 			}
@@ -210,10 +225,14 @@ func ExtractContext(ctx context.Context, r io.ReaderAt, size int64, maxText, max
 		}
 	}
 	if err := x.extras(root); err != nil && !errors.Is(err, errTruncated) {
+		if errors.Is(err, errTooMuch) || errors.Is(err, errWork) {
+			nt.add("%v", err)
+			return res, nil
+		}
 		return res, err
 	}
 	if err := x.leftovers(pages); err != nil && !errors.Is(err, errTruncated) {
-		if errors.Is(err, errTooMuch) {
+		if errors.Is(err, errTooMuch) || errors.Is(err, errWork) {
 			nt.add("%v", err)
 			return res, nil
 		}
@@ -273,7 +292,7 @@ func (d *document) pages(root dict) []page {
 	seen := map[objRef]bool{}
 	var walk func(v any, res dict, depth int)
 	walk = func(v any, res dict, depth int) {
-		if depth > 64 || len(out) >= maxPages {
+		if depth > 64 || len(out) >= maxPages || d.spend(1) {
 			return
 		}
 		if r, ok := v.(objRef); ok {
@@ -339,6 +358,9 @@ func (d *document) orphanPages() []page {
 
 // page extracts the text of one page.
 func (x *extractor) page(p page) error {
+	if x.d.spend(1) {
+		return errWork
+	}
 	var data []byte
 	switch c := x.d.resolve(p.d["Contents"]).(type) {
 	case *stream:
@@ -390,6 +412,9 @@ func (x *extractor) annots(pd dict) error {
 	for i, a := range x.d.getArray(pd, "Annots") {
 		if i >= 10000 {
 			break
+		}
+		if x.d.spend(1) {
+			return errWork
 		}
 		ad, ok := x.d.resolve(a).(dict)
 		if !ok {
@@ -588,7 +613,7 @@ func (x *extractor) outlines(root dict) []string {
 	walk = func(v any, depth int) {
 		// Siblings are a linked list (/Next): iterate them, recurse into
 		// children (/First) only.
-		for n := 0; v != nil && n < maxOutlines && len(out) < maxOutlines && depth <= 32; n++ {
+		for n := 0; v != nil && n < maxOutlines && len(out) < maxOutlines && depth <= 32 && !x.d.spend(1); n++ {
 			r, isRef := v.(objRef)
 			if isRef {
 				if seen[r] {

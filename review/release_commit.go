@@ -1,0 +1,107 @@
+package review
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"dlpguard/audit"
+	"dlpguard/hold"
+	"dlpguard/smtpproxy/spool"
+)
+
+// This file finishes the releases a crash (kill -9, power loss)
+// interrupted. release commits the copy to send to the staging spool
+// (spool.AreaQueue of s.staged, which the delivery queue never reads)
+// under the hold ID, then marks the record released, then moves the copy
+// into the relay's queue; the record's state is what says whether a
+// staged copy leaves or is thrown away (3.3.5: released once, or still
+// held, never lost and never twice).
+
+// finishReleases settles every staged release: at start (before the
+// service decides anything) and on each Tick (a move into the queue that
+// failed is retried). It takes decideMu, so it never sees a release this
+// process is still making.
+func (s *Service) finishReleases(ctx context.Context) {
+	if ids, err := s.staged.List(spool.AreaQueue); err != nil || len(ids) == 0 {
+		if err != nil {
+			s.log.Error("review: staged releases", "err", err)
+		}
+		return // the common case, without waiting for a decision in progress
+	}
+	s.decideMu.Lock()
+	defer s.decideMu.Unlock()
+	// Listed again under the lock: a release that was finishing has
+	// moved its copy by now.
+	ids, err := s.staged.List(spool.AreaQueue)
+	if err != nil {
+		s.log.Error("review: staged releases", "err", err)
+		return
+	}
+	for _, id := range ids {
+		s.finishRelease(ctx, id)
+	}
+}
+
+// finishRelease settles the staged copy of id by its record (decideMu
+// held): released → into the queue, with the audit entry if the crash
+// came before it and the sender's notice; anything else (still held,
+// rejected, expired, gone) → deleted, the message stays as the record
+// says and may be released again.
+func (s *Service) finishRelease(ctx context.Context, id string) {
+	log := s.logger(id)
+	rec, err := s.holds.Get(ctx, id)
+	switch {
+	case err != nil && !errors.Is(err, hold.ErrNotFound):
+		log.Error("review: staged release: record", "err", err) // retried on the next Tick
+		return
+	case err == nil && rec.Status == hold.Released:
+		if !s.grantAudited(ctx, id) {
+			s.auditLog(ctx, log, "system", audit.Release, id, map[string]any{
+				"outcome": "granted", "reason_code": "granted", "recovered": true,
+				"released_by": rec.Actor, "reason": rec.Reason, "approvers": rec.Approvals,
+				"queue_id": id, "content_sha256": rec.ContentSHA256,
+			})
+		}
+		if s.enqueueReleased(id) {
+			log.Warn("review: release interrupted after its commit, queued at recovery")
+			// The method is not known here: the notice says released,
+			// without what the recipient needs to open it.
+			s.sendNotice(ctx, id, releasedNotice(s, rec, ""))
+		}
+	default:
+		if err := s.staged.Remove(spool.AreaQueue, id); err != nil && !errors.Is(err, spool.ErrNotFound) {
+			log.Error("review: staged release not removed", "err", err)
+			return
+		}
+		log.Warn("review: release interrupted before its commit, discarded; the message is as its record says", "status", rec.Status)
+	}
+}
+
+// enqueueReleased moves the staged copy of id into the delivery queue (a
+// rename: it is in one of the two, whatever happens) and wakes the queue.
+// On failure it stays staged and the next Tick retries.
+func (s *Service) enqueueReleased(id string) bool {
+	if err := s.spool.Adopt(s.staged, spool.AreaQueue, id); err != nil {
+		s.logger(id).Error("review: released copy not queued, retried later", "err", err)
+		return false
+	}
+	s.notify(id)
+	return true
+}
+
+// grantAudited reports whether the audit log has the granted release of
+// id (written before the copy leaves the staging spool).
+func (s *Service) grantAudited(ctx context.Context, id string) bool {
+	entries, _, err := s.audit.List(ctx, audit.Filter{Subject: id, Action: audit.Release, Limit: 1000})
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		var d struct{ Outcome string }
+		if json.Unmarshal(e.Details, &d) == nil && d.Outcome == "granted" {
+			return true
+		}
+	}
+	return false
+}

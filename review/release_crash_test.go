@@ -1,0 +1,141 @@
+package review
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"dlpguard/audit"
+	"dlpguard/hold"
+	"dlpguard/release"
+	"dlpguard/smtpproxy/spool"
+)
+
+// TestReleaseInterruptedSettled puts the files in each state a kill -9
+// can leave a release in (see release: staged copy, record released,
+// audit entry, queue) and restarts the service on them: a release whose
+// record was not yet marked released leaves nothing behind and is
+// released once afterwards; one that was committed is delivered exactly
+// once, with exactly one granted release in the audit log.
+func TestReleaseInterruptedSettled(t *testing.T) {
+	mod := func(c *Config) { c.FourEyesLevelI = false; c.NoKeyMode = release.PassphraseWithoutKey }
+	for _, c := range []struct {
+		name               string
+		committed, audited bool // the record marked released; its audit entry written
+	}{
+		{"staged only", false, false},
+		{"committed, not audited", true, false},
+		{"committed and audited, not queued", true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			up := startUpstream(t)
+			f := newFixture(t, dir, up, mod)
+			id, _, _ := f.hold("p017_personal_list.eml", sender17, rcpt17)
+
+			// The copy the interrupted release had prepared, staged
+			// under the hold ID; a marker tells it from a later release.
+			staged, err := spool.Open(filepath.Join(f.cfg.DataDir, "release"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := staged.Create()
+			if err != nil {
+				t.Fatal(err)
+			}
+			marker := []byte("X-Staged-Before-Crash: " + id)
+			w.Write(append(append([]byte{}, marker...), "\r\nSubject: staged\r\n\r\nencrypted body\r\n"...))
+			if err := w.Commit(&spool.Envelope{ID: id, From: sender17, Received: time.Now(), Recipients: spool.PendingRecipients([]string{rcpt17})}, spool.AreaQueue); err != nil {
+				t.Fatal(err)
+			}
+			if c.committed {
+				if _, err := f.stores.Holds.Approve(ctx, id, kacho, "確認"); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.stores.Holds.Release(ctx, id, kacho, "確認"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.audited {
+				if _, err := f.stores.Audit.Append(ctx, kacho, audit.Release, id, map[string]any{"outcome": "granted", "reason_code": "granted"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f.stop()
+
+			f2 := newFixture(t, dir, up, mod)
+			if ids, err := staged.List(spool.AreaQueue); err != nil || len(ids) != 0 {
+				t.Fatalf("staged copies left after the start: %v %v", ids, err)
+			}
+			rec, err := f2.stores.Holds.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.committed {
+				// Never released: still held, and it never leaves until
+				// someone releases it — then once.
+				if rec.Status != hold.Held {
+					t.Fatalf("uncommitted release left the record %s", rec.Status)
+				}
+				if q, _ := f2.spool.List(spool.AreaQueue); len(q) > 0 {
+					for _, qid := range q {
+						if qid == id {
+							t.Fatal("the uncommitted copy reached the queue")
+						}
+					}
+				}
+				tok := f2.token("kacho", kacho, RoleApprover)
+				if code, out := f2.api("POST", "/api/v1/holds/"+id+"/release", tok, map[string]string{"reason": "再起動後"}); code != 200 || out["status"] != "released" {
+					t.Fatalf("release after the restart: %d %v", code, out)
+				}
+			} else if rec.Status != hold.Released {
+				t.Fatalf("committed release: record %s", rec.Status)
+			}
+			// The sender's released notice (after the held one) is queued
+			// after the copy; by then the recipient has what it will get.
+			waitFor(t, "the delivery and the sender's notices", func() bool {
+				return len(up.To(rcpt17)) >= 1 && len(up.To(sender17)) >= 2
+			})
+			got := up.To(rcpt17)
+			if len(got) != 1 {
+				t.Fatalf("delivered %d times", len(got))
+			}
+			if staged := bytes.Contains(got[0].Data, marker); staged != c.committed {
+				t.Fatalf("delivered copy staged before the crash: %v, want %v", staged, c.committed)
+			}
+
+			entries, _, err := f2.stores.Audit.List(ctx, audit.Filter{Subject: id, Action: audit.Release})
+			if err != nil {
+				t.Fatal(err)
+			}
+			granted, recovered := 0, 0
+			for _, e := range entries {
+				var d struct {
+					Outcome   string
+					Recovered bool
+				}
+				json.Unmarshal(e.Details, &d)
+				if d.Outcome == "granted" {
+					granted++
+				}
+				if d.Recovered {
+					recovered++
+				}
+			}
+			wantRecovered := 0
+			if c.committed && !c.audited {
+				wantRecovered = 1
+			}
+			if granted != 1 || recovered != wantRecovered {
+				t.Fatalf("audit: %d granted, %d recovered; want 1, %d", granted, recovered, wantRecovered)
+			}
+			if brk, err := f2.stores.Audit.Verify(ctx); err != nil || brk != nil {
+				t.Fatalf("audit chain: %+v %v", brk, err)
+			}
+		})
+	}
+}
