@@ -17,6 +17,7 @@ set -euo pipefail
 SIZE=${SIZE:-25000000}          # bytes of the message (max_message_size is 25 MiB)
 PARALLEL=${PARALLEL:-1 10}      # messages sent at once, one server run each
 CONCURRENCY=${CONCURRENCY:-}    # inspect.concurrency; empty: the default
+# DLPGUARD_BIN: use this binary instead of building one from the tree.
 BASE=${BASE_PORT:-$((30000 + RANDOM % 20000))}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$ROOT/bench/out/rss-$(date -u +%Y%m%dT%H%M%SZ)}
@@ -34,7 +35,12 @@ cleanup() {
 trap cleanup EXIT
 wait_port() { for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
-(cd "$ROOT" && go build -o "$OUT/dlpguard" ./cmd/dlpguard && go build -o "$OUT/mixload" ./bench/mixload)
+if [ -n "${DLPGUARD_BIN:-}" ]; then # e.g. an earlier build, for before/after
+	cp "$DLPGUARD_BIN" "$OUT/dlpguard"
+else
+	(cd "$ROOT" && go build -o "$OUT/dlpguard" ./cmd/dlpguard)
+fi
+(cd "$ROOT" && go build -o "$OUT/mixload" ./bench/mixload)
 if [ ! -d "$MIX_DIR/files" ]; then
 	"$ROOT/bench/mix/gen.sh" "$MIX_DIR.tmp" 300 && rm -rf "$MIX_DIR" && mv "$MIX_DIR.tmp" "$MIX_DIR"
 fi
