@@ -120,7 +120,7 @@ func (l *Log) advance(ctx context.Context, e Entry, force bool) error {
 		}
 	case cp.Seq > 0:
 		var got string
-		if err := l.db.QueryRowContext(ctx, `SELECT hash FROM audit WHERE seq = ?`, cp.Seq).Scan(&got); err != nil || got != cp.Hash {
+		if err := l.db.QueryRowContext(ctx, l.q(`SELECT hash FROM audit WHERE seq = ?`), cp.Seq).Scan(&got); err != nil || got != cp.Hash {
 			return nil
 		}
 	}
@@ -294,7 +294,7 @@ func (l *Log) verifyAnchor(ctx context.Context, rc readCheckpoint, head int64) (
 		return nil, nil
 	}
 	var got string
-	err = l.db.QueryRowContext(ctx, `SELECT hash FROM audit WHERE seq = ?`, cp.Seq).Scan(&got)
+	err = l.db.QueryRowContext(ctx, l.q(`SELECT hash FROM audit WHERE seq = ?`), cp.Seq).Scan(&got)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &Break{Seq: cp.Seq, Reason: "the checkpointed entry is missing"}, nil
 	}

@@ -89,6 +89,8 @@ type Log struct {
 	// anchor is the signed head checkpoint (anchor.go); nil for a log
 	// opened with New.
 	anchor *anchor
+	// pg: the log is in PostgreSQL (OpenPostgres), shared by nodes.
+	pg bool
 }
 
 const schema = `
@@ -225,6 +227,14 @@ func (l *Log) append(ctx context.Context, actor, action, subject string, details
 		return Entry{}, fmt.Errorf("audit: append: %w", err)
 	}
 	defer tx.Rollback()
+	if l.pg {
+		// Several nodes append to one chain: one append at a time, held
+		// until this transaction ends (3.3.5: every decision recorded, in
+		// one line).
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, appendLock); err != nil {
+			return Entry{}, fmt.Errorf("audit: append: %w", err)
+		}
+	}
 	var last sql.NullInt64
 	var prev sql.NullString
 	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&last, &prev)
@@ -238,7 +248,7 @@ func (l *Log) append(ctx context.Context, actor, action, subject string, details
 	e.Time = time.Unix(0, l.now().UnixNano()).UTC()
 	e.Hash = hashOf(&e)
 	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO audit (seq, time, actor, action, subject, details, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.q(`INSERT INTO audit (seq, time, actor, action, subject, details, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
 		e.Seq, e.Time.UnixNano(), e.Actor, e.Action, e.Subject, string(e.Details), e.Prev, e.Hash); err != nil {
 		return Entry{}, fmt.Errorf("audit: append: %w", err)
 	}
@@ -303,14 +313,14 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, int, error) {
 	}
 	limit = min(limit, 1000)
 	var total int
-	if err := l.db.QueryRowContext(ctx, "SELECT count(*) FROM audit"+cond, args...).Scan(&total); err != nil {
+	if err := l.db.QueryRowContext(ctx, l.q("SELECT count(*) FROM audit"+cond), args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("audit: list: %w", err)
 	}
 	order := " ORDER BY seq DESC"
 	if f.Oldest {
 		order = " ORDER BY seq"
 	}
-	rows, err := l.db.QueryContext(ctx, "SELECT "+columns+" FROM audit"+cond+order+" LIMIT ? OFFSET ?",
+	rows, err := l.db.QueryContext(ctx, l.q("SELECT "+columns+" FROM audit"+cond+order+" LIMIT ? OFFSET ?"),
 		append(args, limit, max(f.Offset, 0))...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("audit: list: %w", err)
@@ -424,7 +434,7 @@ func (l *Log) VerifyHead(ctx context.Context, seq int64, hash string) (*Break, e
 		return b, err
 	}
 	var got string
-	err = l.db.QueryRowContext(ctx, `SELECT hash FROM audit WHERE seq = ?`, seq).Scan(&got)
+	err = l.db.QueryRowContext(ctx, l.q(`SELECT hash FROM audit WHERE seq = ?`), seq).Scan(&got)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &Break{Seq: seq, Reason: "the recorded head entry is missing (entries removed from the end)"}, nil
 	}

@@ -43,6 +43,7 @@ type Config struct {
 	Download Download `yaml:"download"`
 	// Directory is the city's AD/LDAP (departments, approvers, sign-in).
 	Directory Directory `yaml:"directory"`
+	Storage   Storage   `yaml:"storage"`
 }
 
 // Inspect are settings of the inspection that are the server's, not the
@@ -74,6 +75,31 @@ type OCR struct {
 func (o OCR) Options() ocr.Config {
 	return ocr.Config{Enabled: o.Enabled, Command: o.Command, Languages: o.Languages, MaxPages: o.MaxPages,
 		MaxPixels: o.MaxPixels, Timeout: o.Timeout, Concurrency: o.Concurrency, MaxMemory: int64(o.MaxMemory)}
+}
+
+// StorageDSNEnv is the environment variable that gives the PostgreSQL DSN
+// when neither storage.dsn nor storage.dsn_file does.
+const StorageDSNEnv = "DLPGUARD_STORAGE_DSN"
+
+// Storage is where the state security staff work on lives: held messages
+// first (more will follow). "sqlite" keeps it in data_dir on this node;
+// "postgres" in one database that several relay nodes share.
+type Storage struct {
+	Driver string `yaml:"driver"` // sqlite (default) or postgres
+	// DSN is the PostgreSQL connection string. It carries a password:
+	// prefer DSNFile or $DLPGUARD_STORAGE_DSN. Never logged.
+	DSN     string `yaml:"dsn"`
+	DSNFile string `yaml:"dsn_file"` // read for the DSN (trailing newline removed)
+}
+
+// String hides the DSN, so that printing a configuration never shows
+// the database password.
+func (s Storage) String() string {
+	dsn := ""
+	if s.DSN != "" {
+		dsn = "(hidden)"
+	}
+	return fmt.Sprintf("{Driver:%s DSN:%s DSNFile:%s}", s.Driver, dsn, s.DSNFile)
 }
 
 // SMTP is the receiving side.
@@ -320,6 +346,7 @@ func Default() *Config {
 		Hostname: host,
 		DataDir:  "/var/lib/dlpguard",
 		LogLevel: "info",
+		Storage:  Storage{Driver: "sqlite"},
 		SMTP: SMTP{
 			Listen:   []string{"127.0.0.1:2525"},
 			Networks: []string{"127.0.0.0/8", "::1/128"},
@@ -397,7 +424,7 @@ func Load(path string) (*Config, error) {
 	// Relative paths in the file are relative to the file's folder.
 	base := filepath.Dir(path)
 	for _, p := range []*string{&c.DataDir, &c.SMTP.TLS.CertFile, &c.SMTP.TLS.KeyFile, &c.Policy.File, &c.Upstream.PasswordFile,
-		&c.Download.TLS.CertFile, &c.Download.TLS.KeyFile} {
+		&c.Download.TLS.CertFile, &c.Download.TLS.KeyFile, &c.Storage.DSNFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -412,7 +439,32 @@ func Load(path string) (*Config, error) {
 	if err := c.loadDirectory(base); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	if err := c.Storage.resolve(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
 	return c, nil
+}
+
+// resolve fills in the DSN from storage.dsn_file or the environment. The
+// errors never quote the DSN.
+func (s *Storage) resolve() error {
+	if s.Driver != "postgres" {
+		return nil
+	}
+	if s.DSN == "" && s.DSNFile != "" {
+		b, err := os.ReadFile(s.DSNFile)
+		if err != nil {
+			return fmt.Errorf("storage.dsn_file: %w", err)
+		}
+		s.DSN = strings.TrimRight(string(b), "\r\n")
+	}
+	if s.DSN == "" {
+		s.DSN = os.Getenv(StorageDSNEnv)
+	}
+	if s.DSN == "" {
+		return fmt.Errorf("storage: driver postgres needs storage.dsn_file, storage.dsn or $%s", StorageDSNEnv)
+	}
+	return nil
 }
 
 // Parse decodes YAML over base (normally Default()) and validates the
@@ -487,6 +539,17 @@ func (c *Config) validate() error {
 	}
 	if c.DataDir == "" {
 		return verr("data_dir", "must not be empty")
+	}
+	switch c.Storage.Driver {
+	case "sqlite", "postgres":
+	default:
+		return verr("storage.driver", "must be sqlite or postgres, not %q", c.Storage.Driver)
+	}
+	if c.Storage.DSN != "" && c.Storage.DSNFile != "" {
+		return verr("storage.dsn", "give storage.dsn or storage.dsn_file, not both")
+	}
+	if c.Storage.Driver == "sqlite" && (c.Storage.DSN != "" || c.Storage.DSNFile != "") {
+		return verr("storage.driver", "a DSN is for driver postgres; sqlite keeps its files in data_dir")
 	}
 	if c.ICAP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.ICAP.Listen); err != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,6 +101,9 @@ func TestErrors(t *testing.T) {
 		{"auth window", "smtp:\n  auth_limits:\n    window: 0s\n", []string{"line 3", "smtp.auth_limits.window"}},
 		{"local retry", "upstream:\n  local_retry: 0s\n", []string{"line 2", "upstream.local_retry"}},
 		{"release subject two lines", "review:\n  release_subject: \"a\\nb\"\n", []string{"line 2", "review.release_subject"}},
+		{"storage driver", "storage:\n  driver: mysql\n", []string{"line 2", "storage.driver"}},
+		{"storage dsn twice", "storage:\n  driver: postgres\n  dsn: postgres://x\n  dsn_file: f\n", []string{"line 3", "storage.dsn"}},
+		{"storage sqlite dsn", "storage:\n  dsn_file: f\n", []string{"storage.driver"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,6 +184,40 @@ func TestLoadRelativePaths(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Fatal("missing file accepted")
+	}
+}
+
+// TestStorageDSN: the DSN comes from dsn_file (relative to the file),
+// else the environment; never shown when the configuration is printed.
+func TestStorageDSN(t *testing.T) {
+	dir := t.TempDir()
+	const dsn = "postgres://dlpguard:pw-s3cret@db.example.lg.jp/dlpguard"
+	os.WriteFile(filepath.Join(dir, "dsn"), []byte(dsn+"\n"), 0o600)
+	write := func(yaml string) string {
+		p := filepath.Join(dir, "c.yaml")
+		os.WriteFile(p, []byte(yaml), 0o600)
+		return p
+	}
+	t.Setenv(StorageDSNEnv, "")
+	c, err := Load(write("storage:\n  driver: postgres\n  dsn_file: dsn\n"))
+	if err != nil || c.Storage.DSN != dsn || c.Storage.DSNFile != filepath.Join(dir, "dsn") {
+		t.Fatalf("dsn_file: %+v %v", c, err)
+	}
+	if out := fmt.Sprintf("%v %+v", c, *c); strings.Contains(out, "pw-s3cret") {
+		t.Fatalf("printed configuration shows the DSN: %s", out)
+	}
+	if _, err := Load(write("storage:\n  driver: postgres\n")); err == nil || !strings.Contains(err.Error(), StorageDSNEnv) {
+		t.Fatalf("postgres without a DSN: %v", err)
+	}
+	t.Setenv(StorageDSNEnv, dsn)
+	if c, err := Load(write("storage:\n  driver: postgres\n")); err != nil || c.Storage.DSN != dsn {
+		t.Fatalf("env DSN: %v", err)
+	}
+	if _, err := Load(write("storage:\n  driver: postgres\n  dsn_file: missing\n")); err == nil || strings.Contains(err.Error(), "pw-s3cret") {
+		t.Fatalf("missing dsn_file: %v", err)
+	}
+	if c, err := Load(write("")); err != nil || c.Storage.Driver != "sqlite" || c.Storage.DSN != "" {
+		t.Fatalf("default storage: %+v %v", c.Storage, err)
 	}
 }
 

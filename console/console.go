@@ -136,7 +136,7 @@ func New(cfg Config, d Deps) (*Console, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	u, err := OpenUsers(context.Background(), UsersPath(cfg.DataDir))
+	u, err := openUsers(context.Background(), cfg.DataDir, d.Holds)
 	if err != nil {
 		return nil, err
 	}

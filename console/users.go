@@ -9,12 +9,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"dlpguard/sqlitedb"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"golang.org/x/crypto/argon2"
+
+	"dlpguard/hold"
+	"dlpguard/pgdb"
+	"dlpguard/sqlitedb"
 )
 
 // Roles of console users: the same words as review's API tokens.
@@ -57,6 +64,7 @@ var (
 // Users is the account database (console.db in the data folder).
 type Users struct {
 	db          *sql.DB
+	pg          bool // in the shared PostgreSQL database (OpenUsersPostgres)
 	MaxFailures int
 	Lockout     time.Duration
 }
@@ -88,8 +96,105 @@ func OpenUsers(ctx context.Context, path string) (*Users, error) {
 	return &Users{db: db, MaxFailures: DefaultMaxFailures, Lockout: DefaultLockout}, nil
 }
 
-// Close closes the database.
+// Close closes the database (a shared pool stays open).
 func (u *Users) Close() error { return u.db.Close() }
+
+// usersMigrations is the account table in PostgreSQL (pgdb.Migrate).
+var usersMigrations = []string{
+	`CREATE TABLE users (
+		username     TEXT PRIMARY KEY,
+		display_name TEXT NOT NULL DEFAULT '',
+		email        TEXT NOT NULL,
+		role         TEXT NOT NULL,
+		departments  TEXT NOT NULL DEFAULT '[]',
+		hash         TEXT NOT NULL,
+		disabled     BOOLEAN NOT NULL DEFAULT false,
+		failures     INTEGER NOT NULL DEFAULT 0,
+		locked_until BIGINT NOT NULL DEFAULT 0,
+		last_login   BIGINT NOT NULL DEFAULT 0,
+		created      BIGINT NOT NULL
+	)`,
+}
+
+// OpenUsersPostgres opens the accounts in the shared PostgreSQL database
+// of pool (storage.driver postgres): an account works on every node, and
+// failed sign-ins count (and lock) across nodes.
+func OpenUsersPostgres(ctx context.Context, pool *pgxpool.Pool) (*Users, error) {
+	if err := pgdb.Migrate(ctx, pool, "console", usersMigrations); err != nil {
+		return nil, fmt.Errorf("console users: %w", err)
+	}
+	return &Users{db: stdlib.OpenDBFromPool(pool), pg: true, MaxFailures: DefaultMaxFailures, Lockout: DefaultLockout}, nil
+}
+
+// openUsers opens the accounts where the hold store keeps its records:
+// the hold store's shared database, else console.db in dataDir.
+func openUsers(ctx context.Context, dataDir string, holds hold.Store) (*Users, error) {
+	if pg, ok := holds.(interface{ Pool() *pgxpool.Pool }); ok {
+		return OpenUsersPostgres(ctx, pg.Pool())
+	}
+	return OpenUsers(ctx, UsersPath(dataDir))
+}
+
+// CopyUsersToPostgres moves the accounts of the console.db at path (their
+// password hashes, lockout state and all) into the database of pool, in
+// one transaction; a database that has accounts already is refused. A
+// missing console.db has none to copy.
+func CopyUsersToPostgres(ctx context.Context, path string, pool *pgxpool.Pool) (int, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	src, err := OpenUsers(ctx, path)
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	if err := pgdb.Migrate(ctx, pool, "console", usersMigrations); err != nil {
+		return 0, fmt.Errorf("console users: %w", err)
+	}
+	n := 0
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var have int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&have); err != nil {
+			return err
+		}
+		if have > 0 {
+			return fmt.Errorf("the database already has %d console accounts: copy into an empty one", have)
+		}
+		rows, err := src.db.QueryContext(ctx, `SELECT `+userCols+`, hash FROM users`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			v := make([]any, 11)
+			ptrs := make([]any, len(v))
+			for i := range v {
+				ptrs[i] = &v[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				return err
+			}
+			v[5] = v[5] != nil && v[5] != int64(0) // disabled: SQLite integer → boolean
+			if _, err := tx.Exec(ctx, `INSERT INTO users (`+userCols+`, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, v...); err != nil {
+				return err
+			}
+			n++
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("console users: copy: %w", err)
+	}
+	return n, nil
+}
+
+// q is query as the database wants it.
+func (u *Users) q(query string) string {
+	if !u.pg {
+		return query
+	}
+	return pgdb.Rebind(query)
+}
 
 // argon2id parameters (OWASP's minimum: 19 MiB, 2 passes, 1 lane).
 const (
@@ -188,8 +293,8 @@ func (u *Users) Add(ctx context.Context, usr User, pw string, now time.Time) err
 		return err
 	}
 	deps, _ := json.Marshal(append([]string{}, usr.Departments...))
-	_, err = u.db.ExecContext(ctx, `INSERT INTO users (username, display_name, email, role, departments, hash, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, usr.Username, usr.DisplayName, usr.Email, usr.Role, string(deps), h, now.UnixNano())
+	_, err = u.db.ExecContext(ctx, u.q(`INSERT INTO users (username, display_name, email, role, departments, hash, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`), usr.Username, usr.DisplayName, usr.Email, usr.Role, string(deps), h, now.UnixNano())
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return fmt.Errorf("console users %s: already exists", usr.Username)
@@ -217,7 +322,7 @@ func (u *Users) SetDisabled(ctx context.Context, username string, disabled bool)
 }
 
 func (u *Users) update(ctx context.Context, username, q string, args ...any) error {
-	res, err := u.db.ExecContext(ctx, q, args...)
+	res, err := u.db.ExecContext(ctx, u.q(q), args...)
 	if err != nil {
 		return fmt.Errorf("console users %s: %w", username, err)
 	}
@@ -253,7 +358,7 @@ func unixOrZero(n int64) time.Time {
 
 // Get returns one account.
 func (u *Users) Get(ctx context.Context, username string) (User, error) {
-	usr, err := scanUser(u.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE username = ?`, normUser(username)))
+	usr, err := scanUser(u.db.QueryRowContext(ctx, u.q(`SELECT `+userCols+` FROM users WHERE username = ?`), normUser(username)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return usr, fmt.Errorf("console users %s: %w", username, ErrNoUser)
 	}
@@ -291,7 +396,7 @@ func (u *Users) Count(ctx context.Context) (int, error) {
 // which user names exist.
 func (u *Users) Authenticate(ctx context.Context, username, pw string, now time.Time) (User, error) {
 	var hash string
-	usr, err := scanUser(u.db.QueryRowContext(ctx, `SELECT `+userCols+`, hash FROM users WHERE username = ?`, normUser(username)), &hash)
+	usr, err := scanUser(u.db.QueryRowContext(ctx, u.q(`SELECT `+userCols+`, hash FROM users WHERE username = ?`), normUser(username)), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		VerifyPassword(dummyHash, pw)
 		return User{}, ErrBadLogin
@@ -305,9 +410,9 @@ func (u *Users) Authenticate(ctx context.Context, username, pw string, now time.
 	if !VerifyPassword(hash, pw) {
 		// One statement, so that concurrent guesses cannot lose a count.
 		lockAt := now.Add(u.Lockout).UnixNano()
-		err := u.db.QueryRowContext(ctx, `UPDATE users SET failures = failures + 1,
+		err := u.db.QueryRowContext(ctx, u.q(`UPDATE users SET failures = failures + 1,
 			locked_until = CASE WHEN failures + 1 >= ? THEN ? ELSE locked_until END
-			WHERE username = ? RETURNING failures`, u.MaxFailures, lockAt, usr.Username).Scan(&usr.Failures)
+			WHERE username = ? RETURNING failures`), u.MaxFailures, lockAt, usr.Username).Scan(&usr.Failures)
 		if err != nil {
 			return usr, fmt.Errorf("console users %s: %w", username, err)
 		}
@@ -321,7 +426,7 @@ func (u *Users) Authenticate(ctx context.Context, username, pw string, now time.
 		return usr, ErrDisabled
 	}
 	usr.Failures, usr.LockedUntil, usr.LastLogin = 0, time.Time{}, now.UTC()
-	if _, err := u.db.ExecContext(ctx, `UPDATE users SET failures = 0, locked_until = 0, last_login = ? WHERE username = ?`, now.UnixNano(), usr.Username); err != nil {
+	if _, err := u.db.ExecContext(ctx, u.q(`UPDATE users SET failures = 0, locked_until = 0, last_login = ? WHERE username = ?`), now.UnixNano(), usr.Username); err != nil {
 		return usr, fmt.Errorf("console users %s: %w", username, err)
 	}
 	return usr, nil

@@ -3,9 +3,11 @@
 // message with its envelope, verdict, status, approvals and false-positive
 // marks, and the message content encrypted at rest (clause 3.3.4).
 //
-// Store is the interface callers use; OpenSQLite is the implementation that
-// ships (records in SQLite, content as encrypted files beside it). A
-// PostgreSQL store can implement the same interface later.
+// Store is the interface callers use. OpenSQLite is the store of one node
+// (records in SQLite, content as encrypted files beside it); OpenPostgres
+// is the store several relay nodes share (records and content in one
+// PostgreSQL database, sealed before they are sent). Both run the same
+// record rules (logic.go) and the same tests.
 package hold
 
 import (

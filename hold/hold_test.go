@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -85,99 +84,87 @@ func readAll(t *testing.T, s Store, id string) ([]byte, error) {
 }
 
 func TestRoundTripSizes(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	s := openTest(t, dir, newClock())
-	defer s.Close()
-	for _, n := range []int{0, 1, 100, segmentSize - 1, segmentSize, segmentSize + 1, 2 * segmentSize, 3*segmentSize + 17} {
-		id := fmt.Sprintf("m%d", n)
-		want := content(n)
-		rec, err := s.Put(ctx, sample(id, "総務課", "I", "r1"), bytes.NewReader(want))
-		if err != nil {
-			t.Fatal(err)
+	eachBackend(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		s := b.open(t, newClock())
+		defer s.Close()
+		for _, n := range []int{0, 1, 100, segmentSize - 1, segmentSize, segmentSize + 1, 2 * segmentSize, 3*segmentSize + 17} {
+			id := fmt.Sprintf("m%d", n)
+			want := content(n)
+			rec, err := s.Put(ctx, sample(id, "総務課", "I", "r1"), bytes.NewReader(want))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(want)
+			if rec.Size != int64(n) || rec.ContentSHA256 != hex.EncodeToString(sum[:]) || rec.Status != Held {
+				t.Fatalf("%s: record %+v", id, rec)
+			}
+			got, err := readAll(t, s, id)
+			if err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s: content differs (%d vs %d bytes)", id, len(got), len(want))
+			}
+			g, err := s.Get(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.Subject != "名簿の送付" || g.Envelope.AuthUser != "sato" || len(g.Verdict.Findings) != 1 ||
+				g.Verdict.Findings[0].Samples[0] != "**** **** 1234" || g.Verdict.Rules[0].Clause != "3.3.5" {
+				t.Fatalf("%s: Get %+v", id, g)
+			}
 		}
-		sum := sha256.Sum256(want)
-		if rec.Size != int64(n) || rec.ContentSHA256 != hex.EncodeToString(sum[:]) || rec.Status != Held {
-			t.Fatalf("%s: record %+v", id, rec)
+		if _, err := s.Put(ctx, sample("m1", "", "I", "r1"), strings.NewReader("x")); !errors.Is(err, ErrExists) {
+			t.Fatalf("duplicate Put: %v", err)
 		}
-		got, err := readAll(t, s, id)
-		if err != nil {
-			t.Fatalf("%s: %v", id, err)
+		if got, err := readAll(t, s, "m1"); err != nil || len(got) != 1 {
+			t.Fatalf("duplicate Put damaged the first: %q %v", got, err)
 		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("%s: content differs (%d vs %d bytes)", id, len(got), len(want))
+		if _, err := s.Get(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get unknown: %v", err)
 		}
-		g, err := s.Get(ctx, id)
-		if err != nil {
-			t.Fatal(err)
+		for _, id := range []string{"", "../x", ".hidden", "a/b", "a b"} {
+			if _, err := s.Put(ctx, sample(id, "", "I", "r"), strings.NewReader("x")); err == nil {
+				t.Fatalf("Put accepted ID %q", id)
+			}
 		}
-		if g.Subject != "名簿の送付" || g.Envelope.AuthUser != "sato" || len(g.Verdict.Findings) != 1 ||
-			g.Verdict.Findings[0].Samples[0] != "**** **** 1234" || g.Verdict.Rules[0].Clause != "3.3.5" {
-			t.Fatalf("%s: Get %+v", id, g)
-		}
-	}
-	if _, err := s.Put(ctx, sample("m1", "", "I", "r1"), strings.NewReader("x")); !errors.Is(err, ErrExists) {
-		t.Fatalf("duplicate Put: %v", err)
-	}
-	if got, err := readAll(t, s, "m1"); err != nil || len(got) != 1 {
-		t.Fatalf("duplicate Put damaged the first: %q %v", got, err)
-	}
-	if _, err := s.Get(ctx, "nope"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get unknown: %v", err)
-	}
-	for _, id := range []string{"", "../x", ".hidden", "a/b", "a b"} {
-		if _, err := s.Put(ctx, sample(id, "", "I", "r"), strings.NewReader("x")); err == nil {
-			t.Fatalf("Put accepted ID %q", id)
-		}
-	}
+	})
 }
 
 // The plaintext must never reach the data folder (clause 3.3.4).
 func TestNoPlaintextAtRest(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	s := openTest(t, dir, newClock())
-	rec := sample("plain1", "税務課", "I", "r1")
-	// Subjects and recipients can be personal data too.
-	rec.Subject = "件名 " + marker
-	rec.Envelope.Recipients = []string{"marker-recipient@example.com"}
-	rec.Verdict.Findings[0].Contexts = []string{"ctx-marker 山田太郎"}
-	if _, err := s.Put(ctx, rec, bytes.NewReader(content(300_000))); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	found := 0
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	eachBackend(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		s := b.open(t, newClock())
+		rec := sample("plain1", "税務課", "I", "r1")
+		// Subjects and recipients can be personal data too.
+		rec.Subject = "件名 " + marker
+		rec.Envelope.Recipients = []string{"marker-recipient@example.com"}
+		rec.Verdict.Findings[0].Contexts = []string{"ctx-marker 山田太郎"}
+		if _, err := s.Put(ctx, rec, bytes.NewReader(content(300_000))); err != nil {
+			t.Fatal(err)
 		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
 		}
-		found++
+		all := b.dump(t)
+		if len(all) < 300_000 {
+			t.Fatalf("storage holds %d bytes, want the record and the content", len(all))
+		}
 		for _, m := range []string{marker, "MARKER-", "line 0 ", "marker-recipient", "ctx-marker", "山田太郎", "名簿の送付"} {
-			if bytes.Contains(b, []byte(m)) {
-				t.Errorf("%s contains %q", p, m)
+			if bytes.Contains(all, []byte(m)) {
+				t.Errorf("%s storage contains %q", b.name, m)
 			}
 		}
-		return nil
+		// The record is still readable with the key.
+		s = b.open(t, newClock())
+		defer s.Close()
+		r, err := s.Get(ctx, "plain1")
+		if err != nil || r.Subject != "件名 "+marker || r.Envelope.Recipients[0] != "marker-recipient@example.com" {
+			t.Fatalf("record after reopen: %+v %v", r, err)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if found < 2 {
-		t.Fatalf("walked %d files, want the db and the content", found)
-	}
-	// The record is still readable with the key.
-	s = openTest(t, dir, newClock())
-	defer s.Close()
-	r, err := s.Get(ctx, "plain1")
-	if err != nil || r.Subject != "件名 "+marker || r.Envelope.Recipients[0] != "marker-recipient@example.com" {
-		t.Fatalf("record after reopen: %+v %v", r, err)
-	}
 }
 
 func TestTamperedRefused(t *testing.T) {
@@ -303,69 +290,73 @@ func TestKeyFile(t *testing.T) {
 }
 
 func TestFiltersAndPaging(t *testing.T) {
-	ctx := context.Background()
-	c := newClock()
-	s := openTest(t, t.TempDir(), c)
-	defer s.Close()
-	depts := []string{"総務課", "税務課", "市民課"}
-	levels := []Level{"I", "II"}
-	for i := range 30 {
-		rec := sample(fmt.Sprintf("h%02d", i), depts[i%3], levels[i%2], fmt.Sprintf("rule-%d", i%4))
-		if i%5 == 0 {
-			rec.Verdict.Rules = append(rec.Verdict.Rules, Rule{ID: "many-recipients", Action: "hold", Clause: "3.3.5"})
-		}
-		if _, err := s.Put(ctx, rec, strings.NewReader("x")); err != nil {
-			t.Fatal(err)
-		}
-		c.add(time.Hour)
-	}
-	if _, err := s.Reject(ctx, "h03", "suzuki", "NG"); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name string
-		f    Filter
-		want int
-		ids  []string // first IDs of the page, newest first
-	}{
-		{"all", Filter{}, 30, []string{"h29", "h28"}},
-		{"held", Filter{Status: []Status{Held}}, 29, []string{"h29"}},
-		{"rejected", Filter{Status: []Status{Rejected}}, 1, []string{"h03"}},
-		{"dept", Filter{Departments: []string{"総務課"}}, 10, []string{"h27", "h24"}},
-		{"depts", Filter{Departments: []string{"総務課", "税務課"}}, 20, []string{"h28", "h27"}},
-		{"rule", Filter{Rule: "rule-1"}, 8, []string{"h29", "h25"}},
-		{"second rule", Filter{Rule: "many-recipients"}, 6, []string{"h25", "h20"}},
-		{"level", Filter{Level: "II"}, 15, []string{"h29", "h27"}},
-		{"older", Filter{CreatedBefore: start.Add(3 * time.Hour)}, 3, []string{"h02", "h01", "h00"}},
-		{"newer", Filter{CreatedAfter: start.Add(26 * time.Hour)}, 3, []string{"h29", "h28", "h27"}},
-		{"combined", Filter{Status: []Status{Held}, Departments: []string{"税務課"}, Level: "II"}, 5, []string{"h25", "h19"}},
-		{"page 2", Filter{Limit: 7, Offset: 7}, 30, []string{"h22", "h21"}},
-		{"last page", Filter{Limit: 7, Offset: 28}, 30, []string{"h01", "h00"}},
-		{"none", Filter{Departments: []string{"なし"}}, 0, nil},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			p, err := s.List(ctx, tc.f)
-			if err != nil {
+	eachBackend(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		c := newClock()
+		s := b.open(t, c)
+		defer s.Close()
+		depts := []string{"総務課", "税務課", "市民課"}
+		levels := []Level{"I", "II"}
+		for i := range 30 {
+			rec := sample(fmt.Sprintf("h%02d", i), depts[i%3], levels[i%2], fmt.Sprintf("rule-%d", i%4))
+			if i%5 == 0 {
+				rec.Verdict.Rules = append(rec.Verdict.Rules, Rule{ID: "many-recipients", Action: "hold", Clause: "3.3.5"})
+			}
+			if _, err := s.Put(ctx, rec, strings.NewReader("x")); err != nil {
 				t.Fatal(err)
 			}
-			if p.Total != tc.want {
-				t.Fatalf("total %d, want %d", p.Total, tc.want)
-			}
-			if tc.f.Limit > 0 && len(p.Records) > tc.f.Limit {
-				t.Fatalf("page of %d > limit %d", len(p.Records), tc.f.Limit)
-			}
-			if tc.name == "last page" && len(p.Records) != 2 {
-				t.Fatalf("last page has %d", len(p.Records))
-			}
-			for i, id := range tc.ids {
-				if i >= len(p.Records) || p.Records[i].ID != id {
-					t.Fatalf("record %d: got %v, want %s", i, ids(p.Records), id)
+			c.add(time.Hour)
+		}
+		if _, err := s.Reject(ctx, "h03", "suzuki", "NG"); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+		tests := []struct {
+			name string
+			f    Filter
+			want int
+			ids  []string // first IDs of the page, newest first
+		}{
+			{"all", Filter{}, 30, []string{"h29", "h28"}},
+			{"held", Filter{Status: []Status{Held}}, 29, []string{"h29"}},
+			{"rejected", Filter{Status: []Status{Rejected}}, 1, []string{"h03"}},
+			{"dept", Filter{Departments: []string{"総務課"}}, 10, []string{"h27", "h24"}},
+			{"depts", Filter{Departments: []string{"総務課", "税務課"}}, 20, []string{"h28", "h27"}},
+			{"rule", Filter{Rule: "rule-1"}, 8, []string{"h29", "h25"}},
+			{"second rule", Filter{Rule: "many-recipients"}, 6, []string{"h25", "h20"}},
+			{"level", Filter{Level: "II"}, 15, []string{"h29", "h27"}},
+			{"older", Filter{CreatedBefore: start.Add(3 * time.Hour)}, 3, []string{"h02", "h01", "h00"}},
+			{"newer", Filter{CreatedAfter: start.Add(26 * time.Hour)}, 3, []string{"h29", "h28", "h27"}},
+			{"combined", Filter{Status: []Status{Held}, Departments: []string{"税務課"}, Level: "II"}, 5, []string{"h25", "h19"}},
+			{"page 2", Filter{Limit: 7, Offset: 7}, 30, []string{"h22", "h21"}},
+			{"last page", Filter{Limit: 7, Offset: 28}, 30, []string{"h01", "h00"}},
+			{"none", Filter{Departments: []string{"なし"}}, 0, nil},
+			{"nul department", Filter{Departments: []string{"\x00none"}}, 0, nil},
+			{"nul and a department", Filter{Departments: []string{"\x00none", "総務課"}}, 10, []string{"h27"}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				p, err := s.List(ctx, tc.f)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
-	}
+				if p.Total != tc.want {
+					t.Fatalf("total %d, want %d", p.Total, tc.want)
+				}
+				if tc.f.Limit > 0 && len(p.Records) > tc.f.Limit {
+					t.Fatalf("page of %d > limit %d", len(p.Records), tc.f.Limit)
+				}
+				if tc.name == "last page" && len(p.Records) != 2 {
+					t.Fatalf("last page has %d", len(p.Records))
+				}
+				for i, id := range tc.ids {
+					if i >= len(p.Records) || p.Records[i].ID != id {
+						t.Fatalf("record %d: got %v, want %s", i, ids(p.Records), id)
+					}
+				}
+			})
+		}
+	})
 }
 
 func ids(rs []Record) []string {
@@ -377,213 +368,227 @@ func ids(rs []Record) []string {
 }
 
 func TestTransitions(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, t.TempDir(), newClock())
-	defer s.Close()
-	for _, id := range []string{"a", "b", "c"} {
-		if _, err := s.Put(ctx, sample(id, "", "I", "r"), strings.NewReader("x")); err != nil {
+	eachBackend(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		s := b.open(t, newClock())
+		defer s.Close()
+		for _, id := range []string{"a", "b", "c"} {
+			if _, err := s.Put(ctx, sample(id, "", "I", "r"), strings.NewReader("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Release without approval is refused.
+		if _, err := s.Release(ctx, "a", "suzuki", "ok"); !errors.Is(err, ErrNeedsApprovals) {
+			t.Fatalf("release without approval: %v", err)
+		}
+		if _, err := s.Approve(ctx, "a", "suzuki", "確認済み"); err != nil {
 			t.Fatal(err)
 		}
-	}
-	// Release without approval is refused.
-	if _, err := s.Release(ctx, "a", "suzuki", "ok"); !errors.Is(err, ErrNeedsApprovals) {
-		t.Fatalf("release without approval: %v", err)
-	}
-	if _, err := s.Approve(ctx, "a", "suzuki", "確認済み"); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := s.Release(ctx, "a", "suzuki", "暗号化して送信")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.Status != Released || rec.Actor != "suzuki" || rec.Reason != "暗号化して送信" || rec.ActedAt.IsZero() {
-		t.Fatalf("released record %+v", rec)
-	}
-	if _, err := s.Reject(ctx, "b", "tanaka", "個人番号"); err != nil {
-		t.Fatal(err)
-	}
-	steps := []struct {
-		name string
-		do   func() (Record, error)
-		want error
-	}{
-		{"reject released", func() (Record, error) { return s.Reject(ctx, "a", "x", "") }, ErrInvalidTransition},
-		{"release rejected", func() (Record, error) { return s.Release(ctx, "b", "x", "") }, ErrInvalidTransition},
-		{"approve rejected", func() (Record, error) { return s.Approve(ctx, "b", "x", "") }, ErrInvalidTransition},
-		{"release released", func() (Record, error) { return s.Release(ctx, "a", "x", "") }, ErrInvalidTransition},
-		{"unknown", func() (Record, error) { return s.Reject(ctx, "zz", "x", "") }, ErrNotFound},
-		{"self approval (auth user)", func() (Record, error) { return s.Approve(ctx, "c", "SATO", "") }, ErrSelfApproval},
-		{"self approval (from)", func() (Record, error) { return s.Approve(ctx, "c", "sato@city.example.lg.jp", "") }, ErrSelfApproval},
-	}
-	for _, st := range steps {
-		if _, err := st.do(); !errors.Is(err, st.want) {
-			t.Errorf("%s: %v, want %v", st.name, err, st.want)
+		rec, err := s.Release(ctx, "a", "suzuki", "暗号化して送信")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if _, err := s.Reject(ctx, "c", "", "no actor"); err == nil {
-		t.Error("reject without actor accepted")
-	}
-	b, _ := s.Get(ctx, "b")
-	if b.Status != Rejected || b.Actor != "tanaka" {
-		t.Fatalf("b after refused transitions: %+v", b)
-	}
+		if rec.Status != Released || rec.Actor != "suzuki" || rec.Reason != "暗号化して送信" || rec.ActedAt.IsZero() {
+			t.Fatalf("released record %+v", rec)
+		}
+		if _, err := s.Reject(ctx, "b", "tanaka", "個人番号"); err != nil {
+			t.Fatal(err)
+		}
+		steps := []struct {
+			name string
+			do   func() (Record, error)
+			want error
+		}{
+			{"reject released", func() (Record, error) { return s.Reject(ctx, "a", "x", "") }, ErrInvalidTransition},
+			{"release rejected", func() (Record, error) { return s.Release(ctx, "b", "x", "") }, ErrInvalidTransition},
+			{"approve rejected", func() (Record, error) { return s.Approve(ctx, "b", "x", "") }, ErrInvalidTransition},
+			{"release released", func() (Record, error) { return s.Release(ctx, "a", "x", "") }, ErrInvalidTransition},
+			{"unknown", func() (Record, error) { return s.Reject(ctx, "zz", "x", "") }, ErrNotFound},
+			{"self approval (auth user)", func() (Record, error) { return s.Approve(ctx, "c", "SATO", "") }, ErrSelfApproval},
+			{"self approval (from)", func() (Record, error) { return s.Approve(ctx, "c", "sato@city.example.lg.jp", "") }, ErrSelfApproval},
+		}
+		for _, st := range steps {
+			if _, err := st.do(); !errors.Is(err, st.want) {
+				t.Errorf("%s: %v, want %v", st.name, err, st.want)
+			}
+		}
+		if _, err := s.Reject(ctx, "c", "", "no actor"); err == nil {
+			t.Error("reject without actor accepted")
+		}
+		rb, _ := s.Get(ctx, "b")
+		if rb.Status != Rejected || rb.Actor != "tanaka" {
+			t.Fatalf("b after refused transitions: %+v", rb)
+		}
+	})
 }
 
 func TestFourEyes(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, t.TempDir(), newClock())
-	defer s.Close()
-	rec := sample("fe", "", "I", "r")
-	rec.RequiredApprovals = 2
-	if _, err := s.Put(ctx, rec, strings.NewReader("x")); err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.Approve(ctx, "fe", "suzuki", "")
-	if err != nil || r.Ready() {
-		t.Fatalf("first approval: ready=%v %v", r.Ready(), err)
-	}
-	if _, err := s.Approve(ctx, "fe", "Suzuki ", ""); !errors.Is(err, ErrDuplicateApproval) {
-		t.Fatalf("same approver twice: %v", err)
-	}
-	if _, err := s.Release(ctx, "fe", "suzuki", ""); !errors.Is(err, ErrNeedsApprovals) {
-		t.Fatalf("release with one of two: %v", err)
-	}
-	r, err = s.Approve(ctx, "fe", "tanaka", "")
-	if err != nil || !r.Ready() || len(r.Approvals) != 2 {
-		t.Fatalf("second approval: %+v %v", r.Approvals, err)
-	}
-	if r, err = s.Release(ctx, "fe", "tanaka", ""); err != nil || r.Status != Released {
-		t.Fatalf("release: %v", err)
-	}
+	eachBackend(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		s := b.open(t, newClock())
+		defer s.Close()
+		rec := sample("fe", "", "I", "r")
+		rec.RequiredApprovals = 2
+		if _, err := s.Put(ctx, rec, strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Approve(ctx, "fe", "suzuki", "")
+		if err != nil || r.Ready() {
+			t.Fatalf("first approval: ready=%v %v", r.Ready(), err)
+		}
+		if _, err := s.Approve(ctx, "fe", "Suzuki ", ""); !errors.Is(err, ErrDuplicateApproval) {
+			t.Fatalf("same approver twice: %v", err)
+		}
+		if _, err := s.Release(ctx, "fe", "suzuki", ""); !errors.Is(err, ErrNeedsApprovals) {
+			t.Fatalf("release with one of two: %v", err)
+		}
+		r, err = s.Approve(ctx, "fe", "tanaka", "")
+		if err != nil || !r.Ready() || len(r.Approvals) != 2 {
+			t.Fatalf("second approval: %+v %v", r.Approvals, err)
+		}
+		if r, err = s.Release(ctx, "fe", "tanaka", ""); err != nil || r.Status != Released {
+			t.Fatalf("release: %v", err)
+		}
+	})
 }
 
 // Two reviewers acting at once: exactly one decision wins.
 func TestConcurrentDecisions(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, t.TempDir(), newClock())
-	defer s.Close()
-	if _, err := s.Put(ctx, sample("race", "", "I", "r"), strings.NewReader("x")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Approve(ctx, "race", "boss", ""); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins := 0
-	for i := range 16 {
-		wg.Go(func() {
-			var err error
-			if i%2 == 0 {
-				_, err = s.Release(ctx, "race", fmt.Sprintf("r%d", i), "")
-			} else {
-				_, err = s.Reject(ctx, "race", fmt.Sprintf("r%d", i), "")
-			}
-			if err == nil {
-				mu.Lock()
-				wins++
-				mu.Unlock()
-			} else if !errors.Is(err, ErrInvalidTransition) {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	if wins != 1 {
-		t.Fatalf("%d decisions succeeded, want 1", wins)
-	}
+	eachBackend(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		c := newClock()
+		s := b.open(t, c)
+		defer s.Close()
+		s2 := b.open(t, c) // another process or node on the same storage
+		defer s2.Close()
+		nodes := []Store{s, s2}
+		if _, err := s.Put(ctx, sample("race", "", "I", "r"), strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Approve(ctx, "race", "boss", ""); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins := 0
+		for i := range 16 {
+			wg.Go(func() {
+				var err error
+				n := nodes[i/2%2]
+				if i%2 == 0 {
+					_, err = n.Release(ctx, "race", fmt.Sprintf("r%d", i), "")
+				} else {
+					_, err = n.Reject(ctx, "race", fmt.Sprintf("r%d", i), "")
+				}
+				if err == nil {
+					mu.Lock()
+					wins++
+					mu.Unlock()
+				} else if !errors.Is(err, ErrInvalidTransition) {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if wins != 1 {
+			t.Fatalf("%d decisions succeeded, want 1", wins)
+		}
+	})
 }
 
 func TestFalsePositive(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, t.TempDir(), newClock())
-	defer s.Close()
-	if _, err := s.Put(ctx, sample("fp", "", "I", "r"), strings.NewReader("x")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.MarkFalsePositive(ctx, "fp", FalsePositive{Detector: "credit_card", Actor: "suzuki"}); err == nil {
-		t.Fatal("marked a finding that does not exist")
-	}
-	fp := FalsePositive{Detector: "my_number", Location: "body", Actor: "suzuki", Note: "伝票番号"}
-	if _, err := s.MarkFalsePositive(ctx, "fp", fp); err != nil {
-		t.Fatal(err)
-	}
-	fp.Note = "注文番号"
-	r, err := s.MarkFalsePositive(ctx, "fp", fp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(r.FalsePositives) != 1 || r.FalsePositives[0].Note != "注文番号" || r.FalsePositives[0].At.IsZero() {
-		t.Fatalf("marks %+v", r.FalsePositives)
-	}
+	eachBackend(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		s := b.open(t, newClock())
+		defer s.Close()
+		if _, err := s.Put(ctx, sample("fp", "", "I", "r"), strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.MarkFalsePositive(ctx, "fp", FalsePositive{Detector: "credit_card", Actor: "suzuki"}); err == nil {
+			t.Fatal("marked a finding that does not exist")
+		}
+		fp := FalsePositive{Detector: "my_number", Location: "body", Actor: "suzuki", Note: "伝票番号"}
+		if _, err := s.MarkFalsePositive(ctx, "fp", fp); err != nil {
+			t.Fatal(err)
+		}
+		fp.Note = "注文番号"
+		r, err := s.MarkFalsePositive(ctx, "fp", fp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.FalsePositives) != 1 || r.FalsePositives[0].Note != "注文番号" || r.FalsePositives[0].At.IsZero() {
+			t.Fatalf("marks %+v", r.FalsePositives)
+		}
+	})
 }
 
 func TestExpireAndPurge(t *testing.T) {
-	ctx := context.Background()
-	c := newClock()
-	dir := t.TempDir()
-	s := openTest(t, dir, c)
-	defer s.Close()
-	for _, id := range []string{"old", "new", "rel"} {
-		if _, err := s.Put(ctx, sample(id, "", "I", "r"), strings.NewReader("body "+id)); err != nil {
+	eachBackend(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		c := newClock()
+		s := b.open(t, c)
+		defer s.Close()
+		for _, id := range []string{"old", "new", "rel"} {
+			if _, err := s.Put(ctx, sample(id, "", "I", "r"), strings.NewReader("body "+id)); err != nil {
+				t.Fatal(err)
+			}
+			c.add(2 * 24 * time.Hour)
+		}
+		// rel is released 4 days after "old" was held.
+		if _, err := s.Approve(ctx, "rel", "boss", ""); err != nil {
 			t.Fatal(err)
 		}
-		c.add(2 * 24 * time.Hour)
-	}
-	// rel is released 4 days after "old" was held.
-	if _, err := s.Approve(ctx, "rel", "boss", ""); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Release(ctx, "rel", "boss", ""); err != nil {
-		t.Fatal(err)
-	}
-	// Day 7 after "old": only "old" is due.
-	exp, err := s.ExpireDue(ctx, c.now().Add(24*time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(exp) != 1 || exp[0].ID != "old" || exp[0].Status != Expired || exp[0].Actor != "system" {
-		t.Fatalf("expired %+v", ids(exp))
-	}
-	if again, _ := s.ExpireDue(ctx, c.now().Add(24*time.Hour)); len(again) != 0 {
-		t.Fatalf("expired twice: %v", ids(again))
-	}
-	if _, err := s.Approve(ctx, "old", "boss", ""); !errors.Is(err, ErrInvalidTransition) {
-		t.Fatalf("approve expired: %v", err)
-	}
-	// Nothing is purged before the retention period.
-	if p, _ := s.PurgeDue(ctx, c.now().Add(29*24*time.Hour)); len(p) != 0 {
-		t.Fatalf("purged early: %v", ids(p))
-	}
-	p, err := s.PurgeDue(ctx, c.now().Add(32*24*time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := ids(p); len(got) != 2 || got[0] != "rel" || got[1] != "old" {
-		t.Fatalf("purged %v, want [rel old]", got)
-	}
-	for _, id := range []string{"old", "rel"} {
-		if _, err := s.Content(ctx, id); !errors.Is(err, ErrPurged) {
-			t.Errorf("%s content after purge: %v", id, err)
+		if _, err := s.Release(ctx, "rel", "boss", ""); err != nil {
+			t.Fatal(err)
 		}
-		if _, err := os.Stat(s.contentPath(id)); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s content file still there", id)
+		// Day 7 after "old": only "old" is due.
+		exp, err := s.ExpireDue(ctx, c.now().Add(24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
 		}
-		r, err := s.Get(ctx, id)
-		if err != nil || r.PurgedAt.IsZero() {
-			t.Errorf("%s record after purge: %+v %v", id, r, err)
+		if len(exp) != 1 || exp[0].ID != "old" || exp[0].Status != Expired || exp[0].Actor != "system" {
+			t.Fatalf("expired %+v", ids(exp))
 		}
-	}
-	// The ID of a purged message cannot be reused, and trying leaves no file.
-	if _, err := s.Put(ctx, sample("old", "", "I", "r"), strings.NewReader("again")); !errors.Is(err, ErrExists) {
-		t.Fatalf("Put over a purged record: %v", err)
-	}
-	if _, err := os.Stat(s.contentPath("old")); !errors.Is(err, os.ErrNotExist) {
-		t.Fatal("refused Put left its content file")
-	}
-	if got, err := readAll(t, s, "new"); err != nil || string(got) != "body new" {
-		t.Fatalf("held message touched by purge: %q %v", got, err)
-	}
+		if again, _ := s.ExpireDue(ctx, c.now().Add(24*time.Hour)); len(again) != 0 {
+			t.Fatalf("expired twice: %v", ids(again))
+		}
+		if _, err := s.Approve(ctx, "old", "boss", ""); !errors.Is(err, ErrInvalidTransition) {
+			t.Fatalf("approve expired: %v", err)
+		}
+		// Nothing is purged before the retention period.
+		if p, _ := s.PurgeDue(ctx, c.now().Add(29*24*time.Hour)); len(p) != 0 {
+			t.Fatalf("purged early: %v", ids(p))
+		}
+		p, err := s.PurgeDue(ctx, c.now().Add(32*24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(p); len(got) != 2 || got[0] != "rel" || got[1] != "old" {
+			t.Fatalf("purged %v, want [rel old]", got)
+		}
+		for _, id := range []string{"old", "rel"} {
+			if _, err := s.Content(ctx, id); !errors.Is(err, ErrPurged) {
+				t.Errorf("%s content after purge: %v", id, err)
+			}
+			if b.hasContent(t, id) {
+				t.Errorf("%s content still there", id)
+			}
+			r, err := s.Get(ctx, id)
+			if err != nil || r.PurgedAt.IsZero() {
+				t.Errorf("%s record after purge: %+v %v", id, r, err)
+			}
+		}
+		// The ID of a purged message cannot be reused, and trying leaves no file.
+		if _, err := s.Put(ctx, sample("old", "", "I", "r"), strings.NewReader("again")); !errors.Is(err, ErrExists) {
+			t.Fatalf("Put over a purged record: %v", err)
+		}
+		if b.hasContent(t, "old") {
+			t.Fatal("refused Put left its content")
+		}
+		if got, err := readAll(t, s, "new"); err != nil || string(got) != "body new" {
+			t.Fatalf("held message touched by purge: %q %v", got, err)
+		}
+	})
 }
 
 func TestRestart(t *testing.T) {
@@ -653,36 +658,36 @@ func TestRestart(t *testing.T) {
 }
 
 func TestPutCancelled(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	s := openTest(t, dir, newClock())
-	defer s.Close()
-	cancel()
-	if _, err := s.Put(ctx, sample("cx", "", "I", "r"), strings.NewReader("x")); err == nil {
-		t.Fatal("cancelled Put succeeded")
-	}
-	if _, err := s.Get(context.Background(), "cx"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("cancelled Put left a record: %v", err)
-	}
-	ents, _ := os.ReadDir(filepath.Join(dir, "tmp"))
-	cents, _ := os.ReadDir(filepath.Join(dir, "content"))
-	if len(ents)+len(cents) != 0 {
-		t.Fatalf("cancelled Put left files: %d tmp, %d content", len(ents), len(cents))
-	}
+	eachBackend(t, func(t *testing.T, b *backend) {
+		ctx, cancel := context.WithCancel(context.Background())
+		s := b.open(t, newClock())
+		defer s.Close()
+		cancel()
+		if _, err := s.Put(ctx, sample("cx", "", "I", "r"), strings.NewReader("x")); err == nil {
+			t.Fatal("cancelled Put succeeded")
+		}
+		if _, err := s.Get(context.Background(), "cx"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("cancelled Put left a record: %v", err)
+		}
+		if n := b.leftovers(t); n != 0 {
+			t.Fatalf("cancelled Put left %d files or rows", n)
+		}
+	})
 }
 
 // A failing reader mid-stream must leave neither record nor file.
 func TestPutReadError(t *testing.T) {
-	dir := t.TempDir()
-	s := openTest(t, dir, newClock())
-	defer s.Close()
-	r := io.MultiReader(bytes.NewReader(content(100_000)), errReader{})
-	if _, err := s.Put(context.Background(), sample("re", "", "I", "r"), r); err == nil {
-		t.Fatal("Put with a read error succeeded")
-	}
-	if _, err := os.Stat(s.contentPath("re")); !errors.Is(err, os.ErrNotExist) {
-		t.Fatal("content file left")
-	}
+	eachBackend(t, func(t *testing.T, b *backend) {
+		s := b.open(t, newClock())
+		defer s.Close()
+		r := io.MultiReader(bytes.NewReader(content(100_000)), errReader{})
+		if _, err := s.Put(context.Background(), sample("re", "", "I", "r"), r); err == nil {
+			t.Fatal("Put with a read error succeeded")
+		}
+		if n := b.leftovers(t); n != 0 {
+			t.Fatalf("Put with a read error left %d files or rows", n)
+		}
+	})
 }
 
 type errReader struct{}

@@ -2,10 +2,7 @@ package hold
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +52,7 @@ type SQLite struct {
 	log       *slog.Logger
 	now       func() time.Time
 	mu        sync.Mutex // serialises this process's transitions
+	lifecycle
 }
 
 var _ Store = (*SQLite)(nil)
@@ -129,6 +127,7 @@ func OpenSQLite(ctx context.Context, opts Options) (*SQLite, error) {
 		return nil, fmt.Errorf("hold: %w", err)
 	}
 	s.db = db
+	s.lifecycle = lifecycle{transition: s.transition, now: s.now, log: s.log}
 	if err := s.cleanup(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -199,17 +198,7 @@ func (s *SQLite) Put(ctx context.Context, rec Record, content io.Reader) (Record
 	if err := validID(rec.ID); err != nil {
 		return Record{}, err
 	}
-	now := s.now().UTC()
-	rec.Status = Held
-	rec.Created, rec.Updated = now, now
-	if rec.ExpiresAt.IsZero() {
-		rec.ExpiresAt = now.Add(s.holdFor)
-	}
-	if rec.RequiredApprovals < 1 {
-		rec.RequiredApprovals = 1
-	}
-	rec.Actor, rec.Reason, rec.ActedAt, rec.PurgedAt, rec.RemindedAt = "", "", time.Time{}, time.Time{}, time.Time{}
-	rec.Approvals, rec.FalsePositives = nil, nil
+	rec = newRecord(rec, s.now(), s.holdFor)
 
 	size, sum, err := s.writeContent(ctx, rec.ID, content)
 	if err != nil {
@@ -225,7 +214,7 @@ func (s *SQLite) Put(ctx context.Context, rec Record, content io.Reader) (Record
 		if n > 0 {
 			return ErrExists
 		}
-		data, err := s.encodeRecord(rec)
+		data, err := encodeRecord(s.key, rec)
 		if err != nil {
 			return err
 		}
@@ -234,13 +223,8 @@ func (s *SQLite) Put(ctx context.Context, rec Record, content io.Reader) (Record
 			rec.ID, rec.Status, rec.Department, string(rec.Level), rec.Created.UnixNano(), rec.ExpiresAt.UnixNano(), data); err != nil {
 			return err
 		}
-		seen := map[string]bool{}
-		for _, r := range rec.Verdict.Rules {
-			if r.ID == "" || seen[r.ID] {
-				continue
-			}
-			seen[r.ID] = true
-			if _, err := tx.ExecContext(ctx, `INSERT INTO hold_rules (hold_id, rule_id) VALUES (?, ?)`, rec.ID, r.ID); err != nil {
+		for _, r := range ruleIDs(rec) {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO hold_rules (hold_id, rule_id) VALUES (?, ?)`, rec.ID, r); err != nil {
 				return err
 			}
 		}
@@ -275,16 +259,8 @@ func (s *SQLite) writeContent(ctx context.Context, id string, content io.Reader)
 			os.Remove(tmp)
 		}
 	}()
-	sw, err := newSealWriter(f, s.key, id)
+	n, sum, err := sealContent(ctx, f, s.key, id, content)
 	if err != nil {
-		return 0, "", err
-	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(sw, h), ctxReader{ctx, content})
-	if err != nil {
-		return 0, "", fmt.Errorf("write content: %w", err)
-	}
-	if err := sw.Close(); err != nil {
 		return 0, "", err
 	}
 	if err := f.Sync(); err != nil {
@@ -306,19 +282,7 @@ func (s *SQLite) writeContent(ctx context.Context, id string, content io.Reader)
 	if err := keyfile.SyncDir(filepath.Dir(final)); err != nil {
 		return 0, "", err
 	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
+	return n, sum, nil
 }
 
 func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
@@ -348,37 +312,11 @@ func (s *SQLite) getRecord(ctx context.Context, q querier, id string) (Record, e
 	if err != nil {
 		return Record{}, err
 	}
-	return s.decodeRecord(id, data)
-}
-
-// Records are sealed too (subjects, recipients and findings can be
-// personal data): the columns used for filtering stay in the clear, the
-// rest is AES-256-GCM with the hold ID as additional data.
-func (s *SQLite) decodeRecord(id, data string) (Record, error) {
-	plain, err := openRecord(s.key, id, data)
-	if err != nil {
-		return Record{}, err
-	}
-	var rec Record
-	if err := json.Unmarshal(plain, &rec); err != nil {
-		return Record{}, fmt.Errorf("decode record: %w", err)
-	}
-	if rec.ID != id {
-		return Record{}, fmt.Errorf("%w: record of %s stored under %s", ErrTampered, rec.ID, id)
-	}
-	return rec, nil
-}
-
-func (s *SQLite) encodeRecord(rec Record) (string, error) {
-	plain, err := json.Marshal(rec)
-	if err != nil {
-		return "", err
-	}
-	return sealRecord(s.key, rec.ID, plain)
+	return decodeRecord(s.key, id, data)
 }
 
 func (s *SQLite) saveRecord(ctx context.Context, tx *sql.Tx, rec Record) error {
-	data, err := s.encodeRecord(rec)
+	data, err := encodeRecord(s.key, rec)
 	if err != nil {
 		return err
 	}
@@ -405,49 +343,7 @@ func (s *SQLite) Get(ctx context.Context, id string) (Record, error) {
 
 // List implements Store.
 func (s *SQLite) List(ctx context.Context, f Filter) (Page, error) {
-	var where []string
-	var args []any
-	in := func(col string, vals []string) {
-		if len(vals) == 0 {
-			return
-		}
-		where = append(where, col+" IN ("+strings.TrimSuffix(strings.Repeat("?,", len(vals)), ",")+")")
-		for _, v := range vals {
-			args = append(args, v)
-		}
-	}
-	st := make([]string, len(f.Status))
-	for i, v := range f.Status {
-		st[i] = string(v)
-	}
-	in("status", st)
-	in("department", f.Departments)
-	if f.Rule != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM hold_rules r WHERE r.hold_id = holds.id AND r.rule_id = ?)")
-		args = append(args, f.Rule)
-	}
-	if f.Level != "" {
-		where = append(where, "level = ?")
-		args = append(args, string(f.Level))
-	}
-	if !f.CreatedBefore.IsZero() {
-		where = append(where, "created < ?")
-		args = append(args, f.CreatedBefore.UnixNano())
-	}
-	if !f.CreatedAfter.IsZero() {
-		where = append(where, "created > ?")
-		args = append(args, f.CreatedAfter.UnixNano())
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, 1000)
-	offset := max(f.Offset, 0)
+	cond, args, limit, offset := listQuery(f, func(int) string { return "?" })
 	page := Page{Offset: offset, Limit: limit, Records: []Record{}}
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM holds"+cond, args...).Scan(&page.Total); err != nil {
 		return Page{}, fmt.Errorf("hold: list: %w", err)
@@ -458,20 +354,11 @@ func (s *SQLite) List(ctx context.Context, f Filter) (Page, error) {
 		return Page{}, fmt.Errorf("hold: list: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var id, data string
-		if err := rows.Scan(&id, &data); err != nil {
-			return Page{}, fmt.Errorf("hold: list: %w", err)
-		}
-		rec, err := s.decodeRecord(id, data)
-		if err != nil {
-			return Page{}, fmt.Errorf("hold %s: list: %w", id, err)
-		}
-		page.Records = append(page.Records, rec)
-	}
-	if err := rows.Err(); err != nil {
+	recs, err := decodeRows(s.key, rows)
+	if err != nil {
 		return Page{}, fmt.Errorf("hold: list: %w", err)
 	}
+	page.Records = append(page.Records, recs...)
 	return page, nil
 }
 
@@ -521,138 +408,30 @@ func (s *SQLite) transition(ctx context.Context, id string, fn func(*Record) err
 	return out, nil
 }
 
-func sameActor(a, b string) bool {
-	return a != "" && b != "" && strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
-}
-
-// Approve implements Store.
-func (s *SQLite) Approve(ctx context.Context, id, actor, note string) (Record, error) {
-	if strings.TrimSpace(actor) == "" {
-		return Record{}, fmt.Errorf("hold %s: approve: no actor", id)
-	}
-	rec, err := s.transition(ctx, id, func(r *Record) error {
-		if r.Status != Held {
-			return fmt.Errorf("%w: approve a %s message", ErrInvalidTransition, r.Status)
-		}
-		// Four-eyes (3.3.5: permission of the manager): the sender is
-		// never one of the approvers, and each approver counts once.
-		if sameActor(actor, r.Envelope.AuthUser) || sameActor(actor, r.Envelope.From) {
-			return ErrSelfApproval
-		}
-		for _, a := range r.Approvals {
-			if sameActor(a.Actor, actor) {
-				return ErrDuplicateApproval
-			}
-		}
-		r.Approvals = append(r.Approvals, Approval{Actor: actor, At: s.now().UTC(), Note: note})
-		return nil
-	})
-	if err == nil {
-		s.log.Info("hold: approved", "id", id, "actor", actor, "approvals", len(rec.Approvals), "required", rec.RequiredApprovals)
-	}
-	return rec, err
-}
-
-func (s *SQLite) decide(ctx context.Context, id, actor, reason string, to Status) (Record, error) {
-	if strings.TrimSpace(actor) == "" {
-		return Record{}, fmt.Errorf("hold %s: %s: no actor", id, to)
-	}
-	rec, err := s.transition(ctx, id, func(r *Record) error {
-		if r.Status != Held {
-			return fmt.Errorf("%w: %s → %s", ErrInvalidTransition, r.Status, to)
-		}
-		if to == Released && !r.Ready() {
-			return fmt.Errorf("%w: %d of %d", ErrNeedsApprovals, len(r.Approvals), r.RequiredApprovals)
-		}
-		r.Status, r.Actor, r.Reason, r.ActedAt = to, actor, reason, s.now().UTC()
-		return nil
-	})
-	if err == nil {
-		s.log.Info("hold: decided", "id", id, "status", to, "actor", actor)
-	}
-	return rec, err
-}
-
-// Release implements Store.
-func (s *SQLite) Release(ctx context.Context, id, actor, reason string) (Record, error) {
-	return s.decide(ctx, id, actor, reason, Released)
-}
-
-// Reject implements Store.
-func (s *SQLite) Reject(ctx context.Context, id, actor, reason string) (Record, error) {
-	return s.decide(ctx, id, actor, reason, Rejected)
-}
-
-// MarkFalsePositive implements Store. Marking the same detector and
-// location again by the same actor replaces the earlier mark.
-func (s *SQLite) MarkFalsePositive(ctx context.Context, id string, fp FalsePositive) (Record, error) {
-	if fp.Detector == "" || strings.TrimSpace(fp.Actor) == "" {
-		return Record{}, fmt.Errorf("hold %s: false positive needs a detector and an actor", id)
-	}
-	return s.transition(ctx, id, func(r *Record) error {
-		found := false
-		for _, f := range r.Verdict.Findings {
-			if f.Detector == fp.Detector {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return fmt.Errorf("hold: no %s finding to mark", fp.Detector)
-		}
-		if fp.At.IsZero() {
-			fp.At = s.now().UTC()
-		}
-		for i, old := range r.FalsePositives {
-			if old.Detector == fp.Detector && old.Location == fp.Location && sameActor(old.Actor, fp.Actor) {
-				r.FalsePositives[i] = fp
-				return nil
-			}
-		}
-		r.FalsePositives = append(r.FalsePositives, fp)
-		return nil
-	})
-}
-
-// sweep runs fn on every record q selects (by ID), in one write
+// sweep runs fn on every record q selects (id, data), in one write
 // transaction, saves those fn changed and returns them.
 func (s *SQLite) sweep(ctx context.Context, q string, args []any, fn func(*Record) (bool, error)) ([]Record, error) {
 	var out []Record
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		ids, err := queryIDs(ctx, tx, q, args...)
+		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			rec, err := s.getRecord(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			changed, err := fn(&rec)
-			if err != nil {
-				return err
-			}
-			if !changed {
-				continue
-			}
-			if err := s.saveRecord(ctx, tx, rec); err != nil {
-				return err
-			}
-			out = append(out, rec)
+		sel, err := decodeRows(s.key, rows)
+		rows.Close()
+		if err != nil {
+			return err
 		}
-		return nil
+		out, err = applyEach(sel, fn, func(rec Record) error { return s.saveRecord(ctx, tx, rec) })
+		return err
 	})
 	return out, err
 }
 
 // ExpireDue implements Store.
 func (s *SQLite) ExpireDue(ctx context.Context, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, `SELECT id FROM holds WHERE status = ? AND expires <= ? ORDER BY created`, []any{Held, now.UnixNano()},
-		func(rec *Record) (bool, error) {
-			rec.Status, rec.Actor, rec.Reason = Expired, "system", "hold period ended"
-			rec.ActedAt, rec.Updated = now.UTC(), now.UTC()
-			return true, nil
-		})
+	out, err := s.sweep(ctx, `SELECT id, data FROM holds WHERE status = ? AND expires <= ? ORDER BY created`, []any{Held, now.UnixNano()},
+		expire(now))
 	if err != nil {
 		return nil, fmt.Errorf("hold: expire: %w", err)
 	}
@@ -664,48 +443,17 @@ func (s *SQLite) ExpireDue(ctx context.Context, now time.Time) ([]Record, error)
 
 // RemindDue implements Store.
 func (s *SQLite) RemindDue(ctx context.Context, before, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, `SELECT id FROM holds WHERE status = ? AND expires <= ? ORDER BY created`, []any{Held, before.UnixNano()},
-		func(rec *Record) (bool, error) {
-			if !rec.RemindedAt.IsZero() {
-				return false, nil
-			}
-			rec.RemindedAt, rec.Updated = now.UTC(), now.UTC()
-			return true, nil
-		})
+	out, err := s.sweep(ctx, `SELECT id, data FROM holds WHERE status = ? AND expires <= ? ORDER BY created`, []any{Held, before.UnixNano()},
+		remind(now))
 	if err != nil {
 		return nil, fmt.Errorf("hold: remind: %w", err)
 	}
 	return out, nil
 }
 
-// SetHandling implements Store.
-func (s *SQLite) SetHandling(ctx context.Context, id string, h Handling) (Record, error) {
-	return s.transition(ctx, id, func(r *Record) error {
-		r.Handling = h
-		return nil
-	})
-}
-
-func queryIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
-}
-
 // PurgeDue implements Store.
 func (s *SQLite) PurgeDue(ctx context.Context, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, `SELECT id FROM holds WHERE status IN (?, ?, ?) AND purged_at = 0 AND acted_at <= ? ORDER BY acted_at`,
+	out, err := s.sweep(ctx, `SELECT id, data FROM holds WHERE status IN (?, ?, ?) AND purged_at = 0 AND acted_at <= ? ORDER BY acted_at`,
 		[]any{Released, Rejected, Expired, now.Add(-s.retention).UnixNano()},
 		func(rec *Record) (bool, error) {
 			// The file goes first: if the update is lost, the next run

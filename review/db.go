@@ -10,10 +10,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"dlpguard/hold"
+	"dlpguard/pgdb"
 	"dlpguard/sqlitedb"
 )
 
@@ -23,6 +30,7 @@ import (
 // its rows into the hold records (hold.Handling) once and empties it.
 type DB struct {
 	db *sql.DB
+	pg bool // the shared PostgreSQL database (OpenDBPostgres)
 }
 
 const dbSchema = `
@@ -50,8 +58,99 @@ func OpenDB(ctx context.Context, path string) (*DB, error) {
 	return &DB{db: db}, nil
 }
 
-// Close closes the database.
+// Close closes the database (a shared pool stays open).
 func (d *DB) Close() error { return d.db.Close() }
+
+// dbMigrations is the review database's schema in PostgreSQL
+// (pgdb.Migrate): the tokens; hold_meta was SQLite-only history.
+var dbMigrations = []string{
+	`CREATE TABLE tokens (
+		hash        TEXT PRIMARY KEY,
+		name        TEXT NOT NULL UNIQUE,
+		actor       TEXT NOT NULL,
+		role        TEXT NOT NULL,
+		departments TEXT NOT NULL DEFAULT '[]',
+		created     BIGINT NOT NULL,
+		revoked     BIGINT NOT NULL DEFAULT 0
+	)`,
+}
+
+// OpenDBPostgres opens the review database in the shared PostgreSQL
+// database of pool (storage.driver postgres): a token made on one node
+// works on every node.
+func OpenDBPostgres(ctx context.Context, pool *pgxpool.Pool) (*DB, error) {
+	if err := pgdb.Migrate(ctx, pool, "review", dbMigrations); err != nil {
+		return nil, fmt.Errorf("review db: %w", err)
+	}
+	return &DB{db: stdlib.OpenDBFromPool(pool), pg: true}, nil
+}
+
+// openServiceDB opens the tokens where the hold store keeps its records:
+// the hold store's shared database, else review.db in dir.
+func openServiceDB(ctx context.Context, dir string, holds hold.Store) (*DB, error) {
+	if pg, ok := holds.(interface{ Pool() *pgxpool.Pool }); ok {
+		return OpenDBPostgres(ctx, pg.Pool())
+	}
+	return OpenDB(ctx, filepath.Join(dir, "review.db"))
+}
+
+// CopyTokensToPostgres moves the API tokens of the review.db at path (their
+// hashes, as they are) into the database of pool, in one transaction; a
+// database that has tokens already is refused. A missing review.db has
+// none to copy.
+func CopyTokensToPostgres(ctx context.Context, path string, pool *pgxpool.Pool) (int, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	src, err := OpenDB(ctx, path)
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	if err := pgdb.Migrate(ctx, pool, "review", dbMigrations); err != nil {
+		return 0, fmt.Errorf("review db: %w", err)
+	}
+	n := 0
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var have int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM tokens`).Scan(&have); err != nil {
+			return err
+		}
+		if have > 0 {
+			return fmt.Errorf("the database already has %d API tokens: copy into an empty one", have)
+		}
+		rows, err := src.db.QueryContext(ctx, `SELECT hash, name, actor, role, departments, created, revoked FROM tokens`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var hash, name, actor, role, deps string
+			var created, revoked int64
+			if err := rows.Scan(&hash, &name, &actor, &role, &deps, &created, &revoked); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO tokens (hash, name, actor, role, departments, created, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+				hash, name, actor, role, deps, created, revoked); err != nil {
+				return err
+			}
+			n++
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("review: copy tokens: %w", err)
+	}
+	return n, nil
+}
+
+// q is query as the database wants it.
+func (d *DB) q(query string) string {
+	if !d.pg {
+		return query
+	}
+	return pgdb.Rebind(query)
+}
 
 // Roles of API tokens.
 const (
@@ -100,7 +199,7 @@ func (d *DB) AddToken(ctx context.Context, t Token, now time.Time) (string, erro
 	tok := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
 	deps, _ := json.Marshal(nonNil(t.Departments))
 	if _, err := d.db.ExecContext(ctx,
-		`INSERT INTO tokens (hash, name, actor, role, departments, created) VALUES (?, ?, ?, ?, ?, ?)`,
+		d.q(`INSERT INTO tokens (hash, name, actor, role, departments, created) VALUES (?, ?, ?, ?, ?, ?)`),
 		hashToken(tok), t.Name, t.Actor, t.Role, string(deps), now.UnixNano()); err != nil {
 		return "", fmt.Errorf("review: token %s: %w", t.Name, err)
 	}
@@ -135,7 +234,7 @@ func (d *DB) Authenticate(ctx context.Context, tok string) (Token, error) {
 		return Token{}, ErrNoToken
 	}
 	t, err := scanToken(d.db.QueryRowContext(ctx,
-		`SELECT name, actor, role, departments, created, revoked FROM tokens WHERE hash = ?`, hashToken(tok)))
+		d.q(`SELECT name, actor, role, departments, created, revoked FROM tokens WHERE hash = ?`), hashToken(tok)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, ErrNoToken
 	}
@@ -168,7 +267,7 @@ func (d *DB) ListTokens(ctx context.Context) ([]Token, error) {
 
 // RevokeToken revokes the token with this name.
 func (d *DB) RevokeToken(ctx context.Context, name string, now time.Time) error {
-	res, err := d.db.ExecContext(ctx, `UPDATE tokens SET revoked = ? WHERE name = ? AND revoked = 0`, now.UnixNano(), name)
+	res, err := d.db.ExecContext(ctx, d.q(`UPDATE tokens SET revoked = ? WHERE name = ? AND revoked = 0`), now.UnixNano(), name)
 	if err != nil {
 		return fmt.Errorf("review: revoke %s: %w", name, err)
 	}
@@ -183,7 +282,18 @@ func (d *DB) RevokeToken(ctx context.Context, name string, now time.Time) error 
 // once: each row is deleted after its record took it, so a crash in
 // between only imports the same facts again.
 func (s *Service) importMeta(ctx context.Context) error {
-	rows, err := s.db.db.QueryContext(ctx, `SELECT id, data FROM hold_meta`)
+	db := s.db.db
+	if s.db.pg {
+		// hold_meta only ever existed in a node's own review.db: import
+		// from there into the shared hold store.
+		local, err := OpenDB(ctx, filepath.Join(s.cfg.DataDir, "review.db"))
+		if err != nil {
+			return err
+		}
+		defer local.Close()
+		db = local.db
+	}
+	rows, err := db.QueryContext(ctx, `SELECT id, data FROM hold_meta`)
 	if err != nil {
 		return fmt.Errorf("review: hold_meta import: %w", err)
 	}
@@ -222,7 +332,7 @@ func (s *Service) importMeta(ctx context.Context) error {
 			}
 			n++
 		}
-		if _, err := s.db.db.ExecContext(ctx, `DELETE FROM hold_meta WHERE id = ?`, r.id); err != nil {
+		if _, err := db.ExecContext(ctx, `DELETE FROM hold_meta WHERE id = ?`, r.id); err != nil {
 			return fmt.Errorf("review: hold_meta %s: %w", r.id, err)
 		}
 	}

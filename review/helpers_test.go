@@ -143,7 +143,7 @@ func newFixture(t testing.TB, dir string, up *upstream, mod func(*Config)) *fixt
 	f := &fixture{t: t, dir: dir, up: up, clock: &testClock{t: time.Now()}, pol: testPolicy(t)}
 	ctx := context.Background()
 	var err error
-	f.stores, err = OpenStores(ctx, dir, StoreOptions{Logger: logger(), Now: f.clock.Now})
+	f.stores, err = OpenStores(ctx, dir, testStoreOptions(t, dir, StoreOptions{Logger: logger(), Now: f.clock.Now}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -242,7 +242,12 @@ func TestHoldMetaMigrated(t *testing.T) {
 		t.Fatalf("imported handling: %+v", h)
 	}
 	var n int
-	if err := f2.svc.DB().db.QueryRowContext(ctx, `SELECT count(*) FROM hold_meta`).Scan(&n); err != nil || n != 0 {
+	local, err := OpenDB(ctx, PathsIn(dir).Review+"/review.db") // the node's own file, whatever the storage
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	if err := local.db.QueryRowContext(ctx, `SELECT count(*) FROM hold_meta`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("hold_meta rows left: %d %v", n, err)
 	}
 	// Imported once: a later change to the record is not overwritten at

@@ -6,9 +6,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"dlpguard/audit"
 	"dlpguard/hold"
 	"dlpguard/keyring"
+	"dlpguard/pgdb"
 )
 
 // Paths is where the workflow keeps its files in the data folder; the
@@ -30,9 +33,10 @@ func PathsIn(dir string) Paths {
 
 // Stores are the leaf stores the Service works with.
 type Stores struct {
-	Holds *hold.SQLite
+	Holds hold.Store
 	Audit *audit.Log
 	Keys  *keyring.Keyring
+	pool  *pgxpool.Pool // storage driver postgres: the shared database
 }
 
 // StoreOptions tune OpenStores; zero values are the defaults.
@@ -41,40 +45,84 @@ type StoreOptions struct {
 	Retention time.Duration // default 30 days
 	Logger    *slog.Logger
 	Now       func() time.Time // hold store and audit log clock (tests)
+	// PostgresDSN, when set (storage.driver postgres), puts the hold
+	// store and the audit log in that shared database instead of the data
+	// folder; the hold key stays the data folder's (the same on every
+	// node), as does each node's audit head checkpoint.
+	PostgresDSN string
 }
 
 // OpenStores opens the hold store, audit log and keyring in the data
 // folder dir (each created 0700/0600 on first use).
 func OpenStores(ctx context.Context, dir string, o StoreOptions) (*Stores, error) {
 	p := PathsIn(dir)
-	hs, err := hold.OpenSQLite(ctx, hold.Options{Dir: p.Hold, HoldFor: o.HoldFor, Retention: o.Retention, Logger: o.Logger, Now: o.Now})
+	st := &Stores{}
+	hopts := hold.Options{Dir: p.Hold, HoldFor: o.HoldFor, Retention: o.Retention, Logger: o.Logger, Now: o.Now}
+	var hs hold.Store
+	var err error
+	if o.PostgresDSN != "" {
+		if st.pool, err = pgdb.Open(ctx, o.PostgresDSN); err != nil {
+			return nil, err
+		}
+		hs, err = hold.OpenPostgres(ctx, st.pool, hopts)
+	} else {
+		hs, err = hold.OpenSQLite(ctx, hopts)
+	}
 	if err != nil {
+		st.Close()
 		return nil, err
 	}
-	al, err := audit.Open(ctx, p.Audit)
+	st.Holds = hs
+	var al *audit.Log
+	if st.pool != nil {
+		// One chain for every node; the signed head checkpoint stays in
+		// this node's data folder.
+		al, err = audit.OpenPostgres(ctx, st.pool, p.Audit)
+	} else {
+		al, err = audit.Open(ctx, p.Audit)
+	}
 	if err != nil {
-		hs.Close()
+		st.Close()
 		return nil, err
 	}
+	st.Audit = al
 	if o.Now != nil {
 		al.SetClock(o.Now)
 	}
 	kr, err := keyring.Open(p.Keys, o.Logger)
 	if err != nil {
-		hs.Close()
-		al.Close()
+		st.Close()
 		return nil, err
 	}
+	st.Keys = kr
 	// The keyring keeps the real clock: key validity is about the keys'
 	// own times, and a test clock behind a fresh key would make it unusable.
-	return &Stores{Holds: hs, Audit: al, Keys: kr}, nil
+	return st, nil
 }
 
-// Close closes the hold store and the audit log.
+// Close closes the hold store, the audit log and the database pool
+// (those that were opened).
 func (s *Stores) Close() error {
-	err := s.Holds.Close()
-	if e := s.Audit.Close(); err == nil {
-		err = e
+	var err error
+	if s.Holds != nil {
+		err = s.Holds.Close()
+	}
+	if s.Audit != nil {
+		if e := s.Audit.Close(); err == nil {
+			err = e
+		}
+	}
+	if s.pool != nil {
+		s.pool.Close()
 	}
 	return err
+}
+
+// Ping reports whether the shared database answers (nil with SQLite):
+// for /readyz.
+func (s *Stores) Ping(ctx context.Context) error {
+	if s.pool == nil {
+		return nil
+	}
+	return s.pool.Ping(ctx)
 }

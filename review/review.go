@@ -220,7 +220,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err := s.migrateDelays(); err != nil {
 		return nil, err
 	}
-	if s.db, err = OpenDB(context.Background(), filepath.Join(cfg.DataDir, "review.db")); err != nil {
+	if s.db, err = openServiceDB(context.Background(), cfg.DataDir, d.Holds); err != nil {
 		return nil, err
 	}
 	if err := s.importMeta(context.Background()); err != nil {

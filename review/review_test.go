@@ -3,7 +3,6 @@ package review
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io/fs"
 	"net/http"
@@ -414,11 +413,7 @@ func TestAuditTamperDetected(t *testing.T) {
 	if brk, err := f.stores.Audit.Verify(ctx); brk != nil || err != nil {
 		t.Fatalf("chain: %v %v", brk, err)
 	}
-	db, err := sql.Open("sqlite", "file:"+PathsIn(f.dir).Audit+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := auditDB(t, f.dir)
 	if _, err := db.Exec(`UPDATE audit SET actor = 'someone-else' WHERE action = 'reject'`); err != nil {
 		t.Fatal(err)
 	}

@@ -6,9 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"dlpguard/audit"
-	"dlpguard/review"
 )
 
 // runAudit is `dlpguard audit verify | list`: the hash-chained audit log
@@ -17,7 +17,7 @@ import (
 // found without --head); --head adds a head recorded elsewhere.
 func runAudit(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: dlpguard audit verify [--data DIR] [--head SEQ:HASH] | list [--data DIR] [--subject ID] [--action A] [--limit N] | reanchor [--data DIR] --reason TEXT [--actor NAME]")
+		fmt.Fprintln(stderr, "usage: dlpguard audit verify [--data DIR] [--config FILE] [--head SEQ:HASH] | list [--data DIR] [--config FILE] [--subject ID] [--action A] [--limit N] | reanchor [--data DIR] --reason TEXT [--actor NAME]")
 		return 2
 	}
 	sub := args[0]
@@ -30,17 +30,22 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 	limit := fs.Int("limit", 100, "list: entries")
 	reason := fs.String("reason", "", "reanchor: why the break is accepted (recorded in the log)")
 	actor := fs.String("actor", "cli:"+holdEnvOr("USER", "unknown"), "reanchor: who decides (recorded in the log)")
+	cfgFile := fs.String("config", os.Getenv("DLPGUARD_CONFIG"), "the server configuration: its data_dir and storage (PostgreSQL: the shared log)")
 	pos, err := holdParseArgs(fs, args[1:])
 	if err != nil || len(pos) > 0 {
 		return 2
 	}
+	if err := cliDataDir(fs, data, *cfgFile); err != nil {
+		fmt.Fprintf(stderr, "dlpguard audit: %v\n", err)
+		return 1
+	}
 	ctx := context.Background()
-	al, err := audit.Open(ctx, review.PathsIn(*data).Audit)
+	al, closeLog, err := cliOpenAudit(ctx, *data, *cfgFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "dlpguard audit: %v\n", err)
 		return 1
 	}
-	defer al.Close()
+	defer closeLog()
 	switch sub {
 	case "verify":
 		var brk *audit.Break

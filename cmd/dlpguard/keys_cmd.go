@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"text/tabwriter"
 
 	"dlpguard/audit"
@@ -26,9 +27,14 @@ func runKeys(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	data := fs.String("data", holdEnvOr("DLPGUARD_DATA", "/var/lib/dlpguard"), "data folder")
 	actor := fs.String("actor", holdEnvOr("USER", "admin"), "who imports or removes (for the audit log)")
+	cfgFile := fs.String("config", os.Getenv("DLPGUARD_CONFIG"), "the server configuration: its data_dir and storage (PostgreSQL: the shared audit log)")
 	pos, err := holdParseArgs(fs, args[1:])
 	if err != nil {
 		return 2
+	}
+	if err := cliDataDir(fs, data, *cfgFile); err != nil {
+		fmt.Fprintf(stderr, "dlpguard keys: %v\n", err)
+		return 1
 	}
 	p := review.PathsIn(*data)
 	kr, err := keyring.Open(p.Keys, slog.New(slog.DiscardHandler))
@@ -38,11 +44,11 @@ func runKeys(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx := context.Background()
 	logAudit := func(action string, keys []keyring.Key) error {
-		al, err := audit.Open(ctx, p.Audit)
+		al, closeLog, err := cliOpenAudit(ctx, *data, *cfgFile)
 		if err != nil {
 			return err
 		}
-		defer al.Close()
+		defer closeLog()
 		for _, k := range keys {
 			if _, err := al.Append(ctx, *actor, action, k.Fingerprint, k); err != nil {
 				return err

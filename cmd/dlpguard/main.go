@@ -44,6 +44,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runUsers(rest, stdin, stdout, stderr)
 	case "directory":
 		return runDirectory(rest, stdout, stderr)
+	case "storage":
+		return runStorage(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "dlpguard", version)
 		return 0
@@ -71,6 +73,7 @@ commands:
   tokens add|list|revoke                 API tokens for approvers and administrators
   users add|passwd|disable|list          console accounts
   directory test --config FILE --address SENDER   department and approvers of a sender (AD/LDAP)
+  storage migrate --from sqlite:DIR --to postgres:DSN   move held messages and the audit log to PostgreSQL
   hash-password                          read a password on stdin, print a hash for smtp.accounts
   version                                print the version
 `)

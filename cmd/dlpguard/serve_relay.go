@@ -319,6 +319,15 @@ func (r *relay) ready() error {
 	if r.draining.Load() {
 		return errors.New("draining")
 	}
+	if r.stores != nil {
+		// storage.driver postgres: without the database, held mail gets
+		// 451 (3.3.5: nothing held is passed); passes still relay.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := r.stores.Ping(ctx); err != nil {
+			return fmt.Errorf("hold store database unreachable (held mail answers 451): %w", err)
+		}
+	}
 	return nil
 }
 
@@ -520,7 +529,7 @@ func reviewOptionsFrom(cfg *config.Config) reviewOptions {
 		Passphrase:     rc.NoKey == "passphrase",
 		SecurityTeam:   rc.SecurityTeam,
 		ReleaseSubject: rc.ReleaseSubject,
-		Store:          review.StoreOptions{HoldFor: rc.HoldFor, Retention: rc.Retention},
+		Store:          review.StoreOptions{HoldFor: rc.HoldFor, Retention: rc.Retention, PostgresDSN: cfg.Storage.DSN},
 		AdminsApprove:  rc.AdminsApprove, TimeZone: rc.TimeZone, RemindBefore: rc.RemindBefore, PassphraseChannel: rc.PassphraseChannel,
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"dlpguard/audit"
 	"dlpguard/config"
 	"dlpguard/policy"
 	"dlpguard/review"
@@ -44,12 +43,12 @@ func runTokens(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx := context.Background()
 	p := review.PathsIn(*data)
-	db, err := review.OpenDB(ctx, filepath.Join(p.Review, "review.db"))
+	db, closeDB, err := cliOpenTokens(ctx, filepath.Join(p.Review, "review.db"), *cfgFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "dlpguard tokens: %v\n", err)
 		return 1
 	}
-	defer db.Close()
+	defer closeDB()
 	now := time.Now()
 	switch sub {
 	case "add":
@@ -65,9 +64,9 @@ func runTokens(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "dlpguard tokens add: %v\n", err)
 			return 1
 		}
-		if al, err := audit.Open(ctx, p.Audit); err == nil {
+		if al, closeLog, err := cliOpenAudit(ctx, *data, *cfgFile); err == nil {
 			al.Append(ctx, holdEnvOr("USER", "admin"), "token-add", *name, map[string]any{"actor": *actor, "role": *role, "departments": depts})
-			al.Close()
+			closeLog()
 		}
 		fmt.Fprintf(stderr, "トークンは一度だけ表示されます / the token is shown once:\n")
 		fmt.Fprintln(stdout, tok)
@@ -98,9 +97,9 @@ func runTokens(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "dlpguard tokens revoke: %v\n", err)
 			return 1
 		}
-		if al, err := audit.Open(ctx, p.Audit); err == nil {
+		if al, closeLog, err := cliOpenAudit(ctx, *data, *cfgFile); err == nil {
 			al.Append(ctx, holdEnvOr("USER", "admin"), "token-revoke", pos[0], nil)
-			al.Close()
+			closeLog()
 		}
 		fmt.Fprintf(stdout, "revoked %s\n", pos[0])
 		return 0

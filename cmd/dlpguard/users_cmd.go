@@ -11,9 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"dlpguard/audit"
 	"dlpguard/console"
-	"dlpguard/review"
 )
 
 // usersFlagList is a repeatable string flag (--department A --department B).
@@ -83,12 +81,12 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	ctx := context.Background()
-	u, err := console.OpenUsers(ctx, console.UsersPath(*data))
+	u, closeUsers, err := cliOpenUsers(ctx, *data, *cfgFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "dlpguard users: %v\n", err)
 		return 1
 	}
-	defer u.Close()
+	defer closeUsers()
 	password := func() (string, bool, error) {
 		if !*fromStdin {
 			return console.GeneratePassword(), true, nil
@@ -121,7 +119,7 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "dlpguard users add: %v\n", err)
 			return 1
 		}
-		usersAudit(ctx, *data, who, "user-add", pos[0], map[string]any{"email": *email, "role": *role, "departments": depts})
+		usersAudit(ctx, *data, *cfgFile, who, "user-add", pos[0], map[string]any{"email": *email, "role": *role, "departments": depts})
 		if generated {
 			showOnce(pw)
 		}
@@ -135,7 +133,7 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "dlpguard users passwd: %v\n", err)
 			return 1
 		}
-		usersAudit(ctx, *data, who, "user-passwd", pos[0], nil)
+		usersAudit(ctx, *data, *cfgFile, who, "user-passwd", pos[0], nil)
 		if generated {
 			showOnce(pw)
 		}
@@ -149,7 +147,7 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if *enable {
 			action = "user-enable"
 		}
-		usersAudit(ctx, *data, who, action, pos[0], nil)
+		usersAudit(ctx, *data, *cfgFile, who, action, pos[0], nil)
 		return 0
 	case "list":
 		list, err := u.List(ctx)
@@ -183,11 +181,11 @@ func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // usersAudit records account changes in the audit log (who changed
 // which account); a missing audit log is not created here by accident:
 // audit.Open creates it, as the other commands do.
-func usersAudit(ctx context.Context, data, actor, action, subject string, details map[string]any) {
-	al, err := audit.Open(ctx, review.PathsIn(data).Audit)
+func usersAudit(ctx context.Context, data, cfgFile, actor, action, subject string, details map[string]any) {
+	al, closeLog, err := cliOpenAudit(ctx, data, cfgFile)
 	if err != nil {
 		return
 	}
-	defer al.Close()
+	defer closeLog()
 	al.Append(ctx, actor, action, subject, details)
 }
