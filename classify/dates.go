@@ -181,7 +181,7 @@ func (s *Scanner) judgeDate(i int) {
 	if !ok {
 		return
 	}
-	ctx := s.table && s.column(i).label&labBirth != 0
+	ctx := s.table && s.column(i).label&labBirth != 0 || s.birthMark(end)
 	if !ctx {
 		// most dates are in plain ASCII text (logs, signatures): there only
 		// the ASCII keywords can match, and a direct search is cheaper

@@ -20,7 +20,7 @@ const (
 	nDet
 )
 
-// detNames returns the contract names (DESIGN.md) by index.
+// detNames returns the contract names (docs/contracts.md) by index.
 func detNames() [nDet]string {
 	return [nDet]string{MyNumber, CorporateNumber, ResidentCode, PensionNumber,
 		DriversLicense, Passport, CreditCard, BankAccount, PhoneNumber, PostalCode,
@@ -37,8 +37,26 @@ const (
 	labPostal
 )
 
+// ticketWords label the numbers of tickets, orders, parcels and files
+// (受付番号 4-6 near 年金 is a ticket, not a pension number): negative
+// keywords of every numeric detector besides My Number's own longer list.
+func ticketWords() []string {
+	return []string{"注文番号", "受付番号", "伝票番号", "問合せ番号", "問い合わせ番号", "お問い合わせ番号",
+		"問合番号", "整理番号", "管理番号", "予約番号", "追跡番号", "照会番号", "発注番号", "案件番号",
+		"請求番号", "お客様番号", "顧客番号", "会員番号", "受付no", "注文no", "伝票no", "tracking"}
+}
+
 // defaultSettings are the built-in tuning of each detector (detectors.md).
 func defaultSettings(d int) DetectorSettings {
+	ds := builtinSettings(d)
+	switch d {
+	case dCorporate, dResident, dPension, dDL, dPassport, dCard, dBank:
+		ds.NegativeKeywords = ticketWords()
+	}
+	return ds
+}
+
+func builtinSettings(d int) DetectorSettings {
 	switch d {
 	case dMyNumber:
 		return DetectorSettings{

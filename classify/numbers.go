@@ -206,6 +206,9 @@ func (s *Scanner) plainRun(i int) int {
 			if e >= len(buf) || buf[e] >= utf8.RuneSelf || knownPrefix(g[:], e-k) {
 				return 0
 			}
+			if n == 1 && e-k == 1 {
+				return 0 // one digit per cell: a form's row (keyedMyNumber)
+			}
 		}
 		return j
 	}
@@ -366,6 +369,9 @@ func (s *Scanner) onDigits(i int, final bool) int {
 	}
 	run.end = j
 	run.groups, run.gs, run.ge, run.seps = run.grA[:ng], run.gsA[:ng], run.geA[:ng], run.sepA[:ns]
+	if s.keyedCandidate(run) && s.keyedMyNumber(i, final) < 0 {
+		return -1
+	}
 	if run.n > maxRunDigits || run.long {
 		return j
 	}
@@ -430,6 +436,8 @@ func (s *Scanner) judgeRun(run *numRun) {
 		}
 	}
 	s.judgeAddress(run)
+	s.ageField(run)
+	s.streetField(run)
 	if run.n < 7 {
 		return // no identifier is this short
 	}
@@ -645,7 +653,7 @@ func (s *Scanner) judge(p *sub) {
 			if isMobile(p.val) && s.hasKW(dPhone, p.start, p.end) {
 				break
 			}
-			s.record(dResident, p.val, High, p.start, p.end)
+			s.recordID(dResident, p.val, High, p.start, p.end)
 			return
 		}
 	case n == 13 && plain && (eqGroups(p.groups, 13) || eqGroups(p.groups, 1, 4, 4, 4)):
@@ -656,7 +664,7 @@ func (s *Scanner) judge(p *sub) {
 		if s.hasKW(dCorporate, p.start, p.end) || letters == 1 {
 			conf = High
 		}
-		s.record(dCorporate, p.val, conf, p.start, p.end)
+		s.recordID(dCorporate, p.val, conf, p.start, p.end)
 		return
 	case n == 7 && eqGroups(p.groups, 7) && letters == 2:
 		if !c.set[dPassport].disabled && s.hasKW(dPassport, p.start, p.end) {
@@ -667,7 +675,7 @@ func (s *Scanner) judge(p *sub) {
 				a -= m
 			}
 			v := upperFold(string(s.buf[a:p.start])) + p.val
-			s.record(dPassport, v, High, a, p.end)
+			s.recordID(dPassport, v, High, a, p.end)
 		}
 		return
 	}
@@ -679,7 +687,7 @@ func (s *Scanner) judge(p *sub) {
 	}
 	if n == 10 && plain && (eqGroups(p.groups, 4, 6) || eqGroups(p.groups, 10)) && p.sep != '.' {
 		if !c.set[dPension].disabled && s.hasKW(dPension, p.start, p.end) {
-			s.record(dPension, p.val, High, p.start, p.end)
+			s.recordID(dPension, p.val, High, p.start, p.end)
 			return
 		}
 	}
@@ -690,16 +698,17 @@ func (s *Scanner) judge(p *sub) {
 		// neither is more likely an order or tracking number.
 		switch {
 		case s.hasKW(dCard, p.start, p.end):
-			s.record(dCard, p.val, High, p.start, p.end)
+			s.recordID(dCard, p.val, High, p.start, p.end)
 			return
 		case len(p.groups) > 1:
-			s.record(dCard, p.val, Medium, p.start, p.end)
+			s.recordID(dCard, p.val, Medium, p.start, p.end)
 			return
 		}
 	}
 	if n == 7 && eqGroups(p.groups, 7) && !c.set[dBank].disabled {
 		if _, ok := s.near(1<<dBank, 0, 0, p.start, p.end, c.set[dBank].window, true, false); ok {
-			s.record(dBank, p.val, High, p.start, p.end)
+			s.recordID(dBank, p.val, High, p.start, p.end)
+			s.noteField(p.start) // a name with an account is a record
 			return
 		}
 	}
@@ -737,7 +746,9 @@ func (s *Scanner) judge12(p *sub) {
 	if p.sep == ',' && !(mn || col) {
 		return // 123,456,789,018 without context is an amount
 	}
-	if dl && (!valid || !(mn || col || grouped) || dlDist < mnDist) {
+	// A licence number, unless the nearest label is a ticket's: then the
+	// digits still go on to the My Number test below (fail closed).
+	if dl && (!valid || !(mn || col || grouped) || dlDist < mnDist) && !s.ticket(dDL, p.start, p.end) {
 		conf := Medium
 		if validDriversLicense(p.val) {
 			conf = High
@@ -765,6 +776,43 @@ func (s *Scanner) judge12(p *sub) {
 		conf = High // 3.3.5: a column labelled 個人番号 is context enough
 	}
 	s.record(dMyNumber, p.val, conf, p.start, p.end)
+}
+
+// recordID records a number found by one of the ID detectors besides My
+// Number, unless its nearest label is a ticket's (受付番号, 注文番号 …, the
+// detector's negative keywords; or the column's heading): then it is that
+// ticket's number. A corporate number (no hold of its own) only loses a
+// rank; the others, which the default policy holds at any confidence
+// (3.3.5), are not recorded, so a 4-6 受付番号 near 年金 holds nothing.
+func (s *Scanner) recordID(d int, val string, conf Confidence, a, b int) {
+	if s.ticket(d, a, b) {
+		if d != dCorporate {
+			return
+		}
+		if conf == High {
+			conf = Medium
+		} else {
+			conf = Low
+		}
+	}
+	s.record(d, val, conf, a, b)
+}
+
+// ticket reports a negative keyword of detector d close to buf[a:b]
+// (within the negative window) and nearer than any positive one, or a
+// table column headed by one.
+func (s *Scanner) ticket(d, a, b int) bool {
+	if s.table {
+		if cl := s.column(a); cl.neg&(1<<d) != 0 && cl.det&(1<<d) == 0 {
+			return true
+		}
+	}
+	negDist, neg := s.near(0, 1<<d, 0, a, b, s.c.negWin, true, true)
+	if !neg {
+		return false
+	}
+	posDist, pos := s.near(1<<d, 0, 0, a, b, s.c.set[d].window, true, true)
+	return !pos || negDist < posDist
 }
 
 func isMobile(v string) bool {
@@ -822,6 +870,7 @@ func (s *Scanner) judgePostal(p *sub) bool {
 		}
 	}
 	s.record(dPostal, p.val[:3]+"-"+p.val[3:], High, p.start, p.end)
+	s.labelBlock(p.start)
 	return true
 }
 

@@ -236,6 +236,12 @@ func (s *Scanner) onAt(i int) {
 		}
 	}
 	s.recordB(dEmail, v, High, a, b)
+	// a name with an e-mail address is a record (issue 12); no name rune
+	// is ASCII, so where the text before is ASCII (logs, English prose:
+	// long lines) the line is not searched for one
+	if !isASCII(buf[max(0, a-96):a]) {
+		s.noteField(a)
+	}
 }
 
 func isLocalChar(b byte) bool {
@@ -346,10 +352,13 @@ func (c *Classifier) cellLabels(cell []byte) colLabel {
 				covered = true
 			}
 		}
+		k := c.ac.kw[x.id]
 		if covered {
+			// 電話 inside 電話番号 (a negative keyword of my_number)
+			// still labels the column a phone column
+			out.label |= k.label &^ labGenericNumber
 			continue
 		}
-		k := c.ac.kw[x.id]
 		out.label |= k.label &^ labGenericNumber
 		out.det |= k.pos
 		out.neg |= k.neg
@@ -413,6 +422,9 @@ func (s *Scanner) onLine(i int) {
 		any := false
 		for _, c := range cells {
 			l := s.c.cellLabels(c)
+			if splitNameHead(c) {
+				l.label |= labName // 姓・名 split over two columns (issue 12)
+			}
 			any = any || l.label != 0 || l.det != 0 || l.neg != 0
 			hdr = append(hdr, l)
 		}
@@ -511,7 +523,7 @@ func (s *Scanner) nameLike(ls, le int) bool {
 			i += n
 			continue
 		}
-		if pr, pn := runeBefore(buf, i); i > ls && pn > 0 && !(isSpace(pr) || pr == '\t' || pr == ',' || pr == '>' || pr == '|') {
+		if pr, pn := runeBefore(buf, i); i > ls && pn > 0 && !nameBoundary(pr) {
 			i += n
 			continue
 		}

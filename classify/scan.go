@@ -48,6 +48,7 @@ type Scanner struct {
 	recCount int
 	addrEnd  int64
 	custDone int64
+	keyedEnd int64 // where the last keyedMyNumber parse stopped (absolute)
 	norm     []byte
 	run      numRun
 	scratch  []byte
@@ -123,6 +124,7 @@ func (s *Scanner) startText(ch inspect.Chunk) {
 	s.hdr = s.hdr[:0]
 	s.delim = 0
 	s.recLine, s.recCount, s.addrEnd, s.custDone, s.nameLine = -1, 0, -1, 0, -1
+	s.keyedEnd = -1
 }
 
 // endText scans what is left of the current text.

@@ -42,15 +42,36 @@
 //     distinct valid numbers in the message; medium otherwise; a negative
 //     keyword (注文番号 …) nearer than any positive one, or a column
 //     labelled with one, lowers it one step (high→medium→low).
+//   - A My Number as people fill in forms (keyed.go): within 20 runes
+//     after a My Number keyword, twelve digits with a valid check digit in
+//     any grouping (one digit per space, half or full width; one digit per
+//     line or per spreadsheet cell; 3-3-3-3, 2-4-4-2, 6-6, dots; up to
+//     three separator runes between two digits) are one number, high. A
+//     thirteenth digit, no keyword, or a negative keyword nearer than the
+//     keyword keeps them out: tables of single digits hold nothing.
+//   - The other ID detectors (corporate, resident, pension, licence,
+//     passport, card, bank) have the ticket labels (受付番号, 注文番号,
+//     伝票番号, 問合せ番号, 管理番号, 予約番号, 整理番号, tracking …,
+//     ticketWords) as negative keywords: when one is nearer than any of
+//     the detector's own keywords (within 30 runes), or heads the
+//     number's column, the number is that ticket's and is not recorded
+//     (the default policy holds those IDs at any confidence); a corporate
+//     number loses one step. A licence candidate dropped this way still
+//     goes to the My Number test.
 //   - Markings: see marking.go (秘書課, 秘密保持契約, 重要性の高い and
 //     取扱注意事項 are not markings).
 //   - personal_list counts records (table rows under a header with a name
 //     column and an address, phone or birth-date column; or text lines with
 //     a name-like field and an address, phone or birth date) per location
-//     and reports locations with at least MinCount (default 10).
+//     and reports locations with at least MinCount (default 10). The
+//     layouts of issue 12 (records.go): split name columns (姓・名), list
+//     bullets and numbering before the name, and as the field also an
+//     e-mail address, a bank account, an age, a date marked 生, a street
+//     number after a town without a prefecture; an address label block
+//     (〒 line, then a name with 様) is one record.
 package classify
 
-// Detector names, as in the scan JSON contract (DESIGN.md).
+// Detector names, as in the scan JSON contract (docs/contracts.md).
 const (
 	MyNumber        = "my_number"
 	CorporateNumber = "corporate_number"

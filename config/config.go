@@ -6,21 +6,23 @@ package config
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
+	"dlpguard/icap"
 	"dlpguard/inspect/ocr"
+	"dlpguard/internal/yamlfile"
+	"dlpguard/smtpproxy"
+	"dlpguard/smtpproxy/queue"
 )
 
 // Config is the whole configuration.
@@ -313,27 +315,11 @@ func (s *Size) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// ParseSize parses "1024", "25MB" (10^6), "25MiB" (2^20), "25M" (2^20).
+// ParseSize parses "1024", "25MB" (10^6), "25MiB" (2^20), "25M" (2^20),
+// as the policy file does (yamlfile.ParseSize).
 func ParseSize(v string) (Size, error) {
-	v = strings.TrimSpace(v)
-	i := 0
-	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
-		i++
-	}
-	num, unit := v[:i], strings.ToUpper(strings.TrimSpace(v[i:]))
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid size %q", v)
-	}
-	mul := map[string]int64{"": 1, "B": 1, "K": 1 << 10, "KB": 1000, "KIB": 1 << 10,
-		"M": 1 << 20, "MB": 1000 * 1000, "MIB": 1 << 20, "G": 1 << 30, "GB": 1000 * 1000 * 1000, "GIB": 1 << 30}[unit]
-	if mul == 0 {
-		return 0, fmt.Errorf("invalid size unit in %q", v)
-	}
-	if n > (1<<62)/mul {
-		return 0, fmt.Errorf("size %q too large", v)
-	}
-	return Size(n * mul), nil
+	n, err := yamlfile.ParseSize(v)
+	return Size(n), err
 }
 
 // Default returns the embedded defaults.
@@ -351,38 +337,38 @@ func Default() *Config {
 			Listen:   []string{"127.0.0.1:2525"},
 			Networks: []string{"127.0.0.0/8", "::1/128"},
 			Limits: Limits{
-				MaxMessageSize:    25 << 20,
-				MaxRecipients:     100,
-				MaxLineLength:     4096,
-				MaxHeaderSize:     1 << 20,
-				CommandTimeout:    5 * time.Minute,
-				DataTimeout:       10 * time.Minute,
-				MaxConnections:    500,
-				MaxConnectionsPer: 50,
-				InspectTimeout:    2 * time.Minute,
+				MaxMessageSize:    smtpproxy.DefaultMaxMessageSize,
+				MaxRecipients:     smtpproxy.DefaultMaxRecipients,
+				MaxLineLength:     smtpproxy.DefaultMaxLineLength,
+				MaxHeaderSize:     smtpproxy.DefaultMaxHeaderSize,
+				CommandTimeout:    smtpproxy.DefaultCommandTimeout,
+				DataTimeout:       smtpproxy.DefaultDataTimeout,
+				MaxConnections:    smtpproxy.DefaultMaxConnections,
+				MaxConnectionsPer: smtpproxy.DefaultConnectionsPerIP(smtpproxy.DefaultMaxConnections),
+				InspectTimeout:    smtpproxy.DefaultInspectTimeout,
 			},
 			AuthLimits: AuthLimits{
-				Window:            15 * time.Minute,
-				AddressDelay:      time.Second,
-				AddressMaxDelay:   30 * time.Second,
-				AddressBlockAfter: 10,
-				AddressBlockFor:   15 * time.Minute,
-				AccountDelay:      time.Second,
-				AccountMaxDelay:   8 * time.Second,
-				AccountBlockFor:   15 * time.Minute,
+				Window:            smtpproxy.DefaultAuthWindow,
+				AddressDelay:      smtpproxy.DefaultAuthAddressDelay,
+				AddressMaxDelay:   smtpproxy.DefaultAuthAddressMaxDelay,
+				AddressBlockAfter: smtpproxy.DefaultAuthAddressBlockAfter,
+				AddressBlockFor:   smtpproxy.DefaultAuthAddressBlockFor,
+				AccountDelay:      smtpproxy.DefaultAuthAccountDelay,
+				AccountMaxDelay:   smtpproxy.DefaultAuthAccountMaxDelay,
+				AccountBlockFor:   smtpproxy.DefaultAuthAccountBlockFor,
 			},
 		},
 		Upstream: Upstream{
 			StartTLS:       "opportunistic",
-			Workers:        8,
+			Workers:        queue.DefaultWorkers,
 			Retry:          []time.Duration{5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 40 * time.Minute, time.Hour},
-			MaxAge:         5 * 24 * time.Hour,
-			ConnectTimeout: 30 * time.Second,
-			CommandTimeout: 5 * time.Minute,
-			LocalRetry:     time.Minute,
+			MaxAge:         queue.DefaultMaxAge,
+			ConnectTimeout: queue.DefaultDialTimeout,
+			CommandTimeout: queue.DefaultCommandTimeout,
+			LocalRetry:     queue.DefaultLocalRetry,
 		},
 		Review: Review{HoldFor: 7 * 24 * time.Hour, Retention: 30 * 24 * time.Hour, NoKey: "refuse", TimeZone: "Asia/Tokyo", RemindBefore: 24 * time.Hour, PassphraseChannel: "電話または手渡し"},
-		ICAP:   ICAP{MaxConnections: 100, MaxBodySize: 100 << 20},
+		ICAP:   ICAP{MaxConnections: icap.DefaultConfig().MaxConnections, MaxBodySize: Size(icap.DefaultConfig().MaxBodyBytes)},
 		HTTP:   HTTP{Listen: "127.0.0.1:8025"},
 		Inspect: Inspect{OCR: func() OCR {
 			d := ocr.DefaultConfig()
@@ -481,7 +467,7 @@ func Parse(b []byte, base *Config) (*Config, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil {
-			return nil, cleanYAMLError(err)
+			return nil, yamlfile.CleanError(err)
 		}
 	}
 	if !present(&root, "smtp", "listen") {
@@ -498,172 +484,148 @@ func Parse(b []byte, base *Config) (*Config, error) {
 		c.SMTP.Limits.MaxConnectionsPer = DefaultConnectionsPerIP(c.SMTP.Limits.MaxConnections)
 	}
 	if err := c.validate(); err != nil {
-		var ve *validationError
-		if errors.As(err, &ve) {
-			if line := lineOf(&root, ve.path); line > 0 {
-				return nil, fmt.Errorf("line %d: %s: %s", line, ve.path, ve.msg)
-			}
-			return nil, fmt.Errorf("%s: %s", ve.path, ve.msg)
-		}
-		return nil, err
+		return nil, yamlfile.Locate(&root, err)
 	}
 	return &c, nil
 }
 
-// cleanYAMLError drops yaml's "unmarshal errors:" preamble.
-func cleanYAMLError(err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		return errors.New(strings.Join(te.Errors, "; "))
-	}
-	return err
-}
-
-type validationError struct{ path, msg string }
-
-func (e *validationError) Error() string { return e.path + ": " + e.msg }
-
-func verr(path, format string, args ...any) error {
-	return &validationError{path: path, msg: fmt.Sprintf(format, args...)}
-}
-
 func (c *Config) validate() error {
 	if c.Inspect.Concurrency < 0 {
-		return verr("inspect.concurrency", "must be 0 (the number of CPUs) or more")
+		return yamlfile.Errorf("inspect.concurrency", "must be 0 (the number of CPUs) or more")
 	}
 	if err := c.Inspect.OCR.validate(); err != nil {
 		return err
 	}
 	if c.Hostname == "" || strings.ContainsAny(c.Hostname, " \t\r\n") {
-		return verr("hostname", "must be a host name")
+		return yamlfile.Errorf("hostname", "must be a host name")
 	}
 	if c.DataDir == "" {
-		return verr("data_dir", "must not be empty")
+		return yamlfile.Errorf("data_dir", "must not be empty")
 	}
 	switch c.Storage.Driver {
 	case "sqlite", "postgres":
 	default:
-		return verr("storage.driver", "must be sqlite or postgres, not %q", c.Storage.Driver)
+		return yamlfile.Errorf("storage.driver", "must be sqlite or postgres, not %q", c.Storage.Driver)
 	}
 	if c.Storage.DSN != "" && c.Storage.DSNFile != "" {
-		return verr("storage.dsn", "give storage.dsn or storage.dsn_file, not both")
+		return yamlfile.Errorf("storage.dsn", "give storage.dsn or storage.dsn_file, not both")
 	}
 	if c.Storage.Driver == "sqlite" && (c.Storage.DSN != "" || c.Storage.DSNFile != "") {
-		return verr("storage.driver", "a DSN is for driver postgres; sqlite keeps its files in data_dir")
+		return yamlfile.Errorf("storage.driver", "a DSN is for driver postgres; sqlite keeps its files in data_dir")
 	}
 	if c.ICAP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.ICAP.Listen); err != nil {
-			return verr("icap.listen", "%q is not host:port", c.ICAP.Listen)
+			return yamlfile.Errorf("icap.listen", "%q is not host:port", c.ICAP.Listen)
 		}
 	}
 	if err := c.Directory.validate(); err != nil {
 		return err
 	}
 	if c.ICAP.MaxConnections <= 0 {
-		return verr("icap.max_connections", "must be positive")
+		return yamlfile.Errorf("icap.max_connections", "must be positive")
 	}
 	if c.ICAP.MaxBodySize <= 0 {
-		return verr("icap.max_body_size", "must be positive")
+		return yamlfile.Errorf("icap.max_body_size", "must be positive")
 	}
 	switch c.Review.NoKey {
 	case "refuse", "passphrase":
 	case "link":
 		if c.Download.Listen == "" || c.Download.BaseURL == "" {
-			return verr("review.no_key", "link needs download.listen and download.base_url")
+			return yamlfile.Errorf("review.no_key", "link needs download.listen and download.base_url")
 		}
 	default:
-		return verr("review.no_key", "must be refuse, passphrase or link, not %q", c.Review.NoKey)
+		return yamlfile.Errorf("review.no_key", "must be refuse, passphrase or link, not %q", c.Review.NoKey)
 	}
 	if err := c.Download.validate(); err != nil {
 		return err
 	}
 	if c.Review.HoldFor <= 0 {
-		return verr("review.hold_for", "must be positive")
+		return yamlfile.Errorf("review.hold_for", "must be positive")
 	}
 	if s := c.Review.ReleaseSubject; len(s) > 200 || strings.ContainsAny(s, "\r\n") || !utf8.ValidString(s) {
-		return verr("review.release_subject", "must be one line of UTF-8 text of at most 200 bytes")
+		return yamlfile.Errorf("review.release_subject", "must be one line of UTF-8 text of at most 200 bytes")
 	}
 	if c.Review.Retention <= 0 {
-		return verr("review.retention", "must be positive")
+		return yamlfile.Errorf("review.retention", "must be positive")
 	}
 	if _, err := time.LoadLocation(c.Review.TimeZone); err != nil || c.Review.TimeZone == "" {
-		return verr("review.time_zone", "%q is not a time zone (e.g. Asia/Tokyo)", c.Review.TimeZone)
+		return yamlfile.Errorf("review.time_zone", "%q is not a time zone (e.g. Asia/Tokyo)", c.Review.TimeZone)
 	}
 	if c.Review.RemindBefore < 0 {
-		return verr("review.remind_before", "must not be negative (0: no reminder)")
+		return yamlfile.Errorf("review.remind_before", "must not be negative (0: no reminder)")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return verr("log_level", "must be debug, info, warn or error, not %q", c.LogLevel)
+		return yamlfile.Errorf("log_level", "must be debug, info, warn or error, not %q", c.LogLevel)
 	}
 	if len(c.SMTP.Listen) == 0 && len(c.SMTP.TLSListen) == 0 {
-		return verr("smtp.listen", "at least one SMTP listener is needed")
+		return yamlfile.Errorf("smtp.listen", "at least one SMTP listener is needed")
 	}
 	for i, a := range c.SMTP.Listen {
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			return verr(fmt.Sprintf("smtp.listen[%d]", i), "%q is not host:port", a)
+			return yamlfile.Errorf(fmt.Sprintf("smtp.listen[%d]", i), "%q is not host:port", a)
 		}
 	}
 	for i, a := range c.SMTP.TLSListen {
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			return verr(fmt.Sprintf("smtp.tls_listen[%d]", i), "%q is not host:port", a)
+			return yamlfile.Errorf(fmt.Sprintf("smtp.tls_listen[%d]", i), "%q is not host:port", a)
 		}
 	}
 	if len(c.SMTP.TLSListen) > 0 && !c.HasTLS() {
-		return verr("smtp.tls_listen", "needs smtp.tls.cert_file and key_file, or self_signed")
+		return yamlfile.Errorf("smtp.tls_listen", "needs smtp.tls.cert_file and key_file, or self_signed")
 	}
 	if len(c.SMTP.Accounts) > 0 && !c.HasTLS() {
 		// AUTH is offered only over TLS (RFC 4954 4): accounts without a
 		// certificate could never log in.
-		return verr("smtp.accounts", "need smtp.tls (cert_file and key_file, or self_signed)")
+		return yamlfile.Errorf("smtp.accounts", "need smtp.tls (cert_file and key_file, or self_signed)")
 	}
 	if (c.SMTP.TLS.CertFile == "") != (c.SMTP.TLS.KeyFile == "") {
-		return verr("smtp.tls", "cert_file and key_file go together")
+		return yamlfile.Errorf("smtp.tls", "cert_file and key_file go together")
 	}
 	for i, n := range c.SMTP.Networks {
 		if _, err := ParseNetwork(n); err != nil {
-			return verr(fmt.Sprintf("smtp.networks[%d]", i), "%v", err)
+			return yamlfile.Errorf(fmt.Sprintf("smtp.networks[%d]", i), "%v", err)
 		}
 	}
 	seen := map[string]bool{}
 	for i, a := range c.SMTP.Accounts {
 		p := fmt.Sprintf("smtp.accounts[%d]", i)
 		if a.Username == "" {
-			return verr(p+".username", "must not be empty")
+			return yamlfile.Errorf(p+".username", "must not be empty")
 		}
 		if seen[a.Username] {
-			return verr(p+".username", "duplicate account %q", a.Username)
+			return yamlfile.Errorf(p+".username", "duplicate account %q", a.Username)
 		}
 		seen[a.Username] = true
 		if !strings.HasPrefix(a.PasswordHash, "$2a$") && !strings.HasPrefix(a.PasswordHash, "$2b$") &&
 			!strings.HasPrefix(a.PasswordHash, "$2y$") && !strings.HasPrefix(a.PasswordHash, "$argon2id$") {
-			return verr(p+".password_hash", "must be a bcrypt or argon2id hash (see `dlpguard hash-password`)")
+			return yamlfile.Errorf(p+".password_hash", "must be a bcrypt or argon2id hash (see `dlpguard hash-password`)")
 		}
 	}
 	l := c.SMTP.Limits
 	switch {
 	case l.MaxMessageSize < 1024:
-		return verr("smtp.limits.max_message_size", "must be at least 1KiB")
+		return yamlfile.Errorf("smtp.limits.max_message_size", "must be at least 1KiB")
 	case l.MaxRecipients < 1:
-		return verr("smtp.limits.max_recipients", "must be at least 1")
+		return yamlfile.Errorf("smtp.limits.max_recipients", "must be at least 1")
 	case l.MaxLineLength < 1000:
 		// RFC 5321 4.5.3.1.6: a text line may be 1000 octets with CRLF.
-		return verr("smtp.limits.max_line_length", "must be at least 1000 (RFC 5321 4.5.3.1.6)")
+		return yamlfile.Errorf("smtp.limits.max_line_length", "must be at least 1000 (RFC 5321 4.5.3.1.6)")
 	case l.MaxHeaderSize < 1024 || l.MaxHeaderSize > l.MaxMessageSize:
-		return verr("smtp.limits.max_header_size", "must be between 1KiB and max_message_size")
+		return yamlfile.Errorf("smtp.limits.max_header_size", "must be between 1KiB and max_message_size")
 	case l.CommandTimeout < time.Second:
-		return verr("smtp.limits.command_timeout", "must be at least 1s")
+		return yamlfile.Errorf("smtp.limits.command_timeout", "must be at least 1s")
 	case l.DataTimeout < time.Second:
-		return verr("smtp.limits.data_timeout", "must be at least 1s")
+		return yamlfile.Errorf("smtp.limits.data_timeout", "must be at least 1s")
 	case l.MaxConnections < 1:
-		return verr("smtp.limits.max_connections", "must be at least 1")
+		return yamlfile.Errorf("smtp.limits.max_connections", "must be at least 1")
 	case l.MaxConnectionsPer < 1:
-		return verr("smtp.limits.max_connections_per_ip", "must be at least 1")
+		return yamlfile.Errorf("smtp.limits.max_connections_per_ip", "must be at least 1")
 	case l.InspectTimeout < time.Second:
-		return verr("smtp.limits.inspect_timeout", "must be at least 1s")
+		return yamlfile.Errorf("smtp.limits.inspect_timeout", "must be at least 1s")
 	case l.MaxConnectionsPer > l.MaxConnections:
-		return verr("smtp.limits.max_connections_per_ip", "must not be more than max_connections (%d)", l.MaxConnections)
+		return yamlfile.Errorf("smtp.limits.max_connections_per_ip", "must not be more than max_connections (%d)", l.MaxConnections)
 	}
 	if err := c.SMTP.AuthLimits.validate(); err != nil {
 		return err
@@ -671,81 +633,82 @@ func (c *Config) validate() error {
 	u := c.Upstream
 	if u.Address != "" {
 		if _, _, err := net.SplitHostPort(u.Address); err != nil {
-			return verr("upstream.address", "%q is not host:port", u.Address)
+			return yamlfile.Errorf("upstream.address", "%q is not host:port", u.Address)
 		}
 	}
 	switch u.StartTLS {
 	case "none", "opportunistic", "required":
 	default:
-		return verr("upstream.starttls", "must be none, opportunistic or required, not %q", u.StartTLS)
+		return yamlfile.Errorf("upstream.starttls", "must be none, opportunistic or required, not %q", u.StartTLS)
 	}
 	if u.Username != "" && u.StartTLS != "required" {
 		// The password must never cross the network in clear.
-		return verr("upstream.username", "AUTH to the upstream needs starttls: required")
+		return yamlfile.Errorf("upstream.username", "AUTH to the upstream needs starttls: required")
 	}
 	if u.Workers < 1 || u.Workers > 1000 {
-		return verr("upstream.workers", "must be between 1 and 1000")
+		return yamlfile.Errorf("upstream.workers", "must be between 1 and 1000")
 	}
 	if len(u.Retry) == 0 {
-		return verr("upstream.retry", "needs at least one delay")
+		return yamlfile.Errorf("upstream.retry", "needs at least one delay")
 	}
 	for i, d := range u.Retry {
 		if d <= 0 {
-			return verr(fmt.Sprintf("upstream.retry[%d]", i), "must be positive")
+			return yamlfile.Errorf(fmt.Sprintf("upstream.retry[%d]", i), "must be positive")
 		}
 	}
 	if u.MaxAge < time.Minute {
-		return verr("upstream.max_age", "must be at least 1m")
+		return yamlfile.Errorf("upstream.max_age", "must be at least 1m")
 	}
 	if u.ConnectTimeout < time.Second || u.CommandTimeout < time.Second {
-		return verr("upstream.connect_timeout", "timeouts must be at least 1s")
+		return yamlfile.Errorf("upstream.connect_timeout", "timeouts must be at least 1s")
 	}
 	if u.LocalRetry < time.Second || u.LocalRetry > 24*time.Hour {
-		return verr("upstream.local_retry", "must be between 1s and 24h")
+		return yamlfile.Errorf("upstream.local_retry", "must be between 1s and 24h")
 	}
 	if c.HTTP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-			return verr("http.listen", "%q is not host:port", c.HTTP.Listen)
+			return yamlfile.Errorf("http.listen", "%q is not host:port", c.HTTP.Listen)
 		}
 	}
 	return nil
 }
 
 // DefaultConnectionsPerIP is max_connections_per_ip when the file sets
-// max_connections but not it: a quarter, at most 50, at least 1.
+// max_connections but not it: a quarter, at most 50, at least 1 (the
+// listener's own rule, smtpproxy.DefaultConnectionsPerIP).
 func DefaultConnectionsPerIP(maxConnections int) int {
-	return max(1, min(50, maxConnections/4))
+	return smtpproxy.DefaultConnectionsPerIP(maxConnections)
 }
 
 func (a *AuthLimits) validate() error {
 	const p = "smtp.auth_limits."
 	switch {
 	case a.MaxSessions < 0:
-		return verr(p+"max_sessions", "must not be negative (0: max_connections/5)")
+		return yamlfile.Errorf(p+"max_sessions", "must not be negative (0: max_connections/5)")
 	case a.MaxChecks < 0:
-		return verr(p+"max_checks", "must not be negative (0: half the CPUs)")
+		return yamlfile.Errorf(p+"max_checks", "must not be negative (0: half the CPUs)")
 	case a.Window < time.Second:
-		return verr(p+"window", "must be at least 1s")
+		return yamlfile.Errorf(p+"window", "must be at least 1s")
 	case a.AddressDelay <= 0:
-		return verr(p+"address_delay", "must be positive")
+		return yamlfile.Errorf(p+"address_delay", "must be positive")
 	case a.AccountDelay <= 0:
-		return verr(p+"account_delay", "must be positive")
+		return yamlfile.Errorf(p+"account_delay", "must be positive")
 	case a.AddressMaxDelay < a.AddressDelay:
-		return verr(p+"address_max_delay", "must be at least address_delay")
+		return yamlfile.Errorf(p+"address_max_delay", "must be at least address_delay")
 	case a.AccountMaxDelay < a.AccountDelay:
-		return verr(p+"account_max_delay", "must be at least account_delay")
+		return yamlfile.Errorf(p+"account_max_delay", "must be at least account_delay")
 	case a.AddressMaxDelay > 10*time.Minute:
-		return verr(p+"address_max_delay", "must be at most 10m (a session waits it out)")
+		return yamlfile.Errorf(p+"address_max_delay", "must be at most 10m (a session waits it out)")
 	case a.AccountMaxDelay > 10*time.Minute:
-		return verr(p+"account_max_delay", "must be at most 10m (a session waits it out)")
+		return yamlfile.Errorf(p+"account_max_delay", "must be at most 10m (a session waits it out)")
 	case a.AddressBlockAfter < 1:
-		return verr(p+"address_block_after", "must be at least 1")
+		return yamlfile.Errorf(p+"address_block_after", "must be at least 1")
 	case a.AddressBlockFor < time.Second:
-		return verr(p+"address_block_for", "must be at least 1s")
+		return yamlfile.Errorf(p+"address_block_for", "must be at least 1s")
 	case a.AccountBlockAfter < 0:
-		return verr(p+"account_block_after", "must not be negative (0: an account is never blocked)")
+		return yamlfile.Errorf(p+"account_block_after", "must not be negative (0: an account is never blocked)")
 	case a.AccountBlockAfter > 0 && a.AccountBlockFor < time.Second:
-		return verr(p+"account_block_for", "must be at least 1s")
+		return yamlfile.Errorf(p+"account_block_for", "must be at least 1s")
 	}
 	return nil
 }
@@ -806,64 +769,24 @@ func find(root *yaml.Node, keys []string) *yaml.Node {
 	return n
 }
 
-// lineOf finds the line of a setting path such as "smtp.networks[1]" or
-// "smtp.accounts[0].password_hash"; 0 when it is not in the file (a
-// default).
-func lineOf(root *yaml.Node, path string) int {
-	n := root
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	line := 0
-	for _, part := range strings.Split(path, ".") {
-		name, idx := part, -1
-		if i := strings.IndexByte(part, '['); i >= 0 && strings.HasSuffix(part, "]") {
-			name = part[:i]
-			idx, _ = strconv.Atoi(part[i+1 : len(part)-1])
-		}
-		if n.Kind != yaml.MappingNode {
-			return line
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == name {
-				next = n.Content[i+1]
-				line = n.Content[i].Line
-			}
-		}
-		if next == nil {
-			return line
-		}
-		n = next
-		if idx >= 0 {
-			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
-				return line
-			}
-			n = n.Content[idx]
-			line = n.Line
-		}
-	}
-	return line
-}
-
 func (o OCR) validate() error {
 	switch {
 	case o.Enabled != "auto" && o.Enabled != "true" && o.Enabled != "false":
-		return verr("inspect.ocr.enabled", "%q is not auto, true or false", o.Enabled)
+		return yamlfile.Errorf("inspect.ocr.enabled", "%q is not auto, true or false", o.Enabled)
 	case strings.TrimSpace(o.Command) == "":
-		return verr("inspect.ocr.command", "must not be empty")
+		return yamlfile.Errorf("inspect.ocr.command", "must not be empty")
 	case o.Languages == "" || strings.ContainsAny(o.Languages, " /\t"):
-		return verr("inspect.ocr.languages", "%q is not a Tesseract language list (e.g. jpn+eng)", o.Languages)
+		return yamlfile.Errorf("inspect.ocr.languages", "%q is not a Tesseract language list (e.g. jpn+eng)", o.Languages)
 	case o.MaxPages < 1:
-		return verr("inspect.ocr.max_pages", "must be at least 1")
+		return yamlfile.Errorf("inspect.ocr.max_pages", "must be at least 1")
 	case o.MaxPixels < 10000:
-		return verr("inspect.ocr.max_pixels", "must be at least 10000")
+		return yamlfile.Errorf("inspect.ocr.max_pixels", "must be at least 10000")
 	case o.Timeout < time.Second:
-		return verr("inspect.ocr.timeout", "must be at least 1s")
+		return yamlfile.Errorf("inspect.ocr.timeout", "must be at least 1s")
 	case o.Concurrency < 1:
-		return verr("inspect.ocr.concurrency", "must be at least 1")
+		return yamlfile.Errorf("inspect.ocr.concurrency", "must be at least 1")
 	case o.MaxMemory != 0 && o.MaxMemory < 64<<20:
-		return verr("inspect.ocr.max_memory", "must be 0 (no limit) or at least 64MiB")
+		return yamlfile.Errorf("inspect.ocr.max_memory", "must be 0 (no limit) or at least 64MiB")
 	}
 	return nil
 }
@@ -871,31 +794,31 @@ func (o OCR) validate() error {
 func (d *Download) validate() error {
 	if d.Listen != "" {
 		if _, _, err := net.SplitHostPort(d.Listen); err != nil {
-			return verr("download.listen", "%q is not host:port", d.Listen)
+			return yamlfile.Errorf("download.listen", "%q is not host:port", d.Listen)
 		}
 		if d.BaseURL == "" {
-			return verr("download.base_url", "needed with download.listen: the links in the recipients' mails")
+			return yamlfile.Errorf("download.base_url", "needed with download.listen: the links in the recipients' mails")
 		}
 	}
 	if d.BaseURL != "" {
 		u, err := url.Parse(d.BaseURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
-			return verr("download.base_url", "%q is not an http(s) URL", d.BaseURL)
+			return yamlfile.Errorf("download.base_url", "%q is not an http(s) URL", d.BaseURL)
 		}
 	}
 	if (d.TLS.CertFile == "") != (d.TLS.KeyFile == "") {
-		return verr("download.tls", "cert_file and key_file go together")
+		return yamlfile.Errorf("download.tls", "cert_file and key_file go together")
 	}
 	if d.Expiry <= 0 {
-		return verr("download.expiry", "must be positive")
+		return yamlfile.Errorf("download.expiry", "must be positive")
 	}
 	if d.MaxDownloads < 0 {
-		return verr("download.max_downloads", "must not be negative")
+		return yamlfile.Errorf("download.max_downloads", "must not be negative")
 	}
 	for i, p := range d.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			if _, err := netip.ParseAddr(p); err != nil {
-				return verr(fmt.Sprintf("download.trusted_proxies[%d]", i), "%q is not a network (CIDR) or address", p)
+				return yamlfile.Errorf(fmt.Sprintf("download.trusted_proxies[%d]", i), "%q is not a network (CIDR) or address", p)
 			}
 		}
 	}

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dlpguard/icap"
+	"dlpguard/smtpproxy/queue"
 )
 
 func TestExampleParses(t *testing.T) {
@@ -256,6 +259,41 @@ func TestDownloadConfig(t *testing.T) {
 			t.Errorf("%q: error %v, want %q", c.yaml, err, c.err)
 		case c.err == "" && (cfg.Download.Expiry != 7*24*time.Hour || cfg.Download.MaxDownloads != 20 || !cfg.Download.NotifySender):
 			t.Errorf("defaults: %+v", cfg.Download)
+		}
+	}
+}
+
+// TestDefaultsFromPackages checks that the defaults the file documents are
+// the ones the listener, the delivery queue and the ICAP service apply to
+// a zero setting: written once, in those packages.
+func TestDefaultsFromPackages(t *testing.T) {
+	d := Default()
+	l := d.SMTP.Limits
+	q := queue.Config{}.Defaults()
+	ic := icap.DefaultConfig()
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"smtp.limits.max_message_size", int64(l.MaxMessageSize), int64(25 << 20)},
+		{"smtp.limits.max_recipients", l.MaxRecipients, 100},
+		{"smtp.limits.max_connections", l.MaxConnections, 500},
+		{"smtp.limits.max_connections_per_ip", l.MaxConnectionsPer, 50},
+		{"smtp.limits.command_timeout", l.CommandTimeout, 5 * time.Minute},
+		{"smtp.limits.inspect_timeout", l.InspectTimeout, 2 * time.Minute},
+		{"smtp.auth_limits.window", d.SMTP.AuthLimits.Window, 15 * time.Minute},
+		{"smtp.auth_limits.address_block_after", d.SMTP.AuthLimits.AddressBlockAfter, 10},
+		{"smtp.auth_limits.account_max_delay", d.SMTP.AuthLimits.AccountMaxDelay, 8 * time.Second},
+		{"upstream.workers", d.Upstream.Workers, q.Workers},
+		{"upstream.max_age", d.Upstream.MaxAge, q.MaxAge},
+		{"upstream.connect_timeout", d.Upstream.ConnectTimeout, q.DialTimeout},
+		{"upstream.command_timeout", d.Upstream.CommandTimeout, q.CommandTimeout},
+		{"upstream.local_retry", d.Upstream.LocalRetry, q.LocalRetry},
+		{"icap.max_connections", d.ICAP.MaxConnections, ic.MaxConnections},
+		{"icap.max_body_size", int64(d.ICAP.MaxBodySize), int64(ic.MaxBodyBytes)},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: default %v, want %v", tc.name, tc.got, tc.want)
 		}
 	}
 }

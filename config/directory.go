@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"dlpguard/directory"
+	"dlpguard/internal/yamlfile"
 )
 
 // Directory is the city's directory (Active Directory or OpenLDAP): who
@@ -67,22 +68,22 @@ func (d *Directory) validate() error {
 	switch {
 	case strings.HasPrefix(d.URL, "ldaps://"):
 		if d.StartTLS {
-			return verr("directory.start_tls", "is for ldap:// (ldaps:// is TLS already)")
+			return yamlfile.Errorf("directory.start_tls", "is for ldap:// (ldaps:// is TLS already)")
 		}
 	case strings.HasPrefix(d.URL, "ldap://"):
 		// Sign-in binds carry staff passwords: never in clear over the
 		// network (loopback is for tests and a local proxy).
 		if !d.StartTLS && !loopbackURL(d.URL) {
-			return verr("directory.start_tls", "must be true with an ldap:// URL to another host (passwords would cross the network in clear); or use ldaps://")
+			return yamlfile.Errorf("directory.start_tls", "must be true with an ldap:// URL to another host (passwords would cross the network in clear); or use ldaps://")
 		}
 	default:
-		return verr("directory.url", "%q: want ldaps://host or ldap://host", d.URL)
+		return yamlfile.Errorf("directory.url", "%q: want ldaps://host or ldap://host", d.URL)
 	}
 	if d.BaseDN == "" {
-		return verr("directory.base_dn", "is required with directory.url")
+		return yamlfile.Errorf("directory.base_dn", "is required with directory.url")
 	}
 	if _, err := directory.Defaults(d.Schema); err != nil {
-		return verr("directory.schema", "must be ad or openldap, not %q", d.Schema)
+		return yamlfile.Errorf("directory.schema", "must be ad or openldap, not %q", d.Schema)
 	}
 	for _, g := range []struct{ key, dn string }{
 		{"directory.base_dn", d.BaseDN}, {"directory.bind_dn", d.BindDN}, {"directory.approver_group", d.ApproverGroup},
@@ -92,20 +93,20 @@ func (d *Directory) validate() error {
 			continue
 		}
 		if err := directory.CheckDN(g.dn); err != nil {
-			return verr(g.key, "%q is not a DN: %v", g.dn, err)
+			return yamlfile.Errorf(g.key, "%q is not a DN: %v", g.dn, err)
 		}
 	}
 	if d.BindDN != "" && d.PasswordFile == "" {
-		return verr("directory.password_file", "is required with directory.bind_dn")
+		return yamlfile.Errorf("directory.password_file", "is required with directory.bind_dn")
 	}
 	if d.CacheTTL <= 0 {
-		return verr("directory.cache_ttl", "must be positive")
+		return yamlfile.Errorf("directory.cache_ttl", "must be positive")
 	}
 	if d.StaleFor < 0 {
-		return verr("directory.stale_for", "must not be negative (0: no stale answers)")
+		return yamlfile.Errorf("directory.stale_for", "must not be negative (0: no stale answers)")
 	}
 	if d.Timeout <= 0 {
-		return verr("directory.timeout", "must be positive")
+		return yamlfile.Errorf("directory.timeout", "must be positive")
 	}
 	return nil
 }

@@ -421,7 +421,7 @@ func TestSessionEnds(t *testing.T) {
 		t.Fatalf("after the idle timeout: %d", r.status)
 	}
 	// A disabled account loses its session at once.
-	tok := c.signIn("kacho")
+	c.signIn("kacho")
 	if err := f.con.Users().SetDisabled(context.Background(), "kacho", true); err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +430,7 @@ func TestSessionEnds(t *testing.T) {
 	}
 	// Sign-out ends the session on the server, not only the cookie.
 	f.con.Users().SetDisabled(context.Background(), "kacho", false)
-	tok = c.signIn("kacho")
+	tok := c.signIn("kacho")
 	jarCookies := c.http.Jar.Cookies(mustURL(t, f.srv.URL+"/console/"))
 	if r := c.do("POST", "/console/logout", url.Values{"csrf": {tok}}); r.status != http.StatusSeeOther {
 		t.Fatalf("logout: %d", r.status)

@@ -28,10 +28,7 @@ import (
 )
 
 // The recording upstream comes from mailtest.
-type (
-	upstream = mailtest.Upstream
-	got      = mailtest.Message
-)
+type upstream = mailtest.Upstream
 
 func startUpstream(t testing.TB) *upstream { return mailtest.StartUpstream(t) }
 

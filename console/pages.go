@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -72,7 +73,7 @@ func (c *Console) filterFor(pg *page, q listQuery) (hold.Filter, bool) {
 	if pg.User.Role != RoleAdmin {
 		if q.Department == "" {
 			f.Departments = pg.User.Departments
-		} else if !contains(pg.User.Departments, q.Department) {
+		} else if !slices.Contains(pg.User.Departments, q.Department) {
 			return f, false
 		}
 		if len(f.Departments) == 0 {
@@ -80,15 +81,6 @@ func (c *Console) filterFor(pg *page, q listQuery) (hold.Filter, bool) {
 		}
 	}
 	return f, true
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func readQuery(r *http.Request) listQuery {
@@ -278,7 +270,7 @@ func (c *Console) departments(selected string) []string {
 			out = e.DepartmentNames()
 		}
 	}
-	if selected != "" && !contains(out, selected) {
+	if selected != "" && !slices.Contains(out, selected) {
 		out = append(out, selected)
 	}
 	return out

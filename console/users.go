@@ -3,9 +3,7 @@ package console
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,9 +15,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
-	"golang.org/x/crypto/argon2"
 
 	"dlpguard/hold"
+	"dlpguard/internal/password"
 	"dlpguard/pgdb"
 	"dlpguard/sqlitedb"
 )
@@ -196,50 +194,11 @@ func (u *Users) q(query string) string {
 	return pgdb.Rebind(query)
 }
 
-// argon2id parameters (OWASP's minimum: 19 MiB, 2 passes, 1 lane).
-const (
-	argonTime    = 2
-	argonMemory  = 19 * 1024
-	argonThreads = 1
-	argonKeyLen  = 32
-)
+// HashPassword returns an argon2id PHC string (password.Hash).
+func HashPassword(pw string) (string, error) { return password.Hash(pw) }
 
-// HashPassword returns an argon2id PHC string.
-func HashPassword(pw string) (string, error) {
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		return "", err
-	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
-		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
-}
-
-// VerifyPassword checks pw against an argon2id PHC string.
-func VerifyPassword(phc, pw string) bool {
-	parts := strings.Split(phc, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false
-	}
-	var v int
-	var m, t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
-		return false
-	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || m > 1<<21 || t == 0 || t > 20 || p == 0 {
-		return false
-	}
-	b64 := base64.RawStdEncoding
-	salt, err1 := b64.DecodeString(parts[4])
-	want, err2 := b64.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 || len(want) > 128 {
-		return false
-	}
-	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1
-}
+// VerifyPassword checks pw against a PHC string (password.Verify).
+func VerifyPassword(phc, pw string) bool { return password.Verify(phc, pw) }
 
 // GeneratePassword returns a random password of 20 characters that is
 // easy to type (no look-alike characters).
@@ -433,7 +392,7 @@ func (u *Users) Authenticate(ctx context.Context, username, pw string, now time.
 }
 
 // dummyHash is verified for unknown users (its password is unknown).
-const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Ym9ndXNib2d1c2JvZ3VzYm9ndXNib2d1c2JvZ3VzMDA"
+const dummyHash = password.Dummy
 
 // EnsureDemoAdmin creates the administrator "admin" (mail address email)
 // with a random password when the account database at

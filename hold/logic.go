@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"dlpguard/mimemsg"
 )
 
 // The rules of the record's life, shared by every Store implementation:
@@ -126,7 +128,7 @@ func sealContent(ctx context.Context, w io.Writer, key []byte, id string, conten
 		return 0, "", err
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(sw, h), ctxReader{ctx, content})
+	n, err := io.Copy(io.MultiWriter(sw, h), mimemsg.ContextReader(ctx, content))
 	if err != nil {
 		return 0, "", fmt.Errorf("write content: %w", err)
 	}
@@ -134,18 +136,6 @@ func sealContent(ctx context.Context, w io.Writer, key []byte, id string, conten
 		return 0, "", err
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 func sameActor(a, b string) bool {

@@ -708,6 +708,10 @@ func (w *walker) zipLike(p *Part, sp *spill, depth int) {
 		p.Reason = joinReason(p.Reason, "password-protected document")
 	case errors.Is(err, office.ErrLimit):
 		p.Reason = joinReason(p.Reason, "document part over the size or ratio limit (possible bomb)")
+	case errors.Is(err, office.ErrMalformed):
+		// Read leniently for the detectors, but a damaged document is
+		// never a pass (3.3.5).
+		p.Reason = joinReason(p.Reason, "damaged document (XML not well-formed), read as far as it goes: "+err.Error())
 	case err != nil:
 		p.Reason = joinReason(p.Reason, "office document could not be read: "+err.Error())
 	}

@@ -26,12 +26,15 @@ func TestFiles(t *testing.T) {
 		media      bool   // read as media (no text layer): not inspected, not incomplete
 	}
 	cases := map[string]want{
-		"office/document.docx":           {typ: "application/vnd.openxmlformats-officedocument.wordprocessingml.document", inspected: true, text: []string{"123456789018", "ヘッダー文字列 機密性2", "コメント：個人番号 398259791905"}},
-		"office/document.odt":            {typ: "application/vnd.oasis.opendocument.text", inspected: true, text: []string{"176749365367"}},
-		"office/roster.xlsx":             {typ: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", inspected: true, text: []string{"マイナンバー", "職員名簿"}},
-		"office/roster.ods":              {typ: "application/vnd.oasis.opendocument.spreadsheet", inspected: true, text: []string{"マイナンバー"}},
-		"office/slides.pptx":             {inspected: true, text: []string{"479666972515", "発表者ノート 327346468695"}},
-		"office/slides.odp":              {inspected: true, text: []string{"479666972515"}},
+		"office/document.docx": {typ: "application/vnd.openxmlformats-officedocument.wordprocessingml.document", inspected: true, text: []string{"123456789018", "ヘッダー文字列 機密性2", "コメント：個人番号 398259791905"}},
+		"office/document.odt":  {typ: "application/vnd.oasis.opendocument.text", inspected: true, text: []string{"176749365367"}},
+		"office/roster.xlsx":   {typ: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", inspected: true, text: []string{"マイナンバー", "職員名簿"}},
+		"office/roster.ods":    {typ: "application/vnd.oasis.opendocument.spreadsheet", inspected: true, text: []string{"マイナンバー"}},
+		"office/slides.pptx":   {inspected: true, text: []string{"479666972515", "発表者ノート 327346468695"}},
+		"office/slides.odp":    {inspected: true, text: []string{"479666972515"}},
+		// issue 12: valid ZIP, main part not well-formed: read for the
+		// detectors, but not inspected (held).
+		"office/damaged.docx":            {typ: "application/vnd.openxmlformats-officedocument.wordprocessingml.document", text: []string{"123456789018", "ヘッダー文字列 機密性2"}, reasonPart: "damaged document"},
 		"office/document-encrypted.docx": {typ: "application/x-ole-storage", encrypted: true},
 		"office/roster-encrypted.xlsx":   {typ: "application/x-ole-storage", encrypted: true},
 		"office/document-encrypted.odt":  {encrypted: true},

@@ -121,6 +121,13 @@ func TestMIME(t *testing.T) {
 				}
 			}
 		}},
+		// encrypted content pasted into a text body (issue 12): an encrypted
+		// part of its own, so the message is held.
+		{file: "pasted_pgp.eml", incomplete: true, check: wantEncryptedPart("pasted-pgp-1")},
+		{file: "pasted_pgp_quoted.eml", incomplete: true, check: wantEncryptedPart("pasted-pgp-1")},
+		{file: "pasted_pgp_cut.eml", incomplete: true, check: wantEncryptedPart("pasted-pgp-1")},
+		{file: "pasted_smime_pem.eml", incomplete: true, check: wantEncryptedPart("pasted-pkcs7-1")},
+		{file: "pasted_smime_bare.eml", incomplete: true, check: wantEncryptedPart("pasted-base64-1")},
 		{file: "smime_opaque_signed.eml", loc: "body", want: []string{"署名本文 個人番号 123456789012"}, check: func(t *testing.T, res *Result, _ *collect) {
 			if p := findPart(res, "smime.p7m"); p == nil || p.Encrypted || !p.Inspected {
 				t.Errorf("opaque signed: %+v", p)
@@ -233,4 +240,15 @@ func tableAt(col *collect, loc string) bool {
 
 func validUTF8(s string) bool {
 	return strings.ToValidUTF8(s, "") == s
+}
+
+// wantEncryptedPart checks that the part named name is reported encrypted
+// and not inspected.
+func wantEncryptedPart(name string) func(*testing.T, *Result, *collect) {
+	return func(t *testing.T, res *Result, _ *collect) {
+		t.Helper()
+		if p := findPart(res, name); p == nil || !p.Encrypted || p.Inspected {
+			t.Errorf("%s not reported encrypted: %s", name, dumpParts(res))
+		}
+	}
 }

@@ -15,6 +15,14 @@ import (
 // is inspected as an attachment. Other binary results (keys, hashes,
 // random tokens) are left alone: holding on them would hold mail for
 // nothing, and they carry no readable text.
+//
+// Encrypted content pasted into a body is the exception: an ASCII-armoured
+// OpenPGP message (-----BEGIN PGP MESSAGE-----, quoted in a reply or not),
+// a PEM-armoured CMS/PKCS #7 block, or a bare base64 block that decodes to
+// OpenPGP encrypted packets or CMS EnvelopedData is content nobody here can
+// read. It becomes a part of its own, which the file-type sniffing reports
+// as encrypted, so the message is held like an encrypted attachment
+// (3.3.5: what cannot be inspected does not leave unseen).
 
 const (
 	minPastedChars = 32      // shorter runs are tokens, not files
@@ -58,9 +66,20 @@ func (w *walker) pastedBase64(p *Part, sp *spill, depth int) {
 	var (
 		line  []byte
 		block []byte
-		armor bool // inside -----BEGIN … ----- (PGP, certificates): not a file
+		armor int // inside -----BEGIN … -----: one of the armor* kinds
 		n     int
 	)
+	emit := func(prefix string, data []byte) {
+		if !w.countPart() {
+			return
+		}
+		n++
+		name := prefix + strconv.Itoa(n)
+		if p.Name != "" {
+			name = p.Name + "/" + name
+		}
+		w.attachment(name, "", bytes.NewReader(data), depth+1, scope{})
+	}
 	flush := func() {
 		b := block
 		block = block[:0]
@@ -68,31 +87,50 @@ func (w *walker) pastedBase64(p *Part, sp *spill, depth int) {
 			return
 		}
 		data, _ := mimemsg.DecodeBase64(b)
-		if !readableBlob(data) {
+		if !readableBlob(data) && !encryptedBlob(data) {
 			return
 		}
-		if !w.countPart() {
-			return
+		emit("pasted-base64-", data)
+	}
+	endArmor := func() {
+		switch armor {
+		case armorPGP:
+			// The armour header is enough for the sniffing to call it
+			// OpenPGP encrypted; the rest is ciphertext.
+			if !w.stopped {
+				emit("pasted-pgp-", []byte("-----BEGIN PGP MESSAGE-----\n"))
+			}
+		case armorCMS:
+			if len(bytes.TrimSpace(block)) > 0 && !w.stopped {
+				data, _ := mimemsg.DecodeBase64(block)
+				if cmsKind(data) != cmsNone {
+					emit("pasted-pkcs7-", data)
+				}
+			}
 		}
-		n++
-		name := "pasted-base64-" + strconv.Itoa(n)
-		if p.Name != "" {
-			name = p.Name + "/" + name
-		}
-		w.attachment(name, "", bytes.NewReader(data), depth+1, scope{})
+		armor = armorNone
+		block = block[:0]
 	}
 	for {
 		var err error
 		line, err = mimemsg.ReadLine(br, line[:0], 64<<10)
 		l := bytes.TrimSpace(mimemsg.TrimEOL(line))
+		// A reply quotes the pasted block ("> -----BEGIN PGP MESSAGE-----").
+		q := unquote(l)
 		switch {
-		case bytes.HasPrefix(l, []byte("-----BEGIN ")):
+		case bytes.HasPrefix(q, []byte("-----BEGIN ")):
+			if armor != armorNone {
+				endArmor()
+			}
 			flush()
-			armor = true
-		case bytes.HasPrefix(l, []byte("-----END ")):
-			armor = false
-			block = block[:0]
-		case armor:
+			armor = armorKind(q)
+		case bytes.HasPrefix(q, []byte("-----END ")):
+			endArmor()
+		case armor == armorCMS:
+			if base64Line(q) && len(block)+len(q) <= maxPastedBytes {
+				block = append(block, q...)
+			}
+		case armor != armorNone:
 		case base64Line(l):
 			if len(block)+len(l) <= maxPastedBytes {
 				block = append(block, l...)
@@ -101,11 +139,55 @@ func (w *walker) pastedBase64(p *Part, sp *spill, depth int) {
 			flush()
 		}
 		if err != nil {
+			if armor != armorNone {
+				endArmor() // a block cut short is still encrypted
+			}
 			flush()
 			return
 		}
 	}
 }
+
+// Kinds of armoured blocks in a text.
+const (
+	armorNone  = iota
+	armorOther // certificates, keys, signatures: no content of their own
+	armorPGP   // -----BEGIN PGP MESSAGE-----: OpenPGP encrypted
+	armorCMS   // -----BEGIN PKCS7----- / CMS: S/MIME enveloped or signed
+)
+
+// armorKind names the block an armour header line opens.
+func armorKind(l []byte) int {
+	label := bytes.TrimSuffix(bytes.TrimPrefix(l, []byte("-----BEGIN ")), []byte("-----"))
+	switch string(bytes.TrimSpace(label)) {
+	case "PGP MESSAGE":
+		return armorPGP
+	case "PKCS7", "PKCS #7 SIGNED DATA", "CMS":
+		return armorCMS
+	}
+	return armorOther
+}
+
+// unquote strips the "> " marks a reply puts before quoted lines.
+func unquote(l []byte) []byte {
+	for len(l) > 0 && l[0] == '>' {
+		l = bytes.TrimLeft(l[1:], " \t")
+	}
+	return l
+}
+
+// encryptedBlob reports decoded bytes that are a CMS ContentInfo
+// (enveloped: encrypted; signed: its content is read) or OpenPGP encrypted
+// packets: pasted S/MIME or binary OpenPGP. The OpenPGP test looks at two
+// or three bytes only, so a short random token (a key, a nonce) could pass
+// it by chance: only a block of minPGPBlob bytes or more counts.
+func encryptedBlob(b []byte) bool {
+	return cmsKind(b) != cmsNone || (len(b) >= minPGPBlob && pgpKind(b) == pgpEncrypted)
+}
+
+// minPGPBlob is the least decoded size of a bare base64 block taken for
+// binary OpenPGP: a session key packet and an encrypted packet are more.
+const minPGPBlob = 256
 
 // readableBlob reports decoded bytes that are text (UTF-8 without
 // controls) or start like a container inspect reads.

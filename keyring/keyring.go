@@ -32,6 +32,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"dlpguard/internal/keyfile"
 )
 
 // ErrNotFound is returned by Remove when nothing matched.
@@ -365,7 +367,7 @@ func (k *Keyring) Remove(fingerprintOrAddress string) ([]Key, error) {
 		}
 		k.log.Info("keyring: removed", "fingerprint", f)
 	}
-	if err := syncDir(k.dir); err != nil {
+	if err := keyfile.SyncDir(k.dir); err != nil {
 		return out, fmt.Errorf("keyring: %w", err)
 	}
 	return out, k.refresh(true)
@@ -467,14 +469,5 @@ func writeFileAtomic(path string, data []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return keyfile.SyncDir(filepath.Dir(path))
 }

@@ -167,7 +167,6 @@ type Sniffer struct {
 
 	eucBad  int64
 	eucNeed int // trail bytes still expected
-	eucSS3  bool
 	eucDbl  int64
 }
 

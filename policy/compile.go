@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -308,7 +309,7 @@ func compileWork(data []byte, filename string, now time.Time) (*Engine, []Proble
 			d := deptNames[x.Department]
 			if d == nil {
 				c.errf(at("department"), fld+".department", "unknown department %q", x.Department)
-			} else if x.GrantedBy != d.Manager && !contains(d.Deputies, x.GrantedBy) {
+			} else if x.GrantedBy != d.Manager && !slices.Contains(d.Deputies, x.GrantedBy) {
 				c.warnf(at("granted_by"), fld+".granted_by", "%q is not the manager or a deputy of %q", x.GrantedBy, x.Department)
 			}
 		}
@@ -616,15 +617,6 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func detectorList() string {

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"dlpguard/classify"
@@ -82,7 +83,7 @@ func isEssential(d string) bool {
 // its findings at high and at medium confidence.
 func covers(rules []*rule, d string) (high, medium bool) {
 	for _, r := range rules {
-		if r.action.Rank() < Hold.Rank() || !contains(r.detectors, d) {
+		if r.action.Rank() < Hold.Rank() || !slices.Contains(r.detectors, d) {
 			continue
 		}
 		in := func(c classify.Confidence) bool {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"dlpguard/classify"
+	"dlpguard/internal/yamlfile"
 )
 
 // file is the policy file as written by administrators. Every field is
@@ -188,30 +188,8 @@ func (s *size) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-func parseSize(v string) (int64, error) {
-	t := strings.TrimSpace(v)
-	mult := int64(1)
-	lower := strings.ToLower(t)
-	for _, u := range []struct {
-		suffix string
-		m      int64
-	}{
-		{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30},
-		{"kb", 1000}, {"mb", 1000 * 1000}, {"gb", 1000 * 1000 * 1000},
-		{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1},
-	} {
-		if strings.HasSuffix(lower, u.suffix) {
-			mult = u.m
-			t = strings.TrimSpace(t[:len(t)-len(u.suffix)])
-			break
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("bad size %q (want a number of bytes, optionally with KB, MB, KiB, MiB …)", v)
-	}
-	return n * mult, nil
-}
+// parseSize reads a size as the server configuration does.
+func parseSize(v string) (int64, error) { return yamlfile.ParseSize(v) }
 
 // Problem is one finding of validation, named by file, line and field.
 type Problem struct {
@@ -258,8 +236,6 @@ func (e *ValidationError) Error() string {
 	return b.String()
 }
 
-var typeErrLine = regexp.MustCompile(`^line (\d+): (.*)$`)
-
 // decodeFile decodes data strictly (unknown fields are errors) and returns
 // the decoded file, the node tree for line lookups, the problems and the
 // work of locating them (node visits). Type errors are located through
@@ -292,9 +268,7 @@ func decodeFile(data []byte, filename string) (*file, *yaml.Node, []Problem, int
 				break
 			}
 			p := Problem{File: filename, Msg: m}
-			if sm := typeErrLine.FindStringSubmatch(m); sm != nil {
-				p.Line, _ = strconv.Atoi(sm[1])
-				p.Msg = sm[2]
+			if p.Line, p.Msg = yamlfile.SplitLine(m); p.Line > 0 {
 				if fields == nil {
 					fields, work = fieldIndex(&root)
 				}
@@ -310,11 +284,8 @@ func decodeFile(data []byte, filename string) (*file, *yaml.Node, []Problem, int
 
 func yamlProblem(filename string, err error) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	p := Problem{File: filename, Msg: msg}
-	if sm := typeErrLine.FindStringSubmatch(msg); sm != nil {
-		p.Line, _ = strconv.Atoi(sm[1])
-		p.Msg = sm[2]
-	}
+	p := Problem{File: filename}
+	p.Line, p.Msg = yamlfile.SplitLine(msg)
 	return p
 }
 
@@ -417,43 +388,17 @@ func fieldIndex(root *yaml.Node) (map[int]string, int) {
 }
 
 // lineOf returns the line of the node at path (keys and sequence indexes);
-// the deepest node found when the path does not exist all the way. It also
-// returns the nodes it looked at.
+// the deepest node found when the path does not exist all the way, the
+// document's first line when none of it does. It also returns the nodes it
+// looked at.
 func lineOf(root *yaml.Node, path ...any) (int, int) {
-	n := root
-	if n == nil {
-		return 0, 0
-	}
-	steps := 0
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	line := n.Line
-	for _, p := range path {
-		var next *yaml.Node
-		switch k := p.(type) {
-		case string:
-			if n.Kind == yaml.MappingNode {
-				for i := 0; i+1 < len(n.Content); i += 2 {
-					steps++
-					if n.Content[i].Value == k {
-						line = n.Content[i].Line
-						next = n.Content[i+1]
-						break
-					}
-				}
-			}
-		case int:
-			steps++
-			if n.Kind == yaml.SequenceNode && k >= 0 && k < len(n.Content) {
-				next = n.Content[k]
-				line = next.Line
-			}
+	line, steps := yamlfile.Line(root, path...)
+	if line == 0 && root != nil {
+		n := root
+		if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+			n = n.Content[0]
 		}
-		if next == nil {
-			return line, steps
-		}
-		n = next
+		line = n.Line
 	}
 	return line, steps
 }

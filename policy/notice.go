@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -73,8 +74,8 @@ func (v *Verdict) Notice(id string) string {
 		en.WriteString("\nReasons:\n")
 	}
 	for _, h := range v.Rules {
-		fmt.Fprintf(&ja, "・%s（規則 %s、対策基準 %s）\n", orDefault(h.Reason, "ポリシーに該当しました"), h.ID, h.Clause)
-		fmt.Fprintf(&en, "- %s (rule %s, standard %s)\n", orDefault(h.ReasonEN, "matched the policy"), h.ID, h.Clause)
+		fmt.Fprintf(&ja, "・%s（規則 %s、対策基準 %s）\n", cmp.Or(h.Reason, "ポリシーに該当しました"), h.ID, h.Clause)
+		fmt.Fprintf(&en, "- %s (rule %s, standard %s)\n", cmp.Or(h.ReasonEN, "matched the policy"), h.ID, h.Clause)
 		if h.Exception != "" {
 			fmt.Fprintf(&ja, "  例外措置 %s（8.4）を適用しました。\n", h.Exception)
 			fmt.Fprintf(&en, "  Exception %s (8.4) applied.\n", h.Exception)
@@ -95,11 +96,4 @@ func (v *Verdict) Notice(id string) string {
 		}
 	}
 	return ja.String() + "\n-----\n" + en.String()
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }

@@ -2,7 +2,7 @@
 // verdict — pass, bcc, delay, hold or reject — with every rule that fired and
 // the clause of the city's information-security standard behind it (above
 // all 3.3.5, sending information). The policy is one YAML file that
-// administrators tune; the default of DESIGN.md is embedded. Exceptions
+// administrators tune; the default of docs/contracts.md is embedded. Exceptions
 // (8.4) and standing permits (3.3.5's permission) relax rules for a named
 // scope until they expire, and every verdict that used one says so.
 //
@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -229,7 +230,7 @@ func Load(path string) (*Engine, error) {
 	return Parse(data, path)
 }
 
-// Default compiles the embedded default policy (DESIGN.md's table).
+// Default compiles the embedded default policy (the table of docs/contracts.md).
 func Default() (*Engine, error) {
 	return Parse(defaultYAML, "default.yaml")
 }
@@ -339,7 +340,7 @@ func (e *Engine) facts(res *inspect.Result, in Input) facts {
 			return !anyDomain(e.internal, d)
 		}
 		// No internal domains configured: the sender's own domain,
-		// exactly, is internal (DESIGN.md: not look-alikes, not subdomains).
+		// exactly, is internal (docs/contracts.md: not look-alikes, not subdomains).
 		return senderDomain == "" || d != senderDomain
 	}
 	// 3.3.5 (common): mis-sending — what matters is who can see whom, so
@@ -530,7 +531,7 @@ func (r *rule) matches(f *facts, res *inspect.Result, rep *classify.Report, leve
 		ok := false
 		for i := range rep.Findings {
 			fd := &rep.Findings[i]
-			if contains(r.detectors, fd.Detector) && fd.Count >= r.minCount &&
+			if slices.Contains(r.detectors, fd.Detector) && fd.Count >= r.minCount &&
 				fd.Confidence.Rank() >= r.minConf.Rank() && fd.Confidence.Rank() <= r.maxConf.Rank() {
 				ok = true
 				break

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,7 +83,7 @@ func hitIDs(v *Verdict) []string {
 	return ids
 }
 
-// TestDefaultPolicyRows checks every row of DESIGN.md's default-policy table.
+// TestDefaultPolicyRows checks every row of the default-policy table of docs/contracts.md.
 func TestDefaultPolicyRows(t *testing.T) {
 	e := mustDefault(t)
 	ext := "someone@example.com"
@@ -453,11 +454,11 @@ exceptions:
 
 	// Size and recipient-domain conditions.
 	v = e.Decide(msg("a@mail.example.net"), report(classify.LevelIII), Input{Size: 25 << 20})
-	if v.Action != Hold || !contains(hitIDs(v), "big-hold") {
+	if v.Action != Hold || !slices.Contains(hitIDs(v), "big-hold") {
 		t.Errorf("big: %s %v", v.Action, hitIDs(v))
 	}
 	v = e.Decide(msg("a@mail.example.net"), report(classify.LevelIII), Input{Size: 1 << 20})
-	if contains(hitIDs(v), "big-hold") {
+	if slices.Contains(hitIDs(v), "big-hold") {
 		t.Errorf("small message hit big-hold")
 	}
 

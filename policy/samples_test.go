@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +76,7 @@ func TestSamples(t *testing.T) {
 				t.Fatalf("Evaluate: %v", err)
 			}
 			ok := append([]string{lb.Verdict}, lb.VerdictOK...)
-			if !contains(ok, string(v.Action)) {
+			if !slices.Contains(ok, string(v.Action)) {
 				t.Errorf("verdict = %s (rules %v), want %v — %s", v.Action, hitIDs(v), ok, lb.Note)
 			}
 			mn := 0
@@ -109,16 +110,16 @@ func TestSamples(t *testing.T) {
 			// names whose flag the labels do not judge.
 			var enc []string
 			for _, p := range v.Inspect.Parts {
-				if !p.Encrypted || contains(lb.EncryptedOptional, p.Name) {
+				if !p.Encrypted || slices.Contains(lb.EncryptedOptional, p.Name) {
 					continue
 				}
 				enc = append(enc, p.Name)
-				if !contains(lb.Encrypted, p.Name) && !insideAny(lb.Encrypted, p.Name) {
+				if !slices.Contains(lb.Encrypted, p.Name) && !insideAny(lb.Encrypted, p.Name) {
 					t.Errorf("%q reported encrypted; labels say only %q", p.Name, lb.Encrypted)
 				}
 			}
 			for _, w := range lb.Encrypted {
-				if !contains(enc, w) {
+				if !slices.Contains(enc, w) {
 					t.Errorf("%q not reported encrypted (reported: %q)", w, enc)
 				}
 			}

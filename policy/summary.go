@@ -6,7 +6,7 @@ import (
 )
 
 // Attachment is one attachment or archive member in the scan JSON contract
-// (DESIGN.md): archive members are named "outer.zip/inner.csv"; Error is the
+// (docs/contracts.md): archive members are named "outer.zip/inner.csv"; Error is the
 // reason it was not inspected.
 type Attachment struct {
 	Name      string `json:"name"`

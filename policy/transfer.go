@@ -21,11 +21,6 @@ type transferCond struct {
 	destNotIn []string // the upload's host matches none (allow-lists of approved services)
 }
 
-// any reports whether some transfer condition is set.
-func (t transferCond) any() bool {
-	return t.channel != "" || len(t.dest) > 0 || len(t.destNotIn) > 0
-}
-
 // compileTransfer validates when.channel, when.destination and
 // when.destination_not_in.
 func (c *compiler) compileTransfer(w *whenFile, wat func(k ...any) []any, wf string) transferCond {

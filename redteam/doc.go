@@ -15,10 +15,15 @@
 //     controls) and exotic spaces (thin, narrow no-break) are folded by
 //     classify before detection: staff never type them, insiders might.
 //   - Kanji numerals (一二三…) are not read as digits (detectors.md §10.1:
-//     they occur in addresses); a number spread one digit a line, over two
-//     lines without a separator, or over two spreadsheet cells is not
-//     joined (columns of figures would join into false numbers). These
-//     pass; they need intent and are out of scope for a content filter.
+//     they occur in addresses), not even right after a My Number keyword
+//     (open: issue 12). Within 20 runes after a My Number keyword, twelve
+//     digits in any grouping are one number (one digit a line or per
+//     space, per spreadsheet cell, 3-3-3-3, 6-6, dots: a form's field,
+//     issue 12; tested here). Without a keyword, a number spread one
+//     digit a line, over two lines without a separator, or over two
+//     spreadsheet cells is not joined (columns of figures would join into
+//     false numbers): these pass; they need intent and are out of scope
+//     for a content filter.
 //   - Headers: besides Subject and display names, every field a person
 //     can write (X-*, Comments, Keywords, Reply-To, a part's
 //     Content-Description, a second Subject) is scanned; machine fields

@@ -99,8 +99,14 @@ func TestMore(t *testing.T) {
 		{"kanji numerals", pass, raw(plain("ご連絡", "個人番号 一二三四五六七八九〇一八\n"))},
 		// Circled digits (NFKC folds them): an insider's trick.
 		{"circled digits", notPass, raw(plain("ご連絡", "個人番号 ①②③④⑤⑥⑦⑧⑨⓪①⑧\n"))},
-		// Vertical text: one digit a line; documented as out of scope.
-		{"vertical digits", pass, raw(plain("ご連絡", "個人番号\n"+each(mn, "\n")+"\n"))},
+		// Vertical text: one digit a line right after the keyword is a
+		// form's field (issue 12): any grouping after a keyword is read.
+		{"vertical digits", reject, raw(plain("ご連絡", "個人番号\n"+each(mn, "\n")+"\n"))},
+		{"one digit per space after keyword", reject, raw(plain("ご連絡", "個人番号 "+each(mn, " ")+"\n"))},
+		{"3-3-3-3 after keyword", reject, raw(plain("ご連絡", "マイナンバー："+mn[:3]+"-"+mn[3:6]+"-"+mn[6:9]+"-"+mn[9:]+"\n"))},
+		// Without a keyword the same digits are a column of figures.
+		{"vertical digits no keyword", pass, raw(plain("ご連絡", "集計\n"+each(mn, "\n")+"\n"))},
+		{"3-3-3-3 no keyword", pass, raw(plain("ご連絡", "品番 "+mn[:3]+"-"+mn[3:6]+"-"+mn[6:9]+"-"+mn[9:]+"\n"))},
 
 		// --- markings ---
 		{"marking fullwidth digit", hold, raw(plain("【機密性２】資料送付", "本文\n"))},

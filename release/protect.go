@@ -4,6 +4,7 @@ import (
 	"io"
 	"mime"
 	"net/textproto"
+	"slices"
 	"strings"
 
 	gmtextproto "github.com/emersion/go-message/textproto"
@@ -125,15 +126,6 @@ func encodeWord(s string) string {
 	return mime.BEncoding.Encode("UTF-8", s)
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // splitHeader splits the message's own header into the fields that stay
 // outside (protected ones replaced: the Subject by opts.Subject, address
 // fields without display names), the fields that describe the content,
@@ -156,7 +148,7 @@ func (rw *rewriter) splitHeader(h mimemsg.Header) (outer, content mimemsg.Header
 			continue
 		}
 		b.WriteString(f.Key + ": " + mimemsg.DecodeHeader(f.Value) + "\r\n")
-		if !contains(rw.res.ProtectedHeaders, f.Key) {
+		if !slices.Contains(rw.res.ProtectedHeaders, f.Key) {
 			rw.res.ProtectedHeaders = append(rw.res.ProtectedHeaders, f.Key)
 		}
 		switch {

@@ -87,7 +87,6 @@ type leaf struct {
 	name   string
 	ctype  string
 	body   []byte
-	raw    []byte // the part as it appears in the message (header and body)
 }
 
 func leaves(t *testing.T, raw []byte) (mail.Header, []leaf) {

@@ -372,8 +372,18 @@ func (s *Service) release(ctx context.Context, id string, a Actor, reason string
 		return nil, nil, fmt.Errorf("review release %s: stage: %w", id, err)
 	}
 	if rec, err = s.holds.Release(ctx, id, a.Address, reason); err != nil {
-		// Whether the store committed or not, the record decides what
-		// becomes of the staged copy.
+		if errors.Is(err, hold.ErrInvalidTransition) {
+			// Refused: the record was not held any more (another node
+			// released or rejected it first, on a shared store). Our
+			// staged copy is not the released one: drop it, or the
+			// record's "released" would send it a second time.
+			if err := s.staged.Remove(spool.AreaQueue, id); err != nil && !errors.Is(err, spool.ErrNotFound) {
+				log.Error("review: staged release not removed", "err", err)
+			}
+			return nil, nil, storeErr(err)
+		}
+		// Otherwise the store may or may not have committed: the record
+		// decides what becomes of the staged copy.
 		s.finishRelease(ctx, id)
 		return nil, nil, storeErr(err)
 	}

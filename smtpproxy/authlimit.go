@@ -39,6 +39,19 @@ type AuthLimits struct {
 	AccountBlockFor   time.Duration // default 15m
 }
 
+// Defaults of AuthLimits: the one place they are written (package
+// config's Default reads them).
+const (
+	DefaultAuthWindow            = 15 * time.Minute
+	DefaultAuthAddressDelay      = time.Second
+	DefaultAuthAddressMaxDelay   = 30 * time.Second
+	DefaultAuthAddressBlockAfter = 10
+	DefaultAuthAddressBlockFor   = 15 * time.Minute
+	DefaultAuthAccountDelay      = time.Second
+	DefaultAuthAccountMaxDelay   = 8 * time.Second
+	DefaultAuthAccountBlockFor   = 15 * time.Minute
+)
+
 func (l *AuthLimits) setDefaults(maxConnections int) {
 	if l.MaxSessions == 0 {
 		l.MaxSessions = max(1, maxConnections/5)
@@ -51,15 +64,15 @@ func (l *AuthLimits) setDefaults(maxConnections int) {
 			*d = v
 		}
 	}
-	def(&l.Window, 15*time.Minute)
-	def(&l.AddressDelay, time.Second)
-	def(&l.AddressMaxDelay, 30*time.Second)
-	def(&l.AddressBlockFor, 15*time.Minute)
-	def(&l.AccountDelay, time.Second)
-	def(&l.AccountMaxDelay, 8*time.Second)
-	def(&l.AccountBlockFor, 15*time.Minute)
+	def(&l.Window, DefaultAuthWindow)
+	def(&l.AddressDelay, DefaultAuthAddressDelay)
+	def(&l.AddressMaxDelay, DefaultAuthAddressMaxDelay)
+	def(&l.AddressBlockFor, DefaultAuthAddressBlockFor)
+	def(&l.AccountDelay, DefaultAuthAccountDelay)
+	def(&l.AccountMaxDelay, DefaultAuthAccountMaxDelay)
+	def(&l.AccountBlockFor, DefaultAuthAccountBlockFor)
 	if l.AddressBlockAfter == 0 {
-		l.AddressBlockAfter = 10
+		l.AddressBlockAfter = DefaultAuthAddressBlockAfter
 	}
 }
 

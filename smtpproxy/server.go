@@ -101,36 +101,49 @@ type Config struct {
 	Auth AuthLimits
 }
 
+// Defaults of Config's limits: the one place they are written (package
+// config's Default reads them).
+const (
+	DefaultMaxMessageSize = 25 << 20
+	DefaultMaxRecipients  = 100
+	DefaultMaxLineLength  = 4096
+	DefaultMaxHeaderSize  = 1 << 20
+	DefaultCommandTimeout = 5 * time.Minute
+	DefaultDataTimeout    = 10 * time.Minute
+	DefaultMaxConnections = 500
+	DefaultInspectTimeout = 2 * time.Minute
+)
+
 func (c *Config) setDefaults() {
 	if c.Hostname == "" {
 		c.Hostname = "localhost"
 	}
 	if c.MaxMessageSize == 0 {
-		c.MaxMessageSize = 25 << 20
+		c.MaxMessageSize = DefaultMaxMessageSize
 	}
 	if c.MaxRecipients == 0 {
-		c.MaxRecipients = 100
+		c.MaxRecipients = DefaultMaxRecipients
 	}
 	if c.MaxLineLength == 0 {
-		c.MaxLineLength = 4096
+		c.MaxLineLength = DefaultMaxLineLength
 	}
 	if c.MaxHeaderSize == 0 {
-		c.MaxHeaderSize = 1 << 20
+		c.MaxHeaderSize = DefaultMaxHeaderSize
 	}
 	if c.CommandTimeout == 0 {
-		c.CommandTimeout = 5 * time.Minute
+		c.CommandTimeout = DefaultCommandTimeout
 	}
 	if c.DataTimeout == 0 {
-		c.DataTimeout = 10 * time.Minute
+		c.DataTimeout = DefaultDataTimeout
 	}
 	if c.MaxConnections == 0 {
-		c.MaxConnections = 500
+		c.MaxConnections = DefaultMaxConnections
 	}
 	if c.MaxConnectionsPerIP == 0 {
 		c.MaxConnectionsPerIP = DefaultConnectionsPerIP(c.MaxConnections)
 	}
 	if c.InspectTimeout == 0 {
-		c.InspectTimeout = 2 * time.Minute
+		c.InspectTimeout = DefaultInspectTimeout
 	}
 	c.Auth.setDefaults(c.MaxConnections)
 }

@@ -22,7 +22,7 @@ import (
 	"dlpguard/policy"
 )
 
-// scanLine is one line of `dlpguard scan --json` (DESIGN.md's contract).
+// scanLine is one line of `dlpguard scan --json` (docs/contracts.md).
 type scanLine = policy.Summary
 
 // toScanLine is the verdict as staff and scripts see it: the subject,

@@ -94,8 +94,8 @@ func TestScanExitCodes(t *testing.T) {
 	}
 }
 
-// TestScanLineContract checks the JSON of one verdict against DESIGN.md's
-// contract without needing the real inspect.
+// TestScanLineContract checks the JSON of one verdict against the contract in
+// docs/contracts.md without needing the real inspect.
 func TestScanLineContract(t *testing.T) {
 	e, err := policy.Default()
 	if err != nil {

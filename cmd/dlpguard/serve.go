@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,7 +27,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "configuration file (YAML); default: embedded defaults")
-	demo := fs.Bool("demo", false, "demo mode: 127.0.0.1:2525 (SMTP) and :8025 (HTTP), data in ./demo-data, local mailbox")
+	demo := fs.Bool("demo", false, "demo mode: 127.0.0.1:2525 (SMTP), :8025 (HTTP) and :1344 (ICAP), data in ./demo-data, local mailbox")
+	var listen listenFlags
+	fs.StringVar(&listen.smtp, "smtp", "", "SMTP listen address host:port, instead of smtp.listen (e.g. 127.0.0.1:2526)")
+	fs.StringVar(&listen.http, "http", "", "HTTP (console, API, metrics) listen address, instead of http.listen")
+	fs.StringVar(&listen.icap, "icap", "", "ICAP listen address, instead of icap.listen")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -33,7 +39,19 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dlpguard serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	load := func() (*config.Config, error) { return loadServeConfig(*cfgPath, *demo) }
+	if err := listen.check(); err != nil {
+		fmt.Fprintf(stderr, "dlpguard serve: %v\n", err)
+		return 2
+	}
+	// The flags apply at every (re)load, so a reload does not see them as
+	// a change of the listen settings.
+	load := func() (*config.Config, error) {
+		c, err := loadServeConfig(*cfgPath, *demo)
+		if err == nil {
+			listen.apply(c)
+		}
+		return c, err
+	}
 	cfg, err := load()
 	if err != nil {
 		fmt.Fprintf(stderr, "dlpguard serve: %v\n", err)
@@ -68,15 +86,17 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *demo {
-		fmt.Fprintf(stdout, "dlpguard demo: SMTP on %s, HTTP on http://%s/metrics, mail arrives in %s\n",
-			r.smtpAddrs[0], cfg.HTTP.Listen, r.mailboxDir)
+		// Japanese first: the demo is shown to the city's staff.
+		fmt.Fprintf(stdout, "dlpguard デモ / demo: SMTP %s, ICAP %s, 届いたメール / mail arrives in %s\n",
+			r.smtpAddrs[0], cmp.Or(r.icapAddr, "off"), r.mailboxDir)
+		consoleURL := "http://" + r.httpAddr() + "/console/"
 		switch {
 		case demoErr != nil:
 			logger.Error("demo console account", "err", demoErr)
 		case demoCreated:
-			fmt.Fprintf(stdout, "console: http://%s/console/  user admin  password %s  (shown once)\n", cfg.HTTP.Listen, demoPW)
+			fmt.Fprintf(stdout, "コンソール / console: %s  ユーザー / user admin  パスワード / password %s  (この一度だけ表示 / shown once)\n", consoleURL, demoPW)
 		default:
-			fmt.Fprintf(stdout, "console: http://%s/console/  (the demo administrator exists already)\n", cfg.HTTP.Listen)
+			fmt.Fprintf(stdout, "コンソール / console: %s  (デモ管理者は作成済み / the demo administrator exists already)\n", consoleURL)
 		}
 	}
 	for {
@@ -118,6 +138,35 @@ func loadServeConfig(path string, demo bool) (*config.Config, error) {
 		return config.Demo(), nil
 	}
 	return config.Default(), nil
+}
+
+// listenFlags are serve's --smtp, --http and --icap: listen addresses
+// that replace the configuration's (the demo's 2525, 8025 and 1344 are
+// often taken).
+type listenFlags struct{ smtp, http, icap string }
+
+func (l listenFlags) check() error {
+	for _, f := range []struct{ name, addr string }{{"--smtp", l.smtp}, {"--http", l.http}, {"--icap", l.icap}} {
+		if f.addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(f.addr); err != nil {
+			return fmt.Errorf("%s %q: want host:port: %w", f.name, f.addr, err)
+		}
+	}
+	return nil
+}
+
+func (l listenFlags) apply(c *config.Config) {
+	if l.smtp != "" {
+		c.SMTP.Listen = []string{l.smtp}
+	}
+	if l.http != "" {
+		c.HTTP.Listen = l.http
+	}
+	if l.icap != "" {
+		c.ICAP.Listen = l.icap
+	}
 }
 
 func parseLevel(s string) slog.Level {

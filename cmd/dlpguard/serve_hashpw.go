@@ -9,9 +9,10 @@ import (
 	"dlpguard/smtpproxy"
 )
 
-// runHashPassword prints a bcrypt hash of the password read from stdin,
+// runHashPassword prints an argon2id hash of the password read from stdin,
 // for smtp.accounts[].password_hash (clear passwords never go in the
-// configuration file).
+// configuration file). Earlier versions printed bcrypt; those hashes still
+// verify.
 func runHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		fmt.Fprintln(stderr, "usage: dlpguard hash-password < password")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -100,7 +101,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		return r, fmt.Errorf("policy: %w", err)
 	}
 	r.policyFile = cfg.Policy.File
-	log.Info("policy loaded", "file", cmp(cfg.Policy.File, "built-in default"), "version", r.policy.Version())
+	log.Info("policy loaded", "file", cmp.Or(cfg.Policy.File, "built-in default"), "version", r.policy.Version())
 
 	// Held and delayed messages go to the review service: encrypted hold
 	// store, notices, approvals and encryption on release (3.3.5, 3.3.4).
@@ -275,20 +276,19 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 		}()
 	}
 	r.downloads.serve(r.fail)
-	httpAddr := "off"
-	if r.ops != nil {
-		httpAddr = r.ops.Addr().String()
-	}
+	httpAddr := r.httpAddr()
 	log.Info("dlpguard started", "smtp", r.smtpAddrs, "http", httpAddr, "hostname", cfg.Hostname,
-		"upstream", cmp(cfg.Upstream.Address, "local mailbox "+r.mailboxDir), "icap", cmp(r.icapAddr, "off"))
+		"upstream", cmp.Or(cfg.Upstream.Address, "local mailbox "+r.mailboxDir), "icap", cmp.Or(r.icapAddr, "off"))
 	return r, nil
 }
 
-func cmp(s, fallback string) string {
-	if s == "" {
-		return fallback
+// httpAddr is the address the HTTP listener (console, API, metrics) is
+// bound to, "off" when there is none.
+func (r *relay) httpAddr() string {
+	if r.ops == nil {
+		return "off"
 	}
-	return s
+	return r.ops.Addr().String()
 }
 
 func closeAll(lists ...[]net.Listener) {
@@ -301,7 +301,7 @@ func closeAll(lists ...[]net.Listener) {
 
 // policyStatus is the /healthz line about the policy in force.
 func (r *relay) policyStatus() string {
-	s := "policy: " + cmp(r.policyFile, "built-in default") + " version " + r.policy.Version()
+	s := "policy: " + cmp.Or(r.policyFile, "built-in default") + " version " + r.policy.Version()
 	if at, err := r.policy.LastReload(); err != nil {
 		s += fmt.Sprintf("; last reload at %s FAILED (previous policy in force): %v", at.UTC().Format(time.RFC3339), err)
 	}
@@ -408,14 +408,9 @@ func (r *relay) reload(cfg *config.Config) {
 	if downloadChanged(old, cfg) {
 		restart = append(restart, "download")
 	}
-	if old.Upstream.Address != cfg.Upstream.Address || old.Upstream.StartTLS != cfg.Upstream.StartTLS ||
-		old.Upstream.Username != cfg.Upstream.Username || old.Upstream.Password != cfg.Upstream.Password ||
-		old.Upstream.Workers != cfg.Upstream.Workers || !slices.Equal(old.Upstream.Retry, cfg.Upstream.Retry) ||
-		old.Upstream.MaxAge != cfg.Upstream.MaxAge || old.Upstream.TLSSkipVerify != cfg.Upstream.TLSSkipVerify ||
-		old.Upstream.LocalRetry != cfg.Upstream.LocalRetry {
-		// The queue takes its configuration at start.
-		restart = append(restart, "upstream")
-	}
+	// The queue takes its configuration at start: every upstream setting
+	// (connect_timeout, command_timeout, password_file … included).
+	restart = append(restart, changedSettings("upstream", old.Upstream, cfg.Upstream)...)
 	scfg, err := smtpConfig(cfg)
 	if err != nil {
 		r.log.Error("reload: smtp settings not applied", "err", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dlpguard/config"
+	"dlpguard/smtpproxy"
 	"dlpguard/smtpproxy/spool"
 )
 
@@ -110,13 +111,13 @@ func TestServeReloadAndDrain(t *testing.T) {
 	bin := buildBinary(t, dir)
 	smtpAddr := freePort(t)
 	cfgPath := filepath.Join(dir, "dlpguard.yaml")
-	write := func(networks string) {
-		cfg := "hostname: relay.test\ndata_dir: data\nsmtp:\n  listen: [\"" + smtpAddr + "\"]\n  networks: " + networks + "\nhttp:\n  listen: \"\"\n"
+	write := func(networks, extra string) {
+		cfg := "hostname: relay.test\ndata_dir: data\nsmtp:\n  listen: [\"" + smtpAddr + "\"]\n  networks: " + networks + "\nhttp:\n  listen: \"\"\n" + extra
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write("[127.0.0.0/8]")
+	write("[127.0.0.0/8]", "")
 	logf, _ := os.Create(filepath.Join(dir, "log"))
 	defer logf.Close()
 	cmd := startBinary(t, bin, cfgPath, smtpAddr, logf)
@@ -135,7 +136,9 @@ func TestServeReloadAndDrain(t *testing.T) {
 	if err := rcpt(); err != nil {
 		t.Fatalf("before reload: %v", err)
 	}
-	write("[192.0.2.0/24]")
+	// The networks apply at once; an upstream timeout needs a restart,
+	// which the reload says.
+	write("[192.0.2.0/24]", "upstream:\n  connect_timeout: 7s\n")
 	cmd.Process.Signal(syscall.SIGHUP)
 	var err error
 	for range 100 {
@@ -165,7 +168,7 @@ func TestServeReloadAndDrain(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	b, _ := os.ReadFile(logf.Name())
-	for _, want := range []string{"configuration reloaded", "reload failed", "line 2", "draining", "stopped"} {
+	for _, want := range []string{"configuration reloaded", "need a restart", "upstream.connect_timeout", "reload failed", "line 2", "draining", "stopped"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("log lacks %q:\n%s", want, b)
 		}
@@ -184,7 +187,8 @@ func TestServeUsage(t *testing.T) {
 		t.Errorf("missing file: exit %d", code)
 	}
 	out.Reset()
-	if code := run([]string{"hash-password"}, strings.NewReader("pw\n"), &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "$2a$") {
+	if code := run([]string{"hash-password"}, strings.NewReader("pw\n"), &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "$argon2id$v=19$") ||
+		!smtpproxy.VerifyPassword(strings.TrimSpace(out.String()), "pw") {
 		t.Errorf("hash-password: %d %q", code, out.String())
 	}
 }

@@ -157,6 +157,11 @@ func (x *extractor) finish(err error) (*Doc, error) {
 	if errors.Is(err, errFull) {
 		err = nil
 	}
+	if err == nil && len(x.malformed) > 0 {
+		// Read leniently as far as it goes, but a damaged document is
+		// never a complete inspection (3.3.5, fail closed).
+		err = fmt.Errorf("%w: %s", ErrMalformed, strings.Join(x.malformed, "; "))
+	}
 	if err == nil && len(x.t.doc.Unread) > 0 {
 		err = fmt.Errorf("%w: %s", ErrUnreadEmbedded, strings.Join(x.t.doc.Unread, "; "))
 	}
@@ -173,6 +178,16 @@ type extractor struct {
 	// OOXML content types
 	overrides map[string]string // part name (lower, no leading '/') → content type
 	defaults  map[string]string // extension (lower) → content type
+	// malformed lists the XML parts read to their end that were not
+	// well-formed, each "part: why".
+	malformed []string
+}
+
+// damaged records a part that is not well-formed XML.
+func (x *extractor) damaged(part, why string) {
+	if len(x.malformed) < 8 {
+		x.malformed = append(x.malformed, part+": "+why)
+	}
 }
 
 // open opens a member for reading, refusing it when it is declared too big
@@ -195,7 +210,7 @@ func (x *extractor) open(name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("office: part %s: %w", name, err)
 	}
-	return &limitedPart{rc: rc, left: x.maxEntry, name: name, size: int64(f.UncompressedSize64)}, nil
+	return &limitedPart{rc: rc, left: x.maxEntry, name: name, size: int64(f.UncompressedSize64), damaged: x.damaged}, nil
 }
 
 var errMissing = errors.New("missing")
@@ -207,6 +222,8 @@ type limitedPart struct {
 	left int64
 	name string
 	size int64 // as declared: sizes the read buffer
+	// damaged is told when the part, read to its end, was not well-formed.
+	damaged func(part, why string)
 }
 
 func (l *limitedPart) Read(p []byte) (int, error) {

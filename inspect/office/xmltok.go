@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -38,7 +39,25 @@ type tokenizer struct {
 	names     map[string]string
 	err       error
 	firstDone bool
+
+	// Well-formedness, checked as the part is read (element nesting, one
+	// root, no text outside it): reading goes on leniently, but the first
+	// problem is returned instead of io.EOF at the end, so a damaged part
+	// never reads as complete (3.3.5: not passed as inspected).
+	open     []byte // names of the open elements, concatenated
+	openEnd  []int  // end of each name in open
+	rootSeen bool
+	selfEnd  bool   // the pending end of a self-closing tag: nothing to pop
+	damage   string // the first problem found, "" while none
+	// report, when set, receives the problem at the end of the part
+	// instead of an error (see extractor.damaged).
+	report func(why string)
 }
+
+// ErrMalformed means an XML part of the document is not well-formed (cut
+// short, tags that do not match, no root element, binary garbage): its
+// text was read as far as it goes, but the document is damaged.
+var ErrMalformed = errors.New("office: XML part is damaged")
 
 // maxToken bounds one tag (not text, which the part limit bounds).
 const maxToken = 1 << 20
@@ -115,6 +134,23 @@ func (z *tokenizer) next() (int, error) {
 	}
 	for {
 		if z.err != nil {
+			if z.err == io.EOF {
+				if len(z.openEnd) > 0 {
+					z.damaged("the part ends inside <" + string(z.top()) + ">")
+				} else if !z.rootSeen {
+					z.damaged("no root element")
+				}
+				if z.damage != "" {
+					if z.report != nil {
+						// The extractor goes on reading the other parts
+						// and fails the document at the end.
+						z.report(z.damage)
+						z.damage = ""
+					} else {
+						z.err = fmt.Errorf("%w: %s", ErrMalformed, z.damage)
+					}
+				}
+			}
 			return 0, z.err
 		}
 		if !z.lt {
@@ -136,6 +172,9 @@ func (z *tokenizer) next() (int, error) {
 			}
 			if len(z.buf) > 0 {
 				z.chars = z.decodeText(z.buf)
+				if len(z.openEnd) == 0 && len(bytes.TrimSpace(z.chars)) > 0 {
+					z.damaged("text outside the root element")
+				}
 				return kText, nil
 			}
 			continue
@@ -160,6 +199,9 @@ func (z *tokenizer) next() (int, error) {
 				continue
 			}
 			if text {
+				if len(z.openEnd) == 0 {
+					z.damaged("CDATA outside the root element")
+				}
 				return kText, nil
 			}
 			continue
@@ -169,6 +211,7 @@ func (z *tokenizer) next() (int, error) {
 				continue
 			}
 			z.qname = bytes.TrimSpace(z.buf[:len(z.buf)-1])
+			z.pop(z.qname)
 			return kEnd, nil
 		}
 		z.br.UnreadByte()
@@ -189,8 +232,76 @@ func (z *tokenizer) next() (int, error) {
 		if z.hasPend {
 			z.pendName = append(z.pendName[:0], z.qname...)
 		}
+		z.push(z.qname)
 		return kStart, nil
 	}
+}
+
+// damaged records the first well-formedness problem of the part.
+func (z *tokenizer) damaged(why string) {
+	if z.damage == "" {
+		z.damage = why
+	}
+}
+
+// top is the name of the innermost open element.
+func (z *tokenizer) top() []byte {
+	n := len(z.openEnd)
+	start := 0
+	if n > 1 {
+		start = z.openEnd[n-2]
+	}
+	return z.open[start:z.openEnd[n-1]]
+}
+
+// push opens an element (a self-closing one opens and closes at once).
+func (z *tokenizer) push(name []byte) {
+	if len(z.openEnd) == 0 {
+		if z.rootSeen {
+			z.damaged("a second root element <" + string(name) + ">")
+		}
+		z.rootSeen = true
+	}
+	if len(name) == 0 || !nameStart(name[0]) {
+		z.damaged("a tag that is not a name: <" + truncName(name) + ">")
+	}
+	if z.hasPend {
+		return
+	}
+	z.open = append(z.open, name...)
+	z.openEnd = append(z.openEnd, len(z.open))
+}
+
+// pop closes the innermost element; the end tag must name it.
+func (z *tokenizer) pop(name []byte) {
+	n := len(z.openEnd)
+	if n == 0 {
+		z.damaged("</" + truncName(name) + "> closes nothing")
+		return
+	}
+	if top := z.top(); !bytes.Equal(top, name) {
+		z.damaged("</" + truncName(name) + "> closes <" + truncName(top) + ">")
+	}
+	z.openEnd = z.openEnd[:n-1]
+	if n > 1 {
+		z.open = z.open[:z.openEnd[n-2]]
+	} else {
+		z.open = z.open[:0]
+	}
+}
+
+// nameStart reports a byte that may begin an XML name (XML 1.0 §2.3;
+// any non-ASCII byte passes: names in other scripts are rare but valid).
+func nameStart(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == ':' || c >= 0x80
+}
+
+// truncName bounds a name quoted in a reason.
+func truncName(b []byte) string {
+	if len(b) > 40 {
+		b = b[:40]
+	}
+	return strings.ToValidUTF8(string(b), "?")
 }
 
 // local is the local part of the current tag name.

@@ -15,10 +15,15 @@ import (
 // they go rather than refused).
 func newDecoder(r io.Reader) *tokenizer {
 	size := 64 << 10
-	if lp, ok := r.(*limitedPart); ok && lp.size < int64(size) {
+	lp, ok := r.(*limitedPart)
+	if ok && lp.size < int64(size) {
 		size = max(int(lp.size)+1, 4096) // small parts: small buffers
 	}
-	return newTokenizerSize(r, size)
+	z := newTokenizerSize(r, size)
+	if ok && lp.damaged != nil {
+		z.report = func(why string) { lp.damaged(lp.name, why) }
+	}
+	return z
 }
 
 // skip consumes the rest of the element whose start was just read. It

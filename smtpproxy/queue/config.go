@@ -90,13 +90,23 @@ type Config struct {
 	DrainTimeout time.Duration
 }
 
+// Defaults of Config: the one place they are written (package config's
+// Default reads them).
+const (
+	DefaultWorkers        = 8
+	DefaultMaxAge         = 5 * 24 * time.Hour
+	DefaultDialTimeout    = 30 * time.Second
+	DefaultCommandTimeout = 5 * time.Minute
+	DefaultLocalRetry     = time.Minute
+)
+
 // Defaults returns cfg with every zero field set to its default.
 func (cfg Config) Defaults() Config {
 	if cfg.TLS == "" {
 		cfg.TLS = TLSOpportunistic
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 8
+		cfg.Workers = DefaultWorkers
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 30 * time.Second
@@ -114,7 +124,7 @@ func (cfg Config) Defaults() Config {
 		cfg.RetryMax = time.Hour
 	}
 	if cfg.MaxAge <= 0 {
-		cfg.MaxAge = 5 * 24 * time.Hour
+		cfg.MaxAge = DefaultMaxAge
 	}
 	if cfg.Hostname == "" {
 		if h, err := os.Hostname(); err == nil && h != "" {
@@ -124,10 +134,10 @@ func (cfg Config) Defaults() Config {
 		}
 	}
 	if cfg.DialTimeout <= 0 {
-		cfg.DialTimeout = 30 * time.Second
+		cfg.DialTimeout = DefaultDialTimeout
 	}
 	if cfg.CommandTimeout <= 0 {
-		cfg.CommandTimeout = 5 * time.Minute
+		cfg.CommandTimeout = DefaultCommandTimeout
 	}
 	if cfg.DataTimeout <= 0 {
 		cfg.DataTimeout = 10 * time.Minute
@@ -136,7 +146,7 @@ func (cfg Config) Defaults() Config {
 		cfg.Rescan = time.Minute
 	}
 	if cfg.LocalRetry <= 0 {
-		cfg.LocalRetry = time.Minute
+		cfg.LocalRetry = DefaultLocalRetry
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 30 * time.Second

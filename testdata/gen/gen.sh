@@ -54,6 +54,12 @@ convert "$src/secret.fodt" "MS Word 97" doc legacy.doc
 convert "$src/slides.fodp" "impress8" odp slides.odp
 convert "$src/slides.fodp" "Impress MS PowerPoint 2007 XML" pptx slides.pptx
 convert "$src/drawing.fodg" "draw8" odg drawing.odg
+# Forms (issue 12): one digit per cell beside and under a 個人番号 label;
+# and a survey of single-digit answers without any label (hard negative).
+convert "$src/form.fods" "Calc MS Excel 2007 XML" xlsx form.xlsx
+convert "$src/form.fods" "calc8" ods form.ods
+convert "$src/digits.fods" "Calc MS Excel 2007 XML" xlsx digits.xlsx
+convert "$src/digits.fods" "calc8" ods digits.ods
 
 # Password-protected OOXML, saved by LibreOffice through UNO (an OLE
 # container with EncryptionInfo and EncryptedPackage); msoffcrypto-tool then
@@ -137,6 +143,19 @@ start = 30 + n + m
 for i in range(start + 40, start + 60):  # keep it a valid deflate start, break the data
     b[i] ^= 0x55
 open(sys.argv[1], "wb").write(bytes(b))
+PY
+
+# Damaged document (issue 12): document.docx with its main part's root end
+# tag renamed — a valid ZIP whose word/document.xml is not well-formed XML.
+python3 - "$office/document.docx" "$office/damaged.docx" <<'PY'
+import sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(src) as zi, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zo:
+    for info in zi.infolist():
+        data = zi.read(info)
+        if info.filename == "word/document.xml":
+            data = data.replace(b"</w:document>", b"</w:documen>")
+        zo.writestr(info, data)
 PY
 
 # tar and tar.gz (GNU tar, fixed owner and order).
