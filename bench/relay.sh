@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # bench/relay.sh — relay throughput and latency, dlpguard against Postfix.
 #
-# The same load (Postfix's smtp-source) goes once through dlpguard (built
-# from this tree, `serve` with a temporary configuration) and once through a
-# Postfix configured as a plain relayhost; both relay into the same
-# smtp-sink. Both answer 250 only after fsync. Prints messages/s, latency
-# and the ratio dlpguard/Postfix. Everything listens on 127.0.0.1 only, and
-# everything the script starts is stopped on exit.
+# Two loads, each sent once through dlpguard (built from this tree, `serve`
+# with a temporary configuration) and once through a Postfix configured as
+# a plain relayhost, both relaying into the same smtp-sink; both answer 250
+# only after fsync:
+#   plain  Postfix's smtp-source: one synthetic message of $SIZE bytes;
+#   mix    real outbound mail of a city (bench/mix/gen.sh: Japanese bodies,
+#          replies, PDF/DOCX/XLSX/CSV/ZIP made by LibreOffice and zip, 20 KB
+#          to 1.5 MB, mostly small), sent by bench/mixload.
+# Prints messages/s, latency and the ratio dlpguard/Postfix per load and
+# round, and the medians over the rounds. Everything listens on 127.0.0.1
+# only, and everything the script starts is stopped on exit.
 #
 # Needs: root (Postfix), Debian package postfix (smtp-source, smtp-sink,
-# postfix), go. See bench/README.md for the variables.
+# postfix), go; for mix also soffice (libreoffice-writer-nogui,
+# libreoffice-calc-nogui) and zip. See bench/README.md for the variables.
 set -euo pipefail
 
 SESSIONS=${SESSIONS:-20}         # smtp-source -s
@@ -19,6 +25,8 @@ ROUNDS=${ROUNDS:-1}              # each round runs dlpguard, then Postfix
 WORKERS=${WORKERS:-8}            # dlpguard upstream.workers
 SKIP_POSTFIX=${SKIP_POSTFIX:-0}  # 1: measure dlpguard only
 TIMEOUT=${TIMEOUT:-600}          # seconds a phase may take before giving up
+LOADS=${LOADS:-plain mix}         # which loads, in this order
+MIX_MESSAGES=${MIX_MESSAGES:-300} # distinct messages of the mix corpus
 BASE=${BASE_PORT:-$((30000 + RANDOM % 20000))}
 SINK_PORT=${SINK_PORT:-$BASE}
 DLP_PORT=${DLP_PORT:-$((BASE + 1))}
@@ -131,16 +139,22 @@ pf_latencies() {
 	grep 'status=sent' "$1" | sed -n 's/.* delay=\([0-9.]*\),.*/\1/p'
 }
 
-# run_load NAME PORT: runs smtp-source against PORT and waits for the sink.
-# Sets ACCEPT_S (smtp-source wall time) and RELAY_S (start to last message
-# at the sink).
+# run_load NAME PORT LOAD: sends LOAD (plain: smtp-source, mix: mixload)
+# to PORT and waits for the sink. Sets ACCEPT_S (the sender's wall time:
+# every message got its 250) and RELAY_S (start to last message at the sink).
 run_load() {
 	local before start end
 	before=$(sink_count)
 	start=$(now)
-	"$SBIN/smtp-source" -s "$SESSIONS" -m "$MESSAGES" -l "$SIZE" -f "$FROM" -t "$TO" \
-		-M bench.localdomain "127.0.0.1:$2" >"$OUT/source-$1.out" 2>&1 ||
-		die "smtp-source against $1 failed: $(tail -3 "$OUT/source-$1.out")"
+	if [ "$3" = plain ]; then
+		"$SBIN/smtp-source" -s "$SESSIONS" -m "$MESSAGES" -l "$SIZE" -f "$FROM" -t "$TO" \
+			-M bench.localdomain "127.0.0.1:$2" >"$OUT/source-$1.out" 2>&1 ||
+			die "smtp-source against $1 failed: $(tail -3 "$OUT/source-$1.out")"
+	else
+		"$OUT/mixload" send -addr "127.0.0.1:$2" -corpus "$MIX_DIR/eml" -s "$SESSIONS" \
+			-m "$MESSAGES" -f "$FROM" -t "$TO" -M bench.localdomain >"$OUT/source-$1.out" 2>&1 ||
+			die "mixload against $1 failed: $(tail -3 "$OUT/source-$1.out")"
+	fi
 	end=$(now)
 	ACCEPT_S=$(echo "$end - $start" | bc)
 	RELAY_S=$(wait_sink $((before + MESSAGES)) "$start")
@@ -153,6 +167,16 @@ else
 	echo "building dlpguard" >&2
 	(cd "$ROOT" && go build -o "$OUT/dlpguard" ./cmd/dlpguard)
 fi
+case " $LOADS " in *" mix "*)
+	(cd "$ROOT" && go build -o "$OUT/mixload" ./bench/mixload)
+	# The corpus is made once and kept (MIX_DIR, ignored by git).
+	MIX_DIR=${MIX_DIR:-$ROOT/bench/out/mix-$MIX_MESSAGES}
+	if [ ! -d "$MIX_DIR/eml" ]; then
+		echo "making the mix corpus in $MIX_DIR (bench/mix/gen.sh)" >&2
+		"$ROOT/bench/mix/gen.sh" "$MIX_DIR.tmp" "$MIX_MESSAGES" && rm -rf "$MIX_DIR" && mv "$MIX_DIR.tmp" "$MIX_DIR"
+	fi
+	;;
+esac
 
 start_dlpguard() {
 	rm -rf "$OUT/dlp-data"
@@ -177,7 +201,12 @@ EOF
 	DLP_PID=$!
 	wait_port 127.0.0.1 "$DLP_PORT" 30 || die "dlpguard did not start: $(tail -5 "$OUT/dlpguard-$1.log")"
 }
+# stop_dlpguard NAME: records the server's CPU time (user+system, seconds)
+# and peak RSS (VmHWM, kB) in $OUT/proc-NAME: CPU per message does not
+# depend on what else the machine runs, as msg/s does.
 stop_dlpguard() {
+	awk '{ print "cpu_s", ($14 + $15) / '"$(getconf CLK_TCK)"' }' "/proc/$DLP_PID/stat" >"$OUT/proc-$1"
+	awk '/^VmHWM/ { print "vmhwm_kb", $2 }' "/proc/$DLP_PID/status" >>"$OUT/proc-$1"
 	kill -TERM "$DLP_PID"
 	wait "$DLP_PID" || true
 	DLP_PID=
@@ -211,41 +240,63 @@ start_postfix() {
 	wait_port 127.0.0.1 "$PF_PORT" 30 || die "postfix smtpd did not listen on $PF_PORT"
 }
 
-echo "load: smtp-source -s $SESSIONS -m $MESSAGES -l $SIZE; upstream smtp-sink 127.0.0.1:$SINK_PORT; rounds $ROUNDS" >&2
+echo "loads: $LOADS; $MESSAGES messages over $SESSIONS sessions; upstream smtp-sink 127.0.0.1:$SINK_PORT; rounds $ROUNDS" >&2
 [ "$SKIP_POSTFIX" = 1 ] || start_postfix
 
-DLP_ACCEPT=0 DLP_RELAY=0 PF_ACCEPT=0 PF_RELAY=0
+pf_lines() { if [ -f "$PF_LOG" ]; then wc -l <"$PF_LOG"; else echo 0; fi; }
+rate() { echo "scale=1; $MESSAGES / $1" | bc; }
+# Little's law: mean time a client waits for one message (connect to 250).
+submit_ms() { echo "scale=1; $1 * $SESSIONS * 1000 / $MESSAGES" | bc; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+: >"$OUT/rounds.tsv"
 for round in $(seq 1 "$ROUNDS"); do
-	start_dlpguard "$round"
-	run_load "dlpguard-$round" "$DLP_PORT"
-	stop_dlpguard
-	DLP_ACCEPT=$(echo "$DLP_ACCEPT + $ACCEPT_S" | bc)
-	DLP_RELAY=$(echo "$DLP_RELAY + $RELAY_S" | bc)
-	printf 'round %d dlpguard: accepted in %.2fs, relayed in %.2fs\n' "$round" "$ACCEPT_S" "$RELAY_S"
-	if [ "$SKIP_POSTFIX" != 1 ]; then
-		run_load "postfix-$round" "$PF_PORT"
-		PF_ACCEPT=$(echo "$PF_ACCEPT + $ACCEPT_S" | bc)
-		PF_RELAY=$(echo "$PF_RELAY + $RELAY_S" | bc)
-		printf 'round %d postfix:  accepted in %.2fs, relayed in %.2fs\n' "$round" "$ACCEPT_S" "$RELAY_S"
-	fi
+	for load in $LOADS; do
+		start_dlpguard "$load-$round"
+		run_load "dlpguard-$load-$round" "$DLP_PORT" "$load"
+		stop_dlpguard "$load-$round"
+		d_acc=$ACCEPT_S d_rel=$RELAY_S
+		printf 'round %d %-5s dlpguard: %7.1f msg/s relayed (accepted in %.2fs, relayed in %.2fs), load average %s\n' \
+			"$round" "$load" "$(rate "$d_rel")" "$d_acc" "$d_rel" "$(cut -d' ' -f1 /proc/loadavg)"
+		if [ "$SKIP_POSTFIX" != 1 ]; then
+			first=$(pf_lines)
+			run_load "postfix-$load-$round" "$PF_PORT" "$load"
+			sleep 1 # postlogd writes the last lines
+			tail -n +$((first + 1)) "$PF_LOG" >"$OUT/postfix-$load-$round.log"
+			printf 'round %d %-5s postfix:  %7.1f msg/s relayed (accepted in %.2fs, relayed in %.2fs), load average %s\n' \
+				"$round" "$load" "$(rate "$RELAY_S")" "$ACCEPT_S" "$RELAY_S" "$(cut -d' ' -f1 /proc/loadavg)"
+			printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$load" "$round" "$d_acc" "$d_rel" "$ACCEPT_S" "$RELAY_S" \
+				"$(cut -d' ' -f1 /proc/loadavg)" >>"$OUT/rounds.tsv"
+		else
+			printf '%s\t%s\t%s\t%s\t\t\t%s\n' "$load" "$round" "$d_acc" "$d_rel" "$(cut -d' ' -f1 /proc/loadavg)" >>"$OUT/rounds.tsv"
+		fi
+	done
 done
 
-TOTAL=$((MESSAGES * ROUNDS))
-rate() { echo "scale=1; $TOTAL / $1" | bc; }
-# Little's law: mean time a client waits for one message (connect to 250).
-submit_ms() { echo "scale=1; $1 * $SESSIONS * 1000 / $TOTAL" | bc; }
-
+# col LOAD N: the values of column N of rounds.tsv for LOAD.
+col() { awk -F'\t' -v l="$1" -v c="$2" '$1 == l && $c != "" { print $c }' "$OUT/rounds.tsv"; }
 echo
-echo "== $TOTAL messages of $SIZE bytes over $SESSIONS sessions (250 only after fsync) =="
+echo "== $MESSAGES messages per load and round over $SESSIONS sessions, $ROUNDS round(s), medians (250 only after fsync) =="
 echo "machine: $(nproc) cores,$(uptime | sed 's/.*load average/ load average/')"
-printf '%-9s %12s %12s %14s  %s\n' relay "accept msg/s" "relay msg/s" "submit ms/msg" "latency arrival→upstream 250"
-printf '%-9s %12s %12s %14s  %s\n' dlpguard "$(rate "$DLP_ACCEPT")" "$(rate "$DLP_RELAY")" "$(submit_ms "$DLP_ACCEPT")" \
-	"$(cat "$OUT"/dlpguard-*.log | dlp_latencies /dev/stdin | stats)"
-if [ "$SKIP_POSTFIX" != 1 ]; then
-	printf '%-9s %12s %12s %14s  %s\n' postfix "$(rate "$PF_ACCEPT")" "$(rate "$PF_RELAY")" "$(submit_ms "$PF_ACCEPT")" \
-		"$(pf_latencies "$PF_LOG" | stats)"
-	echo
-	printf 'ratio dlpguard/postfix: relay %.2f, accept %.2f (goal >= 1.0)\n' \
-		"$(echo "scale=4; $PF_RELAY / $DLP_RELAY" | bc)" "$(echo "scale=4; $PF_ACCEPT / $DLP_ACCEPT" | bc)"
-fi
+for load in $LOADS; do
+	case $load in
+	plain) echo "-- plain: smtp-source -l $SIZE" ;;
+	mix) echo "-- mix: bench/mixload, corpus $MIX_DIR/eml" ;;
+	esac
+	printf '%-9s %12s %12s %14s  %s\n' relay "accept msg/s" "relay msg/s" "submit ms/msg" "latency arrival→upstream 250"
+	d_acc=$(col "$load" 3 | median) d_rel=$(col "$load" 4 | median)
+	printf '%-9s %12s %12s %14s  %s\n' dlpguard "$(rate "$d_acc")" "$(rate "$d_rel")" "$(submit_ms "$d_acc")" \
+		"$(cat "$OUT"/dlpguard-"$load"-*.log | dlp_latencies /dev/stdin | stats)"
+	printf '          dlpguard CPU %.2f ms/msg, peak RSS %d MB (medians of the rounds)\n' \
+		"$(cat "$OUT"/proc-"$load"-* | awk '$1 == "cpu_s" { print $2 * 1000 / '"$MESSAGES"' }' | median)" \
+		"$(cat "$OUT"/proc-"$load"-* | awk '$1 == "vmhwm_kb" { print int($2 / 1024) }' | median)"
+	if [ "$SKIP_POSTFIX" != 1 ]; then
+		p_acc=$(col "$load" 5 | median) p_rel=$(col "$load" 6 | median)
+		printf '%-9s %12s %12s %14s  %s\n' postfix "$(rate "$p_acc")" "$(rate "$p_rel")" "$(submit_ms "$p_acc")" \
+			"$(cat "$OUT"/postfix-"$load"-*.log | pf_latencies /dev/stdin | stats)"
+		printf 'ratio dlpguard/postfix (%s): relay %.2f, accept %.2f (median of the rounds); per round relay:' "$load" \
+			"$(echo "scale=4; $p_rel / $d_rel" | bc)" "$(echo "scale=4; $p_acc / $d_acc" | bc)"
+		awk -F'\t' -v l="$load" '$1 == l { printf " %.2f", $6 / $4 }' "$OUT/rounds.tsv"
+		echo " (goal >= 2.0)"
+	fi
+done
 echo "logs: $OUT"

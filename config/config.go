@@ -51,7 +51,11 @@ type Config struct {
 // Inspect are settings of the inspection that are the server's, not the
 // policy's (the policy file has its own limits).
 type Inspect struct {
-	OCR OCR `yaml:"ocr"`
+	// Concurrency is how many messages the relay inspects at once; 0:
+	// the number of CPUs (GOMAXPROCS). It bounds memory: each inspection
+	// holds its extraction buffers until it ends.
+	Concurrency int `yaml:"concurrency"`
+	OCR         OCR `yaml:"ocr"`
 }
 
 // OCR reads the text of images and scanned PDF pages with Tesseract
@@ -486,6 +490,9 @@ func Parse(b []byte, base *Config) (*Config, error) {
 }
 
 func (c *Config) validate() error {
+	if c.Inspect.Concurrency < 0 {
+		return yamlfile.Errorf("inspect.concurrency", "must be 0 (the number of CPUs) or more")
+	}
 	if err := c.Inspect.OCR.validate(); err != nil {
 		return err
 	}

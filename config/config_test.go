@@ -95,6 +95,7 @@ func TestErrors(t *testing.T) {
 		{"ocr languages", "inspect:\n  ocr:\n    languages: jpn eng\n", []string{"line 3", "inspect.ocr.languages"}},
 		{"ocr memory", "inspect:\n  ocr:\n    max_memory: 1MiB\n", []string{"line 3", "inspect.ocr.max_memory"}},
 		{"ocr unknown", "inspect:\n  ocr:\n    dpi: 300\n", []string{"line 3", "dpi"}},
+		{"inspect concurrency", "inspect:\n  concurrency: -1\n", []string{"line 2", "inspect.concurrency"}},
 		{"per-ip above total", "smtp:\n  limits:\n    max_connections: 10\n    max_connections_per_ip: 20\n", []string{"line 4", "smtp.limits.max_connections_per_ip"}},
 		{"auth block after", "smtp:\n  auth_limits:\n    address_block_after: 0\n", []string{"line 3", "smtp.auth_limits.address_block_after"}},
 		{"auth max delay", "smtp:\n  auth_limits:\n    account_delay: 5s\n    account_max_delay: 1s\n", []string{"line 4", "smtp.auth_limits.account_max_delay"}},

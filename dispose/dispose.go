@@ -33,6 +33,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -116,12 +117,19 @@ type Config struct {
 	// OCR reads images and scanned PDF pages (the server's inspect.ocr);
 	// nil: they are not read, and the policy decides on them unread.
 	OCR inspect.OCR
+	// Concurrency is how many messages are inspected at once (the
+	// server's inspect.concurrency); 0: runtime.GOMAXPROCS. Inspection is
+	// CPU work, so more at once only adds memory: each holds its
+	// extraction buffers (archives, Office XML, PDF streams) until done.
+	Concurrency int
 }
 
 // Disposer decides and applies; it is the relay's smtpproxy.Disposer.
 type Disposer struct {
 	cfg Config
 	log *slog.Logger
+	// slots has one token per inspection that may run (Concurrency).
+	slots chan struct{}
 }
 
 var _ smtpproxy.Disposer = (*Disposer)(nil)
@@ -140,7 +148,10 @@ func New(cfg Config) (*Disposer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Disposer{cfg: cfg, log: cfg.Logger}, nil
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	return &Disposer{cfg: cfg, log: cfg.Logger, slots: make(chan struct{}, cfg.Concurrency)}, nil
 }
 
 // Dispose evaluates the spooled message msg and applies the verdict (see
@@ -151,6 +162,11 @@ func (d *Disposer) Dispose(ctx context.Context, env *spool.Envelope, msg *spool.
 	start := d.cfg.Now()
 	log := d.log.With("id", env.ID)
 	v, err := d.evaluate(ctx, env, msg.File())
+	if errors.Is(err, errNoSlot) {
+		// Not inspected at all, so not held either: the client gets 451
+		// and retries; nothing is kept, nothing passes uninspected (3.3.5).
+		return smtpproxy.Reply{}, fmt.Errorf("dispose %s: %w", env.ID, err)
+	}
 	if err != nil {
 		log.Error("inspection failed; holding the message", "err", err)
 		v = InspectErrorVerdict("inspect-error")
@@ -166,9 +182,32 @@ func (d *Disposer) Dispose(ctx context.Context, env *spool.Envelope, msg *spool.
 	return d.Apply(actx, env, msg, Of(v))
 }
 
+// errNoSlot: every inspection slot (Config.Concurrency) stayed taken until
+// the inspection budget ran out.
+var errNoSlot = errors.New("no inspection slot free within the inspection budget (inspect.concurrency)")
+
 // evaluate runs the policy in force on the message, recovering a panic and
-// giving up at ctx's deadline: an error is held (fail closed).
+// giving up at ctx's deadline: an error is held (fail closed), except
+// errNoSlot. It waits for an inspection slot first; the slot is given back
+// when the inspection itself ends, not when evaluate gives up on it, so
+// that inspections past their deadline still count against the memory
+// bound.
 func (d *Disposer) evaluate(ctx context.Context, env *spool.Envelope, f *os.File) (*policy.Verdict, error) {
+	select {
+	case d.slots <- struct{}{}: // a free slot first, whatever the deadline
+	default:
+		select {
+		case d.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (%d at once): %w", errNoSlot, d.cfg.Concurrency, ctx.Err())
+		}
+	}
+	taken := true
+	defer func() {
+		if taken {
+			<-d.slots
+		}
+	}()
 	eng := d.cfg.Policy()
 	if eng == nil {
 		return nil, errors.New("no policy in force")
@@ -182,7 +221,9 @@ func (d *Disposer) evaluate(ctx context.Context, env *spool.Envelope, f *os.File
 		err error
 	}
 	ch := make(chan result, 1)
+	taken = false // the goroutine gives it back
 	go func() {
+		defer func() { <-d.slots }()
 		defer func() {
 			if p := recover(); p != nil {
 				ch <- result{err: fmt.Errorf("inspection panic: %v", p)}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -548,4 +549,100 @@ func BenchmarkRelayPass(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// TestInspectConcurrency: no more messages are inspected at once than
+// Config.Concurrency (inspect.concurrency), which bounds the memory of a
+// burst of big messages. One that finds no slot within its budget is
+// answered with an error (the client gets 451 and retries): nothing is
+// kept, nothing passes uninspected; it is not held either, since it was
+// never inspected.
+func TestInspectConcurrency(t *testing.T) {
+	pol, err := policy.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name        string
+		concurrency int
+		secondKept  bool // the second message, sent while the first is inspected
+	}{
+		{"one at a time", 1, false},
+		{"two at a time", 2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sp, err := spool.Open(filepath.Join(t.TempDir(), "spool"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The first inspection waits inside its slot (in the policy
+			// look-up) until released; the others go straight on.
+			entered, release := make(chan struct{}), make(chan struct{})
+			var started atomic.Bool
+			d, err := dispose.New(dispose.Config{Spool: sp, Concurrency: tc.concurrency, Policy: func() *policy.Engine {
+				if started.CompareAndSwap(false, true) {
+					close(entered)
+					<-release
+				}
+				return pol
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dispose1 := func(ctx context.Context, to string) (smtpproxy.Reply, error) {
+				w, err := sp.Create()
+				if err != nil {
+					return smtpproxy.Reply{}, err
+				}
+				defer w.Abort()
+				io.WriteString(w, msg("<"+to+">", "お知らせ", "窓口の受付時間が変わります。"))
+				env := &spool.Envelope{ID: w.ID(), From: sender, Recipients: spool.PendingRecipients([]string{to}), Size: w.Size()}
+				return d.Dispose(ctx, env, w)
+			}
+			type res struct {
+				rep smtpproxy.Reply
+				err error
+			}
+			firstDone := make(chan res, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				rep, err := dispose1(ctx, "a@example.jp")
+				firstDone <- res{rep, err}
+			}()
+			<-entered
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			rep, err := dispose1(ctx, "b@example.jp")
+			cancel()
+			if tc.secondKept {
+				if err != nil || rep.Code != 250 || rep.Outcome != smtpproxy.Queued {
+					t.Fatalf("second message with a free slot: %+v, %v; want 250 queued", rep, err)
+				}
+			} else {
+				if err == nil || !strings.Contains(err.Error(), "inspect.concurrency") {
+					t.Fatalf("second message without a free slot: %+v, %v; want an error naming inspect.concurrency", rep, err)
+				}
+				if ids, _ := sp.List(spool.AreaQueue); len(ids) != 0 {
+					t.Fatalf("kept without inspection: %v", ids)
+				}
+			}
+			close(release)
+			if r := <-firstDone; r.err != nil || r.rep.Code != 250 || r.rep.Outcome != smtpproxy.Queued {
+				t.Fatalf("first message: %+v, %v; want 250 queued", r.rep, r.err)
+			}
+			// The slot is given back: the next message is inspected and queued.
+			ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if rep, err := dispose1(ctx, "c@example.jp"); err != nil || rep.Outcome != smtpproxy.Queued {
+				t.Fatalf("after the release: %+v, %v; want queued", rep, err)
+			}
+			want := 2
+			if tc.secondKept {
+				want = 3
+			}
+			if ids, _ := sp.List(spool.AreaQueue); len(ids) != want {
+				t.Fatalf("queued %d messages, want %d", len(ids), want)
+			}
+		})
+	}
 }

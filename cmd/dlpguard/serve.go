@@ -60,6 +60,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	level := new(slog.LevelVar)
 	level.Set(parseLevel(cfg.LogLevel))
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if addr := os.Getenv(pprofEnv); addr != "" {
+		stop, err := startPprof(addr, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "dlpguard serve: %s を使えません / cannot start the profiler: %v\n", pprofEnv, err)
+			return 1
+		}
+		defer stop()
+	}
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)

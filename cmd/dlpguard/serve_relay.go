@@ -145,7 +145,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	// (nothing is kept in clear, 3.3.4). SMTP rejections are audited.
 	disposer, err := dispose.New(dispose.Config{Policy: r.policy.Engine, Spool: r.store, Queue: r.queue, Review: r.review,
 		Metrics: policy.NewMetrics(reg), Logger: log.With("component", "dispose"), InspectTimeout: cfg.SMTP.Limits.InspectTimeout,
-		OCR: ocrInput(ocrEng)})
+		OCR: ocrInput(ocrEng), Concurrency: cfg.Inspect.Concurrency})
 	if err != nil {
 		return r, err
 	}
@@ -417,6 +417,9 @@ func (r *relay) reload(cfg *config.Config) {
 	} else {
 		restart = append(restart, r.smtp.Reload(scfg)...)
 	}
+	if old.Inspect.Concurrency != cfg.Inspect.Concurrency {
+		restart = append(restart, "inspect.concurrency") // the Disposer's slots are made at start
+	}
 	if old.Policy.File != cfg.Policy.File {
 		restart = append(restart, "policy.file")
 	} else if err := r.policy.Reload(); err != nil {
@@ -435,6 +438,7 @@ func (r *relay) reload(cfg *config.Config) {
 	merged.SMTP.Listen, merged.SMTP.TLSListen = old.SMTP.Listen, old.SMTP.TLSListen
 	merged.DataDir, merged.HTTP.Listen, merged.Hostname, merged.Upstream = old.DataDir, old.HTTP.Listen, old.Hostname, old.Upstream
 	merged.Policy = old.Policy
+	merged.Inspect.Concurrency = old.Inspect.Concurrency
 	r.cfg = &merged
 }
 
