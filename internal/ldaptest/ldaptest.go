@@ -63,10 +63,10 @@ type Server struct {
 	Addr     string
 	LDAPSURL string
 	CAFile   string
-	dir  string
-	cmd  *exec.Cmd
-	done chan error
-	t    testing.TB
+	dir      string
+	cmd      *exec.Cmd
+	done     chan error
+	t        testing.TB
 }
 
 // Need skips t when slapd is not installed, or fails it under CI.
