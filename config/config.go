@@ -21,8 +21,8 @@ import (
 	"dlpguard/icap"
 	"dlpguard/inspect/ocr"
 	"dlpguard/internal/yamlfile"
+	"dlpguard/queue"
 	"dlpguard/smtpproxy"
-	"dlpguard/smtpproxy/queue"
 )
 
 // Config is the whole configuration.

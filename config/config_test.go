@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"dlpguard/icap"
-	"dlpguard/smtpproxy/queue"
+	"dlpguard/queue"
 )
 
 func TestExampleParses(t *testing.T) {

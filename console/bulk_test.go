@@ -10,7 +10,7 @@ import (
 
 	"dlpguard/audit"
 	"dlpguard/hold"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // putHeld stores a held message of the given level, sender, recipient and

@@ -36,7 +36,7 @@ import (
 	"dlpguard/hold"
 	"dlpguard/policy"
 	"dlpguard/review"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 //go:embed templates/*.html

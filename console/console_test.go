@@ -17,7 +17,7 @@ import (
 	"dlpguard/hold"
 	"dlpguard/inspect"
 	"dlpguard/review"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 func TestAnonymousIsSentToSignIn(t *testing.T) {

@@ -21,10 +21,10 @@ import (
 	"dlpguard/directory"
 	"dlpguard/hold"
 	"dlpguard/policy"
+	"dlpguard/queue"
 	"dlpguard/release"
 	"dlpguard/review"
-	"dlpguard/smtpproxy/queue"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // The recording upstream comes from mailtest.

@@ -19,7 +19,7 @@ import (
 	"dlpguard/inspect"
 	"dlpguard/policy"
 	"dlpguard/review"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 const pageSize = 50

@@ -41,7 +41,7 @@ import (
 	"dlpguard/inspect"
 	"dlpguard/policy"
 	"dlpguard/smtpproxy"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // Disposition is what happens to one message: the verdict's action with

@@ -25,10 +25,10 @@ import (
 	"dlpguard/dispose"
 	"dlpguard/internal/mailtest"
 	"dlpguard/policy"
+	"dlpguard/queue"
 	"dlpguard/review"
 	"dlpguard/smtpproxy"
-	"dlpguard/smtpproxy/queue"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 const sender = "user7@city.example.lg.jp"

@@ -8,7 +8,7 @@ import (
 	"slices"
 
 	"dlpguard/policy"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // ImportLegacyHolds hands the messages that older versions kept in clear

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"dlpguard/policy"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // BenchmarkHold measures Service.Hold: the encrypted, fsynced hold store

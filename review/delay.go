@@ -16,7 +16,7 @@ import (
 
 	"dlpguard/internal/keyfile"
 	"dlpguard/policy"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // Delayed messages (the policy's delay action, 3.3.5 mis-sending) are

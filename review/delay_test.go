@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"dlpguard/policy"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 const delaySender = "user100@city.example.lg.jp"

@@ -23,9 +23,9 @@ import (
 
 	"dlpguard/inspect"
 	"dlpguard/policy"
+	"dlpguard/queue"
 	"dlpguard/release"
-	"dlpguard/smtpproxy/queue"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // The recording upstream and the GnuPG home come from mailtest.

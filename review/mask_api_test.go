@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"dlpguard/policy"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // TestAPIMasksSubject: the API (and so `dlpguard hold list/show`) shows a

@@ -14,7 +14,7 @@ import (
 
 	"dlpguard/classify"
 	"dlpguard/hold"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // notice is one staff-facing message: Japanese first, English below. It

@@ -7,7 +7,7 @@ import (
 
 	"dlpguard/audit"
 	"dlpguard/hold"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // This file finishes the releases a crash (kill -9, power loss)

@@ -11,7 +11,7 @@ import (
 	"dlpguard/audit"
 	"dlpguard/hold"
 	"dlpguard/release"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // TestReleaseInterruptedSettled puts the files in each state a kill -9

@@ -21,7 +21,7 @@ import (
 	"dlpguard/mimemsg"
 	"dlpguard/policy"
 	"dlpguard/release"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // releaseMode is how the policy in force lets this message leave

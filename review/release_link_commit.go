@@ -12,7 +12,7 @@ import (
 	"dlpguard/download"
 	"dlpguard/hold"
 	"dlpguard/internal/keyfile"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // This file makes a release by download link exactly once across a crash

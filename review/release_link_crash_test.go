@@ -17,7 +17,7 @@ import (
 	"dlpguard/hold"
 	"dlpguard/internal/pgtest"
 	"dlpguard/pgdb"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // TestLinkReleaseInterruptedSettled puts the files in each state a kill -9

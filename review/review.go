@@ -45,7 +45,7 @@ import (
 	"dlpguard/keyring"
 	"dlpguard/policy"
 	"dlpguard/release"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // Config of the Service.

@@ -14,7 +14,7 @@ import (
 	"dlpguard/audit"
 	"dlpguard/hold"
 	"dlpguard/release"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 const (

@@ -21,7 +21,7 @@ import (
 	"dlpguard/hold"
 	"dlpguard/internal/pgtest"
 	"dlpguard/release"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }

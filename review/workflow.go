@@ -17,7 +17,7 @@ import (
 	"dlpguard/hold"
 	"dlpguard/policy"
 	"dlpguard/release"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // holdVerdict converts a policy verdict into the hold store's form: rules,

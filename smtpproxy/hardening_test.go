@@ -14,7 +14,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // injected is what a client hides behind a transfer that fails: if the

@@ -20,7 +20,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dlpguard/ops"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // harness is a relay front end on loopback with a temp spool.

@@ -23,7 +23,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dlpguard/ops"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // Outcome is what became of a message, for the metrics and the log.

@@ -28,7 +28,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"dlpguard/internal/mailtest"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 func TestPassThroughMultipleRecipients(t *testing.T) {

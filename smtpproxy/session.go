@@ -18,7 +18,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // session is one SMTP conversation (renewed after STARTTLS). Under BDAT,

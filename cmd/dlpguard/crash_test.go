@@ -20,7 +20,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // upstream is an in-process SMTP server standing in for the city's mail

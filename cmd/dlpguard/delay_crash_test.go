@@ -12,7 +12,7 @@ import (
 
 	"dlpguard/internal/mailtest"
 	"dlpguard/policy"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 var delayLinkRE = regexp.MustCompile(`http://[^\s]+/api/v1/delays/[^\s]+`)

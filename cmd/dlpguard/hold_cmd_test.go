@@ -15,7 +15,7 @@ import (
 	"dlpguard/policy"
 	"dlpguard/release"
 	"dlpguard/review"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // holdCLIFixture runs the review service with the default policy over

@@ -12,7 +12,7 @@ import (
 	"dlpguard/policy"
 	"dlpguard/release"
 	"dlpguard/review"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // reviewOptions are what serve's configuration gives the review service.

@@ -24,10 +24,10 @@ import (
 	"dlpguard/hold"
 	"dlpguard/internal/mailtest"
 	"dlpguard/policy"
+	"dlpguard/queue"
 	"dlpguard/review"
 	"dlpguard/smtpproxy"
-	"dlpguard/smtpproxy/queue"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // relayHarness is the relay as serve wires it, on loopback: the default

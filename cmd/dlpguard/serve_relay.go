@@ -23,10 +23,10 @@ import (
 	"dlpguard/inspect/ocr"
 	"dlpguard/ops"
 	"dlpguard/policy"
+	"dlpguard/queue"
 	"dlpguard/review"
 	"dlpguard/smtpproxy"
-	"dlpguard/smtpproxy/queue"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // relay is a running dlpguard: spool, delivery queue, SMTP listeners and

@@ -19,7 +19,7 @@ import (
 	"dlpguard/config"
 	"dlpguard/internal/mailtest"
 	"dlpguard/smtpproxy"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // heldBody is a class I message (a 極秘 marking holds it, 3.3.5) with a

@@ -21,7 +21,7 @@ import (
 
 	"dlpguard/config"
 	"dlpguard/smtpproxy"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // TestRelayDemoMailbox runs the demo configuration in-process (on free

@@ -90,8 +90,7 @@ func create(path string) ([]byte, bool, error) {
 
 // SyncDir fsyncs a folder, so that a file created or renamed in it survives
 // a crash. It is the one copy outside the spool and the demo Maildir
-// (smtpproxy/spool and smtpproxy/queue keep theirs until they move out of
-// smtpproxy); keyring uses it for its key files.
+// (spool and queue keep their own); keyring uses it for its key files.
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // upstream delivers to the smarthost over SMTP, keeping one connection

@@ -23,7 +23,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // received is one transaction the test upstream accepted.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 const smtpSink = "/usr/sbin/smtp-sink"

@@ -19,8 +19,8 @@ import (
 	"sync"
 	"time"
 
-	"dlpguard/smtpproxy/dsn"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/dsn"
+	"dlpguard/spool"
 )
 
 // maxDSNHeader bounds the original header section quoted in a DSN.

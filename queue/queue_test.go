@@ -18,7 +18,7 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-smtp"
 
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 func TestDeliverMultipleRecipients(t *testing.T) {

@@ -16,8 +16,8 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"dlpguard/smtpproxy/queue"
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/queue"
+	"dlpguard/spool"
 )
 
 // sink is a go-smtp upstream on loopback that records every transaction.

@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // result is the outcome of one delivery attempt for one recipient.

@@ -11,7 +11,7 @@ import (
 // committed and announced first, then the workers deliver them all (to an
 // in-process go-smtp server, or to Postfix's smtp-sink when installed).
 //
-//	go test -run '^$' -bench Deliver -benchtime 2000x ./smtpproxy/queue/
+//	go test -run '^$' -bench Deliver -benchtime 2000x ./queue/
 func BenchmarkDeliver(b *testing.B) {
 	body := msgText("bench", strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyz 0123456789abcdefghijklmnopqrstuvwxyz\r\n", 20480/76))
 	run := func(b *testing.B, addr string, workers int) {

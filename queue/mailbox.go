@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"dlpguard/smtpproxy/spool"
+	"dlpguard/spool"
 )
 
 // mailbox is the demo transport used when no upstream is configured: each
