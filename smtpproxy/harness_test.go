@@ -19,7 +19,6 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"dlpguard/ops"
 	"dlpguard/spool"
 )
 
@@ -32,7 +31,7 @@ type harness struct {
 	addr    string // plain/STARTTLS listener
 	tlsAddr string // implicit TLS listener (when a certificate is set)
 	roots   *x509.CertPool
-	metrics *ops.Metrics
+	metrics *Metrics
 	notify  *recorder
 }
 
@@ -58,6 +57,7 @@ type harnessOpt struct {
 	disposer Disposer
 	auditor  Auditor
 	tls      bool
+	metrics  *Metrics // the caller's collectors; nil: New's own
 }
 
 func newHarness(t *testing.T, o harnessOpt) *harness {
@@ -71,7 +71,7 @@ func newHarness(t *testing.T, o harnessOpt) *harness {
 		Hostname: "relay.test",
 		Networks: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 	}
-	h := &harness{t: t, store: store, dir: dir, notify: &recorder{}, metrics: ops.NewMetrics(nil)}
+	h := &harness{t: t, store: store, dir: dir, notify: &recorder{}}
 	if o.tls {
 		cert, err := SelfSignedCertificate(filepath.Join(dir, "tls"), "relay.test")
 		if err != nil {
@@ -86,7 +86,8 @@ func newHarness(t *testing.T, o harnessOpt) *harness {
 		o.cfg(&cfg)
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.srv = New(cfg, store, Options{Logger: logger, Metrics: h.metrics, Disposer: o.disposer, Queue: h.notify, Auditor: o.auditor})
+	h.srv = New(cfg, store, Options{Logger: logger, Metrics: o.metrics, Disposer: o.disposer, Queue: h.notify, Auditor: o.auditor})
+	h.metrics = h.srv.metrics // New's own collectors, read by the tests
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

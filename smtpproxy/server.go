@@ -22,7 +22,6 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"dlpguard/ops"
 	"dlpguard/spool"
 )
 
@@ -158,7 +157,7 @@ func DefaultConnectionsPerIP(maxConnections int) int {
 // Options are the front end's collaborators; all are optional.
 type Options struct {
 	Logger  *slog.Logger
-	Metrics *ops.Metrics
+	Metrics *Metrics // nil: counted nowhere
 	// Disposer decides and applies the verdict; nil: every message is
 	// queued as it is (tests and tools only: serve always sets one).
 	Disposer Disposer
@@ -172,7 +171,7 @@ type Options struct {
 type Server struct {
 	store   *spool.Store
 	log     *slog.Logger
-	metrics *ops.Metrics
+	metrics *Metrics // complete: no nil field
 	queue   Notifier
 	auditor Auditor
 	auth    *authGuard
@@ -197,7 +196,7 @@ func New(cfg Config, store *spool.Store, opts Options) *Server {
 	s := &Server{
 		store:    store,
 		log:      opts.Logger,
-		metrics:  opts.Metrics,
+		metrics:  opts.Metrics.complete(),
 		queue:    opts.Queue,
 		auditor:  opts.Auditor,
 		startCfg: cfg,
@@ -205,9 +204,6 @@ func New(cfg Config, store *spool.Store, opts Options) *Server {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.metrics == nil {
-		s.metrics = ops.NewMetrics(nil)
 	}
 	s.cfg.Store(&cfg)
 	s.SetDisposer(opts.Disposer)
