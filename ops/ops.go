@@ -14,17 +14,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"dlpguard/smtpproxy"
 )
 
-// Metrics are the relay's counters. The SMTP side counts received, queued,
-// held and rejected messages and sessions; the delivery queue counts
-// delivered, deferred and bounced recipients, the queue length and the
-// delivery latency. Every field is set by NewMetrics.
+// Metrics are the relay's counters. The SMTP front end's (received,
+// queued, held and rejected messages, sessions, AUTH) are its own
+// smtpproxy.Metrics, embedded so that serve hands them over as they are;
+// the delivery queue counts delivered, deferred and bounced recipients, the
+// queue length and the delivery latency. Every field is set by NewMetrics.
 type Metrics struct {
-	Received prometheus.Counter // messages whose DATA completed
-	Queued   prometheus.Counter // messages committed to the delivery queue
-	Held     prometheus.Counter // messages committed to the hold store (3.3.5)
-	Rejected prometheus.Counter // messages refused after inspection (550)
+	smtpproxy.Metrics
 
 	Delivered prometheus.Counter // recipients the upstream accepted
 	Deferred  prometheus.Counter // recipient attempts that failed temporarily
@@ -32,14 +32,6 @@ type Metrics struct {
 
 	QueueLength     prometheus.Gauge     // messages in the delivery queue
 	DeliveryLatency prometheus.Histogram // seconds from receipt to the upstream's 250, per message
-
-	Sessions      prometheus.Gauge   // SMTP sessions open now
-	SessionsTotal prometheus.Counter // SMTP connections accepted
-	Refused       prometheus.Counter // connections refused at connect (421: limits)
-
-	AuthFailures prometheus.Counter     // SMTP AUTH attempts with a wrong user name or password
-	AuthBlocks   *prometheus.CounterVec // blocks started after repeated failures, by scope (address, account)
-	AuthRefused  prometheus.Counter     // AUTH attempts refused without a password check (blocked, busy)
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -49,10 +41,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "dlpguard", Name: name, Help: help})
 	}
 	m := &Metrics{
-		Received:  c("messages_received_total", "Messages whose DATA was received completely."),
-		Queued:    c("messages_queued_total", "Messages committed to the delivery queue."),
-		Held:      c("messages_held_total", "Messages committed to the hold store."),
-		Rejected:  c("messages_rejected_total", "Messages rejected after inspection."),
+		Metrics: smtpproxy.Metrics{
+			Received: c("messages_received_total", "Messages whose DATA was received completely."),
+			Queued:   c("messages_queued_total", "Messages committed to the delivery queue."),
+			Held:     c("messages_held_total", "Messages committed to the hold store."),
+			Rejected: c("messages_rejected_total", "Messages rejected after inspection."),
+			Sessions: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dlpguard", Name: "smtp_sessions",
+				Help: "SMTP sessions open now."}),
+			SessionsTotal: c("smtp_connections_total", "SMTP connections accepted."),
+			Refused:       c("smtp_connections_refused_total", "SMTP connections refused at connect by a limit."),
+			AuthFailures:  c("smtp_auth_failures_total", "SMTP AUTH attempts with a wrong user name or password."),
+			AuthBlocks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dlpguard", Name: "smtp_auth_blocks_total",
+				Help: "Temporary AUTH blocks started after repeated failures, by scope."}, []string{"scope"}),
+			AuthRefused: c("smtp_auth_refused_total", "SMTP AUTH attempts refused without a password check (blocked or too busy)."),
+		},
 		Delivered: c("recipients_delivered_total", "Recipients accepted by the upstream."),
 		Deferred:  c("recipients_deferred_total", "Recipient delivery attempts that failed temporarily."),
 		Bounced:   c("recipients_bounced_total", "Recipients failed permanently or expired."),
@@ -61,14 +63,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		DeliveryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "dlpguard",
 			Name: "delivery_latency_seconds", Help: "Time from receipt to the upstream's acceptance.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 4, 12)}),
-		Sessions: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dlpguard", Name: "smtp_sessions",
-			Help: "SMTP sessions open now."}),
-		SessionsTotal: c("smtp_connections_total", "SMTP connections accepted."),
-		Refused:       c("smtp_connections_refused_total", "SMTP connections refused at connect by a limit."),
-		AuthFailures:  c("smtp_auth_failures_total", "SMTP AUTH attempts with a wrong user name or password."),
-		AuthBlocks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dlpguard", Name: "smtp_auth_blocks_total",
-			Help: "Temporary AUTH blocks started after repeated failures, by scope."}, []string{"scope"}),
-		AuthRefused: c("smtp_auth_refused_total", "SMTP AUTH attempts refused without a password check (blocked or too busy)."),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Received, m.Queued, m.Held, m.Rejected, m.Delivered, m.Deferred, m.Bounced,

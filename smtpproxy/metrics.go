@@ -4,7 +4,8 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics are the front end's counters. They are plain Prometheus
 // collectors that the caller creates and registers (serve takes them from
-// package ops), so that the SMTP side does not depend on the HTTP one. Any
+// package ops, which embeds this struct), so that the SMTP side does not
+// depend on the HTTP one. Any
 // nil field counts into an unregistered collector of New's own.
 type Metrics struct {
 	Received prometheus.Counter // messages whose DATA completed

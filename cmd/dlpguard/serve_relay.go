@@ -151,7 +151,7 @@ func startRelay(cfg *config.Config, log *slog.Logger) (r *relay, err error) {
 	}
 	r.smtp = smtpproxy.New(scfg, r.store, smtpproxy.Options{
 		Logger:   log.With("component", "smtp"),
-		Metrics:  smtpMetrics(metrics),
+		Metrics:  &metrics.Metrics, // the ops registry's SMTP counters
 		Queue:    r.queue,
 		Disposer: disposer,
 		Auditor:  authAuditor{r.stores.Audit},
@@ -536,21 +536,4 @@ func (r *relay) consoleDirectory() console.DirectoryAuth {
 		return nil
 	}
 	return r.directory
-}
-
-// smtpMetrics hands the front end its counters from the ops registry, so
-// that smtpproxy does not import the HTTP side.
-func smtpMetrics(m *ops.Metrics) *smtpproxy.Metrics {
-	return &smtpproxy.Metrics{
-		Received:      m.Received,
-		Queued:        m.Queued,
-		Held:          m.Held,
-		Rejected:      m.Rejected,
-		Sessions:      m.Sessions,
-		SessionsTotal: m.SessionsTotal,
-		Refused:       m.Refused,
-		AuthFailures:  m.AuthFailures,
-		AuthBlocks:    m.AuthBlocks,
-		AuthRefused:   m.AuthRefused,
-	}
 }
