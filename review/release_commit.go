@@ -45,17 +45,38 @@ func (s *Service) finishReleases(ctx context.Context) {
 }
 
 // finishRelease settles the staged copy of id by its record (decideMu
-// held): released → into the queue, with the audit entry if the crash
-// came before it and the sender's notice; anything else (still held,
-// rejected, expired, gone) → deleted, the message stays as the record
-// says and may be released again.
+// held): released by the attempt that staged it → into the queue, with
+// the audit entry if the crash came before it and the sender's notice;
+// anything else (released by another attempt, still held, rejected,
+// expired, gone) → deleted, the message stays as the record says and may
+// be released again.
 func (s *Service) finishRelease(ctx context.Context, id string) {
 	log := s.logger(id)
 	rec, err := s.holds.Get(ctx, id)
-	switch {
-	case err != nil && !errors.Is(err, hold.ErrNotFound):
+	if err != nil && !errors.Is(err, hold.ErrNotFound) {
 		log.Error("review: staged release: record", "err", err) // retried on the next Tick
 		return
+	}
+	attempt, aerr := s.stagedAttempt(id)
+	if aerr != nil {
+		// Which attempt staged it is unknown: neither sent nor thrown
+		// away until it can be read (fail closed, retried on the next Tick).
+		log.Error("review: staged release: attempt", "err", aerr)
+		return
+	}
+	switch {
+	case err == nil && rec.Status == hold.Released && rec.ReleaseAttempt != attempt:
+		// Released, but by another attempt (another node, on a shared
+		// store, while this one was staged and killed before its
+		// commit): that attempt's copy is the one that leaves (3.3.5:
+		// once). Records and copies of older versions both have "".
+		if err := s.staged.Remove(spool.AreaQueue, id); err != nil && !errors.Is(err, spool.ErrNotFound) {
+			log.Error("review: staged release not removed", "err", err)
+			return
+		}
+		s.dropAttempt(id)
+		log.Warn("review: release interrupted before its commit and released by another attempt, staged copy discarded",
+			"attempt", attempt, "released_attempt", rec.ReleaseAttempt)
 	case err == nil && rec.Status == hold.Released:
 		if !s.grantAudited(ctx, id) {
 			s.auditLog(ctx, log, "system", audit.Release, id, map[string]any{
@@ -65,6 +86,7 @@ func (s *Service) finishRelease(ctx context.Context, id string) {
 			})
 		}
 		if s.enqueueReleased(id) {
+			s.dropAttempt(id)
 			log.Warn("review: release interrupted after its commit, queued at recovery")
 			// The method is not known here: the notice says released,
 			// without what the recipient needs to open it.
@@ -75,6 +97,7 @@ func (s *Service) finishRelease(ctx context.Context, id string) {
 			log.Error("review: staged release not removed", "err", err)
 			return
 		}
+		s.dropAttempt(id)
 		log.Warn("review: release interrupted before its commit, discarded; the message is as its record says", "status", rec.Status)
 	}
 }

@@ -86,7 +86,7 @@ func TestLinkReleaseInterruptedSettled(t *testing.T) {
 				if _, err := lf.stores.Holds.Approve(ctx, id, linkKacho.Address, "確認"); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := lf.stores.Holds.Release(ctx, id, linkKacho.Address, "確認"); err != nil {
+				if _, err := lf.stores.Holds.Release(ctx, id, linkKacho.Address, "確認", ""); err != nil {
 					t.Fatal(err)
 				}
 			}
