@@ -14,9 +14,10 @@ import (
 // interrupted. release commits the copy to send to the staging spool
 // (spool.AreaQueue of s.staged, which the delivery queue never reads)
 // under the hold ID, then marks the record released, then moves the copy
-// into the relay's queue; the record's state is what says whether a
-// staged copy leaves or is thrown away (3.3.5: released once, or still
-// held, never lost and never twice).
+// into the relay's queue; the record's state — and the release attempt it
+// names, against the one beside the copy (release_attempt.go) — is what
+// says whether a staged copy leaves or is thrown away (3.3.5: released
+// once, or still held, never lost and never twice).
 
 // finishReleases settles every staged release: at start (before the
 // service decides anything) and on each Tick (a move into the queue that

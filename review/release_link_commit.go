@@ -28,7 +28,9 @@ import (
 //  5. writes the audit entry, then moves the notices into the relay's
 //     queue (renames) and removes the folder.
 // finishLinkReleases settles a folder a crash left by the record: released
-// → its notices go into the queue (the audit entry written if missing);
+// by another attempt (the folder's attempt file, release_attempt.go) →
+// this attempt's links (links.list) and files are withdrawn; released by
+// this one → its notices go into the queue (the audit entry written if missing);
 // anything else → the links and files are deleted with the folder, and the
 // message is as its record says (3.3.5: released once, or still held).
 
