@@ -35,32 +35,13 @@ func newAttempt() (string, error) {
 // staged copy, named by the hold ID, holding the attempt ID.
 func (s *Service) attemptRoot() string { return filepath.Join(s.cfg.DataDir, "release-attempt") }
 
-// writeSynced replaces dir/name with data durably (temp file fsynced,
-// renamed, the folder fsynced), creating dir if needed.
+// writeSynced replaces dir/name with data durably (keyfile.WriteFile),
+// creating dir if needed.
 func writeSynced(dir, name string, data []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return keyfile.SyncDir(dir)
+	return keyfile.WriteFile(filepath.Join(dir, name), data)
 }
 
 // readAttempt is the attempt ID in file path; a missing file is "" (a
