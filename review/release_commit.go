@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 
 	"dlpguard/audit"
 	"dlpguard/hold"
@@ -25,23 +28,43 @@ import (
 // process is still making.
 func (s *Service) finishReleases(ctx context.Context) {
 	s.finishLinkReleases(ctx)
-	if ids, err := s.staged.List(spool.AreaQueue); err != nil || len(ids) == 0 {
-		if err != nil {
-			s.log.Error("review: staged releases", "err", err)
-		}
+	ids, err := s.staged.List(spool.AreaQueue)
+	if err != nil {
+		s.log.Error("review: staged releases", "err", err)
+		return
+	}
+	sidecars, _ := os.ReadDir(s.attemptRoot())
+	if len(ids) == 0 && len(sidecars) == 0 {
 		return // the common case, without waiting for a decision in progress
 	}
 	s.decideMu.Lock()
 	defer s.decideMu.Unlock()
 	// Listed again under the lock: a release that was finishing has
 	// moved its copy by now.
-	ids, err := s.staged.List(spool.AreaQueue)
-	if err != nil {
+	if ids, err = s.staged.List(spool.AreaQueue); err != nil {
 		s.log.Error("review: staged releases", "err", err)
 		return
 	}
 	for _, id := range ids {
 		s.finishRelease(ctx, id)
+	}
+	s.dropStrayAttempts(ids)
+}
+
+// dropStrayAttempts removes the attempt files without a staged copy (a
+// crash between the file and the copy's commit, or a temp file of the
+// write); decideMu held, so no release is between the two now.
+func (s *Service) dropStrayAttempts(staged []string) {
+	ents, err := os.ReadDir(s.attemptRoot())
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !slices.Contains(staged, e.Name()) {
+			if err := os.Remove(filepath.Join(s.attemptRoot(), e.Name())); err != nil {
+				s.log.Error("review: stray release attempt file not removed", "file", e.Name(), "err", err)
+			}
+		}
 	}
 }
 

@@ -61,10 +61,16 @@ func TestReleaseInterruptedSettled(t *testing.T) {
 			}
 			marker := []byte("X-Staged-Before-Crash: " + id)
 			w.Write(append(append([]byte{}, marker...), "\r\nSubject: staged\r\n\r\nencrypted body\r\n"...))
-			if c.attempt != "" {
-				if err := os.MkdirAll(filepath.Join(f.cfg.DataDir, "release-attempt"), 0o700); err != nil {
+			if err := os.MkdirAll(filepath.Join(f.cfg.DataDir, "release-attempt"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			// Left by crashes before a copy was committed: removed at start.
+			for _, stray := range []string{"1STRAYATTEMPT0000000000", ".tmp-123"} {
+				if err := os.WriteFile(filepath.Join(f.cfg.DataDir, "release-attempt", stray), []byte("z9\n"), 0o600); err != nil {
 					t.Fatal(err)
 				}
+			}
+			if c.attempt != "" {
 				if err := os.WriteFile(filepath.Join(f.cfg.DataDir, "release-attempt", id), []byte(c.attempt+"\n"), 0o600); err != nil {
 					t.Fatal(err)
 				}
