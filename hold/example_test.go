@@ -39,11 +39,11 @@ func Example() {
 		return
 	}
 	s.Approve(ctx, rec.ID, "suzuki", "確認")
-	if _, err := s.Release(ctx, rec.ID, "suzuki", ""); err != nil {
+	if _, err := s.Release(ctx, rec.ID, "suzuki", "", ""); err != nil {
 		fmt.Println("1 approval:", err)
 	}
 	s.Approve(ctx, rec.ID, "tanaka", "確認")
-	r, _ := s.Release(ctx, rec.ID, "tanaka", "暗号化して送信")
+	r, _ := s.Release(ctx, rec.ID, "tanaka", "暗号化して送信", "")
 	fmt.Println(r.Status, len(r.Approvals))
 	rc, _ := s.Content(ctx, rec.ID)
 	defer rc.Close()

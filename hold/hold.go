@@ -158,6 +158,14 @@ type Record struct {
 	Actor   string    `json:"actor,omitempty"`
 	Reason  string    `json:"reason,omitempty"`
 	ActedAt time.Time `json:"acted_at,omitzero"`
+	// ReleaseAttempt names the release attempt that committed (set with
+	// Status released, in the same write): the review service stages a
+	// copy under the attempt's random ID before it calls Release, and
+	// after a crash sends a staged copy only when its ID is this one, so
+	// that a copy staged by an attempt another node beat never leaves
+	// (3.3.5: once). It lives in the sealed record, so no schema change:
+	// records released by older versions have none ("").
+	ReleaseAttempt string `json:"release_attempt,omitempty"`
 
 	Approvals      []Approval      `json:"approvals,omitempty"`
 	FalsePositives []FalsePositive `json:"false_positives,omitempty"`
@@ -220,8 +228,10 @@ type Store interface {
 	// Approve records actor's approval of a held message. The same actor
 	// twice gives ErrDuplicateApproval, the sender gives ErrSelfApproval.
 	Approve(ctx context.Context, id, actor, note string) (Record, error)
-	// Release moves held → released once Ready (ErrNeedsApprovals otherwise).
-	Release(ctx context.Context, id, actor, reason string) (Record, error)
+	// Release moves held → released once Ready (ErrNeedsApprovals
+	// otherwise), recording attempt (the caller's release attempt ID, may
+	// be "") as ReleaseAttempt in the same write.
+	Release(ctx context.Context, id, actor, reason, attempt string) (Record, error)
 	// Reject moves held → rejected.
 	Reject(ctx context.Context, id, actor, reason string) (Record, error)
 	// MarkFalsePositive records that a finding was wrong (any status).

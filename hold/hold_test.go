@@ -378,17 +378,17 @@ func TestTransitions(t *testing.T) {
 			}
 		}
 		// Release without approval is refused.
-		if _, err := s.Release(ctx, "a", "suzuki", "ok"); !errors.Is(err, ErrNeedsApprovals) {
+		if _, err := s.Release(ctx, "a", "suzuki", "ok", ""); !errors.Is(err, ErrNeedsApprovals) {
 			t.Fatalf("release without approval: %v", err)
 		}
 		if _, err := s.Approve(ctx, "a", "suzuki", "確認済み"); err != nil {
 			t.Fatal(err)
 		}
-		rec, err := s.Release(ctx, "a", "suzuki", "暗号化して送信")
+		rec, err := s.Release(ctx, "a", "suzuki", "暗号化して送信", "attempt-a1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec.Status != Released || rec.Actor != "suzuki" || rec.Reason != "暗号化して送信" || rec.ActedAt.IsZero() {
+		if rec.Status != Released || rec.Actor != "suzuki" || rec.Reason != "暗号化して送信" || rec.ActedAt.IsZero() || rec.ReleaseAttempt != "attempt-a1" {
 			t.Fatalf("released record %+v", rec)
 		}
 		if _, err := s.Reject(ctx, "b", "tanaka", "個人番号"); err != nil {
@@ -400,9 +400,9 @@ func TestTransitions(t *testing.T) {
 			want error
 		}{
 			{"reject released", func() (Record, error) { return s.Reject(ctx, "a", "x", "") }, ErrInvalidTransition},
-			{"release rejected", func() (Record, error) { return s.Release(ctx, "b", "x", "") }, ErrInvalidTransition},
+			{"release rejected", func() (Record, error) { return s.Release(ctx, "b", "x", "", "") }, ErrInvalidTransition},
 			{"approve rejected", func() (Record, error) { return s.Approve(ctx, "b", "x", "") }, ErrInvalidTransition},
-			{"release released", func() (Record, error) { return s.Release(ctx, "a", "x", "") }, ErrInvalidTransition},
+			{"release released", func() (Record, error) { return s.Release(ctx, "a", "x", "", "attempt-a2") }, ErrInvalidTransition},
 			{"unknown", func() (Record, error) { return s.Reject(ctx, "zz", "x", "") }, ErrNotFound},
 			{"self approval (auth user)", func() (Record, error) { return s.Approve(ctx, "c", "SATO", "") }, ErrSelfApproval},
 			{"self approval (from)", func() (Record, error) { return s.Approve(ctx, "c", "sato@city.example.lg.jp", "") }, ErrSelfApproval},
@@ -415,8 +415,14 @@ func TestTransitions(t *testing.T) {
 		if _, err := s.Reject(ctx, "c", "", "no actor"); err == nil {
 			t.Error("reject without actor accepted")
 		}
+		// The committed attempt is stored (the recovery of a release
+		// compares it with its staged copy's), and a later attempt
+		// refused leaves it as it was.
+		if ra, err := s.Get(ctx, "a"); err != nil || ra.ReleaseAttempt != "attempt-a1" {
+			t.Fatalf("a's release attempt: %q %v, want attempt-a1", ra.ReleaseAttempt, err)
+		}
 		rb, _ := s.Get(ctx, "b")
-		if rb.Status != Rejected || rb.Actor != "tanaka" {
+		if rb.Status != Rejected || rb.Actor != "tanaka" || rb.ReleaseAttempt != "" {
 			t.Fatalf("b after refused transitions: %+v", rb)
 		}
 	})
@@ -439,14 +445,14 @@ func TestFourEyes(t *testing.T) {
 		if _, err := s.Approve(ctx, "fe", "Suzuki ", ""); !errors.Is(err, ErrDuplicateApproval) {
 			t.Fatalf("same approver twice: %v", err)
 		}
-		if _, err := s.Release(ctx, "fe", "suzuki", ""); !errors.Is(err, ErrNeedsApprovals) {
+		if _, err := s.Release(ctx, "fe", "suzuki", "", ""); !errors.Is(err, ErrNeedsApprovals) {
 			t.Fatalf("release with one of two: %v", err)
 		}
 		r, err = s.Approve(ctx, "fe", "tanaka", "")
 		if err != nil || !r.Ready() || len(r.Approvals) != 2 {
 			t.Fatalf("second approval: %+v %v", r.Approvals, err)
 		}
-		if r, err = s.Release(ctx, "fe", "tanaka", ""); err != nil || r.Status != Released {
+		if r, err = s.Release(ctx, "fe", "tanaka", "", ""); err != nil || r.Status != Released {
 			t.Fatalf("release: %v", err)
 		}
 	})
@@ -470,19 +476,22 @@ func TestConcurrentDecisions(t *testing.T) {
 		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		wins := 0
+		wins, winner := 0, ""
 		for i := range 16 {
 			wg.Go(func() {
 				var err error
 				n := nodes[i/2%2]
 				if i%2 == 0 {
-					_, err = n.Release(ctx, "race", fmt.Sprintf("r%d", i), "")
+					_, err = n.Release(ctx, "race", fmt.Sprintf("r%d", i), "", fmt.Sprintf("attempt-%d", i))
 				} else {
 					_, err = n.Reject(ctx, "race", fmt.Sprintf("r%d", i), "")
 				}
 				if err == nil {
 					mu.Lock()
 					wins++
+					if i%2 == 0 {
+						winner = fmt.Sprintf("attempt-%d", i)
+					}
 					mu.Unlock()
 				} else if !errors.Is(err, ErrInvalidTransition) {
 					t.Error(err)
@@ -492,6 +501,13 @@ func TestConcurrentDecisions(t *testing.T) {
 		wg.Wait()
 		if wins != 1 {
 			t.Fatalf("%d decisions succeeded, want 1", wins)
+		}
+		// The record names the release attempt that won (none when a
+		// reject won), on every node.
+		for _, n := range nodes {
+			if r, err := n.Get(ctx, "race"); err != nil || r.ReleaseAttempt != winner {
+				t.Fatalf("stored release attempt %q %v, want %q", r.ReleaseAttempt, err, winner)
+			}
 		}
 	})
 }
@@ -538,7 +554,7 @@ func TestExpireAndPurge(t *testing.T) {
 		if _, err := s.Approve(ctx, "rel", "boss", ""); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Release(ctx, "rel", "boss", ""); err != nil {
+		if _, err := s.Release(ctx, "rel", "boss", "", ""); err != nil {
 			t.Fatal(err)
 		}
 		// Day 7 after "old": only "old" is due.

@@ -30,7 +30,7 @@ func newRecord(rec Record, now time.Time, holdFor time.Duration) Record {
 	if rec.RequiredApprovals < 1 {
 		rec.RequiredApprovals = 1
 	}
-	rec.Actor, rec.Reason, rec.ActedAt, rec.PurgedAt, rec.RemindedAt = "", "", time.Time{}, time.Time{}, time.Time{}
+	rec.Actor, rec.Reason, rec.ActedAt, rec.PurgedAt, rec.RemindedAt, rec.ReleaseAttempt = "", "", time.Time{}, time.Time{}, time.Time{}, ""
 	rec.Approvals, rec.FalsePositives = nil, nil
 	return rec
 }
@@ -163,7 +163,7 @@ func applyApprove(r *Record, actor, note string, now time.Time) error {
 // applyDecision ends a hold (3.3.5): only a held message is decided, and
 // a release needs its approvals. Checked on the locked current record,
 // this is what makes a release happen once.
-func applyDecision(r *Record, actor, reason string, to Status, now time.Time) error {
+func applyDecision(r *Record, actor, reason, attempt string, to Status, now time.Time) error {
 	if r.Status != Held {
 		return fmt.Errorf("%w: %s → %s", ErrInvalidTransition, r.Status, to)
 	}
@@ -171,6 +171,9 @@ func applyDecision(r *Record, actor, reason string, to Status, now time.Time) er
 		return fmt.Errorf("%w: %d of %d", ErrNeedsApprovals, len(r.Approvals), r.RequiredApprovals)
 	}
 	r.Status, r.Actor, r.Reason, r.ActedAt = to, actor, reason, now.UTC()
+	if to == Released {
+		r.ReleaseAttempt = attempt
+	}
 	return nil
 }
 
@@ -294,12 +297,12 @@ func (s *lifecycle) Approve(ctx context.Context, id, actor, note string) (Record
 	return rec, err
 }
 
-func (s *lifecycle) decide(ctx context.Context, id, actor, reason string, to Status) (Record, error) {
+func (s *lifecycle) decide(ctx context.Context, id, actor, reason, attempt string, to Status) (Record, error) {
 	if strings.TrimSpace(actor) == "" {
 		return Record{}, fmt.Errorf("hold %s: %s: no actor", id, to)
 	}
 	rec, err := s.transition(ctx, id, func(r *Record) error {
-		return applyDecision(r, actor, reason, to, s.now())
+		return applyDecision(r, actor, reason, attempt, to, s.now())
 	})
 	if err == nil {
 		s.log.Info("hold: decided", "id", id, "status", to, "actor", actor)
@@ -308,13 +311,13 @@ func (s *lifecycle) decide(ctx context.Context, id, actor, reason string, to Sta
 }
 
 // Release implements Store.
-func (s *lifecycle) Release(ctx context.Context, id, actor, reason string) (Record, error) {
-	return s.decide(ctx, id, actor, reason, Released)
+func (s *lifecycle) Release(ctx context.Context, id, actor, reason, attempt string) (Record, error) {
+	return s.decide(ctx, id, actor, reason, attempt, Released)
 }
 
 // Reject implements Store.
 func (s *lifecycle) Reject(ctx context.Context, id, actor, reason string) (Record, error) {
-	return s.decide(ctx, id, actor, reason, Rejected)
+	return s.decide(ctx, id, actor, reason, "", Rejected)
 }
 
 // MarkFalsePositive implements Store.

@@ -262,7 +262,7 @@ func (k *Keyring) Import(r io.Reader) ([]Key, error) {
 		if err != nil || len(back) != 1 {
 			return out, fmt.Errorf("keyring: import %s: does not re-read: %v", fpr, err)
 		}
-		if err := writeFileAtomic(filepath.Join(k.dir, fpr+".pgp"), buf.Bytes()); err != nil {
+		if err := keyfile.WriteFile(filepath.Join(k.dir, fpr+".pgp"), buf.Bytes()); err != nil {
 			return out, fmt.Errorf("keyring: import %s: %w", fpr, err)
 		}
 		d := describe(back[0], now)
@@ -444,30 +444,4 @@ func (k *Keyring) ForRecipients(recipients []string) (keys openpgp.EntityList, m
 		}
 	}
 	return keys, missing, nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o600)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return keyfile.SyncDir(filepath.Dir(path))
 }

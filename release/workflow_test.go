@@ -83,7 +83,7 @@ func TestHoldReleaseWorkflow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Release(ctx, rec.ID, "tanaka", "暗号化して送信"); err != nil {
+	if _, err := store.Release(ctx, rec.ID, "tanaka", "暗号化して送信", ""); err != nil {
 		t.Fatal(err)
 	}
 	mustAppend("tanaka", audit.Release, res)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
 
 	"dlpguard/audit"
 	"dlpguard/hold"
@@ -14,9 +17,10 @@ import (
 // interrupted. release commits the copy to send to the staging spool
 // (spool.AreaQueue of s.staged, which the delivery queue never reads)
 // under the hold ID, then marks the record released, then moves the copy
-// into the relay's queue; the record's state is what says whether a
-// staged copy leaves or is thrown away (3.3.5: released once, or still
-// held, never lost and never twice).
+// into the relay's queue; the record's state — and the release attempt it
+// names, against the one beside the copy (release_attempt.go) — is what
+// says whether a staged copy leaves or is thrown away (3.3.5: released
+// once, or still held, never lost and never twice).
 
 // finishReleases settles every staged release: at start (before the
 // service decides anything) and on each Tick (a move into the queue that
@@ -24,38 +28,79 @@ import (
 // process is still making.
 func (s *Service) finishReleases(ctx context.Context) {
 	s.finishLinkReleases(ctx)
-	if ids, err := s.staged.List(spool.AreaQueue); err != nil || len(ids) == 0 {
-		if err != nil {
-			s.log.Error("review: staged releases", "err", err)
-		}
+	ids, err := s.staged.List(spool.AreaQueue)
+	if err != nil {
+		s.log.Error("review: staged releases", "err", err)
+		return
+	}
+	sidecars, _ := os.ReadDir(s.attemptRoot())
+	if len(ids) == 0 && len(sidecars) == 0 {
 		return // the common case, without waiting for a decision in progress
 	}
 	s.decideMu.Lock()
 	defer s.decideMu.Unlock()
 	// Listed again under the lock: a release that was finishing has
 	// moved its copy by now.
-	ids, err := s.staged.List(spool.AreaQueue)
-	if err != nil {
+	if ids, err = s.staged.List(spool.AreaQueue); err != nil {
 		s.log.Error("review: staged releases", "err", err)
 		return
 	}
 	for _, id := range ids {
 		s.finishRelease(ctx, id)
 	}
+	s.dropStrayAttempts(ids)
+}
+
+// dropStrayAttempts removes the attempt files without a staged copy (a
+// crash between the file and the copy's commit, or a temp file of the
+// write); decideMu held, so no release is between the two now.
+func (s *Service) dropStrayAttempts(staged []string) {
+	ents, err := os.ReadDir(s.attemptRoot())
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !slices.Contains(staged, e.Name()) {
+			if err := os.Remove(filepath.Join(s.attemptRoot(), e.Name())); err != nil {
+				s.log.Error("review: stray release attempt file not removed", "file", e.Name(), "err", err)
+			}
+		}
+	}
 }
 
 // finishRelease settles the staged copy of id by its record (decideMu
-// held): released → into the queue, with the audit entry if the crash
-// came before it and the sender's notice; anything else (still held,
-// rejected, expired, gone) → deleted, the message stays as the record
-// says and may be released again.
+// held): released by the attempt that staged it → into the queue, with
+// the audit entry if the crash came before it and the sender's notice;
+// anything else (released by another attempt, still held, rejected,
+// expired, gone) → deleted, the message stays as the record says and may
+// be released again.
 func (s *Service) finishRelease(ctx context.Context, id string) {
 	log := s.logger(id)
 	rec, err := s.holds.Get(ctx, id)
-	switch {
-	case err != nil && !errors.Is(err, hold.ErrNotFound):
+	if err != nil && !errors.Is(err, hold.ErrNotFound) {
 		log.Error("review: staged release: record", "err", err) // retried on the next Tick
 		return
+	}
+	attempt, aerr := s.stagedAttempt(id)
+	if aerr != nil {
+		// Which attempt staged it is unknown: neither sent nor thrown
+		// away until it can be read (fail closed, retried on the next Tick).
+		log.Error("review: staged release: attempt", "err", aerr)
+		return
+	}
+	switch {
+	case err == nil && rec.Status == hold.Released && rec.ReleaseAttempt != attempt:
+		// Released, but by another attempt (another node, on a shared
+		// store, while this one was staged and killed before its
+		// commit): that attempt's copy is the one that leaves (3.3.5:
+		// once). Records and copies of older versions both have "".
+		if err := s.staged.Remove(spool.AreaQueue, id); err != nil && !errors.Is(err, spool.ErrNotFound) {
+			log.Error("review: staged release not removed", "err", err)
+			return
+		}
+		s.dropAttempt(id)
+		log.Warn("review: release interrupted before its commit and released by another attempt, staged copy discarded",
+			"attempt", attempt, "released_attempt", rec.ReleaseAttempt)
 	case err == nil && rec.Status == hold.Released:
 		if !s.grantAudited(ctx, id) {
 			s.auditLog(ctx, log, "system", audit.Release, id, map[string]any{
@@ -65,6 +110,7 @@ func (s *Service) finishRelease(ctx context.Context, id string) {
 			})
 		}
 		if s.enqueueReleased(id) {
+			s.dropAttempt(id)
 			log.Warn("review: release interrupted after its commit, queued at recovery")
 			// The method is not known here: the notice says released,
 			// without what the recipient needs to open it.
@@ -75,6 +121,7 @@ func (s *Service) finishRelease(ctx context.Context, id string) {
 			log.Error("review: staged release not removed", "err", err)
 			return
 		}
+		s.dropAttempt(id)
 		log.Warn("review: release interrupted before its commit, discarded; the message is as its record says", "status", rec.Status)
 	}
 }

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,16 +22,25 @@ import (
 // audit entry, queue) and restarts the service on them: a release whose
 // record was not yet marked released leaves nothing behind and is
 // released once afterwards; one that was committed is delivered exactly
-// once, with exactly one granted release in the audit log.
+// once, with exactly one granted release in the audit log. A copy staged
+// here whose record was released by another attempt (another node on the
+// same PostgreSQL, while this one was killed before its commit) is
+// discarded: the recipient gets the other attempt's copy only.
 func TestReleaseInterruptedSettled(t *testing.T) {
 	mod := func(c *Config) { c.FourEyesLevelI = false; c.NoKeyMode = release.PassphraseWithoutKey }
 	for _, c := range []struct {
 		name               string
 		committed, audited bool // the record marked released; its audit entry written
+		// attempt staged the copy here ("": a version without attempt
+		// IDs); released is the attempt the record names.
+		attempt, released string
 	}{
-		{"staged only", false, false},
-		{"committed, not audited", true, false},
-		{"committed and audited, not queued", true, true},
+		{"staged only", false, false, "a1", ""},
+		{"committed, not audited", true, false, "a1", "a1"},
+		{"committed and audited, not queued", true, true, "a1", "a1"},
+		{"committed by an older version", true, false, "", ""},
+		{"staged here, released by another attempt", true, true, "a1", "b2"},
+		{"staged by an older version, released by another attempt", true, true, "", "b2"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -49,16 +61,44 @@ func TestReleaseInterruptedSettled(t *testing.T) {
 			}
 			marker := []byte("X-Staged-Before-Crash: " + id)
 			w.Write(append(append([]byte{}, marker...), "\r\nSubject: staged\r\n\r\nencrypted body\r\n"...))
+			if err := os.MkdirAll(filepath.Join(f.cfg.DataDir, "release-attempt"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			// Left by crashes before a copy was committed: removed at start.
+			for _, stray := range []string{"1STRAYATTEMPT0000000000", ".tmp-123"} {
+				if err := os.WriteFile(filepath.Join(f.cfg.DataDir, "release-attempt", stray), []byte("z9\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.attempt != "" {
+				if err := os.WriteFile(filepath.Join(f.cfg.DataDir, "release-attempt", id), []byte(c.attempt+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := w.Commit(&spool.Envelope{ID: id, From: sender17, Received: time.Now(), Recipients: spool.PendingRecipients([]string{rcpt17})}, spool.AreaQueue); err != nil {
 				t.Fatal(err)
 			}
+			elsewhere := c.committed && c.released != c.attempt
 			if c.committed {
 				if _, err := f.stores.Holds.Approve(ctx, id, kacho, "確認"); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := f.stores.Holds.Release(ctx, id, kacho, "確認"); err != nil {
+				if _, err := f.stores.Holds.Release(ctx, id, kacho, "確認", c.released); err != nil {
 					t.Fatal(err)
 				}
+			}
+			winner := []byte("X-Released-Elsewhere: " + id)
+			if elsewhere {
+				// The other node's copy, which it delivers itself.
+				w, err := f.spool.Create()
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.Write(append(append([]byte{}, winner...), "\r\nSubject: released elsewhere\r\n\r\nencrypted body\r\n"...))
+				if err := w.Commit(&spool.Envelope{ID: w.ID(), From: sender17, Received: time.Now(), Recipients: spool.PendingRecipients([]string{rcpt17})}, spool.AreaQueue); err != nil {
+					t.Fatal(err)
+				}
+				f.q.Notify(w.ID())
 			}
 			if c.audited {
 				if _, err := f.stores.Audit.Append(ctx, kacho, audit.Release, id, map[string]any{"outcome": "granted", "reason_code": "granted"}); err != nil {
@@ -70,6 +110,9 @@ func TestReleaseInterruptedSettled(t *testing.T) {
 			f2 := newFixture(t, dir, up, mod)
 			if ids, err := staged.List(spool.AreaQueue); err != nil || len(ids) != 0 {
 				t.Fatalf("staged copies left after the start: %v %v", ids, err)
+			}
+			if ents, err := os.ReadDir(filepath.Join(f2.cfg.DataDir, "release-attempt")); len(ents) != 0 || (err != nil && !errors.Is(err, os.ErrNotExist)) {
+				t.Fatalf("release attempt files left after the start: %v %v", ents, err)
 			}
 			rec, err := f2.stores.Holds.Get(ctx, id)
 			if err != nil {
@@ -92,25 +135,41 @@ func TestReleaseInterruptedSettled(t *testing.T) {
 				if code, out := f2.api("POST", "/api/v1/holds/"+id+"/release", tok, map[string]string{"reason": "再起動後"}); code != 200 || out["status"] != "released" {
 					t.Fatalf("release after the restart: %d %v", code, out)
 				}
-			} else if rec.Status != hold.Released {
-				t.Fatalf("committed release: record %s", rec.Status)
+			} else if rec.Status != hold.Released || rec.ReleaseAttempt != c.released {
+				t.Fatalf("committed release: record %s by attempt %q", rec.Status, rec.ReleaseAttempt)
 			}
-			// The sender's released notice (after the held one) is queued
-			// after the copy; by then the recipient has what it will get.
-			waitFor(t, "the delivery and the sender's notices", func() bool {
-				return len(up.To(rcpt17)) >= 1 && len(up.To(sender17)) >= 2
-			})
+			if elsewhere {
+				// Discarded at the start (finishReleases runs before the
+				// service decides anything): neither staged nor queued here.
+				if q, _ := f2.spool.List(spool.AreaQueue); slices.Contains(q, id) {
+					t.Fatal("the copy of the beaten attempt reached the queue")
+				}
+				waitFor(t, "the other attempt's delivery", func() bool { return len(up.To(rcpt17)) >= 1 })
+			} else {
+				// The sender's released notice (after the held one) is
+				// queued after the copy; by then the recipient has what
+				// it will get.
+				waitFor(t, "the delivery and the sender's notices", func() bool {
+					return len(up.To(rcpt17)) >= 1 && len(up.To(sender17)) >= 2
+				})
+			}
+			if ents, _ := os.ReadDir(filepath.Join(f2.cfg.DataDir, "release-attempt")); len(ents) != 0 {
+				t.Fatalf("release attempt files left: %v", ents)
+			}
 			got := up.To(rcpt17)
 			if len(got) != 1 {
 				t.Fatalf("delivered %d times", len(got))
 			}
-			if staged := bytes.Contains(got[0].Data, marker); staged != c.committed {
-				t.Fatalf("delivered copy staged before the crash: %v, want %v", staged, c.committed)
+			if staged := bytes.Contains(got[0].Data, marker); staged != (c.committed && !elsewhere) {
+				t.Fatalf("delivered copy staged before the crash: %v, want %v", staged, c.committed && !elsewhere)
+			}
+			if other := bytes.Contains(got[0].Data, winner); other != elsewhere {
+				t.Fatalf("delivered the other attempt's copy: %v, want %v", other, elsewhere)
 			}
 
 			granted, recovered := grantedReleases(t, f2.stores.Audit, id)
 			wantRecovered := 0
-			if c.committed && !c.audited {
+			if c.committed && !c.audited && !elsewhere {
 				wantRecovered = 1
 			}
 			if granted != 1 || recovered != wantRecovered {

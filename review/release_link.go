@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -100,6 +101,18 @@ func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, rea
 	if err != nil {
 		return nil, nil, fmt.Errorf("review release %s: %w", id, err)
 	}
+	// The attempt's ID, in the folder before anything else: recovery
+	// queues the notices only if the record names it (release_attempt.go).
+	attempt, err := newAttempt()
+	if err == nil {
+		err = writeSynced(filepath.Join(s.linkStageRoot(), id), linkStageAttempt, []byte(attempt+"\n"))
+	}
+	if err != nil {
+		if rerr := s.removeLinkStage(id); rerr != nil {
+			log.Error("review: link staging folder not removed", "err", rerr)
+		}
+		return nil, nil, fmt.Errorf("review release %s: %w", id, err)
+	}
 	var files []download.File
 	detach := func(d release.Detached, r io.Reader) error {
 		f, err := s.downloads.StoreFile(ctx, d.Kind, d.Name, d.Type, r)
@@ -151,6 +164,12 @@ func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, rea
 		abandon()
 		return nil, nil, fmt.Errorf("review release %s: %w", id, err)
 	}
+	// This attempt's links, named in the folder: if another attempt
+	// commits, recovery withdraws these and only these.
+	if err := s.noteLinks(id, links); err != nil {
+		s.undoLinkRelease(ctx, id, err.Error())
+		return nil, nil, fmt.Errorf("review release %s: %w", id, err)
+	}
 	// One notice per recipient, each with its own link only, committed
 	// to the staging folder: durable, but not in the queue yet.
 	var queued []string
@@ -170,17 +189,12 @@ func (s *Service) releaseLink(ctx context.Context, rec hold.Record, a Actor, rea
 		return nil, nil, fmt.Errorf("review release %s: stage notice: %w", id, err)
 	}
 	// The commit point.
-	if rec, err = s.holds.Release(ctx, id, a.Address, reason); err != nil {
+	if rec, err = s.holds.Release(ctx, id, a.Address, reason, attempt); err != nil {
 		if errors.Is(err, hold.ErrInvalidTransition) {
 			// Another node released (or rejected) it first: this
 			// attempt's notices, links and files go; the other node's
 			// stay (3.3.5: once).
-			if werr := s.downloads.Withdraw(context.WithoutCancel(ctx), id, links, files); werr != nil {
-				log.Error("review: links of a lost race not deleted", "err", werr)
-			}
-			if rerr := s.removeLinkStage(id); rerr != nil {
-				log.Error("review: link staging folder not removed", "err", rerr)
-			}
+			s.withdrawLinkAttempt(ctx, id, links, files)
 			return nil, nil, storeErr(err)
 		}
 		// Whether the store committed or not, the record decides what

@@ -28,7 +28,9 @@ import (
 //  5. writes the audit entry, then moves the notices into the relay's
 //     queue (renames) and removes the folder.
 // finishLinkReleases settles a folder a crash left by the record: released
-// → its notices go into the queue (the audit entry written if missing);
+// by another attempt (the folder's attempt file, release_attempt.go) →
+// this attempt's links (links.list) and files are withdrawn; released by
+// this one → its notices go into the queue (the audit entry written if missing);
 // anything else → the links and files are deleted with the folder, and the
 // message is as its record says (3.3.5: released once, or still held).
 
@@ -69,6 +71,66 @@ func (s *Service) removeLinkStage(id string) error {
 // its staging folder: a crash before the links name them leaves no other
 // trace of them.
 const linkStageFiles = "files.list"
+
+// linkStageAttempt names the file of the release attempt's ID in its
+// staging folder, and linkStageLinks the list of the links it published
+// (their URLs: the same secrets as the staged notices, in the same
+// private folder, deleted with it).
+const (
+	linkStageAttempt = "attempt"
+	linkStageLinks   = "links.list"
+)
+
+// noteLinks lists the links id's release attempt published in its
+// staging folder, durably, before its notices are staged.
+func (s *Service) noteLinks(id string, links []download.Published) error {
+	var b strings.Builder
+	for _, l := range links {
+		b.WriteString(l.URL + "\n")
+	}
+	if err := writeSynced(filepath.Join(s.linkStageRoot(), id), linkStageLinks, []byte(b.String())); err != nil {
+		return fmt.Errorf("link stage %s: %w", id, err)
+	}
+	return nil
+}
+
+// withdrawLinkAttempt deletes the links and files of a release attempt
+// another attempt beat to the commit (they were never mailed; the
+// winner's stay), then its staging folder.
+func (s *Service) withdrawLinkAttempt(ctx context.Context, id string, links []download.Published, files []download.File) {
+	log := s.logger(id)
+	if err := s.downloads.Withdraw(context.WithoutCancel(ctx), id, links, files); err != nil {
+		// The folder stays: finishLinkReleases tries again.
+		log.Error("review: links of a lost race not deleted, retried later", "err", err)
+		return
+	}
+	if err := s.removeLinkStage(id); err != nil {
+		log.Error("review: link staging folder not removed", "err", err)
+	}
+}
+
+// stagedLinkAttempt reads what id's staging folder says of its attempt:
+// the ID ("" for a folder of an older version), its links and its files.
+func (s *Service) stagedLinkAttempt(id string) (attempt string, links []download.Published, files []download.File, err error) {
+	dir := filepath.Join(s.linkStageRoot(), id)
+	if attempt, err = readAttempt(filepath.Join(dir, linkStageAttempt)); err != nil {
+		return "", nil, nil, fmt.Errorf("link stage %s: %w", id, err)
+	}
+	for _, name := range []string{linkStageLinks, linkStageFiles} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", nil, nil, fmt.Errorf("link stage %s: %w", id, err)
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if name == linkStageLinks {
+				links = append(links, download.Published{URL: f})
+			} else {
+				files = append(files, download.File{ID: f})
+			}
+		}
+	}
+	return attempt, links, files, nil
+}
 
 // noteLinkFile adds a stored file's ID to the staging folder's list,
 // durably, before the release goes on.
@@ -142,9 +204,30 @@ func (s *Service) finishLinkReleases(ctx context.Context) {
 func (s *Service) finishLinkRelease(ctx context.Context, id string) {
 	log := s.logger(id)
 	rec, err := s.holds.Get(ctx, id)
-	switch {
-	case err != nil && !errors.Is(err, hold.ErrNotFound):
+	if err != nil && !errors.Is(err, hold.ErrNotFound) {
 		log.Error("review: staged link release: record", "err", err) // retried on the next Tick
+		return
+	}
+	attempt, links, files, aerr := s.stagedLinkAttempt(id)
+	if aerr != nil {
+		// Unknown whose folder it is: kept (its links inert or not
+		// mailed) until it can be read; retried on the next Tick.
+		log.Error("review: staged link release: attempt", "err", aerr)
+		return
+	}
+	switch {
+	case err == nil && rec.Status == hold.Released && rec.ReleaseAttempt != attempt:
+		// Released by another attempt (another node, while this one was
+		// staged and killed before its commit): only this attempt's
+		// links and files go, with its notices; the winner's stay
+		// (3.3.5: once).
+		if s.downloads == nil {
+			log.Error("review: link release beaten by another attempt, but download is not configured: folder kept")
+			return
+		}
+		s.withdrawLinkAttempt(ctx, id, links, files)
+		log.Warn("review: link release interrupted before its commit and released by another attempt, withdrawn",
+			"attempt", attempt, "released_attempt", rec.ReleaseAttempt, "links", len(links), "files", len(files))
 	case err == nil && rec.Status == hold.Released:
 		if !s.grantAudited(ctx, id) {
 			s.auditLog(ctx, log, "system", audit.Release, id, map[string]any{

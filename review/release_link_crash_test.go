@@ -28,15 +28,21 @@ import (
 // at the start; the message is still held and released once afterwards,
 // with new links. A committed release sends each recipient exactly one
 // notice, whose link opens, with exactly one granted release audited.
+// An attempt staged here whose record was released by another attempt
+// (another node, while this one was killed before its commit) is
+// withdrawn: its links and files deleted, its notices never sent; the
+// other attempt's links stay and open.
 func TestLinkReleaseInterruptedSettled(t *testing.T) {
 	for _, c := range []struct {
 		name                          string
 		published, committed, audited bool
+		elsewhere                     bool // the record names another attempt
 	}{
-		{"files stored, no links", false, false, false},
-		{"links and notices staged", true, false, false},
-		{"committed, not audited", true, true, false},
-		{"committed and audited, not queued", true, true, true},
+		{"files stored, no links", false, false, false, false},
+		{"links and notices staged", true, false, false, false},
+		{"committed, not audited", true, true, false, false},
+		{"committed and audited, not queued", true, true, true, false},
+		{"staged here, released by another attempt", true, true, true, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -59,10 +65,25 @@ func TestLinkReleaseInterruptedSettled(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(root, id, "files.list"), []byte(file.ID+"\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
+			// And the attempt's ID, first.
+			if err := os.WriteFile(filepath.Join(root, id, "attempt"), []byte("a1\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			released := "a1"
+			if c.elsewhere {
+				released = "b2"
+			}
 			var pub []download.Published
 			marker := "X-Staged-Before-Crash: " + id
 			if c.published {
 				if pub, err = lf.dl.Publish(ctx, id, sender, "", rcpts, []download.File{file}, ""); err != nil {
+					t.Fatal(err)
+				}
+				var urls string
+				for _, p := range pub {
+					urls += p.URL + "\n"
+				}
+				if err := os.WriteFile(filepath.Join(root, id, "links.list"), []byte(urls), 0o600); err != nil {
 					t.Fatal(err)
 				}
 				for _, p := range pub {
@@ -86,8 +107,32 @@ func TestLinkReleaseInterruptedSettled(t *testing.T) {
 				if _, err := lf.stores.Holds.Approve(ctx, id, linkKacho.Address, "確認"); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := lf.stores.Holds.Release(ctx, id, linkKacho.Address, "確認"); err != nil {
+				if _, err := lf.stores.Holds.Release(ctx, id, linkKacho.Address, "確認", released); err != nil {
 					t.Fatal(err)
+				}
+			}
+			var winner []download.Published
+			var winnerFile download.File
+			if c.elsewhere {
+				// The other attempt's file, links and notices (its node
+				// queues and sends them itself).
+				if winnerFile, err = lf.dl.StoreFile(ctx, "attachment", "要支援者名簿.xlsx", "application/octet-stream", bytes.NewReader(xlsxOf(t, raw))); err != nil {
+					t.Fatal(err)
+				}
+				if winner, err = lf.dl.Publish(ctx, id, sender, "", rcpts, []download.File{winnerFile}, ""); err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range winner {
+					w, err := lf.spool.Create()
+					if err != nil {
+						t.Fatal(err)
+					}
+					w.Write([]byte("X-Released-Elsewhere: " + id + "\r\nSubject: released elsewhere\r\n\r\n" + p.URL + "\r\n(English) " + p.URL + "\r\n"))
+					if err := w.Commit(&spool.Envelope{ID: w.ID(), From: sender, Received: time.Now(),
+						Recipients: spool.PendingRecipients([]string{p.Recipient})}, spool.AreaQueue); err != nil {
+						t.Fatal(err)
+					}
+					lf.q.Notify(w.ID())
 				}
 			}
 			if c.audited {
@@ -125,8 +170,26 @@ func TestLinkReleaseInterruptedSettled(t *testing.T) {
 				if _, err := lf.svc.Release(ctx, id, linkKacho, "再起動後"); err != nil {
 					t.Fatalf("release after the restart: %v", err)
 				}
-			} else if rec.Status != hold.Released {
-				t.Fatalf("committed release: record %s", rec.Status)
+			} else if rec.Status != hold.Released || rec.ReleaseAttempt != released {
+				t.Fatalf("committed release: record %s by attempt %q", rec.Status, rec.ReleaseAttempt)
+			}
+			if c.elsewhere {
+				// Only the winner's links and file are left.
+				ls, err := lf.dl.Links(ctx, id)
+				if err != nil || len(ls) != len(rcpts) {
+					t.Fatalf("links kept: %d %v, want the other attempt's %d", len(ls), err, len(rcpts))
+				}
+				if _, err := lf.st.OpenFile(ctx, file.ID); !errors.Is(err, download.ErrNotFound) {
+					t.Fatalf("file of the beaten attempt: %v, want gone", err)
+				}
+				if f, err := lf.st.OpenFile(ctx, winnerFile.ID); err != nil {
+					t.Fatalf("file of the other attempt: %v", err)
+				} else {
+					f.Close()
+				}
+				if lf.actions(t, id)[download.ActionDiscard] != 1 {
+					t.Fatalf("no %s audit entry: %v", download.ActionDiscard, lf.actions(t, id))
+				}
 			}
 
 			// Each recipient: one notice, staged before the crash exactly
@@ -134,18 +197,21 @@ func TestLinkReleaseInterruptedSettled(t *testing.T) {
 			for i, r := range rcpts {
 				_, _, link := lf.noticeFor(t, r)
 				msgs := lf.up.To(r)
-				if staged := bytes.Contains(msgs[0].Data, []byte(marker)); staged != c.committed {
-					t.Fatalf("notice to %s staged before the crash: %v, want %v", r, staged, c.committed)
+				if staged := bytes.Contains(msgs[0].Data, []byte(marker)); staged != (c.committed && !c.elsewhere) {
+					t.Fatalf("notice to %s staged before the crash: %v, want %v", r, staged, c.committed && !c.elsewhere)
 				}
-				if c.published && !c.committed && link == pub[i].URL {
+				if c.published && (!c.committed || c.elsewhere) && link == pub[i].URL {
 					t.Fatal("the uncommitted release's link was sent")
+				}
+				if c.elsewhere && link != winner[i].URL {
+					t.Fatalf("notice to %s: link %s, want the other attempt's", r, link)
 				}
 				b := newHTTPClient(t)
 				if st, page := b.do("GET", link, nil); st != http.StatusOK || !strings.Contains(page, "確認コード") {
 					t.Fatalf("link to %s: %d %s", r, st, page)
 				}
 			}
-			if c.published && !c.committed {
+			if c.published && (!c.committed || c.elsewhere) {
 				b := newHTTPClient(t)
 				if st, _ := b.do("GET", pub[0].URL, nil); st != http.StatusNotFound {
 					t.Fatalf("link of the undone release after the restart: %d, want 404", st)

@@ -367,10 +367,22 @@ func (s *Service) release(ctx context.Context, id string, a Actor, reason string
 	// never holds a copy of a message still held (which a second release
 	// would send again), and no record says released without a copy on
 	// its way.
+	// The attempt's ID goes with the copy (its sidecar first, so that no
+	// copy is staged without it) and into the record at 2: after a crash
+	// the copy leaves only if the record names this attempt, not when
+	// another node released the message meanwhile (release_attempt.go).
+	attempt, err := newAttempt()
+	if err == nil {
+		err = s.stageAttempt(id, attempt)
+	}
+	if err != nil {
+		w.Abort()
+		return nil, nil, fmt.Errorf("review release %s: stage: %w", id, err)
+	}
 	if err := w.Commit(env, spool.AreaQueue); err != nil {
 		return nil, nil, fmt.Errorf("review release %s: stage: %w", id, err)
 	}
-	if rec, err = s.holds.Release(ctx, id, a.Address, reason); err != nil {
+	if rec, err = s.holds.Release(ctx, id, a.Address, reason, attempt); err != nil {
 		if errors.Is(err, hold.ErrInvalidTransition) {
 			// Refused: the record was not held any more (another node
 			// released or rejected it first, on a shared store). Our
@@ -378,6 +390,8 @@ func (s *Service) release(ctx context.Context, id string, a Actor, reason string
 			// record's "released" would send it a second time.
 			if err := s.staged.Remove(spool.AreaQueue, id); err != nil && !errors.Is(err, spool.ErrNotFound) {
 				log.Error("review: staged release not removed", "err", err)
+			} else {
+				s.dropAttempt(id)
 			}
 			return nil, nil, storeErr(err)
 		}
@@ -409,6 +423,7 @@ func (s *Service) release(ctx context.Context, id string, a Actor, reason string
 	return res, func() {
 		defer s.decideMu.Unlock()
 		if s.enqueueReleased(id) {
+			s.dropAttempt(id)
 			s.sendNotice(ctx, id, releasedNotice(s, rec, res.Method))
 		}
 	}, nil

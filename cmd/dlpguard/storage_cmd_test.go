@@ -51,7 +51,7 @@ func TestStorageMigrate(t *testing.T) {
 	if _, err := st.Holds.Approve(ctx, "m1", "kacho", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Holds.Release(ctx, "m1", "kacho", "ok"); err != nil {
+	if _, err := st.Holds.Release(ctx, "m1", "kacho", "ok", ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Holds.Reject(ctx, "m2", "kacho", "no"); err != nil {

@@ -3,6 +3,8 @@
 // log's checkpoint key), creating one on first use: 32 random bytes written
 // as 64 lowercase hex digits and a newline, mode 0600, file and folder
 // fsynced. One loader, so that every key file is made and checked alike.
+// It also has the one durable small-file write (WriteFile) and folder
+// fsync (SyncDir) that the key files and other small state files share.
 package keyfile
 
 import (
@@ -98,4 +100,34 @@ func SyncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// WriteFile replaces the file at path with data durably: a temp file in
+// the same folder, fsynced, mode 0600, renamed over path, the folder
+// fsynced. A reader sees the old content or the new, never a part, also
+// after a crash. (keyring's key files; review's release attempt files.)
+func WriteFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o600)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
 }

@@ -43,3 +43,27 @@ func TestLoad(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "attempt")
+	for _, content := range []string{"first\n", "second, longer\n", ""} {
+		if err := WriteFile(p, []byte(content)); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil || string(b) != content {
+			t.Fatalf("after WriteFile(%q): %q %v", content, b, err)
+		}
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("mode %v %v, want 0600", fi.Mode().Perm(), err)
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("folder after writes: %v %v, want the file alone (no temp files)", ents, err)
+	}
+	if err := WriteFile(filepath.Join(dir, "missing", "x"), nil); err == nil {
+		t.Fatal("write into a missing folder succeeded")
+	}
+}
