@@ -66,8 +66,6 @@ type Scanner struct {
 	customAgg []aggState
 	customVal []map[string]Confidence
 	personal  []locCount
-	markLevel Level
-	multi     int // distinct my_number values found with context short of low
 }
 
 type kwHit struct {

@@ -42,9 +42,6 @@ func (d *document) spend(n int64) bool {
 	return d.budget.work > d.budget.maxWork
 }
 
-// overWork reports whether the work limit was passed.
-func (d *document) overWork() bool { return d.budget.work > d.budget.maxWork }
-
 var errBudget = errors.New("pdf: decompression budget exhausted")
 
 // errUnsupportedFilter marks a stream we cannot decode.

@@ -367,16 +367,6 @@ func (b *pdfBuilder) obj(body string) int {
 	return n
 }
 
-// objAt writes object n (for updates).
-func (b *pdfBuilder) objAt(n int, body string) int {
-	for len(b.offs) < n {
-		b.offs = append(b.offs, 0)
-	}
-	b.offs[n-1] = b.buf.Len()
-	fmt.Fprintf(&b.buf, "%d 0 obj\n%s\nendobj\n", n, body)
-	return n
-}
-
 func streamBody(dict string, data []byte) string {
 	return fmt.Sprintf("<< %s /Length %d >>\nstream\n%s\nendstream", dict, len(data), data)
 }
