@@ -426,14 +426,10 @@ func (w *walker) dispatch(p *Part, sp *spill, depth int, hi hints) {
 				// here the body of the message itself.
 				cbr := bufio.NewReader(csp.reader())
 				h, hr, _ := mimemsg.ReadHeader(cbr, w.lim.MaxHeaderBytes)
-				var b io.Reader = cbr
-				if len(hr.Leftover) > 0 {
-					b = io.MultiReader(bytes.NewReader(hr.Leftover), cbr)
-				}
 				// Inside a part of the tree: not an entity of its own.
 				inner := *hi.whole
 				inner.path = ""
-				w.entity(h, b, depth+1, inner)
+				w.entity(h, mimemsg.BodyReader(hr, cbr), depth+1, inner)
 				return
 			}
 			w.embedded(csp.reader(), p.Name, depth, scope{})

@@ -125,11 +125,7 @@ func Message(ctx context.Context, r io.Reader, lim Limits, sink Sink) (*Result, 
 	if hr.Problem != "" {
 		w.problem("message header: %s", hr.Problem)
 	}
-	var body io.Reader = br
-	if len(hr.Leftover) > 0 {
-		body = io.MultiReader(strings.NewReader(string(hr.Leftover)), br)
-	}
-	w.entity(h, body, 0, scope{bodyLoc: "body", bodyKind: KindBody, path: mimemsg.RootPath})
+	w.entity(h, mimemsg.BodyReader(hr, br), 0, scope{bodyLoc: "body", bodyKind: KindBody, path: mimemsg.RootPath})
 	w.res.TreeComplete = !w.treeCut && !w.stopped && w.readErr == nil && w.ctx.Err() == nil
 	return w.finish()
 }
@@ -582,11 +578,7 @@ func (w *walker) embedded(body io.Reader, name string, depth int, sc scope) {
 		hdrPrefix = "attachment:" + name + "/header:"
 	}
 	w.freeHeaders(h, hdrPrefix, "Subject")
-	var b io.Reader = br
-	if len(hr.Leftover) > 0 {
-		b = io.MultiReader(strings.NewReader(string(hr.Leftover)), br)
-	}
-	w.entity(h, b, depth+1, inner)
+	w.entity(h, mimemsg.BodyReader(hr, br), depth+1, inner)
 }
 
 func (w *walker) genName(ext string) string {
