@@ -3,7 +3,6 @@ package inspect
 import (
 	"bytes"
 	"dlpguard/mimemsg"
-	"encoding/base64"
 	"io"
 	"os"
 	"strings"
@@ -14,10 +13,6 @@ import (
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/transform"
 )
-
-func b64(b []byte) string {
-	return base64.StdEncoding.EncodeToString(b)
-}
 
 func sjisBytes(s string) []byte {
 	b, _, _ := transform.Bytes(japanese.ShiftJIS.NewEncoder(), []byte(s))

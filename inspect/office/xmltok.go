@@ -47,7 +47,6 @@ type tokenizer struct {
 	open     []byte // names of the open elements, concatenated
 	openEnd  []int  // end of each name in open
 	rootSeen bool
-	selfEnd  bool   // the pending end of a self-closing tag: nothing to pop
 	damage   string // the first problem found, "" while none
 	// report, when set, receives the problem at the end of the part
 	// instead of an error (see extractor.damaged).
