@@ -383,10 +383,9 @@ func (ss *session) Data(r io.Reader) error {
 	// data_timeout bounds the whole transfer, BDAT chunk commands included.
 	end := time.Now().Add(cfg.DataTimeout)
 	if ss.tracked != nil {
-		ss.tracked.beginTransfer(end)
+		ss.tracked.beginTransfer(end) // sets the read deadline too
 		defer ss.tracked.endTransfer()
-	}
-	if ss.conn != nil {
+	} else if ss.conn != nil {
 		ss.conn.SetReadDeadline(end)
 	}
 	w, err := srv.store.Create()
