@@ -279,8 +279,35 @@ type lifecycle struct {
 	// transition runs fn on the current record, locked against every
 	// other transition (on every node), and saves it.
 	transition func(ctx context.Context, id string, fn func(*Record) error) (Record, error)
-	now        func() time.Time
-	log        *slog.Logger
+	// sweep runs fn on every record q (SQLite's ? placeholders) selects,
+	// in one transaction, saves those fn changed and returns them; job
+	// names the sweep for a store that runs each on one node at a time.
+	sweep func(ctx context.Context, job int64, q string, args []any, fn func(*Record) (bool, error)) ([]Record, error)
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// ExpireDue implements Store.
+func (s *lifecycle) ExpireDue(ctx context.Context, now time.Time) ([]Record, error) {
+	out, err := s.sweep(ctx, jobExpire, `SELECT id, data FROM holds WHERE status = ? AND expires <= ? ORDER BY created`,
+		[]any{string(Held), now.UnixNano()}, expire(now))
+	if err != nil {
+		return nil, fmt.Errorf("hold: expire: %w", err)
+	}
+	for _, r := range out {
+		s.log.Info("hold: expired", "id", r.ID)
+	}
+	return out, nil
+}
+
+// RemindDue implements Store.
+func (s *lifecycle) RemindDue(ctx context.Context, before, now time.Time) ([]Record, error) {
+	out, err := s.sweep(ctx, jobRemind, `SELECT id, data FROM holds WHERE status = ? AND expires <= ? ORDER BY created`,
+		[]any{string(Held), before.UnixNano()}, remind(now))
+	if err != nil {
+		return nil, fmt.Errorf("hold: remind: %w", err)
+	}
+	return out, nil
 }
 
 // Approve implements Store.

@@ -113,7 +113,7 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Postg
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.lifecycle = lifecycle{transition: s.transition, now: s.now, log: s.log}
+	s.lifecycle = lifecycle{transition: s.transition, sweep: s.sweep, now: s.now, log: s.log}
 	var id, data string
 	err := pool.QueryRow(ctx, `SELECT id, data FROM holds ORDER BY created DESC, id DESC LIMIT 1`).Scan(&id, &data)
 	switch {
@@ -319,6 +319,7 @@ const (
 // first does the work); the row locks and fn's own checks keep each
 // record handled once even without it.
 func (s *Postgres) sweep(ctx context.Context, job int64, q string, args []any, fn func(*Record) (bool, error)) ([]Record, error) {
+	q = pgdb.Rebind(q)
 	var out []Record
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		out = nil
@@ -344,32 +345,9 @@ func (s *Postgres) sweep(ctx context.Context, job int64, q string, args []any, f
 	return out, err
 }
 
-// ExpireDue implements Store.
-func (s *Postgres) ExpireDue(ctx context.Context, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, jobExpire, `SELECT id, data FROM holds WHERE status = $1 AND expires <= $2 ORDER BY created`,
-		[]any{string(Held), now.UnixNano()}, expire(now))
-	if err != nil {
-		return nil, fmt.Errorf("hold: expire: %w", err)
-	}
-	for _, r := range out {
-		s.log.Info("hold: expired", "id", r.ID)
-	}
-	return out, nil
-}
-
-// RemindDue implements Store.
-func (s *Postgres) RemindDue(ctx context.Context, before, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, jobRemind, `SELECT id, data FROM holds WHERE status = $1 AND expires <= $2 ORDER BY created`,
-		[]any{string(Held), before.UnixNano()}, remind(now))
-	if err != nil {
-		return nil, fmt.Errorf("hold: remind: %w", err)
-	}
-	return out, nil
-}
-
 // PurgeDue implements Store.
 func (s *Postgres) PurgeDue(ctx context.Context, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, jobPurge, `SELECT id, data FROM holds WHERE status IN ($1, $2, $3) AND purged_at = 0 AND acted_at <= $4 ORDER BY acted_at`,
+	out, err := s.sweep(ctx, jobPurge, `SELECT id, data FROM holds WHERE status IN (?, ?, ?) AND purged_at = 0 AND acted_at <= ? ORDER BY acted_at`,
 		[]any{string(Released), string(Rejected), string(Expired), now.Add(-s.retention).UnixNano()},
 		func(rec *Record) (bool, error) {
 			if !rec.PurgedAt.IsZero() {
