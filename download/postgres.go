@@ -226,19 +226,7 @@ func (s *Postgres) links(ctx context.Context, q pgx.Tx, where string, arg any) (
 		return nil, fmt.Errorf("download store: %w", err)
 	}
 	defer rows.Close()
-	var out []Link
-	for rows.Next() {
-		var data string
-		if err := rows.Scan(&data); err != nil {
-			return nil, fmt.Errorf("download store: %w", err)
-		}
-		l, err := decodeLink(data)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return decodeLinks(rows)
 }
 
 // ForHold returns the links of a release.
