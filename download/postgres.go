@@ -215,10 +215,7 @@ func (s *Postgres) links(ctx context.Context, q pgx.Tx, where string, arg any) (
 	var err error
 	sql := `SELECT data FROM download_links WHERE ` + where + ` ORDER BY token_hash`
 	if q != nil {
-		sql += ` FOR UPDATE`
-	}
-	if q != nil {
-		rows, err = q.Query(ctx, sql, arg)
+		rows, err = q.Query(ctx, sql+` FOR UPDATE`, arg)
 	} else {
 		rows, err = s.pool.Query(ctx, sql, arg)
 	}
