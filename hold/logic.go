@@ -226,14 +226,14 @@ func remind(now time.Time) func(*Record) (bool, error) {
 	}
 }
 
-// listQuery is the WHERE clause (with its arguments) of a List, and the
-// page's limit and offset; ph(i) is the SQL placeholder of the i-th
-// argument (1-based): "?" for SQLite, "$i" for PostgreSQL.
-func listQuery(f Filter, ph func(int) string) (cond string, args []any, limit, offset int) {
+// listQuery is the WHERE clause (with its arguments, SQLite's ?
+// placeholders; PostgreSQL rebinds them) of a List, and the page's limit
+// and offset.
+func listQuery(f Filter) (cond string, args []any, limit, offset int) {
 	var where []string
 	arg := func(v any) string {
 		args = append(args, v)
-		return ph(len(args))
+		return "?"
 	}
 	in := func(col string, vals []string) {
 		if len(vals) == 0 {

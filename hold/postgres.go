@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -243,16 +242,15 @@ func (s *Postgres) List(ctx context.Context, f Filter) (Page, error) {
 	depts := slices.DeleteFunc(slices.Clone(f.Departments), func(d string) bool { return strings.ContainsRune(d, 0) })
 	nothing := len(f.Departments) > 0 && len(depts) == 0 || strings.ContainsRune(f.Rule, 0) || strings.ContainsRune(string(f.Level), 0)
 	f.Departments = depts
-	cond, args, limit, offset := listQuery(f, func(i int) string { return "$" + strconv.Itoa(i) })
+	cond, args, limit, offset := listQuery(f)
 	page := Page{Offset: offset, Limit: limit, Records: []Record{}}
 	if nothing {
 		return page, nil
 	}
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM holds"+cond, args...).Scan(&page.Total); err != nil {
+	if err := s.pool.QueryRow(ctx, pgdb.Rebind("SELECT count(*) FROM holds"+cond), args...).Scan(&page.Total); err != nil {
 		return Page{}, fmt.Errorf("hold: list: %w", err)
 	}
-	n := len(args)
-	rows, err := s.pool.Query(ctx, "SELECT id, data FROM holds"+cond+" ORDER BY created DESC, id DESC LIMIT $"+strconv.Itoa(n+1)+" OFFSET $"+strconv.Itoa(n+2),
+	rows, err := s.pool.Query(ctx, pgdb.Rebind("SELECT id, data FROM holds"+cond+" ORDER BY created DESC, id DESC LIMIT ? OFFSET ?"),
 		append(args, limit, offset)...)
 	if err != nil {
 		return Page{}, fmt.Errorf("hold: list: %w", err)

@@ -343,7 +343,7 @@ func (s *SQLite) Get(ctx context.Context, id string) (Record, error) {
 
 // List implements Store.
 func (s *SQLite) List(ctx context.Context, f Filter) (Page, error) {
-	cond, args, limit, offset := listQuery(f, func(int) string { return "?" })
+	cond, args, limit, offset := listQuery(f)
 	page := Page{Offset: offset, Limit: limit, Records: []Record{}}
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM holds"+cond, args...).Scan(&page.Total); err != nil {
 		return Page{}, fmt.Errorf("hold: list: %w", err)
