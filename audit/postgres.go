@@ -43,10 +43,10 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, anchorPath string) (*
 	if err := pgdb.Migrate(ctx, pool, "audit", pgMigrations); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	l := &Log{db: stdlib.OpenDBFromPool(pool), own: true, now: time.Now, pg: true}
 	if anchorPath == "" {
 		return nil, errors.New("audit: no path for the head checkpoint")
 	}
+	l := &Log{db: stdlib.OpenDBFromPool(pool), own: true, now: time.Now, pg: true}
 	if err := l.openAnchor(ctx, anchorPath); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("audit: %w", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -71,7 +70,7 @@ func CopyToPostgres(ctx context.Context, dir string, pool *pgxpool.Pool) (links 
 			if checkFileID(id) != nil {
 				continue // a temporary file of a write a crash cut off
 			}
-			if err := copyFile(ctx, tx, filepath.Join(dir, "files", id), id); err != nil {
+			if err := pgdb.CopyFile(ctx, tx, insertFileChunk, id, chunkSize, filepath.Join(dir, "files", id)); err != nil {
 				return fmt.Errorf("file %s: %w", id, err)
 			}
 			files = append(files, id)
@@ -82,17 +81,4 @@ func CopyToPostgres(ctx context.Context, dir string, pool *pgxpool.Pool) (links 
 		return 0, nil, fmt.Errorf("download: copy: %w", err)
 	}
 	return links, files, nil
-}
-
-func copyFile(ctx context.Context, tx pgx.Tx, path, id string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	cw := pgdb.NewChunkWriter(ctx, tx, insertFileChunk, id, chunkSize)
-	if _, err := io.Copy(cw, f); err != nil {
-		return err
-	}
-	return cw.Flush()
 }

@@ -215,10 +215,7 @@ func (s *Postgres) links(ctx context.Context, q pgx.Tx, where string, arg any) (
 	var err error
 	sql := `SELECT data FROM download_links WHERE ` + where + ` ORDER BY token_hash`
 	if q != nil {
-		sql += ` FOR UPDATE`
-	}
-	if q != nil {
-		rows, err = q.Query(ctx, sql, arg)
+		rows, err = q.Query(ctx, sql+` FOR UPDATE`, arg)
 	} else {
 		rows, err = s.pool.Query(ctx, sql, arg)
 	}
@@ -226,19 +223,7 @@ func (s *Postgres) links(ctx context.Context, q pgx.Tx, where string, arg any) (
 		return nil, fmt.Errorf("download store: %w", err)
 	}
 	defer rows.Close()
-	var out []Link
-	for rows.Next() {
-		var data string
-		if err := rows.Scan(&data); err != nil {
-			return nil, fmt.Errorf("download store: %w", err)
-		}
-		l, err := decodeLink(data)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return decodeLinks(rows)
 }
 
 // ForHold returns the links of a release.

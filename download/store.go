@@ -284,6 +284,30 @@ func decodeLink(data string) (Link, error) {
 	return l, nil
 }
 
+// linkRows is what database/sql's and pgx's rows have in common.
+type linkRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// decodeLinks reads every (data) row into links.
+func decodeLinks(rows linkRows) ([]Link, error) {
+	var out []Link
+	for rows.Next() {
+		var data string
+		if err := rows.Scan(&data); err != nil {
+			return nil, fmt.Errorf("download store: %w", err)
+		}
+		l, err := decodeLink(data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
 // Get returns one link.
 func (s *SQLite) Get(ctx context.Context, tokenHash string) (Link, error) {
 	return getLink(ctx, s.db, tokenHash)
@@ -320,19 +344,7 @@ func (s *SQLite) ForHold(ctx context.Context, holdID string) ([]Link, error) {
 		return nil, fmt.Errorf("download store: %w", err)
 	}
 	defer rows.Close()
-	var out []Link
-	for rows.Next() {
-		var data string
-		if err := rows.Scan(&data); err != nil {
-			return nil, err
-		}
-		l, err := decodeLink(data)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return decodeLinks(rows)
 }
 
 // DeleteHold deletes the links of holdID's release in one transaction.

@@ -226,14 +226,14 @@ func remind(now time.Time) func(*Record) (bool, error) {
 	}
 }
 
-// listQuery is the WHERE clause (with its arguments) of a List, and the
-// page's limit and offset; ph(i) is the SQL placeholder of the i-th
-// argument (1-based): "?" for SQLite, "$i" for PostgreSQL.
-func listQuery(f Filter, ph func(int) string) (cond string, args []any, limit, offset int) {
+// listQuery is the WHERE clause (with its arguments, SQLite's ?
+// placeholders; PostgreSQL rebinds them) of a List, and the page's limit
+// and offset.
+func listQuery(f Filter) (cond string, args []any, limit, offset int) {
 	var where []string
 	arg := func(v any) string {
 		args = append(args, v)
-		return ph(len(args))
+		return "?"
 	}
 	in := func(col string, vals []string) {
 		if len(vals) == 0 {
@@ -279,8 +279,35 @@ type lifecycle struct {
 	// transition runs fn on the current record, locked against every
 	// other transition (on every node), and saves it.
 	transition func(ctx context.Context, id string, fn func(*Record) error) (Record, error)
-	now        func() time.Time
-	log        *slog.Logger
+	// sweep runs fn on every record q (SQLite's ? placeholders) selects,
+	// in one transaction, saves those fn changed and returns them; job
+	// names the sweep for a store that runs each on one node at a time.
+	sweep func(ctx context.Context, job int64, q string, args []any, fn func(*Record) (bool, error)) ([]Record, error)
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// ExpireDue implements Store.
+func (s *lifecycle) ExpireDue(ctx context.Context, now time.Time) ([]Record, error) {
+	out, err := s.sweep(ctx, jobExpire, `SELECT id, data FROM holds WHERE status = ? AND expires <= ? ORDER BY created`,
+		[]any{string(Held), now.UnixNano()}, expire(now))
+	if err != nil {
+		return nil, fmt.Errorf("hold: expire: %w", err)
+	}
+	for _, r := range out {
+		s.log.Info("hold: expired", "id", r.ID)
+	}
+	return out, nil
+}
+
+// RemindDue implements Store.
+func (s *lifecycle) RemindDue(ctx context.Context, before, now time.Time) ([]Record, error) {
+	out, err := s.sweep(ctx, jobRemind, `SELECT id, data FROM holds WHERE status = ? AND expires <= ? ORDER BY created`,
+		[]any{string(Held), before.UnixNano()}, remind(now))
+	if err != nil {
+		return nil, fmt.Errorf("hold: remind: %w", err)
+	}
+	return out, nil
 }
 
 // Approve implements Store.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -91,17 +90,9 @@ func CopyToPostgres(ctx context.Context, dir string, pool *pgxpool.Pool) (int, e
 
 // copyContent copies one sealed content file into rows as Put writes them.
 func copyContent(ctx context.Context, tx pgx.Tx, path, id string) error {
-	f, err := os.Open(path)
+	err := pgdb.CopyFile(ctx, tx, insertChunk, id, chunkSize, path)
 	if errors.Is(err, os.ErrNotExist) {
 		return errors.New("content file missing (a held message must not be lost: restore it, or purge the record first)")
 	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	cw := pgdb.NewChunkWriter(ctx, tx, insertChunk, id, chunkSize)
-	if _, err := io.Copy(cw, f); err != nil {
-		return err
-	}
-	return cw.Flush()
+	return err
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -113,7 +112,7 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Postg
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.lifecycle = lifecycle{transition: s.transition, now: s.now, log: s.log}
+	s.lifecycle = lifecycle{transition: s.transition, sweep: s.sweep, now: s.now, log: s.log}
 	var id, data string
 	err := pool.QueryRow(ctx, `SELECT id, data FROM holds ORDER BY created DESC, id DESC LIMIT 1`).Scan(&id, &data)
 	switch {
@@ -243,16 +242,15 @@ func (s *Postgres) List(ctx context.Context, f Filter) (Page, error) {
 	depts := slices.DeleteFunc(slices.Clone(f.Departments), func(d string) bool { return strings.ContainsRune(d, 0) })
 	nothing := len(f.Departments) > 0 && len(depts) == 0 || strings.ContainsRune(f.Rule, 0) || strings.ContainsRune(string(f.Level), 0)
 	f.Departments = depts
-	cond, args, limit, offset := listQuery(f, func(i int) string { return "$" + strconv.Itoa(i) })
+	cond, args, limit, offset := listQuery(f)
 	page := Page{Offset: offset, Limit: limit, Records: []Record{}}
 	if nothing {
 		return page, nil
 	}
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM holds"+cond, args...).Scan(&page.Total); err != nil {
+	if err := s.pool.QueryRow(ctx, pgdb.Rebind("SELECT count(*) FROM holds"+cond), args...).Scan(&page.Total); err != nil {
 		return Page{}, fmt.Errorf("hold: list: %w", err)
 	}
-	n := len(args)
-	rows, err := s.pool.Query(ctx, "SELECT id, data FROM holds"+cond+" ORDER BY created DESC, id DESC LIMIT $"+strconv.Itoa(n+1)+" OFFSET $"+strconv.Itoa(n+2),
+	rows, err := s.pool.Query(ctx, pgdb.Rebind("SELECT id, data FROM holds"+cond+" ORDER BY created DESC, id DESC LIMIT ? OFFSET ?"),
 		append(args, limit, offset)...)
 	if err != nil {
 		return Page{}, fmt.Errorf("hold: list: %w", err)
@@ -319,6 +317,7 @@ const (
 // first does the work); the row locks and fn's own checks keep each
 // record handled once even without it.
 func (s *Postgres) sweep(ctx context.Context, job int64, q string, args []any, fn func(*Record) (bool, error)) ([]Record, error) {
+	q = pgdb.Rebind(q)
 	var out []Record
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		out = nil
@@ -344,32 +343,9 @@ func (s *Postgres) sweep(ctx context.Context, job int64, q string, args []any, f
 	return out, err
 }
 
-// ExpireDue implements Store.
-func (s *Postgres) ExpireDue(ctx context.Context, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, jobExpire, `SELECT id, data FROM holds WHERE status = $1 AND expires <= $2 ORDER BY created`,
-		[]any{string(Held), now.UnixNano()}, expire(now))
-	if err != nil {
-		return nil, fmt.Errorf("hold: expire: %w", err)
-	}
-	for _, r := range out {
-		s.log.Info("hold: expired", "id", r.ID)
-	}
-	return out, nil
-}
-
-// RemindDue implements Store.
-func (s *Postgres) RemindDue(ctx context.Context, before, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, jobRemind, `SELECT id, data FROM holds WHERE status = $1 AND expires <= $2 ORDER BY created`,
-		[]any{string(Held), before.UnixNano()}, remind(now))
-	if err != nil {
-		return nil, fmt.Errorf("hold: remind: %w", err)
-	}
-	return out, nil
-}
-
 // PurgeDue implements Store.
 func (s *Postgres) PurgeDue(ctx context.Context, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, jobPurge, `SELECT id, data FROM holds WHERE status IN ($1, $2, $3) AND purged_at = 0 AND acted_at <= $4 ORDER BY acted_at`,
+	out, err := s.sweep(ctx, jobPurge, `SELECT id, data FROM holds WHERE status IN (?, ?, ?) AND purged_at = 0 AND acted_at <= ? ORDER BY acted_at`,
 		[]any{string(Released), string(Rejected), string(Expired), now.Add(-s.retention).UnixNano()},
 		func(rec *Record) (bool, error) {
 			if !rec.PurgedAt.IsZero() {

@@ -127,7 +127,7 @@ func OpenSQLite(ctx context.Context, opts Options) (*SQLite, error) {
 		return nil, fmt.Errorf("hold: %w", err)
 	}
 	s.db = db
-	s.lifecycle = lifecycle{transition: s.transition, now: s.now, log: s.log}
+	s.lifecycle = lifecycle{transition: s.transition, sweep: s.sweep, now: s.now, log: s.log}
 	if err := s.cleanup(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -343,7 +343,7 @@ func (s *SQLite) Get(ctx context.Context, id string) (Record, error) {
 
 // List implements Store.
 func (s *SQLite) List(ctx context.Context, f Filter) (Page, error) {
-	cond, args, limit, offset := listQuery(f, func(int) string { return "?" })
+	cond, args, limit, offset := listQuery(f)
 	page := Page{Offset: offset, Limit: limit, Records: []Record{}}
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM holds"+cond, args...).Scan(&page.Total); err != nil {
 		return Page{}, fmt.Errorf("hold: list: %w", err)
@@ -409,8 +409,9 @@ func (s *SQLite) transition(ctx context.Context, id string, fn func(*Record) err
 }
 
 // sweep runs fn on every record q selects (id, data), in one write
-// transaction, saves those fn changed and returns them.
-func (s *SQLite) sweep(ctx context.Context, q string, args []any, fn func(*Record) (bool, error)) ([]Record, error) {
+// transaction, saves those fn changed and returns them. The write lock
+// already makes each sweep run once at a time, so job is not needed.
+func (s *SQLite) sweep(ctx context.Context, _ int64, q string, args []any, fn func(*Record) (bool, error)) ([]Record, error) {
 	var out []Record
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, q, args...)
@@ -428,32 +429,9 @@ func (s *SQLite) sweep(ctx context.Context, q string, args []any, fn func(*Recor
 	return out, err
 }
 
-// ExpireDue implements Store.
-func (s *SQLite) ExpireDue(ctx context.Context, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, `SELECT id, data FROM holds WHERE status = ? AND expires <= ? ORDER BY created`, []any{Held, now.UnixNano()},
-		expire(now))
-	if err != nil {
-		return nil, fmt.Errorf("hold: expire: %w", err)
-	}
-	for _, r := range out {
-		s.log.Info("hold: expired", "id", r.ID)
-	}
-	return out, nil
-}
-
-// RemindDue implements Store.
-func (s *SQLite) RemindDue(ctx context.Context, before, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, `SELECT id, data FROM holds WHERE status = ? AND expires <= ? ORDER BY created`, []any{Held, before.UnixNano()},
-		remind(now))
-	if err != nil {
-		return nil, fmt.Errorf("hold: remind: %w", err)
-	}
-	return out, nil
-}
-
 // PurgeDue implements Store.
 func (s *SQLite) PurgeDue(ctx context.Context, now time.Time) ([]Record, error) {
-	out, err := s.sweep(ctx, `SELECT id, data FROM holds WHERE status IN (?, ?, ?) AND purged_at = 0 AND acted_at <= ? ORDER BY acted_at`,
+	out, err := s.sweep(ctx, jobPurge, `SELECT id, data FROM holds WHERE status IN (?, ?, ?) AND purged_at = 0 AND acted_at <= ? ORDER BY acted_at`,
 		[]any{Released, Rejected, Expired, now.Add(-s.retention).UnixNano()},
 		func(rec *Record) (bool, error) {
 			// The file goes first: if the update is lost, the next run
