@@ -16,6 +16,7 @@ import (
 	"dlpguard/audit"
 	"dlpguard/classify"
 	"dlpguard/hold"
+	"dlpguard/internal/secheaders"
 )
 
 // Handler serves the HTTP JSON API:
@@ -351,9 +352,16 @@ func (s *Service) delayPageErr(w http.ResponseWriter, err error) {
 		e = errf(http.StatusInternalServerError, "internal", "内部エラーが発生しました。", "internal error", err)
 		s.log.Error("review: delay link", "err", err)
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	htmlHeaders(w)
 	w.WriteHeader(e.Status)
 	delayPage.Execute(w, delayPageData{JA: e.JA, EN: e.EN})
+}
+
+// htmlHeaders: the sender's link pages (delay, revoke) are served on the
+// API mux; they get the console's security headers.
+func htmlHeaders(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	secheaders.Set(w.Header())
 }
 
 func delayAction(a string) (ja, en string, ok bool) {
@@ -379,7 +387,7 @@ func (s *Service) handleDelayPage(w http.ResponseWriter, r *http.Request) {
 		s.delayPageErr(w, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	htmlHeaders(w)
 	w.Header().Set("Cache-Control", "no-store")
 	delayPage.Execute(w, delayPageData{JA: "送信待ちのメール " + id + " を" + ja + "場合は、ボタンを押してください。",
 		EN: en + ": press the button for message " + id + ".", Action: r.URL.RequestURI(), Button: ja + " / " + en, Form: true})
@@ -415,7 +423,7 @@ func (s *Service) handleDelayAction(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"id": id, "action": action, "message_ja": ja, "message_en": en})
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	htmlHeaders(w)
 	delayPage.Execute(w, delayPageData{JA: ja, EN: en})
 }
 

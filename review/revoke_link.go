@@ -56,7 +56,7 @@ func (s *Service) handleSignedRevokePage(w http.ResponseWriter, r *http.Request)
 		s.delayPageErr(w, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	htmlHeaders(w)
 	w.Header().Set("Cache-Control", "no-store")
 	delayPage.Execute(w, delayPageData{
 		JA:     "メール " + id + " のダウンロードリンクを、すべての受信者について取り消します。取り消すと、受信者はファイルをダウンロードできなくなります（元に戻せません）。よろしければボタンを押してください。",
@@ -98,7 +98,7 @@ func (s *Service) handleSignedRevoke(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"id": id, "revoked": n, "message_ja": ja, "message_en": en})
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	htmlHeaders(w)
 	delayPage.Execute(w, delayPageData{JA: ja, EN: en})
 }
 
