@@ -408,19 +408,31 @@ func (s *Service) handleDelayAction(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		if wantsJSON(r) {
-			s.writeErr(w, r, err)
-		} else {
-			s.delayPageErr(w, err)
-		}
+		s.linkFail(w, r, err)
 		return
 	}
 	ja, en := fmt.Sprintf("メール %s の送信を取り消しました。", id), fmt.Sprintf("Message %s was cancelled.", id)
 	if action == "send" {
 		ja, en = fmt.Sprintf("メール %s を送信しました。", id), fmt.Sprintf("Message %s was sent.", id)
 	}
+	linkDone(w, r, map[string]string{"id": id, "action": action, "message_ja": ja, "message_en": en}, ja, en)
+}
+
+// linkFail answers a refused or failed link action: JSON to a client
+// that asks for it, else the page.
+func (s *Service) linkFail(w http.ResponseWriter, r *http.Request, err error) {
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]string{"id": id, "action": action, "message_ja": ja, "message_en": en})
+		s.writeErr(w, r, err)
+		return
+	}
+	s.delayPageErr(w, err)
+}
+
+// linkDone answers a link action done: v as JSON to a client that asks
+// for it, else the page saying ja and en.
+func linkDone(w http.ResponseWriter, r *http.Request, v any, ja, en string) {
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, v)
 		return
 	}
 	htmlHeaders(w)
