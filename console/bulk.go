@@ -86,7 +86,7 @@ func (c *Console) bulkOne(ctx context.Context, pg *page, action, id, reason stri
 	// The level is read only after the permission check, so that the
 	// refusal for another department's message says "not found" whatever
 	// its level.
-	if err := c.d.Review.ConsoleCanAct(ctx, pg.actor, id); err != nil {
+	if err := c.d.Review.Can(ctx, pg.actor, id, review.OpDecide); err != nil {
 		return "", err
 	}
 	rec, err := c.d.Holds.Get(ctx, id)

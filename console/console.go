@@ -34,6 +34,7 @@ import (
 	"dlpguard/audit"
 	"dlpguard/classify"
 	"dlpguard/hold"
+	"dlpguard/internal/secheaders"
 	"dlpguard/policy"
 	"dlpguard/review"
 	"dlpguard/spool"
@@ -248,13 +249,9 @@ func (c *Console) Handler() http.Handler {
 // are in URLs), no caching of pages with message content.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Content-Type-Options", "nosniff")
+		secheaders.Set(w.Header())
 		if !strings.Contains(r.URL.Path, "/static/") {
-			h.Set("Cache-Control", "no-store")
+			w.Header().Set("Cache-Control", "no-store")
 		}
 		next.ServeHTTP(w, r)
 	})

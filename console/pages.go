@@ -419,7 +419,7 @@ func (c *Console) readable(ctx context.Context, id string, d *detailData) error 
 
 // detail gathers the detail page of a held message the actor may view.
 func (c *Console) detail(ctx context.Context, pg *page, id string) (*detailData, error) {
-	if err := c.d.Review.ConsoleCanView(ctx, pg.actor, id); err != nil {
+	if err := c.d.Review.Can(ctx, pg.actor, id, review.OpView); err != nil {
 		return nil, err
 	}
 	v, err := c.d.Review.ConsoleView(ctx, id)
@@ -431,7 +431,7 @@ func (c *Console) detail(ctx context.Context, pg *page, id string) (*detailData,
 	v.Approvers = uniqueFold(v.Approvers)
 	d := &detailData{Rec: rec, View: v, IsHeld: rec.Status == hold.Held}
 	d.Own = sameAddr(rec.Envelope.From, pg.User.Email)
-	d.CanAct = d.IsHeld && c.d.Review.ConsoleCanAct(ctx, pg.actor, id) == nil
+	d.CanAct = d.IsHeld && c.d.Review.Can(ctx, pg.actor, id, review.OpDecide) == nil
 	for _, ru := range rec.Verdict.Rules {
 		ru.Reason = classify.MaskText(ru.Reason)
 		d.Rules = append(d.Rules, ruleView{Rule: ru, Clauses: clausesOf(ru.Clause)})

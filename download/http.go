@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"dlpguard/classify"
+	"dlpguard/internal/secheaders"
 )
 
 //go:embed templates/page.html static/style.css
@@ -96,13 +97,9 @@ func (s *Service) Handler() http.Handler {
 // framing, no referrer (the URL carries the token), no caching.
 func headers(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hh := w.Header()
-		hh.Set("Content-Security-Policy", "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'")
-		hh.Set("X-Content-Type-Options", "nosniff")
-		hh.Set("X-Frame-Options", "DENY")
-		hh.Set("Referrer-Policy", "no-referrer")
+		secheaders.Set(w.Header())
 		if !strings.HasPrefix(r.URL.Path, "/d/static/") {
-			hh.Set("Cache-Control", "no-store")
+			w.Header().Set("Cache-Control", "no-store")
 		}
 		// Only the code form is posted: a few bytes.
 		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)

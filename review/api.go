@@ -16,6 +16,7 @@ import (
 	"dlpguard/audit"
 	"dlpguard/classify"
 	"dlpguard/hold"
+	"dlpguard/internal/secheaders"
 )
 
 // Handler serves the HTTP JSON API:
@@ -351,9 +352,16 @@ func (s *Service) delayPageErr(w http.ResponseWriter, err error) {
 		e = errf(http.StatusInternalServerError, "internal", "内部エラーが発生しました。", "internal error", err)
 		s.log.Error("review: delay link", "err", err)
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	htmlHeaders(w)
 	w.WriteHeader(e.Status)
 	delayPage.Execute(w, delayPageData{JA: e.JA, EN: e.EN})
+}
+
+// htmlHeaders: the sender's link pages (delay, revoke) are served on the
+// API mux; they get the console's security headers.
+func htmlHeaders(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	secheaders.Set(w.Header())
 }
 
 func delayAction(a string) (ja, en string, ok bool) {
@@ -379,7 +387,7 @@ func (s *Service) handleDelayPage(w http.ResponseWriter, r *http.Request) {
 		s.delayPageErr(w, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	htmlHeaders(w)
 	w.Header().Set("Cache-Control", "no-store")
 	delayPage.Execute(w, delayPageData{JA: "送信待ちのメール " + id + " を" + ja + "場合は、ボタンを押してください。",
 		EN: en + ": press the button for message " + id + ".", Action: r.URL.RequestURI(), Button: ja + " / " + en, Form: true})
@@ -400,22 +408,34 @@ func (s *Service) handleDelayAction(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		if wantsJSON(r) {
-			s.writeErr(w, r, err)
-		} else {
-			s.delayPageErr(w, err)
-		}
+		s.linkFail(w, r, err)
 		return
 	}
 	ja, en := fmt.Sprintf("メール %s の送信を取り消しました。", id), fmt.Sprintf("Message %s was cancelled.", id)
 	if action == "send" {
 		ja, en = fmt.Sprintf("メール %s を送信しました。", id), fmt.Sprintf("Message %s was sent.", id)
 	}
+	linkDone(w, r, map[string]string{"id": id, "action": action, "message_ja": ja, "message_en": en}, ja, en)
+}
+
+// linkFail answers a refused or failed link action: JSON to a client
+// that asks for it, else the page.
+func (s *Service) linkFail(w http.ResponseWriter, r *http.Request, err error) {
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]string{"id": id, "action": action, "message_ja": ja, "message_en": en})
+		s.writeErr(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	s.delayPageErr(w, err)
+}
+
+// linkDone answers a link action done: v as JSON to a client that asks
+// for it, else the page saying ja and en.
+func linkDone(w http.ResponseWriter, r *http.Request, v any, ja, en string) {
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, v)
+		return
+	}
+	htmlHeaders(w)
 	delayPage.Execute(w, delayPageData{JA: ja, EN: en})
 }
 

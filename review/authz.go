@@ -174,16 +174,6 @@ func (s *Service) Can(ctx context.Context, a Actor, id string, op Op) error {
 	return s.Authorize(ctx, a, rec, op)
 }
 
-// ConsoleCanView is Can(…, OpView).
-func (s *Service) ConsoleCanView(ctx context.Context, a Actor, id string) error {
-	return s.Can(ctx, a, id, OpView)
-}
-
-// ConsoleCanAct is Can(…, OpDecide).
-func (s *Service) ConsoleCanAct(ctx context.Context, a Actor, id string) error {
-	return s.Can(ctx, a, id, OpDecide)
-}
-
 // ConsoleView is what the API shows of a held message (approvers, whether
 // release encrypts, parts, times for people), for the console's detail
 // page.

@@ -56,7 +56,7 @@ func (s *Service) handleSignedRevokePage(w http.ResponseWriter, r *http.Request)
 		s.delayPageErr(w, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	htmlHeaders(w)
 	w.Header().Set("Cache-Control", "no-store")
 	delayPage.Execute(w, delayPageData{
 		JA:     "メール " + id + " のダウンロードリンクを、すべての受信者について取り消します。取り消すと、受信者はファイルをダウンロードできなくなります（元に戻せません）。よろしければボタンを押してください。",
@@ -82,11 +82,7 @@ func (s *Service) handleSignedRevoke(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		if wantsJSON(r) {
-			s.writeErr(w, r, err)
-		} else {
-			s.delayPageErr(w, err)
-		}
+		s.linkFail(w, r, err)
 		return
 	}
 	ja := fmt.Sprintf("メール %s のダウンロードリンクを取り消しました（%d 件）。", id, n)
@@ -94,12 +90,7 @@ func (s *Service) handleSignedRevoke(w http.ResponseWriter, r *http.Request) {
 	if n == 0 {
 		ja, en = fmt.Sprintf("メール %s のダウンロードリンクは、すでに取り消されています。", id), fmt.Sprintf("The download links of message %s were revoked already.", id)
 	}
-	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]any{"id": id, "revoked": n, "message_ja": ja, "message_en": en})
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	delayPage.Execute(w, delayPageData{JA: ja, EN: en})
+	linkDone(w, r, map[string]any{"id": id, "revoked": n, "message_ja": ja, "message_en": en}, ja, en)
 }
 
 // sameSite reports whether a POST may come from this page: a browser

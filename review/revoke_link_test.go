@@ -18,8 +18,9 @@ import (
 var revokeURLRE = regexp.MustCompile(`https?://[^\s/]+(/api/v1/links/[0-9A-Z]+/revoke\?exp=[0-9]+&sig=[0-9a-f]{64})`)
 
 // TestSenderRevokeLink: the sender's notice of a release by link carries
-// a signed, expiring link; over HTTP its GET only asks for confirmation,
-// a tampered or foreign signature and a POST from another site are
+// a signed, expiring link; over HTTP its GET only asks for confirmation
+// (a page with the console's security headers), a tampered or foreign
+// signature and a POST from another site are
 // refused, the confirmed POST revokes every recipient's link (their pages
 // then say revoked) with a download-revoke audit entry by the sender, and
 // after the links' expiry the revoke link says expired.
@@ -84,6 +85,9 @@ func TestSenderRevokeLink(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || open(linkA) != 200 {
 		t.Fatalf("GET of the revoke link: %d, recipient's page %d", resp.StatusCode, open(linkA))
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Fatalf("revoke confirmation page without the security headers: %v", resp.Header)
 	}
 	// Refused: a changed signature, another message under this
 	// signature, a delay link's signature, a POST from another site.

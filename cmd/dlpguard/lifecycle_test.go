@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,29 +33,15 @@ import (
 func TestLifecycleOverRelay(t *testing.T) {
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "policy.yaml")
-	y := strings.Replace(string(policy.DefaultYAML()), "\nrules:\n", "\ndepartments:\n  - name: 福祉課\n    senders: [\"user*@city.example.lg.jp\"]\n"+
-		"    manager: kacho@city.example.lg.jp\n    deputies: [kakaricho@city.example.lg.jp]\nrules:\n", 1)
+	y := fukushiPolicy("kacho@city.example.lg.jp", "kakaricho@city.example.lg.jp")
 	if err := os.WriteFile(pol, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// A fixed free port: base_url is derived from http.listen.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpAddr := ln.Addr().String()
-	ln.Close()
+	httpAddr := freePort(t)
 	cfgFile := filepath.Join(dir, "dlpguard.yaml")
-	os.WriteFile(cfgFile, []byte("hostname: relay.test\ndata_dir: data\nsmtp:\n  listen: [\"127.0.0.1:0\"]\nhttp:\n  listen: \""+httpAddr+
-		"\"\npolicy:\n  file: policy.yaml\nreview:\n  four_eyes_level_i: false\n"), 0o600)
-	cfg, err := config.Load(cfgFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := startRelay(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, cfg := startServe(t, cfgFile, "hostname: relay.test\ndata_dir: data\nsmtp:\n  listen: [\"127.0.0.1:0\"]\nhttp:\n  listen: \""+httpAddr+
+		"\"\npolicy:\n  file: policy.yaml\nreview:\n  four_eyes_level_i: false\n")
 	defer r.shutdown(time.Second)
 
 	send := func(file, from, rcpt string) (*smtp.SMTPError, string) {
@@ -187,6 +172,32 @@ func TestLifecycleOverRelay(t *testing.T) {
 
 // smtpSend sends raw over SMTP to addr in one transaction and returns the
 // refusal (nil for a 250) and the reply text.
+// fukushiPolicy is the default policy with the department 福祉課
+// (senders user*@city.example.lg.jp) of this manager and deputies.
+func fukushiPolicy(manager string, deputies ...string) string {
+	dept := "\ndepartments:\n  - name: 福祉課\n    senders: [\"user*@city.example.lg.jp\"]\n    manager: " + manager + "\n"
+	if len(deputies) > 0 {
+		dept += "    deputies: [" + strings.Join(deputies, ", ") + "]\n"
+	}
+	return strings.Replace(string(policy.DefaultYAML()), "\nrules:\n", dept+"rules:\n", 1)
+}
+
+// startServe writes cfgYAML to cfgFile and starts serve's wiring on it;
+// the caller shuts it down.
+func startServe(t *testing.T, cfgFile, cfgYAML string) (*relay, *config.Config) {
+	t.Helper()
+	os.WriteFile(cfgFile, []byte(cfgYAML), 0o600)
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := startRelay(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, cfg
+}
+
 func smtpSend(t *testing.T, addr, from, rcpt string, raw []byte) (*smtp.SMTPError, string) {
 	t.Helper()
 	c, err := smtp.Dial(addr)

@@ -20,7 +20,6 @@ import (
 	"dlpguard/audit"
 	"dlpguard/hold"
 	"dlpguard/internal/mailtest"
-	"dlpguard/policy"
 	"dlpguard/review"
 )
 
@@ -54,7 +53,7 @@ func killDuringRelease(t *testing.T, link bool) {
 	bin := buildBinary(t, dir)
 	data := filepath.Join(dir, "data")
 	polPath := filepath.Join(dir, "policy.yaml")
-	pol := strings.Replace(string(policy.DefaultYAML()), "\nrules:\n", "\ndepartments:\n  - name: 福祉課\n    senders: [\"user*@city.example.lg.jp\"]\n    manager: "+manager+"\nrules:\n", 1)
+	pol := fukushiPolicy(manager)
 	if err := os.WriteFile(polPath, []byte(pol), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func startRelayHarness(t *testing.T, policyExtra string) *relayHarness {
 	logger := slog.New(slog.DiscardHandler)
 
 	polFile := filepath.Join(dir, "policy.yaml")
-	y := strings.Replace(string(policy.DefaultYAML()), "\nrules:\n", "\ndepartments:\n  - name: 福祉課\n    senders: [\"user*@city.example.lg.jp\"]\n    manager: "+manager+"\nrules:\n", 1)
+	y := fukushiPolicy(manager)
 	os.WriteFile(polFile, []byte(y+policyExtra), 0o600)
 	holder, err := policy.NewHolder(polFile, logger)
 	if err != nil {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -17,9 +15,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-message"
-
-	"dlpguard/config"
-	"dlpguard/policy"
 )
 
 // TestServeReleaseByLink: serve with review.no_key: link — a message
@@ -29,32 +24,13 @@ import (
 // SHA-256 is the original's.
 func TestServeReleaseByLink(t *testing.T) {
 	dir := t.TempDir()
-	pol := filepath.Join(dir, "policy.yaml")
-	y := strings.Replace(string(policy.DefaultYAML()), "\nrules:\n", "\ndepartments:\n  - name: 福祉課\n    senders: [\"user*@city.example.lg.jp\"]\n"+
-		"    manager: kacho@city.example.lg.jp\nrules:\n", 1)
-	if err := os.WriteFile(pol, []byte(y), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(fukushiPolicy("kacho@city.example.lg.jp")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	free := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().String()
-	}
-	httpAddr, dlAddr := free(), free()
+	httpAddr, dlAddr := freePort(t), freePort(t)
 	cfgFile := filepath.Join(dir, "dlpguard.yaml")
-	os.WriteFile(cfgFile, []byte("hostname: relay.test\ndata_dir: data\nsmtp:\n  listen: [\"127.0.0.1:0\"]\nhttp:\n  listen: \""+httpAddr+
-		"\"\npolicy:\n  file: policy.yaml\nreview:\n  no_key: link\ndownload:\n  listen: \""+dlAddr+"\"\n  base_url: http://"+dlAddr+"\n"), 0o600)
-	cfg, err := config.Load(cfgFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := startRelay(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, cfg := startServe(t, cfgFile, "hostname: relay.test\ndata_dir: data\nsmtp:\n  listen: [\"127.0.0.1:0\"]\nhttp:\n  listen: \""+httpAddr+
+		"\"\npolicy:\n  file: policy.yaml\nreview:\n  no_key: link\ndownload:\n  listen: \""+dlAddr+"\"\n  base_url: http://"+dlAddr+"\n")
 	defer r.shutdown(time.Second)
 
 	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "samples", "p017_personal_list.eml"))

@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,12 +19,7 @@ func TestPprofLoopbackOnly(t *testing.T) {
 		}
 	}
 	// A free loopback port.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freePort(t)
 	stop, err := startPprof(addr, log)
 	if err != nil {
 		t.Fatal(err)
